@@ -1,0 +1,3 @@
+from fillstream.cli import run
+
+run()

@@ -1,0 +1,126 @@
+"""One frozen ``Settings`` object, built once from the environment and validated at start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fillstream.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    home: Path
+    namespace: str
+    kafka_bootstrap_servers: str | None
+    kafka_port: int
+    kafka_controller_port: int
+    database_url: str | None
+    pg_port: int
+    bridge_host: str
+    bridge_port: int
+    worker_port: int
+    projector_port: int
+    token: str | None
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("FILLSTREAM_HOME") or PROJECT_ROOT / ".fillstream").resolve()
+        namespace = env.get("FILLSTREAM_NAMESPACE", "fillstream")
+        if not _NAMESPACE.match(namespace):
+            raise ConfigError(
+                "FILLSTREAM_NAMESPACE",
+                f"must be lowercase letters, digits and _ starting with a letter, was {namespace!r}",
+            )
+        log_level = env.get("FILLSTREAM_LOG_LEVEL", "info").lower()
+        if log_level not in _LOG_LEVELS:
+            raise ConfigError("FILLSTREAM_LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, was {log_level!r}")
+        token = env.get("FILLSTREAM_TOKEN") or _read_token(home)
+        if token is not None and len(token) < 16:
+            raise ConfigError("FILLSTREAM_TOKEN", "must be at least 16 characters long")
+        return cls(
+            home=home,
+            namespace=namespace,
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_port=_port(env, "FILLSTREAM_KAFKA_PORT", 19092),
+            kafka_controller_port=_port(env, "FILLSTREAM_KAFKA_CONTROLLER_PORT", 19093),
+            database_url=env.get("DATABASE_URL") or None,
+            pg_port=_port(env, "FILLSTREAM_PG_PORT", 15432),
+            bridge_host=env.get("FILLSTREAM_BRIDGE_HOST", "127.0.0.1"),
+            bridge_port=_port(env, "FILLSTREAM_BRIDGE_PORT", 8787),
+            worker_port=_port(env, "FILLSTREAM_WORKER_PORT", 8788),
+            projector_port=_port(env, "FILLSTREAM_PROJECTOR_PORT", 8789),
+            token=token,
+            log_level=log_level,
+        )
+
+    @property
+    def local_kafka(self) -> bool:
+        """True when no external cluster is configured and fillstream runs its own broker."""
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def local_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url or f"postgresql://fillstream@127.0.0.1:{self.pg_port}/fillstream"
+
+    @property
+    def bridge_url(self) -> str:
+        return f"http://{self.bridge_host}:{self.bridge_port}"
+
+    @property
+    def token_path(self) -> Path:
+        return self.home / "token"
+
+    def topic(self, name: str) -> str:
+        """The Kafka topic name for a catalog entry, in this namespace (``raw.executions``)."""
+        return f"{self.namespace}.{name}"
+
+    def group(self, name: str) -> str:
+        """A consumer group id in this namespace."""
+        return f"{self.namespace}.{name}"
+
+    def require_token(self) -> str:
+        if self.token is None:
+            raise ConfigError(
+                "FILLSTREAM_TOKEN",
+                "is not set (export FILLSTREAM_TOKEN=<32 random characters>, or run `fillstream up`)",
+            )
+        return self.token
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a port number, was {raw!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(name, f"must be between 1 and 65535, was {port}")
+    return port
+
+
+def _read_token(home: Path) -> str | None:
+    try:
+        return (home / "token").read_text().strip() or None
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,91 @@
+"""The topic catalog (``topics.toml``) and idempotent topic creation from it."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from fillstream.errors import ServiceError
+from fillstream.settings import Settings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicSpec:
+    name: str
+    value: str
+    key: str
+    partitions: int
+    replication_factor: int
+    retention_ms: int
+    cleanup_policy: str
+    description: str
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+
+
+def load_catalog() -> dict[str, TopicSpec]:
+    """Topic specs by catalog name (``raw.executions``), in file order."""
+    text = resources.files("schemas").joinpath("topics.toml").read_text()
+    doc = tomllib.loads(text)
+    defaults = doc.get("defaults", {})
+    return {
+        name: TopicSpec(
+            name=name,
+            value=entry["value"],
+            key=entry["key"],
+            partitions=int(entry.get("partitions", defaults.get("partitions", 3))),
+            replication_factor=int(
+                entry.get("replication_factor", defaults.get("replication_factor", 1))
+            ),
+            retention_ms=int(entry["retention_ms"]),
+            cleanup_policy=entry["cleanup_policy"],
+            description=entry["description"],
+        )
+        for name, entry in doc["topics"].items()
+    }
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+
+
+def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+    """Create the catalog's topics in ``settings.namespace`` that do not exist yet.
+
+    Returns the names of the topics created. Existing topics are left as they are.
+    """
+    wanted = list(load_catalog().values() if specs is None else specs)
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics(timeout=15).topics)
+    except KafkaException as e:
+        raise ServiceError("kafka", f"cannot list topics at {settings.bootstrap_servers}: {e}") from e
+    new = [
+        NewTopic(
+            settings.topic(spec.name),
+            num_partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            config=spec.config,
+        )
+        for spec in wanted
+        if settings.topic(spec.name) not in existing
+    ]
+    if not new:
+        return []
+    created = []
+    for topic, future in admin.create_topics(new, operation_timeout=30).items():
+        try:
+            future.result()
+            created.append(topic)
+        except KafkaException as e:
+            if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ServiceError("kafka", f"cannot create topic {topic}: {e}") from e
+    return created
+
