@@ -97,6 +97,26 @@ class Settings:
         """A consumer group id in this namespace."""
         return f"{self.namespace}.{name}"
 
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a child process."""
+        env = {
+            "FILLSTREAM_HOME": str(self.home),
+            "FILLSTREAM_NAMESPACE": self.namespace,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "DATABASE_URL": self.dsn,
+            "FILLSTREAM_KAFKA_PORT": str(self.kafka_port),
+            "FILLSTREAM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "FILLSTREAM_PG_PORT": str(self.pg_port),
+            "FILLSTREAM_BRIDGE_HOST": self.bridge_host,
+            "FILLSTREAM_BRIDGE_PORT": str(self.bridge_port),
+            "FILLSTREAM_WORKER_PORT": str(self.worker_port),
+            "FILLSTREAM_PROJECTOR_PORT": str(self.projector_port),
+            "FILLSTREAM_LOG_LEVEL": self.log_level,
+        }
+        if self.token is not None:
+            env["FILLSTREAM_TOKEN"] = self.token
+        return env
+
     def require_token(self) -> str:
         if self.token is None:
             raise ConfigError(

@@ -1,0 +1,81 @@
+# fillstream: `make run` and `make test` do all the set-up a fresh machine needs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOME_DIR := $(or $(FILLSTREAM_HOME),.fillstream)
+KAFKA_LIBS := $(HOME_DIR)/kafka/libs
+PACKAGES := fillstream schemas bridge streams projections deploy
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-packages run test down bench lint clean distclean
+
+help:
+	@echo "make setup | run | test | down | bench | lint | clean | distclean"
+
+setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
+
+# Java 17 and Maven run Kafka; PostgreSQL's server binaries run the database.
+system-packages:
+	@missing=(); \
+	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
+	command -v java >/dev/null || missing+=(openjdk-17-jre-headless); \
+	command -v mvn >/dev/null || missing+=(maven); \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql); \
+	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		echo "make setup: installing $${missing[*]} with apt-get"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$${missing[@]}"; \
+	else \
+		echo "make setup: missing system packages; as root run: apt-get install -y $${missing[*]}" >&2; \
+		exit 1; \
+	fi
+
+$(BIN)/python: | system-packages
+	$(PYTHON) -m venv $(VENV)
+
+# re-installed only when pyproject.toml changes
+$(VENV)/.installed: pyproject.toml | system-packages $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# the pinned broker and its runtime dependencies, re-resolved when the pom changes
+$(KAFKA_LIBS)/.resolved: deploy/kafka/pom.xml | system-packages
+	rm -rf $(KAFKA_LIBS)
+	mkdir -p $(KAFKA_LIBS)
+	mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies \
+		-DoutputDirectory=$(abspath $(KAFKA_LIBS)) -DincludeScope=runtime
+	touch $@
+
+run: setup
+	$(BIN)/fillstream up
+	$(BIN)/fillstream demo
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+down:
+	@if [ -x $(BIN)/fillstream ]; then $(BIN)/fillstream down; else echo "nothing to stop (no $(VENV))"; fi
+
+bench: setup
+	@if [ -e tests/bench.py ] || [ -e tests/bench/__main__.py ]; then \
+		$(BIN)/python -m tests.bench; \
+	else \
+		echo "no benchmarks yet"; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff format --check $(PACKAGES) tests
+	$(BIN)/mypy $(PACKAGES)
+
+clean:
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info deploy/kafka/target
+
+# also stops the stack and deletes the virtualenv and all local data (Kafka, PostgreSQL, logs)
+distclean: down clean
+	rm -rf $(VENV) $(HOME_DIR)

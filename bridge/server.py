@@ -1,0 +1,115 @@
+"""The ingest HTTP server: ``POST /v1/events`` plus ``/healthz``, ``/readyz`` and ``/metrics``.
+
+Acknowledged means durable: 2xx only after Kafka acknowledged every event of the request.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bridge import metrics
+from bridge.parsing import EVENT_CLASSES, loads, parse_events
+from bridge.publisher import Publisher, PublishError
+from fillstream.errors import InvalidEventError, InvalidEventsError
+from fillstream.settings import Settings
+from schemas.events import BridgeHeartbeat, Event
+
+log = logging.getLogger("fillstream.bridge")
+
+MAX_BODY_BYTES = 1 << 20
+MAX_BATCH = 1000
+PRODUCER = "fillstream-bridge/0.1.0"
+_TYPE_NAMES = {cls: name for name, cls in EVENT_CLASSES.items()}
+_PUBLISHER = web.AppKey("publisher", Publisher)
+_TOKEN = web.AppKey("token", str)
+
+
+def create_app(settings: Settings, publisher: Publisher) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
+    app[_PUBLISHER] = publisher
+    app[_TOKEN] = settings.require_token()
+    app.router.add_post("/v1/events", post_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    return app
+
+
+def _problem(status: int, reason: str, errors: list[dict[str, Any]] | None = None) -> web.Response:
+    metrics.EVENTS_REJECTED.labels(reason).inc()
+    body: dict[str, Any] = {"error": reason}
+    if errors is not None:
+        body["errors"] = errors
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPRequestEntityTooLarge:
+        return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes; send smaller batches")
+
+
+async def post_events(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _problem(401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)")
+    if request.content_type != "application/json":
+        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    started = time.perf_counter()
+    body = await request.read()
+    try:
+        document = loads(body)
+        if isinstance(document, list) and len(document) > MAX_BATCH:
+            raise InvalidEventError("body", f"holds {len(document)} events; at most {MAX_BATCH} per request")
+        events = parse_events(document, ts_ingested=datetime.now(UTC), producer=PRODUCER)
+    except InvalidEventError as e:
+        return _problem(400, str(e), [{"field": e.field, "reason": e.reason}])
+    except InvalidEventsError as e:
+        errors = [{"field": err.field, "reason": err.reason} for err in e.errors]
+        return _problem(422, "invalid events; nothing was accepted", errors)
+    try:
+        await request.app[_PUBLISHER].publish(events)
+    except PublishError as e:
+        metrics.PUBLISH_FAILURES.inc()
+        log.error("publish failed: %s", e)
+        return _problem(503, f"Kafka did not acknowledge the events; nothing is guaranteed stored, retry: {e}")
+    metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+    _count(events)
+    return web.json_response({"accepted": len(events)}, status=202)
+
+
+def _count(events: list[Event]) -> None:
+    for event in events:
+        metrics.EVENTS_ACCEPTED.labels(_TYPE_NAMES[type(event)]).inc()
+        if isinstance(event, BridgeHeartbeat):
+            metrics.LAST_HEARTBEAT.labels(event.connection).set(event.envelope.ts_event.timestamp())
+
+
+def _authorized(request: web.Request) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return hmac.compare_digest(token.strip().encode(), request.app[_TOKEN].encode())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready = request.app[_PUBLISHER].reachable(timeout=2.0)
+    return web.json_response({"kafka": ready}, status=200 if ready else 503)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,196 @@
+"""What ``fillstream status`` shows: broker, database, services, topics and consumer lag."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from deploy._rdkafka import QUIET_LOGGER, quiet_admin
+from deploy.services import SERVICES, ServiceStatus, service_status
+from fillstream.settings import Settings
+
+_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reachability:
+    address: str
+    reachable: bool
+    detail: str  # "ok", or why it is not reachable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicInfo:
+    name: str
+    partitions: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupInfo:
+    group_id: str
+    state: str
+    lag: int | None  # None when the offsets could not be read
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StackStatus:
+    namespace: str
+    broker: Reachability
+    database: Reachability
+    services: list[ServiceStatus]
+    topics: list[TopicInfo]
+    groups: list[GroupInfo]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def collect_status(settings: Settings) -> StackStatus:
+    admin = quiet_admin(settings.bootstrap_servers)
+    broker = _broker(settings, admin)
+    topics = _topics(settings, admin) if broker.reachable else []
+    groups = _groups(settings, admin) if broker.reachable else []
+    return StackStatus(
+        namespace=settings.namespace,
+        broker=broker,
+        database=_database(settings),
+        services=[service_status(settings, name) for name in SERVICES],
+        topics=topics,
+        groups=groups,
+    )
+
+
+def render_table(status: StackStatus) -> str:
+    """The status as aligned tables for people."""
+
+    def mark(ok: bool) -> str:
+        return "ok" if ok else "DOWN"
+
+    parts = [
+        _table(
+            ("component", "state", "detail"),
+            [
+                ("broker", mark(status.broker.reachable), _detail(status.broker)),
+                ("database", mark(status.database.reachable), _detail(status.database)),
+                *(
+                    (
+                        s.name,
+                        mark(s.health == "ok"),
+                        f"pid {s.pid}  {s.url}" if s.running else s.health,
+                    )
+                    for s in status.services
+                ),
+            ],
+        ),
+        _table(
+            (f"topic ({status.namespace}.*)", "partitions"),
+            [(t.name, str(t.partitions)) for t in status.topics] or [("(none)", "")],
+        ),
+        _table(
+            ("consumer group", "state", "lag"),
+            [(g.group_id, g.state, "?" if g.lag is None else str(g.lag)) for g in status.groups]
+            or [("(none)", "", "")],
+        ),
+    ]
+    return "\n\n".join(parts)
+
+
+def _detail(check: Reachability) -> str:
+    return check.address if check.reachable else f"{check.address}: {check.detail}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        for row in [headers, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _broker(settings: Settings, admin: AdminClient) -> Reachability:
+    address = settings.bootstrap_servers
+    try:
+        admin.list_topics(timeout=_TIMEOUT)
+    except KafkaException as e:
+        return Reachability(address=address, reachable=False, detail=str(e.args[0]))
+    return Reachability(address=address, reachable=True, detail="ok")
+
+
+def _database(settings: Settings) -> Reachability:
+    address = _mask_password(settings.dsn)
+    try:
+        with psycopg.connect(settings.dsn, connect_timeout=int(_TIMEOUT)) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as e:
+        reason = " ".join(str(e).split())
+        return Reachability(address=address, reachable=False, detail=reason)
+    return Reachability(address=address, reachable=True, detail="ok")
+
+
+def _topics(settings: Settings, admin: AdminClient) -> list[TopicInfo]:
+    prefix = settings.namespace + "."
+    metadata = admin.list_topics(timeout=_TIMEOUT)
+    return sorted(
+        (
+            TopicInfo(name=name, partitions=len(topic.partitions))
+            for name, topic in metadata.topics.items()
+            if name.startswith(prefix)
+        ),
+        key=lambda t: t.name,
+    )
+
+
+def _groups(settings: Settings, admin: AdminClient) -> list[GroupInfo]:
+    prefix = settings.namespace + "."
+    listing = admin.list_consumer_groups(request_timeout=_TIMEOUT).result()
+    groups = sorted(
+        (g for g in listing.valid if g.group_id.startswith(prefix)), key=lambda g: g.group_id
+    )
+    if not groups:
+        return []
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "group.id": settings.group("status-probe"),  # never joins the group: no subscribe()
+        "enable.auto.commit": False,
+        "logger": QUIET_LOGGER,
+    }
+    consumer = Consumer(config)
+    try:
+        return [
+            GroupInfo(
+                group_id=g.group_id,
+                state=getattr(g.state, "name", str(g.state)),
+                lag=_lag(admin, consumer, g.group_id),
+            )
+            for g in groups
+        ]
+    finally:
+        consumer.close()
+
+
+def _lag(admin: AdminClient, consumer: Consumer, group_id: str) -> int | None:
+    """Total lag of ``group_id``: end offset minus committed offset, over its partitions."""
+    request = [ConsumerGroupTopicPartitions(group_id)]
+    try:
+        committed = admin.list_consumer_group_offsets(request, request_timeout=_TIMEOUT)[group_id]
+        partitions: list[TopicPartition] = committed.result().topic_partitions or []
+        total = 0
+        for tp in partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=_TIMEOUT, cached=False
+            )
+            total += max(high - (tp.offset if tp.offset >= 0 else low), 0)
+    except KafkaException:
+        return None
+    return total
+
+
+def _mask_password(dsn: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)

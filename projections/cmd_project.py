@@ -1,0 +1,65 @@
+"""``fillstream project``: run every projector in the foreground, with /metrics and /healthz."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from confluent_kafka.admin import AdminClient
+
+from fillstream.health import serve_health
+from fillstream.settings import Settings
+from projections.migrate import connect, migrate
+from projections.projector import Projector
+from projections.trades import PROJECTIONS
+from schemas.codec import default_codec
+
+log = logging.getLogger("fillstream.projector")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fillstream project", description=__doc__)
+    parser.add_argument("--port", type=int, help="metrics/health port (default FILLSTREAM_PROJECTOR_PORT or 8789)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    migrate(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serve_health("127.0.0.1", args.port or settings.projector_port, lambda: _ready(settings))
+    threads = [
+        threading.Thread(target=Projector(settings, p, default_codec()).run, args=(stop,), name=p.table)
+        for p in PROJECTIONS
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("projectors running: %s", ", ".join(p.table for p in PROJECTIONS))
+    while not stop.wait(1.0):
+        if not all(t.is_alive() for t in threads):
+            log.error("a projector stopped unexpectedly; exiting")
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=15)
+            return 1
+    for thread in threads:
+        thread.join(timeout=15)
+    return 0
+
+
+def _ready(settings: Settings) -> dict[str, bool]:
+    checks = {"kafka": False, "postgresql": False}
+    try:
+        AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
+        checks["kafka"] = True
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        pass
+    try:
+        with connect(settings, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        checks["postgresql"] = True
+    except Exception:  # noqa: BLE001
+        pass
+    return checks

@@ -1,0 +1,170 @@
+"""The projector loop: consume a projection's topics in batches and write rows and offsets in one
+PostgreSQL transaction, so duplicates, restarts and rewinds never double a row.
+
+The database, not Kafka, holds the authoritative offsets (``projection_offsets``); Kafka's
+committed offsets are also updated after each batch so consumer lag stays visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import Counter, Histogram
+from psycopg import sql
+
+from fillstream.errors import CodecError
+from fillstream.settings import Settings
+from projections.migrate import connect
+from projections.projection import Location, Projection
+from schemas.codec import Codec
+
+log = logging.getLogger("fillstream.projector")
+
+EVENTS = Counter("fillstream_projector_events_total", "Events consumed, by projection and outcome.", ["projection", "outcome"])
+ROWS = Counter("fillstream_projector_rows_written_total", "Rows inserted (duplicates excluded).", ["projection"])
+BATCH_SECONDS = Histogram("fillstream_projector_batch_seconds", "Time to write one batch.", ["projection"])
+LATENCY = Histogram(
+    "fillstream_projector_ingest_to_projected_seconds",
+    "From the bridge recording an event to its derived row being committed.",
+    ["projection"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+
+
+class Projector:
+    """Runs one projection version until ``stop`` is set."""
+
+    def __init__(self, settings: Settings, projection: Projection, codec: Codec, *, batch_size: int = 500) -> None:
+        self.settings = settings
+        self.projection = projection
+        self.codec = codec
+        self.batch_size = batch_size
+        self.topics = [settings.topic(t) for t in projection.topics]
+        self._insert = sql.SQL("INSERT INTO {table} ({columns}) VALUES {{values}} ON CONFLICT ({key}) DO NOTHING").format(
+            table=sql.Identifier(projection.table),
+            columns=sql.SQL(", ").join(map(sql.Identifier, projection.columns)),
+            key=sql.SQL(", ").join(map(sql.Identifier, projection.key)),
+        )
+        self._row_placeholder = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(projection.columns)))
+        self._conn: psycopg.Connection[Any] | None = None
+        self._dead_letters: Producer | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        self._conn = connect(self.settings)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": self.settings.group(self.projection.group),
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "session.timeout.ms": 10000,
+            }
+        )
+        consumer.subscribe(self.topics, on_assign=self._on_assign)
+        log.info("projection %s reading %s", self.projection.table, ", ".join(self.topics))
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(self.batch_size, timeout=0.5)
+                if messages:
+                    self._write(consumer, messages)
+        finally:
+            consumer.close()
+            self._conn.close()
+            if self._dead_letters is not None:
+                self._dead_letters.flush(10)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        stored = self._stored_offsets()
+        for tp in partitions:
+            tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+        consumer.assign(partitions)
+        log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in partitions))
+
+    def _stored_offsets(self) -> dict[tuple[str, int], int]:
+        assert self._conn is not None
+        with self._conn.transaction():
+            rows = self._conn.execute(
+                "SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = %s AND version = %s",
+                (self.projection.name, self.projection.version),
+            ).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    def _write(self, consumer: Consumer, messages: Sequence[Message]) -> None:
+        assert self._conn is not None
+        started = time.perf_counter()
+        rows: list[tuple[Any, ...]] = []
+        next_offsets: dict[tuple[str, int], int] = {}
+        ingested: list[datetime] = []
+        name = self.projection.name
+        for message in messages:
+            if message.error():
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", message.error())
+                continue
+            where = Location(message.topic(), message.partition(), message.offset())
+            next_offsets[(where.topic, where.partition)] = where.offset + 1
+            try:
+                event = self.codec.decode(message.value())
+            except CodecError as e:
+                self._dead_letter(message, f"undecodable: {e}")
+                EVENTS.labels(name, "dead_letter").inc()
+                continue
+            new_rows = self.projection.to_rows(event, where)
+            rows.extend(new_rows)
+            EVENTS.labels(name, "projected" if new_rows else "ignored").inc()
+            if new_rows:
+                ingested.append(event.envelope.ts_ingested)
+        if not next_offsets:
+            return
+        with self._conn.transaction():
+            inserted = self._insert_rows(rows)
+            self._conn.cursor().executemany(
+                "INSERT INTO projection_offsets (projection, version, topic, partition, next_offset)"
+                " VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (projection, version, topic, partition)"
+                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                [(name, self.projection.version, t, p, o) for (t, p), o in next_offsets.items()],
+            )
+        ROWS.labels(name).inc(inserted)
+        BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
+        now = datetime.now(UTC)
+        for moment in ingested:
+            LATENCY.labels(name).observe(max(0.0, (now - moment).total_seconds()))
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()], asynchronous=True)
+        except KafkaException as e:  # informational only: PostgreSQL holds the real offsets
+            log.warning("could not commit offsets to Kafka: %s", e)
+
+    def _insert_rows(self, rows: list[tuple[Any, ...]]) -> int:
+        assert self._conn is not None
+        inserted = 0
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            statement = self._insert.format(values=sql.SQL(", ").join([self._row_placeholder] * len(chunk)))
+            cursor = self._conn.execute(statement, [value for row in chunk for value in row])
+            inserted += max(cursor.rowcount, 0)
+        return inserted
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        if self._dead_letters is None:
+            self._dead_letters = Producer({"bootstrap.servers": self.settings.bootstrap_servers, "acks": "all"})
+        log.error("dead-lettering %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), reason)
+        self._dead_letters.produce(
+            self.settings.topic("dead-letter"),
+            key=message.key(),
+            value=message.value(),
+            headers={
+                "reason": reason.encode(),
+                "origin": f"{message.topic()}/{message.partition()}/{message.offset()}".encode(),
+                "stage": f"projection.{self.projection.table}".encode(),
+            },
+        )
+        self._dead_letters.flush(10)

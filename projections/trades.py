@@ -1,0 +1,74 @@
+"""The trades projection: one row per TradeClosed, behind the ``trades`` view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from projections.projection import Location, Projection
+from schemas.events import Event, TradeClosed
+
+
+def plain(value: Decimal | None) -> Decimal | None:
+    """Drop the trailing zeros Avro's fixed scale adds (21000.2500000000 → 21000.25)."""
+    if value is None:
+        return None
+    normalized = value.normalize()
+    exponent = normalized.as_tuple().exponent
+    return normalized.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normalized
+
+
+def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    if not isinstance(event, TradeClosed):
+        return ()
+    return (
+        (
+            event.trade_id,
+            event.account,
+            event.instrument,
+            event.strategy,
+            event.variant,
+            event.signal_id,
+            event.direction.value,
+            event.quantity,
+            event.entry_time,
+            event.exit_time,
+            plain(event.entry_price),
+            plain(event.exit_price),
+            plain(event.point_value),
+            event.currency,
+            plain(event.gross_pnl),
+            plain(event.commission),
+            plain(event.net_pnl),
+            plain(event.mae),
+            plain(event.mfe),
+            event.exit_name,
+            list(event.execution_ids),
+            event.envelope.source.value,
+            event.envelope.event_id,
+            list(event.envelope.causation_ids),
+            where.topic,
+            where.partition,
+            where.offset,
+            event.envelope.ts_ingested,
+        ),
+    )
+
+
+TRADES = Projection(
+    name="trades",
+    version=1,
+    topics=("derived.trades",),
+    columns=(
+        "trade_id", "account", "instrument", "strategy", "variant", "signal_id", "direction",
+        "quantity", "entry_time", "exit_time", "entry_price", "exit_price", "point_value",
+        "currency", "gross_pnl", "commission", "net_pnl", "mae", "mfe", "exit_name",
+        "execution_ids", "source", "event_id", "causation_ids", "kafka_topic",
+        "kafka_partition", "kafka_offset", "ts_ingested",
+    ),
+    key=("trade_id",),
+    to_rows=trade_rows,
+)
+
+PROJECTIONS: tuple[Projection, ...] = (TRADES,)

@@ -1,0 +1,303 @@
+"""Events as frozen dataclasses, one per Avro record in ``schemas/avro``.
+
+Names are entity-first, past tense. Money and prices are ``Decimal``; times are aware UTC
+``datetime``; enums are ``StrEnum``s whose values equal the Avro symbols. ``to_record`` and
+``from_record`` convert to and from the plain dicts fastavro reads and writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, NewType, TypeVar, Union
+
+ExecutionId = NewType("ExecutionId", str)
+OrderId = NewType("OrderId", str)
+TradeId = NewType("TradeId", str)
+SignalId = NewType("SignalId", str)
+EventId = NewType("EventId", str)
+
+
+class Source(StrEnum):
+    UNKNOWN = "unknown"
+    LIVE = "live"
+    IMPORT = "import"
+    PAPER = "paper"
+    DEMO = "demo"
+
+
+class Side(StrEnum):
+    UNKNOWN = "unknown"
+    BUY = "buy"
+    SELL = "sell"
+
+
+class PositionEffect(StrEnum):
+    UNKNOWN = "unknown"
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class OrderState(StrEnum):
+    UNKNOWN = "unknown"
+    INITIALIZED = "initialized"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    TRIGGER_PENDING = "trigger_pending"
+    WORKING = "working"
+    CHANGE_PENDING = "change_pending"
+    CHANGE_SUBMITTED = "change_submitted"
+    CANCEL_PENDING = "cancel_pending"
+    CANCEL_SUBMITTED = "cancel_submitted"
+    CANCELLED = "cancelled"
+    PART_FILLED = "part_filled"
+    FILLED = "filled"
+    REJECTED = "rejected"
+
+
+class OrderType(StrEnum):
+    UNKNOWN = "unknown"
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    MARKET_IF_TOUCHED = "market_if_touched"
+
+
+class MarketPosition(StrEnum):
+    UNKNOWN = "unknown"
+    FLAT = "flat"
+    LONG = "long"
+    SHORT = "short"
+
+
+class Direction(StrEnum):
+    UNKNOWN = "unknown"
+    LONG = "long"
+    SHORT = "short"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope:
+    event_id: EventId
+    ts_event: datetime
+    ts_ingested: datetime
+    source: Source = Source.UNKNOWN
+    producer: str
+    causation_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionReported:
+    envelope: Envelope
+    execution_id: ExecutionId
+    account: str
+    instrument: str
+    side: Side
+    quantity: int
+    price: Decimal
+    commission: Decimal
+    fees: Decimal
+    order_id: OrderId | None = None
+    order_name: str | None = None
+    position_effect: PositionEffect = PositionEffect.UNKNOWN
+    strategy: str | None = None
+    variant: str | None = None
+    signal_id: SignalId | None = None
+    trade_id: TradeId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderUpdated:
+    envelope: Envelope
+    order_id: OrderId
+    account: str
+    instrument: str
+    side: Side
+    order_type: OrderType
+    state: OrderState
+    quantity: int
+    filled: int = 0
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    average_fill_price: Decimal | None = None
+    order_name: str | None = None
+    strategy: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionUpdated:
+    envelope: Envelope
+    account: str
+    instrument: str
+    market_position: MarketPosition
+    quantity: int
+    average_price: Decimal
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalEmitted:
+    envelope: Envelope
+    signal_id: SignalId
+    account: str | None = None
+    instrument: str
+    strategy: str
+    variant: str | None = None
+    direction: Direction
+    confidence: float | None = None
+    intended_stop: Decimal | None = None
+    intended_target: Decimal | None = None
+    features: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarClosed:
+    envelope: Envelope
+    instrument: str
+    period: str
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgeHeartbeat:
+    envelope: Envelope
+    connection: str
+    accounts: tuple[str, ...] = ()
+    sequence: int
+    queue_depth: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeClosed:
+    envelope: Envelope
+    trade_id: TradeId
+    account: str
+    instrument: str
+    strategy: str | None = None
+    variant: str | None = None
+    signal_id: SignalId | None = None
+    direction: Direction
+    quantity: int
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: Decimal
+    exit_price: Decimal
+    point_value: Decimal
+    currency: str
+    gross_pnl: Decimal
+    commission: Decimal
+    net_pnl: Decimal
+    mae: Decimal | None = None
+    mfe: Decimal | None = None
+    exit_name: str | None = None
+    execution_ids: tuple[ExecutionId, ...]
+
+
+Event = Union[
+    ExecutionReported,
+    OrderUpdated,
+    PositionUpdated,
+    SignalEmitted,
+    BarClosed,
+    BridgeHeartbeat,
+    TradeClosed,
+]
+
+EVENT_TYPES: dict[str, type[Any]] = {
+    f"fillstream.{cls.__name__}": cls
+    for cls in (
+        ExecutionReported,
+        OrderUpdated,
+        PositionUpdated,
+        SignalEmitted,
+        BarClosed,
+        BridgeHeartbeat,
+        TradeClosed,
+    )
+}
+"""Event classes by Avro full name."""
+
+
+def schema_name(event: Event) -> str:
+    """The Avro full name of an event's record (``fillstream.ExecutionReported``)."""
+    return f"fillstream.{type(event).__name__}"
+
+
+def to_record(event: Any) -> dict[str, Any]:
+    """The dict fastavro writes for a dataclass event (enums become their symbols)."""
+    return {f.name: _to_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
+
+
+def _to_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_record(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_to_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _to_value(v) for k, v in value.items()}
+    return value
+
+
+T = TypeVar("T")
+
+
+def from_record(cls: type[T], record: Mapping[str, Any]) -> T:
+    """Build a dataclass event from the dict fastavro read; unknown fields are ignored."""
+    hints = _hints(cls)
+    kwargs = {
+        f.name: _from_value(hints[f.name], record[f.name])
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name in record
+    }
+    return cls(**kwargs)
+
+
+def _from_value(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _from_value(inner[0], value)
+    if origin is tuple:
+        (item, _) = typing.get_args(hint)
+        return tuple(_from_value(item, v) for v in value)
+    if origin is not None and origin is not Mapping and isinstance(origin, type):
+        return value
+    if origin is Mapping or hint is Mapping:
+        return dict(value)
+    base = getattr(hint, "__supertype__", hint)  # NewType
+    if dataclasses.is_dataclass(base):
+        return from_record(base, value)  # type: ignore[arg-type]
+    if isinstance(base, type) and issubclass(base, StrEnum):
+        return base(value)
+    if base is Decimal and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    return value
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _HINTS[cls] = hints
+    return hints

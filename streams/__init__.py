@@ -1,0 +1,36 @@
+"""Deriving events from events: the pure domain logic the Faust agents call.
+
+Nothing here imports Faust or Kafka; the agents live in their own modules and stay thin.
+"""
+
+from streams.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
+from streams.errors import UnknownInstrumentError
+from streams.matching import (
+    RECENT_LIMIT,
+    Book,
+    OpenLot,
+    apply,
+    book_from_json,
+    book_to_json,
+    is_duplicate,
+    position_key,
+    trade_id,
+)
+
+__all__ = [
+    "CONTRACTS",
+    "CONTRACTS_VERSION",
+    "RECENT_LIMIT",
+    "Book",
+    "ContractSpec",
+    "OpenLot",
+    "UnknownInstrumentError",
+    "apply",
+    "book_from_json",
+    "book_to_json",
+    "is_duplicate",
+    "position_key",
+    "root_of",
+    "spec_for",
+    "trade_id",
+]

@@ -1,0 +1,20 @@
+"""Errors raised by the stream-derivation logic; leaves of ``fillstream.errors``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fillstream.errors import InvalidEventError
+
+
+class UnknownInstrumentError(InvalidEventError):
+    """An instrument whose root has no contract specification (tick size, point value)."""
+
+    def __init__(self, instrument: str, root: str, known_roots: Iterable[str]) -> None:
+        self.instrument = instrument
+        self.root = root
+        super().__init__(
+            "instrument",
+            f"no contract specification for root {root!r} (instrument {instrument!r}); "
+            f"known roots: {', '.join(known_roots)}",
+        )

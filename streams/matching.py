@@ -1,0 +1,272 @@
+"""Matching executions into round-trip trades, the way NinjaTrader pairs them.
+
+A NinjaTrader trade is the quantity matched between ONE entry execution and ONE exit
+execution. Matching is FIFO per position key (account, instrument, strategy): an execution
+against the book's side closes the oldest open lots first, one ``TradeClosed`` per lot it
+touches; what is left once the book is flat opens a lot on the execution's side (a reversal
+through zero closes one trade and opens the next); an execution on the book's side, or into
+a flat book, opens a lot (scale-in). Partial fills are just executions. Average-cost matching
+is a later option; it would be another ``apply`` over the same ``Book``.
+
+Commission plus fees are allocated exactly: consuming ``q`` of an execution's remaining ``Q``
+contracts takes ``cost * q / Q`` rounded to 10 places, and the last contract takes all that is
+left, so trades plus open lots always add up to what the executions reported.
+
+The book is a fold over executions: ``apply(book, execution, spec) -> (book, trades)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from fillstream.errors import CodecError, InvalidEventError
+from schemas.events import (
+    Direction,
+    Envelope,
+    EventId,
+    ExecutionId,
+    ExecutionReported,
+    Side,
+    SignalId,
+    Source,
+    TradeClosed,
+    TradeId,
+)
+from streams.contracts import ContractSpec
+
+PRODUCER = "fillstream-streams/0.1.0"
+RECENT_LIMIT = 256
+"""How many recently applied execution ids a book remembers to drop redeliveries."""
+
+_COST_PLACES = Decimal("1E-10")
+_BOOK_JSON_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenLot:
+    """The still open part of one execution; ``commission`` is its not yet allocated cost."""
+
+    execution_id: ExecutionId
+    event_id: EventId
+    side: Side
+    quantity: int
+    price: Decimal
+    ts_event: datetime
+    ts_ingested: datetime
+    commission: Decimal
+    order_name: str | None = None
+    strategy: str | None = None
+    variant: str | None = None
+    signal_id: SignalId | None = None
+    source: Source = Source.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Book:
+    """Open lots of one position key, all on one side, oldest first."""
+
+    lots: tuple[OpenLot, ...] = ()
+    recent: tuple[str, ...] = ()
+
+    @property
+    def position(self) -> int:
+        """Signed open quantity: positive long, negative short."""
+        return sum(lot.quantity if lot.side is Side.BUY else -lot.quantity for lot in self.lots)
+
+    @property
+    def is_flat(self) -> bool:
+        return not self.lots
+
+
+def position_key(execution: ExecutionReported) -> str:
+    """The key a book is kept under: ``account|instrument|strategy``."""
+    return f"{execution.account}|{execution.instrument}|{execution.strategy or ''}"
+
+
+def is_duplicate(book: Book, execution: ExecutionReported) -> bool:
+    """Whether the book already applied this execution (a redelivery)."""
+    return execution.execution_id in book.recent
+
+
+def apply(
+    book: Book, execution: ExecutionReported, spec: ContractSpec
+) -> tuple[Book, list[TradeClosed]]:
+    """Apply one execution to its position's book: the new book and the trades it closed."""
+    if is_duplicate(book, execution):
+        return book, []
+    _validate(execution)
+    lots = list(book.lots)
+    trades: list[TradeClosed] = []
+    quantity = execution.quantity
+    cost = execution.commission + execution.fees
+    while quantity > 0 and lots and lots[0].side is not execution.side:
+        lot = lots[0]
+        matched = min(lot.quantity, quantity)
+        entry_cost = _allocate(lot.commission, matched, lot.quantity)
+        exit_cost = _allocate(cost, matched, quantity)
+        trades.append(_trade(lot, execution, spec, matched, entry_cost + exit_cost))
+        if matched == lot.quantity:
+            lots.pop(0)
+        else:
+            lots[0] = replace(
+                lot, quantity=lot.quantity - matched, commission=lot.commission - entry_cost
+            )
+        quantity -= matched
+        cost -= exit_cost
+    if quantity > 0:
+        lots.append(_open_lot(execution, quantity, cost))
+    recent = (*book.recent, execution.execution_id)[-RECENT_LIMIT:]
+    return Book(lots=tuple(lots), recent=recent), trades
+
+
+def trade_id(execution: ExecutionReported, entry_id: str, exit_id: str) -> TradeId:
+    """The deterministic id of the trade pairing ``entry_id`` with ``exit_id``."""
+    text = f"{position_key(execution)}|{entry_id}|{exit_id}"
+    return TradeId("t-" + hashlib.sha256(text.encode()).hexdigest()[:24])
+
+
+def _validate(execution: ExecutionReported) -> None:
+    if execution.side not in (Side.BUY, Side.SELL):
+        raise InvalidEventError(
+            "side",
+            f"must be buy or sell to match execution {execution.execution_id!r}, "
+            f"was {execution.side.value!r}",
+        )
+    if execution.quantity <= 0:
+        raise InvalidEventError(
+            "quantity",
+            f"must be positive to match execution {execution.execution_id!r}, "
+            f"was {execution.quantity}",
+        )
+
+
+def _allocate(cost: Decimal, part: int, whole: int) -> Decimal:
+    """The share of ``cost`` for ``part`` of ``whole`` contracts; all of it for the last part."""
+    if part == whole:
+        return cost
+    return (cost * part / whole).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+def _open_lot(execution: ExecutionReported, quantity: int, cost: Decimal) -> OpenLot:
+    envelope = execution.envelope
+    return OpenLot(
+        execution_id=execution.execution_id,
+        event_id=envelope.event_id,
+        side=execution.side,
+        quantity=quantity,
+        price=execution.price,
+        ts_event=envelope.ts_event,
+        ts_ingested=envelope.ts_ingested,
+        commission=cost,
+        order_name=execution.order_name,
+        strategy=execution.strategy,
+        variant=execution.variant,
+        signal_id=execution.signal_id,
+        source=envelope.source,
+    )
+
+
+def _trade(
+    lot: OpenLot,
+    execution: ExecutionReported,
+    spec: ContractSpec,
+    quantity: int,
+    commission: Decimal,
+) -> TradeClosed:
+    long = lot.side is Side.BUY
+    points = execution.price - lot.price if long else lot.price - execution.price
+    gross = points * quantity * spec.point_value
+    tid = trade_id(execution, lot.execution_id, execution.execution_id)
+    envelope = execution.envelope
+    return TradeClosed(
+        envelope=Envelope(
+            event_id=EventId(tid),
+            ts_event=envelope.ts_event,
+            ts_ingested=envelope.ts_ingested,
+            source=envelope.source,
+            producer=PRODUCER,
+            causation_ids=(lot.event_id, envelope.event_id),
+        ),
+        trade_id=tid,
+        account=execution.account,
+        instrument=execution.instrument,
+        strategy=lot.strategy if lot.strategy is not None else execution.strategy,
+        variant=lot.variant if lot.variant is not None else execution.variant,
+        signal_id=lot.signal_id if lot.signal_id is not None else execution.signal_id,
+        direction=Direction.LONG if long else Direction.SHORT,
+        quantity=quantity,
+        entry_time=lot.ts_event,
+        exit_time=envelope.ts_event,
+        entry_price=lot.price,
+        exit_price=execution.price,
+        point_value=spec.point_value,
+        currency=spec.currency,
+        gross_pnl=gross,
+        commission=commission,
+        net_pnl=gross - commission,
+        exit_name=execution.order_name,
+        execution_ids=(lot.execution_id, execution.execution_id),
+    )
+
+
+def book_to_json(book: Book) -> dict[str, Any]:
+    """A JSON-safe dict of the book (Decimals as strings, times as ISO 8601, enums as values)."""
+    return {
+        "version": _BOOK_JSON_VERSION,
+        "lots": [_lot_to_json(lot) for lot in book.lots],
+        "recent": list(book.recent),
+    }
+
+
+def book_from_json(data: dict[str, Any]) -> Book:
+    """The book ``book_to_json`` wrote, exactly; ``CodecError`` if ``data`` is not one."""
+    try:
+        if data.get("version", _BOOK_JSON_VERSION) != _BOOK_JSON_VERSION:
+            raise ValueError(f"unsupported version {data['version']!r}")
+        return Book(
+            lots=tuple(_lot_from_json(lot) for lot in data["lots"]),
+            recent=tuple(str(i) for i in data["recent"]),
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
+        raise CodecError(f"book: not a stored book ({type(e).__name__}: {e})") from e
+
+
+def _lot_to_json(lot: OpenLot) -> dict[str, Any]:
+    return {
+        "execution_id": lot.execution_id,
+        "event_id": lot.event_id,
+        "side": lot.side.value,
+        "quantity": lot.quantity,
+        "price": str(lot.price),
+        "ts_event": lot.ts_event.isoformat(),
+        "ts_ingested": lot.ts_ingested.isoformat(),
+        "commission": str(lot.commission),
+        "order_name": lot.order_name,
+        "strategy": lot.strategy,
+        "variant": lot.variant,
+        "signal_id": lot.signal_id,
+        "source": lot.source.value,
+    }
+
+
+def _lot_from_json(data: dict[str, Any]) -> OpenLot:
+    signal_id = data.get("signal_id")
+    return OpenLot(
+        execution_id=ExecutionId(data["execution_id"]),
+        event_id=EventId(data["event_id"]),
+        side=Side(data["side"]),
+        quantity=int(data["quantity"]),
+        price=Decimal(data["price"]),
+        ts_event=datetime.fromisoformat(data["ts_event"]),
+        ts_ingested=datetime.fromisoformat(data["ts_ingested"]),
+        commission=Decimal(data["commission"]),
+        order_name=data.get("order_name"),
+        strategy=data.get("strategy"),
+        variant=data.get("variant"),
+        signal_id=SignalId(signal_id) if signal_id is not None else None,
+        source=Source(data.get("source", Source.UNKNOWN.value)),
+    )

@@ -1,0 +1,14 @@
+"""The stream worker's Prometheus metrics."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS = Counter(
+    "fillstream_stream_events_total", "Events consumed by the stream worker, by topic and outcome.", ["topic", "outcome"]
+)
+TRADES = Counter("fillstream_stream_trades_closed_total", "Trades closed (TradeClosed events emitted).")
+DEAD_LETTERS = Counter("fillstream_stream_dead_letters_total", "Events sent to the dead-letter topic, by reason.", ["reason"])
+LATENCY = Histogram(
+    "fillstream_stream_ingest_to_derived_seconds",
+    "From the bridge recording an execution to its derived trades being acknowledged by Kafka.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fillstream.errors import ConfigError
+from fillstream.settings import Settings
+
+
+def settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"FILLSTREAM_HOME": str(tmp_path), **env})
+
+
+def test_defaults_run_everything_locally(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+
+    assert s.home == tmp_path.resolve()
+    assert s.namespace == "fillstream"
+    assert s.local_kafka and s.local_postgres
+    assert s.bootstrap_servers == "127.0.0.1:19092"
+    assert s.dsn == "postgresql://fillstream@127.0.0.1:15432/fillstream"
+    assert s.bridge_url == "http://127.0.0.1:8787"
+    assert (s.worker_port, s.projector_port) == (8788, 8789)
+    assert s.token is None
+    assert s.log_level == "info"
+    assert s.topic("raw.executions") == "fillstream.raw.executions"
+    assert s.group("worker") == "fillstream.worker"
+
+
+def test_external_services_replace_the_local_ones(tmp_path: Path) -> None:
+    s = settings(
+        tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", DATABASE_URL="postgresql://db/fillstream"
+    )
+
+    assert not s.local_kafka and not s.local_postgres
+    assert s.bootstrap_servers == "kafka:9092"
+    assert s.dsn == "postgresql://db/fillstream"
+
+
+def test_ports_come_from_the_environment(tmp_path: Path) -> None:
+    s = settings(tmp_path, FILLSTREAM_KAFKA_PORT="29092", FILLSTREAM_PG_PORT="25432")
+
+    assert s.bootstrap_servers == "127.0.0.1:29092"
+    assert s.dsn.endswith(":25432/fillstream")
+
+
+@pytest.mark.parametrize("raw", ["abc", "80.5", "0", "65536", "-1"])
+def test_a_bad_port_names_the_setting(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_BRIDGE_PORT=raw)
+
+    assert caught.value.setting == "FILLSTREAM_BRIDGE_PORT"
+    assert str(caught.value).startswith("FILLSTREAM_BRIDGE_PORT ")
+    assert raw.lstrip("-") in str(caught.value)
+
+
+@pytest.mark.parametrize("namespace", ["", "Upper", "1st", "has-dash", "has.dot", "x" * 41])
+def test_a_bad_namespace_is_rejected(tmp_path: Path, namespace: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_NAMESPACE=namespace)
+
+    assert caught.value.setting == "FILLSTREAM_NAMESPACE"
+    assert repr(namespace) in str(caught.value)
+
+
+def test_a_short_token_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_TOKEN="too-short")
+
+    assert caught.value.setting == "FILLSTREAM_TOKEN"
+    assert "16 characters" in str(caught.value)
+
+
+def test_the_token_is_read_from_home_when_not_in_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("a" * 32 + "\n")
+
+    assert settings(tmp_path).token == "a" * 32
+    assert settings(tmp_path, FILLSTREAM_TOKEN="b" * 20).token == "b" * 20
+
+
+def test_require_token_explains_how_to_get_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="fillstream up"):
+        settings(tmp_path).require_token()
+
+
+def test_a_bad_log_level_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_LOG_LEVEL="verbose")
+
+    assert caught.value.setting == "FILLSTREAM_LOG_LEVEL"
