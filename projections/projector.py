@@ -47,11 +47,9 @@ class Projector:
         self.codec = codec
         self.batch_size = batch_size
         self.topics = [settings.topic(t) for t in projection.topics]
-        self._insert = sql.SQL("INSERT INTO {table} ({columns}) VALUES {{values}} ON CONFLICT ({key}) DO NOTHING").format(
-            table=sql.Identifier(projection.table),
-            columns=sql.SQL(", ").join(map(sql.Identifier, projection.columns)),
-            key=sql.SQL(", ").join(map(sql.Identifier, projection.key)),
-        )
+        self._table = sql.Identifier(projection.table)
+        self._columns = sql.SQL(", ").join(map(sql.Identifier, projection.columns))
+        self._key = sql.SQL(", ").join(map(sql.Identifier, projection.key))
         self._row_placeholder = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(projection.columns)))
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
@@ -148,7 +146,9 @@ class Projector:
         inserted = 0
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
-            statement = self._insert.format(values=sql.SQL(", ").join([self._row_placeholder] * len(chunk)))
+            statement = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING").format(
+                self._table, self._columns, sql.SQL(", ").join([self._row_placeholder] * len(chunk)), self._key
+            )
             cursor = self._conn.execute(statement, [value for row in chunk for value in row])
             inserted += max(cursor.rowcount, 0)
         return inserted

@@ -51,9 +51,10 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
     executions = app.topic(settings.topic("raw.executions"), key_type=bytes, value_type=bytes)
     trades_topic = settings.topic("derived.trades")
     dead_letter_topic = settings.topic("dead-letter")
-    json_values = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json")
-    positions = app.Table("positions", default=None, schema=json_values, partitions=3)
-    seen = app.Table("seen", default=None, schema=json_values, partitions=3)
+    # Faust picks table serializers from the types: bytes keys are raw, other values JSON,
+    # on write and on recovery alike.
+    positions = app.Table("positions", default=None, key_type=bytes, partitions=3)
+    seen = app.Table("seen", default=None, key_type=bytes, partitions=3)
     source_topic = settings.topic("raw.executions")
 
     async def dead_letter(message: Any, reason: str, code: str) -> None:
