@@ -54,7 +54,8 @@ run: setup
 	$(BIN)/fillstream up
 	$(BIN)/fillstream demo
 
-test: setup
+# the suite includes the static checks: ruff and mypy --strict must pass too
+test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 down:

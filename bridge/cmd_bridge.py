@@ -15,17 +15,23 @@ from schemas.codec import default_codec
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fillstream bridge", description=__doc__)
-    parser.add_argument("--host", help="address to bind (default FILLSTREAM_BRIDGE_HOST or 127.0.0.1)")
+    parser.add_argument(
+        "--host", help="address to bind (default FILLSTREAM_BRIDGE_HOST or 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, help="port (default FILLSTREAM_BRIDGE_PORT or 8787)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     settings.require_token()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     publisher = Publisher(settings, default_codec())
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
     try:
-        web.run_app(create_app(settings, publisher), host=host, port=port, print=None, access_log=None)
+        web.run_app(
+            create_app(settings, publisher), host=host, port=port, print=None, access_log=None
+        )
     finally:
         publisher.close()
     return 0

@@ -126,7 +126,9 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
     cls = EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(EVENT_CLASSES)
-        raise InvalidEventsError([InvalidEventError("type", f"must be one of {known}, was {kind!r}")])
+        raise InvalidEventsError(
+            [InvalidEventError("type", f"must be one of {known}, was {kind!r}")]
+        )
     errors: list[InvalidEventError] = []
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "envelope"}
@@ -148,7 +150,7 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
     for name in item:
         if name not in fields and name not in _ENVELOPE_KEYS:
             errors.append(InvalidEventError(name, f"is not a field of a {kind} event"))
-    envelope = _envelope(kind, item, values, ts_ingested, producer, errors)
+    envelope = _envelope(str(kind), item, values, ts_ingested, producer, errors)
     if errors:
         raise InvalidEventsError(errors)
     event: Event = cls(envelope=envelope, **values)
@@ -165,7 +167,11 @@ def _envelope(
 ) -> Envelope:
     ts_event = ts_ingested
     if "ts_event" not in item:
-        errors.append(InvalidEventError("ts_event", "is required (ISO 8601 with offset, e.g. 2026-09-22T13:35:12.5Z)"))
+        errors.append(
+            InvalidEventError(
+                "ts_event", "is required (ISO 8601 with offset, e.g. 2026-09-22T13:35:12.5Z)"
+            )
+        )
     else:
         try:
             ts_event = _timestamp(item["ts_event"])
@@ -174,7 +180,7 @@ def _envelope(
     source = Source.LIVE
     if "source" in item:
         try:
-            source = _enum(Source, item["source"])
+            source = Source(_enum(Source, item["source"]))
         except InvalidEventError as e:
             errors.append(InvalidEventError("source", e.reason))
     event_producer = item.get("producer", producer)
@@ -262,7 +268,9 @@ def _decimal(value: Any) -> Decimal:
         raise InvalidEventError("", f"is out of range, was {value!r}")
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MAX_DECIMAL_PLACES:
-        raise InvalidEventError("", f"has more than {MAX_DECIMAL_PLACES} decimal places, was {value!r}")
+        raise InvalidEventError(
+            "", f"has more than {MAX_DECIMAL_PLACES} decimal places, was {value!r}"
+        )
     return number
 
 

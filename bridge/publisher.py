@@ -102,7 +102,9 @@ class Publisher:
         results = await asyncio.gather(*futures, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            raise PublishError(f"{len(failures)} of {len(events)} events not acknowledged: {failures[0]}")
+            raise PublishError(
+                f"{len(failures)} of {len(events)} events not acknowledged: {failures[0]}"
+            )
 
     def reachable(self, timeout: float = 2.0) -> bool:
         try:

@@ -61,7 +61,9 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def post_events(request: web.Request) -> web.Response:
     if not _authorized(request):
-        return _problem(401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)")
+        return _problem(
+            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
+        )
     if request.content_type != "application/json":
         return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
     started = time.perf_counter()
@@ -69,7 +71,9 @@ async def post_events(request: web.Request) -> web.Response:
     try:
         document = loads(body)
         if isinstance(document, list) and len(document) > MAX_BATCH:
-            raise InvalidEventError("body", f"holds {len(document)} events; at most {MAX_BATCH} per request")
+            raise InvalidEventError(
+                "body", f"holds {len(document)} events; at most {MAX_BATCH} per request"
+            )
         events = parse_events(document, ts_ingested=datetime.now(UTC), producer=PRODUCER)
     except InvalidEventError as e:
         return _problem(400, str(e), [{"field": e.field, "reason": e.reason}])
@@ -81,7 +85,9 @@ async def post_events(request: web.Request) -> web.Response:
     except PublishError as e:
         metrics.PUBLISH_FAILURES.inc()
         log.error("publish failed: %s", e)
-        return _problem(503, f"Kafka did not acknowledge the events; nothing is guaranteed stored, retry: {e}")
+        return _problem(
+            503, f"Kafka did not acknowledge the events; nothing is guaranteed stored, retry: {e}"
+        )
     metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
     _count(events)
     return web.json_response({"accepted": len(events)}, status=202)

@@ -20,6 +20,8 @@ def main(argv: list[str]) -> int:
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "DATABASE_URL": settings.dsn,
         "FILLSTREAM_BRIDGE_URL": settings.bridge_url,
+        # psql and libpq clients then find the views without a schema prefix
+        "PGOPTIONS": f"-c search_path={settings.namespace},public",
     }
     if settings.token is not None:
         exports["FILLSTREAM_TOKEN"] = settings.token

@@ -44,24 +44,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     conn = _connect_or_say_why(settings) if args.wait else None
     try:
-        baseline = (_count(conn, "trades") or 0) if conn else 0
         if not _send_or_explain(events, settings, token, args.batch_size):
             return 1
         if conn is None:
             _print_where_to_look(settings, [])
             return 1 if args.wait else 0
-        trades = wait_for_trades(conn, baseline=baseline, expected=expected, timeout=args.timeout)
+        execution_ids = [e["execution_id"] for e in events if e["type"] == "execution"]
+        trades = wait_for_trades(
+            conn, execution_ids=execution_ids, expected=expected, timeout=args.timeout
+        )
         _print_where_to_look(settings, _view_counts(conn, settings.namespace))
     except psycopg.Error as e:
         raise ServiceError("PostgreSQL", f"query failed at {_where(settings.dsn)}: {e}") from e
     finally:
         if conn is not None:
             conn.close()
-    if trades - baseline < expected:
+    if trades < expected:
         print(
-            f"fillstream demo: {trades - baseline} of {expected} trades arrived within "
-            f"{args.timeout:g}s (check `fillstream status` and `fillstream logs`; a seed sent "
-            "before is deduplicated, try another --seed)",
+            f"fillstream demo: {trades} of {expected} trades arrived within "
+            f"{args.timeout:g}s (check `fillstream status` and `fillstream logs`)",
             file=sys.stderr,
         )
         return 1
@@ -161,24 +162,28 @@ def _event_error(error: Any, offset: int) -> InvalidEventError:
 
 
 def wait_for_trades(
-    conn: psycopg.Connection[Any], *, baseline: int, expected: int, timeout: float
+    conn: psycopg.Connection[Any], *, execution_ids: Sequence[str], expected: int, timeout: float
 ) -> int:
-    """Poll the ``trades`` view until it has grown by ``expected`` and stopped growing.
+    """Poll the ``trades`` view until the trades made of these executions number ``expected``.
 
-    The last count seen; it is short of ``baseline + expected`` when ``timeout`` ran out.
+    Counting the session's own trades (not the table's growth) keeps a re-run of a seed, whose
+    executions are duplicates by design, from waiting in vain. Returns the last count seen.
     """
-    deadline, last = time.monotonic() + timeout, -1
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(*) FROM trades WHERE execution_ids && %s::text[]"
     while True:
-        count = _count(conn, "trades")
-        current = baseline if count is None else count
-        _progress(f"trades: {current - baseline}/{expected}")
-        if current >= baseline + expected and current == last:
-            _progress(f"trades: {current - baseline}/{expected}", done=True)
+        try:
+            row = conn.execute(query, (list(execution_ids),)).fetchone()
+            current = int(row[0]) if row else 0
+        except psycopg.errors.UndefinedTable:
+            current = 0
+        _progress(f"trades: {current}/{expected}")
+        if current >= expected:
+            _progress(f"trades: {current}/{expected}", done=True)
             return current
         if time.monotonic() >= deadline:
-            _progress(f"trades: {current - baseline}/{expected} (timed out)", done=True)
+            _progress(f"trades: {current}/{expected} (timed out)", done=True)
             return current
-        last = current
         time.sleep(_POLL_SECONDS)
 
 

@@ -40,11 +40,15 @@ class Settings:
         if not _NAMESPACE.match(namespace):
             raise ConfigError(
                 "FILLSTREAM_NAMESPACE",
-                f"must be lowercase letters, digits and _ starting with a letter, was {namespace!r}",
+                "must be lowercase letters, digits and _, starting with a letter; "
+                f"was {namespace!r}",
             )
         log_level = env.get("FILLSTREAM_LOG_LEVEL", "info").lower()
         if log_level not in _LOG_LEVELS:
-            raise ConfigError("FILLSTREAM_LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, was {log_level!r}")
+            raise ConfigError(
+                "FILLSTREAM_LOG_LEVEL",
+                f"must be one of {', '.join(_LOG_LEVELS)}, was {log_level!r}",
+            )
         token = env.get("FILLSTREAM_TOKEN") or _read_token(home)
         if token is not None and len(token) < 16:
             raise ConfigError("FILLSTREAM_TOKEN", "must be at least 16 characters long")
@@ -121,7 +125,8 @@ class Settings:
         if self.token is None:
             raise ConfigError(
                 "FILLSTREAM_TOKEN",
-                "is not set (export FILLSTREAM_TOKEN=<32 random characters>, or run `fillstream up`)",
+                "is not set (export FILLSTREAM_TOKEN=<32 random characters>, "
+                "or run `fillstream up`)",
             )
         return self.token
 

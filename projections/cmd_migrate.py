@@ -12,5 +12,8 @@ def main(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="fillstream migrate", description=__doc__).parse_args(argv)
     settings = Settings.from_env()
     applied = migrate(settings)
-    print(f"schema {settings.namespace}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+    print(
+        f"schema {settings.namespace}: "
+        + (f"applied {', '.join(applied)}" if applied else "up to date")
+    )
     return 0

@@ -21,17 +21,23 @@ log = logging.getLogger("fillstream.projector")
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fillstream project", description=__doc__)
-    parser.add_argument("--port", type=int, help="metrics/health port (default FILLSTREAM_PROJECTOR_PORT or 8789)")
+    parser.add_argument(
+        "--port", type=int, help="metrics/health port (default FILLSTREAM_PROJECTOR_PORT or 8789)"
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     migrate(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     serve_health("127.0.0.1", args.port or settings.projector_port, lambda: _ready(settings))
     threads = [
-        threading.Thread(target=Projector(settings, p, default_codec()).run, args=(stop,), name=p.table)
+        threading.Thread(
+            target=Projector(settings, p, default_codec()).run, args=(stop,), name=p.table
+        )
         for p in PROJECTIONS
     ]
     for thread in threads:

@@ -22,7 +22,9 @@ def connect(settings: Settings, **kwargs: object) -> psycopg.Connection:
     try:
         conn = psycopg.connect(settings.dsn, **kwargs)  # type: ignore[arg-type]
     except psycopg.OperationalError as e:
-        raise ServiceError("postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?") from e
+        raise ServiceError(
+            "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"
+        ) from e
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
     conn.commit()
     return conn
@@ -52,12 +54,14 @@ def migrate(settings: Settings) -> list[str]:
                 for name, text in migration_files():
                     if name in done:
                         continue
-                    conn.execute(text)  # type: ignore[arg-type]
+                    conn.execute(text.encode())
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                     applied.append(name)
                     log.info("applied migration %s in schema %s", name, settings.namespace)
     except psycopg.OperationalError as e:
-        raise ServiceError("postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?") from e
+        raise ServiceError(
+            "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"
+        ) from e
     return applied
 
 

@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from prometheus_client import Counter, Histogram
 from psycopg import sql
 
@@ -27,9 +35,19 @@ from schemas.codec import Codec
 
 log = logging.getLogger("fillstream.projector")
 
-EVENTS = Counter("fillstream_projector_events_total", "Events consumed, by projection and outcome.", ["projection", "outcome"])
-ROWS = Counter("fillstream_projector_rows_written_total", "Rows inserted (duplicates excluded).", ["projection"])
-BATCH_SECONDS = Histogram("fillstream_projector_batch_seconds", "Time to write one batch.", ["projection"])
+EVENTS = Counter(
+    "fillstream_projector_events_total",
+    "Events consumed, by projection and outcome.",
+    ["projection", "outcome"],
+)
+ROWS = Counter(
+    "fillstream_projector_rows_written_total",
+    "Rows inserted (duplicates excluded).",
+    ["projection"],
+)
+BATCH_SECONDS = Histogram(
+    "fillstream_projector_batch_seconds", "Time to write one batch.", ["projection"]
+)
 LATENCY = Histogram(
     "fillstream_projector_ingest_to_projected_seconds",
     "From the bridge recording an event to its derived row being committed.",
@@ -41,7 +59,9 @@ LATENCY = Histogram(
 class Projector:
     """Runs one projection version until ``stop`` is set."""
 
-    def __init__(self, settings: Settings, projection: Projection, codec: Codec, *, batch_size: int = 500) -> None:
+    def __init__(
+        self, settings: Settings, projection: Projection, codec: Codec, *, batch_size: int = 500
+    ) -> None:
         self.settings = settings
         self.projection = projection
         self.codec = codec
@@ -50,7 +70,9 @@ class Projector:
         self._table = sql.Identifier(projection.table)
         self._columns = sql.SQL(", ").join(map(sql.Identifier, projection.columns))
         self._key = sql.SQL(", ").join(map(sql.Identifier, projection.key))
-        self._row_placeholder = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(projection.columns)))
+        self._row_placeholder = sql.SQL("({})").format(
+            sql.SQL(", ").join(sql.Placeholder() * len(projection.columns))
+        )
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
 
@@ -84,13 +106,16 @@ class Projector:
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
-        log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in partitions))
+        log.info(
+            "assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in partitions)
+        )
 
     def _stored_offsets(self) -> dict[tuple[str, int], int]:
         assert self._conn is not None
         with self._conn.transaction():
             rows = self._conn.execute(
-                "SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = %s AND version = %s",
+                "SELECT topic, partition, next_offset FROM projection_offsets"
+                " WHERE projection = %s AND version = %s",
                 (self.projection.name, self.projection.version),
             ).fetchall()
         return {(topic, partition): offset for topic, partition, offset in rows}
@@ -103,14 +128,15 @@ class Projector:
         ingested: list[datetime] = []
         name = self.projection.name
         for message in messages:
-            if message.error():
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", message.error())
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
                 continue
-            where = Location(message.topic(), message.partition(), message.offset())
+            where = _location(message)
             next_offsets[(where.topic, where.partition)] = where.offset + 1
             try:
-                event = self.codec.decode(message.value())
+                event = self.codec.decode(message.value() or b"")
             except CodecError as e:
                 self._dead_letter(message, f"undecodable: {e}")
                 EVENTS.labels(name, "dead_letter").inc()
@@ -125,7 +151,8 @@ class Projector:
         with self._conn.transaction():
             inserted = self._insert_rows(rows)
             self._conn.cursor().executemany(
-                "INSERT INTO projection_offsets (projection, version, topic, partition, next_offset)"
+                "INSERT INTO projection_offsets"
+                " (projection, version, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s, %s)"
                 " ON CONFLICT (projection, version, topic, partition)"
                 " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
@@ -137,7 +164,10 @@ class Projector:
         for moment in ingested:
             LATENCY.labels(name).observe(max(0.0, (now - moment).total_seconds()))
         try:
-            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()], asynchronous=True)
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()],
+                asynchronous=True,
+            )
         except KafkaException as e:  # informational only: PostgreSQL holds the real offsets
             log.warning("could not commit offsets to Kafka: %s", e)
 
@@ -147,7 +177,10 @@ class Projector:
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
             statement = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING").format(
-                self._table, self._columns, sql.SQL(", ").join([self._row_placeholder] * len(chunk)), self._key
+                self._table,
+                self._columns,
+                sql.SQL(", ").join([self._row_placeholder] * len(chunk)),
+                self._key,
             )
             cursor = self._conn.execute(statement, [value for row in chunk for value in row])
             inserted += max(cursor.rowcount, 0)
@@ -155,8 +188,16 @@ class Projector:
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         if self._dead_letters is None:
-            self._dead_letters = Producer({"bootstrap.servers": self.settings.bootstrap_servers, "acks": "all"})
-        log.error("dead-lettering %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), reason)
+            self._dead_letters = Producer(
+                {"bootstrap.servers": self.settings.bootstrap_servers, "acks": "all"}
+            )
+        log.error(
+            "dead-lettering %s[%d]@%d: %s",
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            reason,
+        )
         self._dead_letters.produce(
             self.settings.topic("dead-letter"),
             key=message.key(),
@@ -168,3 +209,9 @@ class Projector:
             },
         )
         self._dead_letters.flush(10)
+
+
+def _location(message: Message) -> Location:
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None  # a data message
+    return Location(topic, partition, offset)

@@ -16,7 +16,11 @@ def plain(value: Decimal | None) -> Decimal | None:
         return None
     normalized = value.normalize()
     exponent = normalized.as_tuple().exponent
-    return normalized.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normalized
+    return (
+        normalized.quantize(Decimal(1))
+        if isinstance(exponent, int) and exponent > 0
+        else normalized
+    )
 
 
 def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
@@ -61,11 +65,34 @@ TRADES = Projection(
     version=1,
     topics=("derived.trades",),
     columns=(
-        "trade_id", "account", "instrument", "strategy", "variant", "signal_id", "direction",
-        "quantity", "entry_time", "exit_time", "entry_price", "exit_price", "point_value",
-        "currency", "gross_pnl", "commission", "net_pnl", "mae", "mfe", "exit_name",
-        "execution_ids", "source", "event_id", "causation_ids", "kafka_topic",
-        "kafka_partition", "kafka_offset", "ts_ingested",
+        "trade_id",
+        "account",
+        "instrument",
+        "strategy",
+        "variant",
+        "signal_id",
+        "direction",
+        "quantity",
+        "entry_time",
+        "exit_time",
+        "entry_price",
+        "exit_price",
+        "point_value",
+        "currency",
+        "gross_pnl",
+        "commission",
+        "net_pnl",
+        "mae",
+        "mfe",
+        "exit_name",
+        "execution_ids",
+        "source",
+        "event_id",
+        "causation_ids",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_ingested",
     ),
     key=("trade_id",),
     to_rows=trade_rows,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from fillstream.errors import ServiceError
 from fillstream.settings import Settings
@@ -66,7 +66,9 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) 
     try:
         existing = set(admin.list_topics(timeout=15).topics)
     except KafkaException as e:
-        raise ServiceError("kafka", f"cannot list topics at {settings.bootstrap_servers}: {e}") from e
+        raise ServiceError(
+            "kafka", f"cannot list topics at {settings.bootstrap_servers}: {e}"
+        ) from e
     new = [
         NewTopic(
             settings.topic(spec.name),
@@ -88,4 +90,3 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) 
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise ServiceError("kafka", f"cannot create topic {topic}: {e}") from e
     return created
-

@@ -1,4 +1,4 @@
-"""``fillstream topics``: create the catalog's topics in the namespace (idempotent) and list them."""
+"""``fillstream topics``: create the catalog's topics in the namespace (idempotent), list them."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def main(argv: list[str]) -> int:
             "topic": settings.topic(spec.name),
             "partitions": spec.partitions,
             "cleanup": spec.cleanup_policy,
-            "retention": "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000}d",
+            "retention": "forever"
+            if spec.retention_ms < 0
+            else f"{spec.retention_ms // 86_400_000}d",
             "value": spec.value,
             "created": settings.topic(spec.name) in created,
         }
@@ -29,9 +31,12 @@ def main(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    width = max(len(r["topic"]) for r in rows)
+    width = max(len(str(r["topic"])) for r in rows)
     print(f"{'topic'.ljust(width)}  partitions  cleanup  retention  value")
     for r in rows:
         mark = "  (created)" if r["created"] else ""
-        print(f"{r['topic'].ljust(width)}  {r['partitions']:>10}  {r['cleanup']:<7}  {r['retention']:<9}  {r['value']}{mark}")
+        topic, partitions = str(r["topic"]), r["partitions"]
+        cleanup, retention = r["cleanup"], r["retention"]
+        line = f"{topic.ljust(width)}  {partitions:>10}  {cleanup:<7}  {retention:<9}"
+        print(f"{line}  {r['value']}{mark}")
     return 0

@@ -207,16 +207,15 @@ class TradeClosed:
     execution_ids: tuple[ExecutionId, ...]
 
 
-Event = Union[
-    ExecutionReported,
-    OrderUpdated,
-    PositionUpdated,
-    SignalEmitted,
-    BarClosed,
-    BridgeHeartbeat,
-    TradeClosed,
-]
-
+Event = (
+    ExecutionReported
+    | OrderUpdated
+    | PositionUpdated
+    | SignalEmitted
+    | BarClosed
+    | BridgeHeartbeat
+    | TradeClosed
+)
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
     for cls in (

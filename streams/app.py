@@ -60,7 +60,9 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
     async def dead_letter(message: Any, reason: str, code: str) -> None:
         metrics.DEAD_LETTERS.labels(code).inc()
         metrics.EVENTS.labels(source_topic, "dead_letter").inc()
-        log.error("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        log.error(
+            "dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason
+        )
         await app.producer.send_and_wait(
             dead_letter_topic,
             message.key,
@@ -85,7 +87,11 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
                 await dead_letter(message, str(e), "undecodable")
                 continue
             if not isinstance(execution, ExecutionReported):
-                await dead_letter(message, f"expected ExecutionReported, got {schema_name(execution)}", "wrong_schema")
+                await dead_letter(
+                    message,
+                    f"expected ExecutionReported, got {schema_name(execution)}",
+                    "wrong_schema",
+                )
                 continue
             try:
                 spec = spec_for(execution.instrument)

@@ -3,10 +3,18 @@
 from prometheus_client import Counter, Histogram
 
 EVENTS = Counter(
-    "fillstream_stream_events_total", "Events consumed by the stream worker, by topic and outcome.", ["topic", "outcome"]
+    "fillstream_stream_events_total",
+    "Events consumed by the stream worker, by topic and outcome.",
+    ["topic", "outcome"],
 )
-TRADES = Counter("fillstream_stream_trades_closed_total", "Trades closed (TradeClosed events emitted).")
-DEAD_LETTERS = Counter("fillstream_stream_dead_letters_total", "Events sent to the dead-letter topic, by reason.", ["reason"])
+TRADES = Counter(
+    "fillstream_stream_trades_closed_total", "Trades closed (TradeClosed events emitted)."
+)
+DEAD_LETTERS = Counter(
+    "fillstream_stream_dead_letters_total",
+    "Events sent to the dead-letter topic, by reason.",
+    ["reason"],
+)
 LATENCY = Histogram(
     "fillstream_stream_ingest_to_derived_seconds",
     "From the bridge recording an execution to its derived trades being acknowledged by Kafka.",

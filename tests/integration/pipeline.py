@@ -41,15 +41,24 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(self._healthy, timeout=60, interval=0.2, message=f"{self.name} not healthy:\n{self.log_tail()}")
+        wait_for(
+            self._healthy,
+            timeout=60,
+            interval=0.2,
+            message=f"{self.name} not healthy:\n{self.log_tail()}",
+        )
         return self
 
     def _healthy(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            raise AssertionError(
+                f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+            )
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.health_port}/healthz", timeout=1
+            ) as r:
                 return bool(r.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -76,15 +85,24 @@ class ServiceProcess:
             return "(no log)"
 
 
-def post(settings: Settings, body: Any, *, token: str | None = None, content_type: str = "application/json",
-         raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+def post(
+    settings: Settings,
+    body: Any,
+    *,
+    token: str | None = None,
+    content_type: str = "application/json",
+    raw: bytes | None = None,
+) -> tuple[int, dict[str, Any]]:
     """POST to the bridge's /v1/events; returns (status, JSON body)."""
     data = raw if raw is not None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"{settings.bridge_url}/v1/events",
         data=data,
         method="POST",
-        headers={"Content-Type": content_type, "Authorization": f"Bearer {token or settings.token}"},
+        headers={
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {token or settings.token}",
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -93,17 +111,38 @@ def post(settings: Settings, body: Any, *, token: str | None = None, content_typ
         return e.code, json.loads(e.read() or b"{}")
 
 
-def execution(execution_id: str, side: str, price: str, *, quantity: int = 1, account: str = "Sim101",
-              instrument: str = "NQ 12-26", ts: str = "2026-09-22T13:35:00Z", commission: str = "2.09",
-              **extra: Any) -> dict[str, Any]:
+def execution(
+    execution_id: str,
+    side: str,
+    price: str,
+    *,
+    quantity: int = 1,
+    account: str = "Sim101",
+    instrument: str = "NQ 12-26",
+    ts: str = "2026-09-22T13:35:00Z",
+    commission: str = "2.09",
+    **extra: Any,
+) -> dict[str, Any]:
     return {
-        "type": "execution", "ts_event": ts, "source": "live", "producer": "tests",
-        "execution_id": execution_id, "account": account, "instrument": instrument, "side": side,
-        "quantity": quantity, "price": price, "commission": commission, "fees": "0", **extra,
+        "type": "execution",
+        "ts_event": ts,
+        "source": "live",
+        "producer": "tests",
+        "execution_id": execution_id,
+        "account": account,
+        "instrument": instrument,
+        "side": side,
+        "quantity": quantity,
+        "price": price,
+        "commission": commission,
+        "fees": "0",
+        **extra,
     }
 
 
-def query(settings: Settings, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def query(
+    settings: Settings, statement: str, params: tuple[Any, ...] = ()
+) -> list[tuple[Any, ...]]:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         conn.execute(f"SET search_path TO {settings.namespace}")
         return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
@@ -111,10 +150,15 @@ def query(settings: Settings, statement: str, params: tuple[Any, ...] = ()) -> l
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """High watermark per partition of a catalog topic."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "tests-watermarks"})
+    consumer = Consumer(
+        {"bootstrap.servers": settings.bootstrap_servers, "group.id": "tests-watermarks"}
+    )
     try:
         name = settings.topic(topic)
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in partitions}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+            for p in partitions
+        }
     finally:
         consumer.close()

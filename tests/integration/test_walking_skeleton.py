@@ -37,25 +37,47 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
     finally:
         for service in pipeline.all():
             service.stop()
-            print(f"----- {service.name} log -----\n{service.log_tail(60)}")  # shown when a test fails
+            print(
+                f"----- {service.name} log -----\n{service.log_tail(60)}"
+            )  # shown when a test fails
 
 
 def trade_count(settings: Settings) -> int:
     return int(query(settings, "SELECT count(*) FROM trades")[0][0])
 
 
-def test_a_round_trip_becomes_one_trade_with_exact_money(settings: Settings, pipeline: Pipeline) -> None:
-    status, body = post(settings, [
-        execution("e-1", "buy", "21000.25", ts="2026-09-22T13:35:00Z", order_name="Entry"),
-        execution("e-2", "sell", "21010.75", ts="2026-09-22T13:41:30.25Z", order_name="Profit target"),
-    ])
+def test_a_round_trip_becomes_one_trade_with_exact_money(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    status, body = post(
+        settings,
+        [
+            execution("e-1", "buy", "21000.25", ts="2026-09-22T13:35:00Z", order_name="Entry"),
+            execution(
+                "e-2", "sell", "21010.75", ts="2026-09-22T13:41:30.25Z", order_name="Profit target"
+            ),
+        ],
+    )
     assert (status, body) == (202, {"accepted": 2})
 
     wait_for(lambda: trade_count(settings) == 1, timeout=60, message="no trade projected")
-    row = query(settings, "SELECT direction, quantity, entry_price, exit_price, gross_pnl, commission,"
-                          " net_pnl, source, execution_ids, exit_name FROM trades")[0]
-    assert row == ("long", 1, Decimal("21000.25"), Decimal("21010.75"), Decimal("210"), Decimal("4.18"),
-                   Decimal("205.82"), "live", ["e-1", "e-2"], "Profit target")
+    row = query(
+        settings,
+        "SELECT direction, quantity, entry_price, exit_price, gross_pnl, commission,"
+        " net_pnl, source, execution_ids, exit_name FROM trades",
+    )[0]
+    assert row == (
+        "long",
+        1,
+        Decimal("21000.25"),
+        Decimal("21010.75"),
+        Decimal("210"),
+        Decimal("4.18"),
+        Decimal("205.82"),
+        "live",
+        ["e-1", "e-2"],
+        "Profit target",
+    )
     lineage = query(settings, "SELECT kafka_topic, causation_ids FROM trades_v1")[0]
     assert lineage[0] == settings.topic("derived.trades")
     assert len(lineage[1]) == 2 and all(c.startswith("x-") for c in lineage[1])
@@ -64,15 +86,29 @@ def test_a_round_trip_becomes_one_trade_with_exact_money(settings: Settings, pip
 def test_the_same_execution_twice_yields_one_trade(settings: Settings, pipeline: Pipeline) -> None:
     entry = execution("d-1", "buy", "21000.00", quantity=2)
     exit_ = execution("d-2", "sell", "21001.00", quantity=2)
-    for body in ([entry, exit_], [entry], [exit_, entry], [exit_]):  # NinjaTrader re-sends after a reconnect
+    for body in (
+        [entry, exit_],
+        [entry],
+        [exit_, entry],
+        [exit_],
+    ):  # NinjaTrader re-sends after a reconnect
         assert post(settings, body)[0] == 202
-    # a later round trip on the same key is processed after the duplicates (same partition, in order)
-    assert post(settings, [execution("d-3", "sell", "21002.00"), execution("d-4", "buy", "21001.50")])[0] == 202
+    # a later round trip on the same key comes after the duplicates (one partition, in order)
+    assert (
+        post(settings, [execution("d-3", "sell", "21002.00"), execution("d-4", "buy", "21001.50")])[
+            0
+        ]
+        == 202
+    )
 
     wait_for(lambda: trade_count(settings) == 2, timeout=60, message="expected two trades")
-    rows = query(settings, "SELECT direction, quantity, gross_pnl FROM trades ORDER BY entry_time, trade_id")
+    rows = query(
+        settings, "SELECT direction, quantity, gross_pnl FROM trades ORDER BY entry_time, trade_id"
+    )
     assert sorted(rows) == [("long", 2, Decimal("40")), ("short", 1, Decimal("10"))]
-    assert sum(end_offsets(settings, "raw.executions").values()) == 8  # all deliveries are in the log
+    assert (
+        sum(end_offsets(settings, "raw.executions").values()) == 8
+    )  # all deliveries are in the log
 
 
 def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
@@ -82,10 +118,28 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
     events = []
     for n in range(trades):
         account = accounts[n % len(accounts)]
-        events.append(execution(f"k-{n}-in", "buy", "100.00", account=account, instrument="ES 12-26",
-                                ts=f"2026-09-22T14:{n // 60 % 60:02d}:{n % 60:02d}Z", commission="1.00"))
-        events.append(execution(f"k-{n}-out", "sell", "100.25", account=account, instrument="ES 12-26",
-                                ts=f"2026-09-22T14:{n // 60 % 60:02d}:{n % 60:02d}.5Z", commission="1.00"))
+        events.append(
+            execution(
+                f"k-{n}-in",
+                "buy",
+                "100.00",
+                account=account,
+                instrument="ES 12-26",
+                ts=f"2026-09-22T14:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                commission="1.00",
+            )
+        )
+        events.append(
+            execution(
+                f"k-{n}-out",
+                "sell",
+                "100.25",
+                account=account,
+                instrument="ES 12-26",
+                ts=f"2026-09-22T14:{n // 60 % 60:02d}:{n % 60:02d}.5Z",
+                commission="1.00",
+            )
+        )
     failures: list[object] = []
 
     def feed() -> None:
@@ -96,7 +150,9 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    wait_for(lambda: trade_count(settings) >= 100, timeout=90, message="pipeline did not start flowing")
+    wait_for(
+        lambda: trade_count(settings) >= 100, timeout=90, message="pipeline did not start flowing"
+    )
     pipeline.worker.kill()
     pipeline.projector.kill()
     killed_at = trade_count(settings)
@@ -105,9 +161,15 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
     feeder.join(timeout=120)
     assert not failures
 
-    wait_for(lambda: trade_count(settings) >= trades, timeout=180, interval=0.5,
-             message=f"only {trade_count(settings)} of {trades} trades projected")
-    count, distinct, net = query(settings, "SELECT count(*), count(DISTINCT trade_id), sum(net_pnl) FROM trades")[0]
+    wait_for(
+        lambda: trade_count(settings) >= trades,
+        timeout=180,
+        interval=0.5,
+        message=f"only {trade_count(settings)} of {trades} trades projected",
+    )
+    count, distinct, net = query(
+        settings, "SELECT count(*), count(DISTINCT trade_id), sum(net_pnl) FROM trades"
+    )[0]
     assert killed_at < trades, "the kill happened after everything had flowed; nothing was tested"
     assert count == distinct == trades
     assert net == Decimal("10.50") * trades  # 0.25 points * $50 - $2.00 commission, exactly
@@ -115,7 +177,9 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
     assert entry_ids == {f"k-{n}-in" for n in range(trades)}
 
 
-def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(settings: Settings, pipeline: Pipeline) -> None:
+def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
+    settings: Settings, pipeline: Pipeline
+) -> None:
     bad = execution("m-1", "buy", "-21000.25")
     bad["quantity"] = "two"
     del bad["account"]
