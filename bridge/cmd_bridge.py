@@ -10,6 +10,7 @@ from aiohttp import web
 from bridge.publisher import Publisher
 from bridge.server import create_app
 from fillstream.settings import Settings
+from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 
 
@@ -25,9 +26,11 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    ensure_topics(settings)
     publisher = Publisher(settings, default_codec())
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
+    logging.getLogger("fillstream.bridge").info("bridge listening on http://%s:%d", host, port)
     try:
         web.run_app(
             create_app(settings, publisher), host=host, port=port, print=None, access_log=None

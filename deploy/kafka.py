@@ -129,7 +129,7 @@ class LocalKafka:
         return "\n".join(lines + [f"{key}={value}" for key, value in settings.items()]) + "\n"
 
     def _format_storage(self, java: str) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         argv = [
             java, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}", "-cp", f"{self.libs_dir}/*",
             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.properties_path),
@@ -163,3 +163,12 @@ class LocalKafka:
                 f"not ready at {self.bootstrap} after {timeout:g}s; see {self.log_path}: "
                 + _process.one_line(_process.tail(self.log_path, 5)),
             )
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id as Kafka makes them: URL-safe base64 of a random UUID, no padding,
+    never starting with '-' (the storage tool would read it as an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

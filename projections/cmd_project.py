@@ -14,6 +14,7 @@ from fillstream.settings import Settings
 from projections.migrate import connect, migrate
 from projections.projector import Projector
 from projections.trades import PROJECTIONS
+from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 
 log = logging.getLogger("fillstream.projector")
@@ -29,6 +30,7 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    ensure_topics(settings)
     migrate(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

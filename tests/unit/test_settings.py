@@ -89,3 +89,11 @@ def test_a_bad_log_level_is_rejected(tmp_path: Path) -> None:
         settings(tmp_path, FILLSTREAM_LOG_LEVEL="verbose")
 
     assert caught.value.setting == "FILLSTREAM_LOG_LEVEL"
+
+
+def test_kafka_cluster_ids_never_look_like_an_option() -> None:
+    from deploy.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]  # ~60 would start with '-' if unguarded
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)
