@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -42,6 +43,12 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
             )  # shown when a test fails
 
 
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        return str(response.read().decode())
+
+
 def trade_count(settings: Settings) -> int:
     return int(query(settings, "SELECT count(*) FROM trades")[0][0])
 
@@ -78,6 +85,11 @@ def test_a_round_trip_becomes_one_trade_with_exact_money(
         ["e-1", "e-2"],
         "Profit target",
     )
+    scraped = {service.name: scrape(service.health_port) for service in pipeline.all()}
+    assert 'fillstream_bridge_events_accepted_total{type="execution"} 2.0' in scraped["bridge"]
+    assert 'fillstream_stream_events_total{outcome="applied"' in scraped["worker"]
+    assert "fillstream_stream_trades_closed_total 1.0" in scraped["worker"]
+    assert 'fillstream_projector_rows_written_total{projection="trades"} 1.0' in scraped["project"]
     lineage = query(settings, "SELECT kafka_topic, causation_ids FROM trades_v1")[0]
     assert lineage[0] == settings.topic("derived.trades")
     assert len(lineage[1]) == 2 and all(c.startswith("x-") for c in lineage[1])
