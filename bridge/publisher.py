@@ -20,6 +20,7 @@ from schemas.events import (
     PositionUpdated,
     SignalEmitted,
     TradeClosed,
+    TradeReported,
     schema_name,
 )
 
@@ -31,7 +32,13 @@ class PublishError(FillstreamError):
 def route(event: Event) -> tuple[str, str]:
     """The catalog topic and the message key of an event (see ``schemas/topics.toml``)."""
     match event:
-        case ExecutionReported() | OrderUpdated() | PositionUpdated() | TradeClosed():
+        case (
+            ExecutionReported()
+            | OrderUpdated()
+            | PositionUpdated()
+            | TradeClosed()
+            | TradeReported()
+        ):
             return _TOPICS[type(event)], f"{event.account}|{event.instrument}"
         case SignalEmitted():
             return "raw.signals", f"{event.account or ''}|{event.instrument}"
@@ -47,6 +54,7 @@ _TOPICS: dict[type, str] = {
     OrderUpdated: "raw.orders",
     PositionUpdated: "raw.positions",
     TradeClosed: "derived.trades",
+    TradeReported: "raw.nt-trades",
 }
 
 

@@ -36,6 +36,7 @@ def create_app(settings: Settings, publisher: Publisher) -> web.Application:
     app[_PUBLISHER] = publisher
     app[_TOKEN] = settings.require_token()
     app.router.add_post("/v1/events", post_events)
+    app.router.add_post("/v1/assignments", post_assignment)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
@@ -91,6 +92,36 @@ async def post_events(request: web.Request) -> web.Response:
     metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
     _count(events)
     return web.json_response({"accepted": len(events)}, status=202)
+
+
+async def post_assignment(request: web.Request) -> web.Response:
+    """Which experiment arm runs this signal? Until experiments exist: always ``control``."""
+    if not _authorized(request):
+        return _problem(
+            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
+        )
+    if request.content_type != "application/json":
+        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    try:
+        query = loads(await request.read())
+    except InvalidEventError as e:
+        return _problem(400, str(e), [{"field": e.field, "reason": e.reason}])
+    errors = [
+        {"field": name, "reason": "is required (a non-empty string)"}
+        for name in ("signal_id", "strategy")
+        if not isinstance(query, dict) or not isinstance(query.get(name), str) or not query[name]
+    ]
+    if errors:
+        return _problem(422, "invalid assignment request", errors)
+    return web.json_response(
+        {
+            "signal_id": query["signal_id"],
+            "strategy": query["strategy"],
+            "experiment": None,
+            "arm": "control",
+            "reason": "no experiment is running",
+        }
+    )
 
 
 def _count(events: list[Event]) -> None:

@@ -56,6 +56,7 @@ def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             where.partition,
             where.offset,
             event.envelope.ts_ingested,
+            event.round_trip_id,
         ),
     )
 
@@ -93,6 +94,7 @@ TRADES = Projection(
         "kafka_partition",
         "kafka_offset",
         "ts_ingested",
+        "round_trip_id",
     ),
     key=("trade_id",),
     to_rows=trade_rows,

@@ -205,6 +205,33 @@ class TradeClosed:
     mfe: Decimal | None = None
     exit_name: str | None = None
     execution_ids: tuple[ExecutionId, ...]
+    round_trip_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeReported:
+    envelope: Envelope
+    trade_number: int
+    account: str
+    instrument: str
+    strategy: str | None = None
+    direction: Direction
+    quantity: int
+    entry_price: Decimal
+    exit_price: Decimal
+    entry_time: datetime
+    exit_time: datetime
+    entry_name: str | None = None
+    exit_name: str | None = None
+    profit: Decimal
+    cum_net_profit: Decimal | None = None
+    commission: Decimal
+    fees: Decimal
+    mae: Decimal | None = None
+    mfe: Decimal | None = None
+    etd: Decimal | None = None
+    bars: int | None = None
+    currency: str = "USD"
 
 
 Event = (
@@ -215,6 +242,7 @@ Event = (
     | BarClosed
     | BridgeHeartbeat
     | TradeClosed
+    | TradeReported
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -226,6 +254,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         BarClosed,
         BridgeHeartbeat,
         TradeClosed,
+        TradeReported,
     )
 }
 """Event classes by Avro full name."""

@@ -12,6 +12,11 @@ Commission plus fees are allocated exactly: consuming ``q`` of an execution's re
 contracts takes ``cost * q / Q`` rounded to 10 places, and the last contract takes all that is
 left, so trades plus open lots always add up to what the executions reported.
 
+Every trade names its round trip: the position's life from flat to flat (a reversal starts a new
+one). Its id is the NinjaTrader ``trade_id`` of the execution that opened the position when the
+strategy provided one, else ``rt-`` + the first 24 hex digits of SHA-256 of
+``account|instrument|strategy|<opening execution id>``: the same executions always give the same id.
+
 The book is a fold over executions: ``apply(book, execution, spec) -> (book, trades)``.
 """
 
@@ -71,6 +76,8 @@ class Book:
 
     lots: tuple[OpenLot, ...] = ()
     recent: tuple[str, ...] = ()
+    round_trip: str | None = None
+    """Id of the round trip the open lots belong to; None while flat."""
 
     @property
     def position(self) -> int:
@@ -100,6 +107,7 @@ def apply(
         return book, []
     _validate(execution)
     lots = list(book.lots)
+    round_trip = book.round_trip
     trades: list[TradeClosed] = []
     quantity = execution.quantity
     cost = execution.commission + execution.fees
@@ -108,7 +116,7 @@ def apply(
         matched = min(lot.quantity, quantity)
         entry_cost = _allocate(lot.commission, matched, lot.quantity)
         exit_cost = _allocate(cost, matched, quantity)
-        trades.append(_trade(lot, execution, spec, matched, entry_cost + exit_cost))
+        trades.append(_trade(lot, execution, spec, matched, entry_cost + exit_cost, round_trip))
         if matched == lot.quantity:
             lots.pop(0)
         else:
@@ -117,10 +125,25 @@ def apply(
             )
         quantity -= matched
         cost -= exit_cost
+    if not lots:
+        round_trip = None
     if quantity > 0:
+        if not lots:
+            round_trip = round_trip_id(execution)
         lots.append(_open_lot(execution, quantity, cost))
     recent = (*book.recent, execution.execution_id)[-RECENT_LIMIT:]
-    return Book(lots=tuple(lots), recent=recent), trades
+    return Book(lots=tuple(lots), recent=recent, round_trip=round_trip), trades
+
+
+def round_trip_id(opening: ExecutionReported) -> str:
+    """The id of the round trip ``opening`` starts (see the module docstring for the rule)."""
+    if opening.trade_id:
+        return opening.trade_id
+    return _derived_round_trip(position_key(opening), opening.execution_id)
+
+
+def _derived_round_trip(key: str, execution_id: str) -> str:
+    return "rt-" + hashlib.sha256(f"{key}|{execution_id}".encode()).hexdigest()[:24]
 
 
 def trade_id(execution: ExecutionReported, entry_id: str, exit_id: str) -> TradeId:
@@ -176,6 +199,7 @@ def _trade(
     spec: ContractSpec,
     quantity: int,
     commission: Decimal,
+    round_trip: str | None,
 ) -> TradeClosed:
     long = lot.side is Side.BUY
     points = execution.price - lot.price if long else lot.price - execution.price
@@ -210,6 +234,7 @@ def _trade(
         net_pnl=gross - commission,
         exit_name=execution.order_name,
         execution_ids=(lot.execution_id, execution.execution_id),
+        round_trip_id=round_trip,
     )
 
 
@@ -219,6 +244,7 @@ def book_to_json(book: Book) -> dict[str, Any]:
         "version": _BOOK_JSON_VERSION,
         "lots": [_lot_to_json(lot) for lot in book.lots],
         "recent": list(book.recent),
+        "round_trip": book.round_trip,
     }
 
 
@@ -230,6 +256,7 @@ def book_from_json(data: dict[str, Any]) -> Book:
         return Book(
             lots=tuple(_lot_from_json(lot) for lot in data["lots"]),
             recent=tuple(str(i) for i in data["recent"]),
+            round_trip=data.get("round_trip"),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
         raise CodecError(f"book: not a stored book ({type(e).__name__}: {e})") from e

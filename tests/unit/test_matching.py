@@ -23,6 +23,7 @@ from streams.matching import (
     book_to_json,
     is_duplicate,
     position_key,
+    round_trip_id,
 )
 from tests import stubs
 from tests.stubs import buy, sell
@@ -282,6 +283,37 @@ def _by_key(executions: Iterable[ExecutionReported]) -> dict[str, list[Execution
 def _signed_cash(side: Side, quantity: int, price: Decimal) -> Decimal:
     """Cash received for a sale, paid (negative) for a purchase, in price points."""
     return quantity * price if side is Side.SELL else -quantity * price
+
+
+def test_round_trips_run_from_flat_to_flat_and_reversals_start_a_new_one() -> None:
+    opening = buy(2, price="21000")
+    book, first = run([opening, buy(price="21001"), sell(price="21002")])
+    assert book.round_trip == round_trip_id(opening) and book.round_trip.startswith("rt-")
+    reversal = sell(4, price="21003")  # closes the long 2, opens a short of 2
+    book, second = run([reversal], book)
+    assert {t.round_trip_id for t in first + second} == {round_trip_id(opening)}
+    assert book.position == -2 and book.round_trip == round_trip_id(reversal)
+    book, third = run([buy(2, price="21000")], book)
+    assert book.is_flat and book.round_trip is None
+    assert {t.round_trip_id for t in third} == {round_trip_id(reversal)} != {round_trip_id(opening)}
+
+
+def test_a_trade_id_from_ninjatrader_names_the_round_trip() -> None:
+    book, trades = run([buy(price="21000", trade_id="NT-7"), sell(price="21001")])
+    assert [t.round_trip_id for t in trades] == ["NT-7"] and book.round_trip is None
+
+
+@given(streams_of_executions())
+def test_every_round_trip_belongs_to_one_key_and_direction(
+    executions: list[ExecutionReported],
+) -> None:
+    _, trades = run_keyed(executions)
+    seen: dict[str | None, tuple[str, Direction]] = {}
+    for key, of_key in trades.items():
+        for trade in of_key:
+            assert trade.round_trip_id is not None
+            owner = (key, trade.direction)
+            assert seen.setdefault(trade.round_trip_id, owner) == owner
 
 
 @given(streams_of_executions())
