@@ -9,8 +9,8 @@ from aiohttp import web
 
 from bridge.publisher import Publisher
 from bridge.server import create_app
+from bridge.spool import Spool
 from fillstream.settings import Settings
-from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 
 
@@ -26,8 +26,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    ensure_topics(settings)
-    publisher = Publisher(settings, default_codec())
+    spool = Spool(settings.home / "spool")
+    publisher = Publisher(settings, default_codec(), spool, ack_timeout=settings.bridge_ack_timeout)
+    publisher.prepare()
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
     logging.getLogger("fillstream.bridge").info("bridge listening on http://%s:%d", host, port)

@@ -1,15 +1,29 @@
-"""Publishing events to Kafka and waiting until the broker has them (acks=all, idempotent)."""
+"""Getting accepted events durably stored: into Kafka, or into the disk spool when it is not there.
+
+Direct path: produce (idempotent, acks=all) and wait for Kafka's acknowledgement, up to
+``ack_timeout``. If Kafka does not acknowledge in time, or is known to be down, the batch goes to
+the spool (fsync'd) instead, and every later batch follows it there until the drainer has
+delivered the whole spool in order; so events of one key keep their order. A batch that timed
+out may still reach Kafka besides its spooled copy: duplicates can reach the log, never two fills
+downstream (the worker drops execution ids it has applied).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
-from fillstream.errors import FillstreamError
+from bridge import metrics
+from bridge.spool import Spool, SpoolRecord
+from fillstream.errors import FillstreamError, ServiceError
 from fillstream.settings import Settings
+from schemas.catalog import ensure_topics
 from schemas.codec import Codec
 from schemas.events import (
     BarClosed,
@@ -24,9 +38,18 @@ from schemas.events import (
     schema_name,
 )
 
+log = logging.getLogger("fillstream.bridge")
+
 
 class PublishError(FillstreamError):
     """Kafka did not acknowledge an event."""
+
+
+class Stored(StrEnum):
+    """Where an accepted batch is durable."""
+
+    KAFKA = "kafka"
+    SPOOL = "spool"
 
 
 def route(event: Event) -> tuple[str, str]:
@@ -72,49 +95,79 @@ def producer_config(settings: Settings) -> dict[str, object]:
     }
 
 
-class Publisher:
-    """Sends encoded events and resolves an asyncio future per event on the broker's ack."""
+def to_records(settings: Settings, codec: Codec, events: Sequence[Event]) -> list[SpoolRecord]:
+    """Encoded, routed Kafka records for events."""
+    records = []
+    for event in events:
+        topic, key = route(event)
+        records.append(
+            SpoolRecord(
+                topic=settings.topic(topic),
+                key=key.encode(),
+                value=codec.encode(event),
+                headers=(("schema", schema_name(event).encode()),),
+            )
+        )
+    return records
 
-    def __init__(self, settings: Settings, codec: Codec) -> None:
+
+class Publisher:
+    """Stores batches durably (Kafka or spool) and drains the spool to Kafka in order."""
+
+    def __init__(
+        self, settings: Settings, codec: Codec, spool: Spool, *, ack_timeout: float = 5.0
+    ) -> None:
         self._settings = settings
         self._codec = codec
-        self._producer = Producer(producer_config(settings))
+        self._spool = spool
+        self._ack_timeout = ack_timeout
+        self._kafka_down = False
+        self._topics_ready = False
+        self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
         self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
-        self._poller.start()
+        self._wakeup = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._poll, name="kafka-delivery", daemon=True),
+            threading.Thread(target=self._drain, name="spool-drainer", daemon=True),
+        ]
+        metrics.SPOOL_RECORDS.set_function(lambda: spool.depth)
+        metrics.SPOOL_BYTES.set_function(lambda: spool.size_bytes)
+        metrics.KAFKA_UP.set_function(lambda: 0 if self._kafka_down else 1)
+        for thread in self._threads:
+            thread.start()
+        if not spool.is_empty():
+            log.warning("spool holds %d records from before; delivering them first", spool.depth)
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.1)
+    def prepare(self) -> bool:
+        """Check the catalog's topics once now, so the first batches can go straight to Kafka.
 
-    async def publish(self, events: Sequence[Event]) -> None:
-        """Send every event; return once Kafka acknowledged all of them, else raise PublishError."""
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[None]] = []
-        for event in events:
-            topic, key = route(event)
-            future: asyncio.Future[None] = loop.create_future()
-            futures.append(future)
+        False when Kafka is not reachable: batches are spooled until the drainer gets through.
+        """
+        try:
+            ensure_topics(self._settings, timeout=3.0)
+        except ServiceError as e:
+            log.warning("Kafka not reachable at start (%s); accepting events into the spool", e)
+            self._kafka_down = True
+            return False
+        self._topics_ready = True
+        return True
+
+    async def publish(self, events: Sequence[Event]) -> Stored:
+        """Store every event durably; returns where. Raises only if even the spool fails."""
+        records = to_records(self._settings, self._codec, events)
+        if self._topics_ready and not self._kafka_down and self._spool.is_empty():
             try:
-                self._producer.produce(
-                    self._settings.topic(topic),
-                    key=key.encode(),
-                    value=self._codec.encode(event),
-                    headers={"schema": schema_name(event).encode()},
-                    on_delivery=_resolver(loop, future),
-                )
-            except BufferError as e:
-                future.set_exception(PublishError(f"producer queue is full: {e}"))
-            except KafkaException as e:
-                future.set_exception(PublishError(f"cannot produce to {topic}: {e}"))
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise PublishError(
-                f"{len(failures)} of {len(events)} events not acknowledged: {failures[0]}"
-            )
+                await asyncio.wait_for(self._send(records), timeout=self._ack_timeout)
+                return Stored.KAFKA
+            except (TimeoutError, PublishError) as e:
+                log.warning("Kafka did not acknowledge %d records (%s); spooling", len(records), e)
+                self._mark_down()
+        await asyncio.to_thread(self._spool.append, records)
+        metrics.SPOOLED.inc(len(records))
+        self._wakeup.set()
+        return Stored.SPOOL
 
-    def reachable(self, timeout: float = 2.0) -> bool:
+    def kafka_reachable(self, timeout: float = 2.0) -> bool:
         try:
             self._producer.list_topics(timeout=timeout)
         except KafkaException:
@@ -122,13 +175,118 @@ class Publisher:
         return True
 
     def close(self, timeout: float = 10.0) -> None:
-        self._producer.flush(timeout)
         self._stop.set()
-        self._poller.join(timeout=2)
+        self._wakeup.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._producer.flush(timeout)
+
+    # -- direct path ---------------------------------------------------------------------------
+
+    async def _send(self, records: Sequence[SpoolRecord]) -> None:
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = []
+        for record in records:
+            future: asyncio.Future[None] = loop.create_future()
+            futures.append(future)
+            self._produce(record, _async_resolver(loop, future))
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise PublishError(
+                f"{len(failures)} of {len(records)} records not acknowledged: {failures[0]}"
+            )
+
+    def _produce(self, record: SpoolRecord, on_delivery: Any) -> None:
+        try:
+            self._producer.produce(
+                record.topic,
+                key=record.key,
+                value=record.value,
+                headers=list(record.headers),
+                on_delivery=on_delivery,
+            )
+        except (BufferError, KafkaException) as e:
+            on_delivery(KafkaError(KafkaError._QUEUE_FULL, str(e)), None)
+
+    def _mark_down(self) -> None:
+        self._kafka_down = True
+        # what still waits in the local queue would only arrive late, beside its spooled copy
+        self._producer.purge(in_queue=True, in_flight=False, blocking=False)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            if not self._kafka_down:
+                log.warning("Kafka unreachable (%s): new batches go to the spool", error)
+            self._kafka_down = True
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    # -- spool path ----------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            if not self._topics_ready:
+                # nothing is delivered before the catalog's topics exist with their partitions
+                try:
+                    ensure_topics(self._settings)
+                    self._topics_ready = True
+                    log.info(
+                        "Kafka reachable at %s; topics ready", self._settings.bootstrap_servers
+                    )
+                except ServiceError as e:
+                    log.warning("Kafka not ready (%s); spooling, retrying in %.1fs", e, backoff)
+                    self._kafka_down = True
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                if self._spool.is_empty():
+                    self._kafka_down = False
+            frame = self._spool.peek()
+            if frame is None:
+                self._wakeup.wait(0.5)
+                self._wakeup.clear()
+                continue
+            if self._deliver(frame.records):
+                self._spool.commit(frame)
+                metrics.DRAINED.inc(len(frame.records))
+                backoff = 0.5
+                if self._spool.is_empty():
+                    self._kafka_down = False
+                    log.info("spool drained: back to publishing directly")
+            else:
+                self._kafka_down = True
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _deliver(self, records: Sequence[SpoolRecord]) -> bool:
+        """Send a frame's records in order; True once Kafka acknowledged every one."""
+        done = threading.Condition()
+        outcome = {"acked": 0, "failed": 0}
+
+        def on_delivery(error: KafkaError | None, _message: Any) -> None:
+            with done:
+                outcome["failed" if error is not None else "acked"] += 1
+                done.notify_all()
+
+        for record in records:
+            self._produce(record, on_delivery)
+        with done:
+            finished = done.wait_for(
+                lambda: outcome["acked"] + outcome["failed"] == len(records),
+                timeout=self._ack_timeout,
+            )
+        if finished and outcome["failed"] == 0:
+            return True
+        self._producer.purge(in_queue=True, in_flight=False, blocking=False)
+        return False
 
 
-def _resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]):  # type: ignore[no-untyped-def]
-    def on_delivery(error: KafkaError | None, message: Message) -> None:
+def _async_resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> Any:
+    def on_delivery(error: KafkaError | None, _message: Any) -> None:
         if error is None:
             loop.call_soon_threadsafe(_set_result, future)
         else:

@@ -1,6 +1,7 @@
 """The ingest HTTP server: ``POST /v1/events`` plus ``/healthz``, ``/readyz`` and ``/metrics``.
 
-Acknowledged means durable: 2xx only after Kafka acknowledged every event of the request.
+Acknowledged means durable: 2xx only after Kafka acknowledged every event of the request or,
+when Kafka is unreachable, after they were fsync'd into the disk spool (see ``publisher``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
 from bridge.parsing import EVENT_CLASSES, loads, parse_events
-from bridge.publisher import Publisher, PublishError
+from bridge.publisher import Publisher
 from fillstream.errors import InvalidEventError, InvalidEventsError
 from fillstream.settings import Settings
 from schemas.events import BridgeHeartbeat, Event
@@ -29,12 +30,14 @@ PRODUCER = "fillstream-bridge/0.1.0"
 _TYPE_NAMES = {cls: name for name, cls in EVENT_CLASSES.items()}
 _PUBLISHER = web.AppKey("publisher", Publisher)
 _TOKEN = web.AppKey("token", str)
+_FEED = web.AppKey("feed", metrics.FeedMonitor)
 
 
 def create_app(settings: Settings, publisher: Publisher) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
     app[_PUBLISHER] = publisher
     app[_TOKEN] = settings.require_token()
+    app[_FEED] = metrics.feed_monitor(settings.feed_silence_seconds)
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/assignments", post_assignment)
     app.router.add_get("/healthz", healthz)
@@ -82,16 +85,16 @@ async def post_events(request: web.Request) -> web.Response:
         errors = [{"field": err.field, "reason": err.reason} for err in e.errors]
         return _problem(422, "invalid events; nothing was accepted", errors)
     try:
-        await request.app[_PUBLISHER].publish(events)
-    except PublishError as e:
+        stored = await request.app[_PUBLISHER].publish(events)
+    except OSError as e:  # the spool's disk failed as well
         metrics.PUBLISH_FAILURES.inc()
-        log.error("publish failed: %s", e)
+        log.error("neither Kafka nor the spool could store %d events: %s", len(events), e)
         return _problem(
-            503, f"Kafka did not acknowledge the events; nothing is guaranteed stored, retry: {e}"
+            503, f"Kafka is unreachable and the spool failed ({e}); nothing stored, retry"
         )
     metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
-    _count(events)
-    return web.json_response({"accepted": len(events)}, status=202)
+    _count(events, request.app[_FEED])
+    return web.json_response({"accepted": len(events), "stored": stored.value}, status=202)
 
 
 async def post_assignment(request: web.Request) -> web.Response:
@@ -124,11 +127,11 @@ async def post_assignment(request: web.Request) -> web.Response:
     )
 
 
-def _count(events: list[Event]) -> None:
+def _count(events: list[Event], feed: metrics.FeedMonitor) -> None:
     for event in events:
         metrics.EVENTS_ACCEPTED.labels(_TYPE_NAMES[type(event)]).inc()
         if isinstance(event, BridgeHeartbeat):
-            metrics.LAST_HEARTBEAT.labels(event.connection).set(event.envelope.ts_event.timestamp())
+            feed.heartbeat(event.connection)
 
 
 def _authorized(request: web.Request) -> bool:
@@ -144,8 +147,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ready = request.app[_PUBLISHER].reachable(timeout=2.0)
-    return web.json_response({"kafka": ready}, status=200 if ready else 503)
+    """Ready to accept events: Kafka reachable, or the spool takes them while it is not.
+
+    The body also names NinjaTrader connections silent for longer than the configured interval.
+    """
+    feed = request.app[_FEED]
+    ages = {name: round(age, 1) for name, age in feed.ages().items()}
+    body = {
+        "kafka": request.app[_PUBLISHER].kafka_reachable(timeout=2.0),
+        "feed_age_seconds": ages,
+        "silent_feeds": sorted(name for name, age in ages.items() if age > feed.silence_seconds),
+    }
+    return web.json_response(body)
 
 
 async def metrics_page(request: web.Request) -> web.Response:

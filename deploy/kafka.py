@@ -124,6 +124,8 @@ class LocalKafka:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # topics come from the catalog with their partitions; never guessed by the broker
+            "auto.create.topics.enable": "false",
         }
         lines = ["# Written by fillstream's LocalKafka on every start; edits are overwritten."]
         return "\n".join(lines + [f"{key}={value}" for key, value in settings.items()]) + "\n"

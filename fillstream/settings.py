@@ -31,6 +31,8 @@ class Settings:
     projector_port: int
     token: str | None
     log_level: str
+    feed_silence_seconds: float = 30.0
+    bridge_ack_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +68,8 @@ class Settings:
             projector_port=_port(env, "FILLSTREAM_PROJECTOR_PORT", 8789),
             token=token,
             log_level=log_level,
+            feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
+            bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
         )
 
     @property
@@ -116,6 +120,8 @@ class Settings:
             "FILLSTREAM_WORKER_PORT": str(self.worker_port),
             "FILLSTREAM_PROJECTOR_PORT": str(self.projector_port),
             "FILLSTREAM_LOG_LEVEL": self.log_level,
+            "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
+            "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
         }
         if self.token is not None:
             env["FILLSTREAM_TOKEN"] = self.token
@@ -142,6 +148,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise ConfigError(name, f"must be between 1 and 65535, was {port}")
     return port
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number of seconds, was {raw!r}") from None
+    if not 0 < seconds <= 86400:
+        raise ConfigError(name, f"must be between 0 and 86400 seconds, was {raw}")
+    return seconds
 
 
 def _read_token(home: Path) -> str | None:

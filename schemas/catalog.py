@@ -56,7 +56,9 @@ def admin_client(settings: Settings) -> AdminClient:
     return AdminClient({"bootstrap.servers": settings.bootstrap_servers})
 
 
-def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+def ensure_topics(
+    settings: Settings, specs: Iterable[TopicSpec] | None = None, *, timeout: float = 15.0
+) -> list[str]:
     """Create the catalog's topics in ``settings.namespace`` that do not exist yet.
 
     Returns the names of the topics created. Existing topics are left as they are.
@@ -64,7 +66,7 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] | None = None) 
     wanted = list(load_catalog().values() if specs is None else specs)
     admin = admin_client(settings)
     try:
-        existing = set(admin.list_topics(timeout=15).topics)
+        existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as e:
         raise ServiceError(
             "kafka", f"cannot list topics at {settings.bootstrap_servers}: {e}"

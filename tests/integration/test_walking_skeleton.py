@@ -65,7 +65,7 @@ def test_a_round_trip_becomes_one_trade_with_exact_money(
             ),
         ],
     )
-    assert (status, body) == (202, {"accepted": 2})
+    assert (status, body) == (202, {"accepted": 2, "stored": "kafka"})
 
     wait_for(lambda: trade_count(settings) == 1, timeout=60, message="no trade projected")
     row = query(
