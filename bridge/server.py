@@ -152,10 +152,10 @@ async def readyz(request: web.Request) -> web.Response:
     The body also names NinjaTrader connections silent for longer than the configured interval.
     """
     feed = request.app[_FEED]
-    ages = {name: round(age, 1) for name, age in feed.ages().items()}
+    ages = feed.ages()
     body = {
         "kafka": request.app[_PUBLISHER].kafka_reachable(timeout=2.0),
-        "feed_age_seconds": ages,
+        "feed_age_seconds": {name: round(age, 1) for name, age in ages.items()},
         "silent_feeds": sorted(name for name, age in ages.items() if age > feed.silence_seconds),
     }
     return web.json_response(body)
