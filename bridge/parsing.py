@@ -8,6 +8,7 @@ reported at once, each naming the field (``[3].price``) and the reason.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -130,16 +131,15 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
             [InvalidEventError("type", f"must be one of {known}, was {kind!r}")]
         )
     errors: list[InvalidEventError] = []
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "envelope"}
+    fields = _fields(cls)
     values: dict[str, Any] = {}
-    for name, f in fields.items():
+    for name, (hint, required) in fields.items():
         if name not in item or item[name] is None:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if required:
                 errors.append(InvalidEventError(name, "is required"))
             continue
         try:
-            value = _coerce(hints[name], item[name])
+            value = _coerce(hint, item[name])
             rule = _RULES.get((cls, name))
             reason = rule(value) if rule else None
             if reason:
@@ -155,6 +155,20 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
         raise InvalidEventsError(errors)
     event: Event = cls(envelope=envelope, **values)
     return event
+
+
+@functools.cache
+def _fields(cls: type[Any]) -> dict[str, tuple[Any, bool]]:
+    """An event class's fields (but the envelope): type hint and whether it is required."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: (
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.name != "envelope"
+    }
 
 
 def _envelope(

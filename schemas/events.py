@@ -8,9 +8,10 @@ Names are entity-first, past tense. Money and prices are ``Decimal``; times are 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -267,7 +268,7 @@ def schema_name(event: Event) -> str:
 
 def to_record(event: Any) -> dict[str, Any]:
     """The dict fastavro writes for a dataclass event (enums become their symbols)."""
-    return {f.name: _to_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
+    return {name: convert(getattr(event, name)) for name, convert in _converters(type(event))}
 
 
 def _to_value(value: Any) -> Any:
@@ -280,6 +281,29 @@ def _to_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _to_value(v) for k, v in value.items()}
     return value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def _converters(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Per field of ``cls``: its name and how its value becomes an Avro value.
+
+    Decided once per class from the type hints, so encoding does not inspect every value.
+    """
+    plain = (str, int, float, Decimal, datetime, bool)
+    hints = _hints(cls)
+    converters = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = inner[0] if typing.get_origin(hint) in (Union, types.UnionType) else hint
+        base = getattr(base, "__supertype__", base)
+        is_plain = isinstance(base, type) and base in plain
+        converters.append((f.name, _same if is_plain else _to_value))
+    return tuple(converters)
 
 
 T = TypeVar("T")

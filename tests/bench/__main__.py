@@ -1,0 +1,45 @@
+"""``python -m tests.bench``: start a private broker and the bridge, run every benchmark, report."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+from fillstream.settings import PROJECT_ROOT, Settings
+from schemas.catalog import ensure_topics
+from tests.bench import ingest, report
+from tests.harness import free_ports, local_kafka, temporary_home
+from tests.integration.pipeline import ServiceProcess
+
+
+def main() -> int:
+    results: list[report.Result] = []
+    with temporary_home("fillstream-bench-") as home, local_kafka(home) as kafka:
+        (bridge_port,) = free_ports(1)
+        settings = Settings.from_env(
+            {
+                "FILLSTREAM_NAMESPACE": "bench",
+                "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+                "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused",
+                "FILLSTREAM_TOKEN": secrets.token_urlsafe(24),
+                "FILLSTREAM_HOME": str(home / "fillstream"),
+                "FILLSTREAM_BRIDGE_PORT": str(bridge_port),
+                "FILLSTREAM_LOG_LEVEL": "warning",
+            }
+        )
+        settings.home.mkdir()
+        ensure_topics(settings)
+        bridge = ServiceProcess(settings, "bridge", bridge_port).start()
+        try:
+            results += ingest.run(settings)
+        finally:
+            bridge.stop()
+    path = PROJECT_ROOT / ".fillstream" / "bench" / "report.json"
+    report.write(results, path)
+    print(report.table(results))
+    print(f"\nreport: {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
