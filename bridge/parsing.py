@@ -8,7 +8,6 @@ reported at once, each naming the field (``[3].price``) and the reason.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -157,11 +156,13 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
     return event
 
 
-@functools.cache
 def _fields(cls: type[Any]) -> dict[str, tuple[Any, bool]]:
     """An event class's fields (but the envelope): type hint and whether it is required."""
+    cached = _FIELDS.get(cls)
+    if cached is not None:
+        return cached
     hints = typing.get_type_hints(cls)
-    return {
+    _FIELDS[cls] = {
         f.name: (
             hints[f.name],
             f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
@@ -169,6 +170,10 @@ def _fields(cls: type[Any]) -> dict[str, tuple[Any, bool]]:
         for f in dataclasses.fields(cls)
         if f.name != "envelope"
     }
+    return _FIELDS[cls]
+
+
+_FIELDS: dict[type[Any], dict[str, tuple[Any, bool]]] = {}
 
 
 def _envelope(

@@ -8,7 +8,6 @@ Names are entity-first, past tense. Money and prices are ``Decimal``; times are 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -287,12 +286,14 @@ def _same(value: Any) -> Any:
     return value
 
 
-@functools.cache
 def _converters(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
     """Per field of ``cls``: its name and how its value becomes an Avro value.
 
     Decided once per class from the type hints, so encoding does not inspect every value.
     """
+    cached = _CONVERTERS.get(cls)
+    if cached is not None:
+        return cached
     plain = (str, int, float, Decimal, datetime, bool)
     hints = _hints(cls)
     converters = []
@@ -303,7 +304,11 @@ def _converters(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
         base = getattr(base, "__supertype__", base)
         is_plain = isinstance(base, type) and base in plain
         converters.append((f.name, _same if is_plain else _to_value))
-    return tuple(converters)
+    _CONVERTERS[cls] = tuple(converters)
+    return _CONVERTERS[cls]
+
+
+_CONVERTERS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
 
 
 T = TypeVar("T")
