@@ -18,13 +18,17 @@ help:
 
 setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
-# Java 17 and Maven run Kafka; PostgreSQL's server binaries run the database.
+# Java 17 and Maven run Kafka; PostgreSQL's server binaries run the database; Mono compiles and
+# runs the NinjaTrader AddOn (bridge/ninjatrader) in the tests.
 system-packages:
 	@missing=(); \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
 	command -v java >/dev/null || missing+=(openjdk-17-jre-headless); \
 	command -v mvn >/dev/null || missing+=(maven); \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql); \
+	command -v mcs >/dev/null || missing+=(mono-mcs); \
+	command -v mono >/dev/null || missing+=(mono-runtime); \
+	ls /usr/lib/mono/4.5/System.Net.Http.dll >/dev/null 2>&1 || missing+=(libmono-system-net-http4.0-cil); \
 	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then \
 		echo "make setup: installing $${missing[*]} with apt-get"; \

@@ -75,10 +75,9 @@ def round_trips(prefix: str, count: int) -> list[dict[str, Any]]:
     for n in range(count):
         account = ACCOUNTS[n % len(ACCOUNTS)]
         ts = f"2026-09-22T15:{n // 60 % 60:02d}:{n % 60:02d}"
-        events.append(execution(f"{prefix}-{n}-in", "buy", "100.00", account=account,
-                                instrument="ES 12-26", ts=ts + "Z", commission="1.00"))  # fmt: skip
-        events.append(execution(f"{prefix}-{n}-out", "sell", "100.25", account=account,
-                                instrument="ES 12-26", ts=ts + ".5Z", commission="1.00"))  # fmt: skip
+        common = {"account": account, "instrument": "ES 12-26", "commission": "1.00"}
+        events.append(execution(f"{prefix}-{n}-in", "buy", "100.00", ts=ts + "Z", **common))
+        events.append(execution(f"{prefix}-{n}-out", "sell", "100.25", ts=ts + ".5Z", **common))
     return events
 
 
@@ -160,8 +159,8 @@ def test_executions_sent_while_kafka_is_down_arrive_once_and_in_order(stack: Sta
     assert set(stored) == {"spool"}
 
     stack.kafka.start()
-    wait_for(lambda: len(logged_executions(stack.settings)) >= len(events), timeout=60, interval=0.5,
-             message="the spool did not drain")  # fmt: skip
+    drained = lambda: len(logged_executions(stack.settings)) >= len(events)  # noqa: E731
+    wait_for(drained, timeout=60, interval=0.5, message="the spool did not drain")
     assert_once_and_in_order(stack.settings, events, slack=0)
     start_downstream_and_count_trades(stack, 500)
     assert post(stack.settings, round_trips("after", 1))[1]["stored"] == "kafka"
@@ -186,7 +185,9 @@ def test_killing_the_bridge_while_it_spools_loses_and_doubles_nothing(stack: Sta
     assert len(accepted) == len(events) // 20
 
     stack.kafka.start()
-    wait_for(lambda: len({e.execution_id for e in logged_executions(stack.settings)}) >= len(events),
-             timeout=60, interval=0.5, message="the spool did not drain")  # fmt: skip
+    distinct = lambda: len({e.execution_id for e in logged_executions(stack.settings)})  # noqa: E731
+    wait_for(
+        lambda: distinct() >= len(events), timeout=60, interval=0.5, message="spool not drained"
+    )
     assert_once_and_in_order(stack.settings, events, slack=20)  # at most the batch cut short
     start_downstream_and_count_trades(stack, 500)

@@ -1,0 +1,706 @@
+// Drives the real AddOn and FillstreamSignals over the NinjaTrader stubs with fixed values.
+//
+//   mono GoldenHarness.exe golden [DIR]    the exact batch bodies the AddOn would POST, one per
+//                                           scenario: DIR/<scenario>.json, or to stdout
+//   mono GoldenHarness.exe selfcheck       queue, retry, dedupe, subscription and timeout checks
+//   mono GoldenHarness.exe send URL TOKEN  the same scenarios through the real HTTP client and
+//                                           worker thread to a running bridge, then one invalid
+//                                           event and an assignment request
+//
+// tests/unit/test_ninjascript.py and tests/integration/test_ninjascript_contract.py run it.
+
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+using NinjaTrader.Cbi;
+using NinjaTrader.Core;
+using NinjaTrader.NinjaScript;
+using NinjaTrader.NinjaScript.AddOns;
+
+namespace FillstreamHarness
+{
+    internal sealed class StubStrategy : StrategyBase
+    {
+        public StubStrategy(string name)
+        {
+            Name = name;
+        }
+    }
+
+    /// <summary>Records every POST and answers from a script (default 202).</summary>
+    internal sealed class ScriptedTransport : IFillstreamTransport
+    {
+        public readonly List<string> Bodies = new List<string>();
+        public readonly Queue<FillstreamResponse> Answers = new Queue<FillstreamResponse>();
+        public bool Throw;
+
+        public FillstreamResponse Post(string path, string body, int timeoutMilliseconds)
+        {
+            lock (this)
+            {
+                if (Throw)
+                    throw new InvalidOperationException("transport exploded");
+                Bodies.Add(path + " " + body);
+                return Answers.Count > 0 ? Answers.Dequeue() : new FillstreamResponse(202, "{\"accepted\": 1}");
+            }
+        }
+
+        public void Dispose() { }
+    }
+
+    /// <summary>Two accounts, two instruments, a fixed clock and platform time zone (UTC-5),
+    /// and the AddOn subscribed to both accounts.</summary>
+    internal sealed class World
+    {
+        public static readonly TimeZoneInfo Platform = TimeZoneInfo.CreateCustomTimeZone(
+            "Harness UTC-5", TimeSpan.FromHours(-5), "Harness UTC-5", "Harness UTC-5");
+
+        public readonly Account Sim = NewAccount("Sim101");
+        public readonly Account Apex = NewAccount("Apex-12345");
+        public readonly Instrument Nq = NewInstrument("NQ 12-26", "NQ", 20, 0.25);
+        public readonly Instrument Es = NewInstrument("ES 12-26", "ES", 50, 0.25);
+        public readonly List<string> Output = new List<string>();
+        public readonly FillstreamClient Client;
+        public readonly FillstreamBridgeAddOn AddOn = new FillstreamBridgeAddOn();
+        public DateTime Now = new DateTime(2026, 9, 22, 13, 30, 0, DateTimeKind.Utc);
+
+        public World(FillstreamConfig config, IFillstreamTransport transport)
+        {
+            Globals.GeneralOptions.TimeZoneInfo = Platform;
+            Globals.UserDataDir = Path.GetTempPath();
+            NinjaTrader.NinjaScript.NinjaScript.PrintSink = Collect;
+            NinjaTrader.NinjaScript.NinjaScript.LogSink = Collect;
+            lock (Account.All)
+            {
+                Account.All.Clear();
+                Account.All.Add(Sim);
+                Account.All.Add(Apex);
+            }
+            Client = new FillstreamClient(config, transport);
+            Client.UtcNow = delegate { return Now; };
+            FillstreamClient.InstallShared(Client);
+        }
+
+        public static FillstreamConfig Config(string extra)
+        {
+            List<string> warnings = new List<string>();
+            FillstreamConfig config = FillstreamConfig.Parse(
+                "token=harness-token-0123456789\naccounts=Sim101,Apex-12345\nbackfill=false\nconnection=nt8-harness\n" + extra, warnings);
+            if (warnings.Count > 0)
+                throw new InvalidOperationException(string.Join("; ", warnings));
+            return config;
+        }
+
+        public void Activate()
+        {
+            AddOn.SetState(State.SetDefaults);
+            AddOn.SetState(State.Active);
+        }
+
+        public void Terminate()
+        {
+            AddOn.SetState(State.Terminated);
+        }
+
+        private void Collect(string line)
+        {
+            lock (Output)
+                Output.Add(line);
+        }
+
+        public static DateTime At(int hour, int minute, int second, long extraTicks)
+        {
+            // platform time (kind Unspecified), as NinjaTrader reports it
+            return new DateTime(2026, 9, 22, hour, minute, second, DateTimeKind.Unspecified).AddTicks(extraTicks);
+        }
+
+        public Order NewOrder(Account account, Instrument instrument, string orderId, string name, OrderAction action,
+            OrderType type, int quantity, double limit, double stop, string strategy)
+        {
+            Order order = new Order
+            {
+                Account = account, Instrument = instrument, OrderId = orderId, Name = name, OrderAction = action,
+                OrderType = type, Quantity = quantity, LimitPrice = limit, StopPrice = stop, Id = 1000 + orderId.Length,
+            };
+            if (strategy != null)
+                order.OwnerStrategy = new StubStrategy(strategy);
+            return order;
+        }
+
+        public void Fill(Account account, Order order, string executionId, string orderId, Instrument instrument,
+            MarketPosition side, int quantity, double price, double commission, string name, bool isEntry, bool isExit,
+            DateTime time)
+        {
+            Execution execution = new Execution
+            {
+                Account = account, Instrument = instrument, Order = order, OrderId = orderId, ExecutionId = executionId,
+                MarketPosition = side, Quantity = quantity, Price = price, Commission = commission, Name = name,
+                IsEntry = isEntry, IsExit = isExit, Time = time,
+            };
+            lock (account.Executions)
+                account.Executions.Add(execution);
+            Refire(account, execution);
+        }
+
+        /// <summary>NinjaTrader firing ExecutionUpdate for an execution (again, after a reconnect).</summary>
+        public void Refire(Account account, Execution execution)
+        {
+            account.RaiseExecutionUpdate(new ExecutionEventArgs
+            {
+                Execution = execution, ExecutionId = execution.ExecutionId, OrderId = execution.OrderId,
+                Price = execution.Price, Quantity = execution.Quantity, MarketPosition = execution.MarketPosition,
+                Time = execution.Time, Operation = Operation.Add,
+            });
+        }
+
+        public void Update(Order order, OrderState state, int filled, double averageFillPrice, DateTime time,
+            ErrorCode error, string comment)
+        {
+            order.OrderState = state;
+            order.Filled = filled;
+            order.AverageFillPrice = averageFillPrice;
+            order.Account.RaiseOrderUpdate(new OrderEventArgs
+            {
+                Order = order, OrderId = order.OrderId, OrderState = state, Quantity = order.Quantity, Filled = filled,
+                AverageFillPrice = averageFillPrice, LimitPrice = order.LimitPrice, StopPrice = order.StopPrice,
+                Time = time, Error = error, Comment = comment,
+            });
+        }
+
+        public void Position(Account account, Instrument instrument, MarketPosition marketPosition, int quantity,
+            double averagePrice)
+        {
+            Position position = new Position
+            {
+                Account = account, Instrument = instrument, MarketPosition = marketPosition, Quantity = quantity,
+                AveragePrice = averagePrice,
+            };
+            account.RaisePositionUpdate(new PositionEventArgs
+            {
+                Position = position, MarketPosition = marketPosition, Quantity = quantity, AveragePrice = averagePrice,
+                Operation = Operation.Update,
+            });
+        }
+
+        private static Account NewAccount(string name)
+        {
+            return new Account
+            {
+                Name = name, ConnectionStatus = ConnectionStatus.Connected,
+                Connection = new Connection { Options = new ConnectOptions { Name = name == "Sim101" ? "Simulated" : "Rithmic" } },
+            };
+        }
+
+        private static Instrument NewInstrument(string fullName, string master, double pointValue, double tickSize)
+        {
+            return new Instrument
+            {
+                FullName = fullName,
+                MasterInstrument = new MasterInstrument { Name = master, PointValue = pointValue, TickSize = tickSize },
+            };
+        }
+    }
+
+    /// <summary>The golden scenarios; each ends with a call to <c>done(name)</c>.</summary>
+    internal static class Scenarios
+    {
+        public static readonly string[] Names =
+        {
+            "executions_entry_exit_partial", "order_lifecycle", "position_update", "signal_with_features", "bar",
+            "heartbeat", "reversal",
+        };
+
+        public static void Run(World w, Action<string> done)
+        {
+            ExecutionsEntryExitPartial(w);
+            done(Names[0]);
+            OrderLifecycle(w);
+            done(Names[1]);
+            PositionUpdate(w);
+            done(Names[2]);
+            SignalWithFeatures(w);
+            done(Names[3]);
+            Bars(w);
+            done(Names[4]);
+            Heartbeats(w);
+            done(Names[5]);
+            Reversal(w);
+            done(Names[6]);
+        }
+
+        private static Order EntryOrder(World w)
+        {
+            return w.NewOrder(w.Sim, w.Nq, "3f6e2d1c0b9a48879c6d5e4f3a2b1c0d", "Long", OrderAction.Buy, OrderType.Limit,
+                3, 21000.5, 0, "OpeningRange");
+        }
+
+        private static Order TargetOrder(World w)
+        {
+            return w.NewOrder(w.Sim, w.Nq, "8c7b6a5f4e3d42c1b0a9f8e7d6c5b4a3", "Profit target", OrderAction.Sell,
+                OrderType.Limit, 3, 21010.75, 0, "OpeningRange");
+        }
+
+        // a limit entry filled in two parts, the first re-fired after a reconnect, then one exit fill
+        private static void ExecutionsEntryExitPartial(World w)
+        {
+            Order entry = EntryOrder(w);
+            Order target = TargetOrder(w);
+            w.Fill(w.Sim, entry, "e2a9c4f0b7d34c1e9a8b7c6d5e4f3a21", entry.OrderId, w.Nq, MarketPosition.Long, 2,
+                21000.25, 4.18, "Long", true, false, World.At(8, 35, 0, 1234567));
+            w.Fill(w.Sim, entry, "f7b3d5e1c9a24b6d8e0f1a2b3c4d5e6f", entry.OrderId, w.Nq, MarketPosition.Long, 1,
+                21000.5, 2.09, "Long", true, false, World.At(8, 35, 0, 5000000));
+            w.Refire(w.Sim, w.Sim.Executions[0]);
+            w.Fill(w.Sim, target, "0a1b2c3d4e5f40718293a4b5c6d7e8f9", target.OrderId, w.Nq, MarketPosition.Short, 3,
+                21010.75, 6.27, "Profit target", false, true, World.At(8, 41, 30, 2500000));
+        }
+
+        // every order type and the states an order passes through, a rejection with its reason
+        private static void OrderLifecycle(World w)
+        {
+            Order entry = EntryOrder(w);
+            w.Update(entry, OrderState.Submitted, 0, 0, World.At(8, 34, 59, 9000000), ErrorCode.NoError, "");
+            w.Update(entry, OrderState.Accepted, 0, 0, World.At(8, 34, 59, 9500000), ErrorCode.NoError, "");
+            w.Update(entry, OrderState.Working, 0, 0, World.At(8, 34, 59, 9600000), ErrorCode.NoError, "");
+            w.Update(entry, OrderState.PartFilled, 2, 21000.25, World.At(8, 35, 0, 1234567), ErrorCode.NoError, "");
+            w.Update(entry, OrderState.Filled, 3, (2 * 21000.25 + 21000.5) / 3, World.At(8, 35, 0, 5000000), ErrorCode.NoError, "");
+            Order stop = w.NewOrder(w.Sim, w.Nq, "5d4c3b2a1f0e49d8c7b6a5f4e3d2c1b0", "Stop loss", OrderAction.Sell,
+                OrderType.StopMarket, 3, 0, 20990.25, "OpeningRange");
+            w.Update(stop, OrderState.Accepted, 0, 0, World.At(8, 35, 0, 6000000), ErrorCode.NoError, "");
+            w.Update(stop, OrderState.CancelPending, 0, 0, World.At(8, 41, 30, 3000000), ErrorCode.NoError, "");
+            w.Update(stop, OrderState.Cancelled, 0, 0, World.At(8, 41, 30, 4000000), ErrorCode.NoError, "");
+            Order stopLimit = w.NewOrder(w.Sim, w.Nq, "9e8d7c6b5a4f43e2d1c0b9a8f7e6d5c4", "Breakout", OrderAction.Buy,
+                OrderType.StopLimit, 1, 21020.5, 21020.25, null);
+            w.Update(stopLimit, OrderState.TriggerPending, 0, 0, World.At(8, 50, 0, 0), ErrorCode.NoError, "");
+            Order touched = w.NewOrder(w.Sim, w.Nq, "1c2d3e4f5a6b47c8d9e0f1a2b3c4d5e6", "Fade", OrderAction.SellShort,
+                OrderType.MIT, 1, 0, 21030, null);
+            w.Update(touched, OrderState.Working, 0, 0, World.At(8, 50, 1, 0), ErrorCode.NoError, "");
+            Order market = w.NewOrder(w.Apex, w.Nq, "884422117", "Buy", OrderAction.BuyToCover, OrderType.Market,
+                2, 0, 0, null);
+            w.Update(market, OrderState.Rejected, 0, 0, World.At(8, 51, 0, 0), ErrorCode.OrderRejected,
+                "Order would exceed the account's \"max position\" of 1");
+        }
+
+        private static void PositionUpdate(World w)
+        {
+            w.Now = new DateTime(2026, 9, 22, 13, 35, 0, 200, DateTimeKind.Utc).AddTicks(1234);
+            w.Position(w.Sim, w.Nq, MarketPosition.Long, 2, 21000.25);
+            w.Now = new DateTime(2026, 9, 22, 13, 35, 0, 600, DateTimeKind.Utc);
+            w.Position(w.Sim, w.Nq, MarketPosition.Long, 3, (2 * 21000.25 + 21000.5) / 3);
+            w.Now = new DateTime(2026, 9, 22, 13, 41, 30, 300, DateTimeKind.Utc);
+            w.Position(w.Sim, w.Nq, MarketPosition.Flat, 0, 0);
+        }
+
+        private static void SignalWithFeatures(World w)
+        {
+            w.Now = new DateTime(2026, 9, 22, 13, 34, 58, DateTimeKind.Utc);
+            Dictionary<string, double> features = new Dictionary<string, double>();
+            features.Add("atr_14", 12.5);
+            features.Add("rsi_14", 61.25);
+            features.Add("zscore_20", -1.375);
+            features.Add("bars_since_open", 5);
+            features.Add("gap_ticks", double.NaN); // not a number: left out
+            FillstreamSignals.Emit("Opening Range \u2013 v2", w.Nq, w.Sim, "or-2026-09-22-0935", MarketPosition.Long,
+                "breakout \"B\"", 0.72, 20990.25, 21025.5, features);
+            w.Now = new DateTime(2026, 9, 22, 13, 52, 0, DateTimeKind.Utc);
+            FillstreamSignals.Emit("Fade", w.Nq, null, "fade-2026-09-22-0952", MarketPosition.Short, null, double.NaN,
+                0, double.NaN, null);
+        }
+
+        private static void Bars(World w)
+        {
+            FillstreamSignals.Bar(w.Nq, "1 Minute", 21000.25, 21004.75, 20998.5, 21003, 1834, 21002.75, 21003.25,
+                World.At(8, 36, 0, 0));
+            FillstreamSignals.Bar(w.Es, "5 Minute", 5750.25, 5751, 5748.75, 5749.5, 0, 0, double.NaN,
+                World.At(8, 40, 0, 0));
+        }
+
+        private static void Heartbeats(World w)
+        {
+            w.Now = new DateTime(2026, 9, 22, 13, 40, 0, DateTimeKind.Utc);
+            w.Client.EnqueueHeartbeat();
+            w.Now = new DateTime(2026, 9, 22, 13, 40, 10, DateTimeKind.Utc);
+            w.Client.EnqueueHeartbeat();
+        }
+
+        // a manual long, a sell of twice the size that reverses through zero in one fill, and a
+        // broker-side exit on session close that has no Order and a numeric id
+        private static void Reversal(World w)
+        {
+            Order buy = w.NewOrder(w.Apex, w.Es, "884422118", "Buy", OrderAction.Buy, OrderType.Market, 1, 0, 0, null);
+            w.Now = new DateTime(2026, 9, 22, 14, 0, 0, 100, DateTimeKind.Utc);
+            w.Fill(w.Apex, buy, "7301245566", buy.OrderId, w.Es, MarketPosition.Long, 1, 5750.25, 1.29, "Buy", true,
+                false, World.At(9, 0, 0, 0));
+            w.Position(w.Apex, w.Es, MarketPosition.Long, 1, 5750.25);
+            Order sell = w.NewOrder(w.Apex, w.Es, "884422119", "Sell", OrderAction.Sell, OrderType.Market, 2, 0, 0, null);
+            w.Now = new DateTime(2026, 9, 22, 14, 5, 0, 100, DateTimeKind.Utc);
+            w.Fill(w.Apex, sell, "7301245601", sell.OrderId, w.Es, MarketPosition.Short, 2, 5748.5, 2.58, "Sell", true,
+                true, World.At(9, 5, 0, 0));
+            w.Position(w.Apex, w.Es, MarketPosition.Short, 1, 5748.5);
+            w.Now = new DateTime(2026, 9, 22, 20, 59, 30, 100, DateTimeKind.Utc);
+            w.Fill(w.Apex, null, "7301249999", "", w.Es, MarketPosition.Long, 1, 5745, 1.29, "Exit on session close",
+                false, true, World.At(15, 59, 30, 0));
+            w.Position(w.Apex, w.Es, MarketPosition.Flat, 0, 0);
+        }
+    }
+
+    internal static class Program
+    {
+        private static readonly List<string> failures = new List<string>();
+
+        public static int Main(string[] args)
+        {
+            string mode = args.Length > 0 ? args[0] : "";
+            try
+            {
+                if (mode == "golden")
+                    return Golden(args.Length > 1 ? args[1] : null);
+                if (mode == "selfcheck")
+                    return SelfCheck();
+                if (mode == "send" && args.Length == 3)
+                    return Send(args[1], args[2]);
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine("harness failed: " + e);
+                return 2;
+            }
+            Console.Error.WriteLine("usage: GoldenHarness.exe golden [DIR] | selfcheck | send URL TOKEN");
+            return 64;
+        }
+
+        private static int Golden(string directory)
+        {
+            World w = new World(World.Config(""), new ScriptedTransport());
+            w.Activate();
+            Scenarios.Run(w, delegate(string name)
+            {
+                string body = w.Client.TakeBatchBody();
+                if (body == null)
+                    throw new InvalidOperationException("scenario " + name + " queued nothing");
+                if (w.Client.TakeBatchBody() != null)
+                    throw new InvalidOperationException("scenario " + name + " needs more than one batch");
+                if (directory == null)
+                    Console.Out.Write("### " + name + ".json\n" + body + "\n");
+                else
+                    File.WriteAllBytes(Path.Combine(directory, name + ".json"), new UTF8Encoding(false).GetBytes(body));
+            });
+            w.Terminate();
+            return 0;
+        }
+
+        private static int Send(string url, string token)
+        {
+            FillstreamConfig config = World.Config("heartbeat_seconds=3600\nbatch_ms=20\n");
+            config.Url = url;
+            config.Token = token;
+            World w = new World(config, new FillstreamHttpTransport(url, token));
+            w.Client.Start();
+            w.Activate();
+            // the AddOn routes the client's messages to Print and Log; show them
+            NinjaTrader.NinjaScript.NinjaScript.PrintSink = delegate(string line) { Console.Out.WriteLine("print " + line); };
+            NinjaTrader.NinjaScript.NinjaScript.LogSink = delegate(string line) { Console.Out.WriteLine("log " + line); };
+            Scenarios.Run(w, delegate(string name)
+            {
+                if (!w.Client.Flush(TimeSpan.FromSeconds(30)))
+                    throw new InvalidOperationException("scenario " + name + " not delivered within 30 s");
+                Console.Out.WriteLine("sent " + name);
+            });
+            // the bridge refuses this one (422): logged, dropped, never retried
+            w.Client.Enqueue("{\"type\":\"execution\",\"ts_event\":\"2026-09-22T13:35:00Z\",\"execution_id\":\"bad-1\",\"price\":\"-1\"}");
+            w.Client.Flush(TimeSpan.FromSeconds(30));
+            Console.Out.WriteLine("arm=" + FillstreamSignals.Assign("or-2026-09-22-0935", "Opening Range \u2013 v2"));
+            w.Terminate();
+            Console.Out.WriteLine("done");
+            return 0;
+        }
+
+        private static void Check(bool condition, string what)
+        {
+            if (!condition)
+                failures.Add(what);
+        }
+
+        private static void Equal<T>(T expected, T actual, string what)
+        {
+            if (!EqualityComparer<T>.Default.Equals(expected, actual))
+                failures.Add(what + ": expected " + expected + ", was " + actual);
+        }
+
+        private static int SelfCheck()
+        {
+            QueuePolicy();
+            DropWarnings();
+            Batching();
+            RetryPolicy();
+            WorkerRetriesAndDrops();
+            Assignments();
+            Subscriptions();
+            Configuration();
+            Formatting();
+            InvalidEventsAreNotQueued();
+            foreach (string failure in failures)
+                Console.Out.WriteLine("FAIL " + failure);
+            Console.Out.WriteLine(failures.Count == 0 ? "selfcheck ok" : failures.Count + " selfcheck failures");
+            return failures.Count == 0 ? 0 : 1;
+        }
+
+        private static void QueuePolicy()
+        {
+            FillstreamQueue queue = new FillstreamQueue(3);
+            Equal(FillstreamDrop.None, queue.Add("E1", true), "queue: room");
+            queue.Add("O1", false);
+            queue.Add("O2", false);
+            Equal(FillstreamDrop.OldestOther, queue.Add("O3", false), "queue full: oldest other goes");
+            Equal(FillstreamDrop.OldestOther, queue.Add("E2", true), "queue full, execution in: oldest other goes");
+            Equal(FillstreamDrop.OldestOther, queue.Add("E3", true), "queue full, execution in: last other goes");
+            Equal(FillstreamDrop.Incoming, queue.Add("O4", false), "only executions queued: a new other is dropped");
+            Equal(FillstreamDrop.OldestExecution, queue.Add("E4", true), "only executions queued: oldest execution goes");
+            Equal("E2,E3,E4", string.Join(",", queue.TakeNow(10)), "queue keeps the newest executions in order");
+            queue.Add("A", false);
+            queue.Add("B", true);
+            queue.Add("C", false);
+            Equal("A,B", string.Join(",", queue.TakeNow(2)), "take merges both kinds in arrival order");
+            Equal("C", string.Join(",", queue.TakeNow(2)), "take leaves the rest");
+        }
+
+        private static void DropWarnings()
+        {
+            List<string> log = new List<string>();
+            FillstreamClient client = new FillstreamClient(World.Config("queue_capacity=2\n"), new ScriptedTransport());
+            client.Log = delegate(string message, FillstreamLogLevel level) { log.Add(level + " " + message); };
+            client.Enqueue("{}");
+            client.Enqueue("{}");
+            for (int i = 0; i < 100; i++)
+                client.Enqueue("{}");
+            Equal(1, log.Count, "a full queue warns once a minute, not per event");
+            Check(log.Count > 0 && log[0].StartsWith("Warning fillstream: queue full (2 events"), "the warning names the capacity: " + string.Join("|", log));
+            client.EnqueueExecution("{\"x\":1}");
+            client.EnqueueExecution("{\"x\":2}");
+            client.EnqueueExecution("{\"x\":3}");
+            Equal(2, log.Count, "losing an execution is always reported");
+            Check(log.Count > 1 && log[1].StartsWith("Error ") && log[1].Contains("oldest execution"), "execution loss is an error: " + string.Join("|", log));
+            Equal(103L, client.Dropped, "dropped count");
+        }
+
+        private static void Batching()
+        {
+            FillstreamClient client = new FillstreamClient(World.Config(""), new ScriptedTransport());
+            for (int i = 0; i < 1200; i++)
+                client.Enqueue("{\"n\":" + i + "}");
+            List<int> sizes = new List<int>();
+            string body;
+            while ((body = client.TakeBatchBody()) != null)
+                sizes.Add(body.Split(new[] { "},{" }, StringSplitOptions.None).Length);
+            Equal("500,500,200", string.Join(",", sizes), "batches of at most 500");
+            string big = "{\"s\":\"" + new string('x', 100000) + "\"}";
+            for (int i = 0; i < 7; i++)
+                client.Enqueue(big);
+            sizes.Clear();
+            while ((body = client.TakeBatchBody()) != null)
+            {
+                Check(body.Length <= FillstreamQueue.MaxBatchChars, "a batch body stays under the bridge's 1 MiB even in UTF-8: " + body.Length);
+                sizes.Add(body.Split(new[] { "},{" }, StringSplitOptions.None).Length);
+            }
+            Equal("2,2,2,1", string.Join(",", sizes), "large events: batches bounded by size");
+        }
+
+        private static void RetryPolicy()
+        {
+            foreach (int status in new[] { 0, 429, 500, 502, 503, 504 })
+                Check(FillstreamRetry.IsRetryable(status), status + " is retried");
+            foreach (int status in new[] { 400, 401, 403, 404, 413, 415, 422 })
+                Check(!FillstreamRetry.IsRetryable(status), status + " is not retried");
+            Random random = new Random(7);
+            TimeSpan initial = TimeSpan.FromMilliseconds(500);
+            for (int attempt = 0; attempt < 40; attempt++)
+            {
+                double step = Math.Min(30000, 500 * Math.Pow(2, Math.Min(attempt, 30)));
+                double delay = FillstreamRetry.Backoff(attempt, initial, random).TotalMilliseconds;
+                Check(delay >= step / 2 && delay <= step && delay <= 30000, "backoff " + attempt + " within [step/2, step] and 30 s: " + delay);
+            }
+        }
+
+        private static void WorkerRetriesAndDrops()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            transport.Answers.Enqueue(new FillstreamResponse(0, "connection refused"));
+            transport.Answers.Enqueue(new FillstreamResponse(503, "{\"error\": \"Kafka did not acknowledge\"}"));
+            transport.Answers.Enqueue(new FillstreamResponse(429, ""));
+            transport.Answers.Enqueue(new FillstreamResponse(202, "{\"accepted\": 2}"));
+            transport.Answers.Enqueue(new FillstreamResponse(422, "{\"error\": \"invalid events\", \"errors\": [{\"field\": \"[0].price\"}]}"));
+            List<string> log = new List<string>();
+            FillstreamClient client = new FillstreamClient(World.Config("heartbeat_seconds=3600\nbatch_ms=0\n"), transport);
+            client.Log = delegate(string message, FillstreamLogLevel level) { lock (log) log.Add(level + " " + message); };
+            client.RetryInitial = TimeSpan.FromMilliseconds(1);
+            client.EnqueueExecution("{\"n\":1}");
+            client.Enqueue("{\"n\":2}");
+            client.Start();
+            Check(client.Flush(TimeSpan.FromSeconds(10)), "retried batch delivered");
+            client.Enqueue("{\"n\":3}");
+            Check(client.Flush(TimeSpan.FromSeconds(10)), "refused batch given up");
+            client.Enqueue("{\"n\":4}");
+            Check(client.Flush(TimeSpan.FromSeconds(10)), "next batch delivered");
+            client.Stop(TimeSpan.FromSeconds(1));
+            List<string> posted;
+            lock (transport)
+                posted = new List<string>(transport.Bodies);
+            Equal(string.Join("|", new[]
+            {
+                "/v1/events [{\"n\":1},{\"n\":2}]", "/v1/events [{\"n\":1},{\"n\":2}]", "/v1/events [{\"n\":1},{\"n\":2}]",
+                "/v1/events [{\"n\":1},{\"n\":2}]", "/v1/events [{\"n\":3}]", "/v1/events [{\"n\":4}]",
+            }), string.Join("|", posted), "the same batch is retried on no answer, 503 and 429; a 422 is not retried");
+            string all;
+            lock (log)
+                all = string.Join("\n", log);
+            Check(all.Contains("retrying with backoff"), "a failing bridge is reported once: " + all);
+            Check(all.Contains("refused 1 events with 422") && all.Contains("[0].price"), "the refusal and the bridge's reasons are logged: " + all);
+        }
+
+        private static void Assignments()
+        {
+            FillstreamConfig config = World.Config("");
+            ScriptedTransport transport = new ScriptedTransport();
+            FillstreamClient client = new FillstreamClient(config, transport);
+            transport.Answers.Enqueue(new FillstreamResponse(200, "{\"signal_id\": \"s-1\", \"experiment\": \"exits\", \"arm\": \"trail\\u00e9\", \"reason\": \"x\"}"));
+            Equal("trail\u00e9", client.Assign("s-1", "OpeningRange", 200), "assignment answer is read");
+            Equal("/v1/assignments {\"signal_id\":\"s-1\",\"strategy\":\"OpeningRange\"}", transport.Bodies[0], "assignment request body");
+            transport.Answers.Enqueue(new FillstreamResponse(200, "{\"arm\": null}"));
+            Equal("control", client.Assign("s-1", "OpeningRange", 200), "no arm: control");
+            transport.Answers.Enqueue(new FillstreamResponse(503, ""));
+            Equal("control", client.Assign("s-1", "OpeningRange", 200), "an error: control");
+            transport.Throw = true;
+            Equal("control", client.Assign("s-1", "OpeningRange", 200), "a failing transport: control");
+
+            // a bridge that accepts the connection and never answers: the timeout holds
+            TcpListener silent = new TcpListener(IPAddress.Loopback, 0);
+            silent.Start();
+            try
+            {
+                int port = ((IPEndPoint)silent.LocalEndpoint).Port;
+                FillstreamClient real = new FillstreamClient(config, new FillstreamHttpTransport("http://127.0.0.1:" + port, "t"));
+                real.Assign("warm-up", "s", 200); // mono's first HTTP request also loads the stack
+                Stopwatch watch = Stopwatch.StartNew();
+                Equal("control", real.Assign("s-2", "OpeningRange", 200), "no answer in time: control");
+                Check(watch.ElapsedMilliseconds < 1500, "assign gives up after its timeout, took " + watch.ElapsedMilliseconds + " ms");
+                real.Dispose();
+            }
+            finally
+            {
+                silent.Stop();
+            }
+            FillstreamClient refused = new FillstreamClient(config, new FillstreamHttpTransport("http://127.0.0.1:1", "t"));
+            Equal("control", refused.Assign("s-3", "OpeningRange", 200), "connection refused: control");
+        }
+
+        private static void Subscriptions()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = new World(World.Config("backfill=true\n"), transport);
+            Order order = w.NewOrder(w.Sim, w.Nq, "o-1", "Long", OrderAction.Buy, OrderType.Market, 1, 0, 0, null);
+            Execution earlier = new Execution
+            {
+                Account = w.Sim, Instrument = w.Nq, Order = order, OrderId = "o-1", ExecutionId = "x-earlier",
+                MarketPosition = MarketPosition.Long, Quantity = 1, Price = 21000, Commission = 2.09, Name = "Long",
+                IsEntry = true, Time = World.At(8, 0, 0, 0),
+            };
+            w.Sim.Executions.Add(earlier);
+            Account other = new Account { Name = "Sim102" };
+            Account.All.Add(other);
+            w.Activate();
+            Equal(3, w.Sim.SubscriberCount, "configured account subscribed to three events");
+            Equal(0, other.SubscriberCount, "accounts not in accounts= are left alone");
+            Equal(1, Account.StatusSubscriberCount, "subscribed to account status updates");
+            Equal(1, w.Client.QueueDepth, "today's executions are backfilled");
+            w.Refire(w.Sim, earlier);
+            w.Refire(w.Sim, earlier);
+            Equal(1, w.Client.QueueDepth, "re-fired executions are deduplicated by execution id");
+            w.Sim.RaiseExecutionUpdate(new ExecutionEventArgs { Execution = earlier, ExecutionId = "x-earlier", Operation = Operation.Remove });
+            Equal(1, w.Client.QueueDepth, "a removed execution is not reported");
+
+            Account late = new Account { Name = "Apex-12345" };
+            lock (Account.All)
+            {
+                Account.All.Remove(w.Apex);
+                Account.All.Add(late);
+            }
+            late.RaiseAccountStatusUpdate(new AccountStatusEventArgs { Account = late, Status = ConnectionStatus.Connected, PreviousStatus = ConnectionStatus.Connecting });
+            Equal(3, late.SubscriberCount, "an account that connects later is subscribed");
+            late.RaiseAccountStatusUpdate(new AccountStatusEventArgs { Account = late, Status = ConnectionStatus.Connected, PreviousStatus = ConnectionStatus.ConnectionLost });
+            Equal(3, late.SubscriberCount, "a reconnect does not subscribe twice");
+            string heartbeat = w.Client.HeartbeatJson();
+            Check(heartbeat.Contains("\"accounts\":[\"Apex-12345\",\"Sim101\"]"), "heartbeat lists the subscribed accounts: " + heartbeat);
+
+            w.Terminate();
+            Equal(0, w.Sim.SubscriberCount + w.Apex.SubscriberCount + late.SubscriberCount, "terminate unsubscribes");
+            Equal(0, Account.StatusSubscriberCount, "terminate unsubscribes from account status updates");
+            Check(FillstreamClient.Shared == null, "terminate stops the shared client");
+            w.Fill(w.Sim, order, "x-after", "o-1", w.Nq, MarketPosition.Long, 1, 21001, 2.09, "Long", true, false, World.At(8, 1, 0, 0));
+            Equal(1, w.Client.QueueDepth, "nothing is queued after terminate");
+        }
+
+        private static void Configuration()
+        {
+            List<string> warnings = new List<string>();
+            FillstreamConfig config = FillstreamConfig.Parse(
+                "# comment\r\n\r\n url = http://10.0.0.5:8787/ \r\ntoken= abc \r\naccounts = Sim101, Apex-1 ,\r\n"
+                + "heartbeat_seconds=ten\r\nqueue_capacity=5000\r\ncolour=blue\r\nnonsense\r\n", warnings);
+            Equal("http://10.0.0.5:8787", config.Url, "url, trailing slash removed");
+            Equal("abc", config.Token, "token trimmed");
+            Equal("Sim101|Apex-1", string.Join("|", config.Accounts), "accounts list");
+            Equal(10, config.HeartbeatSeconds, "a bad number keeps the default");
+            Equal(5000, config.QueueCapacity, "queue capacity");
+            Equal(3, warnings.Count, "bad number, unknown key and a line without '=' are reported: " + string.Join("; ", warnings));
+            Check(config.Includes("Sim101") && !config.Includes("Sim102"), "only listed accounts");
+            FillstreamConfig defaults = FillstreamConfig.Parse("accounts=*", warnings);
+            Check(defaults.Includes("anything"), "* means every account");
+            Equal("http://127.0.0.1:8787", defaults.Url, "default url");
+            Equal(10, defaults.HeartbeatSeconds, "default heartbeat");
+            Equal(100000, defaults.QueueCapacity, "default capacity");
+            FillstreamConfig template = FillstreamConfig.Parse(FillstreamConfig.Template(), warnings = new List<string>());
+            Equal(0, warnings.Count, "the template parses cleanly");
+            Equal("", template.Token, "the template leaves the token to fill in");
+        }
+
+        private static void Formatting()
+        {
+            Equal("\"a\\\"b\\\\c\\n\\t\\u0001\u00e9\u20ac\"", FillstreamJson.Quote("a\"b\\c\n\t\u0001\u00e9\u20ac"), "string escaping");
+            Equal("21000.25", FillstreamJson.Decimal(21000.25), "price");
+            Equal("0.3", FillstreamJson.Decimal(0.1 + 0.2), "binary noise is not sent");
+            Equal("2.09", FillstreamJson.Decimal(2.09), "commission");
+            Equal("0", FillstreamJson.Decimal(1e-11), "beyond 10 places");
+            Equal("1234567.12345679", FillstreamJson.Decimal(1234567.123456789), "15 significant digits, as (decimal) keeps");
+            Equal(null, FillstreamJson.Decimal(double.NaN), "NaN has no decimal");
+            Equal(null, FillstreamJson.Decimal(double.PositiveInfinity), "infinity has no decimal");
+            Equal("-1.375", FillstreamJson.Number(-1.375), "number");
+            Equal(null, FillstreamJson.Number(double.NaN), "NaN is not a JSON number");
+            DateTime ticks = new DateTime(2026, 9, 22, 13, 35, 0, DateTimeKind.Utc).AddTicks(9999999);
+            Equal("2026-09-22T13:35:00.999999Z", FillstreamJson.Timestamp(ticks), "the 7th digit is cut, never rounded up into the next second");
+            Equal(new DateTime(2026, 9, 22, 13, 35, 0, DateTimeKind.Utc), FillstreamTime.ToUtc(new DateTime(2026, 9, 22, 8, 35, 0), World.Platform), "platform time to UTC");
+            Equal("{}", FillstreamJson.Object().String("empty", "").String("none", null).ToString(), "empty and null strings are left out");
+        }
+
+        private static void InvalidEventsAreNotQueued()
+        {
+            World w = new World(World.Config(""), new ScriptedTransport());
+            w.Activate();
+            Order order = w.NewOrder(w.Sim, w.Nq, "o-2", "Long", OrderAction.Buy, OrderType.Market, 1, 0, 0, null);
+            w.Fill(w.Sim, order, "x-zero-price", "o-2", w.Nq, MarketPosition.Long, 1, 0, 2.09, "Long", true, false, World.At(8, 0, 0, 0));
+            Order empty = w.NewOrder(w.Sim, w.Nq, "o-3", "Long", OrderAction.Buy, OrderType.Market, 0, 0, 0, null);
+            w.Update(empty, OrderState.Submitted, 0, 0, World.At(8, 0, 0, 0), ErrorCode.NoError, "");
+            FillstreamSignals.Emit("S", w.Nq, null, "s-1", MarketPosition.Long, null, 1.5, 0, 0, null);
+            FillstreamSignals.Bar(w.Nq, "1 Minute", 0, 1, 1, 1, 10, 0, 0, World.At(8, 0, 0, 0));
+            Equal(0, w.Client.QueueDepth, "events the bridge would refuse are not queued");
+            string output;
+            lock (w.Output)
+                output = string.Join("\n", w.Output);
+            Check(output.Contains("Error: execution x-zero-price: price must be positive, was 0"), "a refused execution is logged as an error: " + output);
+            Check(output.Contains("order o-3: quantity must be positive, was 0"), "a refused order is logged: " + output);
+            w.Terminate();
+        }
+    }
+}

@@ -1,0 +1,164 @@
+"""The NinjaTrader AddOn: it compiles against the NT8 API's shape, the JSON it posts is exactly
+the golden files, and the golden files pass the bridge's validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bridge.parsing import loads, parse_events
+from schemas.events import (
+    BarClosed,
+    BridgeHeartbeat,
+    Event,
+    ExecutionReported,
+    OrderUpdated,
+    PositionUpdated,
+    SignalEmitted,
+)
+from tests import ninjascript
+
+NOW = datetime(2026, 9, 22, 22, 0, tzinfo=UTC)
+SCENARIOS = {
+    "bar",
+    "executions_entry_exit_partial",
+    "heartbeat",
+    "order_lifecycle",
+    "position_update",
+    "reversal",
+    "signal_with_features",
+}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ninjascript.build_harness(tmp_path_factory.mktemp("ninjascript"))
+
+
+def golden(name: str) -> list[Event]:
+    body = (ninjascript.GOLDEN / f"{name}.json").read_bytes()
+    return parse_events(loads(body), ts_ingested=NOW, producer="tests")
+
+
+def test_the_ninjascript_compiles_against_the_ninjatrader_api(tmp_path: Path) -> None:
+    assert ninjascript.build_library(tmp_path).is_file()
+
+
+def test_the_addon_posts_exactly_the_golden_files(harness: Path, tmp_path: Path) -> None:
+    result = ninjascript.run_harness(harness, "golden", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    written = {path.name for path in tmp_path.glob("*.json")}
+    assert written == {f"{name}.json" for name in SCENARIOS}
+    assert {path.name for path in ninjascript.golden_files()} == written
+    for path in ninjascript.golden_files():
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), (
+            f"{path.name} differs from what the AddOn sends; if the change is intended, "
+            f"regenerate with: mono {harness} golden {ninjascript.GOLDEN}"
+        )
+
+
+def test_queue_retry_dedupe_and_subscriptions_behave(harness: Path) -> None:
+    result = ninjascript.run_harness(harness, "selfcheck")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("selfcheck ok")
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_golden_file_passes_the_bridge_validation(name: str) -> None:
+    events = golden(name)
+    assert events
+    assert {e.envelope.producer for e in events} == {"fillstream-nt8-addon/0.1.0"}
+    assert {e.envelope.source for e in events} == {"live"}
+
+
+def test_partial_fills_are_separate_executions_and_a_refired_one_is_sent_once() -> None:
+    executions = golden("executions_entry_exit_partial")
+    assert all(isinstance(e, ExecutionReported) for e in executions)
+    rows = [
+        (e.execution_id[:4], e.side, e.quantity, e.price, e.commission, e.position_effect)
+        for e in executions
+        if isinstance(e, ExecutionReported)
+    ]
+    assert rows == [
+        ("e2a9", "buy", 2, Decimal("21000.25"), Decimal("4.18"), "entry"),
+        ("f7b3", "buy", 1, Decimal("21000.5"), Decimal("2.09"), "entry"),
+        ("0a1b", "sell", 3, Decimal("21010.75"), Decimal("6.27"), "exit"),
+    ]
+    # platform time 08:35:00.1234567 at UTC-5; the 7th fractional digit is cut, not rounded
+    assert executions[0].envelope.ts_event == datetime(2026, 9, 22, 13, 35, 0, 123456, tzinfo=UTC)
+    assert {e.strategy for e in executions if isinstance(e, ExecutionReported)} == {"OpeningRange"}
+
+
+def test_orders_carry_type_state_prices_and_the_rejection_reason() -> None:
+    orders = [e for e in golden("order_lifecycle") if isinstance(e, OrderUpdated)]
+    assert [(o.order_type, o.state) for o in orders] == [
+        ("limit", "submitted"), ("limit", "accepted"), ("limit", "working"),
+        ("limit", "part_filled"), ("limit", "filled"),
+        ("stop_market", "accepted"), ("stop_market", "cancel_pending"),
+        ("stop_market", "cancelled"), ("stop_limit", "trigger_pending"),
+        ("market_if_touched", "working"), ("market", "rejected"),
+    ]  # fmt: skip
+    filled = orders[4]
+    assert (filled.filled, filled.average_fill_price) == (3, Decimal("21000.3333333333"))
+    assert orders[5].limit_price is None and orders[5].stop_price == Decimal("20990.25")
+    assert orders[-1].side == "buy"  # BuyToCover
+    assert orders[-1].error == (
+        'OrderRejected: Order would exceed the account\'s "max position" of 1'
+    )
+
+
+def test_a_reversal_through_zero_leaves_the_position_effect_to_matching() -> None:
+    events = golden("reversal")
+    executions = [e for e in events if isinstance(e, ExecutionReported)]
+    positions = [e for e in events if isinstance(e, PositionUpdated)]
+    assert [(e.side, e.quantity, e.position_effect) for e in executions] == [
+        ("buy", 1, "entry"),
+        ("sell", 2, "unknown"),
+        ("buy", 1, "exit"),
+    ]
+    assert executions[2].order_id is None  # exit on session close: NinjaTrader gives no Order
+    assert [(p.market_position, p.quantity) for p in positions] == [
+        ("long", 1),
+        ("short", 1),
+        ("flat", 0),
+    ]
+
+
+def test_signals_bars_and_heartbeats_keep_their_optional_fields_exact() -> None:
+    full, minimal = golden("signal_with_features")
+    assert isinstance(full, SignalEmitted) and isinstance(minimal, SignalEmitted)
+    assert (full.strategy, full.variant, full.confidence) == (
+        "Opening Range \u2013 v2",
+        'breakout "B"',
+        0.72,
+    )
+    assert full.features == {
+        "atr_14": 12.5,
+        "rsi_14": 61.25,
+        "zscore_20": -1.375,
+        "bars_since_open": 5,
+    }
+    assert (minimal.account, minimal.confidence, minimal.intended_stop, minimal.features) == (
+        None,
+        None,
+        None,
+        {},
+    )
+    bar, bare = golden("bar")
+    assert isinstance(bar, BarClosed) and isinstance(bare, BarClosed)
+    assert (bar.close, bar.bid, bar.ask, bare.bid, bare.ask) == (
+        Decimal("21003"),
+        Decimal("21002.75"),
+        Decimal("21003.25"),
+        None,
+        None,
+    )
+    beats = [e for e in golden("heartbeat") if isinstance(e, BridgeHeartbeat)]
+    assert [(b.connection, b.accounts, b.sequence, b.queue_depth) for b in beats] == [
+        ("nt8-harness", ("Apex-12345", "Sim101"), 1, 0),
+        ("nt8-harness", ("Apex-12345", "Sim101"), 2, 1),
+    ]
