@@ -68,8 +68,12 @@ def ensure_topics(
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as e:
+        error = e.args[0]
+        reason = error.str() if isinstance(error, KafkaError) else str(e)
         raise ServiceError(
-            "kafka", f"cannot list topics at {settings.bootstrap_servers}: {e}"
+            "kafka",
+            f"not reachable at {settings.bootstrap_servers} ({reason}); "
+            "start it with `fillstream up` or set KAFKA_BOOTSTRAP_SERVERS",
         ) from e
     new = [
         NewTopic(

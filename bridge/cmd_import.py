@@ -1,0 +1,212 @@
+"""``fillstream import``: publish NinjaTrader 8 Executions or Trades grid exports.
+
+Every file is read and checked before anything is published. Events already in the target
+topic (same event id) are skipped, so re-importing a file, or importing fills that were also
+sent live, adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bridge.imports import (
+    DateOrder,
+    ImportFileError,
+    UnrecognizedHeaderError,
+    parse_executions,
+    parse_trades,
+    reconcile,
+)
+from bridge.imports.kafka import publish, read_event_ids
+from bridge.imports.outcome import FileResult, Outcome
+from bridge.imports.progress import ProgressLine
+from bridge.imports.report import render_text, to_json
+from fillstream.settings import Settings
+from schemas.catalog import ensure_topics
+from schemas.codec import default_codec
+from schemas.events import ExecutionReported, TradeReported
+
+DEFAULT_TZ = "America/New_York"
+EXIT_REFUSED = 1
+EXIT_RECONCILIATION_DIFFERS = 3
+
+_TOPICS = {"executions": "raw.executions", "trades": "raw.nt-trades"}
+_EPILOG = f"""\
+Times in the exports carry no offset: they are in NinjaTrader's platform time zone, given
+with --tz (default {DEFAULT_TZ}). Exit status: 0 done; 1 rejected rows without
+--skip-invalid (nothing published; a dry run says so too) or a failure (on a Kafka failure
+part may be published: re-running is safe); 2 usage; {EXIT_RECONCILIATION_DIFFERS} the
+reconciliation found differences (the import itself is done).
+"""
+
+
+def main(argv: list[str], settings: Settings | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = settings if settings is not None else Settings.from_env()
+    ts_ingested = datetime.now(UTC)
+    files = tuple(_read(args.kind, path, args, ts_ingested) for path in args.files)
+    outcome = Outcome(
+        kind=args.kind,
+        topic=settings.topic(_TOPICS[args.kind]),
+        tz=args.tz.key,
+        files=files,
+        dry_run=args.dry_run,
+        refused=bool(any(f.result.rejected for f in files) and not args.skip_invalid),
+        repeated=sum(len(f.result.events) for f in files) - len(_unique(files)),
+    )
+    outcome = _reconcile(outcome, args, ts_ingested)
+    if not (outcome.dry_run or outcome.refused):
+        outcome = _publish(outcome, settings)
+    print(json.dumps(to_json(outcome), indent=2) if args.json else render_text(outcome))
+    if outcome.refused:
+        return EXIT_REFUSED
+    if outcome.reconciliation is not None and not outcome.reconciliation.ok:
+        return EXIT_RECONCILIATION_DIFFERS
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fillstream import",
+        description="Import NinjaTrader 8 Executions or Trades grid exports (CSV).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="{executions,trades}")
+    for kind, what in (
+        ("executions", "Executions grid exports → raw.executions (ExecutionReported)"),
+        ("trades", "Trades grid exports → raw.nt-trades (TradeReported)"),
+    ):
+        sub = kinds.add_parser(
+            kind,
+            help=what,
+            description=what,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("files", nargs="+", metavar="FILE", help="a grid export (.csv)")
+        sub.add_argument(
+            "--tz",
+            type=_zone,
+            default=_zone(DEFAULT_TZ),
+            help=f"time zone of the export's times (default {DEFAULT_TZ})",
+        )
+        sub.add_argument(
+            "--date-order",
+            type=DateOrder,
+            choices=list(DateOrder),
+            default=DateOrder.AUTO,
+            help="auto: day-first if any date starts above 12, else month-first (default auto)",
+        )
+        sub.add_argument("--dry-run", action="store_true", help="show what would be published")
+        sub.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="publish the valid rows even if some are rejected (they are listed)",
+        )
+        sub.add_argument("--json", action="store_true", help="print a JSON document")
+        if kind == "executions":
+            sub.add_argument(
+                "--reconcile",
+                metavar="TRADES.csv",
+                help="compare the trades derived from these executions with a Trades export",
+            )
+    return parser
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {name!r} (an IANA name like America/Chicago)"
+        ) from None
+
+
+def _read(kind: str, path: str, args: argparse.Namespace, ts_ingested: datetime) -> FileResult:
+    text = _text(path)
+    parse = parse_executions if kind == "executions" else parse_trades
+    progress = ProgressLine(f"reading {Path(path).name}")
+    try:
+        result = parse(
+            text, tz=args.tz, ts_ingested=ts_ingested, date_order=args.date_order, progress=progress
+        )
+    except UnrecognizedHeaderError as e:
+        raise ImportFileError(path, str(e)) from e
+    finally:
+        progress.close()
+    return FileResult(path=path, result=result)
+
+
+def _text(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ImportFileError(path, "is a directory, not a grid export (.csv)") from None
+    except OSError as e:
+        raise ImportFileError(path, f"cannot be read ({e.strerror})") from e
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")  # Windows' ANSI code page
+
+
+def _reconcile(outcome: Outcome, args: argparse.Namespace, ts_ingested: datetime) -> Outcome:
+    path = getattr(args, "reconcile", None)
+    if path is None:
+        return outcome
+    trades = _read("trades", path, args, ts_ingested)
+    executions = [e for e in outcome.events if isinstance(e, ExecutionReported)]
+    reported = [t for t in trades.result.events if isinstance(t, TradeReported)]
+    return replace(outcome, reconciliation=reconcile(executions, reported), reconciled_with=trades)
+
+
+def _unique(files: Sequence[FileResult]) -> list[ExecutionReported | TradeReported]:
+    """The events of all files, each event id once (the first occurrence)."""
+    seen: set[str] = set()
+    unique: list[ExecutionReported | TradeReported] = []
+    for f in files:
+        for event in f.result.events:
+            if event.envelope.event_id not in seen:
+                seen.add(event.envelope.event_id)
+                unique.append(event)
+    return unique
+
+
+def _publish(outcome: Outcome, settings: Settings) -> Outcome:
+    codec = default_codec()
+    unique = _unique(outcome.files)
+    ensure_topics(settings)  # idempotent, as at every start: a first import needs no `up`
+    progress = ProgressLine(f"reading {outcome.topic}", "records")
+    try:
+        log = read_event_ids(settings, _TOPICS[outcome.kind], codec, progress=progress)
+    finally:
+        progress.close()
+    new = [e for e in unique if e.envelope.event_id not in log.event_ids]
+    if log.undecodable:
+        print(
+            f"note: {log.undecodable} records in {log.topic} could not be decoded and were "
+            "left out of the duplicate check",
+            file=sys.stderr,
+        )
+    if new:
+        progress = ProgressLine(f"publishing to {outcome.topic}", "events")
+        try:
+            publish(settings, new, codec, progress=progress)
+        finally:
+            progress.close()
+    return replace(
+        outcome,
+        new=len(new),
+        already_in_log=len(unique) - len(new),
+        published=len(new),
+    )

@@ -1,0 +1,211 @@
+"""``fillstream import`` against the real broker: each fill once, re-imports add nothing, dry runs
+and refused files publish nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from bridge import cmd_import
+from bridge.imports import parse_executions
+from bridge.imports.kafka import publish
+from bridge.parsing import parse_event
+from fillstream import cli
+from fillstream.settings import PROJECT_ROOT, Settings
+from schemas.codec import default_codec
+from schemas.events import Event, ExecutionReported, Source
+from tests.harness import free_port, wait_for
+from tests.integration.pipeline import end_offsets
+from tests.ntexports import SAMPLES
+
+pytestmark = pytest.mark.integration
+
+EXECUTIONS = SAMPLES / "nt8_executions_multi-account_2025-01-28.csv"
+NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
+TRADES = SAMPLES / "nt8_trades_topstep_multi-account_2025-04-30_to_05-23.csv"
+
+
+def run(
+    settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, list[str]]:
+    """``fillstream import ARGV`` in this process: exit status and the lines printed."""
+    code = cmd_import.main(list(argv), settings=settings)
+    return code, capsys.readouterr().out.splitlines()
+
+
+def offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """End offset per partition, once every partition of the (maybe brand-new) topic has a
+    leader."""
+    return dict(wait_for(lambda: _offsets_or_none(settings, topic), timeout=30))
+
+
+def _offsets_or_none(settings: Settings, topic: str) -> dict[int, int] | None:
+    try:
+        return end_offsets(settings, topic)
+    except KafkaException:  # no leader elected yet
+        return None
+
+
+def published(settings: Settings, topic: str) -> int:
+    return sum(offsets(settings, topic).values())
+
+
+def records(settings: Settings, topic: str) -> list[tuple[bytes | None, dict[str, Any], Event]]:
+    """Key, headers and decoded event of every record of a catalog topic."""
+    name = settings.topic(topic)
+    consumer = Consumer(
+        {"bootstrap.servers": settings.bootstrap_servers, "group.id": "tests-import"}
+    )
+    try:
+        ends = offsets(settings, topic)
+        consumer.assign([TopicPartition(name, p, 0) for p, end in ends.items() if end])
+        wanted = sum(ends.values())
+        found: list[tuple[bytes | None, dict[str, Any], Event]] = []
+        while len(found) < wanted:
+            message = consumer.poll(10)
+            assert message is not None and message.error() is None, "records missing"
+            headers = dict(message.headers() or [])
+            found.append((message.key(), headers, default_codec().decode(message.value() or b"")))
+        return found
+    finally:
+        consumer.close()
+
+
+def test_the_real_executions_export_is_published_once(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(settings, capsys, "executions", str(EXECUTIONS))
+
+    assert code == 0, out
+    assert (
+        out[-1] == f"{settings.topic('raw.executions')}: 55 new, 0 already in the log; published 55"
+    )
+    assert published(settings, "raw.executions") == 55
+    expected = parse_executions(
+        EXECUTIONS.read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
+    )
+    stored = records(settings, "raw.executions")
+    assert {event.envelope.event_id for _, _, event in stored} == {
+        e.envelope.event_id for e in expected.events
+    }
+    for key, headers, event in stored:
+        assert isinstance(event, ExecutionReported) and event.envelope.source is Source.IMPORT
+        assert key == f"{event.account}|{event.instrument}".encode()
+        assert headers == {"schema": b"fillstream.ExecutionReported"}
+
+    before = offsets(settings, "raw.executions")
+    code, out = run(settings, capsys, "executions", str(EXECUTIONS))
+    assert code == 0, out
+    assert out[-1].endswith(": 0 new, 55 already in the log; published 0")
+    assert offsets(settings, "raw.executions") == before
+
+
+def test_a_fill_already_sent_live_is_not_imported_again(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the first row, as the NinjaTrader add-on would have posted it to the bridge
+    live = parse_event(
+        {
+            "type": "execution", "ts_event": "2025-01-28T15:59:52.123Z",
+            "execution_id": "e6c4685b7fa74bb6a8af5cacebc76cb7", "account": "Sim101",
+            "instrument": "MNQ MAR25", "side": "buy", "quantity": 9, "price": "21539.5",
+            "commission": "0", "fees": "0",
+        },
+        ts_ingested=NOW,
+        producer="fillstream-bridge/0.1.0",
+    )  # fmt: skip
+    publish(settings, [live], default_codec())
+
+    code, out = run(settings, capsys, "executions", str(EXECUTIONS), str(EXECUTIONS))
+
+    assert code == 0, out
+    assert out[-1].endswith(
+        ": 54 new, 1 already in the log; 55 repeated in the input; published 54"
+    )
+    assert published(settings, "raw.executions") == 55
+
+
+def test_a_dry_run_shows_what_would_be_published_and_publishes_nothing(
+    settings: Settings,
+) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "fillstream", "import", "executions", str(EXECUTIONS)]
+        + ["--dry-run", "--json"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **settings.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["dry_run"] is True and report["published"] == 0
+    assert report["files"][0]["valid"] == 55 and report["files"][0]["rejected"] == []
+    assert {c["account"]: c["events"] for c in report["counts"]} == {
+        "APEX1279810000026": 12, "APEX1279810000027": 12, "APEX1279810000028": 12, "Sim101": 19
+    }  # fmt: skip
+    assert published(settings, "raw.executions") == 0
+
+
+def test_a_file_with_a_bad_row_is_refused_whole(
+    settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lines = EXECUTIONS.read_text().splitlines()
+    lines[9] = lines[9].replace(",21529.25,", ",21529.2x,")  # line 10 of the file
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+
+    code, out = run(settings, capsys, "executions", str(bad))
+
+    assert code == 1
+    assert "  bad.csv:10  Price: must be a number with '.' before the decimals, was '21529.2x'" in [
+        line.replace(str(tmp_path) + "/", "") for line in out
+    ]
+    assert out[-1].startswith("refused: 1 rejected rows; nothing was published")
+    assert published(settings, "raw.executions") == 0
+
+    code, out = run(settings, capsys, "executions", str(bad), "--skip-invalid")
+    assert code == 0, out
+    assert out[-1].endswith(": 54 new, 0 already in the log; published 54")
+    assert published(settings, "raw.executions") == 54
+
+
+def test_the_real_trades_export_is_published_once(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(settings, capsys, "trades", str(TRADES))
+    assert code == 0, out
+    assert out[-1] == (
+        f"{settings.topic('raw.nt-trades')}: 1191 new, 0 already in the log; published 1191"
+    )
+    assert published(settings, "raw.nt-trades") == 1191
+
+    code, out = run(settings, capsys, "trades", str(TRADES))
+    assert out[-1].endswith(": 0 new, 1191 already in the log; published 0")
+    assert published(settings, "raw.nt-trades") == 1191
+
+
+def test_unreachable_kafka_and_a_missing_file_are_one_line_errors(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["import", "executions", "nowhere.csv"]) == 1
+    assert capsys.readouterr().err == "fillstream import: nowhere.csv: no such file\n"
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    assert cli.main(["import", "executions", str(EXECUTIONS)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("fillstream import: kafka: not reachable at 127.0.0.1:")

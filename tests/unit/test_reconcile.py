@@ -1,0 +1,208 @@
+"""Reconciliation: our FIFO trades and P&L against NinjaTrader's own Trades grid, to the cent.
+
+From each real Trades export, the executions its trades imply (an entry and an exit execution
+per row, with the row's prices, times, quantity, account and instrument, the commission split
+between them) are matched by ``streams.matching`` and must give back every row: the same
+pairing, the same ``Profit`` and the same ``Cum. net profit``, computed from
+``streams.contracts``' point values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bridge.imports import (
+    parse_executions,
+    parse_trades,
+    reconcile,
+)
+from bridge.imports.reconcile import derive_trades
+from schemas.events import (
+    Direction,
+    Envelope,
+    EventId,
+    ExecutionId,
+    ExecutionReported,
+    Side,
+    Source,
+    TradeReported,
+)
+from streams.contracts import spec_for
+from streams.errors import UnknownInstrumentError
+from tests.ntexports import SAMPLES
+
+NEW_YORK = ZoneInfo("America/New_York")
+NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
+TRADES_SAMPLES = sorted(p.name for p in SAMPLES.glob("nt8_trades_*.csv"))
+
+
+def reported(name: str) -> list[TradeReported]:
+    text = (SAMPLES / name).read_text(encoding="utf-8-sig")
+    result = parse_trades(text, tz=NEW_YORK, ts_ingested=NOW)
+    assert result.rejected == ()
+    return list(result.events)
+
+
+def implied_executions(rows: Sequence[TradeReported]) -> list[ExecutionReported]:
+    """The executions each row implies, in the order NinjaTrader saw them.
+
+    At one second: exits of earlier positions first (a reversal closes before it opens), then
+    entries, then exits of trades entered that same second; ties in grid order.
+    """
+    legs: list[tuple[datetime, int, int, ExecutionReported]] = []
+    for index, row in enumerate(rows):
+        cost = row.commission + row.fees
+        entry_cost = (cost / 2).quantize(Decimal("0.01"))
+        opening = Side.BUY if row.direction is Direction.LONG else Side.SELL
+        closing = Side.SELL if opening is Side.BUY else Side.BUY
+        exit_phase = 2 if row.exit_time == row.entry_time else 0
+        legs.append((row.entry_time, 1, index, _leg(row, "entry", opening, entry_cost)))
+        exit_ = _leg(row, "exit", closing, cost - entry_cost)
+        legs.append((row.exit_time, exit_phase, index, exit_))
+    legs.sort(key=lambda leg: leg[:3])
+    return [leg[3] for leg in legs]
+
+
+def _leg(row: TradeReported, which: str, side: Side, commission: Decimal) -> ExecutionReported:
+    moment = row.entry_time if which == "entry" else row.exit_time
+    execution_id = f"{row.trade_number}-{which}"
+    return ExecutionReported(
+        envelope=Envelope(
+            event_id=EventId(f"evt-{execution_id}"),
+            ts_event=moment,
+            ts_ingested=moment,
+            source=Source.IMPORT,
+            producer="tests",
+        ),
+        execution_id=ExecutionId(execution_id),
+        account=row.account,
+        instrument=row.instrument,
+        side=side,
+        quantity=row.quantity,
+        price=row.entry_price if which == "entry" else row.exit_price,
+        commission=commission,
+        fees=Decimal(0),
+    )
+
+
+@pytest.mark.parametrize("name", TRADES_SAMPLES)
+def test_every_trade_of_a_real_export_reconciles_to_the_cent(name: str) -> None:
+    rows = reported(name)
+    without_spec = []
+    for instrument in sorted({row.instrument for row in rows}):
+        try:
+            spec_for(instrument)
+        except UnknownInstrumentError as e:
+            without_spec.append(str(e))
+    assert not without_spec, f"{name}: instruments without a contract specification: {without_spec}"
+
+    result = reconcile(implied_executions(rows), rows)
+
+    assert result.mismatches == ()
+    assert result.unmatched_ours == () and result.unmatched_theirs == ()
+    assert result.matched == len(rows) and result.ok
+    assert result.open_positions == () and result.unknown_instruments == ()
+
+
+def test_the_cumulative_net_profit_is_the_running_sum_of_profit_in_grid_order() -> None:
+    # the premise of comparing Profit with our net P&L: NinjaTrader calls this sum "net"
+    for name in TRADES_SAMPLES:
+        total = Decimal(0)
+        for row in reported(name):
+            total += row.profit
+            assert row.cum_net_profit == total, (name, row.trade_number)
+
+
+def test_a_wrong_execution_price_is_listed_as_a_mismatch() -> None:
+    rows = reported(TRADES_SAMPLES[0])[:20]
+    executions = implied_executions(rows)
+    wrong = next(i for i, e in enumerate(executions) if e.execution_id == "5-exit")
+    executions[wrong] = replace(executions[wrong], price=executions[wrong].price + Decimal("0.25"))
+
+    result = reconcile(executions, rows)
+
+    assert result.matched == 20 and not result.ok
+    by_column = {(m.trade_number, m.column): m for m in result.mismatches}
+    five = rows[4]
+    tick = spec_for(five.instrument).tick_value * five.quantity
+    assert by_column[5, "Exit price"].ours == five.exit_price + Decimal("0.25")
+    assert by_column[5, "Exit price"].theirs == five.exit_price
+    sign = 1 if five.direction is Direction.LONG else -1
+    assert by_column[5, "Profit"].ours - by_column[5, "Profit"].theirs == sign * tick
+    # the running sum is off by the same amount from trade 5 on
+    assert {n for n, column in by_column if column == "Cum. net profit"} == set(range(5, 21))
+    assert {column for n, column in by_column if n != 5} == {"Cum. net profit"}
+    assert str(by_column[5, "Exit price"]).startswith(f"trade 5 ({five.account} ")
+
+
+def test_profit_is_compared_net_of_commission_and_fees() -> None:
+    rows = reported(TRADES_SAMPLES[0])[:3]
+    charged = [
+        replace(
+            row,
+            commission=Decimal("4.18"),
+            fees=Decimal("0.40"),
+            profit=row.profit - Decimal("4.58"),
+            cum_net_profit=(row.cum_net_profit or 0) - Decimal("4.58") * (i + 1),
+        )
+        for i, row in enumerate(rows)
+    ]
+    assert reconcile(implied_executions(charged), charged).ok
+    gross = [
+        replace(row, profit=original.profit) for row, original in zip(charged, rows, strict=True)
+    ]
+    mismatches = reconcile(implied_executions(charged), gross).mismatches
+    profit = [m for m in mismatches if m.column == "Profit"]
+    assert [m.theirs - m.ours for m in profit] == [Decimal("4.58")] * 3  # off by the commission
+
+
+def test_trades_on_either_side_without_a_partner_are_listed() -> None:
+    rows = reported(TRADES_SAMPLES[0])[:6]
+    executions = implied_executions(rows[:5])  # trade 6 never executed here
+    extra = rows[0]
+    later = extra.exit_time + timedelta(days=30)
+    executions += [
+        replace(e, execution_id=ExecutionId(f"x{i}"), envelope=replace(e.envelope, ts_event=later))
+        for i, e in enumerate(implied_executions([extra]))
+    ]  # and one round trip NinjaTrader did not report
+
+    result = reconcile(executions, rows)
+
+    assert result.matched == 5
+    assert [t.trade_number for t in result.unmatched_theirs] == [6]
+    assert [t.entry_time for t in result.unmatched_ours] == [later]
+
+
+def test_an_instrument_without_a_contract_specification_is_reported() -> None:
+    rows = [replace(row, instrument="ZZ 12-26") for row in reported(TRADES_SAMPLES[0])[:2]]
+    result = reconcile(implied_executions(rows), rows)
+    assert result.unknown_instruments == ("ZZ 12-26",)
+    assert len(result.unmatched_theirs) == 2 and not result.ok
+
+
+def test_the_real_executions_sample_matches_into_flat_positions() -> None:
+    text = (SAMPLES / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+    executions = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW).events
+    derived = derive_trades(executions)
+    assert derived.open_positions == () and derived.unknown_instruments == ()
+    by_account: dict[str, Decimal] = {}
+    for trade in derived.trades:
+        by_account[trade.account] = by_account.get(trade.account, Decimal(0)) + trade.net_pnl
+    # APEX ..26: six NQ round trips of one contract, $1.55 a side
+    points = [
+        Decimal("21535.75") - Decimal("21539.75"),
+        Decimal("21533.25") - Decimal("21537.50"),
+        Decimal("21529.25") - Decimal("21533.25"),
+        Decimal("21524.75") - Decimal("21528.75"),
+        Decimal("21515.75") - Decimal("21519.75"),
+        Decimal("21541.50") - Decimal("21517.75"),
+    ]
+    assert by_account["APEX1279810000026"] == sum(points) * 20 - 6 * Decimal("3.10")
+    # Sim101: six round trips of 10 MNQ, filled in parts
+    assert sum(t.quantity for t in derived.trades if t.account == "Sim101") == 60
