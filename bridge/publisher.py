@@ -105,7 +105,10 @@ def to_records(settings: Settings, codec: Codec, events: Sequence[Event]) -> lis
                 topic=settings.topic(topic),
                 key=key.encode(),
                 value=codec.encode(event),
-                headers=(("schema", schema_name(event).encode()),),
+                headers=(
+                    ("schema", schema_name(event).encode()),
+                    ("event_id", event.envelope.event_id.encode()),
+                ),
             )
         )
     return records

@@ -43,12 +43,20 @@ class SingleObjectCodec:
     def __init__(self, registry: SchemaRegistry) -> None:
         self._registry = registry
         self._headers = {name: MARKER + registry.fingerprint(name) for name in registry.names()}
+        self._decimal_slots = {
+            name: _decimal_slots(registry.expanded(name)) for name in registry.names()
+        }
 
     def encode(self, event: Event) -> bytes:
         name = schema_name(event)
         schema = self._registry.current(name)
         record = to_record(event)
-        problem = next(_decimal_problems(record, self._registry.expanded(name), name), None)
+        slots = self._decimal_slots[name]
+        problem = (
+            _slot_problem(record, slots, name)
+            if slots is not None
+            else next(_decimal_problems(record, self._registry.expanded(name), name), None)
+        )
         if problem is not None:
             raise CodecError(problem)
         out = io.BytesIO()
@@ -112,6 +120,55 @@ class SingleObjectCodec:
 def default_codec() -> SingleObjectCodec:
     """The single-object codec over the package's own schemas."""
     return SingleObjectCodec(default_registry())
+
+
+_Slot = tuple[tuple[str, ...], int, int]
+
+
+def _decimal_slots(schema: Any) -> list[_Slot] | None:
+    """Where a record's decimals sit (field path, precision, scale), worked out once per schema;
+    None when some decimal is inside an array or a map (then the general walk checks them)."""
+    slots: list[_Slot] = []
+
+    def visit(node: Any, path: tuple[str, ...]) -> bool:
+        if isinstance(node, list):
+            return all(visit(branch, path) for branch in node)
+        if not isinstance(node, dict):
+            return True
+        if node.get("logicalType") == "decimal":
+            slots.append((path, int(node["precision"]), int(node.get("scale", 0))))
+            return True
+        if node.get("type") == "record":
+            return all(visit(f["type"], (*path, f["name"])) for f in node["fields"])
+        if node.get("type") in ("array", "map"):
+            return not _holds_decimal(node.get("items", node.get("values")))
+        return True
+
+    return slots if visit(schema, ()) else None
+
+
+def _holds_decimal(schema: Any) -> bool:
+    if isinstance(schema, list):
+        return any(_holds_decimal(branch) for branch in schema)
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("logicalType") == "decimal":
+        return True
+    if schema.get("type") == "record":
+        return any(_holds_decimal(f["type"]) for f in schema["fields"])
+    return _holds_decimal(schema.get("items")) or _holds_decimal(schema.get("values"))
+
+
+def _slot_problem(record: Mapping[str, Any], slots: list[_Slot], name: str) -> str | None:
+    for path, precision, scale in slots:
+        value: Any = record
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, Decimal):
+            problem = next(_decimal_fits(value, precision, scale, ".".join((name, *path))), None)
+            if problem is not None:
+                return problem
+    return None
 
 
 def _decimal_problems(value: Any, schema: Any, path: str) -> Iterator[str]:

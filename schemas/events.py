@@ -294,18 +294,33 @@ def _converters(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
     cached = _CONVERTERS.get(cls)
     if cached is not None:
         return cached
-    plain = (str, int, float, Decimal, datetime, bool)
     hints = _hints(cls)
-    converters = []
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = inner[0] if typing.get_origin(hint) in (Union, types.UnionType) else hint
-        base = getattr(base, "__supertype__", base)
-        is_plain = isinstance(base, type) and base in plain
-        converters.append((f.name, _same if is_plain else _to_value))
-    _CONVERTERS[cls] = tuple(converters)
+    _CONVERTERS[cls] = tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
     return _CONVERTERS[cls]
+
+
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    optional = typing.get_origin(hint) in (Union, types.UnionType)
+    if optional:
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    base = getattr(hint, "__supertype__", hint)
+    if isinstance(base, type) and base in (str, int, float, Decimal, datetime, bool):
+        return _same
+    if isinstance(base, type) and issubclass(base, StrEnum):
+        convert: Callable[[Any], Any] = _enum_value
+    elif dataclasses.is_dataclass(base):
+        convert = to_record
+    else:
+        return _to_value  # tuples and mappings: walked value by value
+    return _or_none(convert) if optional else convert
+
+
+def _enum_value(value: StrEnum) -> str:
+    return value.value
+
+
+def _or_none(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
 
 
 _CONVERTERS: dict[type[Any], tuple[tuple[str, Callable[[Any], Any]], ...]] = {}

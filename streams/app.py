@@ -114,7 +114,10 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
                     codec.encode(trade),
                     partition=None,
                     timestamp=None,
-                    headers=[("schema", schema_name(trade).encode())],
+                    headers=[
+                        ("schema", schema_name(trade).encode()),
+                        ("event_id", trade.envelope.event_id.encode()),
+                    ],
                 )
             positions[key.encode()] = book_to_json(book)
             seen[seen_key] = 1

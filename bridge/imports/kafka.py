@@ -92,10 +92,14 @@ def read_event_ids(
                 partition, offset = message.partition(), message.offset()
                 if partition not in remaining or offset is None or offset >= remaining[partition]:
                     continue
-                try:
-                    ids.add(codec.decode(message.value() or b"").envelope.event_id)
-                except CodecError:
-                    undecodable += 1
+                event_id = _event_id_header(message)
+                if event_id is not None:
+                    ids.add(event_id)
+                else:  # written before records carried their id in a header: decode
+                    try:
+                        ids.add(codec.decode(message.value() or b"").envelope.event_id)
+                    except CodecError:
+                        undecodable += 1
                 records += 1
                 if offset + 1 >= remaining[partition]:
                     del remaining[partition]
@@ -141,18 +145,23 @@ def publish(
         else:
             failures.append(error.str())
 
-    for event, payload in zip(events, payloads, strict=True):
+    for sent, (event, payload) in enumerate(zip(events, payloads, strict=True)):
         topic, key = route(event)
         _produce(
             producer,
             topic=settings.topic(topic),
             key=key.encode(),
             value=payload,
-            headers={"schema": schema_name(event).encode()},
+            headers={
+                "schema": schema_name(event).encode(),
+                "event_id": event.envelope.event_id.encode(),
+            },
             on_delivery=on_delivery,
         )
-        if progress is not None:
-            progress(acked, len(events))
+        if sent % 1000 == 0:
+            producer.poll(0)  # serve delivery reports now and then, not once per message
+            if progress is not None:
+                progress(acked, len(events))
     deadline = time.monotonic() + timeout
     while acked + len(failures) < len(events) and time.monotonic() < deadline:
         producer.poll(0.1)
@@ -176,7 +185,6 @@ def _produce(producer: Producer, **message: Any) -> None:
             continue
         except KafkaException as e:
             raise PublishError(f"cannot produce to {message['topic']}: {e}") from e
-        producer.poll(0)
         return
 
 
@@ -239,3 +247,11 @@ def _check(message: Message, name: str) -> None:
 def _reason(error: KafkaException) -> str:
     first = error.args[0] if error.args else error
     return first.str() if isinstance(first, KafkaError) else str(first)
+
+
+def _event_id_header(message: Message) -> str | None:
+    headers: list[tuple[str, bytes]] = message.headers() or []  # type: ignore[assignment]
+    for name, value in headers:
+        if name == "event_id" and value:
+            return value.decode()
+    return None

@@ -7,7 +7,7 @@ import sys
 
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import ensure_topics
-from tests.bench import ingest, report
+from tests.bench import imports, ingest, report
 from tests.harness import free_ports, local_kafka, temporary_home
 from tests.integration.pipeline import ServiceProcess
 
@@ -32,6 +32,7 @@ def main() -> int:
         bridge = ServiceProcess(settings, "bridge", bridge_port).start()
         try:
             results += ingest.run(settings)
+            results += imports.run(settings, home)
         finally:
             bridge.stop()
     path = PROJECT_ROOT / ".fillstream" / "bench" / "report.json"

@@ -100,7 +100,10 @@ def test_the_real_executions_export_is_published_once(
     for key, headers, event in stored:
         assert isinstance(event, ExecutionReported) and event.envelope.source is Source.IMPORT
         assert key == f"{event.account}|{event.instrument}".encode()
-        assert headers == {"schema": b"fillstream.ExecutionReported"}
+        assert headers == {
+            "schema": b"fillstream.ExecutionReported",
+            "event_id": event.envelope.event_id.encode(),
+        }
 
     before = offsets(settings, "raw.executions")
     code, out = run(settings, capsys, "executions", str(EXECUTIONS))

@@ -1,0 +1,59 @@
+"""Historical import (``fillstream import executions``) against a plain confluent-kafka producer."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bridge import cmd_import
+from bridge.imports import parse_executions
+from fillstream.settings import Settings
+from schemas.catalog import ensure_topics
+from tests.bench.ingest import START, executions, raw_producer_rate
+from tests.bench.report import Result
+from tests.ntexports import CANONICAL, render_executions
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def export_file(directory: Path, rows: int) -> Path:
+    """A NinjaTrader Executions grid export of ``rows`` fills, as the real ones are formatted."""
+    from bridge.parsing import parse_events
+
+    events = parse_events(executions(rows, "imp"), ts_ingested=START, producer="bench")
+    path = directory / "executions.csv"
+    path.write_text(render_executions(events, CANONICAL, NEW_YORK))  # type: ignore[arg-type]
+    return path
+
+
+def run(settings: Settings, directory: Path) -> list[Result]:
+    # a namespace of its own: the other benchmarks' records would inflate the duplicate check
+    settings = dataclasses.replace(settings, namespace="benchimport")
+    ensure_topics(settings)
+    rows = 20_000
+    path = export_file(directory, rows)
+    parsed = parse_executions(path.read_text(), tz=NEW_YORK, ts_ingested=START)
+    assert len(parsed.events) == rows and not parsed.rejected
+    baseline = raw_producer_rate(settings, executions(rows, "rawimp"))
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        status = cmd_import.main(["executions", str(path), "--tz", "America/New_York"], settings)
+    elapsed = time.perf_counter() - started
+    assert status == 0, status
+    value = rows / elapsed
+    return [
+        Result(
+            name="import executions (CSV to Kafka)",
+            value=value,
+            unit="rows/s",
+            baseline=baseline,
+            baseline_name="plain confluent-kafka producer, same encoded payloads",
+            ratio=value / baseline,
+            goal=">= 50 % of the plain producer",
+            met=value / baseline >= 0.5,
+        )
+    ]
