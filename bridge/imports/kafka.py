@@ -131,9 +131,9 @@ def publish(
     """Send ``events`` keyed and routed as the bridge does; return once Kafka acknowledged all.
 
     Raises ``PublishError`` naming how many were not acknowledged (re-running an import is safe:
-    what reached the log is skipped then).
+    what reached the log is skipped then). Every row was validated before this is called;
+    encoding runs while librdkafka sends what is already encoded.
     """
-    payloads = [codec.encode(event) for event in events]  # all encodable before any is sent
     producer = Producer({**producer_config(settings), "logger": _LOGGER})
     acked = 0
     failures: list[str] = []
@@ -145,7 +145,8 @@ def publish(
         else:
             failures.append(error.str())
 
-    for sent, (event, payload) in enumerate(zip(events, payloads, strict=True)):
+    for sent, event in enumerate(events):
+        payload = codec.encode(event)
         topic, key = route(event)
         _produce(
             producer,
