@@ -31,6 +31,7 @@ from bridge.imports.grid import (
     ImportResult,
     Progress,
     RejectedRow,
+    convert_rows,
     read_grid,
 )
 from bridge.parsing import derive_event_id
@@ -70,24 +71,12 @@ def parse_executions(
     order = resolve_date_order(date_order, grid.values("Time"))
     mark = detect_decimal_mark(grid.values("Price", "Commission", *_FEES))
     fees = tuple(c for c in _FEES if c in grid.columns)
-    events: list[ExecutionReported] = []
-    lines: list[int] = []
-    rejected = list(grid.problems)
-    for done, row in enumerate(grid.rows, 1):
-        result = _execution(row, fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested)
-        if isinstance(result, ExecutionReported):
-            events.append(result)
-            lines.append(row.line)
-        else:
-            rejected += result
-        if progress is not None:
-            progress(done, len(grid.rows))
-    return ImportResult(
-        events=tuple(events),
-        lines=tuple(lines),
-        rejected=tuple(sorted(rejected, key=lambda r: r.line)),
-        date_order=order,
-        decimal_mark=mark,
+    return convert_rows(
+        grid,
+        lambda row: _execution(row, fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested),
+        order=order,
+        mark=mark,
+        progress=progress,
     )
 
 

@@ -173,6 +173,36 @@ class Cells:
         ]
 
 
+def convert_rows(
+    grid: Grid,
+    convert: Callable[[GridRow], E | list[RejectedRow]],
+    *,
+    order: DateOrder,
+    mark: str,
+    progress: Progress | None = None,
+) -> ImportResult[E]:
+    """Every row of ``grid`` through ``convert``: an event, or the row's rejected cells."""
+    events: list[E] = []
+    lines: list[int] = []
+    rejected = list(grid.problems)
+    for done, row in enumerate(grid.rows, 1):
+        result = convert(row)
+        if isinstance(result, list):
+            rejected += result
+        else:
+            events.append(result)
+            lines.append(row.line)
+        if progress is not None:
+            progress(done, len(grid.rows))
+    return ImportResult(
+        events=tuple(events),
+        lines=tuple(lines),
+        rejected=tuple(sorted(rejected, key=lambda r: r.line)),
+        date_order=order,
+        decimal_mark=mark,
+    )
+
+
 def read_grid(text: str, columns: Sequence[Column], grid: str) -> Grid:
     """The rows of a grid export, cells keyed by canonical column name.
 

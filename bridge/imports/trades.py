@@ -46,6 +46,7 @@ from bridge.imports.grid import (
     ImportResult,
     Progress,
     RejectedRow,
+    convert_rows,
     read_grid,
 )
 from fillstream.errors import InvalidEventError
@@ -73,25 +74,14 @@ def parse_trades(
     order = resolve_date_order(date_order, grid.values("Entry time", "Exit time"))
     mark = detect_decimal_mark(grid.values("Entry price", "Exit price", *_MONEY))
     fees = tuple(c for c in _FEES if c in grid.columns)
-    events: list[TradeReported] = []
-    lines: list[int] = []
-    rejected = list(grid.problems)
-    for done, row in enumerate(grid.rows, 1):
-        result = _trade(row, fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested)
-        if isinstance(result, TradeReported):
-            events.append(result)
-            lines.append(row.line)
-        else:
-            rejected += result
-        if progress is not None:
-            progress(done, len(grid.rows))
-    return ImportResult(
-        events=tuple(with_event_ids(events)),
-        lines=tuple(lines),
-        rejected=tuple(sorted(rejected, key=lambda r: r.line)),
-        date_order=order,
-        decimal_mark=mark,
+    result = convert_rows(
+        grid,
+        lambda row: _trade(row, fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested),
+        order=order,
+        mark=mark,
+        progress=progress,
     )
+    return replace(result, events=tuple(with_event_ids(result.events)))
 
 
 def trade_event_id(trade: TradeReported, occurrence: int = 0) -> EventId:
