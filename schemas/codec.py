@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterator, Mapping
-from decimal import Decimal
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import fastavro
 from fastavro.read import SchemaResolutionError
-from fastavro.validation import ValidationError, validate
+from fastavro.validation import ValidationError
 
 from fillstream.errors import CodecError
-from schemas.events import EVENT_TYPES, Event, from_record, schema_name, to_record
+from schemas.events import EVENT_TYPES, Event, from_record, schema_name
 from schemas.registry import SchemaRegistry, default_registry
+from schemas.writer import compile_writer
 
 MARKER = b"\xc3\x01"
 """The two bytes that open every single-object encoded payload."""
@@ -43,30 +43,13 @@ class SingleObjectCodec:
     def __init__(self, registry: SchemaRegistry) -> None:
         self._registry = registry
         self._headers = {name: MARKER + registry.fingerprint(name) for name in registry.names()}
-        self._decimal_slots = {
-            name: _decimal_slots(registry.expanded(name)) for name in registry.names()
+        self._writers = {
+            name: compile_writer(registry.expanded(name), name) for name in registry.names()
         }
 
     def encode(self, event: Event) -> bytes:
         name = schema_name(event)
-        schema = self._registry.current(name)
-        record = to_record(event)
-        slots = self._decimal_slots[name]
-        problem = (
-            _slot_problem(record, slots, name)
-            if slots is not None
-            else next(_decimal_problems(record, self._registry.expanded(name), name), None)
-        )
-        if problem is not None:
-            raise CodecError(problem)
-        out = io.BytesIO()
-        out.write(self._headers[name])
-        try:
-            validate(record, schema, raise_errors=True, strict=True)
-            fastavro.schemaless_writer(out, schema, record)
-        except (ValidationError, ValueError, TypeError, OverflowError) as e:
-            raise CodecError(f"{name}: record does not match the schema: {_one_line(e)}") from e
-        return out.getvalue()
+        return self._headers[name] + self._writers[name](event)
 
     def decode(self, payload: bytes) -> Event:
         if len(payload) < _HEADER_SIZE:
@@ -120,92 +103,6 @@ class SingleObjectCodec:
 def default_codec() -> SingleObjectCodec:
     """The single-object codec over the package's own schemas."""
     return SingleObjectCodec(default_registry())
-
-
-_Slot = tuple[tuple[str, ...], int, int]
-
-
-def _decimal_slots(schema: Any) -> list[_Slot] | None:
-    """Where a record's decimals sit (field path, precision, scale), worked out once per schema;
-    None when some decimal is inside an array or a map (then the general walk checks them)."""
-    slots: list[_Slot] = []
-
-    def visit(node: Any, path: tuple[str, ...]) -> bool:
-        if isinstance(node, list):
-            return all(visit(branch, path) for branch in node)
-        if not isinstance(node, dict):
-            return True
-        if node.get("logicalType") == "decimal":
-            slots.append((path, int(node["precision"]), int(node.get("scale", 0))))
-            return True
-        if node.get("type") == "record":
-            return all(visit(f["type"], (*path, f["name"])) for f in node["fields"])
-        if node.get("type") in ("array", "map"):
-            return not _holds_decimal(node.get("items", node.get("values")))
-        return True
-
-    return slots if visit(schema, ()) else None
-
-
-def _holds_decimal(schema: Any) -> bool:
-    if isinstance(schema, list):
-        return any(_holds_decimal(branch) for branch in schema)
-    if not isinstance(schema, dict):
-        return False
-    if schema.get("logicalType") == "decimal":
-        return True
-    if schema.get("type") == "record":
-        return any(_holds_decimal(f["type"]) for f in schema["fields"])
-    return _holds_decimal(schema.get("items")) or _holds_decimal(schema.get("values"))
-
-
-def _slot_problem(record: Mapping[str, Any], slots: list[_Slot], name: str) -> str | None:
-    for path, precision, scale in slots:
-        value: Any = record
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, Decimal):
-            problem = next(_decimal_fits(value, precision, scale, ".".join((name, *path))), None)
-            if problem is not None:
-                return problem
-    return None
-
-
-def _decimal_problems(value: Any, schema: Any, path: str) -> Iterator[str]:
-    """Decimals the schema cannot hold; fastavro checks scale without naming the field, and
-    does not check precision at all."""
-    if isinstance(schema, list):
-        for branch in schema:
-            yield from _decimal_problems(value, branch, path)
-    elif not isinstance(schema, dict) or value is None:
-        return
-    elif schema.get("logicalType") == "decimal" and isinstance(value, Decimal):
-        yield from _decimal_fits(value, schema["precision"], schema.get("scale", 0), path)
-    elif schema["type"] == "record" and isinstance(value, Mapping):
-        for field in schema["fields"]:
-            field_path = f"{path}.{field['name']}"
-            yield from _decimal_problems(value.get(field["name"]), field["type"], field_path)
-    elif schema["type"] == "array" and isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _decimal_problems(item, schema["items"], f"{path}[{i}]")
-    elif schema["type"] == "map" and isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _decimal_problems(item, schema["values"], f"{path}[{key!r}]")
-
-
-def _decimal_fits(value: Decimal, precision: int, scale: int, path: str) -> Iterator[str]:
-    if not value.is_finite():
-        yield f"{path}: {value} is not a finite Decimal"
-        return
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite Decimals have an int exponent
-    if -exponent > scale:
-        yield (
-            f"{path}: {value} has {-exponent} fractional digits, the schema allows {scale} "
-            f"(quantize it, e.g. value.quantize(Decimal('1e-{scale}')))"
-        )
-    elif value.adjusted() + 1 + scale > precision:
-        yield f"{path}: {value} needs more than the schema's precision of {precision} digits"
 
 
 def _one_line(error: BaseException) -> str:
