@@ -30,6 +30,24 @@ def local_postgres(settings: Settings) -> LocalPostgres:
     return LocalPostgres(home=settings.home, port=settings.pg_port)
 
 
+def runs_local_kafka(settings: Settings) -> bool:
+    """Whether this home's own broker is the one to use: none configured, or the configured one
+    is exactly it (as after ``eval "$(fillstream env)"``)."""
+    kafka = local_kafka(settings)
+    return settings.local_kafka or (
+        settings.bootstrap_servers == kafka.bootstrap
+        and (settings.home / "kafka" / "data").exists()
+    )
+
+
+def runs_local_postgres(settings: Settings) -> bool:
+    """Like ``runs_local_kafka``, for PostgreSQL."""
+    postgres = local_postgres(settings)
+    return settings.local_postgres or (
+        settings.dsn == postgres.dsn and (settings.home / "postgres" / "data").exists()
+    )
+
+
 def ensure_token(settings: Settings) -> Settings:
     """``settings`` with a token, writing a new random one to ``token_path`` if there is none."""
     if settings.token is not None:
@@ -45,13 +63,13 @@ def ensure_token(settings: Settings) -> Settings:
 
 def up(settings: Settings, echo: Echo = print) -> Settings:
     """Start everything that is not running yet; the settings the services were started with."""
-    if settings.local_kafka:
+    if runs_local_kafka(settings):
         kafka = local_kafka(settings)
         kafka.start()
         _line(echo, "kafka", "ready", kafka.bootstrap)
     else:
         _line(echo, "kafka", "using", f"{settings.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
-    if settings.local_postgres:
+    if runs_local_postgres(settings):
         postgres = local_postgres(settings)
         postgres.start()
         _line(echo, "postgres", "ready", postgres.dsn)
@@ -74,14 +92,18 @@ def up(settings: Settings, echo: Echo = print) -> Settings:
 
 
 def down(settings: Settings, echo: Echo = print) -> None:
-    """Stop the services, then the local broker and database (external ones are left alone)."""
+    """Stop the services, then the local broker and database (external ones are left alone).
+
+    The local runners of this home are stopped even when KAFKA_BOOTSTRAP_SERVERS or
+    DATABASE_URL name them, as they do after ``eval "$(fillstream env)"``.
+    """
     for name in reversed(SERVICES):
         stop_service(settings, name)
         _line(echo, name, "down", "")
-    if settings.local_kafka:
+    if runs_local_kafka(settings):
         local_kafka(settings).stop()
         _line(echo, "kafka", "down", "")
-    if settings.local_postgres:
+    if runs_local_postgres(settings):
         local_postgres(settings).stop()
         _line(echo, "postgres", "down", "")
 

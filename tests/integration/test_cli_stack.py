@@ -101,8 +101,14 @@ def test_up_status_env_demo_down(stack_env: dict[str, str]) -> None:
     trades = trade_count(dsn)
     assert trades > 5
 
-    fillstream(stack_env, "down")
+    # after `eval "$(fillstream env)"` the shell points at the local stack; down still stops it
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines())
+    evaluated = {**stack_env, **{k: v.strip("'") for k, v in exported.items()}}
+    down = fillstream(evaluated, "down")
+    assert "kafka      down" in down.stdout and "postgres   down" in down.stdout
     assert fillstream(stack_env, "status", check=False).returncode == 1
+    assert "kafka      ready" in fillstream(evaluated, "up").stdout  # and up starts them again
+    fillstream(evaluated, "down")
     restarted = fillstream(stack_env, "up")  # the log and the tables survive down/up
     assert "0 created" in restarted.stdout
     assert "up to date" in restarted.stdout
