@@ -95,23 +95,24 @@ def producer_config(settings: Settings) -> dict[str, object]:
     }
 
 
+def kafka_record(settings: Settings, codec: Codec, event: Event) -> SpoolRecord:
+    """An event as the Kafka record every publisher writes: routed, keyed, encoded, with the
+    ``schema`` and ``event_id`` headers (the import's duplicate check reads the latter)."""
+    topic, key = route(event)
+    return SpoolRecord(
+        topic=settings.topic(topic),
+        key=key.encode(),
+        value=codec.encode(event),
+        headers=(
+            ("schema", schema_name(event).encode()),
+            ("event_id", event.envelope.event_id.encode()),
+        ),
+    )
+
+
 def to_records(settings: Settings, codec: Codec, events: Sequence[Event]) -> list[SpoolRecord]:
     """Encoded, routed Kafka records for events."""
-    records = []
-    for event in events:
-        topic, key = route(event)
-        records.append(
-            SpoolRecord(
-                topic=settings.topic(topic),
-                key=key.encode(),
-                value=codec.encode(event),
-                headers=(
-                    ("schema", schema_name(event).encode()),
-                    ("event_id", event.envelope.event_id.encode()),
-                ),
-            )
-        )
-    return records
+    return [kafka_record(settings, codec, event) for event in events]
 
 
 class Publisher:

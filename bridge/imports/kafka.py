@@ -15,11 +15,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from bridge.publisher import PublishError, producer_config, route
+from bridge.publisher import PublishError, kafka_record, producer_config
 from fillstream.errors import CodecError, ServiceError
 from fillstream.settings import Settings
 from schemas.codec import Codec
-from schemas.events import Event, schema_name
+from schemas.events import Event
 
 Progress = Callable[[int, int], None]
 
@@ -146,17 +146,13 @@ def publish(
             failures.append(error.str())
 
     for sent, event in enumerate(events):
-        payload = codec.encode(event)
-        topic, key = route(event)
+        record = kafka_record(settings, codec, event)
         _produce(
             producer,
-            topic=settings.topic(topic),
-            key=key.encode(),
-            value=payload,
-            headers={
-                "schema": schema_name(event).encode(),
-                "event_id": event.envelope.event_id.encode(),
-            },
+            topic=record.topic,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
             on_delivery=on_delivery,
         )
         if sent % 1000 == 0:

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
+from psycopg import sql
 
 from fillstream.settings import PROJECT_ROOT, Settings
 from tests.harness import wait_for
@@ -144,7 +145,7 @@ def query(
     settings: Settings, statement: str, params: tuple[Any, ...] = ()
 ) -> list[tuple[Any, ...]]:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
-        conn.execute(f"SET search_path TO {settings.namespace}")
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
         return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
 
 
