@@ -2,7 +2,8 @@
 
 Every file is read and checked before anything is published. Events already in the target
 topic (same event id) are skipped, so re-importing a file, or importing fills that were also
-sent live, adds nothing twice.
+sent live, adds nothing twice. The target topic's event ids are read while the files are
+parsed: one waits on Kafka, the other computes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,13 +26,13 @@ from bridge.imports import (
     parse_trades,
     reconcile,
 )
-from bridge.imports.kafka import publish, read_event_ids
+from bridge.imports.kafka import LogContents, MissingTopicError, publish, read_event_ids
 from bridge.imports.outcome import FileResult, Outcome
 from bridge.imports.progress import ProgressLine
 from bridge.imports.report import render_text, to_json
 from fillstream.settings import Settings
 from schemas.catalog import ensure_topics
-from schemas.codec import default_codec
+from schemas.codec import Codec, default_codec
 from schemas.events import ExecutionReported, TradeReported
 
 DEFAULT_TZ = "America/New_York"
@@ -51,6 +53,7 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = settings if settings is not None else Settings.from_env()
     ts_ingested = datetime.now(UTC)
+    log = None if args.dry_run else _LogReader(settings, args.kind, default_codec())
     files = tuple(_read(args.kind, path, args, ts_ingested) for path in args.files)
     outcome = Outcome(
         kind=args.kind,
@@ -62,8 +65,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         repeated=sum(len(f.result.events) for f in files) - len(_unique(files)),
     )
     outcome = _reconcile(outcome, args, ts_ingested)
-    if not (outcome.dry_run or outcome.refused):
-        outcome = _publish(outcome, settings)
+    if log is not None and not outcome.refused:
+        outcome = _publish(outcome, settings, log.contents())
     print(json.dumps(to_json(outcome), indent=2) if args.json else render_text(outcome))
     if outcome.refused:
         return EXIT_REFUSED
@@ -182,15 +185,55 @@ def _unique(files: Sequence[FileResult]) -> list[ExecutionReported | TradeReport
     return unique
 
 
-def _publish(outcome: Outcome, settings: Settings) -> Outcome:
+class _LogReader(threading.Thread):
+    """Reads the event ids already in the target topic (creating the catalog's topics when it
+    does not exist), in the background from the start; ``contents()`` waits for it, showing its
+    progress."""
+
+    def __init__(self, settings: Settings, kind: str, codec: Codec) -> None:
+        super().__init__(name="import-log-reader", daemon=True)
+        self._settings = settings
+        self._topic = _TOPICS[kind]
+        self._codec = codec
+        self._count = (0, 0)
+        self._result: LogContents | None = None
+        self._error: Exception | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            try:
+                self._result = self._read()
+            except MissingTopicError:  # a first import needs no `up`: create the catalog's topics
+                ensure_topics(self._settings)
+                self._result = self._read()
+        except Exception as e:  # raised again in the caller's thread by contents()
+            self._error = e
+
+    def _read(self) -> LogContents:
+        return read_event_ids(self._settings, self._topic, self._codec, progress=self._counted)
+
+    def _counted(self, done: int, total: int) -> None:
+        self._count = (done, total)
+
+    def contents(self) -> LogContents:
+        progress = ProgressLine(f"reading {self._settings.topic(self._topic)}", "records")
+        try:
+            while self.is_alive():
+                if self._count != (0, 0):  # reading has begun (Kafka answered)
+                    progress(*self._count)
+                self.join(0.1)
+        finally:
+            progress.close()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def _publish(outcome: Outcome, settings: Settings, log: LogContents) -> Outcome:
     codec = default_codec()
     unique = _unique(outcome.files)
-    ensure_topics(settings)  # idempotent, as at every start: a first import needs no `up`
-    progress = ProgressLine(f"reading {outcome.topic}", "records")
-    try:
-        log = read_event_ids(settings, _TOPICS[outcome.kind], codec, progress=progress)
-    finally:
-        progress.close()
     new = [e for e in unique if e.envelope.event_id not in log.event_ids]
     if log.undecodable:
         print(

@@ -11,23 +11,40 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from enum import Enum
 from typing import Any
 
 from fillstream.errors import CodecError
 
-Write = Callable[[Any, bytearray, str], None]
-"""Appends the encoding of a value to the buffer; the string is the value's path, for errors."""
+Write = Callable[[Any, bytearray], None]
+"""Appends the encoding of a value to the buffer; raises ``_Mismatch`` for a value that does not
+fit, whose path the enclosing records and arrays complete on the way out."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOUBLE = struct.Struct("<d")
 _INT_RANGE = (-(2**31), 2**31 - 1)
+_EXACT = Context(prec=1000)
+"""Wide enough that moving a schema-checked decimal's point never rounds."""
 _LONG_RANGE = (-(2**63), 2**63 - 1)
 
 
 class _Mismatch(Exception):
-    """A value of the wrong type or out of range, at a path."""
+    """A value of the wrong type or out of range, at a path (built only when one is raised)."""
+
+    def __init__(self, reason: str, *, fatal: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str] = []
+        self.fatal = fatal
+        """A ``CodecError`` of its own (precision, scale), not a schema mismatch."""
+
+    def within(self, part: str) -> _Mismatch:
+        self.path.append(part)
+        return self
+
+    def where(self, name: str) -> str:
+        return name + "".join(reversed(self.path))
 
 
 def compile_writer(schema: Any, name: str) -> Callable[[Any], bytes]:
@@ -41,9 +58,13 @@ def compile_writer(schema: Any, name: str) -> Callable[[Any], bytes]:
     def encode(value: Any) -> bytes:
         out = bytearray()
         try:
-            write(value, out, name)
+            write(value, out)
         except _Mismatch as e:
-            raise CodecError(f"{name}: record does not match the schema: {e}") from None
+            if e.fatal:
+                raise CodecError(f"{e.where(name)}: {e.reason}") from None
+            raise CodecError(
+                f"{name}: record does not match the schema: {e.where(name)}: {e.reason}"
+            ) from None
         return bytes(out)
 
     return encode
@@ -71,11 +92,25 @@ def _compile(schema: Any) -> Write:
     return _compile(kind)
 
 
-def _fail(path: str, reason: str) -> _Mismatch:
-    return _Mismatch(f"{path}: {reason}")
+def _zigzag(n: int) -> bytes:
+    out = bytearray()
+    n = (n << 1) ^ (n >> 63)
+    while n & ~0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = 8192
+_SMALL_VARINTS = [_zigzag(n) for n in range(-_SMALL, _SMALL)]
+"""The encodings of lengths, enum positions and small ints, looked up rather than computed."""
 
 
 def _varint(n: int, out: bytearray) -> None:
+    if -_SMALL <= n < _SMALL:
+        out += _SMALL_VARINTS[n + _SMALL]
+        return
     n = (n << 1) ^ (n >> 63)  # zigzag
     while n & ~0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -86,46 +121,46 @@ def _varint(n: int, out: bytearray) -> None:
 def _integer(bounds: tuple[int, int], label: str) -> Write:
     low, high = bounds
 
-    def write(value: Any, out: bytearray, path: str) -> None:
+    def write(value: Any, out: bytearray) -> None:
         if type(value) is not int:  # bool is an int subclass, and not an Avro int
-            raise _fail(path, f"{value!r} is not an {label}")
+            raise _Mismatch(f"{value!r} is not an {label}")
         if not low <= value <= high:
-            raise _fail(path, f"{value} is out of the range of an {label}")
+            raise _Mismatch(f"{value} is out of the range of an {label}")
         _varint(value, out)
 
     return write
 
 
-def _string(value: Any, out: bytearray, path: str) -> None:
+def _string(value: Any, out: bytearray) -> None:
     if not isinstance(value, str):
-        raise _fail(path, f"{value!r} is not a string")
+        raise _Mismatch(f"{value!r} is not a string")
     data = value.encode()
     _varint(len(data), out)
     out += data
 
 
-def _bytes(value: Any, out: bytearray, path: str) -> None:
+def _bytes(value: Any, out: bytearray) -> None:
     if not isinstance(value, bytes | bytearray):
-        raise _fail(path, f"{value!r} is not bytes")
+        raise _Mismatch(f"{value!r} is not bytes")
     _varint(len(value), out)
     out += value
 
 
-def _double(value: Any, out: bytearray, path: str) -> None:
+def _double(value: Any, out: bytearray) -> None:
     if type(value) not in (float, int):
-        raise _fail(path, f"{value!r} is not a number")
+        raise _Mismatch(f"{value!r} is not a number")
     out += _DOUBLE.pack(value)
 
 
-def _boolean(value: Any, out: bytearray, path: str) -> None:
+def _boolean(value: Any, out: bytearray) -> None:
     if type(value) is not bool:
-        raise _fail(path, f"{value!r} is not a boolean")
+        raise _Mismatch(f"{value!r} is not a boolean")
     out.append(1 if value else 0)
 
 
-def _null(value: Any, out: bytearray, path: str) -> None:
+def _null(value: Any, out: bytearray) -> None:
     if value is not None:
-        raise _fail(path, f"{value!r} is not null")
+        raise _Mismatch(f"{value!r} is not null")
 
 
 _PRIMITIVES: dict[str, Write] = {
@@ -139,34 +174,35 @@ _PRIMITIVES: dict[str, Write] = {
 }
 
 
-def _timestamp_micros(value: Any, out: bytearray, path: str) -> None:
+def _timestamp_micros(value: Any, out: bytearray) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise _fail(path, f"{value!r} is not a timezone-aware datetime")
+        raise _Mismatch(f"{value!r} is not a timezone-aware datetime")
     delta = value - _EPOCH
-    _LONG(((delta.days * 86400 + delta.seconds) * 1_000_000) + delta.microseconds, out, path)
+    _LONG(((delta.days * 86400 + delta.seconds) * 1_000_000) + delta.microseconds, out)
 
 
 _LONG = _PRIMITIVES["long"]
 
 
 def _decimal(precision: int, scale: int) -> Write:
-    def write(value: Any, out: bytearray, path: str) -> None:
+    def write(value: Any, out: bytearray) -> None:
         if not isinstance(value, Decimal) or not value.is_finite():
-            raise _fail(path, f"{value!r} is not a finite Decimal")
-        sign, digits, exponent = value.as_tuple()
+            raise _Mismatch(f"{value!r} is not a finite Decimal")
+        exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
         if -exponent > scale:
-            raise CodecError(
-                f"{path}: {value} has {-exponent} fractional digits, the schema allows {scale} "
-                f"(quantize it, e.g. value.quantize(Decimal('1e-{scale}')))"
+            raise _Mismatch(
+                f"{value} has {-exponent} fractional digits, the schema allows {scale} "
+                f"(quantize it, e.g. value.quantize(Decimal('1e-{scale}')))",
+                fatal=True,
             )
         if value.adjusted() + 1 + scale > precision:
-            raise CodecError(
-                f"{path}: {value} needs more than the schema's precision of {precision} digits"
+            raise _Mismatch(
+                f"{value} needs more than the schema's precision of {precision} digits", fatal=True
             )
-        unscaled = int("".join(map(str, digits)) or "0") * 10 ** (exponent + scale)
+        unscaled = int(value.scaleb(scale, _EXACT))
         size = (unscaled.bit_length() + 1 + 7) // 8  # as fastavro sizes it
-        data = (-unscaled if sign else unscaled).to_bytes(size, "big", signed=True)
+        data = unscaled.to_bytes(size, "big", signed=True)
         _varint(len(data), out)
         out += data
 
@@ -176,11 +212,11 @@ def _decimal(precision: int, scale: int) -> Write:
 def _enum(symbols: list[str]) -> Write:
     index = {symbol: i for i, symbol in enumerate(symbols)}
 
-    def write(value: Any, out: bytearray, path: str) -> None:
+    def write(value: Any, out: bytearray) -> None:
         symbol = value.value if isinstance(value, Enum) else value
         position = index.get(symbol)
         if position is None:
-            raise _fail(path, f"{symbol!r} is not one of {', '.join(symbols)}")
+            raise _Mismatch(f"{symbol!r} is not one of {', '.join(symbols)}")
         _varint(position, out)
 
     return write
@@ -190,39 +226,45 @@ def _union(branches: list[Any]) -> Write:
     if len(branches) == 2 and branches[0] == "null":
         inner = _compile(branches[1])
 
-        def optional(value: Any, out: bytearray, path: str) -> None:
+        def optional(value: Any, out: bytearray) -> None:
             if value is None:
                 out.append(0)  # branch 0, zigzag-encoded
             else:
                 out.append(2)  # branch 1
-                inner(value, out, path)
+                inner(value, out)
 
         return optional
     raise CodecError(f"unions other than [null, X] are not supported: {branches!r}")
 
 
 def _array(item: Write) -> Write:
-    def write(value: Any, out: bytearray, path: str) -> None:
+    def write(value: Any, out: bytearray) -> None:
         if not isinstance(value, tuple | list):
-            raise _fail(path, f"{value!r} is not an array")
+            raise _Mismatch(f"{value!r} is not an array")
         if value:
             _varint(len(value), out)
             for i, element in enumerate(value):
-                item(element, out, f"{path}[{i}]")
+                try:
+                    item(element, out)
+                except _Mismatch as e:
+                    raise e.within(f"[{i}]") from None
         out.append(0)
 
     return write
 
 
 def _map(item: Write) -> Write:
-    def write(value: Any, out: bytearray, path: str) -> None:
+    def write(value: Any, out: bytearray) -> None:
         if not isinstance(value, Mapping):
-            raise _fail(path, f"{value!r} is not a map")
+            raise _Mismatch(f"{value!r} is not a map")
         if value:
             _varint(len(value), out)
             for key, element in value.items():
-                _string(key, out, f"{path}[{key!r}]")
-                item(element, out, f"{path}[{key!r}]")
+                try:
+                    _string(key, out)
+                    item(element, out)
+                except _Mismatch as e:
+                    raise e.within(f"[{key!r}]") from None
         out.append(0)
 
     return write
@@ -231,13 +273,16 @@ def _map(item: Write) -> Write:
 def _record(schema: Mapping[str, Any]) -> Write:
     fields = [(f["name"], _compile(f["type"])) for f in schema["fields"]]
 
-    def write(value: Any, out: bytearray, path: str) -> None:
+    def write(value: Any, out: bytearray) -> None:
         getter = value.get if isinstance(value, Mapping) else None
         for name, field in fields:
             try:
                 item = getter(name) if getter is not None else getattr(value, name)
             except AttributeError:
-                raise _fail(f"{path}.{name}", "is missing") from None
-            field(item, out, f"{path}.{name}")
+                raise _Mismatch("is missing").within(f".{name}") from None
+            try:
+                field(item, out)
+            except _Mismatch as e:
+                raise e.within(f".{name}") from None
 
     return write

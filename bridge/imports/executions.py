@@ -8,26 +8,25 @@ positive, commission and fees not negative, side buy or sell.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any
 
 from bridge.imports.formats import (
     DateOrder,
+    TimeParser,
     detect_decimal_mark,
     optional_text,
     parse_cost,
     parse_price,
     parse_quantity,
     parse_text,
-    parse_time,
     resolve_date_order,
 )
 from bridge.imports.grid import (
     EXECUTION_COLUMNS,
     FEE_COLUMNS,
     Cells,
-    GridRow,
     ImportResult,
     Progress,
     RejectedRow,
@@ -73,60 +72,70 @@ def parse_executions(
     fees = tuple(c for c in _FEES if c in grid.columns)
     return convert_rows(
         grid,
-        lambda row: _execution(row, fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested),
+        _Converter(fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested),
         order=order,
         mark=mark,
         progress=progress,
     )
 
 
-def _execution(
-    row: GridRow,
-    fees: tuple[str, ...],
-    *,
-    order: DateOrder,
-    mark: str,
-    tz: tzinfo,
-    ts_ingested: datetime,
-) -> ExecutionReported | list[RejectedRow]:
-    cells = Cells(row)
+class _Converter:
+    """One file's rows → events: the cell parsers are bound to the file's formats once."""
 
-    def price(cell: str, column: str) -> Decimal:
-        return parse_price(cell, column, decimal_mark=mark)
+    def __init__(
+        self,
+        fees: tuple[str, ...],
+        *,
+        order: DateOrder,
+        mark: str,
+        tz: tzinfo,
+        ts_ingested: datetime,
+    ) -> None:
+        self.fees = fees
+        self.ts_ingested = ts_ingested
+        self.price = functools.partial(parse_price, decimal_mark=mark)
+        self.cost = functools.partial(parse_cost, decimal_mark=mark)
+        self.time = TimeParser(order=order, tz=tz)
 
-    def cost(cell: str, column: str) -> Decimal:
-        return parse_cost(cell, column, decimal_mark=mark)
-
-    def time(cell: str, column: str) -> datetime:
-        return parse_time(cell, column, order=order, tz=tz)
-
-    account = cells.take("Account", parse_text)
-    execution_id = cells.take("ID", parse_text)
-    fields: dict[str, Any] = {
-        "execution_id": ExecutionId(execution_id) if execution_id else None,
-        "account": account,
-        "instrument": cells.take("Instrument", parse_text),
-        "side": cells.take("Action", _side),
-        "quantity": cells.take("Quantity", parse_quantity),
-        "price": cells.take("Price", price),
-        "commission": cells.take("Commission", cost),
-        "fees": sum((cells.take(c, cost) or Decimal(0) for c in fees), Decimal(0)),
-        "order_id": _order_id(row.get("Order ID")),
-        "order_name": optional_text(row.get("Name")),
-        "position_effect": cells.take("E/X", _effect),
-    }
-    ts_event = cells.take("Time", time)
-    if cells.errors:
-        return cells.rejected()
-    basis = {"account": account, "execution_id": execution_id}
-    envelope = Envelope(
-        event_id=EventId(derive_event_id("execution", basis, basis)),
-        ts_event=ts_event,
-        ts_ingested=ts_ingested,
-        source=Source.IMPORT,
-        producer=PRODUCER,
-    )
-    return ExecutionReported(envelope=envelope, **fields)
+    def __call__(self, cells: Cells) -> ExecutionReported | list[RejectedRow]:
+        row = cells.row
+        take = cells.take
+        account = take("Account", parse_text)
+        execution_id = take("ID", parse_text, remember=False)
+        instrument = take("Instrument", parse_text)
+        side = take("Action", _side)
+        quantity = take("Quantity", parse_quantity)
+        price = take("Price", self.price)
+        commission = take("Commission", self.cost)
+        fees = Decimal(0)
+        for column in self.fees:
+            fees += take(column, self.cost) or 0
+        effect = take("E/X", _effect)
+        ts_event = take("Time", self.time)
+        if cells.errors:
+            return cells.rejected()
+        basis = {"account": account, "execution_id": execution_id}
+        envelope = Envelope(
+            event_id=EventId(derive_event_id("execution", basis, basis)),
+            ts_event=ts_event,
+            ts_ingested=self.ts_ingested,
+            source=Source.IMPORT,
+            producer=PRODUCER,
+        )
+        return ExecutionReported(
+            envelope=envelope,
+            execution_id=ExecutionId(execution_id),
+            account=account,
+            instrument=instrument,
+            side=side,
+            quantity=quantity,
+            price=price,
+            commission=commission,
+            fees=fees,
+            order_id=_order_id(row.get("Order ID")),
+            order_name=optional_text(row.get("Name")),
+            position_effect=effect,
+        )
 
 
 def _side(cell: str, column: str) -> Side:

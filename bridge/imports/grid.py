@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from bridge.imports.errors import UnrecognizedHeaderError
@@ -153,19 +154,49 @@ class Grid:
 
 
 class Cells:
-    """Takes a row's cells through their parsers, collecting every cell's error."""
+    """Takes a row's cells through their parsers, collecting every cell's error.
 
-    def __init__(self, row: GridRow) -> None:
+    A file repeats most of its cells (its accounts, instruments, actions and commissions, the
+    fills of one second), so parsed cells are remembered per column in ``memo``, shared by the
+    rows of one file: each column must be parsed the same way in every row.
+    """
+
+    MEMO_LIMIT = 4096
+    """Cells remembered per column; a column of mostly distinct cells starts over past it."""
+
+    def __init__(self, row: GridRow, memo: dict[str, dict[str, Any]] | None = None) -> None:
         self.row = row
         self.errors: list[InvalidEventError] = []
+        self.memo = {} if memo is None else memo
 
-    def take(self, column: str, parse: Callable[[str, str], Any]) -> Any:
-        """The parsed cell, or None (and the error kept) when it does not parse."""
+    def take(self, column: str, parse: Callable[[str, str], Any], *, remember: bool = True) -> Any:
+        """The parsed cell, or None (and the error kept) when it does not parse.
+
+        ``remember=False`` for a column whose cells are all distinct (an id).
+        """
+        cell = self.row.cells.get(column, "")
+        seen = self.memo.get(column) if remember else None
+        if seen is not None:
+            known = seen.get(cell, _UNSEEN)
+            if known is not _UNSEEN:  # the common case: a cell seen before
+                if isinstance(known, InvalidEventError):
+                    self.errors.append(known)
+                    return None
+                return known
         try:
-            return parse(self.row.get(column), column)
+            result: Any = parse(cell, column)
         except InvalidEventError as e:
-            self.errors.append(e)
+            result = e
+        if remember:
+            if seen is None:
+                seen = self.memo[column] = {}
+            elif len(seen) >= self.MEMO_LIMIT:
+                seen.clear()
+            seen[cell] = result
+        if isinstance(result, InvalidEventError):
+            self.errors.append(result)
             return None
+        return result
 
     def rejected(self) -> list[RejectedRow]:
         return [
@@ -173,9 +204,12 @@ class Cells:
         ]
 
 
+_UNSEEN = object()
+
+
 def convert_rows(
     grid: Grid,
-    convert: Callable[[GridRow], E | list[RejectedRow]],
+    convert: Callable[[Cells], E | list[RejectedRow]],
     *,
     order: DateOrder,
     mark: str,
@@ -185,14 +219,15 @@ def convert_rows(
     events: list[E] = []
     lines: list[int] = []
     rejected = list(grid.problems)
+    memo: dict[str, dict[str, Any]] = {}
     for done, row in enumerate(grid.rows, 1):
-        result = convert(row)
+        result = convert(Cells(row, memo))
         if isinstance(result, list):
             rejected += result
         else:
             events.append(result)
             lines.append(row.line)
-        if progress is not None:
+        if progress is not None and (done % 256 == 0 or done == len(grid.rows)):
             progress(done, len(grid.rows))
     return ImportResult(
         events=tuple(events),
@@ -221,11 +256,14 @@ def read_grid(text: str, columns: Sequence[Column], grid: str) -> Grid:
     rows: list[GridRow] = []
     problems: list[RejectedRow] = []
     previous = reader.line_num
+    names = tuple(positions)
+    pick = itemgetter(*positions.values())
+    reach = max(positions.values()) + 1
     for record in reader:
         line, previous = previous + 1, reader.line_num
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue
-        if any(cell.strip() for cell in record[width:]):
+        if len(record) > width and "".join(record[width:]).strip():
             problems.append(
                 RejectedRow(
                     line=line,
@@ -234,7 +272,10 @@ def read_grid(text: str, columns: Sequence[Column], grid: str) -> Grid:
                 )
             )
             continue
-        cells = {name: record[i] for name, i in positions.items() if i < len(record)}
+        if len(record) >= reach:
+            cells = dict(zip(names, pick(record), strict=True))
+        else:  # a short row: the columns it lacks are absent
+            cells = {name: record[i] for name, i in positions.items() if i < len(record)}
         rows.append(GridRow(line=line, cells=cells))
     return Grid(columns=tuple(positions), rows=tuple(rows), problems=tuple(problems))
 

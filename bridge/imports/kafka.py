@@ -43,6 +43,10 @@ _NO_LEADER_YET = {
 }
 
 
+class MissingTopicError(ServiceError):
+    """The topic to read does not exist (yet)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogContents:
     """The event ids found in a topic, up to the end offsets seen when reading started."""
@@ -64,7 +68,8 @@ def read_event_ids(
 ) -> LogContents:
     """Every event id in catalog topic ``topic`` (``raw.executions``), read from the beginning.
 
-    Raises ``ServiceError`` when Kafka is unreachable or the topic does not exist.
+    Raises ``ServiceError`` when Kafka is unreachable, ``MissingTopicError`` when the topic does
+    not exist.
     """
     name = settings.topic(topic)
     consumer = Consumer(
@@ -199,7 +204,7 @@ def _offsets(
         ) from e
     topic = metadata.topics.get(name)
     if topic is None or topic.error is not None:
-        raise ServiceError(
+        raise MissingTopicError(
             "kafka", f"topic {name} does not exist; create it with `fillstream topics`"
         )
     deadline = time.monotonic() + timeout

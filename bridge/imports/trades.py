@@ -24,6 +24,7 @@ from typing import Any
 from bridge.imports.executions import PRODUCER
 from bridge.imports.formats import (
     DateOrder,
+    TimeParser,
     currency_of,
     detect_decimal_mark,
     optional_text,
@@ -35,14 +36,12 @@ from bridge.imports.formats import (
     parse_price,
     parse_quantity,
     parse_text,
-    parse_time,
     resolve_date_order,
 )
 from bridge.imports.grid import (
     FEE_COLUMNS,
     TRADE_COLUMNS,
     Cells,
-    GridRow,
     ImportResult,
     Progress,
     RejectedRow,
@@ -74,9 +73,10 @@ def parse_trades(
     order = resolve_date_order(date_order, grid.values("Entry time", "Exit time"))
     mark = detect_decimal_mark(grid.values("Entry price", "Exit price", *_MONEY))
     fees = tuple(c for c in _FEES if c in grid.columns)
+    time = TimeParser(order=order, tz=tz)
     result = convert_rows(
         grid,
-        lambda row: _trade(row, fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested),
+        lambda cells: _trade(cells, fees, time=time, mark=mark, ts_ingested=ts_ingested),
         order=order,
         mark=mark,
         progress=progress,
@@ -117,18 +117,14 @@ def with_event_ids(trades: Sequence[TradeReported]) -> list[TradeReported]:
 
 
 def _trade(
-    row: GridRow,
+    cells: Cells,
     fees: tuple[str, ...],
     *,
-    order: DateOrder,
+    time: TimeParser,
     mark: str,
-    tz: tzinfo,
     ts_ingested: datetime,
 ) -> TradeReported | list[RejectedRow]:
-    cells = Cells(row)
-
-    def time(cell: str, column: str) -> datetime:
-        return parse_time(cell, column, order=order, tz=tz)
+    row = cells.row
 
     def money(cell: str, column: str) -> Decimal:
         return parse_money(cell, column, decimal_mark=mark)

@@ -34,7 +34,7 @@ def run(settings: Settings, directory: Path) -> list[Result]:
     # a namespace of its own: the other benchmarks' records would inflate the duplicate check
     settings = dataclasses.replace(settings, namespace="benchimport")
     ensure_topics(settings)
-    rows = 20_000
+    rows = 50_000
     path = export_file(directory, rows)
     parsed = parse_executions(path.read_text(), tz=NEW_YORK, ts_ingested=START)
     assert len(parsed.events) == rows and not parsed.rejected

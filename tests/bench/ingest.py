@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from confluent_kafka import Producer
@@ -23,14 +24,18 @@ START = datetime(2026, 9, 22, 13, 30, tzinfo=UTC)
 
 
 def executions(count: int, prefix: str) -> list[dict[str, Any]]:
+    """Fills as a busy day has them: a fill every 0.7 s or so, prices wandering over 400 ticks,
+    eight accounts on two instruments, one to three contracts."""
     events = []
     for n in range(count):
-        ts = (START + timedelta(milliseconds=n)).isoformat().replace("+00:00", "Z")
+        ts = (START + timedelta(milliseconds=n * 700 + n % 7)).isoformat().replace("+00:00", "Z")
         side = "buy" if n % 2 == 0 else "sell"
+        ticks = (n * 7919) % 400
         events.append({
             "type": "execution", "ts_event": ts, "execution_id": f"{prefix}-{n}",
-            "account": f"A{n % 8}", "instrument": "ES 12-26", "side": side,
-            "quantity": 1, "price": "5000.25", "commission": "1.29", "fees": "0.05",
+            "account": f"A{n % 8}", "instrument": ("ES 12-26", "NQ 12-26")[n % 2], "side": side,
+            "quantity": 1 + n % 3, "price": str(Decimal("5000.25") + Decimal(ticks) / 4),
+            "commission": "1.29", "fees": "0.05",
         })  # fmt: skip
     return events
 

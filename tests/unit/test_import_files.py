@@ -280,6 +280,24 @@ def test_bad_rows_are_listed_by_line_and_column_and_good_rows_still_parse() -> N
     ]
 
 
+def test_a_bad_cell_repeated_on_many_rows_rejects_every_one_of_them() -> None:
+    # cells are parsed once per file and remembered: an error must still count on every row
+    bad = GOOD.replace("$0.00", "($1.55)")
+    lines = [HEADER, bad.format(id="a"), GOOD.format(id="b"), bad.format(id="c")]
+    lines += [GOOD.format(id=f"x{n}").replace("10:59:52", f"10:59:{n:02d}") for n in range(60)]
+    lines.append(bad.format(id="d").replace("10:59:52", "10:59:60"))
+    events, rejected = executions("\n".join(lines) + "\n")
+    assert len(events) == 61
+    assert [e.envelope.ts_event.second for e in events[1:]] == list(range(60))
+    assert [str(r) for r in rejected] == [
+        "line 2: Commission: must not be negative, was '($1.55)'",
+        "line 4: Commission: must not be negative, was '($1.55)'",
+        "line 65: Commission: must not be negative, was '($1.55)'",
+        "line 65: Time: is not a valid date (second must be in 0..59) when read month-first "
+        "(is that the file's order?), was '1/28/2025 10:59:60 AM'",
+    ]
+
+
 def test_a_trade_that_exits_before_it_enters_is_rejected() -> None:
     text = render_trades(with_event_ids([_trade(1)]), CANONICAL, NEW_YORK).replace(
         "9:40:00 AM", "9:20:00 AM"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bridge.imports.formats import (
     DateOrder,
+    TimeParser,
     currency_of,
     detect_date_order,
     detect_decimal_mark,
@@ -135,6 +136,53 @@ def test_rendered_times_read_back_to_the_same_instant(
     order = DateOrder.DAY_FIRST if style is DateStyle.DAY_FIRST else MONTH_FIRST
     cell = render_time(moment, style, tz)
     assert parse_time(cell, "Time", order=order, tz=tz) == moment
+
+
+def _time_like() -> st.SearchStrategy[str]:
+    """Cells near the time formats: valid ones, and ones with an out-of-range or odd part."""
+    number = st.integers(0, 99).map(str) | st.integers(0, 99).map("{:02d}".format)
+    separator = st.sampled_from(["/", ".", "-"])
+    suffix = st.sampled_from(["", " AM", " PM", " am", "AM", " p.m.", "Z", " +02:00", " XM"])
+    fraction = st.sampled_from(["", ".5", ",123456"])
+    return st.builds(
+        lambda a, s1, b, s2, year, hour, minute, second, frac, suf: (
+            f"{a}{s1}{b}{s2}{year} {hour}:{minute}:{second}{frac}{suf}"
+        ),
+        number, separator, number, separator,
+        st.sampled_from(["2026", "1969", "2100", "26"]),
+        number, number, number, fraction, suffix,
+    )  # fmt: skip
+
+
+def _outcome(parse: object, cell: str) -> object:
+    assert callable(parse)
+    try:
+        return parse(cell, "Time")
+    except InvalidEventError as e:
+        return (e.field, e.reason)
+
+
+@given(
+    cells=st.lists(_time_like() | st.text(max_size=30), min_size=1, max_size=20),
+    order=st.sampled_from([MONTH_FIRST, DateOrder.DAY_FIRST]),
+    zone=st.sampled_from(["America/New_York", "Europe/Berlin", "UTC"]),
+)
+def test_the_time_parser_reads_every_cell_as_parse_time_does(
+    cells: list[str], order: DateOrder, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    parser = TimeParser(order=order, tz=tz)
+    for cell in cells:  # one parser for all: its remembered minutes must never leak
+        expected = _outcome(lambda c, col: parse_time(c, col, order=order, tz=tz), cell)
+        assert _outcome(parser, cell) == expected
+
+
+def test_the_time_parser_is_exact_around_daylight_saving() -> None:
+    parser = TimeParser(order=MONTH_FIRST, tz=NEW_YORK)
+    for cell in ("11/1/2026 1:30:15 AM", "11/1/2026 1:59:59 AM", "11/1/2026 2:00:00 AM",
+                 "3/8/2026 1:59:59 AM", "3/8/2026 3:00:01 AM"):  # fmt: skip
+        assert parser(cell, "Time") == parse_time(cell, "Time", order=MONTH_FIRST, tz=NEW_YORK)
+    assert "skipped by daylight saving" in reason(parser, "3/8/2026 2:30:10 AM", "Time")
 
 
 # --- money ---------------------------------------------------------------------------------------
