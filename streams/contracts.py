@@ -3,17 +3,18 @@
 NinjaTrader names a contract ``ROOT EXPIRY`` (``NQ 12-26``, ``MNQ MAR25``, ``ES 03-27``);
 the root before the first space selects the specification. Values are CME Group's
 (tick size in price points, point value in currency per 1.0 point per contract).
-Bump ``CONTRACTS_VERSION`` whenever a value in ``CONTRACTS`` changes.
+Bump ``CONTRACTS_VERSION`` whenever a value in ``CONTRACTS`` changes (2: session hours).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal
 
 from streams.errors import UnknownInstrumentError
 
-CONTRACTS_VERSION = 1
+CONTRACTS_VERSION = 2
 
 _CHICAGO = "America/Chicago"
 
@@ -27,6 +28,10 @@ class ContractSpec:
     point_value: Decimal
     currency: str = "USD"
     session_time_zone: str = _CHICAGO
+    session_open: time = time(17, 0)
+    """CME Globex: the session opens the evening before its trading day, Sunday to Thursday..."""
+    session_close: time = time(16, 0)
+    """...and closes at 16:00 of the trading day, Monday to Friday (times in the session zone)."""
 
     @property
     def tick_value(self) -> Decimal:

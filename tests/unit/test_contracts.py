@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 
 import pytest
 
 from fillstream.errors import InvalidEventError
+from streams import performance
 from streams.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
 from streams.errors import UnknownInstrumentError
 
@@ -30,7 +32,7 @@ EXPECTED = {
 
 
 def test_version() -> None:
-    assert CONTRACTS_VERSION == 1
+    assert CONTRACTS_VERSION == 2
 
 
 @pytest.mark.parametrize("root", sorted(EXPECTED))
@@ -43,6 +45,14 @@ def test_tick_size_point_value_and_tick_value(root: str) -> None:
     assert spec.tick_value == Decimal(tick_value)
     assert spec.currency == "USD"
     assert spec.session_time_zone == "America/Chicago"
+    assert (spec.session_open, spec.session_close) == (time(17), time(16))  # Globex hours
+
+
+def test_trading_days_follow_the_sessions_of_every_contract() -> None:
+    # streams.performance dates a trade by the session it closed in, with one rollover for all
+    for spec in CONTRACTS:
+        assert spec.session_time_zone == str(performance.SESSION_ZONE), spec.root
+        assert spec.session_open == performance.SESSION_ROLLOVER, spec.root
 
 
 def test_roots_are_unique_and_values_positive() -> None:
