@@ -16,6 +16,10 @@ _NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+MATCHING_METHODS = ("fifo", "average-cost")
+"""The stream worker's lot matching methods (``streams.matching.Matching``)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     home: Path
@@ -33,6 +37,8 @@ class Settings:
     log_level: str
     feed_silence_seconds: float = 30.0
     bridge_ack_timeout: float = 5.0
+    matching: str = "fifo"
+    """Lot matching of the stream worker: ``fifo`` or ``average-cost`` (``streams.Matching``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +56,12 @@ class Settings:
             raise ConfigError(
                 "FILLSTREAM_LOG_LEVEL",
                 f"must be one of {', '.join(_LOG_LEVELS)}, was {log_level!r}",
+            )
+        matching = env.get("FILLSTREAM_MATCHING", "fifo").lower()
+        if matching not in MATCHING_METHODS:
+            raise ConfigError(
+                "FILLSTREAM_MATCHING",
+                f"must be one of {', '.join(MATCHING_METHODS)}, was {matching!r}",
             )
         token = env.get("FILLSTREAM_TOKEN") or _read_token(home)
         if token is not None and len(token) < 16:
@@ -70,6 +82,7 @@ class Settings:
             log_level=log_level,
             feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
             bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
+            matching=matching,
         )
 
     @property
@@ -122,6 +135,7 @@ class Settings:
             "FILLSTREAM_LOG_LEVEL": self.log_level,
             "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
+            "FILLSTREAM_MATCHING": self.matching,
         }
         if self.token is not None:
             env["FILLSTREAM_TOKEN"] = self.token

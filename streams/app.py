@@ -23,7 +23,15 @@ from schemas.events import ExecutionReported, schema_name
 from streams import metrics
 from streams.contracts import spec_for
 from streams.errors import UnknownInstrumentError
-from streams.matching import Book, apply, book_from_json, book_to_json, is_duplicate, position_key
+from streams.matching import (
+    Book,
+    Matching,
+    apply,
+    book_from_json,
+    book_to_json,
+    is_duplicate,
+    position_key,
+)
 
 log = logging.getLogger("fillstream.streams")
 
@@ -56,6 +64,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
     positions = app.Table("positions", default=None, key_type=bytes, partitions=3)
     seen = app.Table("seen", default=None, key_type=bytes, partitions=3)
     source_topic = settings.topic("raw.executions")
+    matching = Matching(settings.matching)
 
     async def dead_letter(message: Any, reason: str, code: str) -> None:
         metrics.DEAD_LETTERS.labels(code).inc()
@@ -106,7 +115,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
                 seen[seen_key] = 1
                 metrics.EVENTS.labels(source_topic, "duplicate").inc()
                 continue
-            book, trades = apply(book, execution, spec)
+            book, trades = apply(book, execution, spec, matching)
             for trade in trades:
                 await app.producer.send_and_wait(
                     trades_topic,

@@ -5,8 +5,15 @@ execution. Matching is FIFO per position key (account, instrument, strategy): an
 against the book's side closes the oldest open lots first, one ``TradeClosed`` per lot it
 touches; what is left once the book is flat opens a lot on the execution's side (a reversal
 through zero closes one trade and opens the next); an execution on the book's side, or into
-a flat book, opens a lot (scale-in). Partial fills are just executions. Average-cost matching
-is a later option; it would be another ``apply`` over the same ``Book``.
+a flat book, opens a lot (scale-in). Partial fills are just executions.
+
+Average-cost matching (``Matching.AVERAGE_COST``) is the option: before an execution reduces a
+position of several lots, they merge into one at their average price, so each closing execution
+makes one trade at the position's average entry. The merged lot keeps its exact cost in
+``basis``; a partial close takes ``basis * q / Q`` of it in currency, rounded to 10 places, and
+the last contract takes what is left, so a position's trades add up, flat to flat, to exactly
+what FIFO gives (only the split between trades differs). The reported entry price is the average
+rounded to 10 places.
 
 Commission plus fees are allocated exactly: consuming ``q`` of an execution's remaining ``Q``
 contracts takes ``cost * q / Q`` rounded to 10 places, and the last contract takes all that is
@@ -26,6 +33,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
 from typing import Any
 
 from fillstream.errors import CodecError, InvalidEventError
@@ -51,6 +59,13 @@ _COST_PLACES = Decimal("1E-10")
 _BOOK_JSON_VERSION = 1
 
 
+class Matching(StrEnum):
+    """Which open quantity a closing execution takes: the oldest lots first, or their average."""
+
+    FIFO = "fifo"
+    AVERAGE_COST = "average-cost"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenLot:
     """The still open part of one execution; ``commission`` is its not yet allocated cost."""
@@ -68,6 +83,17 @@ class OpenLot:
     variant: str | None = None
     signal_id: SignalId | None = None
     source: Source = Source.UNKNOWN
+    basis: Decimal | None = None
+    """Currency cost of the open quantity, kept exactly for a lot that merges several executions
+    (average-cost matching); None for one execution's lot: ``price * quantity`` points."""
+    merged: tuple[ExecutionId, ...] = ()
+    """The further executions merged into this lot (average-cost matching)."""
+
+    def cost(self, point_value: Decimal) -> Decimal:
+        """What the open quantity cost, in currency."""
+        if self.basis is not None:
+            return self.basis
+        return self.price * self.quantity * point_value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,13 +126,18 @@ def is_duplicate(book: Book, execution: ExecutionReported) -> bool:
 
 
 def apply(
-    book: Book, execution: ExecutionReported, spec: ContractSpec
+    book: Book,
+    execution: ExecutionReported,
+    spec: ContractSpec,
+    matching: Matching = Matching.FIFO,
 ) -> tuple[Book, list[TradeClosed]]:
     """Apply one execution to its position's book: the new book and the trades it closed."""
     if is_duplicate(book, execution):
         return book, []
     _validate(execution)
     lots = list(book.lots)
+    if matching is Matching.AVERAGE_COST and len(lots) > 1 and lots[0].side is not execution.side:
+        lots = [_merge(lots, spec.point_value)]
     round_trip = book.round_trip
     trades: list[TradeClosed] = []
     quantity = execution.quantity
@@ -116,12 +147,18 @@ def apply(
         matched = min(lot.quantity, quantity)
         entry_cost = _allocate(lot.commission, matched, lot.quantity)
         exit_cost = _allocate(cost, matched, quantity)
-        trades.append(_trade(lot, execution, spec, matched, entry_cost + exit_cost, round_trip))
+        entry_value = _allocate(lot.cost(spec.point_value), matched, lot.quantity)
+        trades.append(
+            _trade(lot, execution, spec, matched, entry_value, entry_cost + exit_cost, round_trip)
+        )
         if matched == lot.quantity:
             lots.pop(0)
         else:
             lots[0] = replace(
-                lot, quantity=lot.quantity - matched, commission=lot.commission - entry_cost
+                lot,
+                quantity=lot.quantity - matched,
+                commission=lot.commission - entry_cost,
+                basis=None if lot.basis is None else lot.basis - entry_value,
             )
         quantity -= matched
         cost -= exit_cost
@@ -174,6 +211,22 @@ def _allocate(cost: Decimal, part: int, whole: int) -> Decimal:
     return (cost * part / whole).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN)
 
 
+def _merge(lots: list[OpenLot], point_value: Decimal) -> OpenLot:
+    """One lot standing for all of ``lots`` (one side), at their average price."""
+    first = lots[0]
+    quantity = sum(lot.quantity for lot in lots)
+    basis = sum((lot.cost(point_value) for lot in lots), Decimal(0))
+    average = (basis / point_value / quantity).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN)
+    return replace(
+        first,
+        quantity=quantity,
+        price=average,
+        commission=sum((lot.commission for lot in lots), Decimal(0)),
+        basis=basis,
+        merged=tuple(i for lot in lots for i in (lot.execution_id, *lot.merged))[1:],
+    )
+
+
 def _open_lot(execution: ExecutionReported, quantity: int, cost: Decimal) -> OpenLot:
     envelope = execution.envelope
     return OpenLot(
@@ -198,12 +251,15 @@ def _trade(
     execution: ExecutionReported,
     spec: ContractSpec,
     quantity: int,
+    entry_value: Decimal,
     commission: Decimal,
     round_trip: str | None,
 ) -> TradeClosed:
+    """The trade of ``quantity`` of ``lot`` closed by ``execution``; ``entry_value`` is what that
+    quantity cost, in currency."""
     long = lot.side is Side.BUY
-    points = execution.price - lot.price if long else lot.price - execution.price
-    gross = points * quantity * spec.point_value
+    exit_value = execution.price * quantity * spec.point_value
+    gross = exit_value - entry_value if long else entry_value - exit_value
     tid = trade_id(execution, lot.execution_id, execution.execution_id)
     envelope = execution.envelope
     return TradeClosed(
@@ -233,7 +289,7 @@ def _trade(
         commission=commission,
         net_pnl=gross - commission,
         exit_name=execution.order_name,
-        execution_ids=(lot.execution_id, execution.execution_id),
+        execution_ids=(lot.execution_id, *lot.merged, execution.execution_id),
         round_trip_id=round_trip,
     )
 
@@ -277,6 +333,8 @@ def _lot_to_json(lot: OpenLot) -> dict[str, Any]:
         "variant": lot.variant,
         "signal_id": lot.signal_id,
         "source": lot.source.value,
+        "basis": None if lot.basis is None else str(lot.basis),
+        "merged": list(lot.merged),
     }
 
 
@@ -296,4 +354,6 @@ def _lot_from_json(data: dict[str, Any]) -> OpenLot:
         variant=data.get("variant"),
         signal_id=SignalId(signal_id) if signal_id is not None else None,
         source=Source(data.get("source", Source.UNKNOWN.value)),
+        basis=None if data.get("basis") is None else Decimal(data["basis"]),
+        merged=tuple(ExecutionId(i) for i in data.get("merged", ())),
     )

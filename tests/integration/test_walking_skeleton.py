@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -206,3 +207,35 @@ def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
     assert post(settings, execution("m-3", "buy", "1"), content_type="text/plain")[0] == 415
     assert post(settings, {"type": "teleport", "ts_event": "2026-09-22T13:35:00Z"})[0] == 422
     assert sum(end_offsets(settings, "raw.executions").values()) == 0
+
+
+@pytest.fixture
+def average_cost_pipeline(settings: Settings) -> Iterator[Pipeline]:
+    settings = dataclasses.replace(settings, matching="average-cost")
+    migrate(settings)
+    pipeline = Pipeline(settings)
+    try:
+        for service in pipeline.all():
+            service.start()
+        yield pipeline
+    finally:
+        for service in pipeline.all():
+            service.stop()
+            print(f"----- {service.name} log -----\n{service.log_tail(60)}")
+
+
+def test_the_worker_matches_at_average_cost_when_configured(
+    settings: Settings, average_cost_pipeline: Pipeline
+) -> None:
+    status, _ = post(
+        settings,
+        [
+            execution("a-1", "buy", "21000", ts="2026-09-22T13:35:00Z"),
+            execution("a-2", "buy", "21001.25", ts="2026-09-22T13:36:00Z"),
+            execution("a-3", "sell", "21002", ts="2026-09-22T13:37:00Z", quantity=2),
+        ],
+    )
+    assert status == 202
+    wait_for(lambda: trade_count(settings) == 1, timeout=60, message="no trade projected")
+    row = query(settings, "SELECT quantity, entry_price, gross_pnl, execution_ids FROM trades")[0]
+    assert row == (2, Decimal("21000.625"), Decimal("55.00"), ["a-1", "a-2", "a-3"])

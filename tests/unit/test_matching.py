@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fillstream.errors import CodecError, InvalidEventError
+from schemas.codec import default_codec
 from schemas.events import Direction, ExecutionReported, Side, Source, TradeClosed
 from streams.contracts import spec_for
 from streams.matching import (
     PRODUCER,
     RECENT_LIMIT,
     Book,
+    Matching,
     apply,
     book_from_json,
     book_to_json,
@@ -250,7 +252,9 @@ def streams_of_executions(draw: st.DrawFn) -> list[ExecutionReported]:
                 quantity=quantity,
                 price=spec_for(instrument).tick_size * (1000 + ticks),
                 commission=Decimal(cents) / 100,
-                fees=(Decimal(sevenths) / 700).quantize(Decimal("1E-12")),
+                fees=(Decimal(sevenths) / 700).quantize(
+                    Decimal("1E-10")
+                ),  # the bridge allows 10 places
             )
         )
     return executions
@@ -260,14 +264,16 @@ Books = dict[str, Book]
 Trades = dict[str, list[TradeClosed]]
 
 
-def run_keyed(executions: Iterable[ExecutionReported]) -> tuple[Books, Trades]:
+def run_keyed(
+    executions: Iterable[ExecutionReported], matching: Matching = Matching.FIFO
+) -> tuple[Books, Trades]:
     """Fold executions into one book per position key, as the stream worker does."""
     books: Books = {}
     trades: Trades = {}
     for execution in executions:
         key = position_key(execution)
         books[key], closed = apply(
-            books.get(key, Book()), execution, spec_for(execution.instrument)
+            books.get(key, Book()), execution, spec_for(execution.instrument), matching
         )
         trades.setdefault(key, []).extend(closed)
     return books, trades
@@ -402,3 +408,85 @@ def test_book_survives_json_at_every_step(executions: list[ExecutionReported]) -
         books[key], closed = apply(book_from_json(stored), e, spec_for(e.instrument))
         trades.setdefault(key, []).extend(closed)
     assert (books, trades) == run_keyed(executions)
+
+
+# --- average-cost matching ----------------------------------------------------------------------
+
+
+def test_average_cost_closes_at_the_average_entry() -> None:
+    first, second, exit_ = buy(price="21000"), buy(price="21001.25"), sell(price="21002")
+    trades: list[TradeClosed] = []
+    book = Book()
+    for e in (first, second, exit_, sell(price="21000")):
+        book, closed = apply(book, e, NQ, Matching.AVERAGE_COST)
+        trades += closed
+    assert [t.entry_price for t in trades] == [Decimal("21000.625")] * 2
+    assert [t.gross_pnl for t in trades] == [Decimal("27.5"), Decimal("-12.5")]  # FIFO: 40, -25
+    assert trades[0].execution_ids == (first.execution_id, second.execution_id, exit_.execution_id)
+    assert book.is_flat
+
+
+def test_average_cost_with_a_repeating_average_still_adds_up_exactly() -> None:
+    es = spec_for("ES 12-26")
+    fills = [buy(price="5000", instrument="ES 12-26"), buy(price="5000", instrument="ES 12-26"),
+             buy(price="5000.25", instrument="ES 12-26")]  # fmt: skip
+    exits = [sell(price="5001", instrument="ES 12-26") for _ in range(3)]
+    book, trades = Book(), []
+    for e in fills + exits:
+        book, closed = apply(book, e, es, Matching.AVERAGE_COST)
+        trades += closed
+    assert trades[0].entry_price == Decimal("5000.0833333333")  # 5000 1/12, rounded
+    assert sum(t.gross_pnl for t in trades) == Decimal("137.5") == 3 * 50 - Decimal("12.5")
+    assert len({t.trade_id for t in trades}) == 3
+
+
+@given(streams_of_executions())
+def test_average_cost_keeps_cash_commission_and_quantities_exact(
+    executions: list[ExecutionReported],
+) -> None:
+    books, trades = run_keyed(executions, Matching.AVERAGE_COST)
+    fifo_books, fifo_trades = run_keyed(executions)
+    for key, of_key in _by_key(executions).items():
+        point_value = spec_for(of_key[0].instrument).point_value
+        cash = sum((_signed_cash(e.side, e.quantity, e.price) for e in of_key), Decimal(0))
+        still_open = sum(
+            (
+                lot.cost(point_value) * (1 if lot.side is Side.BUY else -1)
+                for lot in books[key].lots
+            ),
+            Decimal(0),
+        )
+        gross = sum((t.gross_pnl for t in trades[key]), Decimal(0))
+        assert gross == cash * point_value + still_open
+        if books[key].is_flat:  # flat to flat, the two methods differ only in the split
+            assert gross == sum((t.gross_pnl for t in fifo_trades[key]), Decimal(0))
+        assert books[key].position == fifo_books[key].position
+        closed = sum(t.quantity for t in trades[key])
+        opened = sum(lot.quantity for lot in books[key].lots)
+        assert 2 * closed + opened == sum(e.quantity for e in of_key)
+    reported = sum((e.commission + e.fees for e in executions), Decimal(0))
+    allocated = sum((t.commission for ts in trades.values() for t in ts), Decimal(0))
+    open_cost = sum((lot.commission for b in books.values() for lot in b.lots), Decimal(0))
+    assert allocated + open_cost == reported
+    ids = [t.trade_id for ts in trades.values() for t in ts]
+    assert len(ids) == len(set(ids))
+    for t in (t for ts in trades.values() for t in ts):
+        assert len(set(t.execution_ids)) == len(t.execution_ids)  # none consumed twice
+        default_codec().encode(t)  # fits the schema (scale and precision)
+
+
+@settings(max_examples=50)
+@given(streams_of_executions())
+def test_an_average_cost_book_survives_json_at_every_step(
+    executions: list[ExecutionReported],
+) -> None:
+    books: Books = {}
+    trades: Trades = {}
+    for e in executions:
+        key = position_key(e)
+        stored = json.loads(json.dumps(book_to_json(books.get(key, Book()))))
+        books[key], closed = apply(
+            book_from_json(stored), e, spec_for(e.instrument), Matching.AVERAGE_COST
+        )
+        trades.setdefault(key, []).extend(closed)
+    assert (books, trades) == run_keyed(executions, Matching.AVERAGE_COST)

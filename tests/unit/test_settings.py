@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fillstream.errors import ConfigError
-from fillstream.settings import Settings
+from fillstream.settings import MATCHING_METHODS, Settings
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:
@@ -89,6 +89,20 @@ def test_a_bad_log_level_is_rejected(tmp_path: Path) -> None:
         settings(tmp_path, FILLSTREAM_LOG_LEVEL="verbose")
 
     assert caught.value.setting == "FILLSTREAM_LOG_LEVEL"
+
+
+def test_matching_is_fifo_unless_average_cost_is_chosen(tmp_path: Path) -> None:
+    from streams.matching import Matching
+
+    assert settings(tmp_path).matching == "fifo"
+    chosen = settings(tmp_path, FILLSTREAM_MATCHING="Average-Cost")
+    assert Matching(chosen.matching) is Matching.AVERAGE_COST
+    assert Settings.from_env(chosen.to_env()).matching == "average-cost"  # reaches the worker
+    assert set(MATCHING_METHODS) == {m.value for m in Matching}
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_MATCHING="lifo")
+    assert caught.value.setting == "FILLSTREAM_MATCHING"
+    assert "fifo, average-cost" in str(caught.value)
 
 
 def test_kafka_cluster_ids_never_look_like_an_option() -> None:
