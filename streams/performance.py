@@ -60,6 +60,8 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from schemas.events import TradeClosed, TradeReported
+
 DEFINITIONS_VERSION = 1
 TRADING_DAYS_PER_YEAR = 252
 SQN_TRADE_CAP = 100
@@ -86,6 +88,25 @@ class TradeResult:
     mfe: Decimal | None = None
     risk: Decimal | None = None
     """The initial risk in currency (entry to initial stop), for R-multiples."""
+
+    @classmethod
+    def of(cls, trade: TradeClosed | TradeReported) -> TradeResult:
+        """A trade we derived, or one NinjaTrader reported (its Profit is net of costs)."""
+        if isinstance(trade, TradeClosed):
+            return cls(
+                exit_time=trade.exit_time,
+                net=trade.net_pnl,
+                gross=trade.gross_pnl,
+                mae=trade.mae,
+                mfe=trade.mfe,
+            )
+        return cls(
+            exit_time=trade.exit_time,
+            net=trade.profit,
+            gross=trade.profit + trade.commission + trade.fees,
+            mae=trade.mae,
+            mfe=trade.mfe,
+        )
 
     @property
     def trading_day(self) -> date:

@@ -220,16 +220,7 @@ def test_per_trade_figures_match_ninjatraders_trades_grid(name: str) -> None:
         (SAMPLES / name).read_text(encoding="utf-8-sig"), tz=NEW_YORK, ts_ingested=MONDAY
     )
     rows = result.events
-    trades = [
-        TradeResult(
-            exit_time=r.exit_time,
-            net=r.profit,
-            gross=r.profit + r.commission + r.fees,
-            mae=r.mae,
-            mfe=r.mfe,
-        )
-        for r in rows
-    ]
+    trades = [TradeResult.of(r) for r in rows]
     p = summarize(trades)
     assert p.trades == len(rows) > 50
     equity = Decimal(0)
@@ -318,3 +309,17 @@ def test_order_free_figures_do_not_depend_on_the_order(
             assert left == pytest.approx(right)
         else:
             assert left == right
+
+
+def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
+    from streams.contracts import spec_for
+    from streams.matching import Book, apply
+    from tests.stubs import buy, sell
+
+    nq = spec_for("NQ 12-26")
+    book, _ = apply(Book(), buy(price="21000", commission=Decimal("2.09")), nq)
+    _, (closed,) = apply(book, sell(price="21010.75", commission=Decimal("2.09")), nq)
+    result = TradeResult.of(closed)
+    assert (result.net, result.gross) == (closed.net_pnl, Decimal("215.00"))
+    assert result.net == Decimal("215.00") - Decimal("4.18")
+    assert result.exit_time == closed.exit_time and result.mae is None
