@@ -12,7 +12,6 @@ Every parser takes the cell's text and its column, and raises ``InvalidEventErro
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -71,7 +70,7 @@ def parse_time(cell: str, column: str, *, order: DateOrder, tz: tzinfo) -> datet
     occurrence; one that never occurs (the hour skipped when it starts) is an error.
     """
     text = cell.translate(_SPACES).strip()
-    if text[4:5] == "-" and (match := _ISO.fullmatch(text)):
+    if match := _ISO.fullmatch(text):
         year, month, day = int(match[1]), int(match[2]), int(match[3])
     elif match := _SLASHED.fullmatch(text):
         first, second, year = int(match[1]), int(match[2]), int(match[3])
@@ -81,46 +80,14 @@ def parse_time(cell: str, column: str, *, order: DateOrder, tz: tzinfo) -> datet
     else:
         raise InvalidEventError(column, f"must be a date and time {_EXAMPLE_TIME}, was {cell!r}")
     hour, minute, second_ = int(match[4]), int(match[5]), int(match[6] or 0)
-    micros = int(match[7][:6].ljust(6, "0")) if match[7] else 0
-    suffix = match[8]
-    if suffix == "AM" or suffix == "PM":  # the common case, spelled out for speed
-        if not 1 <= hour <= 12:
-            raise InvalidEventError(column, f"has hour {hour} with {suffix}, was {cell!r}")
-        hour, zone = hour % 12 + (12 if suffix == "PM" else 0), tz
-    else:
-        hour, zone = _suffix(suffix, hour, column, cell, tz)
+    micros = int((match[7] or "0")[:6].ljust(6, "0"))
+    hour, zone = _suffix(match[8], hour, column, cell, tz)
     try:
-        minute_start = datetime(year, month, day, hour, minute)
-        offset = _utc_offset(minute_start, zone)
-        local = minute_start.replace(second=second_, microsecond=micros)
+        local = datetime(year, month, day, hour, minute, second_, micros)
     except ValueError as e:
         hint = "" if match.re is _ISO else f" when read {order.value} (is that the file's order?)"
         raise InvalidEventError(column, f"is not a valid date ({e}){hint}, was {cell!r}") from None
-    if offset is None:
-        raise InvalidEventError(
-            column, f"does not exist in time zone {zone} (skipped by daylight saving), was {cell!r}"
-        )
-    moment = (local - offset).replace(tzinfo=UTC)
-    if not 1970 <= moment.year < 2100:
-        raise InvalidEventError(column, f"is out of range, was {cell!r}")
-    return moment
-
-
-@functools.lru_cache(maxsize=4096)
-def _utc_offset(minute: datetime, zone: tzinfo) -> timedelta | None:
-    """The offset from UTC of zone ``zone`` in the local minute ``minute`` (naive); the first
-    occurrence's when the minute occurs twice, None when it never occurs.
-
-    Time zones change their offset on whole minutes, so the offset holds for every second of
-    the minute, and a file's times share few minutes: this is computed once per minute.
-    """
-    aware = minute.replace(tzinfo=zone, fold=0)
-    moment = aware.astimezone(UTC)
-    if moment.astimezone(zone).replace(tzinfo=None) != minute:
-        return None
-    offset = aware.utcoffset()
-    assert offset is not None
-    return offset
+    return _to_utc(local, zone, column, cell)
 
 
 class TimeParser:
@@ -187,6 +154,18 @@ def _suffix(suffix: str, hour: int, column: str, cell: str, tz: tzinfo) -> tuple
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         return hour, timezone(sign * offset)
     raise InvalidEventError(column, f"must be a date and time {_EXAMPLE_TIME}, was {cell!r}")
+
+
+def _to_utc(local: datetime, zone: tzinfo, column: str, cell: str) -> datetime:
+    aware = local.replace(tzinfo=zone, fold=0)
+    moment = aware.astimezone(UTC)
+    if moment.astimezone(zone).replace(tzinfo=None) != local:
+        raise InvalidEventError(
+            column, f"does not exist in time zone {zone} (skipped by daylight saving), was {cell!r}"
+        )
+    if not 1970 <= moment.year < 2100:
+        raise InvalidEventError(column, f"is out of range, was {cell!r}")
+    return moment
 
 
 def detect_decimal_mark(cells: Iterable[str]) -> str:
