@@ -92,30 +92,30 @@ def _compile(schema: Any) -> Write:
     return _compile(kind)
 
 
-def _zigzag(n: int) -> bytes:
-    out = bytearray()
-    n = (n << 1) ^ (n >> 63)
+def _computed_varint(n: int, out: bytearray) -> None:
+    n = (n << 1) ^ (n >> 63)  # zigzag
     while n & ~0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
+
+
+def _encoded(n: int) -> bytes:
+    out = bytearray()
+    _computed_varint(n, out)
     return bytes(out)
 
 
 _SMALL = 8192
-_SMALL_VARINTS = [_zigzag(n) for n in range(-_SMALL, _SMALL)]
+_SMALL_VARINTS = [_encoded(n) for n in range(-_SMALL, _SMALL)]
 """The encodings of lengths, enum positions and small ints, looked up rather than computed."""
 
 
 def _varint(n: int, out: bytearray) -> None:
     if -_SMALL <= n < _SMALL:
         out += _SMALL_VARINTS[n + _SMALL]
-        return
-    n = (n << 1) ^ (n >> 63)  # zigzag
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
+    else:
+        _computed_varint(n, out)
 
 
 def _integer(bounds: tuple[int, int], label: str) -> Write:
