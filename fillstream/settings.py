@@ -51,18 +51,8 @@ class Settings:
                 "must be lowercase letters, digits and _, starting with a letter; "
                 f"was {namespace!r}",
             )
-        log_level = env.get("FILLSTREAM_LOG_LEVEL", "info").lower()
-        if log_level not in _LOG_LEVELS:
-            raise ConfigError(
-                "FILLSTREAM_LOG_LEVEL",
-                f"must be one of {', '.join(_LOG_LEVELS)}, was {log_level!r}",
-            )
-        matching = env.get("FILLSTREAM_MATCHING", "fifo").lower()
-        if matching not in MATCHING_METHODS:
-            raise ConfigError(
-                "FILLSTREAM_MATCHING",
-                f"must be one of {', '.join(MATCHING_METHODS)}, was {matching!r}",
-            )
+        log_level = _choice(env, "FILLSTREAM_LOG_LEVEL", _LOG_LEVELS, "info")
+        matching = _choice(env, "FILLSTREAM_MATCHING", MATCHING_METHODS, "fifo")
         token = env.get("FILLSTREAM_TOKEN") or _read_token(home)
         if token is not None and len(token) < 16:
             raise ConfigError("FILLSTREAM_TOKEN", "must be at least 16 characters long")
@@ -162,6 +152,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise ConfigError(name, f"must be between 1 and 65535, was {port}")
     return port
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, default).lower()
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, was {value!r}")
+    return value
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
