@@ -273,13 +273,8 @@ def daily_pnl(trades: Iterable[TradeResult]) -> dict[date, Decimal]:
 
 def sharpe(daily: Sequence[Decimal | float]) -> float | None:
     """Annualized Sharpe ratio of daily PnL (or returns), risk-free rate 0."""
-    values = [float(v) for v in daily]
-    if len(values) < 2:
-        return None
-    spread = statistics.stdev(values)
-    if spread == 0:
-        return None
-    return statistics.fmean(values) / spread * math.sqrt(TRADING_DAYS_PER_YEAR)
+    ratio = _mean_over_spread([float(v) for v in daily])
+    return None if ratio is None else ratio * math.sqrt(TRADING_DAYS_PER_YEAR)
 
 
 def sortino(daily: Sequence[Decimal | float]) -> float | None:
@@ -305,14 +300,7 @@ def nt_sharpe_monthly(daily: dict[date, Decimal]) -> float | None:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     for day, pnl in daily.items():
         months[(day.year, day.month)] += pnl
-    return sharpe_unscaled(list(months.values()))
-
-
-def sharpe_unscaled(values: Sequence[Decimal]) -> float | None:
-    floats = [float(v) for v in values]
-    if len(floats) < 2 or statistics.stdev(floats) == 0:
-        return None
-    return statistics.fmean(floats) / statistics.stdev(floats)
+    return _mean_over_spread([float(v) for v in months.values()])
 
 
 def streaks(nets: Iterable[Decimal]) -> tuple[int, int]:
@@ -364,9 +352,9 @@ def _sqn(trades: Sequence[TradeResult]) -> tuple[float | None, SqnBasis, float |
         values = [float(t.net) for t in trades]
         basis = SqnBasis.NET_PNL
         avg_r = None
-    if len(values) < 2 or statistics.stdev(values) == 0:
+    quality = _mean_over_spread(values)
+    if quality is None:
         return None, basis, avg_r
-    quality = statistics.fmean(values) / statistics.stdev(values)
     return math.sqrt(min(len(values), SQN_TRADE_CAP)) * quality, basis, avg_r
 
 
@@ -384,6 +372,14 @@ def _efficiencies(trades: Sequence[TradeResult]) -> dict[str, float | None]:
         "exit_efficiency": statistics.fmean(exit_) if exit_ else None,
         "total_efficiency": statistics.fmean(total) if total else None,
     }
+
+
+def _mean_over_spread(values: Sequence[float]) -> float | None:
+    """Mean / sample standard deviation; None for fewer than two values or no spread."""
+    if len(values) < 2:
+        return None
+    spread = statistics.stdev(values)
+    return statistics.fmean(values) / spread if spread else None
 
 
 def _ratio(numerator: Decimal | None, denominator: Decimal | None) -> float | None:
