@@ -9,6 +9,7 @@ parsed: one waits on Kafka, the other computes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -27,9 +28,12 @@ from bridge.imports import (
     reconcile,
 )
 from bridge.imports.kafka import LogContents, MissingTopicError, publish, read_event_ids
-from bridge.imports.outcome import FileResult, Outcome
+from bridge.imports.outcome import FileResult, ImportedEvent, Outcome
+from bridge.imports.parsed import encoded
+from bridge.imports.parts import PARALLEL_FROM, PartReader, can_fork, default_workers
 from bridge.imports.progress import ProgressLine
 from bridge.imports.report import render_text, to_json
+from bridge.spool import SpoolRecord
 from fillstream.settings import Settings
 from schemas.catalog import ensure_topics
 from schemas.codec import Codec, default_codec
@@ -53,18 +57,22 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = settings if settings is not None else Settings.from_env()
     ts_ingested = datetime.now(UTC)
-    log = None if args.dry_run else _LogReader(settings, args.kind, default_codec())
-    files = tuple(_read(args.kind, path, args, ts_ingested) for path in args.files)
+    with _part_reader(args, settings) as parts:  # first: its workers fork before any thread
+        log = None if args.dry_run else _LogReader(settings, args.kind, default_codec())
+        read = [_read(args.kind, path, args, ts_ingested, settings, parts) for path in args.files]
+    files = tuple(f for f, _ in read)
     outcome = Outcome(
         kind=args.kind,
         topic=settings.topic(_TOPICS[args.kind]),
         tz=args.tz.key,
         files=files,
         dry_run=args.dry_run,
-        refused=bool(any(f.result.rejected for f in files) and not args.skip_invalid),
-        repeated=sum(len(f.result.events) for f in files) - len(_unique(files)),
+        refused=bool(any(f.parsed.rejected for f in files) and not args.skip_invalid),
+        repeated=sum(f.parsed.valid for f in files) - len(_ids(files)),
     )
-    outcome = _reconcile(outcome, args, ts_ingested)
+    if getattr(args, "reconcile", None) is not None:
+        executions = [e for _, events in read for e in events]
+        outcome = _reconcile(outcome, args, ts_ingested, settings, executions)
     if log is not None and not outcome.refused:
         outcome = _publish(outcome, settings, log.contents())
     print(json.dumps(to_json(outcome), indent=2) if args.json else render_text(outcome))
@@ -115,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
             help="publish the valid rows even if some are rejected (they are listed)",
         )
         sub.add_argument("--json", action="store_true", help="print a JSON document")
+        sub.add_argument(
+            "--workers",
+            type=_workers,
+            default=default_workers(),
+            metavar="N",
+            help="processes reading a large Executions export in parts "
+            "(default: the processors available, at most 8; 1 reads in this process)",
+        )
         if kind == "executions":
             sub.add_argument(
                 "--reconcile",
@@ -122,6 +138,16 @@ def _parser() -> argparse.ArgumentParser:
                 help="compare the trades derived from these executions with a Trades export",
             )
     return parser
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 64, was {text!r}")
+    return workers
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -133,11 +159,48 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def _read(kind: str, path: str, args: argparse.Namespace, ts_ingested: datetime) -> FileResult:
+def _part_reader(
+    args: argparse.Namespace, settings: Settings
+) -> PartReader | contextlib.nullcontext[None]:
+    """Worker processes, when reading Executions exports in parts pays: large files, more than
+    one processor, and no ``--reconcile`` (which needs every event in this process)."""
+    large = sum(_size(path) for path in args.files) >= PARALLEL_FROM
+    simple = args.kind == "executions" and getattr(args, "reconcile", None) is None
+    if large and simple and args.workers > 1 and can_fork():
+        return PartReader(settings, args.workers)
+    return contextlib.nullcontext()
+
+
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0  # reported when the file is read
+
+
+def _read(
+    kind: str,
+    path: str,
+    args: argparse.Namespace,
+    ts_ingested: datetime,
+    settings: Settings,
+    parts: PartReader | None = None,
+) -> tuple[FileResult, tuple[ImportedEvent, ...]]:
+    """A file parsed and encoded, and its events when it was parsed in this process."""
     text = _text(path)
     parse = parse_executions if kind == "executions" else parse_trades
     progress = ProgressLine(f"reading {Path(path).name}")
     try:
+        if parts is not None and len(text) >= PARALLEL_FROM:
+            parsed = parts.read(
+                text,
+                tz=args.tz,
+                ts_ingested=ts_ingested,
+                date_order=args.date_order,
+                progress=progress,
+            )
+            if parsed is not None:
+                return FileResult(path=path, parsed=parsed), ()
         result = parse(
             text, tz=args.tz, ts_ingested=ts_ingested, date_order=args.date_order, progress=progress
         )
@@ -145,7 +208,8 @@ def _read(kind: str, path: str, args: argparse.Namespace, ts_ingested: datetime)
         raise ImportFileError(path, str(e)) from e
     finally:
         progress.close()
-    return FileResult(path=path, result=result)
+    parsed = encoded(result, settings, default_codec())
+    return FileResult(path=path, parsed=parsed), result.events
 
 
 def _text(path: str) -> str:
@@ -163,26 +227,39 @@ def _text(path: str) -> str:
         return data.decode("cp1252", errors="replace")  # Windows' ANSI code page
 
 
-def _reconcile(outcome: Outcome, args: argparse.Namespace, ts_ingested: datetime) -> Outcome:
-    path = getattr(args, "reconcile", None)
-    if path is None:
-        return outcome
-    trades = _read("trades", path, args, ts_ingested)
-    executions = [e for e in outcome.events if isinstance(e, ExecutionReported)]
-    reported = [t for t in trades.result.events if isinstance(t, TradeReported)]
-    return replace(outcome, reconciliation=reconcile(executions, reported), reconciled_with=trades)
+def _reconcile(
+    outcome: Outcome,
+    args: argparse.Namespace,
+    ts_ingested: datetime,
+    settings: Settings,
+    executions: list[ImportedEvent],
+) -> Outcome:
+    trades, reported = _read("trades", args.reconcile, args, ts_ingested, settings)
+    rec = reconcile(
+        [e for e in executions if isinstance(e, ExecutionReported)],
+        [t for t in reported if isinstance(t, TradeReported)],
+    )
+    return replace(outcome, reconciliation=rec, reconciled_with=trades)
 
 
-def _unique(files: Sequence[FileResult]) -> list[ExecutionReported | TradeReported]:
-    """The events of all files, each event id once (the first occurrence)."""
+def _ids(files: Sequence[FileResult]) -> set[str]:
+    """The event ids of all files' valid rows."""
+    return {i for f in files for i in f.parsed.event_ids}
+
+
+def _new_records(files: Sequence[FileResult], log: LogContents) -> tuple[list[SpoolRecord], int]:
+    """The records of events not in the log, each event once (its first row); and how many
+    distinct events the files hold."""
     seen: set[str] = set()
-    unique: list[ExecutionReported | TradeReported] = []
+    new: list[SpoolRecord] = []
+    in_log = log.event_ids
     for f in files:
-        for event in f.result.events:
-            if event.envelope.event_id not in seen:
-                seen.add(event.envelope.event_id)
-                unique.append(event)
-    return unique
+        for event_id, record in f.parsed.records():
+            if event_id not in seen:
+                seen.add(event_id)
+                if event_id not in in_log:
+                    new.append(record)
+    return new, len(seen)
 
 
 class _LogReader(threading.Thread):
@@ -232,9 +309,7 @@ class _LogReader(threading.Thread):
 
 
 def _publish(outcome: Outcome, settings: Settings, log: LogContents) -> Outcome:
-    codec = default_codec()
-    unique = _unique(outcome.files)
-    new = [e for e in unique if e.envelope.event_id not in log.event_ids]
+    new, unique = _new_records(outcome.files, log)
     if log.undecodable:
         print(
             f"note: {log.undecodable} records in {log.topic} could not be decoded and were "
@@ -244,12 +319,12 @@ def _publish(outcome: Outcome, settings: Settings, log: LogContents) -> Outcome:
     if new:
         progress = ProgressLine(f"publishing to {outcome.topic}", "events")
         try:
-            publish(settings, new, codec, progress=progress)
+            publish(settings, new, progress=progress)
         finally:
             progress.close()
     return replace(
         outcome,
         new=len(new),
-        already_in_log=len(unique) - len(new),
+        already_in_log=unique - len(new),
         published=len(new),
     )

@@ -4,12 +4,19 @@
 function checks each value's type as it writes it (what ``fastavro.validation`` would refuse is
 refused here, naming the field) and produces exactly the bytes ``fastavro.schemaless_writer``
 produces for the same record (a property test holds it to that). Decoding stays with fastavro.
+
+Events are written by a second, generated form of the same writer: one flat Python function per
+schema, nested records and the common types inlined, with the same checks. It only says
+whether a value fits; when it does not (or the value is a mapping), the first form writes it
+again and names what is wrong. Both forms give the same bytes (a property test holds it to that).
 """
 
 from __future__ import annotations
 
+import contextlib
+import keyword
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Context, Decimal
 from enum import Enum
@@ -54,9 +61,15 @@ def compile_writer(schema: Any, name: str) -> Callable[[Any], bytes]:
     fillstream.X.quantity: '1' is not an int``, or ``fillstream.X.price: ... fractional digits``.
     """
     write = _compile(schema)
+    fast = _generate(schema)
 
     def encode(value: Any) -> bytes:
         out = bytearray()
+        try:
+            fast(value, out)
+            return bytes(out)
+        except Exception:  # noqa: BLE001 - any misfit is written again, to be named
+            out = bytearray()
         try:
             write(value, out)
         except _Mismatch as e:
@@ -286,3 +299,131 @@ def _record(schema: Mapping[str, Any]) -> Write:
                 raise e.within(f".{name}") from None
 
     return write
+
+
+class _Retry(Exception):
+    """Raised by a generated writer for a value that does not fit: the first form names why."""
+
+
+class _Source:
+    """The lines of a generated writer and the constants it refers to."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {
+            "_Retry": _Retry,
+            "_SV": _SMALL_VARINTS,
+            "_cv": _computed_varint,
+            "_pack": _DOUBLE.pack,
+            "_EPOCH": _EPOCH,
+            "_datetime": datetime,
+            "_Enum": Enum,
+        }
+        self._names = 0
+
+    def name(self, prefix: str = "v") -> str:
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def constant(self, value: Any) -> str:
+        name = self.name("_c")
+        self.constants[name] = value
+        return name
+
+    def add(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+
+def _generate(schema: Any) -> Write:
+    """The generated form of ``_compile(schema)`` (see the module's doc)."""
+    source = _Source()
+    _emit(schema, "value", source, 1)
+    code = "def write(value, out):\n" + ("\n".join(source.lines) or "    pass") + "\n"
+    namespace = dict(source.constants)
+    exec(compile(code, "<fillstream avro writer>", "exec"), namespace)  # noqa: S102
+    write: Write = namespace["write"]
+    return write
+
+
+def _emit(schema: Any, x: str, s: _Source, indent: int) -> None:
+    """Lines that write the value named ``x`` of type ``schema`` or raise ``_Retry``."""
+    if isinstance(schema, list):
+        if len(schema) == 2 and schema[0] == "null":
+            s.add(indent, f"if {x} is None:")
+            s.add(indent + 1, "out.append(0)")
+            s.add(indent, "else:")
+            s.add(indent + 1, "out.append(2)")
+            _emit(schema[1], x, s, indent + 1)
+            return
+        raise CodecError(f"unions other than [null, X] are not supported: {schema!r}")
+    kind = schema if isinstance(schema, str) else schema["type"]
+    logical = None if isinstance(schema, str) else schema.get("logicalType")
+    if kind in ("int", "long") and logical is None:
+        low, high = _INT_RANGE if kind == "int" else _LONG_RANGE
+        s.add(indent, f"if type({x}) is not int or not {low} <= {x} <= {high}: raise _Retry")
+        _emit_varint(x, s, indent)
+    elif kind == "long" and logical == "timestamp-micros":
+        with _remembered(x, s, indent) as inner:
+            d, m = s.name(), s.name()
+            s.add(inner, f"if not isinstance({x}, _datetime) or {x}.tzinfo is None: raise _Retry")
+            s.add(inner, f"{d} = {x} - _EPOCH")
+            s.add(inner, f"{m} = ({d}.days * 86400 + {d}.seconds) * 1000000 + {d}.microseconds")
+            low, high = _LONG_RANGE
+            s.add(inner, f"if not {low} <= {m} <= {high}: raise _Retry")
+            _emit_varint(m, s, inner)
+    elif kind == "string":
+        d = s.name()
+        s.add(indent, f"if not isinstance({x}, str): raise _Retry")
+        s.add(indent, f"{d} = {x}.encode()")
+        _emit_varint(f"len({d})", s, indent)
+        s.add(indent, f"out += {d}")
+    elif kind == "boolean":
+        s.add(indent, f"if type({x}) is not bool: raise _Retry")
+        s.add(indent, f"out.append(1 if {x} else 0)")
+    elif kind == "double":
+        s.add(indent, f"if type({x}) is not float and type({x}) is not int: raise _Retry")
+        s.add(indent, f"out += _pack({x})")
+    elif kind == "null":
+        s.add(indent, f"if {x} is not None: raise _Retry")
+    elif kind == "enum":
+        symbol, position = s.name(), s.name()
+        index = s.constant({symbol: i for i, symbol in enumerate(schema["symbols"])})
+        s.add(indent, f"{symbol} = {x}.value if isinstance({x}, _Enum) else {x}")
+        s.add(indent, f"{position} = {index}.get({symbol})")
+        s.add(indent, f"if {position} is None: raise _Retry")
+        _emit_varint(position, s, indent)
+    elif kind == "record":
+        for field in schema["fields"]:
+            value, name = s.name(), field["name"]
+            if name.isidentifier() and not keyword.iskeyword(name):
+                s.add(indent, f"{value} = {x}.{name}")
+            else:
+                s.add(indent, f"{value} = getattr({x}, {name!r})")
+            _emit(field["type"], value, s, indent)
+    elif logical == "decimal":
+        with _remembered(x, s, indent) as inner:
+            s.add(inner, f"{s.constant(_compile(schema))}({x}, out)")
+    else:  # bytes, arrays, maps: the first form's writer, called
+        s.add(indent, f"{s.constant(_compile(schema))}({x}, out)")
+
+
+@contextlib.contextmanager
+def _remembered(x: str, s: _Source, indent: int) -> Iterator[int]:
+    """Lines that write ``x`` as the lines emitted inside do, unless ``x`` is the very object
+    this field wrote last: then its bytes again. Rows share objects (one ingestion time, a
+    commission parsed once), and a timestamp or decimal costs more to encode than to compare.
+    The memory is one (object, bytes) tuple, replaced whole, so threads may share the writer.
+    """
+    last, start = s.constant([(_Retry, b"")]), s.name()
+    s.add(indent, f"if {x} is {last}[0][0]: out += {last}[0][1]")
+    s.add(indent, "else:")
+    s.add(indent + 1, f"{start} = len(out)")
+    yield indent + 1
+    s.add(indent + 1, f"{last}[0] = ({x}, bytes(out[{start}:]))")
+
+
+def _emit_varint(n: str, s: _Source, indent: int) -> None:
+    value = s.name()
+    s.add(indent, f"{value} = {n}")
+    s.add(indent, f"if -{_SMALL} <= {value} < {_SMALL}: out += _SV[{value} + {_SMALL}]")
+    s.add(indent, f"else: _cv({value}, out)")

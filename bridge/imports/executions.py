@@ -15,7 +15,7 @@ from decimal import Decimal
 from bridge.imports.formats import (
     DateOrder,
     TimeParser,
-    detect_decimal_mark,
+    count_decimal_marks,
     optional_text,
     parse_cost,
     parse_price,
@@ -58,23 +58,28 @@ def parse_executions(
     tz: tzinfo,
     ts_ingested: datetime,
     date_order: DateOrder = DateOrder.AUTO,
+    decimal_mark: str | None = None,
+    line_offset: int = 0,
     progress: Progress | None = None,
 ) -> ImportResult[ExecutionReported]:
     """Every row of an Executions grid export: the events of the valid rows, the rejected rows.
 
     ``tz`` is the time zone the export's times are in (NinjaTrader's platform time zone);
-    ``date_order`` ``auto`` detects it from the whole file (see ``formats.detect_date_order``).
+    ``date_order`` ``auto`` detects it from the whole file (see ``formats.detect_date_order``),
+    ``decimal_mark`` None likewise. ``line_offset`` for a part of a file (see ``read_grid``).
     Raises ``UnrecognizedHeaderError`` when the header is not an Executions grid's.
     """
-    grid = read_grid(text, EXECUTION_COLUMNS, "Executions")
+    grid = read_grid(text, EXECUTION_COLUMNS, "Executions", line_offset=line_offset)
     order = resolve_date_order(date_order, grid.values("Time"))
-    mark = detect_decimal_mark(grid.values("Price", "Commission", *_FEES))
+    evidence = count_decimal_marks(grid.values("Price", "Commission", *_FEES))
+    mark = decimal_mark or evidence.mark
     fees = tuple(c for c in _FEES if c in grid.columns)
     return convert_rows(
         grid,
         _Converter(fees, order=order, mark=mark, tz=tz, ts_ingested=ts_ingested),
         order=order,
         mark=mark,
+        evidence=evidence,
         progress=progress,
     )
 

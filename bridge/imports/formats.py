@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -168,12 +169,24 @@ def _to_utc(local: datetime, zone: tzinfo, column: str, cell: str) -> datetime:
     return moment
 
 
-def detect_decimal_mark(cells: Iterable[str]) -> str:
-    """``"."`` or ``","``: the mark before the decimals in most of the file's numbers.
+@dataclass(frozen=True, slots=True)
+class MarkEvidence:
+    """Numbers seen with ``.`` and with ``,`` before their decimals; the parts of a file add up."""
 
-    A mark followed by exactly three digits (``1,126``) could be a thousands separator and does
-    not count; a file without any evidence is read with ``"."``.
-    """
+    dot: int = 0
+    comma: int = 0
+
+    def __add__(self, other: MarkEvidence) -> MarkEvidence:
+        return MarkEvidence(self.dot + other.dot, self.comma + other.comma)
+
+    @property
+    def mark(self) -> str:
+        return "," if self.comma > self.dot else "."
+
+
+def count_decimal_marks(cells: Iterable[str]) -> MarkEvidence:
+    """The evidence ``detect_decimal_mark`` decides by: a mark followed by exactly three digits
+    (``1,126``) could be a thousands separator and does not count."""
     dot = comma = 0
     for cell in cells:
         match = _LAST_MARK.search(cell)
@@ -182,7 +195,13 @@ def detect_decimal_mark(cells: Iterable[str]) -> str:
                 dot += 1
             else:
                 comma += 1
-    return "," if comma > dot else "."
+    return MarkEvidence(dot, comma)
+
+
+def detect_decimal_mark(cells: Iterable[str]) -> str:
+    """``"."`` or ``","``: the mark before the decimals in most of the file's numbers (see
+    ``count_decimal_marks``); a file without any evidence is read with ``"."``."""
+    return count_decimal_marks(cells).mark
 
 
 def parse_money(cell: str, column: str, *, decimal_mark: str = ".") -> Decimal:

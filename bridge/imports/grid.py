@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from bridge.imports.errors import UnrecognizedHeaderError
-from bridge.imports.formats import DateOrder
+from bridge.imports.formats import DateOrder, MarkEvidence
 from fillstream.errors import InvalidEventError
 
 E = TypeVar("E")
@@ -115,6 +115,8 @@ class ImportResult(Generic[E]):
     rejected: tuple[RejectedRow, ...]
     date_order: DateOrder
     decimal_mark: str
+    mark_evidence: MarkEvidence = MarkEvidence()
+    """What the decimal mark was detected from (the parts of a file read apart add theirs up)."""
 
     @property
     def rejected_lines(self) -> tuple[int, ...]:
@@ -205,6 +207,7 @@ class Cells:
 
 
 _UNSEEN = object()
+_NO_EVIDENCE = MarkEvidence()
 
 
 def convert_rows(
@@ -213,6 +216,7 @@ def convert_rows(
     *,
     order: DateOrder,
     mark: str,
+    evidence: MarkEvidence = _NO_EVIDENCE,
     progress: Progress | None = None,
 ) -> ImportResult[E]:
     """Every row of ``grid`` through ``convert``: an event, or the row's rejected cells."""
@@ -235,12 +239,15 @@ def convert_rows(
         rejected=tuple(sorted(rejected, key=lambda r: r.line)),
         date_order=order,
         decimal_mark=mark,
+        mark_evidence=evidence,
     )
 
 
-def read_grid(text: str, columns: Sequence[Column], grid: str) -> Grid:
+def read_grid(text: str, columns: Sequence[Column], grid: str, *, line_offset: int = 0) -> Grid:
     """The rows of a grid export, cells keyed by canonical column name.
 
+    ``line_offset`` is added to every row's line: for a part of a file (its header, then rows
+    from further down), the lines between the header and the part's first row.
     Raises ``UnrecognizedHeaderError`` naming the missing columns when the header lacks a
     required one.
     """
@@ -255,12 +262,12 @@ def read_grid(text: str, columns: Sequence[Column], grid: str) -> Grid:
         width -= 1
     rows: list[GridRow] = []
     problems: list[RejectedRow] = []
-    previous = reader.line_num
+    previous = reader.line_num + line_offset
     names = tuple(positions)
     pick = itemgetter(*positions.values())
     reach = max(positions.values()) + 1
     for record in reader:
-        line, previous = previous + 1, reader.line_num
+        line, previous = previous + 1, reader.line_num + line_offset
         if not "".join(record).strip():
             continue
         if len(record) > width and "".join(record[width:]).strip():

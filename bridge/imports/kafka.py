@@ -15,11 +15,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from bridge.publisher import PublishError, kafka_record, producer_config
+from bridge.publisher import PublishError, producer_config
+from bridge.spool import SpoolRecord
 from fillstream.errors import CodecError, ServiceError
 from fillstream.settings import Settings
 from schemas.codec import Codec
-from schemas.events import Event
 
 Progress = Callable[[int, int], None]
 
@@ -127,17 +127,15 @@ def read_event_ids(
 
 def publish(
     settings: Settings,
-    events: Sequence[Event],
-    codec: Codec,
+    records: Sequence[SpoolRecord],
     *,
     progress: Progress | None = None,
     timeout: float = 60.0,
 ) -> None:
-    """Send ``events`` keyed and routed as the bridge does; return once Kafka acknowledged all.
+    """Send encoded, routed ``records`` (``kafka_record``); return once Kafka acknowledged all.
 
     Raises ``PublishError`` naming how many were not acknowledged (re-running an import is safe:
-    what reached the log is skipped then). Every row was validated before this is called;
-    encoding runs while librdkafka sends what is already encoded.
+    what reached the log is skipped then).
     """
     producer = Producer({**producer_config(settings), "logger": _LOGGER})
     acked = 0
@@ -150,8 +148,7 @@ def publish(
         else:
             failures.append(error.str())
 
-    for sent, event in enumerate(events):
-        record = kafka_record(settings, codec, event)
+    for sent, record in enumerate(records):
         _produce(
             producer,
             topic=record.topic,
@@ -163,17 +160,17 @@ def publish(
         if sent % 1000 == 0:
             producer.poll(0)  # serve delivery reports now and then, not once per message
             if progress is not None:
-                progress(acked, len(events))
+                progress(acked, len(records))
     deadline = time.monotonic() + timeout
-    while acked + len(failures) < len(events) and time.monotonic() < deadline:
+    while acked + len(failures) < len(records) and time.monotonic() < deadline:
         producer.poll(0.1)
         if progress is not None:
-            progress(acked, len(events))
+            progress(acked, len(records))
     producer.flush(1)
-    if acked < len(events):
+    if acked < len(records):
         reason = failures[0] if failures else f"no acknowledgement within {timeout:g}s"
         raise PublishError(
-            f"{len(events) - acked} of {len(events)} events were not acknowledged by Kafka "
+            f"{len(records) - acked} of {len(records)} events were not acknowledged by Kafka "
             f"({reason}); re-run the same import, events already in the log are skipped"
         )
 

@@ -6,21 +6,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bridge.imports.grid import ImportResult, RejectedRow
+from bridge.imports.grid import RejectedRow
+from bridge.imports.parsed import ImportedEvent, Parsed
 from bridge.imports.reconcile import Reconciliation
-from schemas.events import ExecutionReported, TradeReported
 
-ImportedEvent = ExecutionReported | TradeReported
+__all__ = ["FileResult", "ImportedEvent", "Outcome", "counts"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileResult:
     path: str
-    result: ImportResult[ExecutionReported] | ImportResult[TradeReported]
-
-    @property
-    def events(self) -> tuple[ImportedEvent, ...]:
-        return self.result.events
+    parsed: Parsed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,19 +40,21 @@ class Outcome:
     reconciled_with: FileResult | None = None
 
     @property
-    def events(self) -> list[ImportedEvent]:
-        return [event for f in self.files for event in f.events]
+    def valid(self) -> int:
+        return sum(f.parsed.valid for f in self.files)
 
     @property
     def unique_ids(self) -> set[str]:
-        return {e.envelope.event_id for e in self.events}
+        return {i for f in self.files for i in f.parsed.event_ids}
 
     @property
     def rejected(self) -> list[tuple[str, RejectedRow]]:
-        return [(f.path, r) for f in self.files for r in f.result.rejected]
+        return [(f.path, r) for f in self.files for r in f.parsed.rejected]
 
 
-def counts(events: Sequence[ImportedEvent]) -> list[tuple[str, str, int]]:
-    """``(account, instrument, events)``, sorted by account and instrument."""
-    tally = Counter((e.account, e.instrument) for e in events)
+def counts(files: Sequence[FileResult]) -> list[tuple[str, str, int]]:
+    """``(account, instrument, events)`` of the files' valid rows, sorted."""
+    tally: Counter[tuple[str, str]] = Counter()
+    for f in files:
+        tally += f.parsed.counts()
     return [(a, i, n) for (a, i), n in sorted(tally.items())]

@@ -22,15 +22,15 @@ LISTED = 50
 def render_text(outcome: Outcome) -> str:
     lines: list[str] = []
     for f in outcome.files:
-        r = f.result
+        r = f.parsed
         lines.append(
-            f"{f.path}: {r.rows} rows, {len(r.events)} valid, {len(r.rejected_lines)} rejected "
+            f"{f.path}: {r.rows} rows, {r.valid} valid, {len(r.rejected_lines)} rejected "
             f"({r.date_order.value} dates, times in {outcome.tz})"
         )
-    events = outcome.events
-    if events:
-        lines += ["", *_table(("account", "instrument", outcome.kind), counts(events))]
-        lines += ["", f"first {min(FIRST_ROWS, len(events))} rows:", *_first_rows(outcome)]
+    valid = outcome.valid
+    if valid:
+        lines += ["", *_table(("account", "instrument", outcome.kind), counts(outcome.files))]
+        lines += ["", f"first {min(FIRST_ROWS, valid)} rows:", *_first_rows(outcome)]
     if outcome.rejected:
         lines += ["", "rejected rows:"]
         lines += [f"  {path}:{r.line}  {r.field}: {r.reason}" for path, r in outcome.rejected]
@@ -63,7 +63,7 @@ def _verdict(outcome: Outcome) -> str:
 def _first_rows(outcome: Outcome) -> list[str]:
     rows: list[tuple[object, ...]] = []
     for f in outcome.files:
-        for line, event in zip(f.result.lines, f.events, strict=True):
+        for line, event in zip(f.parsed.lines, f.parsed.sample, strict=False):
             if len(rows) == FIRST_ROWS:
                 break
             rows.append((f"{PurePath(f.path).name}:{line}", *_row(event)))
@@ -105,12 +105,12 @@ def _row(event: ImportedEvent) -> tuple[object, ...]:
 
 def _reconciliation_text(rec: Reconciliation, trades: FileResult) -> list[str]:
     lines = [
-        f"reconciliation with {trades.path}: {len(trades.result.events)} NinjaTrader trades, "
+        f"reconciliation with {trades.path}: {trades.parsed.valid} NinjaTrader trades, "
         f"{rec.matched} paired, {len(rec.mismatches)} mismatches, "
         f"{len(rec.unmatched_ours)} derived trades without a NinjaTrader row, "
         f"{len(rec.unmatched_theirs)} NinjaTrader rows without a derived trade"
     ]
-    for r in trades.result.rejected:
+    for r in trades.parsed.rejected:
         lines.append(f"left out, rejected: {trades.path}:{r.line}  {r.field}: {r.reason}")
     if rec.unknown_instruments:
         lines.append(f"no contract specification for: {', '.join(rec.unknown_instruments)}")
@@ -189,19 +189,19 @@ def to_json(outcome: Outcome) -> dict[str, Any]:
         "files": [
             {
                 "path": f.path,
-                "rows": f.result.rows,
-                "valid": len(f.result.events),
-                "date_order": f.result.date_order.value,
-                "decimal_mark": f.result.decimal_mark,
+                "rows": f.parsed.rows,
+                "valid": f.parsed.valid,
+                "date_order": f.parsed.date_order.value,
+                "decimal_mark": f.parsed.decimal_mark,
                 "rejected": [
                     {"line": r.line, "field": r.field, "reason": r.reason}
-                    for r in f.result.rejected
+                    for r in f.parsed.rejected
                 ],
             }
             for f in outcome.files
         ],
         "counts": [
-            {"account": a, "instrument": i, "events": n} for a, i, n in counts(outcome.events)
+            {"account": a, "instrument": i, "events": n} for a, i, n in counts(outcome.files)
         ],
         "repeated_in_input": outcome.repeated,
         "new": outcome.new,
@@ -251,6 +251,6 @@ def _reconciliation_json(rec: Reconciliation, trades: FileResult) -> dict[str, A
         "open_positions": [{"key": k, "quantity": q} for k, q in rec.open_positions],
         "unknown_instruments": list(rec.unknown_instruments),
         "rejected_trade_rows": [
-            {"line": r.line, "field": r.field, "reason": r.reason} for r in trades.result.rejected
+            {"line": r.line, "field": r.field, "reason": r.reason} for r in trades.parsed.rejected
         ],
     }

@@ -25,8 +25,8 @@ from bridge.imports.executions import PRODUCER
 from bridge.imports.formats import (
     DateOrder,
     TimeParser,
+    count_decimal_marks,
     currency_of,
-    detect_decimal_mark,
     optional_text,
     parse_cost,
     parse_count,
@@ -71,7 +71,8 @@ def parse_trades(
     """
     grid = read_grid(text, TRADE_COLUMNS, "Trades")
     order = resolve_date_order(date_order, grid.values("Entry time", "Exit time"))
-    mark = detect_decimal_mark(grid.values("Entry price", "Exit price", *_MONEY))
+    evidence = count_decimal_marks(grid.values("Entry price", "Exit price", *_MONEY))
+    mark = evidence.mark
     fees = tuple(c for c in _FEES if c in grid.columns)
     time = TimeParser(order=order, tz=tz)
     result = convert_rows(
@@ -79,6 +80,7 @@ def parse_trades(
         lambda cells: _trade(cells, fees, time=time, mark=mark, ts_ingested=ts_ingested),
         order=order,
         mark=mark,
+        evidence=evidence,
         progress=progress,
     )
     return replace(result, events=tuple(with_event_ids(result.events)))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from bridge import cmd_import
-from bridge.imports import parse_executions
+from bridge.imports import parse_executions, parts
 from bridge.imports.kafka import publish
 from bridge.parsing import parse_event
+from bridge.publisher import kafka_record
 from fillstream import cli
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.codec import default_codec
@@ -126,7 +128,7 @@ def test_a_fill_already_sent_live_is_not_imported_again(
         ts_ingested=NOW,
         producer="fillstream-bridge/0.1.0",
     )  # fmt: skip
-    publish(settings, [live], default_codec())
+    publish(settings, [kafka_record(settings, default_codec(), live)])
 
     code, out = run(settings, capsys, "executions", str(EXECUTIONS), str(EXECUTIONS))
 
@@ -182,6 +184,54 @@ def test_a_file_with_a_bad_row_is_refused_whole(
     assert code == 0, out
     assert out[-1].endswith(": 54 new, 0 already in the log; published 54")
     assert published(settings, "raw.executions") == 54
+
+
+def test_a_large_export_read_in_parts_publishes_the_same(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every file counts as large, and parts are a few rows: the sample is read in 5 parts
+    monkeypatch.setattr(cmd_import, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(parts, "PART_SIZE", 1_500)
+    read_in_parts: list[int] = []
+    read = parts.PartReader.read
+
+    def spy(self: parts.PartReader, text: str, **options: Any) -> Any:
+        result = read(self, text, **options)
+        read_in_parts.append(0 if result is None else result.rows)
+        return result
+
+    monkeypatch.setattr(parts.PartReader, "read", spy)
+    lines = EXECUTIONS.read_text().splitlines(keepends=True)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(lines[:40] + [lines[40].replace(",Buy,", ",Hold,", 1)] + lines[41:]))
+
+    code, out = run(settings, capsys, "executions", str(bad), "--workers", "2")
+    assert code == 1 and "Action: must be Buy, Sell, Buy to cover or Sell short" in out[-3]
+    assert f"{bad}:41" in out[-3] and published(settings, "raw.executions") == 0
+
+    def report(*options: str) -> dict[str, Any]:
+        code, out = run(settings, capsys, "executions", str(EXECUTIONS), "--json", *options)
+        assert code == 0, out
+        return dict(json.loads("\n".join(out)))
+
+    assert report("--dry-run", "--workers", "2") == report("--dry-run", "--workers", "1")
+    assert report("--workers", "2")["published"] == 55
+    assert read_in_parts == [55, 55, 55]  # the bad file, a dry run, the import
+    expected = parse_executions(
+        EXECUTIONS.read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
+    ).events
+    stored = records(settings, "raw.executions")
+    by_id = {event.envelope.event_id: event for _, _, event in stored}
+    assert len(by_id) == 55
+    for event in expected:  # the same events, but for the time they were imported
+        found = by_id[event.envelope.event_id]
+        assert replace(found, envelope=replace(found.envelope, ts_ingested=NOW)) == event
+    for key in {k for k, _, _ in stored}:  # in file order per key
+        ids = [e.envelope.event_id for k, _, e in stored if k == key]
+        assert ids == [e.envelope.event_id for e in expected if e.envelope.event_id in ids]
 
 
 def test_the_real_trades_export_is_published_once(

@@ -10,13 +10,17 @@ from zoneinfo import ZoneInfo
 
 from bridge.imports import parse_executions, parse_trades, reconcile
 from bridge.imports.outcome import FileResult, Outcome
+from bridge.imports.parsed import encoded
 from bridge.imports.progress import ProgressLine, describe, duration
 from bridge.imports.report import render_text, to_json
+from fillstream.settings import Settings
+from schemas.codec import default_codec
 from tests.ntexports import SAMPLES
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
 EXECUTIONS = (SAMPLES / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+SETTINGS = Settings.from_env({})
 
 
 def outcome(text: str = EXECUTIONS, **changes: object) -> Outcome:
@@ -25,7 +29,7 @@ def outcome(text: str = EXECUTIONS, **changes: object) -> Outcome:
         kind="executions",
         topic="fillstream.raw.executions",
         tz="America/New_York",
-        files=(FileResult(path="grid.csv", result=result),),
+        files=(FileResult(path="grid.csv", parsed=encoded(result, SETTINGS, default_codec())),),
         dry_run=True,
         refused=bool(result.rejected),
     )
@@ -83,7 +87,10 @@ def test_the_reconciliation_lists_each_difference() -> None:
     executions = parse_executions(EXECUTIONS, tz=NEW_YORK, ts_ingested=NOW).events
     rec = reconcile(executions, trades.events)  # a different day: nothing pairs
     report = outcome(
-        reconciliation=rec, reconciled_with=FileResult(path="trades.csv", result=trades)
+        reconciliation=rec,
+        reconciled_with=FileResult(
+            path="trades.csv", parsed=encoded(trades, SETTINGS, default_codec())
+        ),
     )
     text = render_text(report)
     assert (

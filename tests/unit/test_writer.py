@@ -69,3 +69,27 @@ def test_naive_datetimes_are_refused() -> None:
     )
     with pytest.raises(CodecError, match=r"envelope\.ts_event: .* not a timezone-aware datetime"):
         compiled_bytes(dataclasses.replace(FILL, envelope=envelope))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+def test_one_writer_over_many_events_matches_fastavro(name: str, data: st.DataObject) -> None:
+    """One writer for many events, as an import uses it: the last timestamp and decimal it wrote
+    are remembered, and an event repeated (the same objects again) must still be right."""
+    write = compile_writer(default_registry().expanded(name), name)
+    events = data.draw(st.lists(EVENTS[EVENT_TYPES[name]], min_size=1, max_size=5))
+    for event in [*events, *reversed(events)]:
+        assert write(event) == fastavro_bytes(event)
+
+
+def test_records_given_as_mappings_are_written_too() -> None:
+    write = compile_writer(default_registry().expanded(schema_name(FILL)), schema_name(FILL))
+    assert write(dataclasses.asdict(FILL)) == write(FILL) == fastavro_bytes(FILL)
+
+
+def test_a_misfit_after_a_remembered_field_is_still_named() -> None:
+    write = compile_writer(default_registry().expanded(schema_name(FILL)), schema_name(FILL))
+    assert write(FILL) == fastavro_bytes(FILL)
+    with pytest.raises(CodecError, match=r"ExecutionReported\.quantity: True is not an int"):
+        write(dataclasses.replace(FILL, quantity=True))
+    assert write(FILL) == fastavro_bytes(FILL)
