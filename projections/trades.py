@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,14 @@ def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             where.offset,
             event.envelope.ts_ingested,
             event.round_trip_id,
+            plain(event.fees),
+            event.entry_name,
+            event.exit_reason.value,
+            plain(event.points),
+            plain(event.ticks),
+            None
+            if event.duration_micros is None
+            else timedelta(microseconds=event.duration_micros),
         ),
     )
 
@@ -95,6 +104,12 @@ TRADES = Projection(
         "kafka_offset",
         "ts_ingested",
         "round_trip_id",
+        "fees",
+        "entry_name",
+        "exit_reason",
+        "points",
+        "ticks",
+        "duration",
     ),
     key=("trade_id",),
     to_rows=trade_rows,

@@ -83,6 +83,20 @@ class Direction(StrEnum):
     SHORT = "short"
 
 
+class ExitReason(StrEnum):
+    """Why a trade was closed, read from the closing order's name (``streams.exits``)."""
+
+    UNKNOWN = "unknown"
+    TARGET = "target"
+    STOP = "stop"
+    TRAILING_STOP = "trailing_stop"
+    SESSION_CLOSE = "session_close"
+    CLOSE = "close"
+    REVERSAL = "reversal"
+    SIGNAL = "signal"
+    EXTERNAL = "external"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     event_id: EventId
@@ -206,6 +220,13 @@ class TradeClosed:
     exit_name: str | None = None
     execution_ids: tuple[ExecutionId, ...]
     round_trip_id: str | None = None
+    fees: Decimal | None = None
+    """Apart from ``commission`` since schema v3; None in trades derived before it."""
+    entry_name: str | None = None
+    exit_reason: ExitReason = ExitReason.UNKNOWN
+    points: Decimal | None = None
+    ticks: Decimal | None = None
+    duration_micros: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,9 +15,13 @@ the last contract takes what is left, so a position's trades add up, flat to fla
 what FIFO gives (only the split between trades differs). The reported entry price is the average
 rounded to 10 places.
 
-Commission plus fees are allocated exactly: consuming ``q`` of an execution's remaining ``Q``
-contracts takes ``cost * q / Q`` rounded to 10 places, and the last contract takes all that is
-left, so trades plus open lots always add up to what the executions reported.
+Commission and fees are allocated exactly, each apart: consuming ``q`` of an execution's
+remaining ``Q`` contracts takes ``cost * q / Q`` rounded to 10 places, and the last contract takes
+all that is left, so trades plus open lots always add up to what the executions reported.
+
+A trade also carries its points and ticks per contract, how long it was held, the entry's order
+name, and why it was closed (``streams.exits``: from the closing order's name, and whether that
+execution reversed the position).
 
 Every trade names its round trip: the position's life from flat to flat (a reversal starts a new
 one). Its id is the NinjaTrader ``trade_id`` of the execution that opened the position when the
@@ -43,6 +47,7 @@ from schemas.events import (
     EventId,
     ExecutionId,
     ExecutionReported,
+    ExitReason,
     Side,
     SignalId,
     Source,
@@ -50,6 +55,7 @@ from schemas.events import (
     TradeId,
 )
 from streams.contracts import ContractSpec
+from streams.exits import exit_reason
 
 PRODUCER = "fillstream-streams/0.1.0"
 RECENT_LIMIT = 256
@@ -68,7 +74,8 @@ class Matching(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenLot:
-    """The still open part of one execution; ``commission`` is its not yet allocated cost."""
+    """The still open part of one execution; ``commission`` and ``fees`` are its not yet
+    allocated costs."""
 
     execution_id: ExecutionId
     event_id: EventId
@@ -78,6 +85,7 @@ class OpenLot:
     ts_event: datetime
     ts_ingested: datetime
     commission: Decimal
+    fees: Decimal = Decimal(0)
     order_name: str | None = None
     strategy: str | None = None
     variant: str | None = None
@@ -141,33 +149,39 @@ def apply(
     round_trip = book.round_trip
     trades: list[TradeClosed] = []
     quantity = execution.quantity
-    cost = execution.commission + execution.fees
+    commission, fees = execution.commission, execution.fees
+    against = sum(lot.quantity for lot in lots if lot.side is not execution.side)
+    reason = exit_reason(execution.order_name, reversed_position=0 < against < quantity)
     while quantity > 0 and lots and lots[0].side is not execution.side:
         lot = lots[0]
         matched = min(lot.quantity, quantity)
-        entry_cost = _allocate(lot.commission, matched, lot.quantity)
-        exit_cost = _allocate(cost, matched, quantity)
-        entry_value = _allocate(lot.cost(spec.point_value), matched, lot.quantity)
-        trades.append(
-            _trade(lot, execution, spec, matched, entry_value, entry_cost + exit_cost, round_trip)
+        costs = _Costs(
+            entry_commission=_allocate(lot.commission, matched, lot.quantity),
+            entry_fees=_allocate(lot.fees, matched, lot.quantity),
+            exit_commission=_allocate(commission, matched, quantity),
+            exit_fees=_allocate(fees, matched, quantity),
+            entry_value=_allocate(lot.cost(spec.point_value), matched, lot.quantity),
         )
+        trades.append(_trade(lot, execution, spec, matched, costs, reason, round_trip))
         if matched == lot.quantity:
             lots.pop(0)
         else:
             lots[0] = replace(
                 lot,
                 quantity=lot.quantity - matched,
-                commission=lot.commission - entry_cost,
-                basis=None if lot.basis is None else lot.basis - entry_value,
+                commission=lot.commission - costs.entry_commission,
+                fees=lot.fees - costs.entry_fees,
+                basis=None if lot.basis is None else lot.basis - costs.entry_value,
             )
         quantity -= matched
-        cost -= exit_cost
+        commission -= costs.exit_commission
+        fees -= costs.exit_fees
     if not lots:
         round_trip = None
     if quantity > 0:
         if not lots:
             round_trip = round_trip_id(execution)
-        lots.append(_open_lot(execution, quantity, cost))
+        lots.append(_open_lot(execution, quantity, commission, fees))
     recent = (*book.recent, execution.execution_id)[-RECENT_LIMIT:]
     return Book(lots=tuple(lots), recent=recent, round_trip=round_trip), trades
 
@@ -222,12 +236,15 @@ def _merge(lots: list[OpenLot], point_value: Decimal) -> OpenLot:
         quantity=quantity,
         price=average,
         commission=sum((lot.commission for lot in lots), Decimal(0)),
+        fees=sum((lot.fees for lot in lots), Decimal(0)),
         basis=basis,
         merged=tuple(i for lot in lots for i in (lot.execution_id, *lot.merged))[1:],
     )
 
 
-def _open_lot(execution: ExecutionReported, quantity: int, cost: Decimal) -> OpenLot:
+def _open_lot(
+    execution: ExecutionReported, quantity: int, commission: Decimal, fees: Decimal
+) -> OpenLot:
     envelope = execution.envelope
     return OpenLot(
         execution_id=execution.execution_id,
@@ -237,7 +254,8 @@ def _open_lot(execution: ExecutionReported, quantity: int, cost: Decimal) -> Ope
         price=execution.price,
         ts_event=envelope.ts_event,
         ts_ingested=envelope.ts_ingested,
-        commission=cost,
+        commission=commission,
+        fees=fees,
         order_name=execution.order_name,
         strategy=execution.strategy,
         variant=execution.variant,
@@ -246,20 +264,35 @@ def _open_lot(execution: ExecutionReported, quantity: int, cost: Decimal) -> Ope
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Costs:
+    """What one trade takes of its entry's and its exit's costs, and what its quantity cost."""
+
+    entry_commission: Decimal
+    entry_fees: Decimal
+    exit_commission: Decimal
+    exit_fees: Decimal
+    entry_value: Decimal
+    """Currency."""
+
+
 def _trade(
     lot: OpenLot,
     execution: ExecutionReported,
     spec: ContractSpec,
     quantity: int,
-    entry_value: Decimal,
-    commission: Decimal,
+    costs: _Costs,
+    reason: ExitReason,
     round_trip: str | None,
 ) -> TradeClosed:
-    """The trade of ``quantity`` of ``lot`` closed by ``execution``; ``entry_value`` is what that
-    quantity cost, in currency."""
+    """The trade of ``quantity`` of ``lot`` closed by ``execution``."""
     long = lot.side is Side.BUY
     exit_value = execution.price * quantity * spec.point_value
-    gross = exit_value - entry_value if long else entry_value - exit_value
+    gross = exit_value - costs.entry_value if long else costs.entry_value - exit_value
+    commission = costs.entry_commission + costs.exit_commission
+    fees = costs.entry_fees + costs.exit_fees
+    points = execution.price - lot.price if long else lot.price - execution.price
+    held = execution.envelope.ts_event - lot.ts_event
     tid = trade_id(execution, lot.execution_id, execution.execution_id)
     envelope = execution.envelope
     return TradeClosed(
@@ -287,8 +320,14 @@ def _trade(
         currency=spec.currency,
         gross_pnl=gross,
         commission=commission,
-        net_pnl=gross - commission,
+        fees=fees,
+        net_pnl=gross - commission - fees,
+        entry_name=lot.order_name,
         exit_name=execution.order_name,
+        exit_reason=reason,
+        points=points,
+        ticks=(points / spec.tick_size).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN),
+        duration_micros=(held.days * 86_400 + held.seconds) * 1_000_000 + held.microseconds,
         execution_ids=(lot.execution_id, *lot.merged, execution.execution_id),
         round_trip_id=round_trip,
     )
@@ -328,6 +367,7 @@ def _lot_to_json(lot: OpenLot) -> dict[str, Any]:
         "ts_event": lot.ts_event.isoformat(),
         "ts_ingested": lot.ts_ingested.isoformat(),
         "commission": str(lot.commission),
+        "fees": str(lot.fees),
         "order_name": lot.order_name,
         "strategy": lot.strategy,
         "variant": lot.variant,
@@ -349,6 +389,7 @@ def _lot_from_json(data: dict[str, Any]) -> OpenLot:
         ts_event=datetime.fromisoformat(data["ts_event"]),
         ts_ingested=datetime.fromisoformat(data["ts_ingested"]),
         commission=Decimal(data["commission"]),
+        fees=Decimal(data.get("fees", "0")),
         order_name=data.get("order_name"),
         strategy=data.get("strategy"),
         variant=data.get("variant"),

@@ -156,7 +156,11 @@ def _compare(trade: TradeClosed, row: TradeReported, cumulative: Decimal) -> lis
         ("Entry price", trade.entry_price, row.entry_price),
         ("Exit price", trade.exit_price, row.exit_price),
         ("Profit", _cents(trade.net_pnl), _cents(row.profit)),
-        ("Commission", _cents(trade.commission), _cents(row.commission + row.fees)),
+        (
+            "Commission",
+            _cents(trade.commission + (trade.fees or 0)),
+            _cents(row.commission + row.fees),
+        ),
     ]
     if row.cum_net_profit is not None:
         pairs.append(("Cum. net profit", _cents(cumulative), _cents(row.cum_net_profit)))

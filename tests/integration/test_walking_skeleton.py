@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -86,6 +87,14 @@ def test_a_round_trip_becomes_one_trade_with_exact_money(
         ["e-1", "e-2"],
         "Profit target",
     )
+    details = query(
+        settings,
+        "SELECT fees, entry_name, exit_reason, points, ticks, duration FROM trades",
+    )[0]
+    assert details == (
+        Decimal("0"), "Entry", "target", Decimal("10.5"), Decimal("42"),
+        timedelta(minutes=6, seconds=30, microseconds=250_000),
+    )  # fmt: skip
     scraped = {service.name: scrape(service.health_port) for service in pipeline.all()}
     assert 'fillstream_bridge_events_accepted_total{type="execution"} 2.0' in scraped["bridge"]
     assert 'fillstream_stream_events_total{outcome="applied"' in scraped["worker"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fillstream.errors import CodecError, InvalidEventError
 from schemas.codec import default_codec
-from schemas.events import Direction, ExecutionReported, Side, Source, TradeClosed
+from schemas.events import Direction, ExecutionReported, ExitReason, Side, Source, TradeClosed
 from streams.contracts import spec_for
 from streams.matching import (
     PRODUCER,
@@ -69,6 +69,58 @@ def test_long_round_trip() -> None:
     assert (trade.account, trade.instrument) == ("Sim101", "NQ 12-26")
 
 
+def test_a_trade_carries_points_ticks_duration_names_and_why_it_closed() -> None:
+    entry = buy(2, price="21000.25", order_name="Entry")
+    exit_ = sell(2, price="20990.50", order_name="Stop1", fees=Decimal("0.76"))
+    _, (trade,) = run([entry, exit_])
+    assert (trade.points, trade.ticks) == (Decimal("-9.75"), Decimal("-39"))
+    assert trade.duration_micros == 1_000_000  # the stubs' executions are a second apart
+    assert trade.duration_micros == int(
+        (trade.exit_time - trade.entry_time).total_seconds() * 1_000_000
+    )
+    assert (trade.entry_name, trade.exit_name) == ("Entry", "Stop1")
+    assert trade.exit_reason is ExitReason.STOP
+    assert (trade.commission, trade.fees) == (Decimal("4.18"), Decimal("0.76"))
+    assert trade.gross_pnl == Decimal("-390.00") == trade.points * 2 * NQ.point_value
+    assert trade.net_pnl == Decimal("-394.94")
+
+
+def test_short_points_and_off_tick_prices() -> None:
+    bond = "ZN 12-26"  # ticks of 1/64
+    _, (trade,) = run(
+        [sell(price="110.5", instrument=bond), buy(price="110.40625", instrument=bond)]
+    )
+    assert (trade.points, trade.ticks) == (Decimal("0.09375"), Decimal("6"))
+    _, (odd,) = run([buy(price="21000.10"), sell(price="21000.25")])  # not on NQ's 0.25 grid
+    assert (odd.points, odd.ticks) == (Decimal("0.15"), Decimal("0.6"))
+
+
+def test_a_reversal_through_zero_is_the_exit_reason_when_the_name_gives_none() -> None:
+    _, (trade,) = run([buy(), sell(2)])
+    assert trade.exit_reason is ExitReason.REVERSAL
+    _, (named,) = run([buy(), sell(2, order_name="MNQ_VIXSell_638835132839193677")])
+    assert named.exit_reason is ExitReason.REVERSAL
+    _, (stopped,) = run([buy(), sell(2, order_name="Stop loss")])
+    assert stopped.exit_reason is ExitReason.STOP
+    _, (plain,) = run([buy(2), sell(1)])  # a scale-out reverses nothing
+    assert plain.exit_reason is ExitReason.UNKNOWN
+
+
+def test_an_average_cost_trade_reports_the_merged_entry() -> None:
+    book = Book()
+    trades: list[TradeClosed] = []
+    for e in (buy(price="21000", fees=Decimal("0.5")), buy(price="21001", fees=Decimal("0.5"))):
+        book, closed = apply(book, e, NQ, Matching.AVERAGE_COST)
+    book, trades = apply(
+        book, sell(2, price="21010", order_name="Target1"), NQ, Matching.AVERAGE_COST
+    )
+    (trade,) = trades
+    assert (trade.entry_price, trade.points, trade.ticks) == (
+        Decimal("21000.5000000000"), Decimal("9.5000000000"), Decimal("38")
+    )  # fmt: skip
+    assert trade.fees == Decimal("1.0") and trade.exit_reason is ExitReason.TARGET
+
+
 def test_trade_id_and_envelope_are_derived_not_clocked() -> None:
     entry = buy(strategy="Breakout", variant="B", signal_id="sig-1")
     exit_ = sell(strategy="Breakout", source=Source.PAPER)
@@ -97,7 +149,7 @@ def test_short_round_trip() -> None:
     assert book.is_flat
     assert trade.direction is Direction.SHORT
     assert trade.gross_pnl == Decimal("210.00")
-    assert trade.commission == Decimal("4.68")
+    assert (trade.commission, trade.fees) == (Decimal("4.18"), Decimal("0.50"))
     assert trade.net_pnl == Decimal("205.32")
 
 
@@ -338,13 +390,17 @@ def test_cash_flow_invariant(executions: list[ExecutionReported]) -> None:
 
 
 @given(streams_of_executions())
-def test_commission_is_conserved_exactly(executions: list[ExecutionReported]) -> None:
+def test_commission_and_fees_are_each_conserved_exactly(
+    executions: list[ExecutionReported],
+) -> None:
     books, trades = run_keyed(executions)
-    reported = sum((e.commission + e.fees for e in executions), Decimal(0))
-    allocated = sum((t.commission for ts in trades.values() for t in ts), Decimal(0))
-    still_open = sum((lot.commission for b in books.values() for lot in b.lots), Decimal(0))
-    assert allocated + still_open == reported
-    assert all(t.net_pnl == t.gross_pnl - t.commission for ts in trades.values() for t in ts)
+    closed = [t for ts in trades.values() for t in ts]
+    lots = [lot for b in books.values() for lot in b.lots]
+    for cost in ("commission", "fees"):
+        reported = sum((getattr(e, cost) for e in executions), Decimal(0))
+        allocated = sum((getattr(t, cost) for t in closed), Decimal(0))
+        assert allocated + sum((getattr(lot, cost) for lot in lots), Decimal(0)) == reported
+    assert all(t.net_pnl == t.gross_pnl - t.commission - (t.fees or 0) for t in closed)
 
 
 @given(streams_of_executions())
@@ -465,8 +521,8 @@ def test_average_cost_keeps_cash_commission_and_quantities_exact(
         opened = sum(lot.quantity for lot in books[key].lots)
         assert 2 * closed + opened == sum(e.quantity for e in of_key)
     reported = sum((e.commission + e.fees for e in executions), Decimal(0))
-    allocated = sum((t.commission for ts in trades.values() for t in ts), Decimal(0))
-    open_cost = sum((lot.commission for b in books.values() for lot in b.lots), Decimal(0))
+    allocated = sum((t.commission + (t.fees or 0) for ts in trades.values() for t in ts), 0)
+    open_cost = sum((lot.commission + lot.fees for b in books.values() for lot in b.lots), 0)
     assert allocated + open_cost == reported
     ids = [t.trade_id for ts in trades.values() for t in ts]
     assert len(ids) == len(set(ids))
