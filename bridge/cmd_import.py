@@ -68,7 +68,6 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         files=files,
         dry_run=args.dry_run,
         refused=bool(any(f.parsed.rejected for f in files) and not args.skip_invalid),
-        repeated=sum(f.parsed.valid for f in files) - len(_ids(files)),
     )
     if getattr(args, "reconcile", None) is not None:
         executions = [e for _, events in read for e in events]
@@ -240,11 +239,6 @@ def _reconcile(
         [t for t in reported if isinstance(t, TradeReported)],
     )
     return replace(outcome, reconciliation=rec, reconciled_with=trades)
-
-
-def _ids(files: Sequence[FileResult]) -> set[str]:
-    """The event ids of all files' valid rows."""
-    return {i for f in files for i in f.parsed.event_ids}
 
 
 def _new_records(files: Sequence[FileResult], log: LogContents) -> tuple[list[SpoolRecord], int]:

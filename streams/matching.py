@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
@@ -62,6 +62,7 @@ RECENT_LIMIT = 256
 """How many recently applied execution ids a book remembers to drop redeliveries."""
 
 _COST_PLACES = Decimal("1E-10")
+_MICROSECOND = timedelta(microseconds=1)
 _BOOK_JSON_VERSION = 1
 
 
@@ -292,7 +293,6 @@ def _trade(
     commission = costs.entry_commission + costs.exit_commission
     fees = costs.entry_fees + costs.exit_fees
     points = execution.price - lot.price if long else lot.price - execution.price
-    held = execution.envelope.ts_event - lot.ts_event
     tid = trade_id(execution, lot.execution_id, execution.execution_id)
     envelope = execution.envelope
     return TradeClosed(
@@ -327,7 +327,7 @@ def _trade(
         exit_reason=reason,
         points=points,
         ticks=(points / spec.tick_size).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN),
-        duration_micros=(held.days * 86_400 + held.seconds) * 1_000_000 + held.microseconds,
+        duration_micros=(envelope.ts_event - lot.ts_event) // _MICROSECOND,
         execution_ids=(lot.execution_id, *lot.merged, execution.execution_id),
         round_trip_id=round_trip,
     )

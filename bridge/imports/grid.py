@@ -105,6 +105,11 @@ class RejectedRow:
         return f"line {self.line}: {self.field}: {self.reason}"
 
 
+def rejected_lines(rejected: Sequence[RejectedRow]) -> tuple[int, ...]:
+    """The lines with at least one rejected cell, in order."""
+    return tuple(sorted({r.line for r in rejected}))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImportResult(Generic[E]):
     """The events of an export's valid rows (with their lines) and every rejected row."""
@@ -120,8 +125,7 @@ class ImportResult(Generic[E]):
 
     @property
     def rejected_lines(self) -> tuple[int, ...]:
-        """The lines with at least one rejected cell, in order."""
-        return tuple(sorted({r.line for r in self.rejected}))
+        return rejected_lines(self.rejected)
 
     @property
     def rows(self) -> int:

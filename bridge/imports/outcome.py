@@ -31,8 +31,6 @@ class Outcome:
     dry_run: bool
     refused: bool
     """Rejected rows and no ``--skip-invalid``: nothing is published."""
-    repeated: int = 0
-    """Events that occurred more than once in the input (published once)."""
     new: int | None = None
     already_in_log: int | None = None
     published: int = 0
@@ -46,6 +44,11 @@ class Outcome:
     @property
     def unique_ids(self) -> set[str]:
         return {i for f in self.files for i in f.parsed.event_ids}
+
+    @property
+    def repeated(self) -> int:
+        """Events that occurred more than once in the input (published once)."""
+        return self.valid - len(self.unique_ids)
 
     @property
     def rejected(self) -> list[tuple[str, RejectedRow]]:

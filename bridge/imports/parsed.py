@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bridge.imports.formats import DateOrder, MarkEvidence
-from bridge.imports.grid import ImportResult, RejectedRow
+from bridge.imports.grid import ImportResult, RejectedRow, rejected_lines
 from bridge.publisher import kafka_record
 from bridge.spool import SpoolRecord
 from fillstream.settings import Settings
@@ -55,8 +55,7 @@ class Parsed:
 
     @property
     def rejected_lines(self) -> tuple[int, ...]:
-        """The lines with at least one rejected cell, in order."""
-        return tuple(sorted({r.line for r in self.rejected}))
+        return rejected_lines(self.rejected)
 
     def counts(self) -> Counter[tuple[str, str]]:
         """Valid rows by ``(account, instrument)``."""
