@@ -103,11 +103,13 @@ def kafka_record(settings: Settings, codec: Codec, event: Event) -> SpoolRecord:
         topic=settings.topic(topic),
         key=key.encode(),
         value=codec.encode(event),
-        headers=(
-            ("schema", schema_name(event).encode()),
-            ("event_id", event.envelope.event_id.encode()),
-        ),
+        headers=record_headers(schema_name(event), event.envelope.event_id),
     )
+
+
+def record_headers(schema: str, event_id: str) -> tuple[tuple[str, bytes], ...]:
+    """The headers of an event's record: its Avro full name and its event id."""
+    return (("schema", schema.encode()), ("event_id", event_id.encode()))
 
 
 def to_records(settings: Settings, codec: Codec, events: Sequence[Event]) -> list[SpoolRecord]:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from bridge.imports.formats import DateOrder, MarkEvidence
 from bridge.imports.grid import ImportResult, RejectedRow, rejected_lines
-from bridge.publisher import kafka_record
+from bridge.publisher import kafka_record, record_headers
 from bridge.spool import SpoolRecord
 from fillstream.settings import Settings
 from schemas.codec import Codec
-from schemas.events import ExecutionReported, TradeReported
+from schemas.events import ExecutionReported, TradeReported, schema_name
 
 ImportedEvent = ExecutionReported | TradeReported
 
@@ -44,8 +44,8 @@ class Parsed:
     topics: list[str] = field(default_factory=list)
     keys: list[bytes] = field(default_factory=list)
     values: list[bytes] = field(default_factory=list)
-    schemas: list[bytes] = field(default_factory=list)
-    """The ``schema`` header of each record."""
+    schemas: list[str] = field(default_factory=list)
+    """The Avro full name of each record's event."""
     sample: tuple[ImportedEvent, ...] = ()
     """The first valid rows' events (at most ``SAMPLE``)."""
 
@@ -65,7 +65,7 @@ class Parsed:
         """``(event_id, record)`` of every valid row, in order."""
         columns = (self.event_ids, self.topics, self.keys, self.values, self.schemas)
         for event_id, topic, key, value, schema in zip(*columns, strict=True):
-            headers = (("schema", schema), ("event_id", event_id.encode()))
+            headers = record_headers(schema, event_id)
             yield event_id, SpoolRecord(topic=topic, key=key, value=value, headers=headers)
 
 
@@ -76,9 +76,8 @@ def encoded(
 ) -> Parsed:
     """A parsed export's valid rows as the records every publisher writes (``kafka_record``)."""
     records = [kafka_record(settings, codec, event) for event in result.events]
-    rows = result.rows
     return Parsed(
-        rows=rows,
+        rows=result.rows,
         rejected=result.rejected,
         date_order=result.date_order,
         decimal_mark=result.decimal_mark,
@@ -90,7 +89,7 @@ def encoded(
         topics=[r.topic for r in records],
         keys=[r.key for r in records],
         values=[r.value for r in records],
-        schemas=[dict(r.headers)["schema"] for r in records],
+        schemas=[schema_name(e) for e in result.events],
         sample=tuple(result.events[:SAMPLE]),
     )
 
