@@ -29,8 +29,8 @@ class Pipeline:
         return [self.bridge, self.worker, self.projector]
 
 
-@pytest.fixture
-def pipeline(settings: Settings) -> Iterator[Pipeline]:
+def running(settings: Settings) -> Iterator[Pipeline]:
+    """The migrated database and the three services, stopped (their logs printed) afterwards."""
     migrate(settings)
     pipeline = Pipeline(settings)
     try:
@@ -43,6 +43,11 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
             print(
                 f"----- {service.name} log -----\n{service.log_tail(60)}"
             )  # shown when a test fails
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Iterator[Pipeline]:
+    yield from running(settings)
 
 
 def scrape(port: int) -> str:
@@ -220,17 +225,7 @@ def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
 
 @pytest.fixture
 def average_cost_pipeline(settings: Settings) -> Iterator[Pipeline]:
-    settings = dataclasses.replace(settings, matching="average-cost")
-    migrate(settings)
-    pipeline = Pipeline(settings)
-    try:
-        for service in pipeline.all():
-            service.start()
-        yield pipeline
-    finally:
-        for service in pipeline.all():
-            service.stop()
-            print(f"----- {service.name} log -----\n{service.log_tail(60)}")
+    yield from running(dataclasses.replace(settings, matching="average-cost"))
 
 
 def test_the_worker_matches_at_average_cost_when_configured(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bridge.imports import DateOrder, UnrecognizedHeaderError, parse_executions
 from bridge.imports.grid import EXECUTION_COLUMNS, read_grid
-from bridge.imports.parsed import encoded
+from bridge.imports.parsed import Parsed, encoded
 from bridge.imports.parts import Part, PartReader, split
 from fillstream.settings import Settings
 from schemas.codec import default_codec
@@ -30,13 +30,19 @@ def reader() -> Iterator[PartReader]:
         yield reader
 
 
-def whole(text: str, **options: object) -> object:
-    result = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW, **options)  # type: ignore[arg-type]
+def whole(text: str) -> Parsed:
+    result = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW)
     return encoded(result, SETTINGS, default_codec())
 
 
-def in_parts(reader: PartReader, text: str, size: int, **options: object) -> object:
-    return reader.read(text, tz=NEW_YORK, ts_ingested=NOW, part_size=size, **options)  # type: ignore[arg-type]
+def in_parts(reader: PartReader, text: str, size: int) -> Parsed | None:
+    return reader.read(text, tz=NEW_YORK, ts_ingested=NOW, part_size=size)
+
+
+def read_in_parts(reader: PartReader, text: str, size: int) -> Parsed:
+    parsed = in_parts(reader, text, size)
+    assert parsed is not None, "the export has rows"
+    return parsed
 
 
 def export(rows: list[ExecutionReported], variant: Variant = CANONICAL) -> str:
@@ -82,9 +88,9 @@ def test_lone_carriage_returns_and_empty_exports_are_not_split() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=exports(), size=st.integers(0, 600))
 def test_reading_in_parts_equals_reading_whole(reader: PartReader, text: str, size: int) -> None:
-    parsed = in_parts(reader, text, size, date_order=DateOrder.AUTO)
+    parsed = in_parts(reader, text, size)
     if parsed is None:
-        assert whole(text).valid == 0  # type: ignore[attr-defined]
+        assert whole(text).valid == 0
     else:
         assert parsed == whole(text)
 
@@ -103,10 +109,10 @@ def test_a_day_first_file_is_day_first_in_every_part(reader: PartReader) -> None
     # the first parts' dates are all ambiguous (days 1 to 12): they are read again day-first
     rows = _rows(24 * 20, datetime(2026, 3, 1, tzinfo=UTC))
     text = export(rows, replace(CANONICAL, dates=DateStyle.DAY_FIRST))
-    parsed = in_parts(reader, text, 2_000)
+    parsed = read_in_parts(reader, text, 2_000)
     assert parsed == whole(text)
-    assert parsed.date_order is DateOrder.DAY_FIRST  # type: ignore[attr-defined]
-    assert parsed.rejected == ()  # type: ignore[attr-defined]
+    assert parsed.date_order is DateOrder.DAY_FIRST
+    assert parsed.rejected == ()
 
 
 def test_the_decimal_mark_is_the_whole_files(reader: PartReader) -> None:
@@ -115,9 +121,9 @@ def test_the_decimal_mark_is_the_whole_files(reader: PartReader) -> None:
     dotted = export(rows[:30]).replace(",", ";")  # the European files' delimiter
     european = replace(CANONICAL, money=MoneyStyle.EUROPEAN, dates=DateStyle.ISO)
     text = dotted + "".join(export(rows[30:], european).splitlines(keepends=True)[1:])
-    parsed = in_parts(reader, text, 1_000)
-    assert parsed == whole(text) and parsed.decimal_mark == ","  # type: ignore[attr-defined]
-    assert {r.line for r in parsed.rejected} == set(range(2, 32))  # type: ignore[attr-defined]
+    parsed = read_in_parts(reader, text, 1_000)
+    assert parsed == whole(text) and parsed.decimal_mark == ","
+    assert {r.line for r in parsed.rejected} == set(range(2, 32))
 
 
 def test_rejected_rows_keep_their_lines(reader: PartReader) -> None:
@@ -125,9 +131,9 @@ def test_rejected_rows_keep_their_lines(reader: PartReader) -> None:
     lines[350] = lines[350].replace("21000.25", "x", 1)
     lines[17] = lines[17].replace("Buy", "Hold", 1)
     text = "".join(lines)
-    parsed = in_parts(reader, text, 1_500)
+    parsed = read_in_parts(reader, text, 1_500)
     assert parsed == whole(text)
-    assert [(r.line, r.field) for r in parsed.rejected] == [(18, "Action"), (351, "Price")]  # type: ignore[attr-defined]
+    assert [(r.line, r.field) for r in parsed.rejected] == [(18, "Action"), (351, "Price")]
 
 
 def test_a_header_that_is_not_an_executions_grid_is_refused(reader: PartReader) -> None:
