@@ -53,9 +53,9 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -72,6 +72,8 @@ SESSION_ROLLOVER = time(17, 0)
 
 K = TypeVar("K", bound=Hashable)
 _ZERO = Decimal(0)
+_WIDE = Context(prec=60)
+"""Wide enough that sums of money, and of its squares, are exact."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +90,10 @@ class TradeResult:
     mfe: Decimal | None = None
     risk: Decimal | None = None
     """The initial risk in currency (entry to initial stop), for R-multiples."""
+    trade_id: str = ""
+    currency: str | None = None
+    ts_ingested: datetime | None = None
+    """When the bridge recorded the trade's last execution."""
 
     @classmethod
     def of(cls, trade: TradeClosed | TradeReported) -> TradeResult:
@@ -99,6 +105,9 @@ class TradeResult:
                 gross=trade.gross_pnl,
                 mae=trade.mae,
                 mfe=trade.mfe,
+                trade_id=trade.trade_id,
+                currency=trade.currency,
+                ts_ingested=trade.envelope.ts_ingested,
             )
         return cls(
             exit_time=trade.exit_time,
@@ -106,6 +115,9 @@ class TradeResult:
             gross=trade.profit + trade.commission + trade.fees,
             mae=trade.mae,
             mfe=trade.mfe,
+            trade_id=str(trade.trade_number),
+            currency=trade.currency,
+            ts_ingested=trade.envelope.ts_ingested,
         )
 
     @property
@@ -173,59 +185,176 @@ def trading_day(moment: datetime) -> date:
     return day
 
 
+def session_bounds(day: date) -> tuple[datetime, datetime]:
+    """The instants ``[start, end)`` whose ``trading_day`` is the weekday ``day``: from the
+    previous weekday's rollover to ``day``'s."""
+    if day.weekday() >= 5:
+        raise ValueError(f"{day} is not a trading day (a weekend)")
+    previous = day - timedelta(days=3 if day.weekday() == 0 else 1)
+    return (
+        datetime.combine(previous, SESSION_ROLLOVER, SESSION_ZONE),
+        datetime.combine(day, SESSION_ROLLOVER, SESSION_ZONE),
+    )
+
+
 def summarize(trades: Sequence[TradeResult], *, capital: Decimal | None = None) -> Performance:
     """The figures of ``trades``, oldest first; ``capital`` (the starting equity) enables
     ``max_drawdown_pct``."""
-    nets = [t.net for t in trades]
-    winners = [n for n in nets if n > 0]
-    losers = [n for n in nets if n < 0]
-    gross_profit = sum(winners, _ZERO)
-    gross_loss = sum(losers, _ZERO)
-    net_profit = sum(nets, _ZERO)
-    decided = len(winners) + len(losers)
-    avg_win = gross_profit / len(winners) if winners else None
-    avg_loss = gross_loss / len(losers) if losers else None
-    drawdown = drawdowns(nets, capital=capital)
-    daily = daily_pnl(trades)
-    sqn, basis, avg_r = _sqn(trades)
-    wins_streak, loss_streak = streaks(nets)
-    excursions = [t for t in trades if t.mae is not None and t.mfe is not None]
-    return Performance(
-        definitions_version=DEFINITIONS_VERSION,
-        trades=len(trades),
-        wins=len(winners),
-        losses=len(losers),
-        breakevens=len(trades) - decided,
-        win_rate=len(winners) / decided if decided else None,
-        nt_percent_profitable=len(winners) / len(trades) if trades else None,
-        gross_profit=gross_profit,
-        gross_loss=gross_loss,
-        net_profit=net_profit,
-        avg_win=avg_win,
-        avg_loss=avg_loss,
-        payoff_ratio=_ratio(avg_win, -avg_loss) if avg_win and avg_loss else None,
-        profit_factor=_ratio(gross_profit, -gross_loss),
-        expectancy=net_profit / len(trades) if trades else None,
-        max_drawdown=drawdown.max,
-        max_drawdown_pct=drawdown.max_pct,
-        current_drawdown=drawdown.current,
-        recovery_factor=_ratio(net_profit, drawdown.max),
-        trading_days=len(daily),
-        sharpe=sharpe(list(daily.values())),
-        sortino=sortino(list(daily.values())),
-        nt_sharpe_monthly=nt_sharpe_monthly(daily),
-        sqn=sqn,
-        sqn_basis=basis,
-        avg_r=avg_r,
-        longest_win_streak=wins_streak,
-        longest_loss_streak=loss_streak,
-        avg_mae=_mean([t.mae for t in excursions if t.mae is not None]),
-        avg_mfe=_mean([t.mfe for t in excursions if t.mfe is not None]),
-        avg_etd=_mean([t.mfe - t.gross for t in excursions if t.mfe is not None]),
-        **_efficiencies(excursions),
-        first_exit=min((t.exit_time for t in trades), default=None),
-        last_exit=max((t.exit_time for t in trades), default=None),
-    )
+    tally = Tally(capital=capital)
+    for t in trades:
+        tally.add(t)
+    return tally.performance()
+
+
+@dataclass(slots=True, kw_only=True)
+class Tally:
+    """The running sums behind ``Performance``: add trades oldest first, read the figures at any
+    time in O(trading days). Order-free sums are exact (``_WIDE`` precision), so the figures of a
+    set of trades do not depend on how it was added up; the equity curve and the streaks follow
+    the order the trades are added in."""
+
+    capital: Decimal | None = None
+    trades: int = 0
+    wins: int = 0
+    losses: int = 0
+    gross_profit: Decimal = _ZERO
+    gross_loss: Decimal = _ZERO
+    net_squares: Decimal = _ZERO
+    with_risk: int = 0
+    r_sum: Decimal = _ZERO
+    r_squares: Decimal = _ZERO
+    equity: Decimal = _ZERO
+    peak: Decimal = _ZERO
+    max_drawdown: Decimal = _ZERO
+    max_drawdown_pct: float | None = None
+    win_run: int = 0
+    loss_run: int = 0
+    longest_win: int = 0
+    longest_loss: int = 0
+    daily: dict[date, Decimal] = field(default_factory=dict)
+    excursions: int = 0
+    mae_sum: Decimal = _ZERO
+    mfe_sum: Decimal = _ZERO
+    etd_sum: Decimal = _ZERO
+    ranged: int = 0
+    entry_sum: Decimal = _ZERO
+    exit_sum: Decimal = _ZERO
+    total_sum: Decimal = _ZERO
+    first_exit: datetime | None = None
+    last_exit: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.capital is not None and self.max_drawdown_pct is None:
+            self.max_drawdown_pct = 0.0
+
+    def add(self, t: TradeResult) -> None:
+        """Count ``t``, the newest trade so far."""
+        net = t.net
+        with localcontext(_WIDE):
+            self.trades += 1
+            if net > 0:
+                self.wins += 1
+                self.gross_profit += net
+            elif net < 0:
+                self.losses += 1
+                self.gross_loss += net
+            self.net_squares += net * net
+            if t.risk:
+                r = net / t.risk
+                self.with_risk += 1
+                self.r_sum += r
+                self.r_squares += r * r
+            self.equity += net
+            self.peak = max(self.peak, self.equity)
+            fall = self.peak - self.equity
+            self.max_drawdown = max(self.max_drawdown, fall)
+            capital = self.capital
+            if (
+                capital is not None
+                and self.max_drawdown_pct is not None
+                and capital + self.peak > 0
+            ):
+                self.max_drawdown_pct = max(
+                    self.max_drawdown_pct, float(fall / (capital + self.peak))
+                )
+            self.win_run = self.win_run + 1 if net > 0 else 0
+            self.loss_run = self.loss_run + 1 if net < 0 else 0
+            self.longest_win = max(self.longest_win, self.win_run)
+            self.longest_loss = max(self.longest_loss, self.loss_run)
+            day = t.trading_day
+            self.daily[day] = self.daily.get(day, _ZERO) + net
+            if t.mae is not None and t.mfe is not None:
+                self.excursions += 1
+                self.mae_sum += t.mae
+                self.mfe_sum += t.mfe
+                self.etd_sum += t.mfe - t.gross
+                span = t.mae + t.mfe
+                if span > 0:
+                    self.ranged += 1
+                    self.entry_sum += t.mfe / span
+                    self.exit_sum += (t.gross + t.mae) / span
+                    self.total_sum += t.gross / span
+        if self.first_exit is None or t.exit_time < self.first_exit:
+            self.first_exit = t.exit_time
+        if self.last_exit is None or t.exit_time > self.last_exit:
+            self.last_exit = t.exit_time
+
+    def copy(self) -> Tally:
+        return replace(self, daily=dict(self.daily))
+
+    def performance(self) -> Performance:
+        """The figures of the trades added so far."""
+        n = self.trades
+        decided = self.wins + self.losses
+        net_profit = self.gross_profit + self.gross_loss
+        avg_win = self.gross_profit / self.wins if self.wins else None
+        avg_loss = self.gross_loss / self.losses if self.losses else None
+        daily = _every_weekday(self.daily)
+        if n and self.with_risk == n:
+            basis, quality = SqnBasis.R_MULTIPLE, _quality(n, self.r_sum, self.r_squares)
+            avg_r: float | None = float(self.r_sum / n)
+        else:
+            basis, quality = SqnBasis.NET_PNL, _quality(n, net_profit, self.net_squares)
+            avg_r = None
+        ranged = self.ranged
+        return Performance(
+            definitions_version=DEFINITIONS_VERSION,
+            trades=n,
+            wins=self.wins,
+            losses=self.losses,
+            breakevens=n - decided,
+            win_rate=self.wins / decided if decided else None,
+            nt_percent_profitable=self.wins / n if n else None,
+            gross_profit=self.gross_profit,
+            gross_loss=self.gross_loss,
+            net_profit=net_profit,
+            avg_win=avg_win,
+            avg_loss=avg_loss,
+            payoff_ratio=_ratio(avg_win, -avg_loss) if avg_win and avg_loss else None,
+            profit_factor=_ratio(self.gross_profit, -self.gross_loss),
+            expectancy=net_profit / n if n else None,
+            max_drawdown=self.max_drawdown,
+            max_drawdown_pct=self.max_drawdown_pct,
+            current_drawdown=self.peak - self.equity,
+            recovery_factor=_ratio(net_profit, self.max_drawdown),
+            trading_days=len(daily),
+            sharpe=sharpe(list(daily.values())),
+            sortino=sortino(list(daily.values())),
+            nt_sharpe_monthly=nt_sharpe_monthly(daily),
+            sqn=None if quality is None else math.sqrt(min(n, SQN_TRADE_CAP)) * quality,
+            sqn_basis=basis,
+            avg_r=avg_r,
+            longest_win_streak=self.longest_win,
+            longest_loss_streak=self.longest_loss,
+            avg_mae=self.mae_sum / self.excursions if self.excursions else None,
+            avg_mfe=self.mfe_sum / self.excursions if self.excursions else None,
+            avg_etd=self.etd_sum / self.excursions if self.excursions else None,
+            entry_efficiency=float(self.entry_sum / ranged) if ranged else None,
+            exit_efficiency=float(self.exit_sum / ranged) if ranged else None,
+            total_efficiency=float(self.total_sum / ranged) if ranged else None,
+            first_exit=self.first_exit,
+            last_exit=self.last_exit,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +389,11 @@ def daily_pnl(trades: Iterable[TradeResult]) -> dict[date, Decimal]:
     totals: dict[date, Decimal] = defaultdict(lambda: _ZERO)
     for t in trades:
         totals[t.trading_day] += t.net
+    return _every_weekday(totals)
+
+
+def _every_weekday(totals: dict[date, Decimal]) -> dict[date, Decimal]:
+    """``totals`` with 0 for every weekday missing between its first and last day, in order."""
     if not totals:
         return {}
     day, last = min(totals), max(totals)
@@ -342,36 +476,16 @@ def group(
     return dict(scopes)
 
 
-def _sqn(trades: Sequence[TradeResult]) -> tuple[float | None, SqnBasis, float | None]:
-    rs = [t.r_multiple for t in trades]
-    if trades and all(r is not None for r in rs):
-        values = [r for r in rs if r is not None]
-        basis = SqnBasis.R_MULTIPLE
-        avg_r: float | None = statistics.fmean(values)
-    else:
-        values = [float(t.net) for t in trades]
-        basis = SqnBasis.NET_PNL
-        avg_r = None
-    quality = _mean_over_spread(values)
-    if quality is None:
-        return None, basis, avg_r
-    return math.sqrt(min(len(values), SQN_TRADE_CAP)) * quality, basis, avg_r
-
-
-def _efficiencies(trades: Sequence[TradeResult]) -> dict[str, float | None]:
-    entry, exit_, total = [], [], []
-    for t in trades:
-        assert t.mae is not None and t.mfe is not None
-        span = t.mae + t.mfe
-        if span > 0:
-            entry.append(float(t.mfe / span))
-            exit_.append(float((t.gross + t.mae) / span))
-            total.append(float(t.gross / span))
-    return {
-        "entry_efficiency": statistics.fmean(entry) if entry else None,
-        "exit_efficiency": statistics.fmean(exit_) if exit_ else None,
-        "total_efficiency": statistics.fmean(total) if total else None,
-    }
+def _quality(n: int, total: Decimal, squares: Decimal) -> float | None:
+    """Mean / sample standard deviation of ``n`` values from their sum and sum of squares;
+    None for fewer than two values or no spread."""
+    if n < 2:
+        return None
+    with localcontext(_WIDE):
+        variance = (squares - total * total / n) / (n - 1)
+        if variance <= 0:
+            return None
+        return float(total / n / variance.sqrt())
 
 
 def _mean_over_spread(values: Sequence[float]) -> float | None:
@@ -386,7 +500,3 @@ def _ratio(numerator: Decimal | None, denominator: Decimal | None) -> float | No
     if numerator is None or not denominator:
         return None
     return float(numerator / denominator)
-
-
-def _mean(values: Sequence[Decimal]) -> Decimal | None:
-    return sum(values, _ZERO) / len(values) if values else None
