@@ -39,6 +39,8 @@ class Settings:
     bridge_ack_timeout: float = 5.0
     matching: str = "fifo"
     """Lot matching of the stream worker: ``fifo`` or ``average-cost`` (``streams.Matching``)."""
+    rolling_trades: int = 100
+    """Size of the rolling performance window: the figures of each scope's last N trades."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +75,7 @@ class Settings:
             feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
             bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
             matching=matching,
+            rolling_trades=_count(env, "FILLSTREAM_ROLLING_TRADES", 100),
         )
 
     @property
@@ -126,6 +129,7 @@ class Settings:
             "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
             "FILLSTREAM_MATCHING": self.matching,
+            "FILLSTREAM_ROLLING_TRADES": str(self.rolling_trades),
         }
         if self.token is not None:
             env["FILLSTREAM_TOKEN"] = self.token
@@ -172,6 +176,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < seconds <= 86400:
         raise ConfigError(name, f"must be between 0 and 86400 seconds, was {raw}")
     return seconds
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, was {raw!r}") from None
+    if not 0 < count <= 100_000:
+        raise ConfigError(name, f"must be between 1 and 100000, was {count}")
+    return count
 
 
 def _read_token(home: Path) -> str | None:

@@ -97,6 +97,26 @@ class ExitReason(StrEnum):
     EXTERNAL = "external"
 
 
+class MetricScope(StrEnum):
+    """What a performance snapshot covers."""
+
+    UNKNOWN = "unknown"
+    ACCOUNT = "account"
+    STRATEGY = "strategy"
+    VARIANT = "variant"
+    INSTRUMENT = "instrument"
+    REGIME = "regime"
+
+
+class MetricWindow(StrEnum):
+    """Which of a scope's trades a performance snapshot counts."""
+
+    UNKNOWN = "unknown"
+    ALL_TIME = "all_time"
+    TRADING_DAY = "trading_day"
+    LAST_TRADES = "last_trades"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     event_id: EventId
@@ -255,6 +275,59 @@ class TradeReported:
     currency: str = "USD"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerformanceSnapshot:
+    envelope: Envelope
+    snapshot_id: str
+    scope: MetricScope
+    scope_key: str
+    account: str
+    strategy: str | None = None
+    variant: str | None = None
+    instrument: str | None = None
+    window: MetricWindow
+    window_key: str
+    definitions_version: int
+    scope_trades: int
+    currency: str | None = None
+    as_of_trade_id: str | None = None
+    trades: int
+    wins: int
+    losses: int
+    breakevens: int
+    win_rate: float | None = None
+    nt_percent_profitable: float | None = None
+    gross_profit: Decimal
+    gross_loss: Decimal
+    net_profit: Decimal
+    avg_win: Decimal | None = None
+    avg_loss: Decimal | None = None
+    payoff_ratio: float | None = None
+    profit_factor: float | None = None
+    expectancy: Decimal | None = None
+    max_drawdown: Decimal
+    max_drawdown_pct: float | None = None
+    current_drawdown: Decimal
+    recovery_factor: float | None = None
+    trading_days: int
+    sharpe: float | None = None
+    sortino: float | None = None
+    nt_sharpe_monthly: float | None = None
+    sqn: float | None = None
+    sqn_basis: str
+    avg_r: float | None = None
+    longest_win_streak: int
+    longest_loss_streak: int
+    avg_mae: Decimal | None = None
+    avg_mfe: Decimal | None = None
+    avg_etd: Decimal | None = None
+    entry_efficiency: float | None = None
+    exit_efficiency: float | None = None
+    total_efficiency: float | None = None
+    first_exit: datetime | None = None
+    last_exit: datetime | None = None
+
+
 Event = (
     ExecutionReported
     | OrderUpdated
@@ -264,6 +337,7 @@ Event = (
     | BridgeHeartbeat
     | TradeClosed
     | TradeReported
+    | PerformanceSnapshot
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -276,6 +350,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         BridgeHeartbeat,
         TradeClosed,
         TradeReported,
+        PerformanceSnapshot,
     )
 }
 """Event classes by Avro full name."""

@@ -105,6 +105,17 @@ def test_matching_is_fifo_unless_average_cost_is_chosen(tmp_path: Path) -> None:
     assert "fifo, average-cost" in str(caught.value)
 
 
+@pytest.mark.parametrize(("raw", "reason"), [("ten", "whole number"), ("0", "between 1")])
+def test_the_rolling_window_is_a_positive_count(tmp_path: Path, raw: str, reason: str) -> None:
+    assert settings(tmp_path).rolling_trades == 100
+    chosen = settings(tmp_path, FILLSTREAM_ROLLING_TRADES="20")
+    assert Settings.from_env(chosen.to_env()).rolling_trades == 20  # reaches the worker
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_ROLLING_TRADES=raw)
+    assert caught.value.setting == "FILLSTREAM_ROLLING_TRADES"
+    assert reason in str(caught.value)
+
+
 def test_kafka_cluster_ids_never_look_like_an_option() -> None:
     from deploy.kafka import new_cluster_id
 
