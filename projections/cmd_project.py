@@ -11,9 +11,9 @@ from confluent_kafka.admin import AdminClient
 
 from fillstream.health import serve_health
 from fillstream.settings import Settings
+from projections import PROJECTIONS
 from projections.migrate import connect, migrate
 from projections.projector import Projector
-from projections.trades import PROJECTIONS
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from schemas.events import Event
@@ -26,8 +27,11 @@ class Projection:
     """Catalog topic names (``derived.trades``), resolved in the namespace at run time."""
     columns: tuple[str, ...]
     key: tuple[str, ...]
-    """The conflict target: a row with the same key is already projected and is left alone."""
+    """The conflict target: a row with the same key is already projected and is left alone..."""
     to_rows: Callable[[Event, Location], Sequence[tuple[Any, ...]]]
+    newer_by: str | None = None
+    """...unless this column is named: then a row replaces the one with its key when its value
+    there is at least as large (snapshots: the latest wins, a redelivered older one does not)."""
 
     @property
     def table(self) -> str:
@@ -37,3 +41,16 @@ class Projection:
     def group(self) -> str:
         """Consumer group name (without namespace) of this projection version."""
         return f"projection.{self.name}.v{self.version}"
+
+
+def plain(value: Decimal | None) -> Decimal | None:
+    """Drop the trailing zeros Avro's fixed scale adds (21000.2500000000 → 21000.25)."""
+    if value is None:
+        return None
+    normalized = value.normalize()
+    exponent = normalized.as_tuple().exponent
+    return (
+        normalized.quantize(Decimal(1))
+        if isinstance(exponent, int) and exponent > 0
+        else normalized
+    )

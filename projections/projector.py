@@ -73,6 +73,7 @@ class Projector:
         self._row_placeholder = sql.SQL("({})").format(
             sql.SQL(", ").join(sql.Placeholder() * len(projection.columns))
         )
+        self._on_conflict = _on_conflict(projection, self._table)
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
 
@@ -173,18 +174,35 @@ class Projector:
 
     def _insert_rows(self, rows: list[tuple[Any, ...]]) -> int:
         assert self._conn is not None
+        if self.projection.newer_by is not None:
+            rows = self._newest_per_key(rows)
         inserted = 0
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
-            statement = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING").format(
+            statement = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) {}").format(
                 self._table,
                 self._columns,
                 sql.SQL(", ").join([self._row_placeholder] * len(chunk)),
                 self._key,
+                self._on_conflict,
             )
             cursor = self._conn.execute(statement, [value for row in chunk for value in row])
             inserted += max(cursor.rowcount, 0)
         return inserted
+
+    def _newest_per_key(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """One row per key, the one with the largest ``newer_by`` (the last of equals): one
+        INSERT may not update a row twice."""
+        columns = self.projection.columns
+        key_at = [columns.index(c) for c in self.projection.key]
+        newer_at = columns.index(self.projection.newer_by or "")
+        newest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for row in rows:
+            key = tuple(row[i] for i in key_at)
+            kept = newest.get(key)
+            if kept is None or row[newer_at] >= kept[newer_at]:
+                newest[key] = row
+        return list(newest.values())
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         if self._dead_letters is None:
@@ -209,6 +227,21 @@ class Projector:
             },
         )
         self._dead_letters.flush(10)
+
+
+def _on_conflict(projection: Projection, table: sql.Identifier) -> sql.Composable:
+    if projection.newer_by is None:
+        return sql.SQL("DO NOTHING")
+    updated = [c for c in projection.columns if c not in projection.key]
+    return sql.SQL("DO UPDATE SET {}, projected_at = now() WHERE {}.{} <= EXCLUDED.{}").format(
+        sql.SQL(", ").join(
+            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+            for c in updated
+        ),
+        table,
+        sql.Identifier(projection.newer_by),
+        sql.Identifier(projection.newer_by),
+    )
 
 
 def _location(message: Message) -> Location:

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
-from projections.projection import Location, Projection
+from projections.projection import Location, Projection, plain
 from schemas.events import Event, TradeClosed
-
-
-def plain(value: Decimal | None) -> Decimal | None:
-    """Drop the trailing zeros Avro's fixed scale adds (21000.2500000000 → 21000.25)."""
-    if value is None:
-        return None
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
-    return (
-        normalized.quantize(Decimal(1))
-        if isinstance(exponent, int) and exponent > 0
-        else normalized
-    )
 
 
 def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
@@ -114,5 +100,3 @@ TRADES = Projection(
     key=("trade_id",),
     to_rows=trade_rows,
 )
-
-PROJECTIONS: tuple[Projection, ...] = (TRADES,)

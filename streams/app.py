@@ -68,7 +68,7 @@ def create_app(settings: Settings, codec: Codec | None = None) -> faust.App:
 
     async def dead_letter(message: Any, reason: str, code: str) -> None:
         metrics.DEAD_LETTERS.labels(code).inc()
-        metrics.EVENTS.labels(source_topic, "dead_letter").inc()
+        metrics.EVENTS.labels(message.topic, "dead_letter").inc()
         log.error(
             "dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason
         )

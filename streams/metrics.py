@@ -10,6 +10,15 @@ EVENTS = Counter(
 TRADES = Counter(
     "fillstream_stream_trades_closed_total", "Trades closed (TradeClosed events emitted)."
 )
+SNAPSHOTS = Counter(
+    "fillstream_stream_performance_snapshots_total",
+    "Performance snapshots emitted (one per window of each scope a new trade counts in).",
+)
+DERIVER_RESTARTS = Counter(
+    "fillstream_stream_deriver_restarts_total",
+    "Transactions of a derivation stage that failed, so it restarted from its last commit.",
+    ["stage"],
+)
 DEAD_LETTERS = Counter(
     "fillstream_stream_dead_letters_total",
     "Events sent to the dead-letter topic, by reason.",

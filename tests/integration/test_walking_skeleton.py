@@ -8,11 +8,16 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
 
 from fillstream.settings import Settings
 from projections.migrate import migrate
+from streams.performance import DEFINITIONS_VERSION, Performance, TradeResult, summarize
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, end_offsets, execution, post, query
 
@@ -58,6 +63,30 @@ def scrape(port: int) -> str:
 
 def trade_count(settings: Settings) -> int:
     return int(query(settings, "SELECT count(*) FROM trades")[0][0])
+
+
+def performance(
+    settings: Settings, scope: str, key: str, window: str = "all_time"
+) -> dict[str, Any]:
+    """The performance view's row of one scope's window (empty when not projected yet)."""
+    with psycopg.connect(settings.dsn, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
+        row = conn.execute(
+            "SELECT * FROM performance WHERE scope = %s AND scope_key = %s AND time_window = %s",
+            (scope, key, window),
+        ).fetchone()
+    return row or {}
+
+
+def expected_performance(settings: Settings, account: str) -> Performance:
+    """``summarize`` over the account's projected trades, in (exit time, trade id) order."""
+    rows = query(
+        settings,
+        "SELECT exit_time, net_pnl, gross_pnl, trade_id FROM trades WHERE account = %s"
+        " ORDER BY exit_time, trade_id",
+        (account,),
+    )
+    return summarize([TradeResult(exit_time=e, net=n, gross=g, trade_id=t) for e, n, g, t in rows])
 
 
 def test_a_round_trip_becomes_one_trade_with_exact_money(
@@ -108,6 +137,25 @@ def test_a_round_trip_becomes_one_trade_with_exact_money(
     lineage = query(settings, "SELECT kafka_topic, causation_ids FROM trades_v1")[0]
     assert lineage[0] == settings.topic("derived.trades")
     assert len(lineage[1]) == 2 and all(c.startswith("x-") for c in lineage[1])
+
+    wait_for(
+        lambda: len(query(settings, "SELECT 1 FROM performance")) == 6,
+        timeout=60,
+        message="expected 3 windows of the account and the instrument scopes",
+    )
+    account = performance(settings, "account", "Sim101")
+    assert (account["trades"], account["net_profit"], account["win_rate"]) == (
+        1, Decimal("205.82"), 1.0,
+    )  # fmt: skip
+    assert (account["currency"], account["sqn_basis"], account["definitions_version"]) == (
+        "USD", "net-pnl", DEFINITIONS_VERSION,
+    )  # fmt: skip
+    day = performance(settings, "instrument", "Sim101|NQ 12-26", "trading_day")
+    assert (day["window_key"], day["trades"], day["gross_profit"]) == (
+        "2026-09-22", 1, Decimal("205.82"),
+    )  # fmt: skip
+    rolling = performance(settings, "instrument", "Sim101|NQ 12-26", "last_trades")
+    assert rolling["window_key"] == "100" and rolling["as_of_trade_id"] == account["as_of_trade_id"]
 
 
 def test_the_same_execution_twice_yields_one_trade(settings: Settings, pipeline: Pipeline) -> None:
@@ -202,6 +250,24 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
     assert net == Decimal("10.50") * trades  # 0.25 points * $50 - $2.00 commission, exactly
     entry_ids = {row[0][0] for row in query(settings, "SELECT execution_ids FROM trades")}
     assert entry_ids == {f"k-{n}-in" for n in range(trades)}
+
+    # the performance ledgers survived the kill too: each account's figures are those of its
+    # projected trades, each counted once
+    wait_for(
+        lambda: all(
+            performance(settings, "account", a).get("scope_trades") == 250 for a in accounts
+        ),
+        timeout=120,
+        interval=0.5,
+        message="the performance figures of some account never counted its 250 trades",
+    )
+    for account in accounts:
+        row, expected = (
+            performance(settings, "account", account),
+            expected_performance(settings, account),
+        )
+        for name in ("trades", "wins", "net_profit", "max_drawdown", "trading_days", "sqn"):
+            assert row[name] == getattr(expected, name), name
 
 
 def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(

@@ -1,0 +1,231 @@
+"""A transactional consume-transform-produce loop for the derivations that span partitions.
+
+Each ``Deriver`` reads one source topic in a consumer group and hands every record to a
+``Stage``. What the stage returns (derived events, dead letters, state changes for its
+changelog) is produced in one Kafka transaction together with the consumed offsets, so each
+batch takes effect exactly once: a crash before the commit aborts all of it, and the batch is
+read again. A stage keeps its state in memory and writes every change to a compacted changelog
+topic, on the partition of the record that caused it; on assignment it reads back the changelog
+partitions matching its source partitions (``read_committed``, so aborted changes never count).
+
+Why not a Faust agent: these stages re-key by scope and follow the matcher in the same worker;
+under a restart their Faust streams could stop receiving, or skip, records around the rebalance
+(faust-streaming issues #216 and #221), which the walking skeleton's SIGKILL test caught. Kafka
+transactions make the exactly-once effect a property of the broker, and a batch per transaction
+is also what bulk replay needs.
+
+The transactional id is stable per worker instance (namespace, stage, host and worker port), so
+a restarted worker fences its predecessor and aborts whatever it left open.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from fillstream.settings import Settings
+from streams import metrics
+
+log = logging.getLogger("fillstream.streams")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed record, as a stage sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record to produce: ``topic`` is a catalog name; ``partition`` None lets the key
+    choose."""
+
+    topic: str
+    key: bytes
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch of records produces, in order."""
+
+    outputs: list[Output] = field(default_factory=list)
+
+
+class Stage(Protocol):
+    name: str
+    """Names the consumer group and the transactional id."""
+    source: str
+    """Catalog name of the topic read."""
+    changelog: str | None
+    """Catalog name of the compacted topic holding the state, or None for a stateless stage."""
+
+    def restore(self, partition: int, records: Iterable[Record]) -> None:
+        """Rebuild the state of one source partition from its changelog records, oldest first."""
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        """Drop the state of partitions no longer assigned."""
+
+    def process(self, records: Sequence[Record], batch: Batch) -> None:
+        """Derive from ``records`` (one consumed batch), appending what to produce to ``batch``."""
+
+
+class Deriver:
+    """Runs one stage until ``stop`` is set; see the module docstring."""
+
+    def __init__(self, settings: Settings, stage: Stage, *, batch_size: int = 500) -> None:
+        self.settings = settings
+        self.stage = stage
+        self.batch_size = batch_size
+        self.group = settings.group(f"streams.{stage.name}")
+        self.source = settings.topic(stage.source)
+        self.transactional_id = f"{self.group}.{socket.gethostname()}:{settings.worker_port}"
+
+    def run(self, stop: threading.Event) -> None:
+        """Process until ``stop``; a failed transaction restarts from the committed offsets
+        with the state read back from the changelog."""
+        while not stop.is_set():
+            try:
+                self._session(stop)
+            except KafkaException as e:
+                log.error("%s: %s; restarting from the last commit", self.stage.name, e)
+                metrics.DERIVER_RESTARTS.labels(self.stage.name).inc()
+                stop.wait(1.0)
+
+    def _session(self, stop: threading.Event) -> None:
+        servers = self.settings.bootstrap_servers
+        producer = Producer(
+            {
+                "bootstrap.servers": servers,
+                "transactional.id": self.transactional_id,
+                "transaction.timeout.ms": 30000,
+                "linger.ms": 5,
+            }
+        )
+        producer.init_transactions(30)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": servers,
+                "group.id": self.group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "session.timeout.ms": 10000,
+            }
+        )
+        consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        log.info("%s reading %s", self.stage.name, self.source)
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(self.batch_size, timeout=0.2)
+                records = [r for r in map(_record, messages) if r is not None]
+                if records:
+                    self._transact(producer, consumer, records)
+        finally:
+            consumer.close()
+            producer.flush(10)
+
+    def _transact(self, producer: Producer, consumer: Consumer, records: list[Record]) -> None:
+        batch = Batch()
+        self.stage.process(records, batch)
+        producer.begin_transaction()
+        try:
+            for out in batch.outputs:
+                topic = self.settings.topic(out.topic)
+                headers: list[tuple[str, str | bytes | None]] = list(out.headers)
+                if out.partition is None:
+                    producer.produce(topic, key=out.key, value=out.value, headers=headers)
+                else:
+                    producer.produce(
+                        topic,
+                        key=out.key,
+                        value=out.value,
+                        headers=headers,
+                        partition=out.partition,
+                    )
+                producer.poll(0)
+            positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
+            producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
+            producer.commit_transaction(30)
+        except BaseException:
+            try:
+                producer.abort_transaction(30)
+            finally:
+                raise  # the stage's state now holds the aborted batch: restart the session
+        metrics.EVENTS.labels(self.source, self.stage.name).inc(len(records))
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.stage.changelog is not None:
+            for tp in partitions:
+                self.stage.restore(tp.partition, self._changelog(tp.partition))
+        log.info(
+            "%s assigned %s", self.stage.name, ", ".join(str(tp.partition) for tp in partitions)
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.stage.forget([tp.partition for tp in partitions])
+
+    def _changelog(self, partition: int) -> Iterable[Record]:
+        """The committed records of one changelog partition, oldest first."""
+        assert self.stage.changelog is not None
+        topic = self.settings.topic(self.stage.changelog)
+        reader = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": f"{self.group}.restore",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        try:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            if high <= low:
+                return
+            reader.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+            while True:
+                message = reader.poll(5.0)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        return
+                    raise KafkaException(error)
+                record = _record(message)
+                if record is not None:
+                    yield record
+        finally:
+            reader.close()
+
+
+def _record(message: Message) -> Record | None:
+    error = message.error()
+    if error is not None:
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error: %s", error)
+        return None
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return Record(topic, partition, offset, message.key(), message.value() or b"")

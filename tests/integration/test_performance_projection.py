@@ -1,0 +1,100 @@
+"""The performance projection keeps the latest snapshot of each scope and window: a newer one
+replaces the row, a redelivered older one does not, and several in one batch leave the newest."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from confluent_kafka import Producer
+
+from fillstream.settings import Settings
+from projections import PERFORMANCE
+from projections.migrate import migrate
+from projections.projector import Projector
+from schemas.codec import default_codec
+from schemas.events import MetricScope, MetricWindow, PerformanceSnapshot
+from streams.ledger import Ledger
+from streams.performance import TradeResult
+from streams.snapshots import Scope, snapshot
+from tests.harness import wait_for
+from tests.integration.pipeline import query
+
+pytestmark = pytest.mark.integration
+
+CODEC = default_codec()
+
+
+def snapshot_of(account: str, scope_trades: int, net: str) -> PerformanceSnapshot:
+    ledger = Ledger()
+    ledger.add(
+        TradeResult(
+            trade_id=f"t-{account}-{scope_trades}",
+            exit_time=datetime(2026, 9, 22, 14, tzinfo=UTC),
+            net=Decimal(net),
+            gross=Decimal(net),
+            currency="USD",
+        )
+    )
+    scope = Scope(kind=MetricScope.ACCOUNT, key=account, account=account)
+    made = snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), scope_trades)
+    return replace(made, scope_trades=scope_trades)
+
+
+@pytest.fixture
+def projector(settings: Settings) -> Iterator[None]:
+    migrate(settings)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Projector(settings, PERFORMANCE, CODEC, batch_size=50).run, args=(stop,)
+    )
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
+def publish(settings: Settings, *snapshots: PerformanceSnapshot) -> None:
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
+    for s in snapshots:
+        producer.produce(
+            settings.topic("derived.performance"),
+            key=f"account:{s.scope_key}|all_time|".encode(),
+            value=CODEC.encode(s),
+        )
+    assert producer.flush(30) == 0
+
+
+def row(settings: Settings, account: str) -> tuple[object, ...] | None:
+    rows = query(
+        settings,
+        "SELECT scope_trades, net_profit, snapshot_id FROM performance"
+        " WHERE scope = 'account' AND scope_key = %s AND time_window = 'all_time'",
+        (account,),
+    )
+    return rows[0] if rows else None
+
+
+def test_the_newest_snapshot_wins_and_an_older_one_never_rolls_back(
+    settings: Settings, projector: None
+) -> None:
+    newer = snapshot_of("A", 2, "10")
+    publish(settings, newer)
+    wait_for(lambda: row(settings, "A") is not None, timeout=60, message="nothing projected")
+    assert row(settings, "A") == (2, Decimal("10"), newer.snapshot_id)
+
+    publish(settings, snapshot_of("A", 1, "5"), snapshot_of("marker", 1, "1"))
+    wait_for(lambda: row(settings, "marker") is not None, timeout=60, message="marker missing")
+    assert row(settings, "A") == (2, Decimal("10"), newer.snapshot_id)  # not rolled back
+
+    publish(settings, snapshot_of("A", 4, "40"), snapshot_of("A", 3, "30"))  # one batch
+    wait_for(
+        lambda: (r := row(settings, "A")) is not None and r[0] == 4,
+        timeout=60,
+        message=f"expected the snapshot of 4 trades, have {row(settings, 'A')}",
+    )
+    assert row(settings, "A") == (4, Decimal("40"), snapshot_of("A", 4, "40").snapshot_id)

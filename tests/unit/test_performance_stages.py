@@ -1,0 +1,100 @@
+"""The performance stages' logic, record in and records out (the deriver's Kafka side is in the
+integration tests)."""
+
+from __future__ import annotations
+
+from schemas.codec import default_codec
+from schemas.events import PerformanceSnapshot, TradeClosed
+from streams.contracts import spec_for
+from streams.deriver import Batch, Output, Record
+from streams.matching import Book, apply
+from streams.performance_stages import (
+    LEDGERS_TOPIC,
+    SCOPES_TOPIC,
+    SNAPSHOTS_TOPIC,
+    ScopeTrades,
+    ScoreTrades,
+)
+from tests.stubs import buy, sell
+
+CODEC = default_codec()
+NQ = spec_for("NQ 12-26")
+
+
+def closed(exit_price: str, **fields: object) -> TradeClosed:
+    book, _ = apply(Book(), buy(price="21000", **fields), NQ)
+    _, (trade,) = apply(book, sell(price=exit_price, **fields), NQ)
+    return trade
+
+
+def scoped(trade: TradeClosed, scope: str, offset: int, partition: int = 1) -> Record:
+    return Record(SCOPES_TOPIC, partition, offset, scope.encode(), CODEC.encode(trade))
+
+
+def run(stage: ScoreTrades | ScopeTrades, records: list[Record]) -> list[Output]:
+    batch = Batch()
+    stage.process(records, batch)
+    return batch.outputs
+
+
+def snapshots_in(outputs: list[Output]) -> list[PerformanceSnapshot]:
+    decoded = [CODEC.decode(o.value or b"") for o in outputs if o.topic == SNAPSHOTS_TOPIC]
+    return [s for s in decoded if isinstance(s, PerformanceSnapshot)]
+
+
+def test_a_trade_fans_out_to_each_of_its_scopes() -> None:
+    trade = closed("21001", strategy="Breakout")
+    record = Record("derived.trades", 0, 7, b"Sim101|NQ 12-26", CODEC.encode(trade))
+    outputs = run(ScopeTrades(CODEC), [record])
+    assert [(o.topic, o.key) for o in outputs] == [
+        (SCOPES_TOPIC, b"account:Sim101"),
+        (SCOPES_TOPIC, b"instrument:Sim101|NQ 12-26"),
+        (SCOPES_TOPIC, b"strategy:Sim101|Breakout"),
+    ]
+    assert all(o.value == record.value for o in outputs)
+
+
+def test_a_batch_stores_every_trade_and_publishes_the_last_snapshot_of_each_window() -> None:
+    trades = [closed(p) for p in ("21002", "20999", "21001")]
+    stage = ScoreTrades(CODEC, rolling=2)
+    outputs = run(stage, [scoped(t, "account:Sim101", n) for n, t in enumerate(trades)])
+    rows = [o for o in outputs if o.topic == LEDGERS_TOPIC]
+    assert [o.key for o in rows] == [f"account:Sim101|{t.trade_id}".encode() for t in trades]
+    assert all(o.partition == 1 for o in rows)  # the changelog follows the source partition
+    published = snapshots_in(outputs)
+    assert [(s.window.value, s.trades) for s in published] == [
+        ("all_time", 3),
+        ("trading_day", 3),
+        ("last_trades", 2),
+    ]
+    # a redelivered trade changes nothing
+    assert run(stage, [scoped(trades[0], "account:Sim101", 0)]) == []
+
+
+def test_a_restored_stage_continues_exactly_where_the_old_one_stopped() -> None:
+    trades = [closed(p) for p in ("21002", "20999", "21001", "21000.25")]
+    whole = ScoreTrades(CODEC, rolling=100)
+    first = run(whole, [scoped(t, "account:Sim101", n) for n, t in enumerate(trades[:3])])
+    expected = snapshots_in(run(whole, [scoped(trades[3], "account:Sim101", 3)]))
+
+    restarted = ScoreTrades(CODEC, rolling=100)
+    changelog = [
+        Record(LEDGERS_TOPIC, 1, n, o.key, o.value or b"")
+        for n, o in enumerate(o for o in first if o.topic == LEDGERS_TOPIC)
+    ]
+    restarted.restore(1, changelog)
+    assert snapshots_in(run(restarted, [scoped(trades[3], "account:Sim101", 3)])) == expected
+    restarted.forget([1])
+    assert restarted.ledgers == {}
+
+
+def test_bad_records_go_to_the_dead_letter_topic_with_their_reason() -> None:
+    stage = ScoreTrades(CODEC, rolling=100)
+    trade = closed("21001")
+    garbage = Record(SCOPES_TOPIC, 0, 5, b"account:Sim101", b"not avro")
+    outputs = run(stage, [garbage, scoped(trade, "account:Other", 6)])
+    assert [o.topic for o in outputs] == ["dead-letter", "dead-letter"]
+    reasons = [dict(o.headers) for o in outputs]
+    assert reasons[0]["code"] == b"undecodable"
+    assert reasons[1]["code"] == b"wrong_scope" and b"account:Other" in reasons[1]["reason"]
+    assert reasons[1]["origin"] == f"{SCOPES_TOPIC}/1/6".encode()
