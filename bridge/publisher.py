@@ -23,7 +23,7 @@ from bridge import metrics
 from bridge.spool import Spool, SpoolRecord
 from fillstream.errors import FillstreamError, ServiceError
 from fillstream.settings import Settings
-from schemas.catalog import ensure_topics
+from schemas.catalog import ensure_topics, record_headers
 from schemas.codec import Codec
 from schemas.events import (
     BarClosed,
@@ -87,9 +87,8 @@ def producer_config(settings: Settings) -> dict[str, object]:
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
-        # no compression: aiokafka (under Faust) cannot read lz4 without extra libraries
         "compression.type": "none",
-        # the Java client's partitioner, so keys land where Faust (aiokafka) would put them
+        # the Java client's partitioner, so keys land where Kafka's own tools would put them
         "partitioner": "murmur2_random",
         "message.timeout.ms": 30000,
     }
@@ -105,11 +104,6 @@ def kafka_record(settings: Settings, codec: Codec, event: Event) -> SpoolRecord:
         value=codec.encode(event),
         headers=record_headers(schema_name(event), event.envelope.event_id),
     )
-
-
-def record_headers(schema: str, event_id: str) -> tuple[tuple[str, bytes], ...]:
-    """The headers of an event's record: its Avro full name and its event id."""
-    return (("schema", schema.encode()), ("event_id", event_id.encode()))
 
 
 def to_records(settings: Settings, codec: Codec, events: Sequence[Event]) -> list[SpoolRecord]:

@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topics": ("schemas.cmd_topics", "create the catalog's topics (idempotent) or list them"),
     "bridge": ("bridge.cmd_bridge", "run the ingest HTTP server in the foreground"),
     "import": ("bridge.cmd_import", "import NinjaTrader 8 Executions or Trades grid exports"),
-    "worker": ("streams.cmd_worker", "run the stream worker (Faust) in the foreground"),
+    "worker": (
+        "streams.cmd_worker",
+        "run the stream worker (matching, performance) in the foreground",
+    ),
     "project": ("projections.cmd_project", "run the projectors in the foreground"),
     "migrate": ("projections.cmd_migrate", "apply the PostgreSQL migrations (idempotent)"),
     "demo": ("fillstream.cmd_demo", "feed a generated trading session through the bridge"),

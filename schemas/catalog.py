@@ -96,3 +96,8 @@ def ensure_topics(
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise ServiceError("kafka", f"cannot create topic {topic}: {e}") from e
     return created
+
+
+def record_headers(schema: str, event_id: str) -> tuple[tuple[str, bytes], ...]:
+    """The headers of an event's Kafka record: its Avro full name and its event id."""
+    return (("schema", schema.encode()), ("event_id", event_id.encode()))

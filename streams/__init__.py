@@ -1,6 +1,8 @@
-"""Deriving events from events: the pure domain logic the Faust agents call.
+"""Deriving events from events: the pure domain logic the worker's stages call.
 
-Nothing here imports Faust or Kafka; the agents live in their own modules and stay thin.
+The domain modules (matching, contracts, exits, performance, ledger, snapshots) import no Kafka;
+the stages (``matching_stage``, ``performance_stages``) adapt them to records, and
+``deriver`` runs each stage as a transactional consume-transform-produce loop.
 """
 
 from streams.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for

@@ -8,11 +8,10 @@ read again. A stage keeps its state in memory and writes every change to a compa
 topic, on the partition of the record that caused it; on assignment it reads back the changelog
 partitions matching its source partitions (``read_committed``, so aborted changes never count).
 
-Why not a Faust agent: these stages re-key by scope and follow the matcher in the same worker;
-under a restart their Faust streams could stop receiving, or skip, records around the rebalance
-(faust-streaming issues #216 and #221), which the walking skeleton's SIGKILL test caught. Kafka
-transactions make the exactly-once effect a property of the broker, and a batch per transaction
-is also what bulk replay needs.
+Why not Faust agents and tables: a Faust worker restarted after SIGKILL could stop receiving, or
+skip, records around the rebalance (faust-streaming issues #216 and #221), which the walking
+skeleton's kill test caught. Kafka transactions make the exactly-once effect a property of the
+broker, and a batch per transaction is also what bulk replay needs.
 
 The transactional id is stable per worker instance (namespace, stage, host and worker port), so
 a restarted worker fences its predecessor and aborts whatever it left open.
@@ -109,6 +108,7 @@ class Deriver:
             try:
                 self._session(stop)
             except KafkaException as e:
+                self.assigned = False
                 log.error("%s: %s; restarting from the last commit", self.stage.name, e)
                 metrics.DERIVER_RESTARTS.labels(self.stage.name).inc()
                 stop.wait(1.0)
@@ -121,6 +121,8 @@ class Deriver:
                 "transactional.id": self.transactional_id,
                 "transaction.timeout.ms": 30000,
                 "linger.ms": 5,
+                "compression.type": "none",
+                "partitioner": "murmur2_random",  # where the bridge puts the same keys
             }
         )
         producer.init_transactions(30)
@@ -173,17 +175,18 @@ class Deriver:
                 producer.abort_transaction(30)
             finally:
                 raise  # the stage's state now holds the aborted batch: restart the session
-        metrics.EVENTS.labels(self.source, self.stage.name).inc(len(records))
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self.stage.changelog is not None:
             for tp in partitions:
                 self.stage.restore(tp.partition, self._changelog(tp.partition))
+        self.assigned = True
         log.info(
             "%s assigned %s", self.stage.name, ", ".join(str(tp.partition) for tp in partitions)
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned = False
         self.stage.forget([tp.partition for tp in partitions])
 
     def _changelog(self, partition: int) -> Iterable[Record]:
@@ -218,6 +221,23 @@ class Deriver:
                     yield record
         finally:
             reader.close()
+
+
+def dead_letter(record: Record, reason: str, code: str, stage: str) -> Output:
+    """The dead-letter record of ``record``: unchanged, with why in its headers."""
+    metrics.DEAD_LETTERS.labels(code).inc()
+    metrics.EVENTS.labels(record.topic, "dead_letter").inc()
+    return Output(
+        "dead-letter",
+        record.key or b"",
+        record.value,
+        (
+            ("reason", reason.encode()),
+            ("code", code.encode()),
+            ("origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ("stage", stage.encode()),
+        ),
+    )
 
 
 def _record(message: Message) -> Record | None:

@@ -28,7 +28,7 @@ from fillstream.settings import Settings
 from schemas.codec import Codec
 from schemas.events import PerformanceSnapshot, TradeClosed, schema_name
 from streams import metrics
-from streams.deriver import Batch, Output, Record
+from streams.deriver import Batch, Output, Record, dead_letter
 from streams.ledger import Ledger
 from streams.performance import TradeResult
 from streams.snapshots import scopes_of, snapshots
@@ -105,7 +105,7 @@ class ScoreTrades:
             scope = next((s for s in scopes_of(trade) if s.name == name), None)
             if scope is None:
                 batch.outputs.append(
-                    _dead_letter(
+                    dead_letter(
                         record,
                         f"trade {trade.trade_id} does not count in scope {name!r}",
                         "wrong_scope",
@@ -149,32 +149,16 @@ def _decode_trade(codec: Codec, record: Record, batch: Batch, stage: str) -> Tra
     try:
         trade = codec.decode(record.value)
     except CodecError as e:
-        batch.outputs.append(_dead_letter(record, str(e), "undecodable", stage))
+        batch.outputs.append(dead_letter(record, str(e), "undecodable", stage))
         return None
     if not isinstance(trade, TradeClosed):
         batch.outputs.append(
-            _dead_letter(
+            dead_letter(
                 record, f"expected TradeClosed, got {schema_name(trade)}", "wrong_schema", stage
             )
         )
         return None
     return trade
-
-
-def _dead_letter(record: Record, reason: str, code: str, stage: str) -> Output:
-    metrics.DEAD_LETTERS.labels(code).inc()
-    metrics.EVENTS.labels(record.topic, "dead_letter").inc()
-    return Output(
-        "dead-letter",
-        record.key or b"",
-        record.value,
-        (
-            ("reason", reason.encode()),
-            ("code", code.encode()),
-            ("origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-            ("stage", stage.encode()),
-        ),
-    )
 
 
 def result_to_json(scope: str, result: TradeResult) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from bridge.imports.formats import DateOrder, MarkEvidence
 from bridge.imports.grid import ImportResult, RejectedRow, rejected_lines
-from bridge.publisher import kafka_record, record_headers
+from bridge.publisher import kafka_record
 from bridge.spool import SpoolRecord
 from fillstream.settings import Settings
+from schemas.catalog import record_headers
 from schemas.codec import Codec
 from schemas.events import ExecutionReported, TradeReported, schema_name
 

@@ -1,4 +1,5 @@
-"""Two executions through every layer: bridge → raw topic → Faust matching → trades projection."""
+"""Executions through every layer: bridge → raw topic → matching and performance stages →
+projections."""
 
 from __future__ import annotations
 
