@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from streams.performance import Performance, Tally, TradeResult, session_bounds, summarize
+from streams.performance import Performance, Tally, TradeResult, session_bounds
 
 CHECKPOINT_EVERY = 1024
 """Trades between two kept copies of the running tally: the most a late trade re-adds, beyond
@@ -44,6 +44,52 @@ class Window:
     """The trades' currency; None when they have several (or none)."""
 
 
+@dataclass(slots=True)
+class _Running:
+    """The running figures of a growing, ordered set of trades and what identifies the set."""
+
+    tally: Tally
+    count: int = 0
+    latest: TradeResult | None = None
+    digest: int = 0
+    ts_ingested: datetime | None = None
+    currencies: set[str | None] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, trades: Sequence[TradeResult], capital: Decimal | None) -> _Running:
+        running = cls(Tally(capital=capital))
+        for t in trades:
+            running.add(t)
+        return running
+
+    def add(self, trade: TradeResult, *, tally: bool = True) -> None:
+        """Count ``trade``, the newest so far (``tally=False``: the caller recounts the tally)."""
+        if tally:
+            self.tally.add(trade)
+        self.count += 1
+        if self.latest is None or (trade.exit_time, trade.trade_id) > (
+            self.latest.exit_time,
+            self.latest.trade_id,
+        ):
+            self.latest = trade
+        self.digest ^= _id_hash(trade.trade_id)
+        if trade.ts_ingested is not None and (
+            self.ts_ingested is None or trade.ts_ingested > self.ts_ingested
+        ):
+            self.ts_ingested = trade.ts_ingested
+        self.currencies.add(trade.currency)
+
+    def window(self) -> Window:
+        return Window(
+            performance=self.tally.performance(),
+            count=self.count,
+            latest=self.latest,
+            digest=self.digest,
+            ts_ingested=self.ts_ingested,
+            currency=_common(self.currencies),
+        )
+
+
 class Ledger:
     """The trades of one scope, ordered by (exit time, trade id); see the module docstring."""
 
@@ -53,10 +99,8 @@ class Ledger:
         self._trades: list[TradeResult] = []
         self._ids: set[str] = set()
         self._checkpoints: list[tuple[int, Tally]] = [(0, Tally(capital=capital))]
-        self._tally = Tally(capital=capital)
-        self._digest = 0
-        self._ts_ingested: datetime | None = None
-        self._currencies: set[str | None] = set()
+        self._all = _Running(Tally(capital=capital))
+        self._days: dict[date, _Running] = {}
 
     def __len__(self) -> int:
         return len(self._trades)
@@ -80,69 +124,52 @@ class Ledger:
         self._keys.insert(at, key)
         self._trades.insert(at, trade)
         self._ids.add(trade.trade_id)
-        self._digest ^= _id_hash(trade.trade_id)
-        if trade.ts_ingested is not None and (
-            self._ts_ingested is None or trade.ts_ingested > self._ts_ingested
-        ):
-            self._ts_ingested = trade.ts_ingested
-        self._currencies.add(trade.currency)
-        if at == len(self._trades) - 1:
-            self._tally.add(trade)
+        day = trade.trading_day
+        newest = at == len(self._trades) - 1
+        self._all.add(trade, tally=newest)
+        if newest:
             self._checkpoint()
+            self._days.setdefault(day, _Running(Tally(capital=self.capital))).add(trade)
         else:
             self._refold(at)
+            self._days[day] = _Running.of(self._day_trades(day), self.capital)
         return True
 
     def all_time(self) -> Window:
-        return Window(
-            performance=self._tally.performance(),
-            count=len(self._trades),
-            latest=self._trades[-1] if self._trades else None,
-            digest=self._digest,
-            ts_ingested=self._ts_ingested,
-            currency=_common(self._currencies),
-        )
+        return self._all.window()
 
     def day(self, day: date) -> Window:
         """The window of the trades whose trading day is ``day``."""
-        start, end = session_bounds(day)
-        return self._window(
-            self._trades[bisect_left(self._keys, (start, "")) : bisect_left(self._keys, (end, ""))]
-        )
+        running = self._days.get(day)
+        return (running or _Running(Tally(capital=self.capital))).window()
 
     def last(self, count: int) -> Window:
         """The window of the ``count`` latest trades."""
         if count <= 0:
             raise ValueError(f"a rolling window needs at least one trade, was {count}")
-        return self._window(self._trades[-count:])
+        return _Running.of(self._trades[-count:], self.capital).window()
 
-    def _window(self, trades: Sequence[TradeResult]) -> Window:
-        digest = 0
-        for t in trades:
-            digest ^= _id_hash(t.trade_id)
-        return Window(
-            performance=summarize(trades, capital=self.capital),
-            count=len(trades),
-            latest=trades[-1] if trades else None,
-            digest=digest,
-            ts_ingested=max((t.ts_ingested for t in trades if t.ts_ingested), default=None),
-            currency=_common({t.currency for t in trades}),
-        )
+    def _day_trades(self, day: date) -> Sequence[TradeResult]:
+        start, end = session_bounds(day)
+        return self._trades[
+            bisect_left(self._keys, (start, "")) : bisect_left(self._keys, (end, ""))
+        ]
 
     def _checkpoint(self) -> None:
         if len(self._trades) % CHECKPOINT_EVERY == 0:
-            self._checkpoints.append((len(self._trades), self._tally.copy()))
+            self._checkpoints.append((len(self._trades), self._all.tally.copy()))
 
     def _refold(self, at: int) -> None:
-        """Recount from the last checkpoint at or before index ``at``."""
+        """Recount the all-time tally from the last checkpoint at or before index ``at``."""
         while self._checkpoints[-1][0] > at:
             self._checkpoints.pop()
         start, tally = self._checkpoints[-1]
-        self._tally = tally.copy()
+        tally = tally.copy()
         for index in range(start, len(self._trades)):
-            self._tally.add(self._trades[index])
+            tally.add(self._trades[index])
             if (index + 1) % CHECKPOINT_EVERY == 0:
-                self._checkpoints.append((index + 1, self._tally.copy()))
+                self._checkpoints.append((index + 1, tally.copy()))
+        self._all.tally = tally
 
 
 def _id_hash(trade_id: str) -> int:

@@ -8,8 +8,8 @@ several positions, which ``derived.trades`` spreads over its partitions:
    name, so all of a scope's trades reach one partition and one worker.
 2. ``ScoreTrades`` reads that topic and keeps one ``Ledger`` per scope. A trade not yet in its
    ledger is added and written to the ``streams-ledgers-changelog``; the snapshots of the windows
-   it is in are published to ``derived.performance``, the last of each window per batch (a
-   snapshot is the whole figure set, so the ones in between add nothing). A trade already in its
+   it is in are published to ``derived.performance``, once per window and batch (a snapshot is
+   the whole figure set, so the ones in between would add nothing). A trade already in its
    ledger (a redelivery) changes nothing.
 
 A record that is not a ``TradeClosed`` goes to the dead-letter topic with its reason.
@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fillstream.errors import CodecError
 from fillstream.settings import Settings
+from schemas.catalog import record_headers
 from schemas.codec import Codec
-from schemas.events import PerformanceSnapshot, TradeClosed, schema_name
+from schemas.events import TradeClosed, schema_name
 from streams import metrics
 from streams.deriver import Batch, Output, Record, dead_letter
 from streams.ledger import Ledger
 from streams.performance import TradeResult
-from streams.snapshots import scopes_of, snapshots
+from streams.snapshots import Scope, scopes_of, snapshots
 
 SCOPES_TOPIC = "streams-performance-scopes"
 LEDGERS_TOPIC = "streams-ledgers-changelog"
@@ -96,7 +97,7 @@ class ScoreTrades:
             self.ledgers.pop(partition, None)
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
-        latest: dict[bytes, PerformanceSnapshot] = {}
+        touched: dict[str, tuple[Scope, Ledger, set[date]]] = {}
         for record in records:
             trade = _decode_trade(self.codec, record, batch, "streams.performance")
             if trade is None:
@@ -126,23 +127,20 @@ class ScoreTrades:
                     partition=record.partition,
                 )
             )
-            for s in snapshots(scope, ledger, result, rolling=self.rolling):
-                key = f"{name}|{s.window.value}|{s.window_key}".encode()
-                latest.pop(key, None)  # re-inserted last: outputs keep the order of updates
-                latest[key] = s
-        for key, s in latest.items():
-            batch.outputs.append(
-                Output(
-                    SNAPSHOTS_TOPIC,
-                    key,
-                    self.codec.encode(s),
-                    (
-                        ("schema", schema_name(s).encode()),
-                        ("event_id", s.envelope.event_id.encode()),
-                    ),
+            touched.setdefault(name, (scope, ledger, set()))[2].add(result.trading_day)
+            metrics.EVENTS.labels(record.topic, "scored").inc()
+        # one snapshot per changed window and batch: each is the whole figure set
+        for name, (scope, ledger, days) in touched.items():
+            for s in snapshots(scope, ledger, days, rolling=self.rolling):
+                batch.outputs.append(
+                    Output(
+                        SNAPSHOTS_TOPIC,
+                        f"{name}|{s.window.value}|{s.window_key}".encode(),
+                        self.codec.encode(s),
+                        record_headers(schema_name(s), s.envelope.event_id),
+                    )
                 )
-            )
-        metrics.SNAPSHOTS.inc(len(latest))
+                metrics.SNAPSHOTS.inc()
 
 
 def _decode_trade(codec: Codec, record: Record, batch: Batch, stage: str) -> TradeClosed | None:

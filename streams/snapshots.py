@@ -15,7 +15,9 @@ scale); ratios are doubles; an undefined figure is null.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from schemas.events import (
@@ -29,7 +31,7 @@ from schemas.events import (
 )
 from streams.ledger import Ledger, Window
 from streams.matching import PRODUCER
-from streams.performance import DEFINITIONS_VERSION, TradeResult
+from streams.performance import DEFINITIONS_VERSION
 
 _PLACES = Decimal("1E-10")
 
@@ -84,18 +86,18 @@ def scopes_of(trade: TradeClosed) -> tuple[Scope, ...]:
 
 
 def snapshots(
-    scope: Scope, ledger: Ledger, trade: TradeResult, *, rolling: int
+    scope: Scope, ledger: Ledger, days: Iterable[date], *, rolling: int
 ) -> list[PerformanceSnapshot]:
-    """The snapshots of the windows ``trade`` (just added to ``ledger``) counts in."""
+    """The snapshots of ``scope``'s windows that new trades changed: all time, the trading
+    ``days`` they closed on, and the last ``rolling`` trades."""
     scope_trades = len(ledger)
     return [
         snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), scope_trades),
-        snapshot(
-            scope,
-            MetricWindow.TRADING_DAY,
-            trade.trading_day.isoformat(),
-            ledger.day(trade.trading_day),
-            scope_trades,
+        *(
+            snapshot(
+                scope, MetricWindow.TRADING_DAY, day.isoformat(), ledger.day(day), scope_trades
+            )
+            for day in sorted(days)
         ),
         snapshot(scope, MetricWindow.LAST_TRADES, str(rolling), ledger.last(rolling), scope_trades),
     ]

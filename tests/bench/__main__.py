@@ -7,7 +7,7 @@ import sys
 
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import ensure_topics
-from tests.bench import imports, ingest, report
+from tests.bench import derive, imports, ingest, report
 from tests.harness import free_ports, local_kafka, temporary_home
 from tests.integration.pipeline import ServiceProcess
 
@@ -33,6 +33,7 @@ def main() -> int:
         try:
             results += ingest.run(settings)
             results += imports.run(settings, home)
+            results += derive.run(settings)
         finally:
             bridge.stop()
     path = PROJECT_ROOT / ".fillstream" / "bench" / "report.json"

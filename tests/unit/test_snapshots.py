@@ -46,7 +46,7 @@ def test_the_three_windows_of_a_new_trade() -> None:
     for t in trades:
         ledger.add(t)
     scope = scopes_of(closed("21000", "21001"))[0]
-    events = snapshots(scope, ledger, trades[-1], rolling=2)
+    events = snapshots(scope, ledger, {trades[-1].trading_day}, rolling=2)
     assert [(e.window, e.window_key) for e in events] == [
         (MetricWindow.ALL_TIME, ""),
         (MetricWindow.TRADING_DAY, trades[-1].trading_day.isoformat()),
@@ -86,7 +86,7 @@ def test_the_same_trades_make_the_same_snapshots_in_any_order(data: st.DataObjec
         for t in order:
             ledger.add(t)
         newest = max(order, key=lambda t: (t.exit_time, t.trade_id))
-        return list(snapshots(scope, ledger, newest, rolling=3))
+        return list(snapshots(scope, ledger, {newest.trading_day}, rolling=3))
 
     assert final(data.draw(st.permutations(trades))) == final(trades)
 
