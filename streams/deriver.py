@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -149,8 +150,13 @@ class Deriver:
             producer.flush(10)
 
     def _transact(self, producer: Producer, consumer: Consumer, records: list[Record]) -> None:
+        name = self.stage.name
+        started = time.perf_counter()
         batch = Batch()
         self.stage.process(records, batch)
+        produced = time.perf_counter()
+        metrics.BATCH_RECORDS.labels(name).observe(len(records))
+        metrics.PROCESS_SECONDS.labels(name).observe(produced - started)
         producer.begin_transaction()
         try:
             for out in batch.outputs:
@@ -170,6 +176,7 @@ class Deriver:
             positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
             producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
             producer.commit_transaction(30)
+            metrics.COMMIT_SECONDS.labels(name).observe(time.perf_counter() - produced)
         except BaseException:
             try:
                 producer.abort_transaction(30)

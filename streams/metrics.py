@@ -19,6 +19,22 @@ DERIVER_RESTARTS = Counter(
     "Transactions of a derivation stage that failed, so it restarted from its last commit.",
     ["stage"],
 )
+BATCH_RECORDS = Histogram(
+    "fillstream_stream_batch_records",
+    "Records consumed per transaction, by stage.",
+    ["stage"],
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000),
+)
+PROCESS_SECONDS = Histogram(
+    "fillstream_stream_batch_process_seconds",
+    "Time a stage spends deriving one batch (before producing), by stage.",
+    ["stage"],
+)
+COMMIT_SECONDS = Histogram(
+    "fillstream_stream_transaction_commit_seconds",
+    "Time from producing a batch's records to its transaction committed, by stage.",
+    ["stage"],
+)
 DEAD_LETTERS = Counter(
     "fillstream_stream_dead_letters_total",
     "Events sent to the dead-letter topic, by reason.",

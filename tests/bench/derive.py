@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -102,11 +101,12 @@ def counted(port: int) -> float:
     """Scope records the performance stage has scored (or recognised as already scored)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    pattern = (
-        r'fillstream_stream_events_total\{topic="[^"]*performance-scopes",'
-        r'outcome="(?:scored|duplicate)"\} ([0-9.e+]+)'
-    )
-    return sum(float(v) for v in re.findall(pattern, text))
+    total = 0.0
+    for line in text.splitlines():
+        counts = 'outcome="scored"' in line or 'outcome="duplicate"' in line
+        if line.startswith("fillstream_stream_events_total{") and "performance-scopes" in line:
+            total += float(line.rsplit(" ", 1)[1]) if counts else 0.0
+    return total
 
 
 def run(base: Settings) -> list[Result]:
