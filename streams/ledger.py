@@ -46,26 +46,44 @@ class Window:
 
 @dataclass(slots=True)
 class _Running:
-    """The running figures of a growing, ordered set of trades and what identifies the set."""
+    """The running figures of an ordered run of trades, with a copy of the tally every
+    ``CHECKPOINT_EVERY`` trades, and what identifies the set (order-free)."""
 
-    tally: Tally
+    capital: Decimal | None
+    tally: Tally = field(init=False)
+    checkpoints: list[tuple[int, Tally]] = field(init=False)
     count: int = 0
     latest: TradeResult | None = None
     digest: int = 0
     ts_ingested: datetime | None = None
     currencies: set[str | None] = field(default_factory=set)
 
-    @classmethod
-    def of(cls, trades: Sequence[TradeResult], capital: Decimal | None) -> _Running:
-        running = cls(Tally(capital=capital))
-        for t in trades:
-            running.add(t)
-        return running
+    def __post_init__(self) -> None:
+        self.tally = Tally(capital=self.capital)
+        self.checkpoints = [(0, self.tally.copy())]
 
-    def add(self, trade: TradeResult, *, tally: bool = True) -> None:
-        """Count ``trade``, the newest so far (``tally=False``: the caller recounts the tally)."""
-        if tally:
-            self.tally.add(trade)
+    def append(self, trade: TradeResult) -> None:
+        """Count ``trade``, the newest of the run."""
+        self._note(trade)
+        self.tally.add(trade)
+        if self.count % CHECKPOINT_EVERY == 0:
+            self.checkpoints.append((self.count, self.tally.copy()))
+
+    def insert(self, trades: Sequence[TradeResult], at: int) -> None:
+        """Count ``trades[at]``, just inserted into the run ``trades``: recount from the last
+        checkpoint at or before ``at``."""
+        self._note(trades[at])
+        while self.checkpoints[-1][0] > at:
+            self.checkpoints.pop()
+        start, tally = self.checkpoints[-1]
+        tally = tally.copy()
+        for index in range(start, len(trades)):
+            tally.add(trades[index])
+            if (index + 1) % CHECKPOINT_EVERY == 0:
+                self.checkpoints.append((index + 1, tally.copy()))
+        self.tally = tally
+
+    def _note(self, trade: TradeResult) -> None:
         self.count += 1
         if self.latest is None or (trade.exit_time, trade.trade_id) > (
             self.latest.exit_time,
@@ -98,8 +116,7 @@ class Ledger:
         self._keys: list[tuple[datetime, str]] = []
         self._trades: list[TradeResult] = []
         self._ids: set[str] = set()
-        self._checkpoints: list[tuple[int, Tally]] = [(0, Tally(capital=capital))]
-        self._all = _Running(Tally(capital=capital))
+        self._all = _Running(capital)
         self._days: dict[date, _Running] = {}
 
     def __len__(self) -> int:
@@ -124,15 +141,14 @@ class Ledger:
         self._keys.insert(at, key)
         self._trades.insert(at, trade)
         self._ids.add(trade.trade_id)
-        day = trade.trading_day
-        newest = at == len(self._trades) - 1
-        self._all.add(trade, tally=newest)
-        if newest:
-            self._checkpoint()
-            self._days.setdefault(day, _Running(Tally(capital=self.capital))).add(trade)
+        day = self._days.setdefault(trade.trading_day, _Running(self.capital))
+        if at == len(self._trades) - 1:
+            self._all.append(trade)
+            day.append(trade)
         else:
-            self._refold(at)
-            self._days[day] = _Running.of(self._day_trades(day), self.capital)
+            self._all.insert(self._trades, at)
+            start, end = self._day_bounds(trade.trading_day)
+            day.insert(self._trades[start:end], at - start)
         return True
 
     def all_time(self) -> Window:
@@ -140,36 +156,20 @@ class Ledger:
 
     def day(self, day: date) -> Window:
         """The window of the trades whose trading day is ``day``."""
-        running = self._days.get(day)
-        return (running or _Running(Tally(capital=self.capital))).window()
+        return (self._days.get(day) or _Running(self.capital)).window()
 
     def last(self, count: int) -> Window:
         """The window of the ``count`` latest trades."""
         if count <= 0:
             raise ValueError(f"a rolling window needs at least one trade, was {count}")
-        return _Running.of(self._trades[-count:], self.capital).window()
+        running = _Running(self.capital)
+        for t in self._trades[-count:]:
+            running.append(t)
+        return running.window()
 
-    def _day_trades(self, day: date) -> Sequence[TradeResult]:
+    def _day_bounds(self, day: date) -> tuple[int, int]:
         start, end = session_bounds(day)
-        return self._trades[
-            bisect_left(self._keys, (start, "")) : bisect_left(self._keys, (end, ""))
-        ]
-
-    def _checkpoint(self) -> None:
-        if len(self._trades) % CHECKPOINT_EVERY == 0:
-            self._checkpoints.append((len(self._trades), self._all.tally.copy()))
-
-    def _refold(self, at: int) -> None:
-        """Recount the all-time tally from the last checkpoint at or before index ``at``."""
-        while self._checkpoints[-1][0] > at:
-            self._checkpoints.pop()
-        start, tally = self._checkpoints[-1]
-        tally = tally.copy()
-        for index in range(start, len(self._trades)):
-            tally.add(self._trades[index])
-            if (index + 1) % CHECKPOINT_EVERY == 0:
-                self._checkpoints.append((index + 1, tally.copy()))
-        self._all.tally = tally
+        return bisect_left(self._keys, (start, "")), bisect_left(self._keys, (end, ""))
 
 
 def _id_hash(trade_id: str) -> int:
