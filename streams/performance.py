@@ -124,10 +124,6 @@ class TradeResult:
     def trading_day(self) -> date:
         return trading_day(self.exit_time)
 
-    @property
-    def r_multiple(self) -> float | None:
-        return float(self.net / self.risk) if self.risk else None
-
 
 class SqnBasis(StrEnum):
     R_MULTIPLE = "r-multiple"
@@ -264,19 +260,7 @@ class Tally:
                 self.with_risk += 1
                 self.r_sum += r
                 self.r_squares += r * r
-            self.equity += net
-            self.peak = max(self.peak, self.equity)
-            fall = self.peak - self.equity
-            self.max_drawdown = max(self.max_drawdown, fall)
-            capital = self.capital
-            if (
-                capital is not None
-                and self.max_drawdown_pct is not None
-                and capital + self.peak > 0
-            ):
-                self.max_drawdown_pct = max(
-                    self.max_drawdown_pct, float(fall / (capital + self.peak))
-                )
+            self.step_equity(net)
             self.win_run = self.win_run + 1 if net > 0 else 0
             self.loss_run = self.loss_run + 1 if net < 0 else 0
             self.longest_win = max(self.longest_win, self.win_run)
@@ -298,6 +282,17 @@ class Tally:
             self.first_exit = t.exit_time
         if self.last_exit is None or t.exit_time > self.last_exit:
             self.last_exit = t.exit_time
+
+    def step_equity(self, net: Decimal) -> Decimal:
+        """Move the equity curve by ``net``: the drawdown (fall from the peak) after it."""
+        self.equity += net
+        self.peak = max(self.peak, self.equity)
+        fall = self.peak - self.equity
+        self.max_drawdown = max(self.max_drawdown, fall)
+        capital = self.capital
+        if capital is not None and self.max_drawdown_pct is not None and capital + self.peak > 0:
+            self.max_drawdown_pct = max(self.max_drawdown_pct, float(fall / (capital + self.peak)))
+        return fall
 
     def copy(self) -> Tally:
         return replace(self, daily=dict(self.daily))
@@ -368,19 +363,14 @@ class Drawdowns:
 
 def drawdowns(nets: Iterable[Decimal], *, capital: Decimal | None = None) -> Drawdowns:
     """Drawdowns of the equity curve of ``nets`` (peak starting at 0)."""
-    equity = peak = worst = _ZERO
-    worst_pct: float | None = 0.0 if capital is not None else None
-    curve = []
-    for net in nets:
-        equity += net
-        peak = max(peak, equity)
-        fall = peak - equity
-        worst = max(worst, fall)
-        if capital is not None and worst_pct is not None and capital + peak > 0:
-            worst_pct = max(worst_pct, float(fall / (capital + peak)))
-        curve.append(fall)
+    tally = Tally(capital=capital)
+    with localcontext(_WIDE):
+        curve = tuple(tally.step_equity(net) for net in nets)
     return Drawdowns(
-        max=worst, max_pct=worst_pct, current=curve[-1] if curve else _ZERO, curve=tuple(curve)
+        max=tally.max_drawdown,
+        max_pct=tally.max_drawdown_pct,
+        current=tally.peak - tally.equity,
+        curve=curve,
     )
 
 
@@ -435,16 +425,6 @@ def nt_sharpe_monthly(daily: dict[date, Decimal]) -> float | None:
     for day, pnl in daily.items():
         months[(day.year, day.month)] += pnl
     return _mean_over_spread([float(v) for v in months.values()])
-
-
-def streaks(nets: Iterable[Decimal]) -> tuple[int, int]:
-    """The longest runs of consecutive wins and of consecutive losses."""
-    best_win = best_loss = win = loss = 0
-    for net in nets:
-        win = win + 1 if net > 0 else 0
-        loss = loss + 1 if net < 0 else 0
-        best_win, best_loss = max(best_win, win), max(best_loss, loss)
-    return best_win, best_loss
 
 
 def per_trading_day(
