@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -37,10 +37,15 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from fillstream.errors import CodecError
 from fillstream.settings import Settings
+from schemas.codec import Codec
+from schemas.events import schema_name
 from streams import metrics
 
 log = logging.getLogger("fillstream.streams")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +233,21 @@ class Deriver:
                     yield record
         finally:
             reader.close()
+
+
+def decoded(codec: Codec, record: Record, kind: type[T], batch: Batch, stage: str) -> T | None:
+    """``record``'s event if it decodes to a ``kind``; else None, and its dead letter in
+    ``batch`` (code ``undecodable`` or ``wrong_schema``)."""
+    try:
+        event = codec.decode(record.value)
+    except CodecError as e:
+        batch.outputs.append(dead_letter(record, str(e), "undecodable", stage))
+        return None
+    if not isinstance(event, kind):
+        reason = f"expected {kind.__name__}, got {schema_name(event)}"
+        batch.outputs.append(dead_letter(record, reason, "wrong_schema", stage))
+        return None
+    return event
 
 
 def dead_letter(record: Record, reason: str, code: str, stage: str) -> Output:

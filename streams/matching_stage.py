@@ -18,14 +18,14 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from fillstream.errors import CodecError, InvalidEventError
+from fillstream.errors import InvalidEventError
 from fillstream.settings import Settings
 from schemas.catalog import record_headers
 from schemas.codec import Codec
 from schemas.events import ExecutionReported, schema_name
 from streams import metrics
 from streams.contracts import spec_for
-from streams.deriver import Batch, Output, Record, dead_letter
+from streams.deriver import Batch, Output, Record, dead_letter, decoded
 from streams.errors import UnknownInstrumentError
 from streams.matching import Book, Matching, apply, book_from_json, book_to_json, position_key
 
@@ -70,7 +70,7 @@ class MatchExecutions:
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         changed: dict[str, tuple[int, Book]] = {}
         for record in records:
-            execution = self._execution(record, batch)
+            execution = decoded(self.codec, record, ExecutionReported, batch, _STAGE)
             if execution is None:
                 continue
             try:
@@ -120,15 +120,3 @@ class MatchExecutions:
                     partition=partition,
                 )
             )
-
-    def _execution(self, record: Record, batch: Batch) -> ExecutionReported | None:
-        try:
-            event = self.codec.decode(record.value)
-        except CodecError as e:
-            batch.outputs.append(dead_letter(record, str(e), "undecodable", _STAGE))
-            return None
-        if not isinstance(event, ExecutionReported):
-            reason = f"expected ExecutionReported, got {schema_name(event)}"
-            batch.outputs.append(dead_letter(record, reason, "wrong_schema", _STAGE))
-            return None
-        return event

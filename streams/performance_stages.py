@@ -23,13 +23,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fillstream.errors import CodecError
 from fillstream.settings import Settings
 from schemas.catalog import record_headers
 from schemas.codec import Codec
 from schemas.events import TradeClosed, schema_name
 from streams import metrics
-from streams.deriver import Batch, Output, Record, dead_letter
+from streams.deriver import Batch, Output, Record, dead_letter, decoded
 from streams.ledger import Ledger
 from streams.performance import TradeResult
 from streams.snapshots import Scope, scopes_of, snapshots
@@ -57,7 +56,7 @@ class ScopeTrades:
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         for record in records:
-            trade = _decode_trade(self.codec, record, batch, "streams.scopes")
+            trade = decoded(self.codec, record, TradeClosed, batch, "streams.scopes")
             if trade is None:
                 continue
             schema = ("schema", schema_name(trade).encode())
@@ -99,7 +98,7 @@ class ScoreTrades:
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         touched: dict[str, tuple[Scope, Ledger, set[date]]] = {}
         for record in records:
-            trade = _decode_trade(self.codec, record, batch, "streams.performance")
+            trade = decoded(self.codec, record, TradeClosed, batch, "streams.performance")
             if trade is None:
                 continue
             name = (record.key or b"").decode(errors="replace")
@@ -141,22 +140,6 @@ class ScoreTrades:
                     )
                 )
                 metrics.SNAPSHOTS.inc()
-
-
-def _decode_trade(codec: Codec, record: Record, batch: Batch, stage: str) -> TradeClosed | None:
-    try:
-        trade = codec.decode(record.value)
-    except CodecError as e:
-        batch.outputs.append(dead_letter(record, str(e), "undecodable", stage))
-        return None
-    if not isinstance(trade, TradeClosed):
-        batch.outputs.append(
-            dead_letter(
-                record, f"expected TradeClosed, got {schema_name(trade)}", "wrong_schema", stage
-            )
-        )
-        return None
-    return trade
 
 
 def result_to_json(scope: str, result: TradeResult) -> dict[str, Any]:
