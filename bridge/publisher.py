@@ -23,7 +23,7 @@ from bridge import metrics
 from bridge.spool import Spool, SpoolRecord
 from fillstream.errors import FillstreamError, ServiceError
 from fillstream.settings import Settings
-from schemas.catalog import ensure_topics, record_headers
+from schemas.catalog import ensure_topics, producer_config, record_headers
 from schemas.codec import Codec
 from schemas.events import (
     BarClosed,
@@ -79,19 +79,6 @@ _TOPICS: dict[type, str] = {
     TradeClosed: "derived.trades",
     TradeReported: "raw.nt-trades",
 }
-
-
-def producer_config(settings: Settings) -> dict[str, object]:
-    return {
-        "bootstrap.servers": settings.bootstrap_servers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "compression.type": "none",
-        # the Java client's partitioner, so keys land where Kafka's own tools would put them
-        "partitioner": "murmur2_random",
-        "message.timeout.ms": 30000,
-    }
 
 
 def kafka_record(settings: Settings, codec: Codec, event: Event) -> SpoolRecord:

@@ -101,3 +101,18 @@ def ensure_topics(
 def record_headers(schema: str, event_id: str) -> tuple[tuple[str, bytes], ...]:
     """The headers of an event's Kafka record: its Avro full name and its event id."""
     return (("schema", schema.encode()), ("event_id", event_id.encode()))
+
+
+def producer_config(settings: Settings) -> dict[str, object]:
+    """How every fillstream producer writes: idempotent, acknowledged by all replicas, keys
+    partitioned like Kafka's Java client."""
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "none",
+        # the Java client's partitioner, so keys land where Kafka's own tools would put them
+        "partitioner": "murmur2_random",
+        "message.timeout.ms": 30000,
+    }

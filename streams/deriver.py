@@ -39,6 +39,7 @@ from confluent_kafka import (
 
 from fillstream.errors import CodecError
 from fillstream.settings import Settings
+from schemas.catalog import producer_config
 from schemas.codec import Codec
 from schemas.events import schema_name
 from streams import metrics
@@ -123,12 +124,9 @@ class Deriver:
         servers = self.settings.bootstrap_servers
         producer = Producer(
             {
-                "bootstrap.servers": servers,
+                **producer_config(self.settings),
                 "transactional.id": self.transactional_id,
                 "transaction.timeout.ms": 30000,
-                "linger.ms": 5,
-                "compression.type": "none",
-                "partitioner": "murmur2_random",  # where the bridge puts the same keys
             }
         )
         producer.init_transactions(30)

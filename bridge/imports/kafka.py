@@ -15,10 +15,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from bridge.publisher import PublishError, producer_config
+from bridge.publisher import PublishError
 from bridge.spool import SpoolRecord
 from fillstream.errors import CodecError, ServiceError
 from fillstream.settings import Settings
+from schemas.catalog import producer_config
 from schemas.codec import Codec
 
 Progress = Callable[[int, int], None]

@@ -12,9 +12,8 @@ from decimal import Decimal
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from bridge.publisher import producer_config
 from fillstream.settings import Settings
-from schemas.catalog import ensure_topics, record_headers
+from schemas.catalog import ensure_topics, producer_config, record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ExecutionId, ExecutionReported, Side, Source
 from tests.bench.report import Result

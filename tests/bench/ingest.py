@@ -15,8 +15,9 @@ from typing import Any
 from confluent_kafka import Producer
 
 from bridge.parsing import parse_events
-from bridge.publisher import producer_config, to_records
+from bridge.publisher import to_records
 from fillstream.settings import Settings
+from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from tests.bench.report import Result
 
