@@ -13,6 +13,11 @@ skip, records around the rebalance (faust-streaming issues #216 and #221), which
 skeleton's kill test caught. Kafka transactions make the exactly-once effect a property of the
 broker, and a batch per transaction is also what bulk replay needs.
 
+A stage that holds records back (matching's grace window, waiting for market context) is
+``Ticking``: after every poll, with or without records, its ``tick`` may release them, knowing
+which source partitions are read to their end (``enable.partition.eof``). What it releases commits
+like a batch.
+
 The transactional id is stable per worker instance (namespace, stage, host and worker port), so
 a restarted worker fences its predecessor and aborts whatever it left open.
 """
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -97,6 +102,16 @@ class Stage(Protocol):
         """Derive from ``records`` (one consumed batch), appending what to produce to ``batch``."""
 
 
+@runtime_checkable
+class Ticking(Protocol):
+    """A stage that holds records back (a grace window, a join waiting for its other side):
+    ``tick`` runs after every poll, with or without records, and may release them."""
+
+    def tick(self, batch: Batch, caught_up: frozenset[int]) -> None:
+        """Append what is now due to ``batch``; ``caught_up`` holds the source partitions read
+        to their end (their last poll reached the end, and nothing arrived since)."""
+
+
 class Deriver:
     """Runs one stage until ``stop`` is set; see the module docstring."""
 
@@ -107,6 +122,9 @@ class Deriver:
         self.group = settings.group(f"streams.{stage.name}")
         self.source = settings.topic(stage.source)
         self.transactional_id = f"{self.group}.{socket.gethostname()}:{settings.worker_port}"
+        self.assigned = False
+        self.caught_up: set[int] = set()
+        """Source partitions whose last poll reached their end, with nothing read since."""
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop``; a failed transaction restarts from the committed offsets
@@ -138,6 +156,7 @@ class Deriver:
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
                 "session.timeout.ms": 10000,
+                "enable.partition.eof": True,
             }
         )
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -145,8 +164,8 @@ class Deriver:
         try:
             while not stop.is_set():
                 messages = consumer.consume(self.batch_size, timeout=0.2)
-                records = [r for r in map(_record, messages) if r is not None]
-                if records:
+                records = [r for r in map(self._record, messages) if r is not None]
+                if records or isinstance(self.stage, Ticking):
                     self._transact(producer, consumer, records)
         finally:
             consumer.close()
@@ -156,7 +175,12 @@ class Deriver:
         name = self.stage.name
         started = time.perf_counter()
         batch = Batch()
-        self.stage.process(records, batch)
+        if records:
+            self.stage.process(records, batch)
+        if isinstance(self.stage, Ticking):
+            self.stage.tick(batch, frozenset(self.caught_up))
+        if not records and not batch.outputs:
+            return
         produced = time.perf_counter()
         metrics.BATCH_RECORDS.labels(name).observe(len(records))
         metrics.PROCESS_SECONDS.labels(name).observe(produced - started)
@@ -186,7 +210,22 @@ class Deriver:
             finally:
                 raise  # the stage's state now holds the aborted batch: restart the session
 
+    def _record(self, message: Message) -> Record | None:
+        """The record of a polled message; an end-of-partition event marks its partition
+        caught up, a record marks it behind."""
+        error = message.error()
+        if error is not None and error.code() == KafkaError._PARTITION_EOF:
+            partition = message.partition()
+            if partition is not None:
+                self.caught_up.add(partition)
+            return None
+        record = _record(message)
+        if record is not None:
+            self.caught_up.discard(record.partition)
+        return record
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.caught_up.difference_update(tp.partition for tp in partitions)
         if self.stage.changelog is not None:
             for tp in partitions:
                 self.stage.restore(tp.partition, self._changelog(tp.partition))
@@ -197,6 +236,7 @@ class Deriver:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned = False
+        self.caught_up.difference_update(tp.partition for tp in partitions)
         self.stage.forget([tp.partition for tp in partitions])
 
     def _changelog(self, partition: int) -> Iterable[Record]:
