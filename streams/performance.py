@@ -49,13 +49,14 @@ Definitions, version ``DEFINITIONS_VERSION`` (bump it when one changes; every sn
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Context, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -73,7 +74,11 @@ SESSION_ROLLOVER = time(17, 0)
 K = TypeVar("K", bound=Hashable)
 _ZERO = Decimal(0)
 _WIDE = Context(prec=60)
-"""Wide enough that sums of money, and of its squares, are exact."""
+"""The precision of the per-trade quotients (R-multiples, efficiencies) and of the figures
+computed from the sums."""
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""For sums, products of money and the equity curve only (never a division): every result
+exact, so a set of trades sums to the same value in any order and grouping."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +99,11 @@ class TradeResult:
     currency: str | None = None
     ts_ingested: datetime | None = None
     """When the bridge recorded the trade's last execution."""
+    trading_day: date = field(init=False, repr=False, compare=False)
+    """The CME session date of the exit (``trading_day()``), worked out once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trading_day", trading_day(self.exit_time))
 
     @classmethod
     def of(cls, trade: TradeClosed | TradeReported) -> TradeResult:
@@ -119,10 +129,6 @@ class TradeResult:
             currency=trade.currency,
             ts_ingested=trade.envelope.ts_ingested,
         )
-
-    @property
-    def trading_day(self) -> date:
-        return trading_day(self.exit_time)
 
 
 class SqnBasis(StrEnum):
@@ -205,9 +211,13 @@ def summarize(trades: Sequence[TradeResult], *, capital: Decimal | None = None) 
 @dataclass(slots=True, kw_only=True)
 class Tally:
     """The running sums behind ``Performance``: add trades oldest first, read the figures at any
-    time in O(trading days). Order-free sums are exact (``_WIDE`` precision), so the figures of a
-    set of trades do not depend on how it was added up; the equity curve and the streaks follow
-    the order the trades are added in."""
+    time in O(trading days). Sums are exact (``_EXACT``), so the figures of a set of trades do
+    not depend on how it was added up; the equity curve and the streaks follow the order the
+    trades are added in.
+
+    Tallies compose: ``a.extend(b)`` makes ``a`` the tally of ``a``'s trades followed by
+    ``b``'s, exactly as if ``b``'s had been added one by one (with no starting capital), so a
+    long ordered run can be tallied in pieces and a piece recounted alone."""
 
     capital: Decimal | None = None
     trades: int = 0
@@ -221,10 +231,15 @@ class Tally:
     r_squares: Decimal = _ZERO
     equity: Decimal = _ZERO
     peak: Decimal = _ZERO
+    trough: Decimal = _ZERO
+    """The lowest point of the equity curve (from 0): what a run before it falls by, at most."""
     max_drawdown: Decimal = _ZERO
     max_drawdown_pct: float | None = None
     win_run: int = 0
     loss_run: int = 0
+    lead_win: int = 0
+    """Wins (losses) in a row from the first trade: what a run before it continues."""
+    lead_loss: int = 0
     longest_win: int = 0
     longest_loss: int = 0
     daily: dict[date, Decimal] = field(default_factory=dict)
@@ -246,56 +261,129 @@ class Tally:
     def add(self, t: TradeResult) -> None:
         """Count ``t``, the newest trade so far."""
         net = t.net
-        with localcontext(_WIDE):
-            self.trades += 1
+        with localcontext(_EXACT):
             if net > 0:
+                if self.lead_win == self.trades:
+                    self.lead_win += 1
                 self.wins += 1
                 self.gross_profit += net
+                self.win_run += 1
+                self.loss_run = 0
+                if self.win_run > self.longest_win:
+                    self.longest_win = self.win_run
             elif net < 0:
+                if self.lead_loss == self.trades:
+                    self.lead_loss += 1
                 self.losses += 1
                 self.gross_loss += net
+                self.loss_run += 1
+                self.win_run = 0
+                if self.loss_run > self.longest_loss:
+                    self.longest_loss = self.loss_run
+            else:
+                self.win_run = self.loss_run = 0
+            self.trades += 1
             self.net_squares += net * net
             if t.risk:
-                r = net / t.risk
+                r = _WIDE.divide(net, t.risk)
                 self.with_risk += 1
                 self.r_sum += r
-                self.r_squares += r * r
+                self.r_squares += _WIDE.multiply(r, r)
             self.step_equity(net)
-            self.win_run = self.win_run + 1 if net > 0 else 0
-            self.loss_run = self.loss_run + 1 if net < 0 else 0
-            self.longest_win = max(self.longest_win, self.win_run)
-            self.longest_loss = max(self.longest_loss, self.loss_run)
             day = t.trading_day
-            self.daily[day] = self.daily.get(day, _ZERO) + net
-            if t.mae is not None and t.mfe is not None:
+            daily = self.daily
+            daily[day] = daily[day] + net if day in daily else net
+            mae, mfe = t.mae, t.mfe
+            if mae is not None and mfe is not None:
                 self.excursions += 1
-                self.mae_sum += t.mae
-                self.mfe_sum += t.mfe
-                self.etd_sum += t.mfe - t.gross
-                span = t.mae + t.mfe
+                self.mae_sum += mae
+                self.mfe_sum += mfe
+                self.etd_sum += mfe - t.gross
+                span = mae + mfe
                 if span > 0:
                     self.ranged += 1
-                    self.entry_sum += t.mfe / span
-                    self.exit_sum += (t.gross + t.mae) / span
-                    self.total_sum += t.gross / span
-        if self.first_exit is None or t.exit_time < self.first_exit:
-            self.first_exit = t.exit_time
-        if self.last_exit is None or t.exit_time > self.last_exit:
-            self.last_exit = t.exit_time
+                    self.entry_sum += _WIDE.divide(mfe, span)
+                    self.exit_sum += _WIDE.divide(t.gross + mae, span)
+                    self.total_sum += _WIDE.divide(t.gross, span)
+        exit_time = t.exit_time
+        if self.first_exit is None or exit_time < self.first_exit:
+            self.first_exit = exit_time
+        if self.last_exit is None or exit_time > self.last_exit:
+            self.last_exit = exit_time
 
     def step_equity(self, net: Decimal) -> Decimal:
         """Move the equity curve by ``net``: the drawdown (fall from the peak) after it."""
-        self.equity += net
-        self.peak = max(self.peak, self.equity)
-        fall = self.peak - self.equity
-        self.max_drawdown = max(self.max_drawdown, fall)
+        equity = self.equity = _EXACT.add(self.equity, net)
+        if equity > self.peak:
+            self.peak = equity
+        elif equity < self.trough:
+            self.trough = equity
+        fall = _EXACT.subtract(self.peak, equity)
+        if fall > self.max_drawdown:
+            self.max_drawdown = fall
         capital = self.capital
         if capital is not None and self.max_drawdown_pct is not None and capital + self.peak > 0:
-            self.max_drawdown_pct = max(self.max_drawdown_pct, float(fall / (capital + self.peak)))
+            pct = float(_WIDE.divide(fall, _EXACT.add(capital, self.peak)))
+            self.max_drawdown_pct = max(self.max_drawdown_pct, pct)
         return fall
 
+    def extend(self, later: Tally) -> None:
+        """Count ``later``'s trades after this tally's (see the class docstring)."""
+        if self.capital is not None or later.capital is not None:
+            raise ValueError("a tally with a starting capital counts its trades one by one")
+        if not later.trades:
+            return
+        with localcontext(_EXACT):
+            equity = self.equity
+            self.max_drawdown = max(
+                self.max_drawdown, later.max_drawdown, self.peak - equity - later.trough
+            )
+            self.trough = min(self.trough, equity + later.trough)
+            self.peak = max(self.peak, equity + later.peak)
+            self.equity = equity + later.equity
+            self.longest_win = max(
+                self.longest_win, later.longest_win, self.win_run + later.lead_win
+            )
+            self.longest_loss = max(
+                self.longest_loss, later.longest_loss, self.loss_run + later.lead_loss
+            )
+            if self.lead_win == self.trades:
+                self.lead_win += later.lead_win
+            if self.lead_loss == self.trades:
+                self.lead_loss += later.lead_loss
+            self.win_run = later.win_run + (self.win_run if later.win_run == later.trades else 0)
+            self.loss_run = later.loss_run + (
+                self.loss_run if later.loss_run == later.trades else 0
+            )
+            self.trades += later.trades
+            self.wins += later.wins
+            self.losses += later.losses
+            self.gross_profit += later.gross_profit
+            self.gross_loss += later.gross_loss
+            self.net_squares += later.net_squares
+            self.with_risk += later.with_risk
+            self.r_sum += later.r_sum
+            self.r_squares += later.r_squares
+            daily = self.daily
+            for day, net in later.daily.items():
+                daily[day] = daily[day] + net if day in daily else net
+            self.excursions += later.excursions
+            self.mae_sum += later.mae_sum
+            self.mfe_sum += later.mfe_sum
+            self.etd_sum += later.etd_sum
+            self.ranged += later.ranged
+            self.entry_sum += later.entry_sum
+            self.exit_sum += later.exit_sum
+            self.total_sum += later.total_sum
+        if self.first_exit is None or (later.first_exit and later.first_exit < self.first_exit):
+            self.first_exit = later.first_exit
+        if self.last_exit is None or (later.last_exit and later.last_exit > self.last_exit):
+            self.last_exit = later.last_exit
+
     def copy(self) -> Tally:
-        return replace(self, daily=dict(self.daily))
+        twin = copy.copy(self)
+        twin.daily = dict(self.daily)
+        return twin
 
     def performance(self) -> Performance:
         """The figures of the trades added so far."""

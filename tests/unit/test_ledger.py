@@ -39,9 +39,9 @@ def in_order(trades: list[TradeResult]) -> list[TradeResult]:
     return sorted(trades, key=lambda t: (t.exit_time, t.trade_id))
 
 
-def filled(trades: list[TradeResult], checkpoint_every: int = 3) -> Ledger:
+def filled(trades: list[TradeResult], block: int = 2) -> Ledger:
     book = Ledger()
-    with patch.object(ledger_module, "CHECKPOINT_EVERY", checkpoint_every):
+    with patch.object(ledger_module, "BLOCK", block):
         for t in trades:
             book.add(t)
     return book
@@ -77,6 +77,24 @@ def test_windows_hold_the_right_trades(
         window = book.day(day)
         assert window.performance == summarize(same_day)
         assert (window.count, window.latest) == (len(same_day), same_day[-1])
+
+
+@given(trades=trade_sets(max_size=40), data=st.data())
+def test_windows_read_between_arrivals_are_those_of_the_trades_so_far(
+    trades: list[TradeResult], data: st.DataObject
+) -> None:
+    arrival = data.draw(st.permutations(trades))
+    book = Ledger()
+    with patch.object(ledger_module, "BLOCK", 2):
+        for n, t in enumerate(arrival, 1):
+            book.add(t)
+            if not data.draw(st.booleans()):
+                continue
+            so_far = in_order(arrival[:n])
+            assert book.all_time().performance == summarize(so_far)
+            same_day = [s for s in so_far if s.trading_day == t.trading_day]
+            assert book.day(t.trading_day).performance == summarize(same_day)
+            assert book.last(3).performance == summarize(so_far[-3:])
 
 
 def test_a_redelivered_trade_changes_nothing() -> None:

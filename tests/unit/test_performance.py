@@ -21,6 +21,7 @@ from bridge.imports.formats import parse_money
 from streams.performance import (
     DEFINITIONS_VERSION,
     SqnBasis,
+    Tally,
     TradeResult,
     daily_pnl,
     drawdowns,
@@ -309,6 +310,39 @@ def test_order_free_figures_do_not_depend_on_the_order(
             assert left == pytest.approx(right)
         else:
             assert left == right
+
+
+rich_trade_lists = st.lists(
+    st.builds(
+        lambda net, day, risk, mae, mfe: trade(
+            str(net), day=day, gross=str(net + 3), risk=risk, mae=mae, mfe=mfe
+        ),
+        st.decimals(min_value=-2000, max_value=2000, places=2, allow_nan=False),
+        st.integers(0, 40),
+        st.sampled_from([None, Decimal("37.5"), Decimal(3)]),
+        st.sampled_from([None, Decimal(0), Decimal(7)]),
+        st.sampled_from([None, Decimal(0), Decimal("12.25"), Decimal(11)]),
+    ),
+    max_size=40,
+)
+
+
+@given(trades=rich_trade_lists, data=st.data())
+def test_tallies_of_pieces_extended_in_order_are_the_tally_of_the_whole(
+    trades: list[TradeResult], data: st.DataObject
+) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(trades)), max_size=6)))
+    whole = Tally()
+    for t in trades:
+        whole.add(t)
+    joined = Tally()
+    for start, end in zip([0, *cuts], [*cuts, len(trades)], strict=True):
+        piece = Tally()
+        for t in trades[start:end]:
+            piece.add(t)
+        joined.extend(piece)
+    assert joined == whole
+    assert joined.performance() == summarize(trades)
 
 
 def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
