@@ -12,6 +12,7 @@ from fillstream.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+_PERIOD = re.compile(r"[1-9][0-9]* [A-Z][A-Za-z]*")
 _NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -41,6 +42,12 @@ class Settings:
     """Lot matching of the stream worker: ``fifo`` or ``average-cost`` (``streams.Matching``)."""
     rolling_trades: int = 100
     """Size of the rolling performance window: the figures of each scope's last N trades."""
+    grace_ms: int = 100
+    """How long matching waits for late executions and market context (``streams.context``)."""
+    excursion_period: str = "1 Minute"
+    """The bar period MAE and MFE are measured on."""
+    context_days: int = 7
+    """How many days of event time matching keeps market context for."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +83,9 @@ class Settings:
             bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
             matching=matching,
             rolling_trades=_count(env, "FILLSTREAM_ROLLING_TRADES", 100),
+            grace_ms=_count(env, "FILLSTREAM_GRACE_MS", 100, low=0, high=60_000),
+            excursion_period=_period(env, "FILLSTREAM_EXCURSION_PERIOD", "1 Minute"),
+            context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
         )
 
     @property
@@ -130,6 +140,9 @@ class Settings:
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
             "FILLSTREAM_MATCHING": self.matching,
             "FILLSTREAM_ROLLING_TRADES": str(self.rolling_trades),
+            "FILLSTREAM_GRACE_MS": str(self.grace_ms),
+            "FILLSTREAM_EXCURSION_PERIOD": self.excursion_period,
+            "FILLSTREAM_CONTEXT_DAYS": str(self.context_days),
         }
         if self.token is not None:
             env["FILLSTREAM_TOKEN"] = self.token
@@ -178,7 +191,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return seconds
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
+def _count(
+    env: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = 100_000
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -186,9 +201,19 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
         count = int(raw)
     except ValueError:
         raise ConfigError(name, f"must be a whole number, was {raw!r}") from None
-    if not 0 < count <= 100_000:
-        raise ConfigError(name, f"must be between 1 and 100000, was {count}")
+    if not low <= count <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, was {count}")
     return count
+
+
+def _period(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not _PERIOD.fullmatch(value):
+        raise ConfigError(
+            name,
+            f"must be a NinjaTrader bar period such as '1 Minute' or '2000 Tick', was {value!r}",
+        )
+    return value
 
 
 def _read_token(home: Path) -> str | None:

@@ -247,6 +247,28 @@ class TradeClosed:
     points: Decimal | None = None
     ticks: Decimal | None = None
     duration_micros: int | None = None
+    initial_stop: Decimal | None = None
+    risk: Decimal | None = None
+    r_multiple: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionChanged:
+    envelope: Envelope
+    account: str
+    instrument: str
+    strategy: str | None = None
+    sequence: int
+    execution_id: ExecutionId
+    quantity: int
+    average_price: Decimal | None = None
+    oldest_entry: datetime | None = None
+    round_trip_id: str | None = None
+    point_value: Decimal
+    currency: str
+    open_costs: Decimal
+    realized_pnl: Decimal
+    initial_stop: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -338,6 +360,7 @@ Event = (
     | TradeClosed
     | TradeReported
     | PerformanceSnapshot
+    | PositionChanged
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -351,6 +374,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         TradeClosed,
         TradeReported,
         PerformanceSnapshot,
+        PositionChanged,
     )
 }
 """Event classes by Avro full name."""

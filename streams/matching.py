@@ -28,6 +28,19 @@ one). Its id is the NinjaTrader ``trade_id`` of the execution that opened the po
 strategy provided one, else ``rt-`` + the first 24 hex digits of SHA-256 of
 ``account|instrument|strategy|<opening execution id>``: the same executions always give the same id.
 
+Market context (``streams.context``), when given, adds what executions alone cannot say:
+
+- MAE and MFE of a trade: from the highest and lowest price of the bars that closed after the
+  lot's entry and by the exit (the entry and exit prices count too), in currency for the trade's
+  quantity: for a long, MAE = (entry − low) × quantity × point value and MFE = (high − entry) ×
+  quantity × point value; mirrored for a short. Null without such a bar (a trade shorter than a
+  bar), when the trade lasted longer than the context's retention, or when the closing execution
+  arrived more than the retention behind the latest one of its partition.
+- The initial stop of a lot: the ``intended_stop`` of the signal its entry execution names. A
+  trade's ``risk`` = |entry − stop| × quantity × point value and its ``r_multiple`` = net PnL /
+  risk (Van Tharp's R, after costs). Lots merged by average-cost matching keep a stop only when
+  they all had the same one.
+
 The book is a fold over executions: ``apply(book, execution, spec) -> (book, trades)``.
 """
 
@@ -38,7 +51,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from fillstream.errors import CodecError, InvalidEventError
 from schemas.events import (
@@ -48,6 +61,7 @@ from schemas.events import (
     ExecutionId,
     ExecutionReported,
     ExitReason,
+    PositionChanged,
     Side,
     SignalId,
     Source,
@@ -64,6 +78,17 @@ RECENT_LIMIT = 256
 _COST_PLACES = Decimal("1E-10")
 _MICROSECOND = timedelta(microseconds=1)
 _BOOK_JSON_VERSION = 1
+
+
+class Market(Protocol):
+    """Market context as known when one execution is applied (see the module docstring)."""
+
+    def extremes(self, after: datetime, through: datetime) -> tuple[Decimal, Decimal] | None:
+        """(high, low) of the bars of the execution's instrument that closed after ``after`` and
+        by ``through``; None when unknown."""
+
+    def stop(self, signal_id: str) -> Decimal | None:
+        """The intended stop of the signal ``signal_id``, when known."""
 
 
 class Matching(StrEnum):
@@ -97,6 +122,8 @@ class OpenLot:
     (average-cost matching); None for one execution's lot: ``price * quantity`` points."""
     merged: tuple[ExecutionId, ...] = ()
     """The further executions merged into this lot (average-cost matching)."""
+    initial_stop: Decimal | None = None
+    """The intended stop of the entry's signal, when known."""
 
     def cost(self, point_value: Decimal) -> Decimal:
         """What the open quantity cost, in currency."""
@@ -113,6 +140,10 @@ class Book:
     recent: tuple[str, ...] = ()
     round_trip: str | None = None
     """Id of the round trip the open lots belong to; None while flat."""
+    sequence: int = 0
+    """How many executions the book applied."""
+    realized: Decimal = Decimal(0)
+    """Net PnL of the trades of the current (or, while flat, the last) round trip."""
 
     @property
     def position(self) -> int:
@@ -139,8 +170,10 @@ def apply(
     execution: ExecutionReported,
     spec: ContractSpec,
     matching: Matching = Matching.FIFO,
+    market: Market | None = None,
 ) -> tuple[Book, list[TradeClosed]]:
-    """Apply one execution to its position's book: the new book and the trades it closed."""
+    """Apply one execution to its position's book: the new book and the trades it closed;
+    ``market`` adds MAE, MFE and R-multiples (see the module docstring)."""
     if is_duplicate(book, execution):
         return book, []
     _validate(execution)
@@ -163,7 +196,7 @@ def apply(
             exit_fees=_allocate(fees, matched, quantity),
             entry_value=_allocate(lot.cost(spec.point_value), matched, lot.quantity),
         )
-        trades.append(_trade(lot, execution, spec, matched, costs, reason, round_trip))
+        trades.append(_trade(lot, execution, spec, matched, costs, reason, round_trip, market))
         if matched == lot.quantity:
             lots.pop(0)
         else:
@@ -177,14 +210,26 @@ def apply(
         quantity -= matched
         commission -= costs.exit_commission
         fees -= costs.exit_fees
+    realized = book.realized + sum((t.net_pnl for t in trades), Decimal(0))
     if not lots:
         round_trip = None
     if quantity > 0:
         if not lots:
             round_trip = round_trip_id(execution)
-        lots.append(_open_lot(execution, quantity, commission, fees))
+            realized = Decimal(0)
+        stop = None
+        if market is not None and execution.signal_id is not None:
+            stop = market.stop(execution.signal_id)
+        lots.append(_open_lot(execution, quantity, commission, fees, stop))
     recent = (*book.recent, execution.execution_id)[-RECENT_LIMIT:]
-    return Book(lots=tuple(lots), recent=recent, round_trip=round_trip), trades
+    new = Book(
+        lots=tuple(lots),
+        recent=recent,
+        round_trip=round_trip,
+        sequence=book.sequence + 1,
+        realized=realized,
+    )
+    return new, trades
 
 
 def round_trip_id(opening: ExecutionReported) -> str:
@@ -223,15 +268,16 @@ def _allocate(cost: Decimal, part: int, whole: int) -> Decimal:
     """The share of ``cost`` for ``part`` of ``whole`` contracts; all of it for the last part."""
     if part == whole:
         return cost
-    return (cost * part / whole).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN)
+    return _money(cost * part / whole)
 
 
 def _merge(lots: list[OpenLot], point_value: Decimal) -> OpenLot:
     """One lot standing for all of ``lots`` (one side), at their average price."""
     first = lots[0]
+    stops = {lot.initial_stop for lot in lots}
     quantity = sum(lot.quantity for lot in lots)
     basis = sum((lot.cost(point_value) for lot in lots), Decimal(0))
-    average = (basis / point_value / quantity).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN)
+    average = _money(basis / point_value / quantity)
     return replace(
         first,
         quantity=quantity,
@@ -240,11 +286,16 @@ def _merge(lots: list[OpenLot], point_value: Decimal) -> OpenLot:
         fees=sum((lot.fees for lot in lots), Decimal(0)),
         basis=basis,
         merged=tuple(i for lot in lots for i in (lot.execution_id, *lot.merged))[1:],
+        initial_stop=stops.pop() if len(stops) == 1 else None,
     )
 
 
 def _open_lot(
-    execution: ExecutionReported, quantity: int, commission: Decimal, fees: Decimal
+    execution: ExecutionReported,
+    quantity: int,
+    commission: Decimal,
+    fees: Decimal,
+    stop: Decimal | None,
 ) -> OpenLot:
     envelope = execution.envelope
     return OpenLot(
@@ -262,6 +313,7 @@ def _open_lot(
         variant=execution.variant,
         signal_id=execution.signal_id,
         source=envelope.source,
+        initial_stop=stop,
     )
 
 
@@ -285,6 +337,7 @@ def _trade(
     costs: _Costs,
     reason: ExitReason,
     round_trip: str | None,
+    market: Market | None,
 ) -> TradeClosed:
     """The trade of ``quantity`` of ``lot`` closed by ``execution``."""
     long = lot.side is Side.BUY
@@ -295,6 +348,21 @@ def _trade(
     points = execution.price - lot.price if long else lot.price - execution.price
     tid = trade_id(execution, lot.execution_id, execution.execution_id)
     envelope = execution.envelope
+    net = gross - commission - fees
+    size = quantity * spec.point_value
+    mae = mfe = None
+    extremes = None if market is None else market.extremes(lot.ts_event, envelope.ts_event)
+    if extremes is not None:
+        high = max(extremes[0], lot.price, execution.price)
+        low = min(extremes[1], lot.price, execution.price)
+        adverse, favourable = (
+            (lot.price - low, high - lot.price) if long else (high - lot.price, lot.price - low)
+        )
+        mae, mfe = _money(adverse * size), _money(favourable * size)
+    risk = r_multiple = None
+    if lot.initial_stop is not None:
+        risk = _money(abs(lot.price - lot.initial_stop) * size)
+        r_multiple = _money(net / risk) if risk else None
     return TradeClosed(
         envelope=Envelope(
             event_id=EventId(tid),
@@ -321,16 +389,61 @@ def _trade(
         gross_pnl=gross,
         commission=commission,
         fees=fees,
-        net_pnl=gross - commission - fees,
+        net_pnl=net,
+        mae=mae,
+        mfe=mfe,
         entry_name=lot.order_name,
         exit_name=execution.order_name,
         exit_reason=reason,
         points=points,
-        ticks=(points / spec.tick_size).quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN),
+        ticks=_money(points / spec.tick_size),
         duration_micros=(envelope.ts_event - lot.ts_event) // _MICROSECOND,
         execution_ids=(lot.execution_id, *lot.merged, execution.execution_id),
         round_trip_id=round_trip,
+        initial_stop=lot.initial_stop,
+        risk=risk,
+        r_multiple=r_multiple,
     )
+
+
+def position_changed(
+    book: Book, execution: ExecutionReported, spec: ContractSpec
+) -> PositionChanged:
+    """The position ``book`` holds after applying ``execution``."""
+    envelope = execution.envelope
+    key = position_key(execution)
+    quantity = sum(lot.quantity for lot in book.lots)
+    cost = sum((lot.cost(spec.point_value) for lot in book.lots), Decimal(0))
+    return PositionChanged(
+        envelope=Envelope(
+            event_id=EventId(
+                "pc-" + hashlib.sha256(f"{key}|{execution.execution_id}".encode()).hexdigest()[:24]
+            ),
+            ts_event=envelope.ts_event,
+            ts_ingested=envelope.ts_ingested,
+            source=envelope.source,
+            producer=PRODUCER,
+            causation_ids=(envelope.event_id,),
+        ),
+        account=execution.account,
+        instrument=execution.instrument,
+        strategy=execution.strategy,
+        sequence=book.sequence,
+        execution_id=execution.execution_id,
+        quantity=book.position,
+        average_price=_money(cost / spec.point_value / quantity) if quantity else None,
+        oldest_entry=min(lot.ts_event for lot in book.lots) if book.lots else None,
+        round_trip_id=book.round_trip,
+        point_value=spec.point_value,
+        currency=spec.currency,
+        open_costs=sum((lot.commission + lot.fees for lot in book.lots), Decimal(0)),
+        realized_pnl=book.realized,
+        initial_stop=book.lots[0].initial_stop if book.lots else None,
+    )
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(_COST_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 def book_to_json(book: Book) -> dict[str, Any]:
@@ -340,6 +453,8 @@ def book_to_json(book: Book) -> dict[str, Any]:
         "lots": [_lot_to_json(lot) for lot in book.lots],
         "recent": list(book.recent),
         "round_trip": book.round_trip,
+        "sequence": book.sequence,
+        "realized": str(book.realized),
     }
 
 
@@ -352,6 +467,8 @@ def book_from_json(data: dict[str, Any]) -> Book:
             lots=tuple(_lot_from_json(lot) for lot in data["lots"]),
             recent=tuple(str(i) for i in data["recent"]),
             round_trip=data.get("round_trip"),
+            sequence=int(data.get("sequence", 0)),
+            realized=Decimal(data.get("realized", "0")),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
         raise CodecError(f"book: not a stored book ({type(e).__name__}: {e})") from e
@@ -375,6 +492,7 @@ def _lot_to_json(lot: OpenLot) -> dict[str, Any]:
         "source": lot.source.value,
         "basis": None if lot.basis is None else str(lot.basis),
         "merged": list(lot.merged),
+        "initial_stop": None if lot.initial_stop is None else str(lot.initial_stop),
     }
 
 
@@ -397,4 +515,5 @@ def _lot_from_json(data: dict[str, Any]) -> OpenLot:
         source=Source(data.get("source", Source.UNKNOWN.value)),
         basis=None if data.get("basis") is None else Decimal(data["basis"]),
         merged=tuple(ExecutionId(i) for i in data.get("merged", ())),
+        initial_stop=None if data.get("initial_stop") is None else Decimal(data["initial_stop"]),
     )

@@ -5,7 +5,23 @@ the ids of the executions it applied, and writes both to the compacted
 ``streams-books-changelog`` (``book|<position key>`` → the book as JSON, the last of each batch;
 ``seen|<position key>|<execution id>`` → ``1``) in the same transaction as the trades, so a
 restarted worker reads its books back instead of replaying every execution, and an execution
-is applied once however often it is delivered.
+is applied once however often it is delivered. After each execution it applies, it publishes the
+position's open lots (``PositionChanged``) to ``derived.positions``.
+
+**Out-of-order executions.** Executions are applied in event-time order within a grace window
+(``FILLSTREAM_GRACE_MS``, default 100 ms). An execution is held until its partition has
+delivered one at least ``grace`` later in event time, or until the partition is read to its end
+and ``grace`` has passed on the clock since the bridge recorded it; held executions go out in
+event-time order (then log order). The first rule depends on the log alone, so a replay applies
+executions in the same order the live run did, unless one arrived later than the grace window
+(it is then applied when it arrives, and counted as ``late``). Held executions are part of the
+stage's state (``held|<source offset>`` in the changelog), so a restart loses none.
+
+**Market context.** The stage also reads ``raw.market`` and ``raw.signals`` (all partitions) into
+a ``streams.context.MarketContext``, from which matching takes MAE/MFE and initial stops. An
+execution released from the grace window waits, in order, until that context is complete
+through its ingestion time plus the grace (see ``streams.context``), and sees only the context
+ingested by then: what the live run saw, a replay sees.
 
 Rejected records go to the dead-letter topic with a code: ``undecodable``, ``wrong_schema``,
 ``unknown_instrument`` (no contract specification) or ``invalid`` (not matchable: no side, no
@@ -14,24 +30,66 @@ quantity).
 
 from __future__ import annotations
 
+import base64
+import bisect
 import json
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-from fillstream.errors import InvalidEventError
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from fillstream.errors import CodecError, InvalidEventError
 from fillstream.settings import Settings
 from schemas.catalog import record_headers
 from schemas.codec import Codec
-from schemas.events import ExecutionReported, schema_name
+from schemas.events import BarClosed, ExecutionReported, SignalEmitted, schema_name
 from streams import metrics
+from streams.context import DEFAULT_RETENTION, MarketContext
 from streams.contracts import spec_for
 from streams.deriver import Batch, Output, Record, dead_letter, decoded
 from streams.errors import UnknownInstrumentError
-from streams.matching import Book, Matching, apply, book_from_json, book_to_json, position_key
+from streams.matching import (
+    Book,
+    Matching,
+    apply,
+    book_from_json,
+    book_to_json,
+    position_changed,
+    position_key,
+)
 
 BOOKS_TOPIC = "streams-books-changelog"
 TRADES_TOPIC = "derived.trades"
+POSITIONS_TOPIC = "derived.positions"
+CONTEXT_TOPICS = ("raw.market", "raw.signals")
 _STAGE = "streams.matching"
+_PRUNE_EVERY = 1000
+"""Executions applied between two prunings of the market context."""
+
+log = logging.getLogger("fillstream.streams")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An execution read but not yet applied."""
+
+    execution: ExecutionReported
+    record: Record
+    stale: bool
+    """It arrived more than the context retention behind its partition's event time: matching
+    gives it no market context, since what it needed may be forgotten."""
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        return (self.execution.envelope.ts_event, self.record.offset)
 
 
 class MatchExecutions:
@@ -39,84 +97,365 @@ class MatchExecutions:
     source = "raw.executions"
     changelog: str | None = BOOKS_TOPIC
 
-    def __init__(self, codec: Codec, matching: Matching = Matching.FIFO) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        matching: Matching = Matching.FIFO,
+        *,
+        grace: timedelta = timedelta(0),
+        retention: timedelta = DEFAULT_RETENTION,
+        context: MarketContext | None = None,
+        feed: ContextFeed | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
         self.codec = codec
         self.matching = matching
+        self.grace = grace
+        self.retention = retention
+        self.context = context if context is not None else MarketContext()
+        self.feed = feed
+        self.clock = clock
         self.books: dict[int, dict[str, Book]] = {}
         """Source partition → position key → book."""
         self.seen: dict[int, set[str]] = {}
         """Source partition → ``<position key>|<execution id>`` applied."""
+        self.held: dict[int, list[_Held]] = {}
+        """Source partition → executions in the grace window, in event-time order."""
+        self.ready: dict[int, list[_Held]] = {}
+        """Source partition → executions out of the grace window, waiting for market context."""
+        self.watermarks: dict[int, datetime] = {}
+        """Source partition → the latest event time read there."""
+        self.caught_up: frozenset[int] = frozenset()
+        self._context_stale = feed is not None
+        self._applied = 0
+        self._changed: dict[int, dict[str, Book]] = {}
+        """Source partition → position key → book, changed by the current batch."""
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> MatchExecutions:
-        return cls(codec, Matching(settings.matching))
+        context = MarketContext(settings.excursion_period)
+        return cls(
+            codec,
+            Matching(settings.matching),
+            grace=timedelta(milliseconds=settings.grace_ms),
+            retention=timedelta(days=settings.context_days),
+            context=context,
+            feed=ContextFeed(settings, codec, context),
+        )
 
     def restore(self, partition: int, records: Iterable[Record]) -> None:
         books: dict[str, Book] = {}
         seen: set[str] = set()
+        held: dict[int, tuple[str, int, _Held]] = {}
         for record in records:
             kind, _, key = (record.key or b"").decode().partition("|")
             if kind == "book" and record.value:
                 books[key] = book_from_json(json.loads(record.value))
             elif kind == "seen" and record.value:
                 seen.add(key)
+            elif kind == "held":
+                if record.value:
+                    held[int(key)] = self._held_from_json(partition, json.loads(record.value))
+                else:
+                    held.pop(int(key), None)
+            elif kind == "watermark" and record.value:
+                self.watermarks[partition] = datetime.fromisoformat(record.value.decode())
         self.books[partition], self.seen[partition] = books, seen
+        self.held[partition] = sorted(
+            (h for state, _, h in held.values() if state == "held"), key=_order
+        )
+        self.caught_up = frozenset()
+        self.ready[partition] = [
+            h for _, _, h in sorted((v for v in held.values() if v[0] == "ready"), key=_rank)
+        ]
+        self._context_stale = self.feed is not None
 
     def forget(self, partitions: Sequence[int]) -> None:
         for partition in partitions:
-            self.books.pop(partition, None)
-            self.seen.pop(partition, None)
+            for state in (self.books, self.seen, self.held, self.ready, self.watermarks):
+                state.pop(partition, None)
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
-        changed: dict[str, tuple[int, Book]] = {}
         for record in records:
             execution = decoded(self.codec, record, ExecutionReported, batch, _STAGE)
             if execution is None:
                 continue
             try:
-                spec = spec_for(execution.instrument)
+                spec_for(execution.instrument)
             except UnknownInstrumentError as e:
                 batch.outputs.append(dead_letter(record, str(e), "unknown_instrument", _STAGE))
                 continue
-            key = position_key(execution)
-            books = self.books.setdefault(record.partition, {})
-            seen = self.seen.setdefault(record.partition, set())
-            seen_key = f"{key}|{execution.execution_id}"
-            book = books.get(key, Book())
-            if seen_key in seen or execution.execution_id in book.recent:
-                metrics.EVENTS.labels(record.topic, "duplicate").inc()
-                continue
-            try:
-                book, trades = apply(book, execution, spec, self.matching)
-            except InvalidEventError as e:
-                batch.outputs.append(dead_letter(record, str(e), "invalid", _STAGE))
-                continue
-            books[key] = book
-            seen.add(seen_key)
-            changed[key] = (record.partition, book)
-            for trade in trades:
-                batch.outputs.append(
-                    Output(
-                        TRADES_TOPIC,
-                        f"{trade.account}|{trade.instrument}".encode(),
-                        self.codec.encode(trade),
-                        record_headers(schema_name(trade), trade.envelope.event_id),
-                    )
-                )
+            self._hold(record, execution, batch)
+            self._release(record.partition, batch)
+        self._finish(batch)
+
+    def tick(self, batch: Batch, caught_up: frozenset[int]) -> None:
+        self.caught_up = caught_up
+        if self.feed is not None:
+            if self._context_stale:
+                self.feed.start(self._context_floor())
+                self._context_stale = False
+            self.feed.poll(self._context_needed())
+        for partition in list(self.held):
+            self._release(partition, batch)
+        self._finish(batch)
+
+    def _hold(self, record: Record, execution: ExecutionReported, batch: Batch) -> None:
+        partition = record.partition
+        ts = execution.envelope.ts_event
+        watermark = self.watermarks.get(partition)
+        stale = watermark is not None and ts < watermark - self.retention
+        if watermark is None or ts > watermark:
+            self.watermarks[partition] = ts
             batch.outputs.append(
-                Output(BOOKS_TOPIC, f"seen|{seen_key}".encode(), b"1", partition=record.partition)
+                Output(BOOKS_TOPIC, b"watermark", ts.isoformat().encode(), partition=partition)
             )
-            metrics.EVENTS.labels(record.topic, "applied").inc()
-            if trades:
-                metrics.TRADES.inc(len(trades))
-                lag = datetime.now(UTC) - execution.envelope.ts_ingested
-                metrics.LATENCY.observe(max(0.0, lag.total_seconds()))
-        for key, (partition, book) in changed.items():
+        held = _Held(execution, record, stale)
+        bisect.insort(self.held.setdefault(partition, []), held, key=_order)
+        self.caught_up = self.caught_up - {partition}
+        self.books.setdefault(partition, {})
+        self._write_held(held, "held", 0, batch)
+
+    def _release(self, partition: int, batch: Batch) -> None:
+        """Move what left the grace window to the ready queue, and apply what is ready."""
+        now = self.clock()
+        held = self.held.get(partition, [])
+        ready = self.ready.setdefault(partition, [])
+        watermark = self.watermarks.get(partition)
+        while held:
+            first = held[0]
+            by_log = watermark is not None and watermark >= first.order[0] + self.grace
+            by_clock = (
+                partition in self.caught_up
+                and now >= first.execution.envelope.ts_ingested + self.grace
+            )
+            if not (by_log or by_clock):
+                break
+            held.pop(0)
+            ready.append(first)
+            self._write_held(first, "ready", len(ready), batch)
+        while ready and not self._context_stale:
+            first = ready[0]
+            known_by = first.execution.envelope.ts_ingested + self.grace
+            if self.feed is not None and not self.context.complete(known_by, now):
+                break
+            ready.pop(0)
+            self._apply(first, batch)
+
+    def _apply(self, held: _Held, batch: Batch) -> None:
+        record, execution = held.record, held.execution
+        spec = spec_for(execution.instrument)
+        partition = record.partition
+        batch.outputs.append(
+            Output(BOOKS_TOPIC, f"held|{record.offset}".encode(), None, partition=partition)
+        )
+        key = position_key(execution)
+        books = self.books.setdefault(partition, {})
+        seen = self.seen.setdefault(partition, set())
+        seen_key = f"{key}|{execution.execution_id}"
+        book = books.get(key, Book())
+        if seen_key in seen or execution.execution_id in book.recent:
+            metrics.EVENTS.labels(record.topic, "duplicate").inc()
+            return
+        late = any(lot.ts_event > execution.envelope.ts_event for lot in book.lots)
+        market = None if held.stale else _View(self, execution)
+        try:
+            book, trades = apply(book, execution, spec, self.matching, market)
+        except InvalidEventError as e:
+            batch.outputs.append(dead_letter(record, str(e), "invalid", _STAGE))
+            return
+        books[key] = book
+        seen.add(seen_key)
+        self._changed.setdefault(partition, {})[key] = book
+        for trade in trades:
             batch.outputs.append(
                 Output(
-                    BOOKS_TOPIC,
-                    f"book|{key}".encode(),
-                    json.dumps(book_to_json(book)).encode(),
-                    partition=partition,
+                    TRADES_TOPIC,
+                    f"{trade.account}|{trade.instrument}".encode(),
+                    self.codec.encode(trade),
+                    record_headers(schema_name(trade), trade.envelope.event_id),
                 )
             )
+        position = position_changed(book, execution, spec)
+        batch.outputs.append(
+            Output(
+                POSITIONS_TOPIC,
+                key.encode(),
+                self.codec.encode(position),
+                record_headers(schema_name(position), position.envelope.event_id),
+            )
+        )
+        batch.outputs.append(
+            Output(BOOKS_TOPIC, f"seen|{seen_key}".encode(), b"1", partition=partition)
+        )
+        metrics.EVENTS.labels(record.topic, "late" if late else "applied").inc()
+        if trades:
+            metrics.TRADES.inc(len(trades))
+            lag = _now() - execution.envelope.ts_ingested
+            metrics.LATENCY.observe(max(0.0, lag.total_seconds()))
+        self._applied += 1
+        if self._applied % _PRUNE_EVERY == 0:
+            self.context.prune(self._context_floor())
+
+    def _finish(self, batch: Batch) -> None:
+        """Write each book the batch changed, once."""
+        for partition, books in self._changed.items():
+            for key, book in books.items():
+                batch.outputs.append(
+                    Output(
+                        BOOKS_TOPIC,
+                        f"book|{key}".encode(),
+                        json.dumps(book_to_json(book)).encode(),
+                        partition=partition,
+                    )
+                )
+        self._changed.clear()
+        metrics.HELD.set(sum(map(len, self.held.values())) + sum(map(len, self.ready.values())))
+
+    def _write_held(self, held: _Held, state: str, rank: int, batch: Batch) -> None:
+        value = {
+            "state": state,
+            "rank": rank,
+            "stale": held.stale,
+            "offset": held.record.offset,
+            "payload": base64.b64encode(held.record.value).decode(),
+        }
+        batch.outputs.append(
+            Output(
+                BOOKS_TOPIC,
+                f"held|{held.record.offset}".encode(),
+                json.dumps(value).encode(),
+                partition=held.record.partition,
+            )
+        )
+
+    def _held_from_json(self, partition: int, data: dict[str, Any]) -> tuple[str, int, _Held]:
+        payload = base64.b64decode(data["payload"])
+        execution = self.codec.decode(payload)
+        if not isinstance(execution, ExecutionReported):
+            raise CodecError(f"held execution at offset {data['offset']} is not one")
+        record = Record(self.source, partition, int(data["offset"]), None, payload)
+        return data["state"], int(data["rank"]), _Held(execution, record, bool(data["stale"]))
+
+    def _context_floor(self) -> datetime:
+        """What matching may still ask of the context: nothing that closed (or was emitted)
+        before ``2 × retention`` behind the oldest watermark any waiting execution was read at."""
+        floors = list(self.watermarks.values())
+        floors += [h.execution.envelope.ts_event for q in self.held.values() for h in q]
+        floors += [h.execution.envelope.ts_event for q in self.ready.values() for h in q]
+        if not floors:
+            return datetime.max.replace(tzinfo=UTC) - 2 * self.retention
+        return min(floors) - 2 * self.retention
+
+    def _context_needed(self) -> datetime | None:
+        """How far in ingestion time the context must be read for the waiting executions."""
+        heads = [q[0] for q in self.ready.values() if q]
+        if not heads:
+            return None
+        return max(h.execution.envelope.ts_ingested for h in heads) + self.grace
+
+
+def _rank(item: tuple[str, int, _Held]) -> int:
+    return item[1]
+
+
+def _order(held: _Held) -> tuple[datetime, int]:
+    return held.order
+
+
+class _View:
+    """The market context one execution may see (``streams.matching.Market``)."""
+
+    def __init__(self, stage: MatchExecutions, execution: ExecutionReported) -> None:
+        self.context = stage.context
+        self.instrument = execution.instrument
+        self.known_by = execution.envelope.ts_ingested + stage.grace
+        self.since = execution.envelope.ts_event - stage.retention
+
+    def extremes(self, after: datetime, through: datetime) -> tuple[Decimal, Decimal] | None:
+        if after < self.since:
+            return None
+        found = self.context.extremes(self.instrument, after, through, self.known_by)
+        return None if found is None else (found.high, found.low)
+
+    def stop(self, signal_id: str) -> Decimal | None:
+        signal = self.context.signal(signal_id, self.known_by, self.since)
+        return None if signal is None else signal.intended_stop
+
+
+class ContextFeed:
+    """Reads ``raw.market`` and ``raw.signals`` (every partition, committed records only) into a
+    ``MarketContext``."""
+
+    def __init__(self, settings: Settings, codec: Codec, context: MarketContext) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.context = context
+        self.consumer: Consumer | None = None
+
+    def start(self, since: datetime) -> None:
+        """Forget what was read and read again from the records produced since ``since``
+        (an hour earlier, for clocks that disagree)."""
+        self.close()
+        self.context.clear()
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": self.settings.group("streams.matching.context"),
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        millis = max(0, int((since - timedelta(hours=1)).timestamp() * 1000))
+        wanted = []
+        for name in CONTEXT_TOPICS:
+            topic = self.settings.topic(name)
+            metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+            for partition in metadata.partitions:
+                wanted.append(TopicPartition(topic, partition, millis))
+                self.context.watch(topic, partition)
+        found = consumer.offsets_for_times(wanted, timeout=30)
+        # a partition with nothing produced since: read from its end
+        consumer.assign([TopicPartition(tp.topic, tp.partition, tp.offset) for tp in found])
+        self.consumer = consumer
+        log.info("matching reads market context produced since %s", since.isoformat())
+
+    def poll(self, needed: datetime | None, budget: float = 0.5) -> None:
+        """Read what has arrived, and while ``needed`` is not complete, wait for more (up to
+        ``budget`` seconds)."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        deadline = _now() + timedelta(seconds=budget)
+        while True:
+            waiting = needed is not None and not self.context.complete(needed, _now())
+            timeout = max(0.0, (deadline - _now()).total_seconds()) if waiting else 0.0
+            messages = consumer.consume(1000, timeout=timeout)
+            for message in messages:
+                self._read(message)
+            if not messages and (not waiting or _now() >= deadline):
+                return
+
+    def _read(self, message: Any) -> None:
+        topic, partition = message.topic(), message.partition()
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                self.context.reached_end(topic, partition)
+            else:
+                log.warning("market context: %s", error)
+            return
+        try:
+            event = self.codec.decode(message.value() or b"")
+        except CodecError as e:
+            log.warning("market context: %s/%s/%s: %s", topic, partition, message.offset(), e)
+            return
+        if isinstance(event, BarClosed | SignalEmitted):
+            self.context.observe(topic, partition, event)
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None

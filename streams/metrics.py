@@ -1,6 +1,6 @@
 """The stream worker's Prometheus metrics."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "fillstream_stream_events_total",
@@ -44,4 +44,9 @@ LATENCY = Histogram(
     "fillstream_stream_ingest_to_derived_seconds",
     "From the bridge recording an execution to its derived trades being acknowledged by Kafka.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+HELD = Gauge(
+    "fillstream_stream_held_executions",
+    "Executions matching has read but not applied: in the grace window or waiting for market "
+    "context.",
 )

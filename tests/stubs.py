@@ -15,11 +15,15 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.events import (
+    BarClosed,
+    Direction,
     Envelope,
     EventId,
     ExecutionId,
     ExecutionReported,
     Side,
+    SignalEmitted,
+    SignalId,
     Source,
 )
 
@@ -84,3 +88,47 @@ def sell(
 ) -> ExecutionReported:
     """``execution`` on the sell side; ``price`` may be a string."""
     return execution(side=Side.SELL, quantity=quantity, price=Decimal(price), **overrides)
+
+
+def bar(
+    close_time: datetime,
+    high: str,
+    low: str,
+    *,
+    instrument: str = "NQ 12-26",
+    period: str = "1 Minute",
+    ingested: datetime | None = None,
+) -> BarClosed:
+    """A bar of ``instrument`` that closed at ``close_time``, recorded ``INGEST_DELAY`` later
+    unless ``ingested`` says when."""
+    env = _envelope(
+        next(_counter),
+        {"ts_event": close_time, "ts_ingested": ingested or close_time + INGEST_DELAY},
+    )
+    mid = (Decimal(high) + Decimal(low)) / 2
+    return BarClosed(
+        envelope=env,
+        instrument=instrument,
+        period=period,
+        open=mid,
+        high=Decimal(high),
+        low=Decimal(low),
+        close=mid,
+        volume=100,
+    )
+
+
+def signal(
+    signal_id: str, stop: str | None, *, at: datetime, instrument: str = "NQ 12-26"
+) -> SignalEmitted:
+    """A long signal with intended stop ``stop``, emitted at ``at``."""
+    env = _envelope(next(_counter), {"ts_event": at, "ts_ingested": at + INGEST_DELAY})
+    return SignalEmitted(
+        envelope=env,
+        signal_id=SignalId(signal_id),
+        account="Sim101",
+        instrument=instrument,
+        strategy="Breakout",
+        direction=Direction.LONG,
+        intended_stop=None if stop is None else Decimal(stop),
+    )

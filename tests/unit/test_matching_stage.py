@@ -3,16 +3,18 @@ restored stage continues exactly, redeliveries and bad records change nothing.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import default_codec
-from schemas.events import ExecutionReported, TradeClosed
+from schemas.events import ExecutionReported, PositionChanged, TradeClosed
 from streams.deriver import Batch, Output, Record
-from streams.matching_stage import BOOKS_TOPIC, TRADES_TOPIC, MatchExecutions
-from tests.stubs import buy, sell
+from streams.matching_stage import BOOKS_TOPIC, POSITIONS_TOPIC, TRADES_TOPIC, MatchExecutions
+from tests.stubs import BASE_TIME, bar, buy, sell, signal
 
 CODEC = default_codec()
 
@@ -98,7 +100,148 @@ def test_bad_records_go_to_the_dead_letter_topic_and_change_nothing() -> None:
         *records([buy(quantity=0)]),
     ]
     outputs = run(stage, bad)
-    codes = [dict(o.headers)["code"] for o in outputs]
+    codes = [dict(o.headers)["code"] for o in outputs if o.topic == "dead-letter"]
     assert codes == [b"undecodable", b"unknown_instrument", b"invalid"]
-    assert all(o.topic == "dead-letter" for o in outputs)
+    assert not [o for o in outputs if o.topic in (TRADES_TOPIC, POSITIONS_TOPIC)]
     assert stage.books == {0: {}}
+    assert stage.held == {0: []} and stage.ready == {0: []}
+
+
+def positions_in(outputs: list[Output]) -> list[PositionChanged]:
+    decoded = [CODEC.decode(o.value or b"") for o in outputs if o.topic == POSITIONS_TOPIC]
+    return [p for p in decoded if isinstance(p, PositionChanged)]
+
+
+def flush(stage: MatchExecutions) -> list[Output]:
+    """A tick once the source is read to its end and the clock is long past everything."""
+    stage.clock = lambda: datetime(2100, 1, 1, tzinfo=UTC)
+    batch = Batch()
+    stage.tick(batch, frozenset({0}))
+    return batch.outputs
+
+
+def derived(outputs: list[Output]) -> tuple[list[TradeClosed], list[PositionChanged]]:
+    return trades_in(outputs), positions_in(outputs)
+
+
+GRACE = timedelta(seconds=3)
+
+
+@settings(max_examples=50)
+@given(data=st.data())
+def test_executions_late_within_the_grace_window_change_nothing(data: st.DataObject) -> None:
+    executions = session(data.draw)  # one a second, in event-time order
+    jitter = data.draw(st.lists(st.integers(0, 2999), min_size=len(executions)))
+    # each arrives up to 2.999 s late: never after one 3 s (the grace) later than itself
+    shuffled = [
+        executions[n] for n in sorted(range(len(executions)), key=lambda n: n * 1000 + jitter[n])
+    ]
+    in_order = MatchExecutions(CODEC, grace=GRACE)
+    expected = derived(run(in_order, records(executions)) + flush(in_order))
+
+    stage = MatchExecutions(CODEC, grace=GRACE)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(executions) - 1)))))
+    outputs: list[Output] = []
+    for start, end in zip([0, *cuts], [*cuts, len(executions)], strict=True):
+        outputs += run(stage, records(shuffled)[start:end])
+    assert derived(outputs + flush(stage)) == expected
+
+
+def test_the_grace_window_holds_an_execution_until_a_later_one_or_the_clock() -> None:
+    stage = MatchExecutions(CODEC, grace=GRACE)
+    entry = buy(ts_event=BASE_TIME)
+    exit_ = sell(ts_event=BASE_TIME + timedelta(seconds=1))
+    out = run(stage, records([exit_, entry]))  # the exit arrives first
+    assert positions_in(out) == [] and len(stage.held[0]) == 2
+    stage.clock = lambda: exit_.envelope.ts_ingested + GRACE  # due, but more may be coming
+    batch = Batch()
+    stage.tick(batch, frozenset())
+    assert positions_in(batch.outputs) == []
+    trades = trades_in(flush(stage))
+    assert [t.direction.value for t in trades] == ["long"]
+
+
+@settings(max_examples=30)
+@given(data=st.data())
+def test_a_restart_loses_no_held_execution(data: st.DataObject) -> None:
+    executions = session(data.draw)
+    cut = data.draw(st.integers(0, len(executions)))
+    whole = MatchExecutions(CODEC, grace=GRACE)
+    expected = trades_in(run(whole, records(executions)) + flush(whole))
+
+    first = MatchExecutions(CODEC, grace=GRACE)
+    before = run(first, records(executions)[:cut])
+    changelog = [
+        Record(BOOKS_TOPIC, 0, n, o.key, o.value or b"")
+        for n, o in enumerate(o for o in before if o.topic == BOOKS_TOPIC)
+    ]
+    restored = MatchExecutions(CODEC, grace=GRACE)
+    restored.restore(0, changelog)
+    after = run(restored, records(executions)[cut:]) + flush(restored)
+    assert trades_in(before) + trades_in(after) == expected
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def market_stage(**kwargs: Any) -> MatchExecutions:
+    stage = MatchExecutions(CODEC, **kwargs)
+    for close, high, low in ((1, "21010", "20995"), (2, "21020", "20990")):
+        stage.context.observe("raw.market", 0, bar(BASE_TIME + close * MINUTE, high, low))
+    # known only after the exit: it must not count
+    late = bar(BASE_TIME + 2 * MINUTE, "21100", "20900", ingested=BASE_TIME + 10 * MINUTE)
+    stage.context.observe("raw.market", 1, late)
+    stage.context.observe("raw.signals", 0, signal("sig-1", "20980", at=BASE_TIME))
+    return stage
+
+
+def test_mae_mfe_and_r_multiple_come_from_the_context_known_at_the_exit() -> None:
+    stage = market_stage()
+    entry = buy(price="21000", ts_event=BASE_TIME + timedelta(seconds=1), signal_id="sig-1")
+    exit_ = sell(price="21005", ts_event=BASE_TIME + 2 * MINUTE + timedelta(seconds=30))
+    out = run(stage, records([entry, exit_]))
+    (trade,) = trades_in(out)
+    # NQ: $20 a point; low 20990 and high 21020 seen during the trade
+    assert (trade.mae, trade.mfe) == (Decimal(200), Decimal(400))
+    assert trade.initial_stop == Decimal(20980) and trade.risk == Decimal(400)
+    assert trade.net_pnl == Decimal("95.82")
+    assert trade.r_multiple == Decimal("0.23955")
+    opened, closed = positions_in(out)
+    assert (opened.quantity, opened.average_price, opened.initial_stop) == (
+        1,
+        Decimal(21000),
+        Decimal(20980),
+    )
+    assert opened.oldest_entry == entry.envelope.ts_event
+    assert (closed.quantity, closed.average_price, closed.realized_pnl) == (
+        0,
+        None,
+        Decimal("95.82"),
+    )
+    assert [opened.sequence, closed.sequence] == [1, 2]
+
+
+def test_a_short_trade_mirrors_the_excursions() -> None:
+    stage = market_stage()
+    entry = sell(price="21000", ts_event=BASE_TIME + timedelta(seconds=1))
+    exit_ = buy(price="21005", ts_event=BASE_TIME + 2 * MINUTE + timedelta(seconds=30))
+    (trade,) = trades_in(run(stage, records([entry, exit_])))
+    assert (trade.mae, trade.mfe) == (Decimal(400), Decimal(200))
+    assert (trade.risk, trade.r_multiple) == (None, None)
+
+
+def test_without_a_bar_during_the_trade_the_excursions_are_unknown() -> None:
+    stage = market_stage()
+    entry = buy(price="21000", ts_event=BASE_TIME + 2 * MINUTE + timedelta(seconds=1))
+    exit_ = sell(price="21005", ts_event=BASE_TIME + 2 * MINUTE + timedelta(seconds=30))
+    (trade,) = trades_in(run(stage, records([entry, exit_])))
+    assert (trade.mae, trade.mfe) == (None, None)
+
+
+def test_an_execution_far_behind_its_partition_gets_no_context() -> None:
+    stage = market_stage(retention=timedelta(hours=1))
+    ahead = buy(account="Other", ts_event=BASE_TIME + timedelta(hours=2))
+    entry = buy(price="21000", ts_event=BASE_TIME + timedelta(seconds=1), signal_id="sig-1")
+    exit_ = sell(price="21005", ts_event=BASE_TIME + 2 * MINUTE + timedelta(seconds=30))
+    (trade,) = trades_in(run(stage, records([ahead, entry, exit_])))
+    assert (trade.mae, trade.mfe, trade.risk) == (None, None, None)

@@ -116,6 +116,37 @@ def test_the_rolling_window_is_a_positive_count(tmp_path: Path, raw: str, reason
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "raw", "reason"),
+    [
+        ("FILLSTREAM_GRACE_MS", "-1", "between 0 and 60000"),
+        ("FILLSTREAM_GRACE_MS", "0.5", "whole number"),
+        ("FILLSTREAM_CONTEXT_DAYS", "0", "between 1 and 366"),
+        ("FILLSTREAM_EXCURSION_PERIOD", "1minute", "bar period"),
+        ("FILLSTREAM_EXCURSION_PERIOD", "0 Minute", "bar period"),
+    ],
+)
+def test_market_context_settings(tmp_path: Path, name: str, raw: str, reason: str) -> None:
+    default = settings(tmp_path)
+    assert (default.grace_ms, default.excursion_period, default.context_days) == (
+        100,
+        "1 Minute",
+        7,
+    )
+    chosen = settings(
+        tmp_path,
+        FILLSTREAM_GRACE_MS="0",
+        FILLSTREAM_EXCURSION_PERIOD="2000 Tick",
+        FILLSTREAM_CONTEXT_DAYS="30",
+    )
+    again = Settings.from_env(chosen.to_env())  # reaches the worker
+    assert (again.grace_ms, again.excursion_period, again.context_days) == (0, "2000 Tick", 30)
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, **{name: raw})
+    assert caught.value.setting == name
+    assert reason in str(caught.value)
+
+
 def test_kafka_cluster_ids_never_look_like_an_option() -> None:
     from deploy.kafka import new_cluster_id
 
