@@ -115,6 +115,7 @@ class TradeResult:
                 gross=trade.gross_pnl,
                 mae=trade.mae,
                 mfe=trade.mfe,
+                risk=trade.risk,
                 trade_id=trade.trade_id,
                 currency=trade.currency,
                 ts_ingested=trade.envelope.ts_ingested,

@@ -357,3 +357,19 @@ def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
     assert (result.net, result.gross) == (closed.net_pnl, Decimal("215.00"))
     assert result.net == Decimal("215.00") - Decimal("4.18")
     assert result.exit_time == closed.exit_time and result.mae is None
+
+
+def test_a_derived_trade_with_an_initial_stop_counts_in_r_multiples() -> None:
+    from dataclasses import replace
+
+    from streams.contracts import spec_for
+    from streams.matching import Book, apply
+    from tests.stubs import buy, sell
+
+    nq = spec_for("NQ 12-26")
+    book, _ = apply(Book(), buy(price="21000"), nq)
+    _, (closed,) = apply(book, sell(price="21010"), nq)
+    risky = [replace(closed, risk=Decimal(100), trade_id=f"t{n}") for n in range(3)]
+    results = [TradeResult.of(t) for t in risky]
+    assert [r.risk for r in results] == [Decimal(100)] * 3
+    assert summarize(results).sqn_basis == "r-multiple"
