@@ -2,10 +2,20 @@
 
 from projections.migrate import migrate
 from projections.performance import PERFORMANCE
+from projections.positions import MARKET_BARS, POSITIONS
 from projections.projection import Location, Projection
 from projections.trades import TRADES
 
-PROJECTIONS: tuple[Projection, ...] = (TRADES, PERFORMANCE)
+PROJECTIONS: tuple[Projection, ...] = (TRADES, PERFORMANCE, POSITIONS, MARKET_BARS)
 """Every projection ``fillstream project`` runs."""
 
-__all__ = ["PERFORMANCE", "PROJECTIONS", "TRADES", "Location", "Projection", "migrate"]
+__all__ = [
+    "MARKET_BARS",
+    "PERFORMANCE",
+    "POSITIONS",
+    "PROJECTIONS",
+    "TRADES",
+    "Location",
+    "Projection",
+    "migrate",
+]

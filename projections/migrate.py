@@ -58,6 +58,10 @@ def migrate(settings: Settings) -> list[str]:
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                     applied.append(name)
                     log.info("applied migration %s in schema %s", name, settings.namespace)
+                conn.execute(
+                    "UPDATE stream_settings SET value = %s WHERE name = 'excursion_period'",
+                    (settings.excursion_period,),
+                )
     except psycopg.OperationalError as e:
         raise ServiceError(
             "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"

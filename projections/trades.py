@@ -52,6 +52,9 @@ def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             None
             if event.duration_micros is None
             else timedelta(microseconds=event.duration_micros),
+            plain(event.initial_stop),
+            plain(event.risk),
+            plain(event.r_multiple),
         ),
     )
 
@@ -96,6 +99,9 @@ TRADES = Projection(
         "points",
         "ticks",
         "duration",
+        "initial_stop",
+        "risk",
+        "r_multiple",
     ),
     key=("trade_id",),
     to_rows=trade_rows,

@@ -310,3 +310,63 @@ def test_the_worker_matches_at_average_cost_when_configured(
     wait_for(lambda: trade_count(settings) == 1, timeout=60, message="no trade projected")
     row = query(settings, "SELECT quantity, entry_price, gross_pnl, execution_ids FROM trades")[0]
     assert row == (2, Decimal("21000.625"), Decimal("55.00"), ["a-1", "a-2", "a-3"])
+
+
+def bar(close_time: str, high: str, low: str, close: str) -> dict[str, Any]:
+    return {
+        "type": "bar", "ts_event": close_time, "source": "live", "producer": "tests",
+        "instrument": "NQ 12-26", "period": "1 Minute",
+        "open": low, "high": high, "low": low, "close": close, "volume": 100,
+    }  # fmt: skip
+
+
+def test_market_context_marks_open_positions_and_measures_trades(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    signal = {
+        "type": "signal", "ts_event": "2026-09-22T14:00:05Z", "source": "live",
+        "producer": "tests", "signal_id": "sig-9", "account": "Sim101",
+        "instrument": "NQ 12-26", "strategy": "Breakout", "direction": "long",
+        "intended_stop": "20980",
+    }  # fmt: skip
+    entry = execution(
+        "m-1", "buy", "21000", ts="2026-09-22T14:00:10Z", signal_id="sig-9", strategy="Breakout"
+    )
+    assert post(settings, [signal, entry])[0] == 202
+    bars = [
+        bar("2026-09-22T14:01:00Z", "21010", "20995", "21005"),
+        bar("2026-09-22T14:02:00Z", "21020", "20990", "21015"),
+        bar("2026-09-22T14:02:00Z", "21100", "20900", "21000") | {"period": "5 Minute"},
+    ]
+    assert post(settings, bars)[0] == 202
+
+    def open_position() -> tuple[Any, ...] | None:
+        rows = query(
+            settings,
+            "SELECT quantity, average_price, initial_stop, last_price, unrealized_pnl, mae, mfe,"
+            " strategy FROM positions WHERE account = 'Sim101'",
+        )
+        return rows[0] if rows and rows[0][3] == Decimal("21015") else None
+
+    wait_for(lambda: open_position() is not None, timeout=60, message="no marked position")
+    # NQ: $20 a point; marked at the last 1-minute close, excursions from its bars since entry
+    assert open_position() == (
+        1, Decimal("21000"), Decimal("20980"), Decimal("21015"),
+        Decimal("300"), Decimal("200"), Decimal("400"), "Breakout",
+    )  # fmt: skip
+
+    exit_ = execution("m-2", "sell", "21005", ts="2026-09-22T14:02:30Z", strategy="Breakout")
+    assert post(settings, [exit_])[0] == 202
+    wait_for(lambda: trade_count(settings) == 1, timeout=60, message="no trade projected")
+    trade = query(settings, "SELECT mae, mfe, initial_stop, risk, r_multiple, net_pnl FROM trades")
+    assert trade == [
+        (Decimal("200"), Decimal("400"), Decimal("20980"), Decimal("400"),
+         Decimal("0.23955"), Decimal("95.82")),
+    ]  # fmt: skip
+    wait_for(
+        lambda: not query(settings, "SELECT 1 FROM positions"),
+        timeout=60,
+        message="the closed position is still listed as open",
+    )
+    flat = query(settings, "SELECT quantity, realized_pnl, sequence FROM positions_v1")
+    assert flat == [(0, Decimal("95.82"), 2)]

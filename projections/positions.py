@@ -1,0 +1,122 @@
+"""The positions projection: each position's latest ``PositionChanged``, behind the ``positions``
+view (open positions marked to the market); and the market projection: every closed bar, behind
+the ``market_bars`` view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from projections.projection import Location, Projection, plain
+from schemas.events import BarClosed, Event, PositionChanged
+
+
+def position_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    if not isinstance(event, PositionChanged):
+        return ()
+    return (
+        (
+            event.account,
+            event.instrument,
+            event.strategy or "",
+            event.sequence,
+            event.execution_id,
+            event.quantity,
+            plain(event.average_price),
+            event.oldest_entry,
+            event.round_trip_id,
+            plain(event.point_value),
+            event.currency,
+            plain(event.open_costs),
+            plain(event.realized_pnl),
+            plain(event.initial_stop),
+            event.envelope.event_id,
+            where.topic,
+            where.partition,
+            where.offset,
+            event.envelope.ts_event,
+            event.envelope.ts_ingested,
+        ),
+    )
+
+
+POSITIONS = Projection(
+    name="positions",
+    version=1,
+    topics=("derived.positions",),
+    columns=(
+        "account",
+        "instrument",
+        "strategy",
+        "sequence",
+        "execution_id",
+        "quantity",
+        "average_price",
+        "oldest_entry",
+        "round_trip_id",
+        "point_value",
+        "currency",
+        "open_costs",
+        "realized_pnl",
+        "initial_stop",
+        "event_id",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_event",
+        "ts_ingested",
+    ),
+    key=("account", "instrument", "strategy"),
+    to_rows=position_rows,
+    newer_by="sequence",
+)
+
+
+def bar_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    if not isinstance(event, BarClosed):
+        return ()
+    return (
+        (
+            event.instrument,
+            event.period,
+            event.envelope.ts_event,
+            plain(event.open),
+            plain(event.high),
+            plain(event.low),
+            plain(event.close),
+            event.volume,
+            plain(event.bid),
+            plain(event.ask),
+            event.envelope.event_id,
+            where.topic,
+            where.partition,
+            where.offset,
+            event.envelope.ts_ingested,
+        ),
+    )
+
+
+MARKET_BARS = Projection(
+    name="market_bars",
+    version=1,
+    topics=("raw.market",),
+    columns=(
+        "instrument",
+        "period",
+        "close_time",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "bid",
+        "ask",
+        "event_id",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_ingested",
+    ),
+    key=("instrument", "period", "close_time"),
+    to_rows=bar_rows,
+)
