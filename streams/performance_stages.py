@@ -3,16 +3,20 @@
 Two ``streams.deriver`` stages, because a scope (an account, a strategy) gathers the trades of
 several positions, which ``derived.trades`` spreads over its partitions:
 
-1. ``ScopeTrades`` reads ``derived.trades`` and re-publishes each trade once per scope it counts
+1. ``ScopeTrades`` reads ``derived.trades`` and publishes each trade once per scope it counts
    in (``streams.snapshots.scopes_of``) on ``streams-performance-scopes``, keyed by the scope's
-   name, so all of a scope's trades reach one partition and one worker.
+   name, so all of a scope's trades reach one partition and one worker. What it publishes is a
+   *scoped trade row*: the scope and what the figures need of the trade (``TradeResult``), as
+   JSON (``scoped_row``), a fraction of the Avro ``TradeClosed`` to decode.
 2. ``ScoreTrades`` reads that topic and keeps one ``Ledger`` per scope. A trade not yet in its
-   ledger is added and written to the ``streams-ledgers-changelog``; the snapshots of the windows
-   it is in are published to ``derived.performance``, once per window and batch (a snapshot is
-   the whole figure set, so the ones in between would add nothing). A trade already in its
-   ledger (a redelivery) changes nothing.
+   ledger is added and its row, as it came, written to the ``streams-ledgers-changelog``; the
+   snapshots of the windows it is in are published to ``derived.performance``, once per window
+   and batch (a snapshot is the whole figure set, so the ones in between would add nothing). A
+   trade already in its ledger (a redelivery) changes nothing. Records written before the rows
+   (an Avro ``TradeClosed``, recognised by the single-object marker) are still scored.
 
-A record that is not a ``TradeClosed`` goes to the dead-letter topic with its reason.
+A record that is neither goes to the dead-letter topic with its reason (``undecodable``,
+``wrong_schema``), as does a row or trade for a scope its key does not name (``wrong_scope``).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from typing import Any
 
 from fillstream.settings import Settings
 from schemas.catalog import record_headers
-from schemas.codec import Codec
-from schemas.events import TradeClosed, schema_name
+from schemas.codec import MARKER, Codec
+from schemas.events import MetricScope, TradeClosed, schema_name
 from streams import metrics
 from streams.deriver import Batch, Output, Record, dead_letter, decoded
 from streams.ledger import Ledger
@@ -36,10 +40,11 @@ from streams.snapshots import Scope, scopes_of, snapshots
 SCOPES_TOPIC = "streams-performance-scopes"
 LEDGERS_TOPIC = "streams-ledgers-changelog"
 SNAPSHOTS_TOPIC = "derived.performance"
+_PERFORMANCE = "streams.performance"
 
 
 class ScopeTrades:
-    """Stage 1: each trade once per scope it counts in."""
+    """Stage 1: each trade once per scope it counts in, as a scoped trade row."""
 
     name = "scopes"
     source = "derived.trades"
@@ -59,10 +64,10 @@ class ScopeTrades:
             trade = decoded(self.codec, record, TradeClosed, batch, "streams.scopes")
             if trade is None:
                 continue
-            schema = ("schema", schema_name(trade).encode())
+            result = TradeResult.of(trade)
             for scope in scopes_of(trade):
                 batch.outputs.append(
-                    Output(SCOPES_TOPIC, scope.name.encode(), record.value, (schema,))
+                    Output(SCOPES_TOPIC, scope.name.encode(), scoped_row(scope, result))
                 )
 
 
@@ -97,37 +102,30 @@ class ScoreTrades:
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         touched: dict[str, tuple[Scope, Ledger, set[date]]] = {}
+        scored = duplicates = 0
         for record in records:
-            trade = decoded(self.codec, record, TradeClosed, batch, "streams.performance")
-            if trade is None:
+            read = self._read(record, batch)
+            if read is None:
                 continue
-            name = (record.key or b"").decode(errors="replace")
-            scope = next((s for s in scopes_of(trade) if s.name == name), None)
-            if scope is None:
-                batch.outputs.append(
-                    dead_letter(
-                        record,
-                        f"trade {trade.trade_id} does not count in scope {name!r}",
-                        "wrong_scope",
-                        "streams.performance",
-                    )
-                )
-                continue
-            result = TradeResult.of(trade)
+            scope, result, row = read
+            name = scope.name
             ledger = self.ledgers.setdefault(record.partition, {}).setdefault(name, Ledger())
             if not ledger.add(result):
-                metrics.EVENTS.labels(record.topic, "duplicate").inc()
+                duplicates += 1
                 continue
             batch.outputs.append(
                 Output(
                     LEDGERS_TOPIC,
-                    f"{name}|{trade.trade_id}".encode(),
-                    json.dumps(result_to_json(name, result)).encode(),
+                    f"{name}|{result.trade_id}".encode(),
+                    row,
                     partition=record.partition,
                 )
             )
             touched.setdefault(name, (scope, ledger, set()))[2].add(result.trading_day)
-            metrics.EVENTS.labels(record.topic, "scored").inc()
+            scored += 1
+        if records:
+            metrics.EVENTS.labels(records[0].topic, "scored").inc(scored)
+            metrics.EVENTS.labels(records[0].topic, "duplicate").inc(duplicates)
         # one snapshot per changed window and batch: each is the whole figure set
         for name, (scope, ledger, days) in touched.items():
             for s in snapshots(scope, ledger, days, rolling=self.rolling):
@@ -140,6 +138,58 @@ class ScoreTrades:
                     )
                 )
                 metrics.SNAPSHOTS.inc()
+
+    def _read(self, record: Record, batch: Batch) -> tuple[Scope, TradeResult, bytes] | None:
+        """The scope, trade and ledger row of a scoped record; None (and its dead letter in
+        ``batch``) for one that does not read or names another scope than its key."""
+        name = (record.key or b"").decode(errors="replace")
+        if record.value[: len(MARKER)] == MARKER:  # a TradeClosed, from before the rows
+            trade = decoded(self.codec, record, TradeClosed, batch, _PERFORMANCE)
+            if trade is None:
+                return None
+            scope = next((s for s in scopes_of(trade) if s.name == name), None)
+            if scope is None:
+                reason = f"trade {trade.trade_id} does not count in scope {name!r}"
+                batch.outputs.append(dead_letter(record, reason, "wrong_scope", _PERFORMANCE))
+                return None
+            result = TradeResult.of(trade)
+            return scope, result, scoped_row(scope, result)
+        try:
+            row = json.loads(record.value)
+            scope, result = scope_from_json(row), result_from_json(row)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as e:
+            reason = f"not a scoped trade row ({type(e).__name__}: {e})"
+            batch.outputs.append(dead_letter(record, reason, "undecodable", _PERFORMANCE))
+            return None
+        if scope.name != name:
+            reason = f"trade {result.trade_id} is scored in {scope.name!r}, not in {name!r}"
+            batch.outputs.append(dead_letter(record, reason, "wrong_scope", _PERFORMANCE))
+            return None
+        return scope, result, record.value
+
+
+def scoped_row(scope: Scope, result: TradeResult) -> bytes:
+    """The record of ``result`` in ``scope`` on ``streams-performance-scopes``, and its ledger
+    row: ``result_to_json`` with the scope's parts."""
+    row = result_to_json(scope.name, result)
+    row["account"] = scope.account
+    row["strategy"] = scope.strategy
+    row["variant"] = scope.variant
+    row["instrument"] = scope.instrument
+    return json.dumps(row).encode()
+
+
+def scope_from_json(row: dict[str, Any]) -> Scope:
+    """The scope of a ``scoped_row``."""
+    kind, _, key = row["scope"].partition(":")
+    return Scope(
+        kind=MetricScope(kind),
+        key=key,
+        account=row["account"],
+        strategy=row["strategy"],
+        variant=row["variant"],
+        instrument=row["instrument"],
+    )
 
 
 def result_to_json(scope: str, result: TradeResult) -> dict[str, Any]:

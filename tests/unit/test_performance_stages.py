@@ -3,6 +3,9 @@ integration tests)."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 from schemas.codec import default_codec
 from schemas.events import PerformanceSnapshot, TradeClosed
 from streams.contracts import spec_for
@@ -28,6 +31,14 @@ def closed(exit_price: str, **fields: object) -> TradeClosed:
 
 
 def scoped(trade: TradeClosed, scope: str, offset: int, partition: int = 1) -> Record:
+    """The record ``ScopeTrades`` publishes for ``trade`` in ``scope``."""
+    published = run(ScopeTrades(CODEC), [Record("derived.trades", 0, 0, None, CODEC.encode(trade))])
+    (row,) = [o.value for o in published if o.key == scope.encode()]
+    return Record(SCOPES_TOPIC, partition, offset, scope.encode(), row or b"")
+
+
+def legacy(trade: TradeClosed, scope: str, offset: int, partition: int = 1) -> Record:
+    """What ``ScopeTrades`` published before scoped trade rows: the ``TradeClosed`` itself."""
     return Record(SCOPES_TOPIC, partition, offset, scope.encode(), CODEC.encode(trade))
 
 
@@ -51,7 +62,25 @@ def test_a_trade_fans_out_to_each_of_its_scopes() -> None:
         (SCOPES_TOPIC, b"instrument:Sim101|NQ 12-26"),
         (SCOPES_TOPIC, b"strategy:Sim101|Breakout"),
     ]
-    assert all(o.value == record.value for o in outputs)
+    rows = [json.loads(o.value or b"") for o in outputs]
+    assert [r["scope"] for r in rows] == [o.key.decode() for o in outputs]
+    assert {(r["trade_id"], Decimal(r["net"]), r["exit_time"]) for r in rows} == {
+        (trade.trade_id, trade.net_pnl, trade.exit_time.isoformat())
+    }
+    assert rows[2]["strategy"] == "Breakout" and rows[1]["instrument"] == "NQ 12-26"
+
+
+def test_trades_published_before_the_rows_score_the_same() -> None:
+    trades = [closed(p, strategy="Breakout") for p in ("21002", "20999", "21001")]
+    for scope in ("account:Sim101", "strategy:Sim101|Breakout"):
+        rows = run(
+            ScoreTrades(CODEC, rolling=2), [scoped(t, scope, n) for n, t in enumerate(trades)]
+        )
+        old = run(
+            ScoreTrades(CODEC, rolling=2), [legacy(t, scope, n) for n, t in enumerate(trades)]
+        )
+        assert snapshots_in(old) == snapshots_in(rows) and len(snapshots_in(rows)) == 3
+        assert [(o.key, o.value) for o in old] == [(o.key, o.value) for o in rows]
 
 
 def test_a_batch_stores_every_trade_and_publishes_the_last_snapshot_of_each_window() -> None:
@@ -91,10 +120,20 @@ def test_a_restored_stage_continues_exactly_where_the_old_one_stopped() -> None:
 def test_bad_records_go_to_the_dead_letter_topic_with_their_reason() -> None:
     stage = ScoreTrades(CODEC, rolling=100)
     trade = closed("21001")
-    garbage = Record(SCOPES_TOPIC, 0, 5, b"account:Sim101", b"not avro")
-    outputs = run(stage, [garbage, scoped(trade, "account:Other", 6)])
-    assert [o.topic for o in outputs] == ["dead-letter", "dead-letter"]
+    garbage = Record(SCOPES_TOPIC, 0, 5, b"account:Sim101", b"not a row")
+    misnamed = scoped(trade, "account:Sim101", 6)
+    misnamed = Record(SCOPES_TOPIC, 1, 6, b"account:Other", misnamed.value)
+    incomplete = Record(SCOPES_TOPIC, 0, 7, b"account:Sim101", b'{"scope": "account:Sim101"}')
+    old_misnamed = legacy(trade, "account:Other", 8)
+    outputs = run(stage, [garbage, misnamed, incomplete, old_misnamed])
+    assert [o.topic for o in outputs] == ["dead-letter"] * 4
     reasons = [dict(o.headers) for o in outputs]
-    assert reasons[0]["code"] == b"undecodable"
-    assert reasons[1]["code"] == b"wrong_scope" and b"account:Other" in reasons[1]["reason"]
+    assert [r["code"] for r in reasons] == [
+        b"undecodable",
+        b"wrong_scope",
+        b"undecodable",
+        b"wrong_scope",
+    ]
+    assert b"account:Other" in reasons[1]["reason"] and b"account:Other" in reasons[3]["reason"]
     assert reasons[1]["origin"] == f"{SCOPES_TOPIC}/1/6".encode()
+    assert outputs[0].value == garbage.value  # the record itself, unchanged
