@@ -8,17 +8,24 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 
-def serve_health(host: str, port: int, ready: Callable[[], dict[str, bool]]) -> ThreadingHTTPServer:
-    """Start serving in a daemon thread; ``ready`` returns named checks, all true when ready."""
+def serve_health(
+    host: str,
+    port: int,
+    ready: Callable[[], dict[str, bool]],
+    *,
+    registry: CollectorRegistry = REGISTRY,
+) -> ThreadingHTTPServer:
+    """Start serving in a daemon thread; ``ready`` returns named checks, all true when ready;
+    /metrics shows ``registry``."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
                 self._send(200, b'{"status": "ok"}', "application/json")
             elif path == "/readyz":

@@ -1,24 +1,50 @@
-"""``fillstream worker``: run the stream worker in the foreground: the matching and performance
-stages, with /metrics, /healthz and /readyz, until SIGTERM or Ctrl-C."""
+"""``fillstream worker``: run the stream worker in the foreground: the matching, scopes and
+performance stages, with /metrics, /healthz and /readyz, until SIGTERM or Ctrl-C.
+
+Each stage runs in a process of its own (spawned by this one), so the three derive on separate
+cores instead of taking turns under one interpreter lock. The stages write their metrics to
+files in a folder of this worker's (prometheus_client's multiprocess mode), which /metrics here
+adds up, and each says through a shared flag whether it holds its partitions, which /readyz
+reports. A stage process ends when this one does, however it ends (even by SIGKILL: it watches
+its parent), and this one stops the others and exits non-zero when a stage ends by itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
 import signal
 import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from fillstream.health import serve_health
 from fillstream.settings import Settings
 from schemas.catalog import ensure_topics
-from schemas.codec import default_codec
+from schemas.codec import Codec, default_codec
 from streams.deriver import Deriver, Stage
 from streams.matching_stage import MatchExecutions
 from streams.performance_stages import ScopeTrades, ScoreTrades
 
 log = logging.getLogger("fillstream.streams")
+
+STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
+    "matching": MatchExecutions.from_settings,
+    "scopes": lambda settings, codec: ScopeTrades(codec),
+    "performance": ScoreTrades.from_settings,
+}
+"""The stages, by name, in the order records flow through them."""
+
+_METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: list[str]) -> int:
@@ -28,41 +54,91 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    _log_setup(settings)
     ensure_topics(settings)
-    codec = default_codec()
-    stages: list[Stage] = [
-        MatchExecutions.from_settings(settings, codec),
-        ScopeTrades(codec),
-        ScoreTrades.from_settings(settings, codec),
+    port = args.port or settings.worker_port
+    metrics = settings.home / "worker-metrics" / str(port)
+    shutil.rmtree(metrics, ignore_errors=True)  # a killed predecessor's counts are not ours
+    metrics.mkdir(parents=True)
+    os.environ[_METRICS_ENV] = str(metrics)  # before the stage processes import the metrics
+    spawn = multiprocessing.get_context("spawn")
+    assigned = {name: spawn.Value("b", 0) for name in STAGES}
+    children = [
+        spawn.Process(
+            target=_run_stage,
+            args=(settings, name, assigned[name]),
+            name=f"fillstream worker {name}",
+        )
+        for name in STAGES
     ]
-    derivers = [Deriver(settings, stage) for stage in stages]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    threads = [threading.Thread(target=d.run, args=(stop,), name=d.stage.name) for d in derivers]
-    serve_health("127.0.0.1", args.port or settings.worker_port, lambda: _ready(settings, derivers))
-    for thread in threads:
-        thread.start()
-    log.info("stream worker running: %s", ", ".join(s.name for s in stages))
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics))  # type: ignore[no-untyped-call]
+    serve_health("127.0.0.1", port, lambda: _ready(settings, assigned), registry=registry)
+    for child in children:
+        child.start()
+    log.info("stream worker running: %s", ", ".join(STAGES))
     failed = False
     while not stop.wait(1.0):
-        if not all(t.is_alive() for t in threads):
+        if not all(child.is_alive() for child in children):
             log.error("a stage stopped unexpectedly; stopping the worker")
             failed = True
             stop.set()
-    for thread in threads:
-        thread.join(timeout=15)
+    _stop(children, metrics)
     return 1 if failed else 0
 
 
-def _ready(settings: Settings, derivers: list[Deriver]) -> dict[str, bool]:
-    checks = {f"stage {d.stage.name} assigned": d.assigned for d in derivers}
+def _run_stage(settings: Settings, name: str, assigned: Synchronized[int]) -> None:
+    """A stage process: derive until SIGTERM or the worker's end."""
+    _log_setup(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    parent = multiprocessing.parent_process()
+    assert parent is not None
+    threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
+    deriver = Deriver(settings, STAGES[name](settings, default_codec()))
+    threading.Thread(target=_report, args=(deriver, assigned, stop), daemon=True).start()
+    deriver.run(stop)
+
+
+def _end_with(parent_sentinel: int) -> None:
+    """End this process the moment the worker's has ended, whatever ended it: an open
+    transaction aborts, as if both had been killed."""
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)
+
+
+def _report(deriver: Deriver, assigned: Synchronized[int], stop: threading.Event) -> None:
+    while not stop.wait(0.2):
+        assigned.value = int(deriver.assigned)
+
+
+def _stop(children: Sequence[multiprocessing.process.BaseProcess], metrics: Path) -> None:
+    for child in children:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: the stage finishes its batch and closes
+    for child in children:
+        child.join(timeout=15)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    shutil.rmtree(metrics, ignore_errors=True)
+
+
+def _ready(settings: Settings, assigned: dict[str, Synchronized[int]]) -> dict[str, bool]:
+    checks = {f"stage {name} assigned": bool(flag.value) for name, flag in assigned.items()}
     try:
         AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
         checks["kafka"] = True
     except Exception:  # noqa: BLE001 - readiness reports, it does not raise
         checks["kafka"] = False
     return checks
+
+
+def _log_setup(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

@@ -49,4 +49,5 @@ HELD = Gauge(
     "fillstream_stream_held_executions",
     "Executions matching has read but not applied: in the grace window or waiting for market "
     "context.",
+    multiprocess_mode="livesum",
 )
