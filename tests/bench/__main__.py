@@ -1,4 +1,5 @@
-"""``python -m tests.bench``: start a private broker and the bridge, run every benchmark, report."""
+"""``python -m tests.bench``: start a private broker, PostgreSQL and the bridge, run every
+benchmark, report."""
 
 from __future__ import annotations
 
@@ -7,20 +8,24 @@ import sys
 
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import ensure_topics
-from tests.bench import derive, imports, ingest, report
-from tests.harness import free_ports, local_kafka, temporary_home
+from tests.bench import derive, imports, ingest, latency, report
+from tests.harness import free_ports, local_kafka, local_postgres, temporary_home
 from tests.integration.pipeline import ServiceProcess
 
 
 def main() -> int:
     results: list[report.Result] = []
-    with temporary_home("fillstream-bench-") as home, local_kafka(home) as kafka:
+    with (
+        temporary_home("fillstream-bench-") as home,
+        local_kafka(home) as kafka,
+        local_postgres(home) as postgres,
+    ):
         (bridge_port,) = free_ports(1)
         settings = Settings.from_env(
             {
                 "FILLSTREAM_NAMESPACE": "bench",
                 "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-                "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused",
+                "DATABASE_URL": postgres.dsn,
                 "FILLSTREAM_TOKEN": secrets.token_urlsafe(24),
                 "FILLSTREAM_HOME": str(home / "fillstream"),
                 "FILLSTREAM_BRIDGE_PORT": str(bridge_port),
@@ -33,6 +38,7 @@ def main() -> int:
         try:
             results += ingest.run(settings)
             results += imports.run(settings, home)
+            results += latency.run(settings, postgres)
             results += derive.run(settings)
         finally:
             bridge.stop()
