@@ -51,6 +51,10 @@ from streams import metrics
 
 log = logging.getLogger("fillstream.streams")
 
+BATCH_SIZE = 2000
+"""Records consumed per transaction at most: a transaction's commit costs a round trip to the
+broker, so a stage catching up commits few, large batches (live, a batch is what arrived)."""
+
 T = TypeVar("T")
 
 
@@ -115,7 +119,7 @@ class Ticking(Protocol):
 class Deriver:
     """Runs one stage until ``stop`` is set; see the module docstring."""
 
-    def __init__(self, settings: Settings, stage: Stage, *, batch_size: int = 500) -> None:
+    def __init__(self, settings: Settings, stage: Stage, *, batch_size: int = BATCH_SIZE) -> None:
         self.settings = settings
         self.stage = stage
         self.batch_size = batch_size
@@ -186,7 +190,7 @@ class Deriver:
         metrics.PROCESS_SECONDS.labels(name).observe(produced - started)
         producer.begin_transaction()
         try:
-            for out in batch.outputs:
+            for n, out in enumerate(batch.outputs, 1):
                 topic = self.settings.topic(out.topic)
                 headers: list[tuple[str, str | bytes | None]] = list(out.headers)
                 if out.partition is None:
@@ -199,7 +203,8 @@ class Deriver:
                         headers=headers,
                         partition=out.partition,
                     )
-                producer.poll(0)
+                if n % 1000 == 0:
+                    producer.poll(0)  # serve delivery reports now and then, not per record
             positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
             producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
             producer.commit_transaction(30)

@@ -23,7 +23,7 @@ BATCH_RECORDS = Histogram(
     "fillstream_stream_batch_records",
     "Records consumed per transaction, by stage.",
     ["stage"],
-    buckets=(1, 5, 10, 50, 100, 250, 500, 1000),
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000),
 )
 PROCESS_SECONDS = Histogram(
     "fillstream_stream_batch_process_seconds",
