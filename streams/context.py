@@ -8,8 +8,9 @@ property of the log:
 - An execution ingested at ``X`` sees the bars and signals ingested by ``X + grace`` (their
   envelopes' ``ts_ingested``), and no others, however many more were read.
 - It is applied only once every context partition is *complete* through ``X + grace``: a record
-  ingested at or after it has been read there, or the partition is read to its end and the
-  clock has passed ``X + grace`` (live, a record still in flight gets the grace to arrive).
+  ingested after it has been read there, or the reader has checked, at a moment after
+  ``X + grace``, that it had read everything the partition held (live, a record still in flight
+  gets the grace to arrive).
 - Context is kept for ``retention`` of event time behind the executions; matching asks only for
   what lies within it (``streams.matching``), so pruning never changes an answer.
 
@@ -48,11 +49,11 @@ class Extremes:
 
 @dataclass(slots=True)
 class _Source:
-    """One context partition: the latest ingestion time read there, and whether it is read to
-    its end."""
+    """One context partition: the latest ingestion time read there, and the latest moment the
+    reader knew it had read all of it."""
 
     ingested: datetime | None = None
-    at_end: bool = False
+    ended_at: datetime | None = None
 
 
 class MarketContext:
@@ -74,7 +75,6 @@ class MarketContext:
         """Keep ``event`` (read from ``topic``/``partition``) if matching may ask for it."""
         source = self.sources.setdefault((topic, partition), _Source())
         ingested = event.envelope.ts_ingested
-        source.at_end = False
         if source.ingested is None or ingested > source.ingested:
             source.ingested = ingested
         if isinstance(event, SignalEmitted):
@@ -87,19 +87,26 @@ class MarketContext:
             else:
                 bisect.insort(bars, bar)
 
-    def reached_end(self, topic: str, partition: int) -> None:
-        """``topic``/``partition`` is read to its end, for now."""
-        self.sources.setdefault((topic, partition), _Source()).at_end = True
+    def read_all(self, topic: str, partition: int, at: datetime) -> None:
+        """Everything ``topic``/``partition`` held at the moment ``at`` has been read."""
+        source = self.sources.setdefault((topic, partition), _Source())
+        if source.ended_at is None or at > source.ended_at:
+            source.ended_at = at
 
-    def complete(self, through: datetime, now: datetime) -> bool:
+    def behind(self, through: datetime) -> list[tuple[str, int]]:
+        """The watched partitions that may still hold a record ingested by ``through``."""
+        return [
+            key
+            for key, source in self.sources.items()
+            if not (
+                (source.ingested is not None and source.ingested > through)
+                or (source.ended_at is not None and source.ended_at >= through)
+            )
+        ]
+
+    def complete(self, through: datetime) -> bool:
         """Whether every record of the watched partitions ingested by ``through`` is read."""
-        for source in self.sources.values():
-            ingested = source.ingested
-            if ingested is not None and ingested > through:
-                continue
-            if not (source.at_end and now >= through):
-                return False
-        return True
+        return not self.behind(through)
 
     def extremes(
         self, instrument: str, after: datetime, through: datetime, known_by: datetime

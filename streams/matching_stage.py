@@ -237,7 +237,7 @@ class MatchExecutions:
         while ready and not self._context_stale:
             first = ready[0]
             known_by = first.execution.envelope.ts_ingested + self.grace
-            if self.feed is not None and not self.context.complete(known_by, now):
+            if self.feed is not None and not self.context.complete(known_by):
                 break
             ready.pop(0)
             self._apply(first, batch)
@@ -343,8 +343,8 @@ class MatchExecutions:
         floors = list(self.watermarks.values())
         floors += [h.execution.envelope.ts_event for q in self.held.values() for h in q]
         floors += [h.execution.envelope.ts_event for q in self.ready.values() for h in q]
-        if not floors:
-            return datetime.max.replace(tzinfo=UTC) - 2 * self.retention
+        if not floors:  # nothing matched yet: all of the context may count
+            return datetime(1970, 1, 1, tzinfo=UTC) + 2 * self.retention
         return min(floors) - 2 * self.retention
 
     def _context_needed(self) -> datetime | None:
@@ -392,6 +392,8 @@ class ContextFeed:
         self.codec = codec
         self.context = context
         self.consumer: Consumer | None = None
+        self.starts: dict[tuple[str, int], int] = {}
+        """Where reading began, per partition."""
 
     def start(self, since: datetime) -> None:
         """Forget what was read and read again from the records produced since ``since``
@@ -416,35 +418,55 @@ class ContextFeed:
             for partition in metadata.partitions:
                 wanted.append(TopicPartition(topic, partition, millis))
                 self.context.watch(topic, partition)
-        found = consumer.offsets_for_times(wanted, timeout=30)
-        # a partition with nothing produced since: read from its end
-        consumer.assign([TopicPartition(tp.topic, tp.partition, tp.offset) for tp in found])
+        self.starts = {}
+        for tp in consumer.offsets_for_times(wanted, timeout=30):
+            offset = tp.offset
+            if offset < 0:  # nothing produced since: read from its end
+                offset = consumer.get_watermark_offsets(tp, timeout=30)[1]
+            self.starts[(tp.topic, tp.partition)] = offset
+        consumer.assign([TopicPartition(t, p, o) for (t, p), o in self.starts.items()])
         self.consumer = consumer
         log.info("matching reads market context produced since %s", since.isoformat())
 
     def poll(self, needed: datetime | None, budget: float = 0.5) -> None:
-        """Read what has arrived, and while ``needed`` is not complete, wait for more (up to
-        ``budget`` seconds)."""
+        """Read what has arrived; while the context is not complete through ``needed``, read
+        more (up to ``budget`` seconds), and once the clock is past ``needed`` ask the broker
+        whether the partitions still behind hold anything unread."""
         consumer = self.consumer
         if consumer is None:
             return
         deadline = _now() + timedelta(seconds=budget)
         while True:
-            waiting = needed is not None and not self.context.complete(needed, _now())
-            timeout = max(0.0, (deadline - _now()).total_seconds()) if waiting else 0.0
-            messages = consumer.consume(1000, timeout=timeout)
-            for message in messages:
+            for message in consumer.consume(1000, timeout=0):
                 self._read(message)
-            if not messages and (not waiting or _now() >= deadline):
+            if needed is None or self.context.complete(needed):
                 return
+            checked = _now()
+            if checked >= needed:
+                self._check_ends(consumer, needed, checked)
+                if self.context.complete(needed):
+                    return
+            if _now() >= deadline:
+                return
+            for message in consumer.consume(1000, timeout=0.05):
+                self._read(message)
+
+    def _check_ends(self, consumer: Consumer, needed: datetime, checked: datetime) -> None:
+        """Mark read to their end, as of ``checked``, the partitions behind ``needed`` whose
+        every record up to the broker's current end has been read."""
+        for topic, partition in self.context.behind(needed):
+            tp = TopicPartition(topic, partition)
+            _, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            (position,) = consumer.position([tp])
+            offset = position.offset if position.offset >= 0 else self.starts[(topic, partition)]
+            if offset >= high:
+                self.context.read_all(topic, partition, checked)
 
     def _read(self, message: Any) -> None:
         topic, partition = message.topic(), message.partition()
         error = message.error()
         if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                self.context.reached_end(topic, partition)
-            else:
+            if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("market context: %s", error)
             return
         try:

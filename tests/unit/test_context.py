@@ -47,23 +47,23 @@ def test_signals_are_seen_once_ingested_and_within_the_retention() -> None:
     assert context.signal("s2", known_by=ingested, since=T) is None
 
 
-def test_complete_needs_every_watched_partition_past_the_time_or_at_its_end() -> None:
+def test_complete_needs_every_watched_partition_past_the_time_or_read_to_its_end() -> None:
     context = MarketContext()
     context.watch("m", 0)
     context.watch("m", 1)
     later = T + 5 * MINUTE
-    assert not context.complete(T, now=later)  # nothing read yet
+    assert not context.complete(T)  # nothing read yet
     context.observe("m", 0, bar(T + MINUTE, "1", "1"))  # ingested after T
-    assert not context.complete(T, now=later)  # partition 1 still unknown
-    context.reached_end("m", 1)
-    assert context.complete(T, now=later)
-    # at its end, a partition is complete only once the clock passed the time: a record
-    # ingested before it may still be in flight
-    assert not context.complete(later, now=T + MINUTE)
-    context.reached_end("m", 0)
-    assert context.complete(later, now=later)
-    context.observe("m", 1, bar(T + 2 * MINUTE, "1", "1"))  # more arrived: not at its end
-    assert not context.complete(later, now=later)
+    assert context.behind(T) == [("m", 1)]
+    context.read_all("m", 1, at=T)  # all it held at T was read
+    assert context.complete(T)
+    # read to its end before a time is not complete through it: a record may still arrive
+    assert context.behind(later) == [("m", 0), ("m", 1)]
+    context.read_all("m", 0, at=later)
+    context.read_all("m", 1, at=later + MINUTE)
+    assert context.complete(later)
+    context.read_all("m", 1, at=T)  # an older check changes nothing
+    assert context.complete(later)
 
 
 @given(
