@@ -436,20 +436,21 @@ class ContextFeed:
         if consumer is None:
             return
         deadline = _now() + timedelta(seconds=budget)
+        messages = consumer.consume(1000, timeout=0)
         while True:
-            for message in consumer.consume(1000, timeout=0):
+            for message in messages:
                 self._read(message)
             if needed is None or self.context.complete(needed):
                 return
             checked = _now()
-            if checked >= needed:
+            if not messages and checked >= needed:  # idle: ask the broker what is left
                 self._check_ends(consumer, needed, checked)
                 if self.context.complete(needed):
                     return
-            if _now() >= deadline:
+            if checked >= deadline:
                 return
-            for message in consumer.consume(1000, timeout=0.05):
-                self._read(message)
+            wait = (needed - checked).total_seconds() if checked < needed else 0.05
+            messages = consumer.consume(1000, timeout=min(wait, budget))
 
     def _check_ends(self, consumer: Consumer, needed: datetime, checked: datetime) -> None:
         """Mark read to their end, as of ``checked``, the partitions behind ``needed`` whose
