@@ -1,12 +1,15 @@
 """``fillstream worker``: run the stream worker in the foreground: the matching, scopes and
 performance stages, with /metrics, /healthz and /readyz, until SIGTERM or Ctrl-C.
 
-Each stage runs in a process of its own (spawned by this one), so the three derive on separate
-cores instead of taking turns under one interpreter lock. The stages write their metrics to
-files in a folder of this worker's (prometheus_client's multiprocess mode), which /metrics here
-adds up, and each says through a shared flag whether it holds its partitions, which /readyz
-reports. A stage process ends when this one does, however it ends (even by SIGKILL: it watches
-its parent), and this one stops the others and exits non-zero when a stage ends by itself.
+Each stage runs in processes of its own (spawned by this one), so the three derive on separate
+cores instead of taking turns under one interpreter lock: matching, the most work per record, in
+``--matching-processes`` (default 2), which share the partitions of ``raw.executions`` in its
+consumer group as separate workers would; the others in one each. The stages write their
+metrics to files in a folder of this worker's (prometheus_client's multiprocess mode), which
+/metrics here adds up, and each says through a shared flag whether it holds its partitions,
+which /readyz reports. A stage process ends when this one does, however it ends (even by
+SIGKILL: it watches its parent), and this one stops the others and exits non-zero when a stage
+ends by itself.
 """
 
 from __future__ import annotations
@@ -52,7 +55,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--port", type=int, help="metrics/health port (default FILLSTREAM_WORKER_PORT or 8788)"
     )
+    parser.add_argument(
+        "--matching-processes",
+        type=int,
+        default=2,
+        metavar="N",
+        help="processes for the matching stage (default 2): at most the partitions it reads",
+    )
     args = parser.parse_args(argv)
+    if args.matching_processes < 1:
+        parser.error(f"--matching-processes: at least 1, was {args.matching_processes}")
+    counts = {name: args.matching_processes if name == "matching" else 1 for name in STAGES}
     settings = Settings.from_env()
     _log_setup(settings)
     ensure_topics(settings)
@@ -62,14 +75,14 @@ def main(argv: list[str]) -> int:
     metrics.mkdir(parents=True)
     os.environ[_METRICS_ENV] = str(metrics)  # before the stage processes import the metrics
     spawn = multiprocessing.get_context("spawn")
-    assigned = {name: spawn.Value("b", 0) for name in STAGES}
+    assigned = {(name, n): spawn.Value("b", 0) for name in STAGES for n in range(counts[name])}
     children = [
         spawn.Process(
             target=_run_stage,
-            args=(settings, name, assigned[name]),
-            name=f"fillstream worker {name}",
+            args=(settings, name, n, flag),
+            name=f"fillstream worker {name} {n}",
         )
-        for name in STAGES
+        for (name, n), flag in assigned.items()
     ]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -79,7 +92,7 @@ def main(argv: list[str]) -> int:
     serve_health("127.0.0.1", port, lambda: _ready(settings, assigned), registry=registry)
     for child in children:
         child.start()
-    log.info("stream worker running: %s", ", ".join(STAGES))
+    log.info("stream worker running: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
     failed = False
     while not stop.wait(1.0):
         if not all(child.is_alive() for child in children):
@@ -90,7 +103,7 @@ def main(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _run_stage(settings: Settings, name: str, assigned: Synchronized[int]) -> None:
+def _run_stage(settings: Settings, name: str, instance: int, assigned: Synchronized[int]) -> None:
     """A stage process: derive until SIGTERM or the worker's end."""
     _log_setup(settings)
     stop = threading.Event()
@@ -99,7 +112,7 @@ def _run_stage(settings: Settings, name: str, assigned: Synchronized[int]) -> No
     parent = multiprocessing.parent_process()
     assert parent is not None
     threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
-    deriver = Deriver(settings, STAGES[name](settings, default_codec()))
+    deriver = Deriver(settings, STAGES[name](settings, default_codec()), instance=instance)
     threading.Thread(target=_report, args=(deriver, assigned, stop), daemon=True).start()
     deriver.run(stop)
 
@@ -128,8 +141,12 @@ def _stop(children: Sequence[multiprocessing.process.BaseProcess], metrics: Path
     shutil.rmtree(metrics, ignore_errors=True)
 
 
-def _ready(settings: Settings, assigned: dict[str, Synchronized[int]]) -> dict[str, bool]:
-    checks = {f"stage {name} assigned": bool(flag.value) for name, flag in assigned.items()}
+def _ready(
+    settings: Settings, assigned: dict[tuple[str, int], Synchronized[int]]
+) -> dict[str, bool]:
+    checks = {f"stage {name} assigned": True for name, _ in assigned}
+    for (name, _), flag in assigned.items():
+        checks[f"stage {name} assigned"] &= bool(flag.value)
     try:
         AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
         checks["kafka"] = True

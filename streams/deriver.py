@@ -18,8 +18,9 @@ A stage that holds records back (matching's grace window, waiting for market con
 which source partitions are read to their end (``enable.partition.eof``). What it releases commits
 like a batch.
 
-The transactional id is stable per worker instance (namespace, stage, host and worker port), so
-a restarted worker fences its predecessor and aborts whatever it left open.
+The transactional id is stable per worker instance (namespace, stage, host and worker port, and
+which of the worker's processes for the stage), so a restarted worker fences its predecessor and
+aborts whatever it left open.
 """
 
 from __future__ import annotations
@@ -119,13 +120,18 @@ class Ticking(Protocol):
 class Deriver:
     """Runs one stage until ``stop`` is set; see the module docstring."""
 
-    def __init__(self, settings: Settings, stage: Stage, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, settings: Settings, stage: Stage, *, batch_size: int = BATCH_SIZE, instance: int = 0
+    ) -> None:
+        """``instance`` tells apart the worker's processes that run the same stage."""
         self.settings = settings
         self.stage = stage
         self.batch_size = batch_size
         self.group = settings.group(f"streams.{stage.name}")
         self.source = settings.topic(stage.source)
         self.transactional_id = f"{self.group}.{socket.gethostname()}:{settings.worker_port}"
+        if instance:
+            self.transactional_id += f"/{instance}"
         self.assigned = False
         self.caught_up: set[int] = set()
         """Source partitions whose last poll reached their end, with nothing read since."""

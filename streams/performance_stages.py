@@ -93,7 +93,10 @@ class ScoreTrades:
         for record in records:
             if record.value:
                 row = json.loads(record.value)
-                ledgers.setdefault(row["scope"], Ledger()).add(result_from_json(row))
+                ledger = ledgers.get(row["scope"])
+                if ledger is None:
+                    ledger = ledgers[row["scope"]] = Ledger()
+                ledger.add(result_from_json(row))
         self.ledgers[partition] = ledgers
 
     def forget(self, partitions: Sequence[int]) -> None:
@@ -109,7 +112,10 @@ class ScoreTrades:
                 continue
             scope, result, row = read
             name = scope.name
-            ledger = self.ledgers.setdefault(record.partition, {}).setdefault(name, Ledger())
+            ledgers = self.ledgers.setdefault(record.partition, {})
+            ledger = ledgers.get(name)
+            if ledger is None:
+                ledger = ledgers[name] = Ledger()
             if not ledger.add(result):
                 duplicates += 1
                 continue

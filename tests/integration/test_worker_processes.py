@@ -1,0 +1,94 @@
+"""The worker's stage processes: one port reports them all, and none outlives the worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from fillstream.settings import Settings
+from tests.harness import wait_for
+from tests.integration.pipeline import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+STAGES = ("matching", "scopes", "performance")
+PROCESSES = 4
+"""Matching's two (by default), scopes and performance."""
+
+
+def readiness(port: int) -> dict[str, bool]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            checks: dict[str, bool] = json.loads(response.read())
+    except urllib.error.HTTPError as e:  # 503 while a stage is not assigned yet
+        checks = json.loads(e.read())
+    return checks
+
+
+def children(worker: int) -> dict[int, str]:
+    """The processes whose parent is ``worker``: the stage processes and multiprocessing's
+    resource tracker, with their command lines."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if parent == worker:
+            found[int(pid)] = command
+    return found
+
+
+def stages(worker: int) -> list[int]:
+    return [pid for pid, command in children(worker).items() if "spawn_main" in command]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_every_stage_is_ready_on_the_one_port_and_stops_with_sigterm(settings: Settings) -> None:
+    worker = ServiceProcess(settings, "worker", settings.worker_port).start()
+    assert worker.process is not None
+    expected = {f"stage {name} assigned": True for name in STAGES} | {"kafka": True}
+    wait_for(
+        lambda: readiness(settings.worker_port) == expected,
+        timeout=60,
+        message=f"not every stage became ready:\n{worker.log_tail()}",
+    )
+    assert len(stages(worker.process.pid)) == PROCESSES
+    spawned = children(worker.process.pid)
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{settings.worker_port}/metrics", timeout=5
+    ) as response:
+        scraped = response.read().decode()
+    assert "fillstream_stream_trades_closed_total 0.0" in scraped  # the stages' files, added up
+    worker.process.terminate()
+    assert worker.process.wait(timeout=30) == 0, worker.log_tail()
+    wait_for(lambda: not any(alive(pid) for pid in spawned), timeout=10)
+    assert not (settings.home / "worker-metrics" / str(settings.worker_port)).exists()
+
+
+def test_no_stage_outlives_a_killed_worker(settings: Settings) -> None:
+    worker = ServiceProcess(settings, "worker", settings.worker_port).start()
+    assert worker.process is not None
+    pid = worker.process.pid
+    wait_for(lambda: len(stages(pid)) == PROCESSES, timeout=30, message=worker.log_tail())
+    spawned = children(pid)
+    worker.kill()
+    wait_for(
+        lambda: not any(alive(child) for child in spawned),
+        timeout=10,
+        message="a stage process outlived the killed worker",
+    )
