@@ -197,8 +197,22 @@ def _timestamp_micros(value: Any, out: bytearray) -> None:
 _LONG = _PRIMITIVES["long"]
 
 
+_KNOWN_DECIMALS = 4096
+"""Encodings a decimal writer keeps, by the value's text: prices on a tick grid, commissions and
+PnL repeat, and a dictionary look-up costs a fraction of the arithmetic."""
+
+
 def _decimal(precision: int, scale: int) -> Write:
+    known: dict[str, bytes] = {}
+
     def write(value: Any, out: bytearray) -> None:
+        # the text names digits and exponent exactly, so equal text passes the same checks
+        text = str(value) if type(value) is Decimal else None
+        if text is not None:
+            seen = known.get(text)
+            if seen is not None:
+                out += seen
+                return
         if not isinstance(value, Decimal) or not value.is_finite():
             raise _Mismatch(f"{value!r} is not a finite Decimal")
         exponent = value.as_tuple().exponent
@@ -216,8 +230,14 @@ def _decimal(precision: int, scale: int) -> Write:
         unscaled = int(value.scaleb(scale, _EXACT))
         size = (unscaled.bit_length() + 1 + 7) // 8  # as fastavro sizes it
         data = unscaled.to_bytes(size, "big", signed=True)
-        _varint(len(data), out)
-        out += data
+        encoded = bytearray()
+        _varint(len(data), encoded)
+        encoded += data
+        if text is not None:
+            if len(known) >= _KNOWN_DECIMALS:
+                known.clear()
+            known[text] = bytes(encoded)
+        out += encoded
 
     return write
 

@@ -46,6 +46,25 @@ def test_decimals_match_fastavro_including_signs_and_zero(value: Decimal) -> Non
     assert compiled_bytes(event) == fastavro_bytes(event)
 
 
+@given(
+    values=st.lists(
+        st.decimals(min_value=Decimal("-1e17"), max_value=Decimal("1e17"), places=10), max_size=20
+    )
+)
+def test_a_writer_writes_decimals_it_has_seen_as_fastavro_does(values: list[Decimal]) -> None:
+    write = compile_writer(default_registry().expanded("fillstream.ExecutionReported"), "x")
+    for value in [*values, *values, *(v.normalize() for v in values)]:
+        event = dataclasses.replace(FILL, price=value, commission=-value)
+        assert write(event) == fastavro_bytes(event)
+
+
+def test_a_decimal_seen_before_is_checked_again_in_another_form() -> None:
+    write = compile_writer(default_registry().expanded("fillstream.ExecutionReported"), "x")
+    write(dataclasses.replace(FILL, price=Decimal("1.5")))
+    with pytest.raises(CodecError, match="11 fractional digits"):
+        write(dataclasses.replace(FILL, price=Decimal("1.50000000000")))
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
