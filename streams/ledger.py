@@ -7,9 +7,10 @@ figures depend on the set of trades alone. A trade id already in the ledger is i
 
 Each trading day's trades are kept in blocks of up to ``2 * BLOCK`` trades, each with its
 ``Tally``. Tallies compose (``Tally.extend``), so a day's figures are its blocks' tallies
-joined in order, and all time is the days' joined: a trade that arrives late is inserted into
-its block, and only that block is recounted, the fold redone from it on. A trade that is the
-newest (the usual case) is simply added to the running tallies.
+joined in order, and all time is the days' joined. A trade that is the newest of its day (the
+usual case) is added to the last block's tally; one that arrives late is inserted into its
+block, which is recounted, and the day's fold is redone from that block on. Folds are redone
+when a window is read, so once per batch, not per trade.
 
 Windows: ``all_time()``, ``day(d)`` (the trades whose trading day is ``d``) and ``last(n)`` (the
 ``n`` latest trades). Each comes with what identifies it: how many trades, the latest of them,
