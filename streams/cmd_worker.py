@@ -3,13 +3,13 @@ performance stages, with /metrics, /healthz and /readyz, until SIGTERM or Ctrl-C
 
 Each stage runs in processes of its own (spawned by this one), so the three derive on separate
 cores instead of taking turns under one interpreter lock: matching, the most work per record, in
-``--matching-processes`` (default 2), which share the partitions of ``raw.executions`` in its
-consumer group as separate workers would; the others in one each. The stages write their
-metrics to files in a folder of this worker's (prometheus_client's multiprocess mode), which
-/metrics here adds up, and each says through a shared flag whether it holds its partitions,
-which /readyz reports. A stage process ends when this one does, however it ends (even by
-SIGKILL: it watches its parent), and this one stops the others and exits non-zero when a stage
-ends by itself.
+``--matching-processes`` (default one per partition of ``raw.executions``), which share its
+partitions in the consumer group as separate workers would; the others in one each. The
+stages write their metrics to files in a folder of this worker's (prometheus_client's
+multiprocess mode), which /metrics here adds up, and each says through a shared flag whether
+it holds its partitions, which /readyz reports. A stage process ends when this one does,
+however it ends (even by SIGKILL: it watches its parent), and this one stops the others and
+exits non-zero when a stage ends by itself.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from fillstream.health import serve_health
 from fillstream.settings import Settings
-from schemas.catalog import ensure_topics
+from schemas.catalog import ensure_topics, load_catalog
 from schemas.codec import Codec, default_codec
 from streams.deriver import Deriver, Stage
 from streams.matching_stage import MatchExecutions
@@ -55,12 +55,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--port", type=int, help="metrics/health port (default FILLSTREAM_WORKER_PORT or 8788)"
     )
+    partitions = load_catalog()[MatchExecutions.source].partitions
     parser.add_argument(
         "--matching-processes",
         type=int,
-        default=2,
+        default=partitions,
         metavar="N",
-        help="processes for the matching stage (default 2): at most the partitions it reads",
+        help=f"processes for the matching stage (default {partitions}, one per partition it reads)",
     )
     args = parser.parse_args(argv)
     if args.matching_processes < 1:

@@ -10,14 +10,15 @@ import urllib.request
 import pytest
 
 from fillstream.settings import Settings
+from schemas.catalog import load_catalog
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 STAGES = ("matching", "scopes", "performance")
-PROCESSES = 4
-"""Matching's two (by default), scopes and performance."""
+PROCESSES = load_catalog()["raw.executions"].partitions + 2
+"""Matching's, one per partition it reads (by default), scopes' and performance's."""
 
 
 def readiness(port: int) -> dict[str, bool]:
