@@ -264,6 +264,8 @@ def test_drawdown_percent_matches_empyrical_on_compounded_returns(daily: list[De
     equity = capital
     returns = []
     for pnl in daily:  # each day's return on the equity it started with
+        if equity <= 0:
+            return  # a blown account (see below), before dividing by its equity
         returns.append(float(pnl / equity))
         equity += pnl
     if equity <= 0 or any(capital + sum(daily[:i], Decimal(0)) <= 0 for i in range(len(daily))):
