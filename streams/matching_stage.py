@@ -392,6 +392,10 @@ class ContextFeed:
         self.codec = codec
         self.context = context
         self.consumer: Consumer | None = None
+        self.ends: Consumer | None = None
+        """A second client, never assigned, that asks for end offsets: the reading consumer's
+        broker connection is busy with long-polling fetches, which would delay each question
+        by up to ``fetch.wait.max.ms``."""
         self.starts: dict[tuple[str, int], int] = {}
         """Where reading began, per partition."""
 
@@ -410,6 +414,23 @@ class ContextFeed:
                 "auto.offset.reset": "earliest",
             }
         )
+        ends = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": self.settings.group("streams.matching.context"),
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            self._assign(consumer, since)
+        except BaseException:
+            consumer.close()
+            ends.close()
+            raise
+        self.consumer, self.ends = consumer, ends
+        log.info("matching reads market context produced since %s", since.isoformat())
+
+    def _assign(self, consumer: Consumer, since: datetime) -> None:
         millis = max(0, int((since - timedelta(hours=1)).timestamp() * 1000))
         wanted = []
         for name in CONTEXT_TOPICS:
@@ -425,8 +446,6 @@ class ContextFeed:
                 offset = consumer.get_watermark_offsets(tp, timeout=30)[1]
             self.starts[(tp.topic, tp.partition)] = offset
         consumer.assign([TopicPartition(t, p, o) for (t, p), o in self.starts.items()])
-        self.consumer = consumer
-        log.info("matching reads market context produced since %s", since.isoformat())
 
     def poll(self, needed: datetime | None, budget: float = 0.5) -> None:
         """Read what has arrived; while the context is not complete through ``needed``, read
@@ -457,7 +476,8 @@ class ContextFeed:
         every record up to the broker's current end has been read."""
         for topic, partition in self.context.behind(needed):
             tp = TopicPartition(topic, partition)
-            _, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            assert self.ends is not None
+            _, high = self.ends.get_watermark_offsets(tp, timeout=5, cached=False)
             (position,) = consumer.position([tp])
             offset = position.offset if position.offset >= 0 else self.starts[(topic, partition)]
             if offset >= high:
@@ -479,6 +499,7 @@ class ContextFeed:
             self.context.observe(topic, partition, event)
 
     def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close()
-            self.consumer = None
+        for client in (self.consumer, self.ends):
+            if client is not None:
+                client.close()
+        self.consumer = self.ends = None
