@@ -31,6 +31,7 @@ from fillstream.errors import CodecError
 from fillstream.settings import Settings
 from projections.migrate import connect
 from projections.projection import Location, Projection
+from schemas.catalog import consume_batch
 from schemas.codec import Codec
 
 log = logging.getLogger("fillstream.projector")
@@ -93,7 +94,7 @@ class Projector:
         log.info("projection %s reading %s", self.projection.table, ", ".join(self.topics))
         try:
             while not stop.is_set():
-                messages = consumer.consume(self.batch_size, timeout=0.5)
+                messages = consume_batch(consumer, self.batch_size, 0.5)
                 if messages:
                     self._write(consumer, messages)
         finally:

@@ -45,7 +45,7 @@ from confluent_kafka import (
 
 from fillstream.errors import CodecError
 from fillstream.settings import Settings
-from schemas.catalog import producer_config
+from schemas.catalog import consume_batch, producer_config
 from schemas.codec import Codec
 from schemas.events import schema_name
 from streams import metrics
@@ -173,7 +173,7 @@ class Deriver:
         log.info("%s reading %s", self.stage.name, self.source)
         try:
             while not stop.is_set():
-                messages = consumer.consume(self.batch_size, timeout=0.2)
+                messages = consume_batch(consumer, self.batch_size, 0.2)
                 records = [r for r in map(self._record, messages) if r is not None]
                 if records or isinstance(self.stage, Ticking):
                     self._transact(producer, consumer, records)
