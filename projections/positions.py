@@ -69,6 +69,7 @@ POSITIONS = Projection(
     key=("account", "instrument", "strategy"),
     to_rows=position_rows,
     newer_by="sequence",
+    latest_per_key=True,
 )
 
 

@@ -32,6 +32,11 @@ class Projection:
     newer_by: str | None = None
     """...unless this column is named: then a row replaces the one with its key when its value
     there is at least as large (snapshots: the latest wins, a redelivered older one does not)."""
+    latest_per_key: bool = False
+    """The topics are keyed like the rows, and each record supersedes the earlier ones of its key
+    in log order (whole states from one transactional writer): of a batch, only the last record
+    of each key is decoded and projected, the others counted as ``superseded``. (The guard of
+    ``newer_by`` then holds between batches only.)"""
 
     @property
     def table(self) -> str:

@@ -129,7 +129,8 @@ class Projector:
         next_offsets: dict[tuple[str, int], int] = {}
         ingested: list[datetime] = []
         name = self.projection.name
-        for message in messages:
+        latest = _latest_per_key(messages) if self.projection.latest_per_key else None
+        for n, message in enumerate(messages):
             error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
@@ -137,6 +138,9 @@ class Projector:
                 continue
             where = _location(message)
             next_offsets[(where.topic, where.partition)] = where.offset + 1
+            if latest is not None and n not in latest:
+                EVENTS.labels(name, "superseded").inc()
+                continue
             try:
                 event = self.codec.decode(message.value() or b"")
             except CodecError as e:
@@ -249,3 +253,12 @@ def _location(message: Message) -> Location:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None  # a data message
     return Location(topic, partition, offset)
+
+
+def _latest_per_key(messages: Sequence[Message]) -> set[int]:
+    """The positions in ``messages`` of the last record of each topic and key."""
+    last: dict[tuple[str | None, bytes | None], int] = {}
+    for n, message in enumerate(messages):
+        if message.error() is None:
+            last[(message.topic(), message.key())] = n
+    return set(last.values())

@@ -370,3 +370,30 @@ def test_market_context_marks_open_positions_and_measures_trades(
     )
     flat = query(settings, "SELECT quantity, realized_pnl, sequence FROM positions_v1")
     assert flat == [(0, Decimal("95.82"), 2)]
+
+
+def test_only_the_latest_position_change_of_a_batch_is_decoded(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    fills = [
+        execution(f"p-{n}", "buy", "21000", ts=f"2026-09-22T14:00:{n:02d}Z") for n in range(30)
+    ]
+    assert post(settings, fills)[0] == 202
+    wait_for(
+        lambda: query(settings, "SELECT quantity, sequence FROM positions_v1") == [(30, 30)],
+        timeout=60,
+        message="the position did not reach 30 contracts",
+    )
+    scraped = scrape(settings.projector_port)
+    outcomes = {
+        outcome: sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in scraped.splitlines()
+            if line.startswith("fillstream_projector_events_total{")
+            and 'projection="positions"' in line
+            and f'outcome="{outcome}"' in line
+        )
+        for outcome in ("projected", "superseded")
+    }
+    assert outcomes["projected"] + outcomes["superseded"] == 30
+    assert outcomes["superseded"] > 0  # one post, so few batches
