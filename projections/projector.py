@@ -1,5 +1,7 @@
 """The projector loop: consume a projection's topics in batches and write rows and offsets in one
-PostgreSQL transaction, so duplicates, restarts and rewinds never double a row.
+PostgreSQL transaction, so duplicates, restarts and rewinds never double a row. A batch's rows
+are copied (``COPY``) into a session-local staging table, then inserted from it with the
+projection's conflict rule, in one statement.
 
 The database, not Kafka, holds the authoritative offsets (``projection_offsets``); Kafka's
 committed offsets are also updated after each batch so consumer lag stays visible.
@@ -71,15 +73,15 @@ class Projector:
         self._table = sql.Identifier(projection.table)
         self._columns = sql.SQL(", ").join(map(sql.Identifier, projection.columns))
         self._key = sql.SQL(", ").join(map(sql.Identifier, projection.key))
-        self._row_placeholder = sql.SQL("({})").format(
-            sql.SQL(", ").join(sql.Placeholder() * len(projection.columns))
-        )
+        self._staging = sql.Identifier(f"{projection.table}_staging")
+        self._staging_ready = False
         self._on_conflict = _on_conflict(projection, self._table)
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
 
     def run(self, stop: threading.Event) -> None:
         self._conn = connect(self.settings)
+        self._staging_ready = False
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
@@ -181,19 +183,33 @@ class Projector:
         assert self._conn is not None
         if self.projection.newer_by is not None:
             rows = self._newest_per_key(rows)
-        inserted = 0
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start : start + 1000]
-            statement = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) {}").format(
+        if not rows:
+            return 0
+        if not self._staging_ready:
+            # a session's staging table, emptied by every commit
+            self._conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)"
+                    " ON COMMIT DELETE ROWS"
+                ).format(self._staging, self._table)
+            )
+            self._staging_ready = True
+        cursor = self._conn.cursor()
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(self._staging, self._columns)
+        with cursor.copy(copy) as writer:
+            for row in rows:
+                writer.write_row(row)
+        cursor.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
                 self._table,
                 self._columns,
-                sql.SQL(", ").join([self._row_placeholder] * len(chunk)),
+                self._columns,
+                self._staging,
                 self._key,
                 self._on_conflict,
             )
-            cursor = self._conn.execute(statement, [value for row in chunk for value in row])
-            inserted += max(cursor.rowcount, 0)
-        return inserted
+        )
+        return max(cursor.rowcount, 0)
 
     def _newest_per_key(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """One row per key, the one with the largest ``newer_by`` (the last of equals): one
