@@ -129,6 +129,9 @@ class MatchExecutions:
         self._context_stale = feed is not None
         self._applied = 0
         self._changed: dict[int, dict[str, Book]] = {}
+        self._ranks: dict[int, int] = {}
+        """Source partition → the rank of the last execution that became ready there: ready
+        executions are restored in rank order."""
         """Source partition → position key → book, changed by the current batch."""
 
     @classmethod
@@ -165,14 +168,21 @@ class MatchExecutions:
             (h for state, _, h in held.values() if state == "held"), key=_order
         )
         self.caught_up = frozenset()
-        self.ready[partition] = [
-            h for _, _, h in sorted((v for v in held.values() if v[0] == "ready"), key=_rank)
-        ]
+        ready = sorted((v for v in held.values() if v[0] == "ready"), key=_rank)
+        self.ready[partition] = [h for _, _, h in ready]
+        self._ranks[partition] = max((r for _, r, _ in ready), default=0)
         self._context_stale = self.feed is not None
 
     def forget(self, partitions: Sequence[int]) -> None:
         for partition in partitions:
-            for state in (self.books, self.seen, self.held, self.ready, self.watermarks):
+            for state in (
+                self.books,
+                self.seen,
+                self.held,
+                self.ready,
+                self.watermarks,
+                self._ranks,
+            ):
                 state.pop(partition, None)
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
@@ -233,7 +243,9 @@ class MatchExecutions:
                 break
             held.pop(0)
             ready.append(first)
-            self._write_held(first, "ready", len(ready), batch)
+            rank = self._ranks.get(partition, 0) + 1
+            self._ranks[partition] = rank
+            self._write_held(first, "ready", rank, batch)
         while ready and not self._context_stale:
             first = ready[0]
             known_by = first.execution.envelope.ts_ingested + self.grace

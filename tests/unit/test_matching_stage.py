@@ -245,3 +245,42 @@ def test_an_execution_far_behind_its_partition_gets_no_context() -> None:
     exit_ = sell(price="21005", ts_event=BASE_TIME + 2 * MINUTE + timedelta(seconds=30))
     (trade,) = trades_in(run(stage, records([ahead, entry, exit_])))
     assert (trade.mae, trade.mfe, trade.risk) == (None, None, None)
+
+
+class _SilentFeed:
+    """A context reader that never reads anything: the context stays incomplete."""
+
+    def start(self, since: datetime) -> None:
+        pass
+
+    def poll(self, needed: datetime | None) -> None:
+        pass
+
+
+def test_executions_waiting_for_context_are_restored_in_their_order() -> None:
+    waiting = MatchExecutions(CODEC, grace=GRACE, feed=_SilentFeed())  # type: ignore[arg-type]
+    waiting.context.watch("raw.market", 0)  # never read: every execution waits for it
+    entry = buy(ts_event=BASE_TIME)
+    exit_ = sell(ts_event=BASE_TIME + timedelta(seconds=1), price="21001")
+    again = buy(ts_event=BASE_TIME + timedelta(seconds=2))
+    closing = sell(ts_event=BASE_TIME + timedelta(seconds=3), price="21002")
+    arrivals = [exit_, entry, closing, again]  # each pair out of order, within the grace
+    outputs: list[Output] = []
+    for n, execution in enumerate(arrivals):  # one batch each
+        batch = Batch()
+        waiting.process([Record("raw.executions", 0, n, b"k", CODEC.encode(execution))], batch)
+        waiting.tick(batch, frozenset())
+        outputs += batch.outputs
+    outputs += flush(waiting)
+    assert trades_in(outputs) == [] and len(waiting.ready[0]) == 4  # all out of the window
+    changelog = [
+        Record(BOOKS_TOPIC, 0, n, o.key, o.value or b"")
+        for n, o in enumerate(o for o in outputs if o.topic == BOOKS_TOPIC)
+    ]
+    restored = MatchExecutions(CODEC, grace=GRACE)
+    restored.restore(0, changelog)
+    trades = trades_in(flush(restored))
+    assert [(t.direction.value, t.gross_pnl) for t in trades] == [
+        ("long", Decimal(20)),
+        ("long", Decimal(40)),
+    ]
