@@ -55,6 +55,12 @@ class _Source:
     ingested: datetime | None = None
     ended_at: datetime | None = None
 
+    def read_through(self, through: datetime) -> bool:
+        """Whether every record here ingested by ``through`` is read."""
+        return (self.ingested is not None and self.ingested > through) or (
+            self.ended_at is not None and self.ended_at >= through
+        )
+
 
 class MarketContext:
     """Bars of the excursion period per instrument, signals by id, and how complete each
@@ -95,18 +101,11 @@ class MarketContext:
 
     def behind(self, through: datetime) -> list[tuple[str, int]]:
         """The watched partitions that may still hold a record ingested by ``through``."""
-        return [
-            key
-            for key, source in self.sources.items()
-            if not (
-                (source.ingested is not None and source.ingested > through)
-                or (source.ended_at is not None and source.ended_at >= through)
-            )
-        ]
+        return [key for key, source in self.sources.items() if not source.read_through(through)]
 
     def complete(self, through: datetime) -> bool:
         """Whether every record of the watched partitions ingested by ``through`` is read."""
-        return not self.behind(through)
+        return all(source.read_through(through) for source in self.sources.values())
 
     def extremes(
         self, instrument: str, after: datetime, through: datetime, known_by: datetime

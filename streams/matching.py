@@ -240,13 +240,13 @@ def round_trip_id(opening: ExecutionReported) -> str:
 
 
 def _derived_round_trip(key: str, execution_id: str) -> str:
-    return "rt-" + hashlib.sha256(f"{key}|{execution_id}".encode()).hexdigest()[:24]
+    return _hashed("rt-", f"{key}|{execution_id}")
 
 
 def trade_id(execution: ExecutionReported, entry_id: str, exit_id: str) -> TradeId:
     """The deterministic id of the trade pairing ``entry_id`` with ``exit_id``."""
     text = f"{position_key(execution)}|{entry_id}|{exit_id}"
-    return TradeId("t-" + hashlib.sha256(text.encode()).hexdigest()[:24])
+    return TradeId(_hashed("t-", text))
 
 
 def _validate(execution: ExecutionReported) -> None:
@@ -416,9 +416,7 @@ def position_changed(
     cost = sum((lot.cost(spec.point_value) for lot in book.lots), Decimal(0))
     return PositionChanged(
         envelope=Envelope(
-            event_id=EventId(
-                "pc-" + hashlib.sha256(f"{key}|{execution.execution_id}".encode()).hexdigest()[:24]
-            ),
+            event_id=EventId(_hashed("pc-", f"{key}|{execution.execution_id}")),
             ts_event=envelope.ts_event,
             ts_ingested=envelope.ts_ingested,
             source=envelope.source,
@@ -440,6 +438,11 @@ def position_changed(
         realized_pnl=book.realized,
         initial_stop=book.lots[0].initial_stop if book.lots else None,
     )
+
+
+def _hashed(prefix: str, text: str) -> str:
+    """``prefix`` + the first 24 hex digits of SHA-256 of ``text``: a derived id."""
+    return prefix + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _money(value: Decimal) -> Decimal:

@@ -49,7 +49,7 @@ from schemas.codec import Codec
 from schemas.events import BarClosed, ExecutionReported, SignalEmitted, schema_name
 from streams import metrics
 from streams.context import DEFAULT_RETENTION, MarketContext
-from streams.contracts import spec_for
+from streams.contracts import ContractSpec, spec_for
 from streams.deriver import Batch, Output, Record, dead_letter, decoded
 from streams.errors import UnknownInstrumentError
 from streams.matching import (
@@ -83,6 +83,7 @@ class _Held:
 
     execution: ExecutionReported
     record: Record
+    spec: ContractSpec
     stale: bool
     """It arrived more than the context retention behind its partition's event time: matching
     gives it no market context, since what it needed may be forgotten."""
@@ -191,11 +192,11 @@ class MatchExecutions:
             if execution is None:
                 continue
             try:
-                spec_for(execution.instrument)
+                spec = spec_for(execution.instrument)
             except UnknownInstrumentError as e:
                 batch.outputs.append(dead_letter(record, str(e), "unknown_instrument", _STAGE))
                 continue
-            self._hold(record, execution, batch)
+            self._hold(record, execution, spec, batch)
             self._release(record.partition, batch)
         self._finish(batch)
 
@@ -210,7 +211,9 @@ class MatchExecutions:
             self._release(partition, batch)
         self._finish(batch)
 
-    def _hold(self, record: Record, execution: ExecutionReported, batch: Batch) -> None:
+    def _hold(
+        self, record: Record, execution: ExecutionReported, spec: ContractSpec, batch: Batch
+    ) -> None:
         partition = record.partition
         ts = execution.envelope.ts_event
         watermark = self.watermarks.get(partition)
@@ -220,7 +223,7 @@ class MatchExecutions:
             batch.outputs.append(
                 Output(BOOKS_TOPIC, b"watermark", ts.isoformat().encode(), partition=partition)
             )
-        held = _Held(execution, record, stale)
+        held = _Held(execution, record, spec, stale)
         bisect.insort(self.held.setdefault(partition, []), held, key=_order)
         self.caught_up = self.caught_up - {partition}
         self.books.setdefault(partition, {})
@@ -255,8 +258,7 @@ class MatchExecutions:
             self._apply(first, batch)
 
     def _apply(self, held: _Held, batch: Batch) -> None:
-        record, execution = held.record, held.execution
-        spec = spec_for(execution.instrument)
+        record, execution, spec = held.record, held.execution, held.spec
         partition = record.partition
         batch.outputs.append(
             Output(BOOKS_TOPIC, f"held|{record.offset}".encode(), None, partition=partition)
@@ -347,11 +349,14 @@ class MatchExecutions:
         if not isinstance(execution, ExecutionReported):
             raise CodecError(f"held execution at offset {data['offset']} is not one")
         record = Record(self.source, partition, int(data["offset"]), None, payload)
-        return data["state"], int(data["rank"]), _Held(execution, record, bool(data["stale"]))
+        spec = spec_for(execution.instrument)
+        held = _Held(execution, record, spec, bool(data["stale"]))
+        return data["state"], int(data["rank"]), held
 
     def _context_floor(self) -> datetime:
         """What matching may still ask of the context: nothing that closed (or was emitted)
-        before ``2 × retention`` behind the oldest watermark any waiting execution was read at."""
+        more than ``2 × retention`` before the earliest of the partitions' watermarks and the
+        waiting executions' event times."""
         floors = list(self.watermarks.values())
         floors += [h.execution.envelope.ts_event for q in self.held.values() for h in q]
         floors += [h.execution.envelope.ts_event for q in self.ready.values() for h in q]
