@@ -5,6 +5,11 @@ Confluent schema registry's) can be plugged in later. ``SingleObjectCodec`` impl
 single-object encoding: marker ``C3 01``, the writer schema's 8-byte little-endian CRC-64-AVRO
 fingerprint, then the Avro binary body. Payloads written with a released schema version are read
 into the current schema's shape.
+
+Payloads of the current schemas are read by generated readers (``schemas.reader``), several
+times faster than fastavro followed by the dataclass conversion; a payload such a reader cannot
+read to its end (older schema, corrupt, truncated) is read the reference way, which names what is
+wrong.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from fastavro.validation import ValidationError
 
 from fillstream.errors import CodecError
 from schemas.events import EVENT_TYPES, Event, from_record, schema_name
+from schemas.reader import compile_reader
 from schemas.registry import SchemaRegistry, default_registry
 from schemas.writer import compile_writer
 
@@ -46,6 +52,13 @@ class SingleObjectCodec:
         self._writers = {
             name: compile_writer(registry.expanded(name), name) for name in registry.names()
         }
+        readers = {
+            registry.fingerprint(name): compile_reader(registry.expanded(name), EVENT_TYPES[name])
+            for name in registry.names()
+        }
+        self._readers = {fingerprint: r for fingerprint, r in readers.items() if r is not None}
+        """Generated readers of the current schemas, by fingerprint: a payload they read to its
+        end is decoded; any other is read again by fastavro, which names what is wrong."""
 
     def encode(self, event: Event) -> bytes:
         name = schema_name(event)
@@ -63,6 +76,14 @@ class SingleObjectCodec:
                 f"{MARKER.hex()}; was it written by another codec?"
             )
         fingerprint = bytes(payload[len(MARKER) : _HEADER_SIZE])
+        read = self._readers.get(fingerprint)
+        if read is not None:
+            try:
+                fast, end = read(payload, _HEADER_SIZE)
+                if end == len(payload):
+                    return fast  # type: ignore[no-any-return]
+            except Exception:  # noqa: BLE001,S110 - read again below, to be named
+                pass
         name, writer = self._registry.writer_for(fingerprint)
         current = self._registry.fingerprint(name)
         reader = None if fingerprint == current else self._registry.current(name)

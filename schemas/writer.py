@@ -3,7 +3,8 @@
 ``compile_writer(schema)`` turns an expanded schema into one function per named part, once; the
 function checks each value's type as it writes it (what ``fastavro.validation`` would refuse is
 refused here, naming the field) and produces exactly the bytes ``fastavro.schemaless_writer``
-produces for the same record (a property test holds it to that). Decoding stays with fastavro.
+produces for the same record (a property test holds it to that). ``schemas.reader`` is the
+decoding counterpart.
 
 Events are written by a second, generated form of the same writer: one flat Python function per
 schema, nested records and the common types inlined, with the same checks. It only says
