@@ -3,8 +3,11 @@ performance stages, with /metrics, /healthz and /readyz, until SIGTERM or Ctrl-C
 
 Each stage runs in processes of its own (spawned by this one), so the three derive on separate
 cores instead of taking turns under one interpreter lock: matching, the most work per record, in
-``--matching-processes`` (default one per partition of ``raw.executions``), which share its
-partitions in the consumer group as separate workers would; the others in one each. The
+``--matching-processes`` (default one per partition of ``raw.executions``, but no more than the
+cores less one: the broker, the other stages and the projector need a core too, and every
+matching process commits transactions of its own, which costs the broker more than the records
+do), which share its partitions in the consumer group as separate workers would; the others in
+one each. The
 stages write their metrics to files in a folder of this worker's (prometheus_client's
 multiprocess mode), which /metrics here adds up, and each says through a shared flag whether
 it holds its partitions, which /readyz reports. A stage process ends when this one does,
@@ -56,12 +59,14 @@ def main(argv: list[str]) -> int:
         "--port", type=int, help="metrics/health port (default FILLSTREAM_WORKER_PORT or 8788)"
     )
     partitions = load_catalog()[MatchExecutions.source].partitions
+    default = default_matching_processes(partitions, _cores())
     parser.add_argument(
         "--matching-processes",
         type=int,
-        default=partitions,
+        default=default,
         metavar="N",
-        help=f"processes for the matching stage (default {partitions}, one per partition it reads)",
+        help=f"processes for the matching stage (default {default}: one per partition it reads, "
+        f"{partitions}, but at most the cores less one)",
     )
     args = parser.parse_args(argv)
     if args.matching_processes < 1:
@@ -102,6 +107,19 @@ def main(argv: list[str]) -> int:
             stop.set()
     _stop(children, metrics)
     return 1 if failed else 0
+
+
+def default_matching_processes(partitions: int, cores: int) -> int:
+    """One per partition of ``raw.executions``, at most ``cores - 1``, at least one."""
+    return max(1, min(partitions, cores - 1))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _run_stage(settings: Settings, name: str, instance: int, assigned: Synchronized[int]) -> None:
