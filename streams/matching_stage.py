@@ -15,7 +15,9 @@ and ``grace`` has passed on the clock since the bridge recorded it; held executi
 event-time order (then log order). The first rule depends on the log alone, so a replay applies
 executions in the same order the live run did, unless one arrived later than the grace window
 (it is then applied when it arrives, and counted as ``late``). Held executions are part of the
-stage's state (``held|<source offset>`` in the changelog), so a restart loses none.
+stage's state (``held|<source offset>`` in the changelog, written at the end of each batch for
+those still waiting then, so one read and applied in the same batch costs no record), so a
+restart loses none.
 
 **Market context.** The stage also reads ``raw.market`` and ``raw.signals`` (all partitions) into
 a ``streams.context.MarketContext``, from which matching takes MAE/MFE and initial stops. An
@@ -130,10 +132,19 @@ class MatchExecutions:
         self._context_stale = feed is not None
         self._applied = 0
         self._changed: dict[int, dict[str, Book]] = {}
+        """Source partition → position key → book, changed by the current batch."""
         self._ranks: dict[int, int] = {}
         """Source partition → the rank of the last execution that became ready there: ready
         executions are restored in rank order."""
-        """Source partition → position key → book, changed by the current batch."""
+        self._persisted: dict[int, dict[int, tuple[str, int]]] = {}
+        """Source partition → source offset → the state and rank its ``held|`` record in the
+        changelog says (absent: no record, or a tombstone)."""
+        self._moved: dict[int, dict[int, tuple[str, int, _Held] | None]] = {}
+        """Source partition → source offset → where the current batch left the execution (held
+        or ready, with its rank; None once applied): written to the changelog once per batch, so
+        one read, released and applied in the same batch costs no record at all."""
+        self._new_watermarks: set[int] = set()
+        """Source partitions whose watermark the current batch moved."""
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> MatchExecutions:
@@ -151,6 +162,8 @@ class MatchExecutions:
         books: dict[str, Book] = {}
         seen: set[str] = set()
         held: dict[int, tuple[str, int, _Held]] = {}
+        self._moved.pop(partition, None)
+        self._new_watermarks.discard(partition)
         for record in records:
             kind, _, key = (record.key or b"").decode().partition("|")
             if kind == "book" and record.value:
@@ -172,6 +185,9 @@ class MatchExecutions:
         ready = sorted((v for v in held.values() if v[0] == "ready"), key=_rank)
         self.ready[partition] = [h for _, _, h in ready]
         self._ranks[partition] = max((r for _, r, _ in ready), default=0)
+        self._persisted[partition] = {
+            offset: (state, rank) for offset, (state, rank, _) in held.items()
+        }
         self._context_stale = self.feed is not None
 
     def forget(self, partitions: Sequence[int]) -> None:
@@ -183,8 +199,11 @@ class MatchExecutions:
                 self.ready,
                 self.watermarks,
                 self._ranks,
+                self._persisted,
+                self._moved,
             ):
                 state.pop(partition, None)
+            self._new_watermarks.discard(partition)
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         for record in records:
@@ -220,14 +239,12 @@ class MatchExecutions:
         stale = watermark is not None and ts < watermark - self.retention
         if watermark is None or ts > watermark:
             self.watermarks[partition] = ts
-            batch.outputs.append(
-                Output(BOOKS_TOPIC, b"watermark", ts.isoformat().encode(), partition=partition)
-            )
+            self._new_watermarks.add(partition)
         held = _Held(execution, record, spec, stale)
         bisect.insort(self.held.setdefault(partition, []), held, key=_order)
         self.caught_up = self.caught_up - {partition}
         self.books.setdefault(partition, {})
-        self._write_held(held, "held", 0, batch)
+        self._moved.setdefault(partition, {})[record.offset] = ("held", 0, held)
 
     def _release(self, partition: int, batch: Batch) -> None:
         """Move what left the grace window to the ready queue, and apply what is ready."""
@@ -248,7 +265,7 @@ class MatchExecutions:
             ready.append(first)
             rank = self._ranks.get(partition, 0) + 1
             self._ranks[partition] = rank
-            self._write_held(first, "ready", rank, batch)
+            self._moved.setdefault(partition, {})[first.record.offset] = ("ready", rank, first)
         while ready and not self._context_stale:
             first = ready[0]
             known_by = first.execution.envelope.ts_ingested + self.grace
@@ -260,9 +277,7 @@ class MatchExecutions:
     def _apply(self, held: _Held, batch: Batch) -> None:
         record, execution, spec = held.record, held.execution, held.spec
         partition = record.partition
-        batch.outputs.append(
-            Output(BOOKS_TOPIC, f"held|{record.offset}".encode(), None, partition=partition)
-        )
+        self._moved.setdefault(partition, {})[record.offset] = None
         key = position_key(execution)
         books = self.books.setdefault(partition, {})
         seen = self.seen.setdefault(partition, set())
@@ -312,7 +327,23 @@ class MatchExecutions:
             self.context.prune(self._context_floor())
 
     def _finish(self, batch: Batch) -> None:
-        """Write each book the batch changed, once."""
+        """Write each book, watermark and waiting execution the batch changed, once."""
+        for partition, moved in self._moved.items():
+            persisted = self._persisted.setdefault(partition, {})
+            for offset, now in moved.items():
+                if now is None:
+                    if persisted.pop(offset, None) is not None:
+                        gone = f"held|{offset}".encode()
+                        batch.outputs.append(Output(BOOKS_TOPIC, gone, None, partition=partition))
+                elif persisted.get(offset) != now[:2]:
+                    state, rank, held = now
+                    persisted[offset] = (state, rank)
+                    self._write_held(held, state, rank, batch)
+        self._moved.clear()
+        for partition in self._new_watermarks:
+            ts = self.watermarks[partition].isoformat().encode()
+            batch.outputs.append(Output(BOOKS_TOPIC, b"watermark", ts, partition=partition))
+        self._new_watermarks.clear()
         for partition, books in self._changed.items():
             for key, book in books.items():
                 batch.outputs.append(

@@ -181,6 +181,71 @@ def test_a_restart_loses_no_held_execution(data: st.DataObject) -> None:
     assert trades_in(before) + trades_in(after) == expected
 
 
+def compacted(outputs: list[Output]) -> dict[bytes, bytes]:
+    """What a compacted changelog keeps of ``outputs``: the last value per key, no tombstones."""
+    kept: dict[bytes, bytes] = {}
+    for o in outputs:
+        if o.topic != BOOKS_TOPIC:
+            continue
+        if o.value is None:
+            kept.pop(o.key, None)
+        else:
+            kept[o.key] = o.value
+    return kept
+
+
+def waiting(stage: MatchExecutions) -> set[bytes]:
+    queues = [*stage.held.values(), *stage.ready.values()]
+    return {f"held|{h.record.offset}".encode() for q in queues for h in q}
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_the_changelog_holds_exactly_the_waiting_executions_through_restarts(
+    data: st.DataObject,
+) -> None:
+    """After every batch the changelog names exactly the executions still waiting (one read,
+    released and applied in a batch leaves no record), and a stage restored from it at any
+    batch boundary, again and again, derives what one never stopped derives."""
+    executions = session(data.draw)
+    whole = MatchExecutions(CODEC, grace=GRACE)
+    expected = trades_in(run(whole, records(executions)) + flush(whole))
+
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(executions) - 1)))))
+    restarts = data.draw(st.lists(st.booleans(), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
+    stage, log, trades = MatchExecutions(CODEC, grace=GRACE), [], []
+    for (start, end), restart in zip(
+        zip([0, *cuts], [*cuts, len(executions)], strict=True), restarts, strict=True
+    ):
+        outputs = run(stage, records(executions)[start:end])
+        log += [o for o in outputs if o.topic == BOOKS_TOPIC]
+        trades += trades_in(outputs)
+        live = {k for k in compacted(log) if k.startswith(b"held|")}
+        assert live == waiting(stage)
+        if restart:
+            stage = MatchExecutions(CODEC, grace=GRACE)
+            stage.restore(
+                0,
+                [
+                    Record(BOOKS_TOPIC, 0, n, k, v)
+                    for n, (k, v) in enumerate(compacted(log).items())
+                ],
+            )
+    assert trades + trades_in(flush(stage)) == expected
+
+
+def test_an_execution_applied_in_the_batch_that_read_it_leaves_no_held_record() -> None:
+    stage = MatchExecutions(CODEC, grace=GRACE)
+    entry = buy(ts_event=BASE_TIME)
+    later = sell(ts_event=BASE_TIME + GRACE)  # releases the entry by the log alone
+    outputs = run(stage, records([entry, later]))
+    held = [o for o in outputs if o.key.startswith(b"held|")]
+    assert [o.key for o in held] == [b"held|1"] and held[0].value is not None
+    assert len(positions_in(outputs)) == 1
+    watermarks = [o for o in outputs if o.key == b"watermark"]
+    assert [o.value for o in watermarks] == [later.envelope.ts_event.isoformat().encode()]
+
+
 MINUTE = timedelta(minutes=1)
 
 
