@@ -36,6 +36,7 @@ import base64
 import bisect
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -145,6 +146,11 @@ class MatchExecutions:
         one read, released and applied in the same batch costs no record at all."""
         self._new_watermarks: set[int] = set()
         """Source partitions whose watermark the current batch moved."""
+        self._outcomes: Counter[tuple[str, str]] = Counter()
+        """Executions by topic and outcome in the current batch, counted in the metrics at its
+        end."""
+        self._closed: list[datetime] = []
+        """The ingestion times of the executions that closed trades in the current batch."""
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> MatchExecutions:
@@ -284,7 +290,7 @@ class MatchExecutions:
         seen_key = f"{key}|{execution.execution_id}"
         book = books.get(key, Book())
         if seen_key in seen or execution.execution_id in book.recent:
-            metrics.EVENTS.labels(record.topic, "duplicate").inc()
+            self._outcomes[(record.topic, "duplicate")] += 1
             return
         late = any(lot.ts_event > execution.envelope.ts_event for lot in book.lots)
         market = None if held.stale else _View(self, execution)
@@ -317,11 +323,8 @@ class MatchExecutions:
         batch.outputs.append(
             Output(BOOKS_TOPIC, f"seen|{seen_key}".encode(), b"1", partition=partition)
         )
-        metrics.EVENTS.labels(record.topic, "late" if late else "applied").inc()
-        if trades:
-            metrics.TRADES.inc(len(trades))
-            lag = _now() - execution.envelope.ts_ingested
-            metrics.LATENCY.observe(max(0.0, lag.total_seconds()))
+        self._outcomes[(record.topic, "late" if late else "applied")] += 1
+        self._closed += [execution.envelope.ts_ingested] * len(trades)
         self._applied += 1
         if self._applied % _PRUNE_EVERY == 0:
             self.context.prune(self._context_floor())
@@ -355,7 +358,21 @@ class MatchExecutions:
                     )
                 )
         self._changed.clear()
+        self._count()
         metrics.HELD.set(sum(map(len, self.held.values())) + sum(map(len, self.ready.values())))
+
+    def _count(self) -> None:
+        """Count the batch's outcomes and closed trades in the metrics, once per batch (each
+        count is a locked write to a shared file)."""
+        for (topic, outcome), n in self._outcomes.items():
+            metrics.EVENTS.labels(topic, outcome).inc(n)
+        self._outcomes.clear()
+        if self._closed:
+            metrics.TRADES.inc(len(self._closed))
+            now = _now()
+            for ingested in self._closed:
+                metrics.LATENCY.observe(max(0.0, (now - ingested).total_seconds()))
+            self._closed.clear()
 
     def _write_held(self, held: _Held, state: str, rank: int, batch: Batch) -> None:
         value = {

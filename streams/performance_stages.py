@@ -133,6 +133,7 @@ class ScoreTrades:
             metrics.EVENTS.labels(records[0].topic, "scored").inc(scored)
             metrics.EVENTS.labels(records[0].topic, "duplicate").inc(duplicates)
         # one snapshot per changed window and batch: each is the whole figure set
+        emitted = 0
         for name, (scope, ledger, days) in touched.items():
             for s in snapshots(scope, ledger, days, rolling=self.rolling):
                 batch.outputs.append(
@@ -143,7 +144,8 @@ class ScoreTrades:
                         record_headers(schema_name(s), s.envelope.event_id),
                     )
                 )
-                metrics.SNAPSHOTS.inc()
+                emitted += 1
+        metrics.SNAPSHOTS.inc(emitted)
 
     def _read(self, record: Record, batch: Batch) -> tuple[Scope, TradeResult, bytes] | None:
         """The scope, trade and ledger row of a scoped record; None (and its dead letter in
