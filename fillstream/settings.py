@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from fillstream.errors import ConfigError
@@ -48,6 +49,14 @@ class Settings:
     """The bar period MAE and MFE are measured on."""
     context_days: int = 7
     """How many days of event time matching keeps market context for."""
+    capital: tuple[tuple[str | None, Decimal], ...] = ()
+    """Starting capital by account (None: every other account), for drawdowns as a share of
+    equity; ``FILLSTREAM_CAPITAL`` as ``50000`` or ``Sim101=100000,APEX-1=50000,25000``."""
+
+    def capital_of(self, account: str) -> Decimal | None:
+        """The starting capital of ``account``: its own, else the default, else None."""
+        found = dict(self.capital)
+        return found.get(account, found.get(None))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +95,7 @@ class Settings:
             grace_ms=_count(env, "FILLSTREAM_GRACE_MS", 100, low=0, high=60_000),
             excursion_period=_period(env, "FILLSTREAM_EXCURSION_PERIOD", "1 Minute"),
             context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
+            capital=_capital(env, "FILLSTREAM_CAPITAL"),
         )
 
     @property
@@ -143,6 +153,10 @@ class Settings:
             "FILLSTREAM_GRACE_MS": str(self.grace_ms),
             "FILLSTREAM_EXCURSION_PERIOD": self.excursion_period,
             "FILLSTREAM_CONTEXT_DAYS": str(self.context_days),
+            "FILLSTREAM_CAPITAL": ",".join(
+                str(amount) if account is None else f"{account}={amount}"
+                for account, amount in self.capital
+            ),
         }
         if self.token is not None:
             env["FILLSTREAM_TOKEN"] = self.token
@@ -214,6 +228,32 @@ def _period(env: Mapping[str, str], name: str, default: str) -> str:
             f"must be a NinjaTrader bar period such as '1 Minute' or '2000 Tick', was {value!r}",
         )
     return value
+
+
+def _capital(env: Mapping[str, str], name: str) -> tuple[tuple[str | None, Decimal], ...]:
+    """``account=amount`` pairs and at most one bare amount (every other account), by commas."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    found: dict[str | None, Decimal] = {}
+    for part in raw.split(","):
+        account, _, text = part.rpartition("=")
+        key = account.strip() or None
+        if "=" in part and key is None:
+            raise ConfigError(name, f"{part.strip()!r} names no account before '='")
+        if key in found:
+            what = "the default amount" if key is None else f"account {key!r}"
+            raise ConfigError(name, f"gives {what} twice")
+        try:
+            amount = Decimal(text.strip())
+        except InvalidOperation:
+            raise ConfigError(
+                name, f"{text.strip()!r} is not an amount (expected e.g. 50000 or Sim101=50000)"
+            ) from None
+        if not amount.is_finite() or amount <= 0:
+            raise ConfigError(name, f"{text.strip()!r}: a starting capital must be above 0")
+        found[key] = amount
+    return tuple(found.items())
 
 
 def _read_token(home: Path) -> str | None:

@@ -15,6 +15,10 @@ when a window is read, so once per batch, not per trade.
 Windows: ``all_time()``, ``day(d)`` (the trades whose trading day is ``d``) and ``last(n)`` (the
 ``n`` latest trades). Each comes with what identifies it: how many trades, the latest of them,
 and a digest of their ids that is the same for the same set in any order.
+
+A ledger with a starting ``capital`` gives each window its drawdown as a share of equity: all
+time from the capital, a day or the last N trades from the capital plus the net profit of the
+trades before them (see ``streams.performance``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from bisect import bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, localcontext
 
-from streams.performance import Performance, Tally, TradeResult
+from streams.performance import _EXACT, Performance, Tally, TradeResult
 
 BLOCK = 32
 """Trades in a block once it is split: what a late trade recounts, at most twice that."""
@@ -73,10 +78,10 @@ class _Identity:
             self.ts_ingested = trade.ts_ingested
         self.currencies.add(trade.currency)
 
-    def window(self, tally: Tally) -> Window:
+    def window(self, tally: Tally, start: Decimal | None = None) -> Window:
         currencies = self.currencies
         return Window(
-            performance=tally.performance(),
+            performance=tally.performance(start),
             count=self.count,
             latest=self.latest,
             digest=self.digest,
@@ -170,11 +175,12 @@ class _Day:
 class Ledger:
     """The trades of one scope, ordered by (exit time, trade id); see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, capital: Decimal | None = None) -> None:
+        self.capital = capital
         self._ids: set[str] = set()
         self._days: dict[date, _Day] = {}
         self._order: list[date] = []
-        self._before: Tally | None = Tally()
+        self._before: Tally | None = self._origin()
         """The fold of every day but the last; None after a trade on an earlier day."""
         self._all: Tally | None = None
         self._identity = _Identity()
@@ -215,22 +221,41 @@ class Ledger:
         day.add(trade, digest)
         return True
 
-    def all_time(self) -> Window:
+    def _origin(self) -> Tally:
+        """An empty tally of the scope from its first trade: with the capital, or keeping no
+        segments (all time has no later start)."""
+        return Tally(capital=self.capital) if self.capital is not None else Tally(segments=None)
+
+    def _whole(self) -> Tally:
         if self._all is None:
             if self._before is None:
-                self._before = Tally()
+                self._before = self._origin()
                 for d in self._order[:-1]:
                     self._before.extend(self._days[d].tally())
-            last = [self._days[self._order[-1]].tally()] if self._order else []
-            self._all = _joined(self._before, *last)
-        return self._identity.window(self._all)
+            self._all = self._before.copy()
+            if self._order:
+                self._all.extend(self._days[self._order[-1]].tally())
+        return self._all
+
+    def all_time(self) -> Window:
+        return self._identity.window(self._whole())
 
     def day(self, day: date) -> Window:
         """The window of the trades whose trading day is ``day``."""
         found = self._days.get(day)
         if found is None:
             return _Identity().window(Tally())
-        return found.identity.window(found.tally())
+        return found.identity.window(found.tally(), self._start(day))
+
+    def _start(self, day: date) -> Decimal | None:
+        """The equity before ``day``'s first trade: the capital plus the days' before."""
+        if self.capital is None:
+            return None
+        if self._before is not None and self._order and day == self._order[-1]:
+            return self.capital + self._before.equity
+        with localcontext(_EXACT):
+            before = (self._days[d].tally().equity for d in self._order if d < day)
+            return self.capital + sum(before, Decimal(0))
 
     def last(self, count: int) -> Window:
         """The window of the ``count`` latest trades: whole blocks by their tallies."""
@@ -256,7 +281,11 @@ class Ledger:
                     tally.add(t)
             for t, digest in zip(block.trades[-take:], block.digests[-take:], strict=True):
                 identity.note(t, digest)
-        return identity.window(tally)
+        start = None
+        if self.capital is not None:
+            with localcontext(_EXACT):
+                start = self.capital + self._whole().equity - tally.equity
+        return identity.window(tally, start)
 
 
 def _joined(*tallies: Tally) -> Tally:

@@ -21,7 +21,10 @@ Definitions, version ``DEFINITIONS_VERSION`` (bump it when one changes; every sn
   losing trade is a drawdown); ``current_drawdown`` is the last point's distance below its peak.
   Both are positive amounts. NinjaTrader's summary grid shows the current drawdown after each
   period as "Cum. max. drawdown", negated. ``max_drawdown_pct`` = the largest fall as a share of
-  the capital at the peak (``capital`` + peak equity); it needs the starting ``capital``.
+  the equity at its peak: the starting ``capital`` plus the peak of the curve (a fall from a
+  peak at or below zero equity is not counted); without a capital it is ``None``. A window that
+  starts later than the first trade (a trading day, the last N trades) starts from the capital
+  plus the net profit of the trades before it.
   ``recovery_factor`` = net_profit / max_drawdown.
 - Daily PnL: net profit per *trading day*, every weekday from the first trading day to the last,
   0 on days without a closed trade. A trade's trading day is the CME session date of its exit:
@@ -217,8 +220,11 @@ class Tally:
     trades are added in.
 
     Tallies compose: ``a.extend(b)`` makes ``a`` the tally of ``a``'s trades followed by
-    ``b``'s, exactly as if ``b``'s had been added one by one (with no starting capital), so a
-    long ordered run can be tallied in pieces and a piece recounted alone."""
+    ``b``'s, exactly as if ``b``'s had been added one by one, so a long ordered run can be
+    tallied in pieces and a piece recounted alone. For the drawdown as a share of equity, a tally
+    without a capital keeps its equity curve's ``segments``: each peak, and the lowest equity
+    after it before the next higher peak; that is all a later start, or a tally it extends,
+    needs to know of the curve. A tally with a capital (or ``segments=None``) keeps none."""
 
     capital: Decimal | None = None
     trades: int = 0
@@ -254,10 +260,14 @@ class Tally:
     total_sum: Decimal = _ZERO
     first_exit: datetime | None = None
     last_exit: datetime | None = None
+    segments: list[tuple[Decimal, Decimal]] | None = field(default_factory=lambda: [(_ZERO, _ZERO)])
+    """(peak, lowest equity after it until a higher peak), from the tally's start at 0."""
 
     def __post_init__(self) -> None:
-        if self.capital is not None and self.max_drawdown_pct is None:
-            self.max_drawdown_pct = 0.0
+        if self.capital is not None:
+            self.segments = None
+            if self.max_drawdown_pct is None:
+                self.max_drawdown_pct = 0.0
 
     def add(self, t: TradeResult) -> None:
         """Count ``t``, the newest trade so far."""
@@ -315,10 +325,16 @@ class Tally:
     def step_equity(self, net: Decimal) -> Decimal:
         """Move the equity curve by ``net``: the drawdown (fall from the peak) after it."""
         equity = self.equity = _EXACT.add(self.equity, net)
+        segments = self.segments
         if equity > self.peak:
             self.peak = equity
-        elif equity < self.trough:
-            self.trough = equity
+            if segments is not None:
+                segments.append((equity, equity))
+        else:
+            if equity < self.trough:
+                self.trough = equity
+            if segments is not None and equity < segments[-1][1]:
+                segments[-1] = (segments[-1][0], equity)
         fall = _EXACT.subtract(self.peak, equity)
         if fall > self.max_drawdown:
             self.max_drawdown = fall
@@ -330,10 +346,11 @@ class Tally:
 
     def extend(self, later: Tally) -> None:
         """Count ``later``'s trades after this tally's (see the class docstring)."""
-        if self.capital is not None or later.capital is not None:
-            raise ValueError("a tally with a starting capital counts its trades one by one")
+        if later.segments is None:
+            raise ValueError("a tally extends only by one that keeps its segments")
         if not later.trades:
             return
+        self._extend_segments(later.segments)
         with localcontext(_EXACT):
             equity = self.equity
             self.max_drawdown = max(
@@ -381,13 +398,49 @@ class Tally:
         if self.last_exit is None or (later.last_exit and later.last_exit > self.last_exit):
             self.last_exit = later.last_exit
 
+    def _extend_segments(self, later: list[tuple[Decimal, Decimal]]) -> None:
+        """Continue the equity curve by ``later``'s segments (before the peak and equity
+        move): into this tally's segments, or into its drawdown share of the capital."""
+        start, peak = self.equity, self.peak
+        with localcontext(_EXACT):
+            capital, segments = self.capital, self.segments
+            if capital is not None and self.max_drawdown_pct is not None:
+                pct = self.max_drawdown_pct
+                for high, low in later:
+                    peak = max(peak, start + high)
+                    if capital + peak > 0:
+                        fall = peak - (start + low)
+                        pct = max(pct, float(_WIDE.divide(fall, capital + peak)))
+                self.max_drawdown_pct = pct
+            elif segments is not None:
+                for high, low in later:
+                    if start + high > segments[-1][0]:
+                        segments.append((start + high, start + low))
+                    elif start + low < segments[-1][1]:
+                        segments[-1] = (segments[-1][0], start + low)
+
+    def drawdown_pct(self, start: Decimal) -> float | None:
+        """``max_drawdown_pct`` of these trades on a starting equity of ``start`` (None when
+        the tally keeps no segments)."""
+        if self.segments is None:
+            return None
+        pct = 0.0
+        with localcontext(_EXACT):
+            for high, low in self.segments:
+                if start + high > 0:
+                    pct = max(pct, float(_WIDE.divide(high - low, start + high)))
+        return pct
+
     def copy(self) -> Tally:
         twin = copy.copy(self)
         twin.daily = dict(self.daily)
+        if self.segments is not None:
+            twin.segments = list(self.segments)
         return twin
 
-    def performance(self) -> Performance:
-        """The figures of the trades added so far."""
+    def performance(self, start: Decimal | None = None) -> Performance:
+        """The figures of the trades added so far; ``start``, the equity before them, gives
+        the drawdown as a share of equity of a tally without a capital."""
         n = self.trades
         decided = self.wins + self.losses
         net_profit = self.gross_profit + self.gross_loss
@@ -418,7 +471,7 @@ class Tally:
             profit_factor=_ratio(self.gross_profit, -self.gross_loss),
             expectancy=net_profit / n if n else None,
             max_drawdown=self.max_drawdown,
-            max_drawdown_pct=self.max_drawdown_pct,
+            max_drawdown_pct=self.max_drawdown_pct if start is None else self.drawdown_pct(start),
             current_drawdown=self.peak - self.equity,
             recovery_factor=_ratio(net_profit, self.max_drawdown),
             trading_days=len(daily),

@@ -22,7 +22,7 @@ A record that is neither goes to the dead-letter topic with its reason (``undeco
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -78,15 +78,29 @@ class ScoreTrades:
     source = SCOPES_TOPIC
     changelog: str | None = LEDGERS_TOPIC
 
-    def __init__(self, codec: Codec, *, rolling: int) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        *,
+        rolling: int,
+        capital: Callable[[str], Decimal | None] = lambda account: None,
+    ) -> None:
+        """``capital`` gives an account's starting capital (``FILLSTREAM_CAPITAL``): every
+        scope of the account measures its drawdown as a share of equity from it."""
         self.codec = codec
         self.rolling = rolling
+        self.capital = capital
         self.ledgers: dict[int, dict[str, Ledger]] = {}
         """Source partition → scope name → ledger."""
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> ScoreTrades:
-        return cls(codec, rolling=settings.rolling_trades)
+        return cls(codec, rolling=settings.rolling_trades, capital=settings.capital_of)
+
+    def _ledger(self, scope_name: str) -> Ledger:
+        """A new ledger for ``kind:account[|...]``, with its account's capital."""
+        account = scope_name.partition(":")[2].split("|", 1)[0]
+        return Ledger(self.capital(account))
 
     def restore(self, partition: int, records: Iterable[Record]) -> None:
         ledgers: dict[str, Ledger] = {}
@@ -95,7 +109,7 @@ class ScoreTrades:
                 row = json.loads(record.value)
                 ledger = ledgers.get(row["scope"])
                 if ledger is None:
-                    ledger = ledgers[row["scope"]] = Ledger()
+                    ledger = ledgers[row["scope"]] = self._ledger(row["scope"])
                 ledger.add(result_from_json(row))
         self.ledgers[partition] = ledgers
 
@@ -115,7 +129,7 @@ class ScoreTrades:
             ledgers = self.ledgers.setdefault(record.partition, {})
             ledger = ledgers.get(name)
             if ledger is None:
-                ledger = ledgers[name] = Ledger()
+                ledger = ledgers[name] = self._ledger(name)
             if not ledger.add(result):
                 duplicates += 1
                 continue

@@ -90,33 +90,46 @@ def snapshots(
 ) -> list[PerformanceSnapshot]:
     """The snapshots of ``scope``'s windows that new trades changed: all time, the trading
     ``days`` they closed on, and the last ``rolling`` trades."""
-    scope_trades = len(ledger)
+    n, capital = len(ledger), ledger.capital
     return [
-        snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), scope_trades),
+        snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), n, capital),
         *(
-            snapshot(
-                scope, MetricWindow.TRADING_DAY, day.isoformat(), ledger.day(day), scope_trades
-            )
+            snapshot(scope, MetricWindow.TRADING_DAY, day.isoformat(), ledger.day(day), n, capital)
             for day in sorted(days)
         ),
-        snapshot(scope, MetricWindow.LAST_TRADES, str(rolling), ledger.last(rolling), scope_trades),
+        snapshot(scope, MetricWindow.LAST_TRADES, str(rolling), ledger.last(rolling), n, capital),
     ]
 
 
-def snapshot_id(scope: Scope, window: MetricWindow, window_key: str, of: Window) -> str:
+def snapshot_id(
+    scope: Scope,
+    window: MetricWindow,
+    window_key: str,
+    of: Window,
+    capital: Decimal | None = None,
+) -> str:
+    """Derived from what the figures depend on: the scope, the window, the definitions, the set
+    of trades and the starting capital (when there is one)."""
     text = "|".join((scope.name, window.value, window_key, str(DEFINITIONS_VERSION), str(of.count)))
     text += f"|{of.digest:032x}"
+    if capital is not None:
+        text += f"|capital={capital.normalize()}"
     return "ps-" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def snapshot(
-    scope: Scope, window: MetricWindow, window_key: str, of: Window, scope_trades: int
+    scope: Scope,
+    window: MetricWindow,
+    window_key: str,
+    of: Window,
+    scope_trades: int,
+    capital: Decimal | None = None,
 ) -> PerformanceSnapshot:
     """The event of one window's figures."""
     if of.latest is None:
         raise ValueError(f"{scope.name} {window.value} {window_key}: a snapshot needs a trade")
     p = of.performance
-    sid = snapshot_id(scope, window, window_key, of)
+    sid = snapshot_id(scope, window, window_key, of, capital)
     return PerformanceSnapshot(
         envelope=Envelope(
             event_id=EventId(sid),

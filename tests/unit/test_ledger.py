@@ -97,6 +97,66 @@ def test_windows_read_between_arrivals_are_those_of_the_trades_so_far(
             assert book.last(3).performance == summarize(so_far[-3:])
 
 
+def before(ordered: list[TradeResult], first: TradeResult) -> Decimal:
+    """The net profit of the trades before ``first``."""
+    return sum((t.net for t in ordered[: ordered.index(first)]), Decimal(0))
+
+
+@given(
+    trades=trade_sets(max_size=40),
+    capital=st.decimals(1, 20_000, places=2, allow_nan=False),
+    data=st.data(),
+)
+def test_with_a_capital_every_window_has_the_drawdown_share_counted_one_by_one(
+    trades: list[TradeResult], capital: Decimal, data: st.DataObject
+) -> None:
+    """All time on the capital, a day and the last trades on the capital plus what came before
+    them: each equal to counting the window's trades one by one on that equity, however the
+    trades arrived and however often the windows were read in between."""
+    arrival = data.draw(st.permutations(trades))
+    book = Ledger(capital)
+    with patch.object(ledger_module, "BLOCK", 2):
+        for n, t in enumerate(arrival, 1):
+            book.add(t)
+            if n < len(arrival) and not data.draw(st.booleans()):
+                continue
+            so_far = in_order(arrival[:n])
+            assert book.all_time().performance == summarize(so_far, capital=capital)
+            same_day = [s for s in so_far if s.trading_day == t.trading_day]
+            start = capital + before(so_far, same_day[0])
+            assert book.day(t.trading_day).performance == summarize(same_day, capital=start)
+            latest = so_far[-3:]
+            start = capital + before(so_far, latest[0])
+            assert book.last(3).performance == summarize(latest, capital=start)
+    ordered = in_order(trades)
+    for day in {t.trading_day for t in trades}:
+        same_day = [t for t in ordered if t.trading_day == day]
+        start = capital + before(ordered, same_day[0])
+        assert book.day(day).performance == summarize(same_day, capital=start)
+
+
+def test_a_drawdown_share_is_of_the_equity_at_the_peak() -> None:
+    """10,000 of capital; +1,000 (peak 11,000), -2,200 (to 8,800), then the next day +200 and
+    -900 (to 8,100): all time 2,900 below the peak's 11,000; the day, from 8,800, 900 below its
+    own peak of 9,000."""
+    day1, day2 = START, START + timedelta(days=3)  # Friday, then Monday
+    nets = [
+        (day1, "1000"),
+        (day1 + timedelta(hours=1), "-2200"),
+        (day2, "200"),
+        (day2 + timedelta(hours=1), "-900"),
+    ]
+    book = Ledger(Decimal(10_000))
+    for n, (when, net) in enumerate(nets):
+        book.add(
+            TradeResult(trade_id=f"t{n}", exit_time=when, net=Decimal(net), gross=Decimal(net))
+        )
+    assert book.all_time().performance.max_drawdown_pct == pytest.approx(2900 / 11000)
+    assert book.day(trading_day(day2)).performance.max_drawdown_pct == pytest.approx(900 / 9000)
+    assert book.last(2).performance.max_drawdown_pct == pytest.approx(900 / 9000)
+    assert Ledger().all_time().performance.max_drawdown_pct is None
+
+
 def test_a_redelivered_trade_changes_nothing() -> None:
     t = TradeResult(trade_id="t-1", exit_time=START, net=Decimal(5), gross=Decimal(5))
     book = Ledger()

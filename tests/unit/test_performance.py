@@ -347,6 +347,31 @@ def test_tallies_of_pieces_extended_in_order_are_the_tally_of_the_whole(
     assert joined.performance() == summarize(trades)
 
 
+@given(
+    trades=rich_trade_lists,
+    capital=st.decimals(min_value=1, max_value=50_000, places=2, allow_nan=False),
+    data=st.data(),
+)
+def test_a_tally_with_a_capital_extended_by_pieces_counts_as_one_by_one(
+    trades: list[TradeResult], capital: Decimal, data: st.DataObject
+) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(trades)), max_size=6)))
+    whole = Tally(capital=capital)
+    for t in trades:
+        whole.add(t)
+    joined, relative = Tally(capital=capital), Tally()
+    for start, end in zip([0, *cuts], [*cuts, len(trades)], strict=True):
+        piece = Tally()
+        for t in trades[start:end]:
+            piece.add(t)
+        joined.extend(piece)
+        relative.extend(piece)
+    assert joined == whole
+    assert joined.performance() == summarize(trades, capital=capital)
+    assert relative.drawdown_pct(capital) == whole.max_drawdown_pct
+    assert relative.performance(capital) == summarize(trades, capital=capital)
+
+
 def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
     from streams.contracts import spec_for
     from streams.matching import Book, apply

@@ -117,6 +117,24 @@ def test_a_restored_stage_continues_exactly_where_the_old_one_stopped() -> None:
     assert restarted.ledgers == {}
 
 
+def test_each_scope_measures_its_drawdown_share_against_its_accounts_capital() -> None:
+    trades = [closed(p, strategy="Breakout") for p in ("21010", "20990", "21001")]
+    capitals = {"Sim101": Decimal(10_000)}
+    stage = ScoreTrades(CODEC, rolling=100, capital=capitals.get)
+    records = [scoped(t, "strategy:Sim101|Breakout", n) for n, t in enumerate(trades)]
+    (all_time, *_) = snapshots_in(run(stage, records))
+    nets = [t.net_pnl for t in trades]
+    # +200 less costs to the peak, then the second trade's loss: a share of 10,000 + the peak
+    assert all_time.max_drawdown_pct == float(-nets[1] / (Decimal(10_000) + nets[0]))
+    without = snapshots_in(run(ScoreTrades(CODEC, rolling=100), records))[0]
+    assert without.max_drawdown_pct is None
+    assert without.envelope.event_id != all_time.envelope.event_id  # other figures, another id
+    restored = ScoreTrades(CODEC, rolling=100, capital=capitals.get)
+    restored.restore(1, [Record(LEDGERS_TOPIC, 1, 0, r.key, r.value) for r in records[:2]])
+    (again, *_) = snapshots_in(run(restored, records[2:]))
+    assert again == all_time
+
+
 def test_bad_records_go_to_the_dead_letter_topic_with_their_reason() -> None:
     stage = ScoreTrades(CODEC, rolling=100)
     trade = closed("21001")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,38 @@ def test_market_context_settings(tmp_path: Path, name: str, raw: str, reason: st
     with pytest.raises(ConfigError) as caught:
         settings(tmp_path, **{name: raw})
     assert caught.value.setting == name
+    assert reason in str(caught.value)
+
+
+def test_starting_capital_by_account_with_a_default(tmp_path: Path) -> None:
+    assert settings(tmp_path).capital_of("Sim101") is None
+    one = settings(tmp_path, FILLSTREAM_CAPITAL="50000")
+    assert one.capital_of("Sim101") == one.capital_of("APEX-1") == Decimal(50000)
+    chosen = settings(tmp_path, FILLSTREAM_CAPITAL=" Sim101=100000.50 , APEX-1=25000")
+    assert chosen.capital_of("Sim101") == Decimal("100000.50")
+    assert chosen.capital_of("Other") is None
+    again = Settings.from_env(chosen.to_env())  # reaches the worker
+    assert again.capital == chosen.capital
+    mixed = settings(tmp_path, FILLSTREAM_CAPITAL="Sim101=100000,25000")
+    assert (mixed.capital_of("Sim101"), mixed.capital_of("Other")) == (100000, 25000)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("fifty", "'fifty' is not an amount"),
+        ("Sim101=0", "above 0"),
+        ("-5", "above 0"),
+        ("=5", "names no account"),
+        ("Sim101=5,Sim101=6", "account 'Sim101' twice"),
+        ("5,6", "default amount twice"),
+        ("NaN", "above 0"),
+    ],
+)
+def test_a_bad_starting_capital_is_named(tmp_path: Path, raw: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_CAPITAL=raw)
+    assert caught.value.setting == "FILLSTREAM_CAPITAL"
     assert reason in str(caught.value)
 
 
