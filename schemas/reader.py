@@ -23,6 +23,8 @@ from decimal import Context, Decimal
 from enum import Enum
 from typing import Any, Union
 
+from schemas.writer import Source
+
 Read = Callable[[bytes, int], tuple[Any, int]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -36,7 +38,7 @@ class _Unsupported(Exception):
 
 def compile_reader(schema: Mapping[str, Any], cls: type[Any]) -> Read | None:
     """The generated reader of the expanded record ``schema`` into ``cls``, or None."""
-    source = _Source()
+    source = Source(_READER_CONSTANTS)
     try:
         result = _emit(schema, cls, source, 1)
     except _Unsupported:
@@ -82,33 +84,15 @@ def _decimal(precision: int, scale: int) -> Callable[[bytes], Decimal]:
     return decimal
 
 
-class _Source:
-    """The lines of a generated reader and the constants it refers to."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {
-            "_rv": _varint,
-            "_double": struct.Struct("<d").unpack_from,
-            "_EPOCH": _EPOCH,
-            "_td": timedelta,
-        }
-        self._names = 0
-
-    def name(self, prefix: str = "v") -> str:
-        self._names += 1
-        return f"{prefix}{self._names}"
-
-    def constant(self, value: Any) -> str:
-        name = self.name("_c")
-        self.constants[name] = value
-        return name
-
-    def add(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
+_READER_CONSTANTS: dict[str, Any] = {
+    "_rv": _varint,
+    "_double": struct.Struct("<d").unpack_from,
+    "_EPOCH": _EPOCH,
+    "_td": timedelta,
+}
 
 
-def _emit(schema: Any, hint: Any, s: _Source, indent: int) -> str:
+def _emit(schema: Any, hint: Any, s: Source, indent: int) -> str:
     """Lines that read a value of ``schema`` at ``p`` (advancing it) into the type ``hint``;
     returns the expression (a variable) holding it."""
     if isinstance(schema, list):
@@ -170,7 +154,7 @@ def _emit(schema: Any, hint: Any, s: _Source, indent: int) -> str:
     return x
 
 
-def _optional(schema: list[Any], hint: Any, s: _Source, indent: int) -> str:
+def _optional(schema: list[Any], hint: Any, s: Source, indent: int) -> str:
     if len(schema) != 2 or schema[0] != "null":
         raise _Unsupported(schema)
     if typing.get_origin(hint) not in (Union, types.UnionType):
@@ -187,9 +171,7 @@ def _optional(schema: list[Any], hint: Any, s: _Source, indent: int) -> str:
     return x
 
 
-def _emit_record(
-    schema: Mapping[str, Any], cls: type[Any], x: str, s: _Source, indent: int
-) -> None:
+def _emit_record(schema: Mapping[str, Any], cls: type[Any], x: str, s: Source, indent: int) -> None:
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     arguments = []
@@ -204,7 +186,7 @@ def _emit_record(
     s.add(indent, f"{x} = {s.constant(cls)}({', '.join(arguments)})")
 
 
-def _emit_long(x: str, s: _Source, indent: int) -> None:
+def _emit_long(x: str, s: Source, indent: int) -> None:
     """Read a zigzag varint into ``x``."""
     s.add(indent, f"{x} = b[p]")
     s.add(indent, "p += 1")
@@ -212,14 +194,14 @@ def _emit_long(x: str, s: _Source, indent: int) -> None:
     s.add(indent, f"{x} = ({x} >> 1) ^ -({x} & 1)")
 
 
-def _emit_size(x: str, s: _Source, indent: int) -> None:
+def _emit_size(x: str, s: Source, indent: int) -> None:
     """Read a length into ``x``: never negative, never past the end."""
     _emit_long(x, s, indent)
     s.add(indent, f"if {x} < 0 or p + {x} > len(b): raise ValueError('length')")
 
 
 def _emit_blocks(
-    x: str, s: _Source, indent: int, item: Callable[[int], str], container: str
+    x: str, s: Source, indent: int, item: Callable[[int], str], container: str
 ) -> None:
     """Read an array's or a map's blocks into ``x`` (``container`` of what ``item`` reads)."""
     items, count, size = s.name(), s.name(), s.name()

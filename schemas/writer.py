@@ -326,20 +326,13 @@ class _Retry(Exception):
     """Raised by a generated writer for a value that does not fit: the first form names why."""
 
 
-class _Source:
-    """The lines of a generated writer and the constants it refers to."""
+class Source:
+    """The lines of a generated function and the constants it refers to (the generated
+    writers' and readers')."""
 
-    def __init__(self) -> None:
+    def __init__(self, constants: dict[str, Any]) -> None:
         self.lines: list[str] = []
-        self.constants: dict[str, Any] = {
-            "_Retry": _Retry,
-            "_SV": _SMALL_VARINTS,
-            "_cv": _computed_varint,
-            "_pack": _DOUBLE.pack,
-            "_EPOCH": _EPOCH,
-            "_datetime": datetime,
-            "_Enum": Enum,
-        }
+        self.constants = dict(constants)
         self._names = 0
 
     def name(self, prefix: str = "v") -> str:
@@ -355,9 +348,20 @@ class _Source:
         self.lines.append("    " * indent + line)
 
 
+_WRITER_CONSTANTS: dict[str, Any] = {
+    "_Retry": _Retry,
+    "_SV": _SMALL_VARINTS,
+    "_cv": _computed_varint,
+    "_pack": _DOUBLE.pack,
+    "_EPOCH": _EPOCH,
+    "_datetime": datetime,
+    "_Enum": Enum,
+}
+
+
 def _generate(schema: Any) -> Write:
     """The generated form of ``_compile(schema)`` (see the module's doc)."""
-    source = _Source()
+    source = Source(_WRITER_CONSTANTS)
     _emit(schema, "value", source, 1)
     code = "def write(value, out):\n" + ("\n".join(source.lines) or "    pass") + "\n"
     namespace = dict(source.constants)
@@ -366,7 +370,7 @@ def _generate(schema: Any) -> Write:
     return write
 
 
-def _emit(schema: Any, x: str, s: _Source, indent: int) -> None:
+def _emit(schema: Any, x: str, s: Source, indent: int) -> None:
     """Lines that write the value named ``x`` of type ``schema`` or raise ``_Retry``."""
     if isinstance(schema, list):
         if len(schema) == 2 and schema[0] == "null":
@@ -429,7 +433,7 @@ def _emit(schema: Any, x: str, s: _Source, indent: int) -> None:
 
 
 @contextlib.contextmanager
-def _remembered(x: str, s: _Source, indent: int) -> Iterator[int]:
+def _remembered(x: str, s: Source, indent: int) -> Iterator[int]:
     """Lines that write ``x`` as the lines emitted inside do, unless ``x`` is the very object
     this field wrote last: then its bytes again. Rows share objects (one ingestion time, a
     commission parsed once), and a timestamp or decimal costs more to encode than to compare.
@@ -443,7 +447,7 @@ def _remembered(x: str, s: _Source, indent: int) -> Iterator[int]:
     s.add(indent + 1, f"{last}[0] = ({x}, bytes(out[{start}:]))")
 
 
-def _emit_varint(n: str, s: _Source, indent: int) -> None:
+def _emit_varint(n: str, s: Source, indent: int) -> None:
     value = s.name()
     s.add(indent, f"{value} = {n}")
     s.add(indent, f"if -{_SMALL} <= {value} < {_SMALL}: out += _SV[{value} + {_SMALL}]")
