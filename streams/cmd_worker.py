@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
         "--port", type=int, help="metrics/health port (default FILLSTREAM_WORKER_PORT or 8788)"
     )
     partitions = load_catalog()[MatchExecutions.source].partitions
-    default = default_matching_processes(partitions, _cores())
+    default = default_matching_processes(partitions, available_cores())
     parser.add_argument(
         "--matching-processes",
         type=int,
@@ -114,7 +114,7 @@ def default_matching_processes(partitions: int, cores: int) -> int:
     return max(1, min(partitions, cores - 1))
 
 
-def _cores() -> int:
+def available_cores() -> int:
     """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
