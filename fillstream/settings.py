@@ -49,6 +49,9 @@ class Settings:
     """The bar period MAE and MFE are measured on."""
     context_days: int = 7
     """How many days of event time matching keeps market context for."""
+    local_state: bool = True
+    """Whether stream stages keep their state on disk too (``streams.store``), so a restart
+    reads only the changelog records written since."""
     capital: tuple[tuple[str | None, Decimal], ...] = ()
     """Starting capital by account (None: every other account), for drawdowns as a share of
     equity; ``FILLSTREAM_CAPITAL`` as ``50000`` or ``Sim101=100000,APEX-1=50000,25000``."""
@@ -96,6 +99,7 @@ class Settings:
             excursion_period=_period(env, "FILLSTREAM_EXCURSION_PERIOD", "1 Minute"),
             context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
             capital=_capital(env, "FILLSTREAM_CAPITAL"),
+            local_state=_choice(env, "FILLSTREAM_LOCAL_STATE", ("on", "off"), "on") == "on",
         )
 
     @property
@@ -153,6 +157,7 @@ class Settings:
             "FILLSTREAM_GRACE_MS": str(self.grace_ms),
             "FILLSTREAM_EXCURSION_PERIOD": self.excursion_period,
             "FILLSTREAM_CONTEXT_DAYS": str(self.context_days),
+            "FILLSTREAM_LOCAL_STATE": "on" if self.local_state else "off",
             "FILLSTREAM_CAPITAL": ",".join(
                 str(amount) if account is None else f"{account}={amount}"
                 for account, amount in self.capital

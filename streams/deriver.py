@@ -34,14 +34,15 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, runtime_checkable
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
     Message,
     Producer,
+    TopicCollection,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from fillstream.errors import CodecError
 from fillstream.settings import Settings
@@ -49,8 +50,12 @@ from schemas.catalog import consume_batch, producer_config
 from schemas.codec import Codec
 from schemas.events import schema_name
 from streams import metrics
+from streams.store import Entry, LocalStore
 
 log = logging.getLogger("fillstream.streams")
+
+_STORE_CHUNK = 10_000
+"""Changelog records read back on assignment that are written to the local store at once."""
 
 BATCH_SIZE = 2000
 """Records consumed per transaction at most: a transaction's commit costs a round trip to the
@@ -135,6 +140,13 @@ class Deriver:
         self.assigned = False
         self.caught_up: set[int] = set()
         """Source partitions whose last poll reached their end, with nothing read since."""
+        self.store: LocalStore | None = None
+        if stage.changelog is not None and settings.local_state:
+            self.store = LocalStore(settings.home / "state" / self.group)
+        self._delivered: dict[int, list[Entry]] = {}
+        """Changelog partition → the records of the current transaction acknowledged there."""
+        self._changelog_id: str | None = None
+        """``<topic>@<topic id>``: a store written for a recreated changelog is not used."""
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop``; a failed transaction restarts from the committed offsets
@@ -195,12 +207,24 @@ class Deriver:
         metrics.BATCH_RECORDS.labels(name).observe(len(records))
         metrics.PROCESS_SECONDS.labels(name).observe(produced - started)
         producer.begin_transaction()
+        self._delivered = {}
+        stored = 0
         try:
             for n, out in enumerate(batch.outputs, 1):
                 topic = self.settings.topic(out.topic)
                 headers: list[tuple[str, str | bytes | None]] = list(out.headers)
                 if out.partition is None:
                     producer.produce(topic, key=out.key, value=out.value, headers=headers)
+                elif self.store is not None and out.topic == self.stage.changelog:
+                    stored += 1
+                    producer.produce(
+                        topic,
+                        key=out.key,
+                        value=out.value,
+                        headers=headers,
+                        partition=out.partition,
+                        on_delivery=self._on_delivery,
+                    )
                 else:
                     producer.produce(
                         topic,
@@ -220,6 +244,34 @@ class Deriver:
                 producer.abort_transaction(30)
             finally:
                 raise  # the stage's state now holds the aborted batch: restart the session
+        if stored:
+            self._store_delivered(producer, stored)
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        partition, offset = message.partition(), message.offset()
+        if error is None and partition is not None and offset is not None and offset >= 0:
+            entry = (message.key() or b"", offset, message.value() or b"")
+            self._delivered.setdefault(partition, []).append(entry)
+
+    def _store_delivered(self, producer: Producer, expected: int) -> None:
+        """Apply the committed transaction's changelog records to the local store; a
+        partition whose acknowledgements are not all in is forgotten there instead (the store
+        must never skip a record)."""
+        assert self.store is not None
+        producer.poll(0)  # the commit has them acknowledged: serve what is left of the reports
+        topic = self._changelog_id
+        if topic is None:  # unknown identity: the store is left as it is, a prefix still
+            self._delivered = {}
+            return
+        if sum(map(len, self._delivered.values())) != expected:
+            for partition in self._delivered:
+                self.store.clear(partition)
+            log.warning("%s: changelog acknowledgements missing; local state reset", topic)
+        else:
+            for partition, entries in self._delivered.items():
+                entries.sort(key=_offset)
+                self.store.apply(partition, topic, entries, entries[-1][1] + 1)
+        self._delivered = {}
 
     def _record(self, message: Message) -> Record | None:
         """The record of a polled message; an end-of-partition event marks its partition
@@ -251,7 +303,8 @@ class Deriver:
         self.stage.forget([tp.partition for tp in partitions])
 
     def _changelog(self, partition: int) -> Iterable[Record]:
-        """The committed records of one changelog partition, oldest first."""
+        """The committed records of one changelog partition, oldest first: what the local
+        store holds of it, then the records written since."""
         assert self.stage.changelog is not None
         topic = self.settings.topic(self.stage.changelog)
         reader = Consumer(
@@ -263,25 +316,57 @@ class Deriver:
                 "enable.partition.eof": True,
             }
         )
+        store, name = self.store, self.stage.name
+        if store is not None and self._changelog_id is None:
+            self._changelog_id = self._identity(topic)
+        identity = self._changelog_id
         try:
             low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            if high <= low:
+            start = low
+            if store is not None and identity is not None:
+                local, start = store.load(partition, identity, low, high)
+                metrics.RESTORED.labels(name, "local").inc(len(local))
+                for key, offset, value in local:
+                    yield Record(topic, partition, offset, key, value)
+            if start >= high:
                 return
-            reader.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-            while True:
+            reader.assign([TopicPartition(topic, partition, start)])
+            tail: list[Entry] = []
+            ended = False
+            while not ended:
                 message = reader.poll(5.0)
                 if message is None:
                     continue
                 error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        return
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
-                record = _record(message)
+                ended = error is not None
+                record = None if ended else _record(message)
                 if record is not None:
+                    tail.append((record.key or b"", record.offset, record.value))
                     yield record
+                if tail and (ended or len(tail) >= _STORE_CHUNK):
+                    metrics.RESTORED.labels(name, "changelog").inc(len(tail))
+                    if store is not None and identity is not None:
+                        store.apply(partition, identity, tail, tail[-1][1] + 1)
+                    tail = []
         finally:
             reader.close()
+
+    def _identity(self, topic: str) -> str | None:
+        """``<topic>@<its topic id>``, or None (no local store this session) if the broker
+        will not say."""
+        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
+        try:
+            future = admin.describe_topics(TopicCollection([topic]), request_timeout=30)[topic]
+            return f"{topic}@{future.result(30).topic_id}"
+        except Exception as e:  # noqa: BLE001 - the changelog alone still restores everything
+            log.warning("%s: no topic id (%s); the local state store is not used", topic, e)
+            return None
+
+
+def _offset(entry: Entry) -> int:
+    return entry[1]
 
 
 def decoded(codec: Codec, record: Record, kind: type[T], batch: Batch, stage: str) -> T | None:

@@ -35,6 +35,12 @@ COMMIT_SECONDS = Histogram(
     "Time from producing a batch's records to its transaction committed, by stage.",
     ["stage"],
 )
+RESTORED = Counter(
+    "fillstream_stream_restored_records_total",
+    "Changelog records a stage read back on assignment, by stage and where from: the local "
+    "state store or the changelog topic.",
+    ["stage", "source"],
+)
 DEAD_LETTERS = Counter(
     "fillstream_stream_dead_letters_total",
     "Events sent to the dead-letter topic, by reason.",

@@ -217,9 +217,12 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
             )
         )
     failures: list[object] = []
+    killed = threading.Event()
 
     def feed() -> None:
         for start in range(0, len(events), 100):
+            if start == len(events) // 2:
+                killed.wait(120)  # the second half only once the kill is done: always midstream
             status, body = post(settings, events[start : start + 100])
             if status != 202:
                 failures.append((status, body))
@@ -232,6 +235,7 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
     pipeline.worker.kill()
     pipeline.projector.kill()
     killed_at = trade_count(settings)
+    killed.set()
     pipeline.worker.start()
     pipeline.projector.start()
     feeder.join(timeout=120)
@@ -269,6 +273,19 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
         )
         for name in ("trades", "wins", "net_profit", "max_drawdown", "trading_days", "sqn"):
             assert row[name] == getattr(expected, name), name
+    # and the restarted matching stage (which had committed books before the kill: trades were
+    # projected) read them back from its local store, plus what the changelog had beyond it
+    restored = [
+        line
+        for line in scrape(settings.worker_port).splitlines()
+        if line.startswith("fillstream_stream_restored_records_total{")
+    ]
+    local = {
+        line.split('stage="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in restored
+        if 'source="local"' in line
+    }
+    assert local.get("matching", 0) > 0, restored
 
 
 def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
