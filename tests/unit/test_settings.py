@@ -180,6 +180,17 @@ def test_a_bad_starting_capital_is_named(tmp_path: Path, raw: str, reason: str) 
     assert reason in str(caught.value)
 
 
+def test_the_local_state_store_is_on_unless_turned_off(tmp_path: Path) -> None:
+    assert settings(tmp_path).local_state is True
+    off = settings(tmp_path, FILLSTREAM_LOCAL_STATE="OFF")
+    assert off.local_state is False
+    assert Settings.from_env(off.to_env()).local_state is False  # reaches the worker
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_LOCAL_STATE="maybe")
+    assert caught.value.setting == "FILLSTREAM_LOCAL_STATE"
+    assert "on, off" in str(caught.value)
+
+
 def test_kafka_cluster_ids_never_look_like_an_option() -> None:
     from deploy.kafka import new_cluster_id
 
