@@ -192,6 +192,8 @@ class Deriver:
         finally:
             consumer.close()
             producer.flush(10)
+            if self.store is not None:
+                self.store.close()
 
     def _transact(self, producer: Producer, consumer: Consumer, records: list[Record]) -> None:
         name = self.stage.name

@@ -22,7 +22,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from pathlib import Path
 
 Entry = tuple[bytes, int, bytes]
@@ -55,18 +54,29 @@ class LocalStore:
     def __init__(self, directory: Path, now: Callable[[], float] = time.time) -> None:
         self.directory = directory
         self._now = now
+        self._connections: dict[int, sqlite3.Connection] = {}
+        """Open files by partition (one thread uses a store)."""
 
     def _path(self, partition: int) -> Path:
         return self.directory / f"{partition}.sqlite"
 
     def _open(self, partition: int) -> sqlite3.Connection:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path(partition), isolation_level=None)
-        # the changelog is the truth: a file lost with the machine is read again from it
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.executescript(_SCHEMA)
+        conn = self._connections.get(partition)
+        if conn is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path(partition), isolation_level=None)
+            self._connections[partition] = conn
+            # the changelog is the truth: a file lost with the machine is read again from it
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.executescript(_SCHEMA)
         return conn
+
+    def close(self) -> None:
+        """Close the open files."""
+        for conn in self._connections.values():
+            conn.close()
+        self._connections.clear()
 
     def load(
         self, partition: int, topic: str, first_offset: int, end_offset: int
@@ -76,18 +86,18 @@ class LocalStore:
         offset to read the changelog from after them: ``first_offset``, with no records, when
         the file is missing or not to be trusted."""
         try:
-            with closing(self._open(partition)) as conn:
-                row = conn.execute(
-                    "SELECT topic, next_offset, written_at FROM position WHERE id = 0"
-                ).fetchone()
-                reason = _distrust(row, topic, first_offset, end_offset, self._now())
-                if reason is None:
-                    entries = conn.execute(
-                        "SELECT key, offset, value FROM entries ORDER BY offset"
-                    ).fetchall()
-                    return [(bytes(k), int(o), bytes(v)) for k, o, v in entries], int(row[1])
-                if row is not None:
-                    log.info("local state of %s[%d] not used: %s", topic, partition, reason)
+            conn = self._open(partition)
+            row = conn.execute(
+                "SELECT topic, next_offset, written_at FROM position WHERE id = 0"
+            ).fetchone()
+            reason = _distrust(row, topic, first_offset, end_offset, self._now())
+            if reason is None:
+                entries = conn.execute(
+                    "SELECT key, offset, value FROM entries ORDER BY offset"
+                ).fetchall()
+                return [(bytes(k), int(o), bytes(v)) for k, o, v in entries], int(row[1])
+            if row is not None:
+                log.info("local state of %s[%d] not used: %s", topic, partition, reason)
         except sqlite3.DatabaseError as e:
             log.warning("local state of %s[%d] unreadable (%s)", topic, partition, e)
         self.clear(partition)
@@ -97,31 +107,34 @@ class LocalStore:
         """Apply changelog records, in offset order (an empty value, a tombstone, deletes its
         key), and remember that the file now holds the changelog up to ``next_offset``."""
         try:
-            with closing(self._open(partition)) as conn:
-                conn.execute("BEGIN")
-                for key, offset, value in entries:
-                    if value:
-                        conn.execute(
-                            "INSERT INTO entries (key, offset, value) VALUES (?, ?, ?)"
-                            " ON CONFLICT (key) DO UPDATE SET offset = excluded.offset,"
-                            " value = excluded.value",
-                            (key, offset, value),
-                        )
-                    else:
-                        conn.execute("DELETE FROM entries WHERE key = ?", (key,))
-                conn.execute(
-                    "INSERT INTO position (id, topic, next_offset, written_at) VALUES (0, ?, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET topic = excluded.topic,"
-                    " next_offset = excluded.next_offset, written_at = excluded.written_at",
-                    (topic, next_offset, self._now()),
-                )
-                conn.execute("COMMIT")
+            conn = self._open(partition)
+            conn.execute("BEGIN")
+            for key, offset, value in entries:
+                if value:
+                    conn.execute(
+                        "INSERT INTO entries (key, offset, value) VALUES (?, ?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET offset = excluded.offset,"
+                        " value = excluded.value",
+                        (key, offset, value),
+                    )
+                else:
+                    conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+            conn.execute(
+                "INSERT INTO position (id, topic, next_offset, written_at) VALUES (0, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET topic = excluded.topic,"
+                " next_offset = excluded.next_offset, written_at = excluded.written_at",
+                (topic, next_offset, self._now()),
+            )
+            conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:  # the changelog still has it all
             log.warning("local state of %s[%d] not written (%s)", topic, partition, e)
             self.clear(partition)
 
     def clear(self, partition: int) -> None:
         """Forget what the file holds for ``partition``."""
+        conn = self._connections.pop(partition, None)
+        if conn is not None:
+            conn.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self._path(partition)}{suffix}").unlink(missing_ok=True)
 

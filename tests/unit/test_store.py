@@ -92,9 +92,11 @@ def test_a_store_it_cannot_trust_is_emptied_and_the_changelog_read_from_its_star
 def test_a_damaged_file_is_read_from_the_changelog_instead(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     store.apply(0, TOPIC, [(b"k", 0, b"v")], 1)
+    store.close()  # the worker stops; the file is damaged before it starts again
     (tmp_path / "0.sqlite").write_bytes(b"not a database at all" * 100)
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"0.sqlite{suffix}").unlink(missing_ok=True)
+    store = LocalStore(tmp_path)
     assert store.load(0, TOPIC, 0, 5) == ([], 0)
     store.apply(0, TOPIC, [(b"k", 3, b"w")], 4)  # and it works again afterwards
     assert store.load(0, TOPIC, 0, 5) == ([(b"k", 3, b"w")], 4)
