@@ -24,10 +24,13 @@ from tests.harness import wait_for
 class ServiceProcess:
     """One ``python -m fillstream NAME`` child process, its log in the test's home."""
 
-    def __init__(self, settings: Settings, name: str, health_port: int) -> None:
+    def __init__(
+        self, settings: Settings, name: str, health_port: int, args: tuple[str, ...] = ()
+    ) -> None:
         self.settings = settings
         self.name = name
         self.health_port = health_port
+        self.args = args
         self.log_path: Path = settings.home / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -35,7 +38,7 @@ class ServiceProcess:
         env = {**os.environ, **self.settings.to_env()}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fillstream", self.name],
+            [sys.executable, "-m", "fillstream", self.name, *self.args],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

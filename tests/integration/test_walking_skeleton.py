@@ -3,6 +3,7 @@ projections."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import urllib.request
@@ -26,19 +27,19 @@ pytestmark = pytest.mark.integration
 
 
 class Pipeline:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker_args: tuple[str, ...] = ()) -> None:
         self.bridge = ServiceProcess(settings, "bridge", settings.bridge_port)
-        self.worker = ServiceProcess(settings, "worker", settings.worker_port)
+        self.worker = ServiceProcess(settings, "worker", settings.worker_port, worker_args)
         self.projector = ServiceProcess(settings, "project", settings.projector_port)
 
     def all(self) -> list[ServiceProcess]:
         return [self.bridge, self.worker, self.projector]
 
 
-def running(settings: Settings) -> Iterator[Pipeline]:
+def running(settings: Settings, worker_args: tuple[str, ...] = ()) -> Iterator[Pipeline]:
     """The migrated database and the three services, stopped (their logs printed) afterwards."""
     migrate(settings)
-    pipeline = Pipeline(settings)
+    pipeline = Pipeline(settings, worker_args)
     try:
         for service in pipeline.all():
             service.start()
@@ -286,6 +287,47 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
         if 'source="local"' in line
     }
     assert local.get("matching", 0) > 0, restored
+
+
+def test_matching_in_three_processes_shares_the_partitions_and_survives_a_restart(
+    settings: Settings,
+) -> None:
+    """Three matching processes (one per partition, as on a machine with four cores or more),
+    restarted midway: partitions and their local state stores change hands, and every trade is
+    still derived exactly once."""
+    round_trips, accounts = 240, [f"M{n}" for n in range(8)]
+    events = []
+    for n in range(round_trips):
+        account, second = accounts[n % len(accounts)], n % 60
+        for side, price, part in (("buy", "100.00", "in"), ("sell", "100.50", "out")):
+            ts = f"2026-09-22T15:{n // 60:02d}:{second:02d}{'.5' if part == 'out' else ''}Z"
+            events.append(
+                execution(
+                    f"m-{n}-{part}", side, price, account=account, instrument="ES 12-26", ts=ts
+                )
+            )
+    with contextlib.contextmanager(running)(settings, ("--matching-processes", "3")) as pipeline:
+        assert pipeline.worker.process is not None
+        half = len(events) // 2
+        for start in range(0, half, 60):
+            assert post(settings, events[start : start + 60])[0] == 202
+        wait_for(lambda: trade_count(settings) >= 30, timeout=90, message="nothing flowed")
+        pipeline.worker.stop()
+        pipeline.worker.start()
+        for start in range(half, len(events), 60):
+            assert post(settings, events[start : start + 60])[0] == 202
+        wait_for(
+            lambda: trade_count(settings) >= round_trips,
+            timeout=120,
+            interval=0.5,
+            message=f"only {trade_count(settings)} of {round_trips} trades projected",
+        )
+        count, distinct, net = query(
+            settings, "SELECT count(*), count(DISTINCT trade_id), sum(net_pnl) FROM trades"
+        )[0]
+        assert count == distinct == round_trips
+        assert net == (Decimal("25.00") - Decimal("4.18")) * round_trips  # 0.5 pt x $50 - fees
+        assert "3 matching" in pipeline.worker.log_tail(200)
 
 
 def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
