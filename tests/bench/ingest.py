@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from bridge.parsing import parse_events
 from bridge.publisher import to_records
@@ -47,12 +47,17 @@ def raw_producer_rate(settings: Settings, events: Sequence[dict[str, Any]]) -> f
     records = to_records(settings, default_codec(), parsed)
     producer = Producer(producer_config(settings))
     failures: list[object] = []
+
+    def delivered(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(error)
+
     started = time.perf_counter()
     for r in records:
         while True:
             try:
                 producer.produce(r.topic, key=r.key, value=r.value, headers=list(r.headers),
-                                 on_delivery=lambda e, _m: e and failures.append(e))  # fmt: skip
+                                 on_delivery=delivered)  # fmt: skip
                 break
             except BufferError:
                 producer.poll(0.05)

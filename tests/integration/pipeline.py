@@ -149,7 +149,7 @@ def query(
 ) -> list[tuple[Any, ...]]:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
-        return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(statement, params).fetchall()
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
