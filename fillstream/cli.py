@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("deploy.cmd_up", "start the local stack (Kafka, PostgreSQL, bridge, worker, projector)"),
     "down": ("deploy.cmd_down", "stop the local stack"),
     "status": ("deploy.cmd_status", "show broker, database, services, topics and consumer lag"),
+    "offsets": ("deploy.cmd_offsets", "show consumer groups' offsets, end offsets and lag"),
     "env": ("deploy.cmd_env", "print shell exports to connect psql, kcat, curl or a notebook"),
     "logs": ("deploy.cmd_logs", "show the services' logs"),
     "topics": ("schemas.cmd_topics", "create the catalog's topics (idempotent) or list them"),
