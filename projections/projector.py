@@ -59,6 +59,10 @@ LATENCY = Histogram(
 )
 
 
+KAFKA_COMMIT_SECONDS = 1.0
+"""How often a projector tells Kafka how far it has projected (PostgreSQL holds the truth)."""
+
+
 class Projector:
     """Runs one projection version until ``stop`` is set."""
 
@@ -78,6 +82,9 @@ class Projector:
         self._on_conflict = _on_conflict(projection, self._table)
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
+        self._to_commit: dict[tuple[str, int], int] = {}
+        """Offsets written to PostgreSQL and not yet committed to Kafka (for information)."""
+        self._committed_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         self._conn = connect(self.settings)
@@ -99,7 +106,9 @@ class Projector:
                 messages = consume_batch(consumer, self.batch_size, 0.5)
                 if messages:
                     self._write(consumer, messages)
+                self._commit_to_kafka(consumer)
         finally:
+            self._commit_to_kafka(consumer, force=True)
             consumer.close()
             self._conn.close()
             if self._dead_letters is not None:
@@ -171,11 +180,21 @@ class Projector:
         now = datetime.now(UTC)
         for moment in ingested:
             LATENCY.labels(name).observe(max(0.0, (now - moment).total_seconds()))
+        self._to_commit.update(next_offsets)
+
+    def _commit_to_kafka(self, consumer: Consumer, *, force: bool = False) -> None:
+        """Commit the offsets written to PostgreSQL to Kafka too, at most once every
+        ``KAFKA_COMMIT_SECONDS`` (they are for information: lag in ``fillstream status``)."""
+        now = time.monotonic()
+        if not self._to_commit or (not force and now - self._committed_at < KAFKA_COMMIT_SECONDS):
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._to_commit.items()]
+        self._to_commit, self._committed_at = {}, now
         try:
-            consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()],
-                asynchronous=True,
-            )
+            if force:  # the last: wait for it
+                consumer.commit(offsets=offsets, asynchronous=False)
+            else:
+                consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as e:  # informational only: PostgreSQL holds the real offsets
             log.warning("could not commit offsets to Kafka: %s", e)
 
