@@ -4,7 +4,7 @@ For each consumer group of the namespace: its state, its live members (client id
 per partition it has committed an offset for, the committed offset, the partition's end offset
 and the lag between them. The stream stages commit their offsets inside their Kafka
 transactions, so theirs are exact; the projectors keep their real positions in PostgreSQL
-(``projection_offsets``) and commit to Kafka only for information, after each batch.
+(``projection_offsets``) and commit to Kafka only for information, at most once a second.
 """
 
 from __future__ import annotations
