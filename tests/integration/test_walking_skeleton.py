@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -328,6 +329,43 @@ def test_matching_in_three_processes_shares_the_partitions_and_survives_a_restar
         assert count == distinct == round_trips
         assert net == (Decimal("25.00") - Decimal("4.18")) * round_trips  # 0.5 pt x $50 - fees
         assert "3 matching" in pipeline.worker.log_tail(200)
+
+
+def test_projections_list_shows_versions_rows_and_lag(
+    settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from projections.cmd_projections import main as projections_main
+    from projections.listing import list_projections
+
+    trips = [("l-1", "21000.00", "21002.00"), ("l-2", "21001.00", "20999.50")]
+    events = []
+    for n, (trade, entry, exit_) in enumerate(trips):
+        events.append(execution(f"{trade}-in", "buy", entry, ts=f"2026-09-22T13:3{n}:00Z"))
+        events.append(execution(f"{trade}-out", "sell", exit_, ts=f"2026-09-22T13:3{n}:30Z"))
+    assert post(settings, events)[0] == 202
+
+    def settled() -> bool:
+        states = {s.name: s for s in list_projections(settings)}
+        return states["trades"].rows == 2 and all(s.lag == 0 for s in states.values())
+
+    wait_for(settled, timeout=90, interval=0.5, message="the projections never caught up")
+    states = {s.name: s for s in list_projections(settings)}
+    assert set(states) == {"trades", "performance", "positions", "market_bars"}
+    assert (states["trades"].live_version, states["trades"].table) == (1, "trades_v1")
+    assert states["positions"].rows == 1 and states["market_bars"].rows == 0
+    assert states["performance"].rows == len(query(settings, "SELECT 1 FROM performance"))
+    assert states["trades"].updated_at is not None
+
+    for name, value in settings.to_env().items():
+        os.environ[name] = value
+    try:
+        assert projections_main(["list"]) == 0
+    finally:
+        for name in settings.to_env():
+            os.environ.pop(name, None)
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["projection", "live", "table", "rows", "lag", "last", "stored"]
+    assert rows[0].split()[:5] == ["trades", "v1", "trades_v1", "2", "0"]
 
 
 def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
