@@ -1,16 +1,26 @@
 """Materializing: migrations, projection definitions and the batch projector."""
 
 from projections.migrate import migrate
+from projections.orders import EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
 from projections.positions import MARKET_BARS, POSITIONS
 from projections.projection import Location, Projection
 from projections.trades import TRADES
 
-PROJECTIONS: tuple[Projection, ...] = (TRADES, PERFORMANCE, POSITIONS, MARKET_BARS)
+PROJECTIONS: tuple[Projection, ...] = (
+    TRADES,
+    PERFORMANCE,
+    POSITIONS,
+    MARKET_BARS,
+    EXECUTIONS,
+    ORDERS,
+)
 """Every projection ``fillstream project`` runs."""
 
 __all__ = [
+    "EXECUTIONS",
     "MARKET_BARS",
+    "ORDERS",
     "PERFORMANCE",
     "POSITIONS",
     "PROJECTIONS",

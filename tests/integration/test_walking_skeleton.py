@@ -350,7 +350,10 @@ def test_projections_list_shows_versions_rows_and_lag(
 
     wait_for(settled, timeout=90, interval=0.5, message="the projections never caught up")
     states = {s.name: s for s in list_projections(settings)}
-    assert set(states) == {"trades", "performance", "positions", "market_bars"}
+    assert set(states) == {
+        "trades", "performance", "positions", "market_bars", "executions", "orders",
+    }  # fmt: skip
+    assert (states["executions"].rows, states["orders"].rows) == (4, 0)
     assert (states["trades"].live_version, states["trades"].table) == (1, "trades_v1")
     assert states["positions"].rows == 1 and states["market_bars"].rows == 0
     assert states["performance"].rows == len(query(settings, "SELECT 1 FROM performance"))
@@ -366,6 +369,66 @@ def test_projections_list_shows_versions_rows_and_lag(
     header, *rows = capsys.readouterr().out.splitlines()
     assert header.split() == ["projection", "live", "table", "rows", "lag", "last", "stored"]
     assert rows[0].split()[:5] == ["trades", "v1", "trades_v1", "2", "0"]
+
+
+def order(order_id: str, state: str, ts: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "order", "ts_event": ts, "source": "live", "producer": "tests",
+        "order_id": order_id, "account": "Sim101", "instrument": "NQ 12-26", "side": "buy",
+        "order_type": "limit", "state": state, "quantity": 2, "limit_price": "21000.25",
+        "order_name": "Entry", **fields,
+    }  # fmt: skip
+
+
+def test_executions_and_orders_are_projected_once_with_their_lineage(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    fills = [
+        execution("x-1", "buy", "21000.25", quantity=2, ts="2026-09-22T13:35:00.100Z",
+                  order_id="o-1", order_name="Entry", strategy="Breakout"),
+        execution("x-2", "sell", "21004.00", quantity=2, ts="2026-09-22T13:36:00Z",
+                  order_id="o-2", order_name="Profit target", strategy="Breakout"),
+    ]  # fmt: skip
+    updates = [
+        order("o-1", "working", "2026-09-22T13:34:59Z"),
+        order("o-1", "filled", "2026-09-22T13:35:00.200Z", filled=2,
+              average_fill_price="21000.25"),
+        order("o-1", "working", "2026-09-22T13:34:59.500Z"),  # late and older: ignored
+    ]  # fmt: skip
+    assert post(settings, fills + updates)[0] == 202
+    assert post(settings, fills[:1])[0] == 202  # redelivered: still one row
+
+    def projected() -> bool:
+        orders = query(settings, "SELECT state FROM orders WHERE order_id = 'o-1'")
+        return len(query(settings, "SELECT 1 FROM executions")) == 2 and orders == [("filled",)]
+
+    wait_for(projected, timeout=60, interval=0.3, message="executions or orders not projected")
+    row = query(
+        settings,
+        "SELECT side, quantity, price, commission, order_id, order_name, strategy, time, source,"
+        " kafka_topic FROM executions WHERE execution_id = 'x-1'",
+    )[0]
+    assert row[:7] == ("buy", 2, Decimal("21000.25"), Decimal("2.09"), "o-1", "Entry", "Breakout")
+    assert row[7].isoformat() == "2026-09-22T13:35:00.100000+00:00"
+    assert row[8:] == ("live", settings.topic("raw.executions"))
+    order_row = query(
+        settings,
+        "SELECT state, filled, average_fill_price, limit_price, order_type, updated FROM orders",
+    )
+    assert [r[:5] for r in order_row] == [
+        ("filled", 2, Decimal("21000.25"), Decimal("21000.25"), "limit")
+    ]
+    # lineage: a trade's executions, by the ids it names
+    wait_for(lambda: trade_count(settings) == 1, timeout=60, message="no trade")
+    traced = query(
+        settings,
+        "SELECT e.execution_id, e.kafka_topic, e.kafka_partition, e.kafka_offset"
+        " FROM trades t JOIN executions e"
+        " ON e.account = t.account AND e.execution_id = ANY (t.execution_ids)"
+        " ORDER BY e.time",
+    )
+    assert [r[0] for r in traced] == ["x-1", "x-2"]
+    assert all(r[1] == settings.topic("raw.executions") and r[3] >= 0 for r in traced)
 
 
 def test_a_malformed_payload_is_rejected_and_nothing_reaches_kafka(
