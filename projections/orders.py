@@ -74,6 +74,7 @@ EXECUTIONS = Projection(
     ),
     key=("account", "execution_id"),
     to_rows=execution_rows,
+    linger=1.0,
 )
 
 
@@ -138,4 +139,5 @@ ORDERS = Projection(
     key=("account", "order_id"),
     to_rows=order_rows,
     newer_by="updated",
+    linger=0.5,
 )
