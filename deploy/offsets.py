@@ -9,8 +9,10 @@ transactions, so theirs are exact; the projectors keep their real positions in P
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from confluent_kafka import (
@@ -150,3 +152,154 @@ def render(groups: Sequence[GroupPosition]) -> str:
             lines.append("  (no committed offsets)")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+# -- rewinding ------------------------------------------------------------------------------------
+
+STATEFUL_STAGES = {"streams.matching": "streams-books-changelog",
+                   "streams.performance": "streams-ledgers-changelog"}  # fmt: skip
+"""Stage groups whose state (in these changelogs) would not move back with their offsets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where ``fillstream offsets rewind`` moves each partition (one of the modes)."""
+
+    mode: str
+    """``earliest``, ``latest``, ``datetime``, ``shift`` or ``offset``."""
+    moment: datetime | None = None
+    amount: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Move:
+    topic: str
+    partition: int
+    current: int | None
+    new: int
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``7d`` or ISO 8601 (``PT1H30M``, ``P7D``)."""
+    simple = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if simple:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[simple.group(2)]
+        return timedelta(**{unit: float(simple.group(1))})
+    iso = re.fullmatch(
+        r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", text.strip().upper()
+    )
+    if iso and any(iso.groups()):
+        days, hours, minutes, seconds = (float(g) if g else 0.0 for g in iso.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    raise OffsetsError(f"{text!r} is not a duration (e.g. 90s, 15m, 2h, 7d or PT1H30M)")
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 time with its offset (``2026-09-22T14:00:00Z``)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise OffsetsError(
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-09-22T14:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise OffsetsError(f"{text!r} has no time zone (add Z or +02:00)")
+    return moment
+
+
+def plan_rewind(settings: Settings, group: str, target: Target) -> list[Move]:
+    """Each committed partition of ``group``: its offset now and where ``target`` puts it
+    (within the partition's first and end offsets)."""
+    wanted = resolve_group(settings, group)
+    (position,) = group_positions(settings, wanted)
+    if not position.partitions:
+        raise OffsetsError(f"{wanted} has no committed offsets: nothing to rewind")
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": settings.group("offsets-probe"),
+            "enable.auto.commit": False,
+            "logger": QUIET_LOGGER,
+        }
+    )
+    try:
+        moves = []
+        for p in position.partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(p.topic, p.partition), timeout=_TIMEOUT, cached=False
+            )
+            current = low if p.committed is None else p.committed
+            if target.mode == "earliest":
+                new = low
+            elif target.mode == "latest":
+                new = high
+            elif target.mode == "shift":
+                new = current + target.amount
+            elif target.mode == "offset":
+                new = target.amount
+            else:
+                assert target.moment is not None
+                # negative timestamps are the protocol's special values (-1 latest, -2 earliest)
+                millis = max(0, int(target.moment.timestamp() * 1000))
+                (found,) = consumer.offsets_for_times(
+                    [TopicPartition(p.topic, p.partition, millis)], timeout=_TIMEOUT
+                )
+                new = high if found.offset < 0 else found.offset
+            moves.append(
+                Move(topic=p.topic, partition=p.partition, current=p.committed,
+                     new=min(max(new, low), high))
+            )  # fmt: skip
+        return moves
+    except KafkaException as e:
+        raise OffsetsError(f"planning the rewind of {wanted} failed: {e}") from e
+    finally:
+        consumer.close()
+
+
+def apply_rewind(settings: Settings, group: str, moves: Sequence[Move]) -> None:
+    """Commit ``moves`` for ``group``; refused while it has live members (they would overwrite
+    the offsets with their own) and for a stage whose state would not follow."""
+    wanted = resolve_group(settings, group)
+    check_rewindable(settings, wanted)
+    (position,) = group_positions(settings, wanted)
+    if position.members:
+        raise OffsetsError(
+            f"{wanted} has {len(position.members)} live member(s) ({', '.join(position.members)}):"
+            " stop them first (the worker or projector that reads with it)"
+        )
+    admin = quiet_admin(settings.bootstrap_servers)
+    request = [
+        ConsumerGroupTopicPartitions(
+            wanted, [TopicPartition(m.topic, m.partition, m.new) for m in moves]
+        )
+    ]
+    try:
+        admin.alter_consumer_group_offsets(request, request_timeout=_TIMEOUT)[wanted].result()
+    except KafkaException as e:
+        raise OffsetsError(f"committing the new offsets of {wanted} failed: {e}") from e
+
+
+def check_rewindable(settings: Settings, group: str) -> None:
+    """Refuse a stage whose state would not move back with its offsets."""
+    wanted = resolve_group(settings, group)
+    stage = wanted.removeprefix(settings.namespace + ".")
+    if stage in STATEFUL_STAGES:
+        raise OffsetsError(
+            f"{wanted} keeps state in {settings.topic(STATEFUL_STAGES[stage])} that would not "
+            "move back with its offsets; rewinding a stage with state is not supported"
+        )
+
+
+def render_plan(group: str, moves: Sequence[Move], executed: bool) -> str:
+    rows = [("topic", "partition", "current", "new")]
+    rows += [(m.topic, str(m.partition), "-" if m.current is None else str(m.current), str(m.new))
+             for m in moves]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(
+            [r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))]
+        )
+        for r in rows
+    ]
+    verdict = "applied" if executed else "not applied: add --execute to commit these offsets"
+    return "\n".join([f"rewind of {group}:", *lines, verdict])

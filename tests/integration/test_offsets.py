@@ -4,12 +4,13 @@ live members, per group."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from deploy.cmd_offsets import main
-from deploy.offsets import OffsetsError, group_positions
+from deploy.offsets import OffsetsError, group_positions, parse_duration, parse_moment
 from fillstream.settings import Settings
 from tests.harness import wait_for
 
@@ -86,3 +87,101 @@ def test_an_unknown_group_is_named_with_the_namespaces_groups(settings: Settings
     committing.close()
     with pytest.raises(OffsetsError, match=r"no consumer group .*nope.*known-group"):
         group_positions(settings, "nope")
+
+
+def produce_at(settings: Settings, topic: str, moments: list[int]) -> None:
+    """One record per timestamp (epoch milliseconds) on partitions 0 and 1 alike."""
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    for partition in (0, 1):
+        for millis in moments:
+            producer.produce(topic, value=b"x", partition=partition, timestamp=millis)
+    assert producer.flush(30) == 0
+
+
+def committed(settings: Settings, group: str) -> list[tuple[int, int | None]]:
+    (position,) = group_positions(settings, group)
+    return [(p.partition, p.committed) for p in position.partitions]
+
+
+def test_rewind_plans_first_and_commits_only_when_told_and_the_group_is_stopped(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    topic = settings.topic("raw.orders")
+    base = 1_790_000_000_000  # 2026-09-21T...Z, one record a minute
+    produce_at(settings, topic, [base + n * 60_000 for n in range(10)])
+    done = consumer(settings, "rewound")
+    done.commit(
+        offsets=[TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 10)], asynchronous=False
+    )
+    done.close()
+
+    moment = datetime.fromtimestamp((base + 6 * 60_000) / 1000, UTC).isoformat()
+    assert main(["rewind", "rewound", "--to-datetime", moment]) == 0
+    plan = capsys.readouterr().out
+    assert [line.split() for line in plan.splitlines()[2:4]] == [
+        [topic, "0", "10", "6"], [topic, "1", "10", "6"],
+    ]  # fmt: skip
+    assert "not applied: add --execute" in plan
+    assert committed(settings, "rewound") == [(0, 10), (1, 10)]  # a plan changes nothing
+
+    assert main(["rewind", "rewound", "--to-datetime", moment, "--execute"]) == 0
+    assert "applied" in capsys.readouterr().out
+    assert committed(settings, "rewound") == [(0, 6), (1, 6)]
+
+    assert main(["rewind", "rewound", "--shift-by", "-100", "--execute"]) == 0
+    assert committed(settings, "rewound") == [(0, 0), (1, 0)]  # never before the first offset
+    assert main(["rewind", "rewound", "--to-offset", "3", "--execute"]) == 0
+    assert committed(settings, "rewound") == [(0, 3), (1, 3)]
+    assert main(["rewind", "rewound", "--to-latest", "--execute"]) == 0
+    assert committed(settings, "rewound") == [(0, 10), (1, 10)]
+    assert main(["rewind", "rewound", "--by-duration", "P36500D", "--execute"]) == 0
+    assert committed(settings, "rewound") == [(0, 0), (1, 0)]  # a century back: the start
+
+    member = consumer(settings, "rewound")
+    member.subscribe([topic])
+    try:
+        wait_for(
+            lambda: (
+                bool(member.poll(0.2) or member.assignment())
+                and bool(group_positions(settings, "rewound")[0].members)
+            ),
+            timeout=60,
+            message="the live member never showed",
+        )
+        with pytest.raises(OffsetsError, match="live member.*stop them first"):
+            main(["rewind", "rewound", "--to-earliest", "--execute"])
+    finally:
+        member.close()
+
+
+def test_a_stage_with_state_is_not_rewound(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(OffsetsError, match="keeps state in .*streams-books-changelog"):
+        main(["rewind", "streams.matching", "--to-earliest", "--execute"])
+    with pytest.raises(OffsetsError, match="keeps state in .*streams-ledgers-changelog"):
+        main(["rewind", "streams.performance", "--to-earliest", "--execute"])
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("7d", 604800), ("PT1H30M", 5400), ("P1DT2S", 86402)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "5y", "P", "PT", "1h30"])
+def test_a_bad_duration_is_named(text: str) -> None:
+    with pytest.raises(OffsetsError, match="is not a duration"):
+        parse_duration(text)
+
+
+def test_a_time_needs_its_zone() -> None:
+    with pytest.raises(OffsetsError, match="no time zone"):
+        parse_moment("2026-09-22T14:00:00")
+    assert parse_moment("2026-09-22T14:00:00Z").utcoffset() is not None
