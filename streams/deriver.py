@@ -54,6 +54,9 @@ from streams.store import Entry, LocalStore
 
 log = logging.getLogger("fillstream.streams")
 
+_ANY = -1
+"""librdkafka's unassigned partition: the key chooses (the partitioner)."""
+
 _STORE_CHUNK = 10_000
 """Changelog records read back on assignment that are written to the local store at once."""
 
@@ -215,26 +218,18 @@ class Deriver:
             for n, out in enumerate(batch.outputs, 1):
                 topic = self.settings.topic(out.topic)
                 headers: list[tuple[str, str | bytes | None]] = list(out.headers)
-                if out.partition is None:
-                    producer.produce(topic, key=out.key, value=out.value, headers=headers)
-                elif self.store is not None and out.topic == self.stage.changelog:
+                on_delivery = None
+                if self.store is not None and out.topic == self.stage.changelog:
                     stored += 1
-                    producer.produce(
-                        topic,
-                        key=out.key,
-                        value=out.value,
-                        headers=headers,
-                        partition=out.partition,
-                        on_delivery=self._on_delivery,
-                    )
-                else:
-                    producer.produce(
-                        topic,
-                        key=out.key,
-                        value=out.value,
-                        headers=headers,
-                        partition=out.partition,
-                    )
+                    on_delivery = self._on_delivery  # its offset goes to the local store
+                producer.produce(
+                    topic,
+                    key=out.key,
+                    value=out.value,
+                    headers=headers,
+                    partition=_ANY if out.partition is None else out.partition,
+                    on_delivery=on_delivery,
+                )
                 if n % 1000 == 0:
                     producer.poll(0)  # serve delivery reports now and then, not per record
             positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
