@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 
@@ -23,3 +24,17 @@ def quiet_admin(bootstrap_servers: str) -> AdminClient:
     """An AdminClient that does not print 'Connection refused' lines to stderr."""
     config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": QUIET_LOGGER}
     return AdminClient(config)
+
+
+def probe_consumer(bootstrap_servers: str, group: str, **config: Any) -> Consumer:
+    """A quiet consumer for asking about offsets: it never joins ``group`` (no subscribe),
+    and commits nothing by itself."""
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "logger": QUIET_LOGGER,
+            **config,
+        }
+    )

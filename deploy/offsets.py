@@ -23,9 +23,11 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from deploy._rdkafka import QUIET_LOGGER, quiet_admin
+from deploy._rdkafka import probe_consumer, quiet_admin
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
+from streams.matching_stage import MatchExecutions
+from streams.performance_stages import ScopeTrades, ScoreTrades
 
 _TIMEOUT = 10.0
 
@@ -85,14 +87,7 @@ def group_positions(settings: Settings, group: str | None = None) -> list[GroupP
     if not known:
         return []
     described = admin.describe_consumer_groups(known, request_timeout=_TIMEOUT)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": settings.group("offsets-probe"),  # never joins: no subscribe()
-            "enable.auto.commit": False,
-            "logger": QUIET_LOGGER,
-        }
-    )
+    consumer = probe_consumer(settings.bootstrap_servers, settings.group("offsets-probe"))
     try:
         return [_position(admin, consumer, g, described[g].result()) for g in known]
     except KafkaException as e:
@@ -104,13 +99,26 @@ def group_positions(settings: Settings, group: str | None = None) -> list[GroupP
 def _position(
     admin: AdminClient, consumer: Consumer, group: str, description: Any
 ) -> GroupPosition:
+    members = tuple(
+        sorted(f"{m.client_id}@{m.host.lstrip('/')}" for m in description.members or [])
+    )
+    state = getattr(description.state, "name", str(description.state)).lower()
+    rows = tuple(partition_positions(admin, consumer, group))
+    return GroupPosition(group=group, state=state, members=members, partitions=rows)
+
+
+def partition_positions(
+    admin: AdminClient, consumer: Consumer, group: str, timeout: float = _TIMEOUT
+) -> list[PartitionPosition]:
+    """Per partition ``group`` has committed on: the committed offset, the end offset and the
+    lag, by topic and partition."""
     request = [ConsumerGroupTopicPartitions(group)]
-    committed = admin.list_consumer_group_offsets(request, request_timeout=_TIMEOUT)[group]
+    committed = admin.list_consumer_group_offsets(request, request_timeout=timeout)[group]
     partitions: list[TopicPartition] = committed.result().topic_partitions or []
     rows = []
     for tp in sorted(partitions, key=lambda tp: (tp.topic, tp.partition)):
         low, high = consumer.get_watermark_offsets(
-            TopicPartition(tp.topic, tp.partition), timeout=_TIMEOUT, cached=False
+            TopicPartition(tp.topic, tp.partition), timeout=timeout, cached=False
         )
         offset = tp.offset if tp.offset >= 0 else None
         rows.append(
@@ -122,11 +130,7 @@ def _position(
                 lag=max(high - (low if offset is None else offset), 0),
             )
         )
-    members = tuple(
-        sorted(f"{m.client_id}@{m.host.lstrip('/')}" for m in description.members or [])
-    )
-    state = getattr(description.state, "name", str(description.state)).lower()
-    return GroupPosition(group=group, state=state, members=members, partitions=tuple(rows))
+    return rows
 
 
 def render(groups: Sequence[GroupPosition]) -> str:
@@ -156,9 +160,13 @@ def render(groups: Sequence[GroupPosition]) -> str:
 
 # -- rewinding ------------------------------------------------------------------------------------
 
-STATEFUL_STAGES = {"streams.matching": "streams-books-changelog",
-                   "streams.performance": "streams-ledgers-changelog"}  # fmt: skip
-"""Stage groups whose state (in these changelogs) would not move back with their offsets."""
+STATEFUL_STAGES = {
+    f"streams.{stage.name}": stage.changelog
+    for stage in (MatchExecutions, ScopeTrades, ScoreTrades)
+    if stage.changelog is not None
+}
+"""Stage groups (as ``streams.deriver`` names them) whose state, in these changelogs, would
+not move back with their offsets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,14 +222,7 @@ def plan_rewind(settings: Settings, group: str, target: Target) -> list[Move]:
     (position,) = group_positions(settings, wanted)
     if not position.partitions:
         raise OffsetsError(f"{wanted} has no committed offsets: nothing to rewind")
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": settings.group("offsets-probe"),
-            "enable.auto.commit": False,
-            "logger": QUIET_LOGGER,
-        }
-    )
+    consumer = probe_consumer(settings.bootstrap_servers, settings.group("offsets-probe"))
     try:
         moves = []
         for p in position.partitions:

@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from deploy._rdkafka import QUIET_LOGGER, quiet_admin
+from deploy._rdkafka import probe_consumer, quiet_admin
+from deploy.offsets import partition_positions
 from deploy.services import SERVICES, ServiceStatus, service_status
 from fillstream.settings import Settings
 
@@ -155,13 +156,7 @@ def _groups(settings: Settings, admin: AdminClient) -> list[GroupInfo]:
     )
     if not groups:
         return []
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.bootstrap_servers,
-        "group.id": settings.group("status-probe"),  # never joins the group: no subscribe()
-        "enable.auto.commit": False,
-        "logger": QUIET_LOGGER,
-    }
-    consumer = Consumer(config)
+    consumer = probe_consumer(settings.bootstrap_servers, settings.group("status-probe"))
     try:
         return [
             GroupInfo(
@@ -177,19 +172,10 @@ def _groups(settings: Settings, admin: AdminClient) -> list[GroupInfo]:
 
 def _lag(admin: AdminClient, consumer: Consumer, group_id: str) -> int | None:
     """Total lag of ``group_id``: end offset minus committed offset, over its partitions."""
-    request = [ConsumerGroupTopicPartitions(group_id)]
     try:
-        committed = admin.list_consumer_group_offsets(request, request_timeout=_TIMEOUT)[group_id]
-        partitions: list[TopicPartition] = committed.result().topic_partitions or []
-        total = 0
-        for tp in partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(tp.topic, tp.partition), timeout=_TIMEOUT, cached=False
-            )
-            total += max(high - (tp.offset if tp.offset >= 0 else low), 0)
+        return sum(p.lag for p in partition_positions(admin, consumer, group_id, _TIMEOUT))
     except KafkaException:
         return None
-    return total
 
 
 def _mask_password(dsn: str) -> str:

@@ -23,7 +23,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
-from deploy._rdkafka import QUIET_LOGGER
+from deploy._rdkafka import probe_consumer
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
 from projections import PROJECTIONS
@@ -97,15 +97,10 @@ def _state(settings: Settings, conn: psycopg.Connection[Any], p: Projection) -> 
 def _with_lag(
     settings: Settings, projections: Sequence[Projection], states: list[dict[str, Any]]
 ) -> list[ProjectionState]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": settings.group("projections-probe"),  # never joins: no subscribe()
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-            "logger": QUIET_LOGGER,
-        }
+    consumer = probe_consumer(
+        settings.bootstrap_servers,
+        settings.group("projections-probe"),
+        **{"isolation.level": "read_committed", "enable.partition.eof": True},
     )
     out = []
     try:
