@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,22 +60,37 @@ def list_projections(
     """The state of each projection, in the order given."""
     try:
         with connect(settings, connect_timeout=5) as conn:
-            states = [_state(settings, conn, p) for p in projections]
+            read = [_read(settings, conn, p) for p in projections]
     except psycopg.Error as e:
         raise ListingError(f"reading the projections from PostgreSQL failed: {e}") from e
-    return _with_lag(settings, projections, states)
+    consumer = probe_consumer(
+        settings.bootstrap_servers,
+        settings.group("projections-probe"),
+        **{"isolation.level": "read_committed", "enable.partition.eof": True},
+    )
+    try:
+        return [
+            state if stored is None else replace(state, lag=_lag(consumer, settings, p, stored))
+            for p, (state, stored) in zip(projections, read, strict=True)
+        ]
+    finally:
+        consumer.close()
 
 
-def _state(settings: Settings, conn: psycopg.Connection[Any], p: Projection) -> dict[str, Any]:
+def _read(
+    settings: Settings, conn: psycopg.Connection[Any], p: Projection
+) -> tuple[ProjectionState, dict[tuple[str, int], int] | None]:
+    """What PostgreSQL says of ``p`` (its lag still None), and the offsets its live version
+    stored (None when it has no live version)."""
     tables = conn.execute(
         "SELECT table_name FROM information_schema.view_table_usage"
         " WHERE view_schema = %s AND view_name = %s AND table_name LIKE %s",
         (settings.namespace, p.name, f"{p.name}\\_v%"),
     ).fetchall()
-    state: dict[str, Any] = {"name": p.name, "view": p.name, "live_version": None, "table": None,
-                             "rows": None, "updated_at": None}  # fmt: skip
+    state = ProjectionState(name=p.name, view=p.name, live_version=None, table=None, rows=None,
+                            lag=None, updated_at=None)  # fmt: skip
     if len(tables) != 1:
-        return state
+        return state, None
     (table,) = tables[0]
     version = int(table.rsplit("_v", 1)[1])
     count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
@@ -84,33 +99,14 @@ def _state(settings: Settings, conn: psycopg.Connection[Any], p: Projection) -> 
         " WHERE projection = %s AND version = %s",
         (p.name, version),
     ).fetchall()
-    state.update(
+    state = replace(
+        state,
         live_version=version,
         table=table,
         rows=int(count.fetchone()[0]),  # type: ignore[index]
         updated_at=max((row[3] for row in offsets), default=None),
-        stored={(topic, partition): offset for topic, partition, offset, _ in offsets},
     )
-    return state
-
-
-def _with_lag(
-    settings: Settings, projections: Sequence[Projection], states: list[dict[str, Any]]
-) -> list[ProjectionState]:
-    consumer = probe_consumer(
-        settings.bootstrap_servers,
-        settings.group("projections-probe"),
-        **{"isolation.level": "read_committed", "enable.partition.eof": True},
-    )
-    out = []
-    try:
-        for p, state in zip(projections, states, strict=True):
-            stored = state.pop("stored", None)
-            lag = None if stored is None else _lag(consumer, settings, p, stored)
-            out.append(ProjectionState(**state, lag=lag))
-    finally:
-        consumer.close()
-    return out
+    return state, {(topic, partition): offset for topic, partition, offset, _ in offsets}
 
 
 def _lag(
