@@ -31,9 +31,9 @@ from bridge.imports.kafka import LogContents, MissingTopicError, publish, read_e
 from bridge.imports.outcome import FileResult, ImportedEvent, Outcome
 from bridge.imports.parsed import encoded
 from bridge.imports.parts import PARALLEL_FROM, PartReader, can_fork, default_workers
-from bridge.imports.progress import ProgressLine
 from bridge.imports.report import render_text, to_json
 from bridge.spool import SpoolRecord
+from fillstream.progress import ProgressLine
 from fillstream.settings import Settings
 from schemas.catalog import ensure_topics
 from schemas.codec import Codec, default_codec

@@ -25,7 +25,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run the stream worker (matching, performance) in the foreground",
     ),
     "project": ("projections.cmd_project", "run the projectors in the foreground"),
-    "projections": ("projections.cmd_projections", "list the projections: version, rows, lag"),
+    "projections": (
+        "projections.cmd_projections",
+        "list, rebuild (blue/green), switch or drop projection versions",
+    ),
+    "verify": ("fillstream.cmd_verify", "rebuild a projection aside and diff it with the live one"),
     "migrate": ("projections.cmd_migrate", "apply the PostgreSQL migrations (idempotent)"),
     "demo": ("fillstream.cmd_demo", "feed a generated trading session through the bridge"),
 }

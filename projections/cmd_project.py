@@ -11,8 +11,9 @@ from confluent_kafka.admin import AdminClient
 
 from fillstream.health import serve_health
 from fillstream.settings import Settings
-from projections import PROJECTIONS
+from projections import PROJECTIONS, versions
 from projections.migrate import connect, migrate
+from projections.projection import Projection
 from projections.projector import Projector
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
@@ -37,14 +38,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     serve_health("127.0.0.1", args.port or settings.projector_port, lambda: _ready(settings))
     threads = [
-        threading.Thread(
-            target=Projector(settings, p, default_codec()).run, args=(stop,), name=p.table
-        )
-        for p in PROJECTIONS
+        threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS
     ]
     for thread in threads:
         thread.start()
-    log.info("projectors running: %s", ", ".join(p.table for p in PROJECTIONS))
+    log.info("projectors running: %s", ", ".join(p.name for p in PROJECTIONS))
     while not stop.wait(1.0):
         if not all(t.is_alive() for t in threads):
             log.error("a projector stopped unexpectedly; exiting")
@@ -55,6 +53,22 @@ def main(argv: list[str]) -> int:
     for thread in threads:
         thread.join(timeout=15)
     return 0
+
+
+def follow(settings: Settings, projection: Projection, stop: threading.Event) -> None:
+    """Project the version of ``projection`` that serves its view until ``stop``; when a
+    rebuild or a switch points the view at another version, go on with that one."""
+    codec = default_codec()
+    with connect(settings) as conn:
+        conn.autocommit = True
+        while not stop.is_set():
+            number = versions.live(conn, projection.name).version
+
+            def still_live(number: int = number) -> bool:
+                return versions.live(conn, projection.name).version == number
+
+            log.info("projecting %s into version %d", projection.name, number)
+            Projector(settings, projection.at(number), codec).run(stop, still_live=still_live)
 
 
 def _ready(settings: Settings) -> dict[str, bool]:

@@ -1,40 +1,164 @@
-"""``fillstream projections list``: each projection, the version its view serves, its rows and
-its lag behind the log."""
+"""``fillstream projections list|rebuild|switch|drop``: the projections' versions, blue/green
+rebuilds from the log, switching the view between versions, and dropping old ones."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from deploy.offsets import parse_moment
 from fillstream.settings import Settings
 from projections.listing import list_projections, render
+from projections.rebuild import Outcome, by_name, drop, rebuild, switch
 
 EXAMPLES = """examples:
-  fillstream projections list           a table
-  fillstream projections list --json    for machines
+  fillstream projections list                          versions, rows and lag
+  fillstream projections list --json                   for machines
+  fillstream projections rebuild trades                build v(N+1), compare, switch
+  fillstream projections rebuild trades --keep-old     keep vN beside it (instant switch back)
+  fillstream projections rebuild performance --accept-diff
+                                                       switch even if the numbers changed
+  fillstream projections rebuild --all                 every projection, one after another
+  fillstream projections rebuild trades --until 2026-11-20T21:00:00Z
+                                                       trades as known then: trades_as_of_vN
+  fillstream projections switch trades 1               back to a kept version
+  fillstream projections drop trades 3                 drop a version that is not live
 """
 
 
 def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "list":
+        states = list_projections(settings)
+        if args.json:
+            print(json.dumps([s.to_dict() for s in states], indent=2, default=str))
+        else:
+            print(render(states))
+        return 0
+    if args.command == "drop":
+        (projection,) = by_name([args.name])
+        drop(settings, projection, args.version)
+        return 0
+    with interruptible() as stop:
+        if args.command == "switch":
+            (projection,) = by_name([args.name])
+            outcomes = [
+                switch(
+                    settings,
+                    projection,
+                    args.version,
+                    keep_old=args.keep_old,
+                    accept_diff=args.accept_diff,
+                    stop=stop,
+                )  # fmt: skip
+            ]
+        else:
+            outcomes = _rebuild(settings, args, stop)
+    if args.json:
+        print(json.dumps([o.to_dict() for o in outcomes], indent=2, default=str))
+    wanted = "as_of" if getattr(args, "until", None) else "live"
+    return 0 if all(o.state == wanted for o in outcomes) else 1
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> list[Outcome]:
+    from projections import PROJECTIONS
+
+    if args.all == bool(args.names):
+        raise SystemExit("fillstream projections rebuild: name projections or give --all")
+    projections = list(PROJECTIONS) if args.all else by_name(args.names)
+    until = None if args.until is None else parse_moment(args.until)
+    since = None if args.since is None else parse_moment(args.since)
+    return [
+        rebuild(
+            settings,
+            p,
+            keep_old=args.keep_old,
+            accept_diff=args.accept_diff,
+            until=until,
+            since=since,
+            stop=stop,
+        )  # fmt: skip
+        for p in projections
+    ]
+
+
+@contextmanager
+def interruptible() -> Iterator[threading.Event]:
+    """An event Ctrl-C or SIGTERM sets, so a rebuild stops between batches with its progress
+    stored (run it again to resume)."""
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream projections",
-        description="The PostgreSQL projections of the log.",
+        description="The PostgreSQL projections of the log and their versions.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser(
         "list",
-        help="each projection: live version, table, rows, lag",
-        description="Each projection: the version its view serves (read from PostgreSQL), the "
-        "table, its rows, the records of its topics not projected yet, and when its projector "
-        "last stored offsets.",
+        help="each projection's versions: state, table, rows, lag",
+        description="Each projection's versions (the live one first): state, table, rows, the "
+        "records of its topics not projected yet, and when its projector last stored offsets.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON for machines")
-    args = parser.parse_args(argv)
-    states = list_projections(Settings.from_env())
-    if args.json:
-        print(json.dumps([s.to_dict() for s in states], indent=2, default=str))
-    else:
-        print(render(states))
-    return 0
+
+    build = commands.add_parser(
+        "rebuild",
+        help="build the next version from the log, compare it, switch the view",
+        description="Build version N+1 of each projection named from the beginning of the log "
+        "under its own consumer group while version N keeps serving, with progress. Once it "
+        "has caught up, N+1 is compared with N (rows, sums of the money columns, differences "
+        "key by key) and the view switches to N+1 atomically when they are identical or with "
+        "--accept-diff. N is then dropped, or kept with --keep-old. An interrupted rebuild "
+        "resumes when run again.",
+    )
+    build.add_argument("names", nargs="*", metavar="NAME", help="a projection (see list)")
+    build.add_argument("--all", action="store_true", help="every projection")
+    build.add_argument("--keep-old", action="store_true", help="keep version N after the switch")
+    build.add_argument(
+        "--accept-diff", action="store_true", help="switch even when N+1 differs from N"
+    )
+    build.add_argument(
+        "--until",
+        metavar="TIME",
+        help="build only from the records logged up to TIME (ISO 8601), as known then; it "
+        "serves beside the live one as the view NAME_as_of_vN and never switches",
+    )
+    build.add_argument(
+        "--from",
+        dest="since",
+        metavar="TIME",
+        help="start from the records logged from TIME instead of the beginning of the log",
+    )
+    build.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    to = commands.add_parser(
+        "switch",
+        help="point the view at another version (behind the same comparison)",
+        description="Catch version VERSION up with the log, compare it with the live version "
+        "and point the view at it when identical or with --accept-diff.",
+    )
+    to.add_argument("name", metavar="NAME")
+    to.add_argument("version", type=int, metavar="VERSION")
+    to.add_argument("--keep-old", action="store_true", help="keep the version switched from")
+    to.add_argument("--accept-diff", action="store_true", help="switch even when they differ")
+    to.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    gone = commands.add_parser("drop", help="drop a version that is not live")
+    gone.add_argument("name", metavar="NAME")
+    gone.add_argument("version", type=int, metavar="VERSION")
+    return parser

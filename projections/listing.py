@@ -1,8 +1,8 @@
-"""What ``fillstream projections list`` shows: each projection, the version its view serves,
-its rows, and how far it is behind the log.
+"""What ``fillstream projections list`` shows: each projection's versions (the one its view
+serves first), their rows, and how far each is behind the log.
 
-The live version is read from PostgreSQL (the table the projection's view selects from), not
-assumed from the code, so it stays right once versions are rebuilt beside each other. The lag
+Versions are read from PostgreSQL's registry (``projection_versions``), not assumed from the
+code: a rebuild adds versions beside the live one and switches the view between them. The lag
 of a version is, over the partitions of the topics it reads, the end offset less the offset its
 projector stored in ``projection_offsets`` (the whole partition when it stored none); a
 partition where only transaction markers lie beyond that offset (read to its end, no record)
@@ -26,7 +26,7 @@ from psycopg import sql
 from deploy._rdkafka import probe_consumer
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
-from projections import PROJECTIONS
+from projections import PROJECTIONS, versions
 from projections.migrate import connect
 from projections.projection import Projection
 
@@ -39,16 +39,26 @@ class ListingError(FillstreamError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProjectionState:
+    """One version of a projection."""
+
     name: str
     view: str
+    version: int | None
+    """None when the projection has no version (not migrated)."""
+    state: str
+    """``live`` (its view reads it), ``kept``, ``built``, ``building``, ``as_of``, ``scratch``,
+    or ``missing`` when not migrated."""
     live_version: int | None
-    """The version the view serves; None when the view is missing (not migrated)."""
+    """The version the view serves."""
     table: str | None
     rows: int | None
     lag: int | None
-    """Records of its topics not projected yet; None when the broker did not say."""
+    """Records of its topics not projected yet; None when the broker did not say, and for an
+    as-of version (it stops where it was asked to)."""
     updated_at: datetime | None
     """When its projector last stored offsets."""
+    until: datetime | None = None
+    """An as-of version's moment."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,10 +67,10 @@ class ProjectionState:
 def list_projections(
     settings: Settings, projections: Sequence[Projection] = PROJECTIONS
 ) -> list[ProjectionState]:
-    """The state of each projection, in the order given."""
+    """The versions of each projection, in the order given, the live one first."""
     try:
         with connect(settings, connect_timeout=5) as conn:
-            read = [_read(settings, conn, p) for p in projections]
+            read = [item for p in projections for item in _read(conn, p)]
     except psycopg.Error as e:
         raise ListingError(f"reading the projections from PostgreSQL failed: {e}") from e
     consumer = probe_consumer(
@@ -70,43 +80,55 @@ def list_projections(
     )
     try:
         return [
-            state if stored is None else replace(state, lag=_lag(consumer, settings, p, stored))
-            for p, (state, stored) in zip(projections, read, strict=True)
+            state
+            if stored is None or state.state == "as_of"
+            else replace(state, lag=_lag(consumer, settings, p, stored))
+            for p, state, stored in read
         ]
     finally:
         consumer.close()
 
 
-def _read(
-    settings: Settings, conn: psycopg.Connection[Any], p: Projection
-) -> tuple[ProjectionState, dict[tuple[str, int], int] | None]:
-    """What PostgreSQL says of ``p`` (its lag still None), and the offsets its live version
-    stored (None when it has no live version)."""
-    tables = conn.execute(
-        "SELECT table_name FROM information_schema.view_table_usage"
-        " WHERE view_schema = %s AND view_name = %s AND table_name LIKE %s",
-        (settings.namespace, p.name, f"{p.name}\\_v%"),
-    ).fetchall()
-    state = ProjectionState(name=p.name, view=p.name, live_version=None, table=None, rows=None,
-                            lag=None, updated_at=None)  # fmt: skip
-    if len(tables) != 1:
-        return state, None
-    (table,) = tables[0]
-    version = int(table.rsplit("_v", 1)[1])
-    count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-    offsets = conn.execute(
-        "SELECT topic, partition, next_offset, updated_at FROM projection_offsets"
-        " WHERE projection = %s AND version = %s",
-        (p.name, version),
-    ).fetchall()
-    state = replace(
-        state,
-        live_version=version,
-        table=table,
-        rows=int(count.fetchone()[0]),  # type: ignore[index]
-        updated_at=max((row[3] for row in offsets), default=None),
-    )
-    return state, {(topic, partition): offset for topic, partition, offset, _ in offsets}
+_Read = tuple[Projection, "ProjectionState", dict[tuple[str, int], int] | None]
+
+
+def _read(conn: psycopg.Connection[Any], p: Projection) -> list[_Read]:
+    """What PostgreSQL says of each version of ``p`` (the lag still None), with the offsets
+    it stored."""
+    try:
+        found = versions.versions(conn, p.name)
+    except psycopg.errors.UndefinedTable:  # not migrated
+        conn.rollback()
+        found = []
+    live = next((v.version for v in found if v.state == "live"), None)
+    if not found:
+        missing = ProjectionState(name=p.name, view=p.name, version=None, state="missing",
+                                  live_version=None, table=None, rows=None, lag=None,
+                                  updated_at=None)  # fmt: skip
+        return [(p, missing, None)]
+    read: list[_Read] = []
+    for v in sorted(found, key=lambda v: (v.state != "live", v.version)):
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(v.table)))
+        offsets = conn.execute(
+            "SELECT topic, partition, next_offset, updated_at FROM projection_offsets"
+            " WHERE projection = %s AND version = %s",
+            (p.name, v.version),
+        ).fetchall()
+        state = ProjectionState(
+            name=p.name,
+            view=p.name if v.state == "live" else v.as_of_view if v.state == "as_of" else "",
+            version=v.version,
+            state=v.state,
+            live_version=live,
+            table=v.table,
+            rows=int(count.fetchone()[0]),  # type: ignore[index]
+            lag=None,
+            updated_at=max((row[3] for row in offsets), default=None),
+            until=v.until,
+        )
+        stored = {(topic, partition): offset for topic, partition, offset, _ in offsets}
+        read.append((p, state, stored))
+    return read
 
 
 def _lag(
@@ -149,22 +171,23 @@ def _records_from(consumer: Consumer, topic: str, partition: int, offset: int) -
 
 
 def render(states: Sequence[ProjectionState]) -> str:
-    rows = [("projection", "live", "table", "rows", "lag", "last stored")]
+    rows = [("projection", "version", "state", "table", "rows", "lag", "last stored")]
     for s in states:
         rows.append(
             (
                 s.name,
-                "-" if s.live_version is None else f"v{s.live_version}",
+                "-" if s.version is None else f"v{s.version}",
+                s.state if s.until is None else f"as of {s.until.isoformat(timespec='seconds')}",
                 s.table or "(not migrated)",
                 "-" if s.rows is None else f"{s.rows:,}",
-                "?" if s.lag is None else f"{s.lag:,}",
+                "-" if s.state == "as_of" else "?" if s.lag is None else f"{s.lag:,}",
                 "-" if s.updated_at is None else s.updated_at.isoformat(timespec="seconds"),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(
-            cell.rjust(width) if i in (3, 4) else cell.ljust(width)
+            cell.rjust(width) if i in (4, 5) else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
         for row in rows

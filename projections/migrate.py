@@ -58,6 +58,7 @@ def migrate(settings: Settings) -> list[str]:
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                     applied.append(name)
                     log.info("applied migration %s in schema %s", name, settings.namespace)
+                _register_projections(conn)
                 conn.execute(
                     "UPDATE stream_settings SET value = %s WHERE name = 'excursion_period'",
                     (settings.excursion_period,),
@@ -67,6 +68,19 @@ def migrate(settings: Settings) -> list[str]:
             "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"
         ) from e
     return applied
+
+
+def _register_projections(conn: psycopg.Connection) -> None:
+    """Register version 1 of each projection with no version yet as live (its table and view
+    come from the migrations)."""
+    from projections import PROJECTIONS  # the package imports this module
+
+    conn.execute(
+        "INSERT INTO projection_versions (projection, version, state, switched_at)"
+        " SELECT name, 1, 'live', now() FROM unnest(%s::text[]) AS name"
+        " WHERE NOT EXISTS (SELECT 1 FROM projection_versions v WHERE v.projection = name)",
+        ([p.name for p in PROJECTIONS],),
+    )
 
 
 def _first_line(error: Exception) -> str:

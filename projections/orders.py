@@ -45,7 +45,6 @@ def execution_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 EXECUTIONS = Projection(
     name="executions",
-    version=1,
     topics=("raw.executions",),
     columns=(
         "account",
@@ -111,7 +110,6 @@ def order_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 ORDERS = Projection(
     name="orders",
-    version=1,
     topics=("raw.orders",),
     columns=(
         "account",

@@ -52,7 +52,6 @@ def performance_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]
 
 PERFORMANCE = Projection(
     name="performance",
-    version=1,
     topics=("derived.performance",),
     columns=(
         "scope",

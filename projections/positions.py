@@ -42,7 +42,6 @@ def position_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 POSITIONS = Projection(
     name="positions",
-    version=1,
     topics=("derived.positions",),
     columns=(
         "account",
@@ -99,7 +98,6 @@ def bar_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 MARKET_BARS = Projection(
     name="market_bars",
-    version=1,
     topics=("raw.market",),
     columns=(
         "instrument",

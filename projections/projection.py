@@ -4,7 +4,7 @@ becomes rows. Projections are data; the projector is one loop that serves them a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -22,7 +22,8 @@ class Location(NamedTuple):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Projection:
     name: str
-    version: int
+    version: int = 1
+    """The version its migrations create; rebuilds make others (``at``)."""
     topics: tuple[str, ...]
     """Catalog topic names (``derived.trades``), resolved in the namespace at run time."""
     columns: tuple[str, ...]
@@ -42,6 +43,10 @@ class Projection:
     """Seconds a batch may wait to fill (up to the projector's batch size): for projections
     nobody reads within the second, fewer and larger transactions, which leaves the CPU and the
     database to the ones that are (trades, positions, performance)."""
+
+    def at(self, version: int) -> Projection:
+        """This projection's version ``version`` (another table and consumer group)."""
+        return replace(self, version=version)
 
     @property
     def table(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,8 +29,9 @@ from confluent_kafka import (
 from prometheus_client import Counter, Histogram
 from psycopg import sql
 
-from fillstream.errors import CodecError
+from fillstream.errors import CodecError, FillstreamError
 from fillstream.settings import Settings
+from projections import versions
 from projections.migrate import connect
 from projections.projection import Location, Projection
 from schemas.catalog import consume_batch
@@ -62,6 +63,21 @@ LATENCY = Histogram(
 KAFKA_COMMIT_SECONDS = 1.0
 """How often a projector tells Kafka how far it has projected (PostgreSQL holds the truth)."""
 
+LIVE_CHECK_SECONDS = 2.0
+"""How often a service projector asks whether its version still serves the view."""
+
+
+STALL_SECONDS = 120.0
+"""How long a bounded run waits for a partition to move towards its target."""
+
+
+class WriterBusy(FillstreamError):
+    """Another process holds the writer lock of the version."""
+
+
+class CatchUpStalled(FillstreamError):
+    """A bounded run saw a partition stop short of its target."""
+
 
 class Projector:
     """Runs one projection version until ``stop`` is set."""
@@ -85,16 +101,124 @@ class Projector:
         self._to_commit: dict[tuple[str, int], int] = {}
         """Offsets written to PostgreSQL and not yet committed to Kafka (for information)."""
         self._committed_at = 0.0
+        self._observe_latency = True
 
-    def run(self, stop: threading.Event) -> None:
-        self._conn = connect(self.settings)
+    def run(self, stop: threading.Event, *, still_live: Callable[[], bool] | None = None) -> None:
+        """Project until ``stop`` is set, or until ``still_live`` (asked every few seconds)
+        says this version no longer serves its view."""
+        self._conn = self._connect()
+        try:
+            if not self._wait_for_writer_lock(stop, still_live):
+                return
+            consumer = self._consumer()
+            consumer.subscribe(self.topics, on_assign=self._on_assign)
+            log.info("projection %s reading %s", self.projection.table, ", ".join(self.topics))
+            asked = time.monotonic()
+            try:
+                while not stop.is_set():
+                    if still_live is not None and time.monotonic() - asked >= LIVE_CHECK_SECONDS:
+                        asked = time.monotonic()
+                        if not still_live():
+                            log.info("%s no longer serves its view", self.projection.table)
+                            return
+                    if self.projection.linger:
+                        messages = consumer.consume(self.batch_size, timeout=self.projection.linger)
+                    else:
+                        messages = consume_batch(consumer, self.batch_size, 0.5)
+                    if messages:
+                        try:
+                            self._write(messages)
+                        except psycopg.errors.UndefinedTable:
+                            if still_live is not None and not still_live():
+                                log.info("%s was dropped; stopping", self.projection.table)
+                                return
+                            raise
+                    self._commit_to_kafka(consumer)
+            finally:
+                self._commit_to_kafka(consumer, force=True)
+                consumer.close()
+        finally:
+            self._conn.close()
+            if self._dead_letters is not None:
+                self._dead_letters.flush(10)
+
+    def catch_up(
+        self,
+        targets: Mapping[tuple[str, int], int],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Project every partition of ``targets`` from its stored offset up to (not including)
+        its target offset, then return: a rebuild's bounded run. ``progress(done, total)`` is
+        called after each batch, in records. Takes this version's writer lock for the run."""
+        self._conn = self._connect()
+        self._observe_latency = False  # a replay's ages say nothing of the live path
+        try:
+            if not versions.try_writer_lock(self._conn, self.settings, self.projection.table):
+                raise WriterBusy(f"another process is writing {self.projection.table}")
+            stored = self._stored_offsets()
+            remaining = {tp: t for tp, t in targets.items() if stored.get(tp, 0) < t}
+            total = sum(t - stored.get(tp, 0) for tp, t in remaining.items())
+            done = 0
+            if progress is not None:
+                progress(done, total)
+            if not remaining:
+                return
+            consumer = self._consumer(eof=True)
+            consumer.assign(
+                [TopicPartition(t, p, stored.get((t, p), OFFSET_BEGINNING)) for t, p in remaining]
+            )
+            start = {tp: stored.get(tp, 0) for tp in remaining}
+            position = dict(start)
+            moved_at = time.monotonic()
+            try:
+                while remaining and not (stop is not None and stop.is_set()):
+                    batch: list[Message] = []
+                    for message in consumer.consume(self.batch_size, timeout=0.5):
+                        tp = (message.topic() or "", message.partition() or 0)
+                        target = remaining.get(tp)
+                        if target is None:  # reached earlier in this batch
+                            continue
+                        error, offset = message.error(), message.offset() or 0
+                        if error is None:
+                            if offset < target:
+                                batch.append(message)
+                            reached = min(offset + 1, target)
+                        elif error.code() == KafkaError._PARTITION_EOF:
+                            reached = min(offset, target)  # the end so far; may grow
+                        else:
+                            raise KafkaException(error)
+                        if reached > position[tp]:
+                            position[tp], moved_at = reached, time.monotonic()
+                        if reached >= target:
+                            del remaining[tp]
+                            consumer.pause([TopicPartition(*tp)])
+                    if batch:
+                        self._write(batch)
+                    if progress is not None:
+                        progress(sum(position[tp] - start[tp] for tp in start), total)
+                    if remaining and time.monotonic() - moved_at > STALL_SECONDS:
+                        stuck = ", ".join(f"{t}[{p}] at {position[(t, p)]} of {o}"
+                                          for (t, p), o in remaining.items())  # fmt: skip
+                        raise CatchUpStalled(f"no progress for {STALL_SECONDS:.0f} s: {stuck}")
+            finally:
+                consumer.close()
+        finally:
+            self._conn.close()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = connect(self.settings)
         # Rows and their offsets commit together, so a PostgreSQL crash that loses the last
         # commits loses both, and the projector projects those records again: no need to wait
         # for each commit's WAL flush (it would add a disk flush to every batch's latency).
-        self._conn.execute("SET synchronous_commit = off")
-        self._conn.commit()
+        conn.execute("SET synchronous_commit = off")
+        conn.commit()
         self._staging_ready = False
-        consumer = Consumer(
+        return conn
+
+    def _consumer(self, *, eof: bool = False) -> Consumer:
+        return Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
                 "group.id": self.settings.group(self.projection.group),
@@ -102,25 +226,24 @@ class Projector:
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
                 "session.timeout.ms": 10000,
+                "enable.partition.eof": eof,
             }
         )
-        consumer.subscribe(self.topics, on_assign=self._on_assign)
-        log.info("projection %s reading %s", self.projection.table, ", ".join(self.topics))
-        try:
-            while not stop.is_set():
-                if self.projection.linger:
-                    messages = consumer.consume(self.batch_size, timeout=self.projection.linger)
-                else:
-                    messages = consume_batch(consumer, self.batch_size, 0.5)
-                if messages:
-                    self._write(consumer, messages)
-                self._commit_to_kafka(consumer)
-        finally:
-            self._commit_to_kafka(consumer, force=True)
-            consumer.close()
-            self._conn.close()
-            if self._dead_letters is not None:
-                self._dead_letters.flush(10)
+
+    def _wait_for_writer_lock(
+        self, stop: threading.Event, still_live: Callable[[], bool] | None
+    ) -> bool:
+        """Wait until this process is the one writer of the version (a rebuild may be bringing
+        it up to date); False when told to stop first."""
+        assert self._conn is not None
+        told = False
+        while not versions.try_writer_lock(self._conn, self.settings, self.projection.table):
+            if not told:
+                log.info("another process is writing %s; waiting", self.projection.table)
+                told = True
+            if stop.wait(1.0) or (still_live is not None and not still_live()):
+                return False
+        return True
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         stored = self._stored_offsets()
@@ -134,14 +257,11 @@ class Projector:
     def _stored_offsets(self) -> dict[tuple[str, int], int]:
         assert self._conn is not None
         with self._conn.transaction():
-            rows = self._conn.execute(
-                "SELECT topic, partition, next_offset FROM projection_offsets"
-                " WHERE projection = %s AND version = %s",
-                (self.projection.name, self.projection.version),
-            ).fetchall()
-        return {(topic, partition): offset for topic, partition, offset in rows}
+            return versions.stored_offsets(
+                self._conn, self.projection.name, self.projection.version
+            )
 
-    def _write(self, consumer: Consumer, messages: Sequence[Message]) -> None:
+    def _write(self, messages: Sequence[Message]) -> None:
         assert self._conn is not None
         started = time.perf_counter()
         rows: list[tuple[Any, ...]] = []
@@ -186,7 +306,7 @@ class Projector:
         ROWS.labels(name).inc(inserted)
         BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
         now = datetime.now(UTC)
-        for moment in ingested:
+        for moment in ingested if self._observe_latency else ():
             LATENCY.labels(name).observe(max(0.0, (now - moment).total_seconds()))
         self._to_commit.update(next_offsets)
 

@@ -61,7 +61,6 @@ def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 TRADES = Projection(
     name="trades",
-    version=1,
     topics=("derived.trades",),
     columns=(
         "trade_id",

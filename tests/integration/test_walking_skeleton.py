@@ -355,6 +355,7 @@ def test_projections_list_shows_versions_rows_and_lag(
     }  # fmt: skip
     assert (states["executions"].rows, states["orders"].rows) == (4, 0)
     assert (states["trades"].live_version, states["trades"].table) == (1, "trades_v1")
+    assert all(s.state == "live" and s.version == 1 for s in states.values())
     assert states["positions"].rows == 1 and states["market_bars"].rows == 0
     assert states["performance"].rows == len(query(settings, "SELECT 1 FROM performance"))
     assert states["trades"].updated_at is not None
@@ -367,8 +368,10 @@ def test_projections_list_shows_versions_rows_and_lag(
         for name in settings.to_env():
             os.environ.pop(name, None)
     header, *rows = capsys.readouterr().out.splitlines()
-    assert header.split() == ["projection", "live", "table", "rows", "lag", "last", "stored"]
-    assert rows[0].split()[:5] == ["trades", "v1", "trades_v1", "2", "0"]
+    assert header.split() == [
+        "projection", "version", "state", "table", "rows", "lag", "last", "stored",
+    ]  # fmt: skip
+    assert rows[0].split()[:6] == ["trades", "v1", "live", "trades_v1", "2", "0"]
 
 
 def order(order_id: str, state: str, ts: str, **fields: Any) -> dict[str, Any]:

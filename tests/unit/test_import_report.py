@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from bridge.imports import parse_executions, parse_trades, reconcile
 from bridge.imports.outcome import FileResult, Outcome
 from bridge.imports.parsed import encoded
-from bridge.imports.progress import ProgressLine, describe, duration
 from bridge.imports.report import render_text, to_json
+from fillstream.progress import ProgressLine, describe, duration
 from fillstream.settings import Settings
 from schemas.codec import default_codec
 from tests.ntexports import SAMPLES
