@@ -31,7 +31,10 @@ EXAMPLES = """examples:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "rebuild" and args.all == bool(args.names):
+        parser.error("rebuild: name projections or give --all")
     settings = Settings.from_env()
     if args.command == "list":
         states = list_projections(settings)
@@ -68,8 +71,6 @@ def main(argv: list[str]) -> int:
 def _rebuild(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> list[Outcome]:
     from projections import PROJECTIONS
 
-    if args.all == bool(args.names):
-        raise SystemExit("fillstream projections rebuild: name projections or give --all")
     projections = list(PROJECTIONS) if args.all else by_name(args.names)
     until = None if args.until is None else parse_moment(args.until)
     since = None if args.since is None else parse_moment(args.since)

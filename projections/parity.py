@@ -57,15 +57,22 @@ class Parity:
         return {**asdict(self), "same": self.same, "accuracy": self.accuracy}
 
     def render(self) -> str:
+        labels = ["rows", *(f"sum({c})" for c in self.sums)]
+        width = max(len(label) for label in labels) + 2
+        cells = [(str(self.old_rows), str(self.new_rows))]
+        cells += [(_num(old), _num(new)) for old, new in self.sums.values()]
+        cell = max(len(c) for c in (self.old_table, self.new_table, *sum(cells, ()))) + 2
         lines = [
             f"{self.old_table} → {self.new_table}: "
             + ("identical" if self.same else "DIFFERENT")
             + f", {self.accuracy:.4%} of rows identical",
-            f"  rows            {self.old_rows:>14,} {self.new_rows:>14,}",
+            "  " + "".ljust(width) + self.old_table.rjust(cell) + self.new_table.rjust(cell),
+            "  " + "rows".ljust(width) + f"{self.old_rows:>{cell},}{self.new_rows:>{cell},}",
         ]
-        for column, (old, new) in self.sums.items():
+        for (column, (old, new)), (a, b) in zip(self.sums.items(), cells[1:], strict=True):
             mark = "" if old == new else "  ≠"
-            lines.append(f"  sum({column})".ljust(18) + f"{_num(old):>14} {_num(new):>14}{mark}")
+            label = f"sum({column})".ljust(width)
+            lines.append(f"  {label}{a.rjust(cell)}{b.rjust(cell)}{mark}")
         if not self.same:
             lines.append(
                 f"  only in {self.old_table}: {self.only_old:,}; only in {self.new_table}:"

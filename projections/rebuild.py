@@ -87,6 +87,8 @@ class Outcome:
     """Records of the log the version's projector read."""
     seconds: float
     """From the start to the switch (or to the end when nothing switched)."""
+    build_seconds: float = 0.0
+    """Of which building from the log up to its end."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ class Outcome:
             "state": self.state,
             "records": self.records,
             "seconds": round(self.seconds, 3),
+            "build_seconds": round(self.build_seconds, 3),
             "parity": None if self.parity is None else self.parity.to_dict(),
         }
 
@@ -143,6 +146,7 @@ def rebuild(
         records = _catch_up(
             settings, projection.at(version.version), target, codec, say, stop, f"{version.table}"
         )
+        built = time.monotonic() - started
         if until is not None:
             with conn.transaction():
                 versions.point_view(conn, name, live.table, version.table, name=version.as_of_view)
@@ -150,8 +154,10 @@ def rebuild(
             say(f"{name}: {version.table} holds {name} as known at {until.isoformat()};"
                 f" query it as {version.as_of_view}")  # fmt: skip
             return Outcome(projection=name, version=version.version, state="as_of", parity=None,
-                           records=records, seconds=time.monotonic() - started)  # fmt: skip
+                           records=records, seconds=time.monotonic() - started,
+                           build_seconds=built)  # fmt: skip
         versions.set_state(conn, name, version.version, "built")
+    before_switch = time.monotonic() - started
     outcome = switch(
         settings,
         projection,
@@ -168,7 +174,8 @@ def rebuild(
         state=outcome.state,
         parity=outcome.parity,
         records=records + outcome.records,
-        seconds=time.monotonic() - started,
+        seconds=before_switch + outcome.seconds,
+        build_seconds=built,
     )
 
 

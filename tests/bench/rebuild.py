@@ -1,0 +1,185 @@
+"""Rebuilding the trades and performance projections from the log (``rebuild`` into version 2
+while version 1, already caught up, serves), against a raw PostgreSQL COPY of the same rows in
+the same run; and the time from ``rebuild`` to the view switch.
+
+The baseline COPYs the rows the projection makes of those events (computed before the clock
+starts: no Kafka, no decoding) in one transaction into an empty table shaped like the
+projection's, with its indexes; for performance, whose many snapshots of one key become one row,
+into one without its primary key (the rows repeat keys)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import time
+from collections.abc import Iterator
+from contextlib import redirect_stderr
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from confluent_kafka import Producer
+from psycopg import sql
+
+from fillstream.settings import Settings
+from projections import PERFORMANCE, TRADES
+from projections.migrate import connect, migrate
+from projections.projection import Location, Projection
+from projections.projector import Projector
+from projections.rebuild import log_end, rebuild
+from schemas.catalog import ensure_topics, producer_config
+from schemas.codec import default_codec
+from schemas.events import (
+    Direction,
+    Envelope,
+    Event,
+    EventId,
+    ExecutionId,
+    ExitReason,
+    MetricScope,
+    MetricWindow,
+    Source,
+    TradeClosed,
+    TradeId,
+)
+from streams.ledger import Ledger
+from streams.performance import TradeResult
+from streams.snapshots import Scope, snapshot
+from tests.bench.report import Result
+
+START = datetime(2026, 9, 21, 13, 30, tzinfo=UTC)
+ACCOUNTS = 1000
+"""Performance scopes the snapshots cycle over (the final table's rows)."""
+
+
+def trades(count: int) -> Iterator[TradeClosed]:
+    for n in range(count):
+        entry = START + timedelta(seconds=n * 30)
+        price = Decimal("21000.25") + Decimal(n % 400) / 4
+        yield TradeClosed(
+            envelope=Envelope(event_id=EventId(f"tc-{n}"), ts_event=entry, ts_ingested=entry,
+                              source=Source.LIVE, producer="bench",
+                              causation_ids=(f"x-{n}-in", f"x-{n}-out")),
+            trade_id=TradeId(f"T-{n}"), account=f"A{n % 8}", instrument="NQ 12-26",
+            strategy="Breakout", direction=Direction.LONG, quantity=1, entry_time=entry,
+            exit_time=entry + timedelta(seconds=20), entry_price=price,
+            exit_price=price + Decimal("1.25"), point_value=Decimal(20), currency="USD",
+            gross_pnl=Decimal("25.00"), commission=Decimal("4.18"), net_pnl=Decimal("20.82"),
+            mae=Decimal("10.00"), mfe=Decimal("30.00"), exit_name="Target",
+            execution_ids=(ExecutionId(f"x-{n}-in"), ExecutionId(f"x-{n}-out")),
+            round_trip_id=f"rt-{n}", fees=Decimal("0.10"), entry_name="Entry",
+            exit_reason=ExitReason.TARGET, points=Decimal("1.25"), ticks=Decimal(5),
+            duration_micros=20_000_000,
+        )  # fmt: skip
+
+
+def snapshots(count: int) -> Iterator[Event]:
+    templates = []
+    for a in range(ACCOUNTS):
+        ledger = Ledger()
+        ledger.add(TradeResult(trade_id=f"t-{a}", exit_time=START, net=Decimal("20.82"),
+                               gross=Decimal(25), currency="USD"))  # fmt: skip
+        scope = Scope(kind=MetricScope.ACCOUNT, key=f"A{a}", account=f"A{a}")
+        templates.append(snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), 1))
+    for n in range(count):
+        template = templates[n % ACCOUNTS]
+        yield dataclasses.replace(
+            template,
+            envelope=dataclasses.replace(template.envelope, event_id=EventId(f"ps-{n}")),
+            scope_trades=n // ACCOUNTS + 1,
+            snapshot_id=f"ps-{n}",
+        )
+
+
+def publish(settings: Settings, topic: str, events: Iterator[Any], key: str) -> None:
+    codec = default_codec()
+    producer = Producer(producer_config(settings))
+    name = settings.topic(topic)
+    for event in events:
+        value = codec.encode(event)
+        while True:
+            try:
+                producer.produce(name, key=str(getattr(event, key)).encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+
+
+def copy_seconds(settings: Settings, projection: Projection, rows: list[tuple[Any, ...]]) -> float:
+    """Seconds to COPY ``rows`` into an empty table shaped like the projection's."""
+    like = "INCLUDING DEFAULTS" if projection.newer_by else "INCLUDING ALL"
+    with connect(settings) as conn:
+        table = sql.Identifier(f"copy_{projection.name}")
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} " + like + ")").format(
+            table, sql.Identifier(projection.table)))  # fmt: skip
+        conn.commit()
+        columns = sql.SQL(", ").join(map(sql.Identifier, projection.columns))
+        started = time.perf_counter()
+        with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)) as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute(sql.SQL("DROP TABLE {}").format(table))
+        conn.commit()
+    return elapsed
+
+
+def measure(
+    settings: Settings, projection: Projection, events: list[Any], key: str
+) -> list[Result]:
+    count = len(events)
+    topic = projection.topics[0]
+    print(f"rebuild: publishing {count:,} events to {topic} ...", flush=True)
+    publish(settings, topic, iter(events), key)
+    rows = [r for n, e in enumerate(events) for r in projection.to_rows(e, Location(topic, 0, n))]
+    del events
+    baseline_seconds = copy_seconds(settings, projection, rows)
+    baseline = len(rows) / baseline_seconds
+    del rows
+    # version 1 serves, caught up, as it would be under a running projector
+    Projector(settings, projection, default_codec(), batch_size=5000).catch_up(
+        log_end(settings, projection)
+    )
+    print(f"rebuild: rebuilding {projection.name} ...", flush=True)
+    with redirect_stderr(io.StringIO()):
+        outcome = rebuild(settings, projection, say=lambda _: None)
+    assert outcome.state == "live" and outcome.parity is not None and outcome.parity.same
+    rate = count / outcome.build_seconds
+    return [
+        Result(
+            name=f"rebuild {projection.name} events/s",
+            value=rate,
+            unit="/s",
+            baseline=baseline,
+            baseline_name=f"raw PostgreSQL COPY of the same {projection.name} rows",
+            ratio=rate / baseline,
+            goal=">= 50 % of the raw COPY",
+            met=rate / baseline >= 0.5,
+        ),
+        Result(
+            name=f"rebuild {projection.name}: s to switch",
+            value=outcome.seconds,
+            unit="s",
+            baseline=baseline_seconds,
+            baseline_name=f"raw PostgreSQL COPY of the same {projection.name} rows, seconds",
+            ratio=outcome.seconds / baseline_seconds,
+            goal="report (no goal set)",
+            met=True,
+        ),
+    ]
+
+
+def run(base: Settings) -> list[Result]:
+    count = int(os.environ.get("FILLSTREAM_BENCH_REBUILD_EVENTS", "1000000"))
+    settings = dataclasses.replace(base, namespace="benchrebuild")
+    ensure_topics(settings)
+    migrate(settings)
+    return [
+        *measure(settings, TRADES, list(trades(count)), "account"),
+        *measure(settings, PERFORMANCE, list(snapshots(count)), "scope_key"),
+    ]
