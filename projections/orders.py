@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection, plain
+from projections.projection import Location, Projection
 from schemas.events import Event, ExecutionReported, OrderUpdated
 
 
@@ -21,9 +21,9 @@ def execution_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.instrument,
             event.side.value,
             event.quantity,
-            plain(event.price),
-            plain(event.commission),
-            plain(event.fees),
+            event.price,
+            event.commission,
+            event.fees,
             event.order_id,
             event.order_name,
             event.position_effect.value,
@@ -91,9 +91,9 @@ def order_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.state.value,
             event.quantity,
             event.filled,
-            plain(event.limit_price),
-            plain(event.stop_price),
-            plain(event.average_fill_price),
+            event.limit_price,
+            event.stop_price,
+            event.average_fill_price,
             event.order_name,
             event.strategy,
             event.error,

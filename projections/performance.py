@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
-from projections.projection import Location, Projection, plain
+from projections.projection import Location, Projection
 from schemas.events import Event, PerformanceSnapshot
 
 _FIGURES = (
@@ -40,7 +39,7 @@ def performance_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]
             event.scope_trades,
             event.currency,
             event.as_of_trade_id,
-            *(plain(v) if isinstance(v, Decimal) else v for v in figures),
+            *figures,
             event.snapshot_id,
             where.topic,
             where.partition,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection, plain
+from projections.projection import Location, Projection
 from schemas.events import BarClosed, Event, PositionChanged
 
 
@@ -22,14 +22,14 @@ def position_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.sequence,
             event.execution_id,
             event.quantity,
-            plain(event.average_price),
+            event.average_price,
             event.oldest_entry,
             event.round_trip_id,
-            plain(event.point_value),
+            event.point_value,
             event.currency,
-            plain(event.open_costs),
-            plain(event.realized_pnl),
-            plain(event.initial_stop),
+            event.open_costs,
+            event.realized_pnl,
+            event.initial_stop,
             event.envelope.event_id,
             where.topic,
             where.partition,
@@ -80,13 +80,13 @@ def bar_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.instrument,
             event.period,
             event.envelope.ts_event,
-            plain(event.open),
-            plain(event.high),
-            plain(event.low),
-            plain(event.close),
+            event.open,
+            event.high,
+            event.low,
+            event.close,
             event.volume,
-            plain(event.bid),
-            plain(event.ask),
+            event.bid,
+            event.ask,
             event.envelope.event_id,
             where.topic,
             where.partition,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from schemas.events import Event
@@ -56,16 +55,3 @@ class Projection:
     def group(self) -> str:
         """Consumer group name (without namespace) of this projection version."""
         return f"projection.{self.name}.v{self.version}"
-
-
-def plain(value: Decimal | None) -> Decimal | None:
-    """Drop the trailing zeros Avro's fixed scale adds (21000.2500000000 → 21000.25)."""
-    if value is None:
-        return None
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
-    return (
-        normalized.quantize(Decimal(1))
-        if isinstance(exponent, int) and exponent > 0
-        else normalized
-    )

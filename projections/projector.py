@@ -9,6 +9,7 @@ committed offsets are also updated after each batch so consumer lag stays visibl
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -95,6 +96,7 @@ class Projector:
         self._key = sql.SQL(", ").join(map(sql.Identifier, projection.key))
         self._staging = sql.Identifier(f"{projection.table}_staging")
         self._staging_ready = False
+        self._selected: sql.Composable = self._columns
         self._on_conflict = _on_conflict(projection, self._table)
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
@@ -267,6 +269,7 @@ class Projector:
         rows: list[tuple[Any, ...]] = []
         next_offsets: dict[tuple[str, int], int] = {}
         ingested: list[datetime] = []
+        counts: collections.Counter[str] = collections.Counter()
         name = self.projection.name
         latest = _latest_per_key(messages) if self.projection.latest_per_key else None
         for n, message in enumerate(messages):
@@ -278,19 +281,21 @@ class Projector:
             where = _location(message)
             next_offsets[(where.topic, where.partition)] = where.offset + 1
             if latest is not None and n not in latest:
-                EVENTS.labels(name, "superseded").inc()
+                counts["superseded"] += 1
                 continue
             try:
                 event = self.codec.decode(message.value() or b"")
             except CodecError as e:
                 self._dead_letter(message, f"undecodable: {e}")
-                EVENTS.labels(name, "dead_letter").inc()
+                counts["dead_letter"] += 1
                 continue
             new_rows = self.projection.to_rows(event, where)
             rows.extend(new_rows)
-            EVENTS.labels(name, "projected" if new_rows else "ignored").inc()
-            if new_rows:
+            counts["projected" if new_rows else "ignored"] += 1
+            if new_rows and self._observe_latency:
                 ingested.append(event.envelope.ts_ingested)
+        for outcome, count in counts.items():
+            EVENTS.labels(name, outcome).inc(count)
         if not next_offsets:
             return
         with self._conn.transaction():
@@ -306,7 +311,7 @@ class Projector:
         ROWS.labels(name).inc(inserted)
         BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
         now = datetime.now(UTC)
-        for moment in ingested if self._observe_latency else ():
+        for moment in ingested:
             LATENCY.labels(name).observe(max(0.0, (now - moment).total_seconds()))
         self._to_commit.update(next_offsets)
 
@@ -340,6 +345,7 @@ class Projector:
                     " ON COMMIT DELETE ROWS"
                 ).format(self._staging, self._table)
             )
+            self._selected = _selected(self._conn, self.projection)
             self._staging_ready = True
         cursor = self._conn.cursor()
         copy = sql.SQL("COPY {} ({}) FROM STDIN").format(self._staging, self._columns)
@@ -350,7 +356,7 @@ class Projector:
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
                 self._table,
                 self._columns,
-                self._columns,
+                self._selected,
                 self._staging,
                 self._key,
                 self._on_conflict,
@@ -395,6 +401,24 @@ class Projector:
             },
         )
         self._dead_letters.flush(10)
+
+
+def _selected(conn: psycopg.Connection[Any], projection: Projection) -> sql.Composable:
+    """The projection's columns as inserted from the staging table: numbers without the trailing
+    zeros of Avro's fixed scale (``trim_scale``: 21000.2500000000 → 21000.25), which PostgreSQL
+    does faster than Python."""
+    numeric = {
+        name
+        for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = %s AND data_type = 'numeric'",
+            (projection.table,),
+        )
+    }
+    return sql.SQL(", ").join(
+        sql.SQL("trim_scale({})").format(sql.Identifier(c)) if c in numeric else sql.Identifier(c)
+        for c in projection.columns
+    )
 
 
 def _on_conflict(projection: Projection, table: sql.Identifier) -> sql.Composable:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from projections.projection import Location, Projection, plain
+from projections.projection import Location, Projection
 from schemas.events import Event, TradeClosed
 
 
@@ -25,15 +25,15 @@ def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.quantity,
             event.entry_time,
             event.exit_time,
-            plain(event.entry_price),
-            plain(event.exit_price),
-            plain(event.point_value),
+            event.entry_price,
+            event.exit_price,
+            event.point_value,
             event.currency,
-            plain(event.gross_pnl),
-            plain(event.commission),
-            plain(event.net_pnl),
-            plain(event.mae),
-            plain(event.mfe),
+            event.gross_pnl,
+            event.commission,
+            event.net_pnl,
+            event.mae,
+            event.mfe,
             event.exit_name,
             list(event.execution_ids),
             event.envelope.source.value,
@@ -44,17 +44,17 @@ def trade_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             where.offset,
             event.envelope.ts_ingested,
             event.round_trip_id,
-            plain(event.fees),
+            event.fees,
             event.entry_name,
             event.exit_reason.value,
-            plain(event.points),
-            plain(event.ticks),
+            event.points,
+            event.ticks,
             None
             if event.duration_micros is None
             else timedelta(microseconds=event.duration_micros),
-            plain(event.initial_stop),
-            plain(event.risk),
-            plain(event.r_multiple),
+            event.initial_stop,
+            event.risk,
+            event.r_multiple,
         ),
     )
 

@@ -176,7 +176,7 @@ def measure(
 
 def run(base: Settings) -> list[Result]:
     count = int(os.environ.get("FILLSTREAM_BENCH_REBUILD_EVENTS", "1000000"))
-    settings = dataclasses.replace(base, namespace="benchrebuild")
+    settings = dataclasses.replace(base, namespace=f"{base.namespace}rebuild")
     ensure_topics(settings)
     migrate(settings)
     return [
