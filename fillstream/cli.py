@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "projections.cmd_projections",
         "list, rebuild (blue/green), switch or drop projection versions",
     ),
+    "backup": ("deploy.cmd_backup", "dump the projections (PostgreSQL) to a file"),
+    "restore": ("deploy.cmd_restore", "restore a dump; the projectors then catch up with the log"),
     "verify": ("fillstream.cmd_verify", "rebuild a projection aside and diff it with the live one"),
     "migrate": ("projections.cmd_migrate", "apply the PostgreSQL migrations (idempotent)"),
     "demo": ("fillstream.cmd_demo", "feed a generated trading session through the bridge"),
