@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from deploy.offsets import (
     Target,
     apply_rewind,
-    check_rewindable,
     group_positions,
     parse_duration,
     parse_moment,
@@ -19,6 +18,7 @@ from deploy.offsets import (
     render,
     render_plan,
 )
+from fillstream.progress import ProgressLine
 from fillstream.settings import Settings
 
 EXAMPLES = """examples:
@@ -53,8 +53,8 @@ def main(argv: list[str]) -> int:
         description="Move each committed partition of GROUP to a new offset, within the "
         "partition's first and end offsets. Prints the plan (partition, current, new); commits it "
         "only with --execute, and only while the group has no live members. A stage that keeps "
-        "state (streams.matching, streams.performance) is refused: its state would not move back "
-        "with its offsets.",
+        "state (streams.matching, streams.performance) has it rebuilt for the new offsets: its "
+        "source is replayed from the beginning up to them, keeping only the state.",
     )
     rewind.add_argument("group", metavar="GROUP", help="e.g. streams.scopes")
     to = rewind.add_mutually_exclusive_group(required=True)
@@ -75,11 +75,15 @@ def main(argv: list[str]) -> int:
             print(render(groups))
         return 0
     target = _target(args)
-    if args.execute:
-        check_rewindable(settings, args.group)  # before asking the broker anything
     moves = plan_rewind(settings, args.group, target)
     if args.execute:
-        apply_rewind(settings, args.group, moves)
+        progress = ProgressLine(f"rebuilding the state of {args.group}", "records")
+        try:
+            replayed = apply_rewind(settings, args.group, moves, progress)
+        finally:
+            progress.close()
+        if replayed:
+            print(f"state rebuilt from {replayed:,} records of the stage's source")
     print(render_plan(args.group, moves, args.execute))
     return 0
 

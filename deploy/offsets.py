@@ -10,7 +10,7 @@ transactions, so theirs are exact; the projectors keep their real positions in P
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -165,8 +165,8 @@ STATEFUL_STAGES = {
     for stage in (MatchExecutions, ScopeTrades, ScoreTrades)
     if stage.changelog is not None
 }
-"""Stage groups (as ``streams.deriver`` names them) whose state, in these changelogs, would
-not move back with their offsets."""
+"""Stage groups (as ``streams.deriver`` names them) whose state, in these changelogs, is rebuilt
+for the new offsets when they are rewound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,17 +257,26 @@ def plan_rewind(settings: Settings, group: str, target: Target) -> list[Move]:
         consumer.close()
 
 
-def apply_rewind(settings: Settings, group: str, moves: Sequence[Move]) -> None:
+def apply_rewind(
+    settings: Settings,
+    group: str,
+    moves: Sequence[Move],
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Commit ``moves`` for ``group``; refused while it has live members (they would overwrite
-    the offsets with their own) and for a stage whose state would not follow."""
+    the offsets with their own). A stage with state has it rebuilt for the new offsets by
+    replaying its source from the beginning (``Deriver.replay``); returns the records replayed
+    (0 for a stage without state or another group)."""
     wanted = resolve_group(settings, group)
-    check_rewindable(settings, wanted)
     (position,) = group_positions(settings, wanted)
     if position.members:
         raise OffsetsError(
             f"{wanted} has {len(position.members)} live member(s) ({', '.join(position.members)}):"
             " stop them first (the worker or projector that reads with it)"
         )
+    stage = wanted.removeprefix(settings.namespace + ".")
+    if stage in STATEFUL_STAGES:
+        return _replay(settings, stage, moves, progress)
     admin = quiet_admin(settings.bootstrap_servers)
     request = [
         ConsumerGroupTopicPartitions(
@@ -278,17 +287,27 @@ def apply_rewind(settings: Settings, group: str, moves: Sequence[Move]) -> None:
         admin.alter_consumer_group_offsets(request, request_timeout=_TIMEOUT)[wanted].result()
     except KafkaException as e:
         raise OffsetsError(f"committing the new offsets of {wanted} failed: {e}") from e
+    return 0
 
 
-def check_rewindable(settings: Settings, group: str) -> None:
-    """Refuse a stage whose state would not move back with its offsets."""
-    wanted = resolve_group(settings, group)
-    stage = wanted.removeprefix(settings.namespace + ".")
-    if stage in STATEFUL_STAGES:
+def _replay(
+    settings: Settings,
+    stage: str,
+    moves: Sequence[Move],
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    from schemas.codec import default_codec
+    from streams.cmd_worker import STAGES
+    from streams.deriver import Deriver
+
+    name = stage.removeprefix("streams.")
+    deriver = Deriver(settings, STAGES[name](settings, default_codec()))
+    try:
+        return deriver.replay({m.partition: m.new for m in moves}, progress=progress)
+    except KafkaException as e:
         raise OffsetsError(
-            f"{wanted} keeps state in {settings.topic(STATEFUL_STAGES[stage])} that would not "
-            "move back with its offsets; rewinding a stage with state is not supported"
-        )
+            f"rebuilding the state of {stage} failed ({e}); run the rewind again"
+        ) from e
 
 
 def render_plan(group: str, moves: Sequence[Move], executed: bool) -> str:

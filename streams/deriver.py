@@ -29,7 +29,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -44,7 +44,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from fillstream.errors import CodecError
+from fillstream.errors import CodecError, FillstreamError
 from fillstream.settings import Settings
 from schemas.catalog import consume_batch, producer_config
 from schemas.codec import Codec
@@ -65,6 +65,15 @@ BATCH_SIZE = 2000
 broker, so a stage catching up commits few, large batches (live, a batch is what arrived)."""
 
 T = TypeVar("T")
+
+REWIND_MARKER = b"\x00fillstream.rewind"
+"""The changelog key a stage rewind writes on each partition it rebuilds, and deletes when the
+rebuilt state and the group's new offsets are committed: a stage whose changelog still holds it
+refuses to start (its state is half rebuilt)."""
+
+
+class UnfinishedRewind(FillstreamError):
+    """A changelog partition is marked by a stage rewind that did not finish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +297,14 @@ class Deriver:
         self.caught_up.difference_update(tp.partition for tp in partitions)
         if self.stage.changelog is not None:
             for tp in partitions:
-                self.stage.restore(tp.partition, self._changelog(tp.partition))
+                marked: list[bool] = []
+                records = _unmarked(self._changelog(tp.partition), marked)
+                self.stage.restore(tp.partition, compacted(records))
+                if marked and marked[-1]:
+                    raise UnfinishedRewind(
+                        f"{self.group}: a rewind of this stage did not finish on partition"
+                        f" {tp.partition} of {self.source}; run `fillstream offsets rewind` again"
+                    )
         self.assigned = True
         log.info(
             "%s assigned %s", self.stage.name, ", ".join(str(tp.partition) for tp in partitions)
@@ -350,6 +366,140 @@ class Deriver:
         finally:
             reader.close()
 
+    def replay(
+        self,
+        targets: Mapping[int, int],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Rewind this stage to ``targets`` (source partition → offset) with its state as it
+        was there; the worker must be stopped. The state of those partitions is rebuilt from the
+        beginning of the source: their changelog partitions are emptied (tombstones) and
+        marked, every source record before its target is fed to the stage again with only its
+        state changes kept (what it derived is already in the log), and the last transaction
+        removes the marks and commits the group's offsets at the targets. Interrupted, the marks
+        stay (the stage refuses to start) until the rewind is run again. Returns the records
+        replayed."""
+        assert self.stage.changelog is not None, "a stateless stage needs no replay"
+        changelog = self.settings.topic(self.stage.changelog)
+        producer = Producer({**producer_config(self.settings),
+                             "transactional.id": f"{self.group}.rewind",
+                             "transaction.timeout.ms": 60000})  # fmt: skip
+        producer.init_transactions(30)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": self.group,
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        partitions = sorted(targets)
+        try:
+            producer.begin_transaction()
+            for p in partitions:
+                for key in self._live_keys(changelog, p):
+                    producer.produce(changelog, key=key, value=None, partition=p)
+                producer.produce(changelog, key=REWIND_MARKER, value=b"1", partition=p)
+            producer.commit_transaction(60)
+            self.stage.forget(partitions)
+            for p in partitions:
+                self.stage.restore(p, [])
+            lows = {
+                p: consumer.get_watermark_offsets(TopicPartition(self.source, p), timeout=30)[0]
+                for p in partitions
+            }
+            remaining = {p: t for p, t in targets.items() if t > lows[p]}
+            total = sum(t - lows[p] for p, t in remaining.items())
+            done = 0
+            consumer.assign([TopicPartition(self.source, p, lows[p]) for p in remaining])
+            while remaining:
+                if stop is not None and stop.is_set():
+                    raise UnfinishedRewind(f"{self.group}: interrupted; run the rewind again")
+                records: list[Record] = []
+                for message in consumer.consume(self.batch_size, timeout=0.5):
+                    p = message.partition() or 0
+                    target = remaining.get(p)
+                    if target is None:
+                        continue
+                    error, offset = message.error(), message.offset() or 0
+                    if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(error)
+                    if error is None and offset < target:
+                        record = _record(message)
+                        if record is not None:
+                            records.append(record)
+                    if (offset if error is not None else offset + 1) >= target:
+                        del remaining[p]
+                        consumer.pause([TopicPartition(self.source, p)])
+                batch = Batch()
+                if records:
+                    self.stage.process(records, batch)
+                if isinstance(self.stage, Ticking):
+                    self.stage.tick(batch, frozenset())
+                state = [o for o in batch.outputs if o.topic == self.stage.changelog]
+                if state:
+                    producer.begin_transaction()
+                    for out in state:
+                        where = _ANY if out.partition is None else out.partition
+                        producer.produce(changelog, key=out.key, value=out.value, partition=where)
+                    producer.commit_transaction(60)
+                done += len(records)
+                if progress is not None:
+                    progress(done, total)
+            producer.begin_transaction()
+            for p in partitions:
+                producer.produce(changelog, key=REWIND_MARKER, value=None, partition=p)
+            producer.send_offsets_to_transaction(
+                [TopicPartition(self.source, p, targets[p]) for p in partitions],
+                consumer.consumer_group_metadata(),
+                30,
+            )
+            producer.commit_transaction(60)
+            if self.store is not None:
+                for p in partitions:
+                    self.store.clear(p)
+            return done
+        finally:
+            consumer.close()
+            producer.flush(10)
+            if self.store is not None:
+                self.store.close()
+
+    def _live_keys(self, changelog: str, partition: int) -> list[bytes]:
+        """The keys of one changelog partition whose last record is not a tombstone."""
+        reader = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": f"{self.group}.rewind",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        live: dict[bytes, bool] = {}
+        try:
+            tp = TopicPartition(changelog, partition)
+            low, high = reader.get_watermark_offsets(tp, timeout=30)
+            if high <= low:
+                return []
+            reader.assign([TopicPartition(changelog, partition, low)])
+            while True:
+                message = reader.poll(5.0)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise KafkaException(error)
+                live[message.key() or b""] = bool(message.value())
+        finally:
+            reader.close()
+        return [key for key, alive in live.items() if alive]
+
     def _identity(self, topic: str) -> str | None:
         """``<topic>@<its topic id>``, or None (no local store this session) if the broker
         will not say."""
@@ -360,6 +510,26 @@ class Deriver:
         except Exception as e:  # noqa: BLE001 - the changelog alone still restores everything
             log.warning("%s: no topic id (%s); the local state store is not used", topic, e)
             return None
+
+
+def compacted(records: Iterable[Record]) -> list[Record]:
+    """What compaction would leave of changelog ``records``: the last record of each key unless
+    it is a tombstone, in offset order. (A rewind writes tombstones that a stage's ``restore``
+    must honour before the broker compacts them away.)"""
+    last: dict[bytes | None, Record] = {}
+    for record in records:
+        last[record.key] = record
+    return sorted((r for r in last.values() if r.value), key=lambda r: r.offset)
+
+
+def _unmarked(records: Iterable[Record], marked: list[bool]) -> Iterator[Record]:
+    """``records`` without the rewind marker; whether it was set is appended to ``marked`` as
+    it is read (the last counts)."""
+    for record in records:
+        if record.key == REWIND_MARKER:
+            marked.append(bool(record.value))
+        else:
+            yield record
 
 
 def _offset(entry: Entry) -> int:

@@ -156,17 +156,6 @@ def test_rewind_plans_first_and_commits_only_when_told_and_the_group_is_stopped(
         member.close()
 
 
-def test_a_stage_with_state_is_not_rewound(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(OffsetsError, match="keeps state in .*streams-books-changelog"):
-        main(["rewind", "streams.matching", "--to-earliest", "--execute"])
-    with pytest.raises(OffsetsError, match="keeps state in .*streams-ledgers-changelog"):
-        main(["rewind", "streams.performance", "--to-earliest", "--execute"])
-
-
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("90s", 90), ("15m", 900), ("2h", 7200), ("7d", 604800), ("PT1H30M", 5400), ("P1DT2S", 86402)],
