@@ -350,6 +350,25 @@ class PerformanceSnapshot:
     last_exit: datetime | None = None
 
 
+class PhaseAction(StrEnum):
+    UNKNOWN = "unknown"
+    STARTED = "started"
+    ROLLED_BACK = "rolled_back"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseChanged:
+    """A phase started or was rolled back; see the schema's docs."""
+
+    envelope: Envelope
+    phase: str
+    action: PhaseAction
+    settings: Mapping[str, str] = field(default_factory=dict)
+    previous: Mapping[str, str] = field(default_factory=dict)
+    groups: Mapping[str, int] = field(default_factory=dict)
+    ends: Mapping[str, int] = field(default_factory=dict)
+
+
 Event = (
     ExecutionReported
     | OrderUpdated
@@ -361,6 +380,7 @@ Event = (
     | TradeReported
     | PerformanceSnapshot
     | PositionChanged
+    | PhaseChanged
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -375,6 +395,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         TradeReported,
         PerformanceSnapshot,
         PositionChanged,
+        PhaseChanged,
     )
 }
 """Event classes by Avro full name."""

@@ -92,6 +92,10 @@ _READER_CONSTANTS: dict[str, Any] = {
 }
 
 
+_MAP_VALUES = ((float, "double"), (str, "string"), (int, "long"))
+"""Map values read here (from_record keeps them as fastavro reads them, so no conversion)."""
+
+
 def _emit(schema: Any, hint: Any, s: Source, indent: int) -> str:
     """Lines that read a value of ``schema`` at ``p`` (advancing it) into the type ``hint``;
     returns the expression (a variable) holding it."""
@@ -140,7 +144,7 @@ def _emit(schema: Any, hint: Any, s: Source, indent: int) -> str:
     elif kind == "map" and (typing.get_origin(hint) is Mapping or hint is Mapping):
         args = typing.get_args(hint)
         value_hint = args[1] if args else Any
-        if value_hint is not float or schema["values"] != "double":
+        if (value_hint, schema["values"]) not in _MAP_VALUES:
             raise _Unsupported(hint)  # from_record keeps map values as fastavro reads them
 
         def entry(inner: int) -> str:
