@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   fillstream offsets rewind streams.scopes --to-earliest     print the plan only
   fillstream offsets rewind streams.scopes --to-datetime 2026-09-22T14:00:00Z --execute
   fillstream offsets rewind streams.scopes --by-duration 2h --execute
+  fillstream offsets rewind streams.matching --to-phase lifo-test --execute
 """
 
 
@@ -64,6 +65,9 @@ def main(argv: list[str]) -> int:
     to.add_argument("--by-duration", metavar="D", help="the first record at or after now - D")
     to.add_argument("--shift-by", metavar="N", type=int, help="N records on (negative: back)")
     to.add_argument("--to-offset", metavar="N", type=int, help="offset N in every partition")
+    to.add_argument(
+        "--to-phase", metavar="NAME", help="where the group stood when phase NAME started"
+    )
     rewind.add_argument("--execute", action="store_true", help="commit the plan")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -74,7 +78,7 @@ def main(argv: list[str]) -> int:
         else:
             print(render(groups))
         return 0
-    target = _target(args)
+    target = _target(args, settings)
     moves = plan_rewind(settings, args.group, target)
     if args.execute:
         progress = ProgressLine(f"rebuilding the state of {args.group}", "records")
@@ -88,7 +92,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _target(args: argparse.Namespace) -> Target:
+def _target(args: argparse.Namespace, settings: Settings) -> Target:
     if args.to_earliest:
         return Target("earliest")
     if args.to_latest:
@@ -99,4 +103,8 @@ def _target(args: argparse.Namespace) -> Target:
         return Target("datetime", moment=datetime.now(UTC) - parse_duration(args.by_duration))
     if args.shift_by is not None:
         return Target("shift", amount=args.shift_by)
+    if args.to_phase is not None:
+        from projections.phases import phase_offsets
+
+        return Target("phase", offsets=phase_offsets(settings, args.to_phase, args.group))
     return Target("offset", amount=args.to_offset)

@@ -10,7 +10,7 @@ transactions, so theirs are exact; the projectors keep their real positions in P
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -174,9 +174,11 @@ class Target:
     """Where ``fillstream offsets rewind`` moves each partition (one of the modes)."""
 
     mode: str
-    """``earliest``, ``latest``, ``datetime``, ``shift`` or ``offset``."""
+    """``earliest``, ``latest``, ``datetime``, ``shift``, ``offset`` or ``phase``."""
     moment: datetime | None = None
     amount: int = 0
+    offsets: Mapping[tuple[str, int], int] | None = None
+    """``phase``: where the group stood when the phase started, by topic and partition."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,6 +240,9 @@ def plan_rewind(settings: Settings, group: str, target: Target) -> list[Move]:
                 new = current + target.amount
             elif target.mode == "offset":
                 new = target.amount
+            elif target.mode == "phase":
+                assert target.offsets is not None
+                new = target.offsets.get((p.topic, p.partition), current)
             else:
                 assert target.moment is not None
                 # negative timestamps are the protocol's special values (-1 latest, -2 earliest)
@@ -298,9 +303,11 @@ def _replay(
 ) -> int:
     from schemas.codec import default_codec
     from streams.cmd_worker import STAGES
+    from streams.control import effective_settings
     from streams.deriver import Deriver
 
     name = stage.removeprefix("streams.")
+    settings = effective_settings(settings)  # the active phases' settings, as the worker's
     deriver = Deriver(settings, STAGES[name](settings, default_codec()))
     try:
         return deriver.replay({m.partition: m.new for m in moves}, progress=progress)

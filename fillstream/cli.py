@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "projections.cmd_projections",
         "list, rebuild (blue/green), switch or drop projection versions",
     ),
+    "phase": ("projections.cmd_phase", "start, list or roll back phases (control topic)"),
     "backup": ("deploy.cmd_backup", "dump the projections (PostgreSQL) to a file"),
     "restore": ("deploy.cmd_restore", "restore a dump; the projectors then catch up with the log"),
     "verify": ("fillstream.cmd_verify", "rebuild a projection aside and diff it with the live one"),

@@ -37,6 +37,7 @@ from projections.migrate import connect
 from projections.projection import Location, Projection
 from schemas.catalog import consume_batch
 from schemas.codec import Codec
+from streams.control import VoidRanges, read_log
 
 log = logging.getLogger("fillstream.projector")
 
@@ -104,11 +105,14 @@ class Projector:
         """Offsets written to PostgreSQL and not yet committed to Kafka (for information)."""
         self._committed_at = 0.0
         self._observe_latency = True
+        self._void = VoidRanges()
+        """What rolled-back phases voided of the topics: skipped (read when a run starts)."""
 
     def run(self, stop: threading.Event, *, still_live: Callable[[], bool] | None = None) -> None:
         """Project until ``stop`` is set, or until ``still_live`` (asked every few seconds)
         says this version no longer serves its view."""
         self._conn = self._connect()
+        self._void = read_log(self.settings).void(self.settings).of(self.topics)
         try:
             if not self._wait_for_writer_lock(stop, still_live):
                 return
@@ -156,6 +160,7 @@ class Projector:
         called after each batch, in records. Takes this version's writer lock for the run."""
         self._conn = self._connect()
         self._observe_latency = False  # a replay's ages say nothing of the live path
+        self._void = read_log(self.settings).void(self.settings).of(self.topics)
         try:
             if not versions.try_writer_lock(self._conn, self.settings, self.projection.table):
                 raise WriterBusy(f"another process is writing {self.projection.table}")
@@ -271,7 +276,7 @@ class Projector:
         ingested: list[datetime] = []
         counts: collections.Counter[str] = collections.Counter()
         name = self.projection.name
-        latest = _latest_per_key(messages) if self.projection.latest_per_key else None
+        latest = _latest_per_key(messages, self._void) if self.projection.latest_per_key else None
         for n, message in enumerate(messages):
             error = message.error()
             if error is not None:
@@ -280,6 +285,9 @@ class Projector:
                 continue
             where = _location(message)
             next_offsets[(where.topic, where.partition)] = where.offset + 1
+            if self._void and self._void.contains(*where):
+                counts["void"] += 1
+                continue
             if latest is not None and n not in latest:
                 counts["superseded"] += 1
                 continue
@@ -442,10 +450,11 @@ def _location(message: Message) -> Location:
     return Location(topic, partition, offset)
 
 
-def _latest_per_key(messages: Sequence[Message]) -> set[int]:
-    """The positions in ``messages`` of the last record of each topic and key."""
+def _latest_per_key(messages: Sequence[Message], void: VoidRanges) -> set[int]:
+    """The positions in ``messages`` of the last record of each topic and key (of those not
+    void)."""
     last: dict[tuple[str | None, bytes | None], int] = {}
     for n, message in enumerate(messages):
-        if message.error() is None:
+        if message.error() is None and not (void and void.contains(*_location(message))):
             last[(message.topic(), message.key())] = n
     return set(last.values())

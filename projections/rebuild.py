@@ -136,13 +136,15 @@ def rebuild(
         else:
             version = versions.create(conn, projection, live.table, state="building", until=until)
             if since is not None:
-                _start_at(conn, projection.at(version.version), log_at(settings, projection, since))
+                start = log_at(settings, projection.topics, since)
+                _start_at(conn, projection.at(version.version), start)
             say(
                 f"{name}: building {version.table} from the log"
                 + (f" as known at {until.isoformat()}" if until else "")
                 + f" while {live.table} serves the view"
             )
-        target = log_at(settings, projection, until) if until else log_end(settings, projection)
+        topics = projection.topics
+        target = log_at(settings, topics, until) if until else log_end(settings, topics)
         records = _catch_up(
             settings, projection.at(version.version), target, codec, say, stop, f"{version.table}"
         )
@@ -208,7 +210,7 @@ def switch(
                 f" serve {name}"
             )
         new, old = projection.at(number), projection.at(live.version)
-        records = _catch_up(settings, new, log_end(settings, projection), codec, say, stop,
+        records = _catch_up(settings, new, log_end(settings, projection.topics), codec, say, stop,
                             f"{new.table} catching up")  # fmt: skip
         records += _wait_for_live(settings, conn, old, new, codec, say, stop)
         parity, switched = _gate(settings, conn, old, new, codec, accept_diff)
@@ -254,8 +256,8 @@ def verify(
         say(f"{name}: rebuilding into {scratch.table} to compare with {live.table}")
         try:
             new, old = projection.at(scratch.version), projection.at(live.version)
-            records = _catch_up(settings, new, log_end(settings, projection), codec, say, stop,
-                                scratch.table)  # fmt: skip
+            end = log_end(settings, projection.topics)
+            records = _catch_up(settings, new, end, codec, say, stop, scratch.table)
             records += _wait_for_live(settings, conn, old, new, codec, say, stop)
             parity, _ = _gate(settings, conn, old, new, codec, accept=False, switch=False)
         finally:
@@ -283,13 +285,13 @@ def drop(settings: Settings, projection: Projection, number: int, *, say: Say = 
         say(f"{projection.name}: dropped {version.table}")
 
 
-def log_end(settings: Settings, projection: Projection) -> dict[tuple[str, int], int]:
-    """The end offset of every partition of ``projection``'s topics."""
+def log_end(settings: Settings, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of ``topics`` (catalog names), by full name."""
     consumer = probe_consumer(settings.bootstrap_servers, settings.group("rebuild-probe"),
                               **{"isolation.level": "read_committed"})  # fmt: skip
     try:
         ends = {}
-        for tp in _partitions(consumer, settings, projection):
+        for tp in _partitions(consumer, settings, topics):
             _, high = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT, cached=False)
             ends[(tp.topic, tp.partition)] = high
         return ends
@@ -300,16 +302,16 @@ def log_end(settings: Settings, projection: Projection) -> dict[tuple[str, int],
 
 
 def log_at(
-    settings: Settings, projection: Projection, moment: datetime
+    settings: Settings, topics: Sequence[str], moment: datetime
 ) -> dict[tuple[str, int], int]:
-    """Per partition of ``projection``'s topics, the offset of its first record logged after
+    """Per partition of ``topics`` (catalog names), the offset of its first record logged after
     ``moment`` (its end when there is none): the records before it are those known then."""
     after = int(moment.timestamp() * 1000) + 1  # log timestamps are milliseconds
     consumer = probe_consumer(settings.bootstrap_servers, settings.group("rebuild-probe"),
                               **{"isolation.level": "read_committed"})  # fmt: skip
     try:
         asked = [TopicPartition(tp.topic, tp.partition, after)
-                 for tp in _partitions(consumer, settings, projection)]  # fmt: skip
+                 for tp in _partitions(consumer, settings, topics)]  # fmt: skip
         found = consumer.offsets_for_times(asked, timeout=_TIMEOUT)
         offsets = {}
         for tp in found:
@@ -323,9 +325,9 @@ def log_at(
         consumer.close()
 
 
-def _partitions(consumer: Any, settings: Settings, projection: Projection) -> list[TopicPartition]:
+def _partitions(consumer: Any, settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
     found = []
-    for name in projection.topics:
+    for name in topics:
         topic = settings.topic(name)
         metadata = consumer.list_topics(topic, timeout=_TIMEOUT).topics[topic]
         if metadata.error is not None:

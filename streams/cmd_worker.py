@@ -37,6 +37,7 @@ from fillstream.health import serve_health
 from fillstream.settings import Settings
 from schemas.catalog import ensure_topics, load_catalog
 from schemas.codec import Codec, default_codec
+from streams.control import effective_settings, read_log
 from streams.deriver import Deriver, Stage
 from streams.matching_stage import MatchExecutions
 from streams.performance_stages import ScopeTrades, ScoreTrades
@@ -75,6 +76,11 @@ def main(argv: list[str]) -> int:
     settings = Settings.from_env()
     _log_setup(settings)
     ensure_topics(settings)
+    phases = read_log(settings)
+    settings = effective_settings(settings, phases)
+    for phase in phases.active():
+        shown = ", ".join(f"{k}={v}" for k, v in phase.started.settings.items())
+        log.info("phase %s active: %s", phase.name, shown or "no settings")
     port = args.port or settings.worker_port
     metrics = settings.home / "worker-metrics" / str(port)
     shutil.rmtree(metrics, ignore_errors=True)  # a killed predecessor's counts are not ours

@@ -50,6 +50,7 @@ from schemas.catalog import consume_batch, producer_config
 from schemas.codec import Codec
 from schemas.events import schema_name
 from streams import metrics
+from streams.control import VoidRanges, read_log
 from streams.store import Entry, LocalStore
 
 log = logging.getLogger("fillstream.streams")
@@ -159,6 +160,8 @@ class Deriver:
         """Changelog partition → the records of the current transaction acknowledged there."""
         self._changelog_id: str | None = None
         """``<topic>@<topic id>``: a store written for a recreated changelog is not used."""
+        self.void = VoidRanges()
+        """What rolled-back phases voided of the source: skipped (read at each session's start)."""
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop``; a failed transaction restarts from the committed offsets
@@ -194,20 +197,35 @@ class Deriver:
             }
         )
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.void = read_log(self.settings).void(self.settings).of([self.source])
         log.info("%s reading %s", self.stage.name, self.source)
         try:
             while not stop.is_set():
                 messages = consume_batch(consumer, self.batch_size, 0.2)
-                records = [r for r in map(self._record, messages) if r is not None]
-                if records or isinstance(self.stage, Ticking):
-                    self._transact(producer, consumer, records)
+                records = self._unvoided([r for r in map(self._record, messages) if r is not None])
+                if messages or isinstance(self.stage, Ticking):
+                    self._transact(producer, consumer, records, moved=bool(messages))
         finally:
             consumer.close()
             producer.flush(10)
             if self.store is not None:
                 self.store.close()
 
-    def _transact(self, producer: Producer, consumer: Consumer, records: list[Record]) -> None:
+    def _unvoided(self, records: list[Record]) -> list[Record]:
+        """``records`` without those a rolled-back phase voided (``streams.control``)."""
+        if not self.void:
+            return records
+        kept = [r for r in records if not self.void.contains(r.topic, r.partition, r.offset)]
+        if len(kept) < len(records):
+            metrics.EVENTS.labels(self.source, "void").inc(len(records) - len(kept))
+        return kept
+
+    def _transact(
+        self, producer: Producer, consumer: Consumer, records: list[Record], *, moved: bool = False
+    ) -> None:
+        """Derive from ``records`` and commit what they produce with the consumed offsets;
+        ``moved``: records were consumed (perhaps all skipped), so commit the offsets even
+        when nothing is produced."""
         name = self.stage.name
         started = time.perf_counter()
         batch = Batch()
@@ -215,7 +233,7 @@ class Deriver:
             self.stage.process(records, batch)
         if isinstance(self.stage, Ticking):
             self.stage.tick(batch, frozenset(self.caught_up))
-        if not records and not batch.outputs:
+        if not records and not batch.outputs and not moved:
             return
         produced = time.perf_counter()
         metrics.BATCH_RECORDS.labels(name).observe(len(records))
@@ -397,6 +415,7 @@ class Deriver:
             }
         )
         partitions = sorted(targets)
+        self.void = read_log(self.settings).void(self.settings).of([self.source])
         try:
             producer.begin_transaction()
             for p in partitions:
@@ -435,6 +454,8 @@ class Deriver:
                         del remaining[p]
                         consumer.pause([TopicPartition(self.source, p)])
                 batch = Batch()
+                done += len(records)
+                records = self._unvoided(records)
                 if records:
                     self.stage.process(records, batch)
                 if isinstance(self.stage, Ticking):
@@ -446,7 +467,6 @@ class Deriver:
                         where = _ANY if out.partition is None else out.partition
                         producer.produce(changelog, key=out.key, value=out.value, partition=where)
                     producer.commit_transaction(60)
-                done += len(records)
                 if progress is not None:
                     progress(done, total)
             producer.begin_transaction()

@@ -143,7 +143,7 @@ def measure(
     del rows
     # version 1 serves, caught up, as it would be under a running projector
     Projector(settings, projection, default_codec(), batch_size=5000).catch_up(
-        log_end(settings, projection)
+        log_end(settings, projection.topics)
     )
     print(f"rebuild: rebuilding {projection.name} ...", flush=True)
     with redirect_stderr(io.StringIO()):
