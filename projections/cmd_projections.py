@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from deploy.offsets import parse_moment
 from fillstream.settings import Settings
@@ -27,6 +28,9 @@ EXAMPLES = """examples:
                                                        trades as known then: trades_as_of_vN
   fillstream projections switch trades 1               back to a kept version
   fillstream projections drop trades 3                 drop a version that is not live
+  fillstream projections archive --all --keep-months 12
+                                                       months older than a year out to files
+  fillstream projections unarchive trades --month 2025-06
 """
 
 
@@ -47,6 +51,10 @@ def main(argv: list[str]) -> int:
         (projection,) = by_name([args.name])
         drop(settings, projection, args.version)
         return 0
+    if args.command in ("archive", "unarchive", "archived"):
+        if args.command == "archive" and args.keep_months is not None and args.keep_months < 1:
+            parser.error(f"archive: --keep-months must be at least 1, was {args.keep_months}")
+        return _archive(settings, args)
     with interruptible() as stop:
         if args.command == "switch":
             (projection,) = by_name([args.name])
@@ -86,6 +94,42 @@ def _rebuild(settings: Settings, args: argparse.Namespace, stop: threading.Event
         )  # fmt: skip
         for p in projections
     ]
+
+
+def _archive(settings: Settings, args: argparse.Namespace) -> int:
+    from projections import PROJECTIONS
+    from projections.archive import (
+        archive,
+        archived,
+        months_back,
+        parse_month,
+        unarchive,
+    )
+    from projections.migrate import connect
+
+    if args.command == "archived":
+        with connect(settings) as conn:
+            entries = archived(conn)
+        for e in entries:
+            print(f"{e.projection} v{e.version}  {e.month:%Y-%m}  {e.rows:>10,} rows  {e.path}")
+        if not entries:
+            print("no archived months")
+        return 0
+    names = [p.name for p in PROJECTIONS if p.partition_by] if args.all else args.names
+    if not names:
+        raise SystemExit(f"fillstream projections {args.command}: name projections or give --all")
+    projections = by_name(names)
+    if args.command == "archive":
+        before = parse_month(args.before) if args.before else months_back(args.keep_months)
+        moved = [m for p in projections
+                 for m in archive(settings, p, before, directory=args.dir, say=print)]  # fmt: skip
+        if not moved:
+            print(f"nothing before {before:%Y-%m} to archive")
+        return 0
+    months = None if args.month is None else [parse_month(m) for m in args.month]
+    for p in projections:
+        unarchive(settings, p, months, say=print)
+    return 0
 
 
 @contextmanager
@@ -162,4 +206,28 @@ def _parser() -> argparse.ArgumentParser:
     gone = commands.add_parser("drop", help="drop a version that is not live")
     gone.add_argument("name", metavar="NAME")
     gone.add_argument("version", type=int, metavar="VERSION")
+
+    out = commands.add_parser(
+        "archive",
+        help="move old months of a partitioned projection out to files",
+        description="Move each month of the live version of the projections named (trades, "
+        "executions, market_bars are partitioned by month, UTC) that ends before a month out to "
+        "a gzipped CSV file and drop its partition; `unarchive` brings it back. The log stays "
+        "the source of truth.",
+    )
+    out.add_argument("names", nargs="*", metavar="NAME")
+    out.add_argument("--all", action="store_true", help="every partitioned projection")
+    when = out.add_mutually_exclusive_group(required=True)
+    when.add_argument("--before", metavar="YYYY-MM", help="months before this one")
+    when.add_argument("--keep-months", type=int, metavar="N", help="keep the last N months")
+    out.add_argument(
+        "--dir", type=Path, metavar="DIR", help="where the files go (FILLSTREAM_HOME/archive)"
+    )
+    back = commands.add_parser("unarchive", help="load archived months back")
+    back.add_argument("names", nargs="*", metavar="NAME")
+    back.add_argument("--all", action="store_true", help="every partitioned projection")
+    back.add_argument(
+        "--month", action="append", metavar="YYYY-MM", help="only this month (repeatable)"
+    )
+    commands.add_parser("archived", help="the months archived, with their files")
     return parser

@@ -71,7 +71,8 @@ EXECUTIONS = Projection(
         "kafka_offset",
         "ts_ingested",
     ),
-    key=("account", "execution_id"),
+    key=("account", "execution_id", "time"),
+    partition_by="time",
     to_rows=execution_rows,
     linger=1.0,
 )

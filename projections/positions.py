@@ -117,5 +117,6 @@ MARKET_BARS = Projection(
         "ts_ingested",
     ),
     key=("instrument", "period", "close_time"),
+    partition_by="close_time",
     to_rows=bar_rows,
 )

@@ -38,6 +38,10 @@ class Projection:
     of each key is decoded and projected, the others counted as ``superseded``. (The guard of
     ``newer_by`` then holds between batches only.)"""
 
+    partition_by: str | None = None
+    """The time column its table is partitioned on by month (UTC), if it is: the projector
+    creates each month's partition when its first row comes."""
+
     linger: float = 0.0
     """Seconds a batch may wait to fill (up to the projector's batch size): for projections
     nobody reads within the second, fewer and larger transactions, which leaves the CPU and the

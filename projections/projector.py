@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -98,6 +98,9 @@ class Projector:
         self._staging = sql.Identifier(f"{projection.table}_staging")
         self._staging_ready = False
         self._selected: sql.Composable = self._columns
+        self._partitioned = False
+        self._months: set[date] = set()
+        """Months whose partition this projector has made sure of."""
         self._on_conflict = _on_conflict(projection, self._table)
         self._conn: psycopg.Connection[Any] | None = None
         self._dead_letters: Producer | None = None
@@ -354,7 +357,13 @@ class Projector:
                 ).format(self._staging, self._table)
             )
             self._selected = _selected(self._conn, self.projection)
+            self._partitioned = partitioned(self._conn, self.projection.table)
             self._staging_ready = True
+        if self._partitioned and self.projection.partition_by is not None:
+            at = self.projection.columns.index(self.projection.partition_by)
+            for month in {month_of(row[at]) for row in rows} - self._months:
+                ensure_partition(self._conn, self.projection.table, month)
+                self._months.add(month)
         cursor = self._conn.cursor()
         copy = sql.SQL("COPY {} ({}) FROM STDIN").format(self._staging, self._columns)
         with cursor.copy(copy) as writer:
@@ -409,6 +418,40 @@ class Projector:
             },
         )
         self._dead_letters.flush(10)
+
+
+def partitioned(conn: psycopg.Connection[Any], table: str) -> bool:
+    """Whether ``table`` (in the connection's schema) is partitioned."""
+    row = conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relname = %s",
+        (table,),
+    ).fetchone()
+    return row is not None and row[0] == "p"
+
+
+def month_of(moment: datetime) -> date:
+    """The first day of ``moment``'s month, in UTC."""
+    utc = moment.astimezone(UTC)
+    return date(utc.year, utc.month, 1)
+
+
+def partition_name(table: str, month: date) -> str:
+    return f"{table}_{month:%Y%m}"
+
+
+def ensure_partition(conn: psycopg.Connection[Any], table: str, month: date) -> None:
+    """Create ``table``'s partition of ``month`` (UTC) unless it exists."""
+    end = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    create = "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})"
+    conn.execute(
+        sql.SQL(create).format(
+            sql.Identifier(partition_name(table, month)),
+            sql.Identifier(table),
+            sql.Literal(f"{month.isoformat()} 00:00+00"),
+            sql.Literal(f"{end.isoformat()} 00:00+00"),
+        )
+    )
 
 
 def _selected(conn: psycopg.Connection[Any], projection: Projection) -> sql.Composable:

@@ -47,6 +47,7 @@ from projections.migrate import connect
 from projections.parity import Parity, compare
 from projections.projection import Projection
 from projections.projector import Projector, WriterBusy
+from schemas.catalog import watermarks
 from schemas.codec import Codec, default_codec
 
 log = logging.getLogger("fillstream.rebuild")
@@ -292,7 +293,7 @@ def log_end(settings: Settings, topics: Sequence[str]) -> dict[tuple[str, int], 
     try:
         ends = {}
         for tp in _partitions(consumer, settings, topics):
-            _, high = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT, cached=False)
+            _, high = watermarks(consumer, tp, _TIMEOUT)
             ends[(tp.topic, tp.partition)] = high
         return ends
     except KafkaException as e:
@@ -316,7 +317,7 @@ def log_at(
         offsets = {}
         for tp in found:
             if tp.offset < 0:
-                _, tp.offset = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT, cached=False)
+                _, tp.offset = watermarks(consumer, tp, _TIMEOUT)
             offsets[(tp.topic, tp.partition)] = tp.offset
         return offsets
     except KafkaException as e:

@@ -102,6 +102,7 @@ TRADES = Projection(
         "risk",
         "r_multiple",
     ),
-    key=("trade_id",),
+    key=("trade_id", "exit_time"),
+    partition_by="exit_time",
     to_rows=trade_rows,
 )

@@ -96,11 +96,18 @@ def create(
             (projection.name,),
         ).fetchone() or (1,)
         table = projection.at(number).table
-        conn.execute(
-            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
-                sql.Identifier(table), sql.Identifier(like)
-            )
+        (partition_key,) = conn.execute(
+            "SELECT pg_get_partkeydef(c.oid) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname = %s",
+            (like,),
+        ).fetchone() or (None,)
+        create = sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+            sql.Identifier(table), sql.Identifier(like)
         )
+        if partition_key:  # partitioned like it (its partitions come with its rows)
+            create = sql.SQL("{} PARTITION BY {}").format(create, sql.SQL(partition_key))
+        conn.execute(create)
         conn.execute(
             "INSERT INTO projection_versions (projection, version, state, until)"
             " VALUES (%s, %s, %s, %s)",

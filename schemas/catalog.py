@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from fillstream.errors import ServiceError
@@ -126,3 +127,24 @@ def consume_batch(consumer: Consumer, size: int, wait: float) -> list[Message]:
     if not first or size <= 1:
         return first
     return first + consumer.consume(size - 1, timeout=0)
+
+
+def watermarks(consumer: Consumer, tp: TopicPartition, timeout: float = 10.0) -> tuple[int, int]:
+    """The partition's first and end offsets, asked again while the broker is still electing
+    its leader (a topic just created)."""
+    deadline = time.monotonic() + 3 * timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            return int(low), int(high)
+        except KafkaException as e:
+            error = e.args[0] if e.args else None
+            retriable = isinstance(error, KafkaError) and (
+                error.retriable()
+                or error.code()
+                in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART)
+            )  # fmt: skip
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)  # the broker's metadata catches up within a second or two

@@ -28,7 +28,7 @@ from confluent_kafka import (
 
 from fillstream.errors import ConfigError, FillstreamError
 from fillstream.settings import Settings
-from schemas.catalog import producer_config
+from schemas.catalog import producer_config, watermarks
 from schemas.codec import Codec, default_codec
 from schemas.events import Envelope, EventId, PhaseAction, PhaseChanged, Source
 
@@ -170,9 +170,7 @@ def read_log(settings: Settings, codec: Codec | None = None) -> PhaseLog:
         partitions = sorted(metadata.partitions)
         pending = set()
         for p in partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=_TIMEOUT, cached=False
-            )
+            low, high = watermarks(consumer, TopicPartition(topic, p))
             if high > low:
                 pending.add(p)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])

@@ -186,8 +186,8 @@ def test_verify_reports_the_share_of_identical_rows_and_the_first_differences(
     assert (parity.identical, parity.changed, parity.only_new, parity.only_old) == (2, 1, 1, 0)
     assert parity.accuracy == 0.5
     kinds = {d.kind: d for d in parity.first}
-    assert kinds["changed"].key == (edited,) and kinds["changed"].columns == ("net_pnl",)
-    assert kinds["only_new"].key == (deleted,)
+    assert kinds["changed"].key[0] == edited and kinds["changed"].columns == ("net_pnl",)
+    assert kinds["only_new"].key[0] == deleted  # the key: (trade_id, exit_time)
 
     for name, value in settings.to_env().items():
         os.environ[name] = value
