@@ -157,16 +157,19 @@ class Projector:
         *,
         progress: Callable[[int, int], None] | None = None,
         stop: threading.Event | None = None,
+        lock: bool = True,
     ) -> None:
         """Project every partition of ``targets`` from its stored offset up to (not including)
         its target offset, then return: a rebuild's bounded run. ``progress(done, total)`` is
-        called after each batch, in records. Takes this version's writer lock for the run."""
+        called after each batch, in records. Takes this version's writer lock for the run,
+        unless ``lock`` is False (the process that shares the run out holds it)."""
         self._conn = self._connect()
         self._observe_latency = False  # a replay's ages say nothing of the live path
         self._void = read_log(self.settings).void(self.settings).of(self.topics)
         try:
-            if not versions.try_writer_lock(self._conn, self.settings, self.projection.table):
-                raise WriterBusy(f"another process is writing {self.projection.table}")
+            table = self.projection.table
+            if lock and not versions.try_writer_lock(self._conn, self.settings, table):
+                raise WriterBusy(f"another process is writing {table}")
             stored = self._stored_offsets()
             remaining = {tp: t for tp, t in targets.items() if stored.get(tp, 0) < t}
             total = sum(t - stored.get(tp, 0) for tp, t in remaining.items())

@@ -42,7 +42,7 @@ from deploy._rdkafka import probe_consumer, quiet_admin
 from fillstream.errors import FillstreamError
 from fillstream.progress import ProgressLine
 from fillstream.settings import Settings
-from projections import versions
+from projections import parallel, versions
 from projections.migrate import connect
 from projections.parity import Parity, compare
 from projections.projection import Projection
@@ -378,10 +378,18 @@ def _catch_up(
             shown(done, total)
 
     shown = ProgressLine(label, "records") if label is not None else None
+    with _registry(settings) as conn:
+        stored = versions.stored_offsets(conn, projection.name, projection.version)
+    behind = sum(max(0, t - stored.get(tp, 0)) for tp, t in target.items())
+    groups = parallel.plan(target, stored, parallel.cores())
     try:
-        Projector(settings, projection, codec, batch_size=BATCH_SIZE).catch_up(
-            target, progress=count, stop=stop
-        )
+        if behind >= parallel.PARALLEL_FROM and len(groups) > 1:
+            parallel.catch_up(settings, projection, groups, batch_size=BATCH_SIZE,
+                              progress=count, stop=stop)  # fmt: skip
+        else:
+            Projector(settings, projection, codec, batch_size=BATCH_SIZE).catch_up(
+                target, progress=count, stop=stop
+            )
     finally:
         if shown is not None:
             shown.close()

@@ -3,7 +3,7 @@ projectors catching up with the log, gives the same tables as the ones that were
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from psycopg import sql
 from deploy.backup import BackupError, backup, restore
 from fillstream.settings import Settings
 from projections import PROJECTIONS
+from projections.listing import list_projections
 from projections.migrate import connect, migrate
 from tests.harness import wait_for
 from tests.integration.pipeline import post, query
@@ -24,6 +25,21 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def pipeline(settings: Settings) -> Iterator[Pipeline]:
     yield from running(settings)
+
+
+def settled(settings: Settings) -> Callable[[], bool]:
+    """A predicate: every projection has read all of its topics, and the tables did not change
+    since it was last asked (the stages derive snapshots a little after the trades)."""
+    last: list[object] = [None]
+
+    def check() -> bool:
+        if not all(s.lag == 0 for s in list_projections(settings)):
+            return False
+        now = contents(settings)
+        same, last[0] = now == last[0], now
+        return same
+
+    return check
 
 
 def contents(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
@@ -57,6 +73,7 @@ def test_a_restored_dump_catches_up_with_the_log_to_the_same_tables(
         timeout=60,
         message="executions not projected",
     )
+    wait_for(settled(settings), timeout=90, interval=2.0, message="never settled")
     expected = contents(settings)
 
     pipeline.projector.stop()

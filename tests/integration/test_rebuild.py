@@ -258,3 +258,32 @@ def test_projection_keys_are_named_in_errors(settings: Settings) -> None:
     migrate(settings)
     with connect(settings) as conn, pytest.raises(versions.VersionError, match="no version 9"):
         versions.get(conn, "trades", 9)
+
+
+def test_a_large_catch_up_is_shared_among_processes_with_the_same_result(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projections import parallel
+
+    migrate(settings)
+    codec = default_codec()
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
+    for n in range(1, 401):
+        s = snapshot_of(f"P{n % 11}", n, str(n))
+        producer.produce(settings.topic("derived.performance"), key=s.scope_key.encode(),
+                         value=codec.encode(s))  # fmt: skip
+    assert producer.flush(30) == 0
+    shared: list[int] = []
+    original = parallel.catch_up
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        shared.append(len(args[2]))
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(parallel, "catch_up", counting)
+    outcome = rebuild(settings, PERFORMANCE, say=lambda _: None)
+    assert shared and shared[0] >= 2  # several processes did the build
+    assert outcome.state == "live" and outcome.parity is not None and outcome.parity.same
+    rows = dict(query(settings, "SELECT scope_key, scope_trades FROM performance"))
+    assert rows == {f"P{k}": max(n for n in range(1, 401) if n % 11 == k) for k in range(11)}
