@@ -75,4 +75,5 @@ PERFORMANCE = Projection(
     key=("scope", "scope_key", "time_window", "window_key", "definitions_version"),
     to_rows=performance_rows,
     newer_by="scope_trades",
+    supersedes_header="supersedes",
 )

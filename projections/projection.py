@@ -38,6 +38,13 @@ class Projection:
     of each key is decoded and projected, the others counted as ``superseded``. (The guard of
     ``newer_by`` then holds between batches only.)"""
 
+    supersedes_header: str | None = None
+    """A record header ``<group>:<order>``: of the records of one topic, key and group in a
+    batch, only the one with the largest order (the last of equals) is decoded, the others
+    counted as ``superseded``; records without the header are all decoded. It must agree with
+    ``newer_by`` (the order is that column's value and key and group make up the row's key):
+    it only saves decoding what ``newer_by`` would discard."""
+
     partition_by: str | None = None
     """The time column its table is partitioned on by month (UTC), if it is: the projector
     creates each month's partition when its first row comes."""

@@ -98,7 +98,8 @@ class Projector:
         self._staging = sql.Identifier(f"{projection.table}_staging")
         self._staging_ready = False
         self._selected: sql.Composable = self._columns
-        self._partitioned = False
+        self._partitioned: bool | None = None
+        """Whether the version's table is partitioned (asked once)."""
         self._months: set[date] = set()
         """Months whose partition this projector has made sure of."""
         self._on_conflict = _on_conflict(projection, self._table)
@@ -282,7 +283,12 @@ class Projector:
         ingested: list[datetime] = []
         counts: collections.Counter[str] = collections.Counter()
         name = self.projection.name
-        latest = _latest_per_key(messages, self._void) if self.projection.latest_per_key else None
+        if self.projection.latest_per_key:
+            latest = _latest_per_key(messages, self._void)
+        elif self.projection.supersedes_header is not None:
+            latest = _newest_by_header(messages, self._void, self.projection.supersedes_header)
+        else:
+            latest = None
         for n, message in enumerate(messages):
             error = message.error()
             if error is not None:
@@ -312,6 +318,8 @@ class Projector:
             EVENTS.labels(name, outcome).inc(count)
         if not next_offsets:
             return
+        if rows and self.projection.partition_by is not None:
+            self._ensure_partitions(rows)
         with self._conn.transaction():
             inserted = self._insert_rows(rows)
             self._conn.cursor().executemany(
@@ -345,6 +353,26 @@ class Projector:
         except KafkaException as e:  # informational only: PostgreSQL holds the real offsets
             log.warning("could not commit offsets to Kafka: %s", e)
 
+    def _ensure_partitions(self, rows: list[tuple[Any, ...]]) -> None:
+        """Create the month partitions ``rows`` need, each in a short transaction of its own
+        before the batch's (one creation at a time per table: processes sharing a rebuild
+        would otherwise deadlock creating the same month)."""
+        assert self._conn is not None and self.projection.partition_by is not None
+        if self._partitioned is None:
+            with self._conn.transaction():
+                self._partitioned = partitioned(self._conn, self.projection.table)
+        if not self._partitioned:
+            return
+        at = self.projection.columns.index(self.projection.partition_by)
+        for month in {month_of(row[at]) for row in rows} - self._months:
+            with self._conn.transaction():
+                self._conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (f"partitions:{self.settings.namespace}.{self.projection.table}",),
+                )
+                ensure_partition(self._conn, self.projection.table, month)
+            self._months.add(month)
+
     def _insert_rows(self, rows: list[tuple[Any, ...]]) -> int:
         assert self._conn is not None
         if self.projection.newer_by is not None:
@@ -360,13 +388,7 @@ class Projector:
                 ).format(self._staging, self._table)
             )
             self._selected = _selected(self._conn, self.projection)
-            self._partitioned = partitioned(self._conn, self.projection.table)
             self._staging_ready = True
-        if self._partitioned and self.projection.partition_by is not None:
-            at = self.projection.columns.index(self.projection.partition_by)
-            for month in {month_of(row[at]) for row in rows} - self._months:
-                ensure_partition(self._conn, self.projection.table, month)
-                self._months.add(month)
         cursor = self._conn.cursor()
         copy = sql.SQL("COPY {} ({}) FROM STDIN").format(self._staging, self._columns)
         with cursor.copy(copy) as writer:
@@ -494,6 +516,29 @@ def _location(message: Message) -> Location:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None  # a data message
     return Location(topic, partition, offset)
+
+
+def _newest_by_header(messages: Sequence[Message], void: VoidRanges, header: str) -> set[int]:
+    """The positions in ``messages`` worth decoding: those without ``header``, and of those
+    with it the one with the largest order of each topic, key and group (the last of equals)."""
+    chosen: set[int] = set()
+    best: dict[tuple[str | None, bytes | None, bytes], tuple[int, int]] = {}
+    for n, message in enumerate(messages):
+        if message.error() is not None or (void and void.contains(*_location(message))):
+            continue
+        headers = message.headers() or []
+        pairs = headers.items() if isinstance(headers, dict) else headers
+        found = next((v for k, v in pairs if k == header), None)
+        value = found.encode() if isinstance(found, str) else found
+        group, _, order = (value or b"").rpartition(b":")
+        if value is None or not order.isdigit():
+            chosen.add(n)
+            continue
+        slot = (message.topic(), message.key(), group)
+        kept = best.get(slot)
+        if kept is None or int(order) >= kept[0]:
+            best[slot] = (int(order), n)
+    return chosen | {n for _, n in best.values()}
 
 
 def _latest_per_key(messages: Sequence[Message], void: VoidRanges) -> set[int]:

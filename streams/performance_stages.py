@@ -40,6 +40,11 @@ from streams.snapshots import Scope, scopes_of, snapshots
 SCOPES_TOPIC = "streams-performance-scopes"
 LEDGERS_TOPIC = "streams-ledgers-changelog"
 SNAPSHOTS_TOPIC = "derived.performance"
+
+SUPERSEDES = "supersedes"
+"""Header of a snapshot record: ``<definitions version>:<scope trades>``. Of the snapshots of
+one key and definitions version, the one with the most scope trades supersedes the others, so a
+reader can skip those without decoding them (the performance projection does)."""
 _PERFORMANCE = "streams.performance"
 
 
@@ -155,7 +160,10 @@ class ScoreTrades:
                         SNAPSHOTS_TOPIC,
                         f"{name}|{s.window.value}|{s.window_key}".encode(),
                         self.codec.encode(s),
-                        record_headers(schema_name(s), s.envelope.event_id),
+                        (
+                            *record_headers(schema_name(s), s.envelope.event_id),
+                            (SUPERSEDES, f"{s.definitions_version}:{s.scope_trades}".encode()),
+                        ),
                     )
                 )
                 emitted += 1

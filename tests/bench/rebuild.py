@@ -39,12 +39,14 @@ from schemas.events import (
     ExitReason,
     MetricScope,
     MetricWindow,
+    PerformanceSnapshot,
     Source,
     TradeClosed,
     TradeId,
 )
 from streams.ledger import Ledger
 from streams.performance import TradeResult
+from streams.performance_stages import SUPERSEDES
 from streams.snapshots import Scope, snapshot
 from tests.bench.report import Result
 
@@ -98,9 +100,15 @@ def publish(settings: Settings, topic: str, events: Iterator[Any], key: str) -> 
     name = settings.topic(topic)
     for event in events:
         value = codec.encode(event)
+        headers = []
+        if isinstance(event, PerformanceSnapshot):  # as the performance stage writes them
+            order = f"{event.definitions_version}:{event.scope_trades}"
+            headers.append((SUPERSEDES, order.encode()))
         while True:
             try:
-                producer.produce(name, key=str(getattr(event, key)).encode(), value=value)
+                producer.produce(
+                    name, key=str(getattr(event, key)).encode(), value=value, headers=headers
+                )
                 break
             except BufferError:
                 producer.poll(0.05)

@@ -15,11 +15,13 @@ from confluent_kafka import Producer
 from fillstream.settings import Settings
 from projections import PERFORMANCE
 from projections.migrate import migrate
-from projections.projector import Projector
+from projections.projector import EVENTS, Projector
+from projections.rebuild import log_end
 from schemas.codec import default_codec
 from schemas.events import MetricScope, MetricWindow, PerformanceSnapshot
 from streams.ledger import Ledger
 from streams.performance import TradeResult
+from streams.performance_stages import SUPERSEDES
 from streams.snapshots import Scope, snapshot
 from tests.harness import wait_for
 from tests.integration.pipeline import query
@@ -58,13 +60,17 @@ def projector(settings: Settings) -> Iterator[None]:
     thread.join(timeout=30)
 
 
-def publish(settings: Settings, *snapshots: PerformanceSnapshot) -> None:
+def publish(settings: Settings, *snapshots: PerformanceSnapshot, headers: bool = False) -> None:
+    """The snapshots on derived.performance; with ``headers`` as the performance stage writes
+    them (``supersedes``: the projector decodes only the newest of a key in a batch)."""
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
     for s in snapshots:
+        order = f"{s.definitions_version}:{s.scope_trades}".encode()
         producer.produce(
             settings.topic("derived.performance"),
             key=f"account:{s.scope_key}|all_time|".encode(),
             value=CODEC.encode(s),
+            headers=[(SUPERSEDES, order)] if headers else [],
         )
     assert producer.flush(30) == 0
 
@@ -98,3 +104,21 @@ def test_the_newest_snapshot_wins_and_an_older_one_never_rolls_back(
         message=f"expected the snapshot of 4 trades, have {row(settings, 'A')}",
     )
     assert row(settings, "A") == (4, Decimal("40"), snapshot_of("A", 4, "40").snapshot_id)
+
+
+@pytest.mark.parametrize("headers", [False, True])
+def test_in_one_batch_the_newest_wins_with_or_without_the_supersedes_header(
+    settings: Settings, headers: bool
+) -> None:
+    migrate(settings)
+    counted = EVENTS.labels("performance", "superseded")
+    before = counted._value.get()
+    publish(settings, snapshot_of("B", 5, "50"), snapshot_of("B", 7, "70"),
+            snapshot_of("B", 6, "60"), snapshot_of("C", 1, "1"), headers=headers)  # fmt: skip
+    Projector(settings, PERFORMANCE, CODEC, batch_size=50).catch_up(
+        log_end(settings, PERFORMANCE.topics)
+    )
+    assert row(settings, "B") == (7, Decimal("70"), snapshot_of("B", 7, "70").snapshot_id)
+    assert row(settings, "C") is not None
+    superseded = counted._value.get() - before
+    assert superseded == (2 if headers else 0)  # with the header, 5 and 6 are never decoded
