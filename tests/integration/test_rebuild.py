@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
 
 from fillstream.settings import Settings
 from projections import PERFORMANCE, TRADES, versions
@@ -23,11 +22,10 @@ from projections.migrate import connect, migrate
 from projections.projection import Location
 from projections.rebuild import RebuildError, drop, rebuild, switch, verify
 from projections.trades import trade_rows
-from schemas.codec import default_codec
 from schemas.events import Event
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
-from tests.integration.test_performance_projection import snapshot_of
+from tests.integration.test_performance_projection import publish, snapshot_of
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -205,13 +203,7 @@ def test_an_interrupted_rebuild_resumes_and_with_no_projector_the_live_version_i
 ) -> None:
     """No projector runs: the live version has projected nothing when the rebuild starts."""
     migrate(settings)
-    codec = default_codec()
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
-    for n in range(1, 301):
-        s = snapshot_of(f"A{n % 7}", n, str(n))
-        producer.produce(settings.topic("derived.performance"), key=s.scope_key.encode(),
-                         value=codec.encode(s))  # fmt: skip
-    assert producer.flush(30) == 0
+    publish(settings, *(snapshot_of(f"A{n % 7}", n, str(n)) for n in range(1, 301)))
 
     stop = threading.Event()
 
@@ -266,13 +258,7 @@ def test_a_large_catch_up_is_shared_among_processes_with_the_same_result(
     from projections import parallel
 
     migrate(settings)
-    codec = default_codec()
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
-    for n in range(1, 401):
-        s = snapshot_of(f"P{n % 11}", n, str(n))
-        producer.produce(settings.topic("derived.performance"), key=s.scope_key.encode(),
-                         value=codec.encode(s))  # fmt: skip
-    assert producer.flush(30) == 0
+    publish(settings, *(snapshot_of(f"P{n % 11}", n, str(n)) for n in range(1, 401)))
     shared: list[int] = []
     original = parallel.catch_up
 
