@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "project": ("projections.cmd_project", "run the projectors in the foreground"),
     "projections": (
         "projections.cmd_projections",
-        "list, rebuild (blue/green), switch or drop projection versions",
+        "list, rebuild (blue/green), switch, drop or archive projections",
     ),
     "phase": ("projections.cmd_phase", "start, list or roll back phases (control topic)"),
     "backup": ("deploy.cmd_backup", "dump the projections (PostgreSQL) to a file"),

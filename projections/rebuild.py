@@ -135,7 +135,9 @@ def rebuild(
                 )
             say(f"{name}: resuming the rebuild of {version.table}")
         else:
-            version = versions.create(conn, projection, live.table, state="building", until=until)
+            version = versions.create(
+                conn, projection, live.table, state="building", until=until, indexes=False
+            )
             if since is not None:
                 start = log_at(settings, projection.topics, since)
                 _start_at(conn, projection.at(version.version), start)
@@ -149,6 +151,7 @@ def rebuild(
         records = _catch_up(
             settings, projection.at(version.version), target, codec, say, stop, f"{version.table}"
         )
+        versions.add_indexes(conn, live.table, version.table)
         built = time.monotonic() - started
         if until is not None:
             with conn.transaction():
@@ -253,7 +256,7 @@ def verify(
     name = projection.name
     with _registry(settings) as conn:
         live = versions.live(conn, name)
-        scratch = versions.create(conn, projection, live.table, state="scratch")
+        scratch = versions.create(conn, projection, live.table, state="scratch", indexes=False)
         say(f"{name}: rebuilding into {scratch.table} to compare with {live.table}")
         try:
             new, old = projection.at(scratch.version), projection.at(live.version)

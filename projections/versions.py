@@ -85,9 +85,12 @@ def create(
     *,
     state: str,
     until: datetime | None = None,
+    indexes: bool = True,
 ) -> Version:
     """Register the next version of ``projection`` (numbers are never reused) and create its
-    empty table shaped like table ``like``."""
+    empty table shaped like table ``like``. Without ``indexes`` it gets only its primary key
+    (what the projector's upsert needs): a table filled from the log gets the others afterwards
+    (``add_indexes``), built in one pass each instead of maintained row by row."""
     with conn.transaction():
         lock = f"versions:{projection.name}"
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
@@ -102,18 +105,59 @@ def create(
             " WHERE n.nspname = current_schema() AND c.relname = %s",
             (like,),
         ).fetchone() or (None,)
-        create = sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+        including = "INCLUDING ALL" if indexes else "INCLUDING ALL EXCLUDING INDEXES"
+        create = sql.SQL("CREATE TABLE {} (LIKE {} " + including + ")").format(
             sql.Identifier(table), sql.Identifier(like)
         )
         if partition_key:  # partitioned like it (its partitions come with its rows)
             create = sql.SQL("{} PARTITION BY {}").format(create, sql.SQL(partition_key))
         conn.execute(create)
+        if not indexes:
+            (key,) = conn.execute(
+                "SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k"
+                " JOIN pg_class c ON c.oid = k.conrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relname = %s AND k.contype = 'p'",
+                (like,),
+            ).fetchone() or (None,)
+            if key:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD {}").format(sql.Identifier(table), sql.SQL(key))
+                )
         conn.execute(
             "INSERT INTO projection_versions (projection, version, state, until)"
             " VALUES (%s, %s, %s, %s)",
             (projection.name, number, state, until),
         )
     return get(conn, projection.name, number)
+
+
+def add_indexes(conn: psycopg.Connection[Any], like: str, table: str) -> int:
+    """Give ``table`` each index of table ``like`` it lacks (its primary key aside), named
+    after it; the indexes created."""
+    found = conn.execute(
+        "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x"
+        " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+        " JOIN pg_namespace n ON n.oid = t.relnamespace"
+        " WHERE n.nspname = current_schema() AND t.relname = %s AND NOT x.indisprimary",
+        (like,),
+    ).fetchall()
+    created = 0
+    for name, definition in found:
+        new_name = table + name.removeprefix(like) if name.startswith(like) else f"{table}_{name}"
+        head, _, rest = definition.partition(" ON ")
+        target = re.sub(rf"^(ONLY )?(\S+\.)?{re.escape(like)}\b", "", rest)
+        if target == rest:
+            continue  # not an index definition this understands
+        kind = "CREATE UNIQUE INDEX" if head.startswith("CREATE UNIQUE") else "CREATE INDEX"
+        conn.execute(
+            sql.SQL(kind + " IF NOT EXISTS {} ON {}")
+            .format(sql.Identifier(new_name), sql.Identifier(table))
+            .as_string(conn)
+            + target
+        )
+        created += 1
+    return created
 
 
 def set_state(

@@ -4,6 +4,8 @@
 -- `fillstream projections archive` moves old ones out to files and back. A partitioned table's
 -- primary key must hold the partition column, so trades are unique by (trade_id, exit_time) and
 -- executions by (account, execution_id, time): a trade's or an execution's time never changes.
+-- (Those keys lead with trade_id and with account and execution_id, so they serve lookups by
+-- those alone.)
 CREATE FUNCTION pg_temp.month_partitions(parent text, plain text, col text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -35,7 +37,6 @@ CREATE INDEX trades_v1_strategy_exit ON trades_v1 (strategy, exit_time);
 CREATE INDEX trades_v1_instrument_exit ON trades_v1 (instrument, exit_time);
 CREATE INDEX trades_v1_round_trip ON trades_v1 (round_trip_id);
 CREATE INDEX trades_v1_exit_reason ON trades_v1 (account, exit_reason, exit_time);
-CREATE INDEX trades_v1_trade_id ON trades_v1 (trade_id);
 CREATE OR REPLACE VIEW trades AS
 SELECT trade_id, account, instrument, strategy, variant, direction, quantity,
        entry_time, exit_time, entry_price, exit_price, gross_pnl, commission, net_pnl,
@@ -59,7 +60,6 @@ CREATE INDEX executions_v1_account_time ON executions_v1 (account, time);
 CREATE INDEX executions_v1_instrument_time ON executions_v1 (instrument, time);
 CREATE INDEX executions_v1_strategy_time ON executions_v1 (strategy, time);
 CREATE INDEX executions_v1_order ON executions_v1 (account, order_id);
-CREATE INDEX executions_v1_execution ON executions_v1 (account, execution_id);
 CREATE OR REPLACE VIEW executions AS
 SELECT account, execution_id, instrument, side, quantity, price, commission, fees, order_id,
        order_name, position_effect, strategy, variant, signal_id, nt_trade_id, time, source,

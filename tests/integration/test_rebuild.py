@@ -58,6 +58,12 @@ def registry(settings: Settings, name: str) -> dict[int, str]:
     return {version: state for version, state in rows}
 
 
+def index_definitions(settings: Settings, table: str) -> set[str]:
+    rows = query(settings, "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                 " AND tablename = %s", (table,))  # fmt: skip
+    return {d for (d,) in rows}
+
+
 def table_exists(settings: Settings, table: str) -> bool:
     return bool(query(settings, "SELECT to_regclass(%s) IS NOT NULL", (table,))[0][0])
 
@@ -78,8 +84,13 @@ def test_a_rebuild_switches_to_identical_tables_and_the_projector_follows(
     assert post(settings, round_trips("a", 3))[0] == 202
     wait_trades(settings, 3)
     before = trades(settings)
+    indexes = index_definitions(settings, "trades_v1")
+    assert len(indexes) == 6  # the primary key and five more
 
     outcome = rebuild(settings, TRADES, say=said.append)
+    assert index_definitions(settings, "trades_v2") == {
+        d.replace("trades_v1", "trades_v2") for d in indexes
+    }  # built after the rows, the same as the live version's
     assert (outcome.version, outcome.state) == (2, "live")
     assert outcome.parity is not None and outcome.parity.same
     assert outcome.parity.old_rows == outcome.parity.new_rows == 3
