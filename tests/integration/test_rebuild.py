@@ -6,6 +6,7 @@ rebuild resumes; with no projector running, the rebuild brings the live version 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -284,3 +285,38 @@ def test_a_large_catch_up_is_shared_among_processes_with_the_same_result(
     assert outcome.state == "live" and outcome.parity is not None and outcome.parity.same
     rows = dict(query(settings, "SELECT scope_key, scope_trades FROM performance"))
     assert rows == {f"P{k}": max(n for n in range(1, 401) if n % 11 == k) for k in range(11)}
+
+
+def test_rebuild_all_switches_every_projection_from_the_command_line(
+    settings: Settings, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from projections.cmd_projections import main as projections_main
+
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    from tests.integration.test_backup import settled
+
+    assert post(settings, round_trips("k", 2))[0] == 202
+    wait_trades(settings, 2)
+    wait_for(settled(settings), timeout=90, interval=2.0, message="never settled")
+    views = {v: view_rows(settings, v) for v in VIEWS}
+
+    assert projections_main(["rebuild", "--all", "--json"]) == 0
+    outcomes = json.loads(capsys.readouterr().out)
+    assert {(o["projection"], o["version"], o["state"]) for o in outcomes} == {
+        (name, 2, "live") for name in VIEWS
+    }
+    # every view reads its new version, the positions view through the market_bars view
+    assert {v: view_rows(settings, v) for v in VIEWS} == views
+    with pytest.raises(SystemExit):
+        projections_main(["rebuild"])  # neither names nor --all
+
+
+def view_rows(settings: Settings, view: str) -> list[str]:
+    """A view's rows as JSON text, sorted, without when they were projected."""
+    rows = query(settings, f"SELECT (to_jsonb(v) - 'projected_at')::text FROM {view} v")
+    return sorted(text for (text,) in rows)
+
+
+VIEWS = ("trades", "performance", "positions", "market_bars", "executions", "orders")
