@@ -21,6 +21,7 @@ from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.events import EventId, TradeClosed, TradeId
 from tests.bench.rebuild import trades
+from tests.harness import wait_for
 from tests.integration.pipeline import query
 
 pytestmark = pytest.mark.integration
@@ -103,3 +104,20 @@ def test_months_are_parsed_and_counted_back() -> None:
     assert months_back(1, date(2026, 11, 25)) == date(2026, 11, 1)
     assert months_back(12, date(2026, 11, 25)) == date(2025, 12, 1)
     assert months_back(3, date(2026, 2, 1)) == date(2025, 12, 1)
+
+
+def test_a_rebuild_from_a_moment_projects_only_what_was_logged_since(settings: Settings) -> None:
+    from projections.rebuild import rebuild
+
+    migrate(settings)
+    project(settings, *(closed(n, datetime(2026, 9, 1, 15, tzinfo=UTC)) for n in range(3)))
+    moment = datetime.now(UTC)
+    # log timestamps are milliseconds: the next records must be logged in a later one
+    wait_for(lambda: datetime.now(UTC) > moment + timedelta(milliseconds=2), timeout=1)
+    project(settings, *(closed(n, datetime(2026, 9, 2, 15, tzinfo=UTC)) for n in range(3, 5)))
+
+    outcome = rebuild(settings, TRADES, since=moment, say=lambda _: None)
+    assert outcome.state == "built"  # it lacks the earlier trades: not switched
+    assert outcome.parity is not None and outcome.parity.only_old == 3
+    assert query(settings, "SELECT trade_id FROM trades_v2 ORDER BY 1") == [("T-3",), ("T-4",)]
+    assert query(settings, "SELECT count(*) FROM trades") == [(5,)]  # v1 still serves
