@@ -88,3 +88,8 @@ def duration(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60}m{whole % 60:02d}s"
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def to_stderr(text: str) -> None:
+    """Report one line of what a long command is doing (not its result) on stderr."""
+    print(text, file=sys.stderr, flush=True)

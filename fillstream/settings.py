@@ -266,3 +266,11 @@ def _read_token(home: Path) -> str | None:
         return (home / "token").read_text().strip() or None
     except FileNotFoundError:
         return None
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from fillstream.progress import to_stderr
 from fillstream.settings import Settings
 from projections.phases import load_config, plan_rollback, render_list, rollback, start
 from streams.control import Phase, read_log
@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    say = _stderr
+    say = to_stderr
     if args.command == "start":
         start(settings, args.name, load_config(args.config), say=say)
         return 0
@@ -92,7 +92,3 @@ def _phase_json(phase: Phase) -> dict[str, object]:
         "settings": dict(phase.started.settings),
         "previous": dict(phase.started.previous),
     }
-
-
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)

@@ -27,13 +27,6 @@ PARALLEL_FROM = 100_000
 more than it saves)."""
 
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def plan(
     targets: Mapping[tuple[str, int], int], stored: Mapping[tuple[str, int], int], processes: int
 ) -> list[dict[tuple[str, int], int]]:

@@ -25,7 +25,6 @@ log timestamp: what the system knew then) and serves it beside the live one, as 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,8 +39,8 @@ from psycopg import sql
 
 from deploy._rdkafka import probe_consumer, quiet_admin
 from fillstream.errors import FillstreamError
-from fillstream.progress import ProgressLine
-from fillstream.settings import Settings
+from fillstream.progress import ProgressLine, to_stderr
+from fillstream.settings import Settings, available_cores
 from projections import parallel, versions
 from projections.migrate import connect
 from projections.parity import Parity, compare
@@ -70,10 +69,6 @@ Say = Callable[[str], None]
 
 class RebuildError(FillstreamError):
     """A rebuild, switch or verification could not be done; nothing was switched."""
-
-
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,7 +106,7 @@ def rebuild(
     accept_diff: bool = False,
     until: datetime | None = None,
     since: datetime | None = None,
-    say: Say = _stderr,
+    say: Say = to_stderr,
     codec: Codec | None = None,
     stop: threading.Event | None = None,
 ) -> Outcome:
@@ -192,7 +187,7 @@ def switch(
     *,
     keep_old: bool = False,
     accept_diff: bool = False,
-    say: Say = _stderr,
+    say: Say = to_stderr,
     codec: Codec | None = None,
     stop: threading.Event | None = None,
 ) -> Outcome:
@@ -245,7 +240,7 @@ def verify(
     projection: Projection,
     *,
     keep: bool = False,
-    say: Say = _stderr,
+    say: Say = to_stderr,
     codec: Codec | None = None,
     stop: threading.Event | None = None,
 ) -> Outcome:
@@ -271,7 +266,7 @@ def verify(
                    records=records, seconds=time.monotonic() - started)  # fmt: skip
 
 
-def drop(settings: Settings, projection: Projection, number: int, *, say: Say = _stderr) -> None:
+def drop(settings: Settings, projection: Projection, number: int, *, say: Say = to_stderr) -> None:
     """Drop version ``number`` of ``projection`` (never the live one)."""
     with _registry(settings) as conn:
         version = versions.get(conn, projection.name, number)
@@ -384,7 +379,7 @@ def _catch_up(
     with _registry(settings) as conn:
         stored = versions.stored_offsets(conn, projection.name, projection.version)
     behind = sum(max(0, t - stored.get(tp, 0)) for tp, t in target.items())
-    groups = parallel.plan(target, stored, parallel.cores())
+    groups = parallel.plan(target, stored, available_cores())
     try:
         if behind >= parallel.PARALLEL_FROM and len(groups) > 1:
             parallel.catch_up(settings, projection, groups, batch_size=BATCH_SIZE,

@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from fillstream.health import serve_health
-from fillstream.settings import Settings
+from fillstream.settings import Settings, available_cores
 from schemas.catalog import ensure_topics, load_catalog
 from schemas.codec import Codec, default_codec
 from streams.control import effective_settings, read_log
@@ -118,14 +118,6 @@ def main(argv: list[str]) -> int:
 def default_matching_processes(partitions: int, cores: int) -> int:
     """One per partition of ``raw.executions``, at most ``cores - 1``, at least one."""
     return max(1, min(partitions, cores - 1))
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _run_stage(settings: Settings, name: str, instance: int, assigned: Synchronized[int]) -> None:
