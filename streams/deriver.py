@@ -419,8 +419,8 @@ class Deriver:
         try:
             producer.begin_transaction()
             for p in partitions:
-                for key in self._live_keys(changelog, p):
-                    producer.produce(changelog, key=key, value=None, partition=p)
+                for live in compacted(self._changelog(p)):  # what a restore would read
+                    producer.produce(changelog, key=live.key, value=None, partition=p)
                 producer.produce(changelog, key=REWIND_MARKER, value=b"1", partition=p)
             producer.commit_transaction(60)
             self.stage.forget(partitions)
@@ -487,38 +487,6 @@ class Deriver:
             producer.flush(10)
             if self.store is not None:
                 self.store.close()
-
-    def _live_keys(self, changelog: str, partition: int) -> list[bytes]:
-        """The keys of one changelog partition whose last record is not a tombstone."""
-        reader = Consumer(
-            {
-                "bootstrap.servers": self.settings.bootstrap_servers,
-                "group.id": f"{self.group}.rewind",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            }
-        )
-        live: dict[bytes, bool] = {}
-        try:
-            tp = TopicPartition(changelog, partition)
-            low, high = reader.get_watermark_offsets(tp, timeout=30)
-            if high <= low:
-                return []
-            reader.assign([TopicPartition(changelog, partition, low)])
-            while True:
-                message = reader.poll(5.0)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise KafkaException(error)
-                live[message.key() or b""] = bool(message.value())
-        finally:
-            reader.close()
-        return [key for key, alive in live.items() if alive]
 
     def _identity(self, topic: str) -> str | None:
         """``<topic>@<its topic id>``, or None (no local store this session) if the broker
