@@ -37,8 +37,8 @@ EXAMPLES = """examples:
 def main(argv: list[str]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "rebuild" and args.all == bool(args.names):
-        parser.error("rebuild: name projections or give --all")
+    if args.command in ("rebuild", "archive", "unarchive") and args.all == bool(args.names):
+        parser.error(f"{args.command}: name projections or give --all")
     settings = Settings.from_env()
     if args.command == "list":
         states = list_projections(settings)
@@ -116,8 +116,6 @@ def _archive(settings: Settings, args: argparse.Namespace) -> int:
             print("no archived months")
         return 0
     names = [p.name for p in PROJECTIONS if p.partition_by] if args.all else args.names
-    if not names:
-        raise SystemExit(f"fillstream projections {args.command}: name projections or give --all")
     projections = by_name(names)
     if args.command == "archive":
         before = parse_month(args.before) if args.before else months_back(args.keep_months)

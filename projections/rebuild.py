@@ -144,7 +144,7 @@ def rebuild(
         topics = projection.topics
         target = log_at(settings, topics, until) if until else log_end(settings, topics)
         records = _catch_up(
-            settings, projection.at(version.version), target, codec, say, stop, f"{version.table}"
+            settings, conn, projection.at(version.version), target, codec, stop, version.table
         )
         versions.add_indexes(conn, live.table, version.table)
         built = time.monotonic() - started
@@ -209,8 +209,8 @@ def switch(
                 f" serve {name}"
             )
         new, old = projection.at(number), projection.at(live.version)
-        records = _catch_up(settings, new, log_end(settings, projection.topics), codec, say, stop,
-                            f"{new.table} catching up")  # fmt: skip
+        end = log_end(settings, projection.topics)
+        records = _catch_up(settings, conn, new, end, codec, stop, f"{new.table} catching up")
         records += _wait_for_live(settings, conn, old, new, codec, say, stop)
         parity, switched = _gate(settings, conn, old, new, codec, accept_diff)
         say(parity.render())
@@ -256,7 +256,7 @@ def verify(
         try:
             new, old = projection.at(scratch.version), projection.at(live.version)
             end = log_end(settings, projection.topics)
-            records = _catch_up(settings, new, end, codec, say, stop, scratch.table)
+            records = _catch_up(settings, conn, new, end, codec, stop, scratch.table)
             records += _wait_for_live(settings, conn, old, new, codec, say, stop)
             parity, _ = _gate(settings, conn, old, new, codec, accept=False, switch=False)
         finally:
@@ -359,15 +359,15 @@ def _start_at(
 
 def _catch_up(
     settings: Settings,
+    conn: psycopg.Connection[Any],
     projection: Projection,
     target: Mapping[tuple[str, int], int],
     codec: Codec,
-    say: Say,
     stop: threading.Event | None,
     label: str | None,
 ) -> int:
     """Project ``projection`` up to ``target``; the records read. Shows progress under
-    ``label`` (none when None)."""
+    ``label`` (none when None). ``conn``: the registry's, to read where it stands."""
     counted = [0]
 
     def count(done: int, total: int) -> None:
@@ -376,8 +376,7 @@ def _catch_up(
             shown(done, total)
 
     shown = ProgressLine(label, "records") if label is not None else None
-    with _registry(settings) as conn:
-        stored = versions.stored_offsets(conn, projection.name, projection.version)
+    stored = versions.stored_offsets(conn, projection.name, projection.version)
     behind = sum(max(0, t - stored.get(tp, 0)) for tp, t in target.items())
     groups = parallel.plan(target, stored, available_cores())
     try:
@@ -418,7 +417,7 @@ def _wait_for_live(
         if not behind:
             return records
         try:
-            records += _catch_up(settings, old, behind, codec, say, stop, None)
+            records += _catch_up(settings, conn, old, behind, codec, stop, None)
             continue
         except WriterBusy:
             pass
