@@ -6,74 +6,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection
+from projections.projection import Location, Projection, RowSpec
 from schemas.events import Event, ExecutionReported, OrderUpdated
 
-
-def execution_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
-    if not isinstance(event, ExecutionReported):
-        return ()
-    e = event.envelope
-    return (
-        (
-            event.account,
-            event.execution_id,
-            event.instrument,
-            event.side.value,
-            event.quantity,
-            event.price,
-            event.commission,
-            event.fees,
-            event.order_id,
-            event.order_name,
-            event.position_effect.value,
-            event.strategy,
-            event.variant,
-            event.signal_id,
-            event.trade_id,
-            e.ts_event,
-            e.source.value,
-            e.producer,
-            e.event_id,
-            where.topic,
-            where.partition,
-            where.offset,
-            e.ts_ingested,
-        ),
-    )
+EXECUTION_ROW = RowSpec.of(
+    ExecutionReported,
+    {
+        "account": "account",
+        "execution_id": "execution_id",
+        "instrument": "instrument",
+        "side": "side",
+        "quantity": "quantity",
+        "price": "price",
+        "commission": "commission",
+        "fees": "fees",
+        "order_id": "order_id",
+        "order_name": "order_name",
+        "position_effect": "position_effect",
+        "strategy": "strategy",
+        "variant": "variant",
+        "signal_id": "signal_id",
+        "nt_trade_id": "trade_id",
+        "time": "envelope.ts_event",
+        "source": "envelope.source",
+        "producer": "envelope.producer",
+        "event_id": "envelope.event_id",
+        "kafka_topic": "@topic",
+        "kafka_partition": "@partition",
+        "kafka_offset": "@offset",
+        "ts_ingested": "envelope.ts_ingested",
+    },
+)
 
 
 EXECUTIONS = Projection(
     name="executions",
     topics=("raw.executions",),
-    columns=(
-        "account",
-        "execution_id",
-        "instrument",
-        "side",
-        "quantity",
-        "price",
-        "commission",
-        "fees",
-        "order_id",
-        "order_name",
-        "position_effect",
-        "strategy",
-        "variant",
-        "signal_id",
-        "nt_trade_id",
-        "time",
-        "source",
-        "producer",
-        "event_id",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "ts_ingested",
-    ),
+    columns=EXECUTION_ROW.columns,
     key=("account", "execution_id", "time"),
     partition_by="time",
-    to_rows=execution_rows,
+    to_rows=EXECUTION_ROW.to_rows,
+    row=EXECUTION_ROW,
     linger=1.0,
 )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection
+from projections.projection import Location, Projection, RowSpec
 from schemas.events import BarClosed, Event, PositionChanged
 
 
@@ -72,51 +72,34 @@ POSITIONS = Projection(
 )
 
 
-def bar_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
-    if not isinstance(event, BarClosed):
-        return ()
-    return (
-        (
-            event.instrument,
-            event.period,
-            event.envelope.ts_event,
-            event.open,
-            event.high,
-            event.low,
-            event.close,
-            event.volume,
-            event.bid,
-            event.ask,
-            event.envelope.event_id,
-            where.topic,
-            where.partition,
-            where.offset,
-            event.envelope.ts_ingested,
-        ),
-    )
+BAR_ROW = RowSpec.of(
+    BarClosed,
+    {
+        "instrument": "instrument",
+        "period": "period",
+        "close_time": "envelope.ts_event",
+        "open": "open",
+        "high": "high",
+        "low": "low",
+        "close": "close",
+        "volume": "volume",
+        "bid": "bid",
+        "ask": "ask",
+        "event_id": "envelope.event_id",
+        "kafka_topic": "@topic",
+        "kafka_partition": "@partition",
+        "kafka_offset": "@offset",
+        "ts_ingested": "envelope.ts_ingested",
+    },
+)
 
 
 MARKET_BARS = Projection(
     name="market_bars",
     topics=("raw.market",),
-    columns=(
-        "instrument",
-        "period",
-        "close_time",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "bid",
-        "ask",
-        "event_id",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "ts_ingested",
-    ),
+    columns=BAR_ROW.columns,
     key=("instrument", "period", "close_time"),
     partition_by="close_time",
-    to_rows=bar_rows,
+    to_rows=BAR_ROW.to_rows,
+    row=BAR_ROW,
 )

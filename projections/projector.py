@@ -1,7 +1,16 @@
 """The projector loop: consume a projection's topics in batches and write rows and offsets in one
 PostgreSQL transaction, so duplicates, restarts and rewinds never double a row. A batch's rows
 are copied (``COPY``) into a session-local staging table, then inserted from it with the
-projection's conflict rule, in one statement.
+projection's conflict rule, in one statement. An append-only projection (no ``newer_by``: a row
+is never replaced) first tries to copy the batch straight into its table, which costs half as
+much; a key already there makes that copy fail, and the batch goes the staging way instead (and
+so do the following batches until one meets no key already there).
+
+A projection whose rows are cells of one event type (``Projection.row``) has its payloads read
+straight into rows by a generated reader (``schemas.reader.compile_row_reader``), decimals
+already trimmed and arrays already PostgreSQL literals; a payload that reader cannot read (an
+older schema version, damage) is decoded and made into rows by ``to_rows``, with the same
+result.
 
 The database, not Kafka, holds the authoritative offsets (``projection_offsets``); Kafka's
 committed offsets are also updated after each batch so consumer lag stays visible.
@@ -15,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -37,6 +47,7 @@ from projections.migrate import connect
 from projections.projection import Location, Projection
 from schemas.catalog import consume_batch
 from schemas.codec import Codec
+from schemas.reader import CellForms
 from streams.control import VoidRanges, read_log
 
 log = logging.getLogger("fillstream.projector")
@@ -69,6 +80,9 @@ LIVE_CHECK_SECONDS = 2.0
 """How often a service projector asks whether its version still serves the view."""
 
 
+TRIMMED_KEPT = 65536
+"""Numbers a projector keeps trimmed, by value (prices on a tick grid and fees repeat)."""
+
 STALL_SECONDS = 120.0
 """How long a bounded run waits for a partition to move towards its target."""
 
@@ -97,7 +111,15 @@ class Projector:
         self._key = sql.SQL(", ").join(map(sql.Identifier, projection.key))
         self._staging = sql.Identifier(f"{projection.table}_staging")
         self._staging_ready = False
-        self._selected: sql.Composable = self._columns
+        self._numeric_at: tuple[int, ...] | None = None
+        """Positions of the table's numeric columns in a row (asked once)."""
+        self._read_row: Callable[[bytes, str, int, int], tuple[Any, ...] | None] | None = None
+        """Reads a payload straight into its row, when the projection has a row spec."""
+        self._ingested_at: int | None = None
+        """Where the row reader's rows hold the ingest time."""
+        self._trimmed: dict[Decimal, Decimal] = {}
+        self._direct = projection.newer_by is None
+        """Whether the next batch is copied straight into the table."""
         self._partitioned: bool | None = None
         """Whether the version's table is partitioned (asked once)."""
         self._months: set[date] = set()
@@ -283,6 +305,11 @@ class Projector:
         ingested: list[datetime] = []
         counts: collections.Counter[str] = collections.Counter()
         name = self.projection.name
+        if self._numeric_at is None:
+            self._prepare()
+        read_row = self._read_row
+        if self._observe_latency and self._ingested_at is None:
+            read_row = None
         if self.projection.latest_per_key:
             latest = _latest_per_key(messages, self._void)
         elif self.projection.supersedes_header is not None:
@@ -303,13 +330,21 @@ class Projector:
             if latest is not None and n not in latest:
                 counts["superseded"] += 1
                 continue
+            if read_row is not None:
+                row = read_row(message.value() or b"", *where)
+                if row is not None:
+                    rows.append(row)
+                    counts["projected"] += 1
+                    if self._observe_latency:
+                        ingested.append(row[self._ingested_at])  # type: ignore[index]
+                    continue
             try:
                 event = self.codec.decode(message.value() or b"")
             except CodecError as e:
                 self._dead_letter(message, f"undecodable: {e}")
                 counts["dead_letter"] += 1
                 continue
-            new_rows = self.projection.to_rows(event, where)
+            new_rows = self._trim(self.projection.to_rows(event, where))
             rows.extend(new_rows)
             counts["projected" if new_rows else "ignored"] += 1
             if new_rows and self._observe_latency:
@@ -379,6 +414,14 @@ class Projector:
             rows = self._newest_per_key(rows)
         if not rows:
             return 0
+        cursor = self._conn.cursor()
+        if self._direct:
+            try:
+                with self._conn.transaction():  # a savepoint
+                    self._copy(cursor, self._table, rows)
+                return len(rows)
+            except psycopg.errors.UniqueViolation:
+                self._direct = False
         if not self._staging_ready:
             # a session's staging table, emptied by every commit
             self._conn.execute(
@@ -387,24 +430,71 @@ class Projector:
                     " ON COMMIT DELETE ROWS"
                 ).format(self._staging, self._table)
             )
-            self._selected = _selected(self._conn, self.projection)
             self._staging_ready = True
-        cursor = self._conn.cursor()
-        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(self._staging, self._columns)
-        with cursor.copy(copy) as writer:
-            for row in rows:
-                writer.write_row(row)
+        self._copy(cursor, self._staging, rows)
         cursor.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
                 self._table,
                 self._columns,
-                self._selected,
+                self._columns,
                 self._staging,
                 self._key,
                 self._on_conflict,
             )
         )
-        return max(cursor.rowcount, 0)
+        inserted = max(cursor.rowcount, 0)
+        if self.projection.newer_by is None and inserted == len(rows):
+            self._direct = True  # no key was there: back to the straight copy
+        return inserted
+
+    def _copy(
+        self, cursor: psycopg.Cursor[Any], table: sql.Identifier, rows: list[tuple[Any, ...]]
+    ) -> None:
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, self._columns)
+        with cursor.copy(copy) as writer:
+            for row in rows:
+                writer.write_row(row)
+
+    def _prepare(self) -> None:
+        """Ask which columns are numbers and which arrays of text, and generate the row reader
+        if the projection has a row spec (and the codec generates them)."""
+        assert self._conn is not None
+        with self._conn.transaction():
+            kinds = _column_kinds(self._conn, self.projection)
+        self._numeric_at = tuple(n for n, kind in enumerate(kinds) if kind == "numeric")
+        spec, row_reader = self.projection.row, getattr(self.codec, "row_reader", None)
+        if spec is None or row_reader is None:
+            return
+        forms = CellForms(
+            trim=trim_scale,
+            trimmed=frozenset(self._numeric_at),
+            literal=frozenset(n for n, kind in enumerate(kinds) if kind == "text[]"),
+        )
+        self._read_row = row_reader(spec.event, spec.cell_names, forms)
+        if "envelope.ts_ingested" in spec.cell_names:
+            self._ingested_at = spec.cell_names.index("envelope.ts_ingested")
+
+    def _trim(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+        """``rows`` with their numbers written without the trailing zeros of Avro's fixed
+        scale (21000.2500000000 → 21000.25), as PostgreSQL's ``trim_scale`` would."""
+        at = self._numeric_at
+        if not at:
+            return rows
+        trimmed = self._trimmed
+        if len(trimmed) > TRIMMED_KEPT:
+            trimmed.clear()
+        result = []
+        for row in rows:
+            cells = list(row)
+            for i in at:
+                value = cells[i]
+                if type(value) is Decimal:
+                    short = trimmed.get(value)
+                    if short is None:
+                        short = trimmed[value] = trim_scale(value)
+                    cells[i] = short
+            result.append(tuple(cells))
+        return result
 
     def _newest_per_key(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """One row per key, the one with the largest ``newer_by`` (the last of equals): one
@@ -479,22 +569,37 @@ def ensure_partition(conn: psycopg.Connection[Any], table: str, month: date) -> 
     )
 
 
-def _selected(conn: psycopg.Connection[Any], projection: Projection) -> sql.Composable:
-    """The projection's columns as inserted from the staging table: numbers without the trailing
-    zeros of Avro's fixed scale (``trim_scale``: 21000.2500000000 → 21000.25), which PostgreSQL
-    does faster than Python."""
-    numeric = {
-        name
-        for (name,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
-            " current_schema() AND table_name = %s AND data_type = 'numeric'",
+def _column_kinds(conn: psycopg.Connection[Any], projection: Projection) -> list[str]:
+    """The type of each of the projection's columns in its table (``format_type``: numeric,
+    text[], ...), in the order of its rows."""
+    types = dict(
+        conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname = %s AND a.attnum > 0"
+            " AND NOT a.attisdropped",
             (projection.table,),
-        )
-    }
-    return sql.SQL(", ").join(
-        sql.SQL("trim_scale({})").format(sql.Identifier(c)) if c in numeric else sql.Identifier(c)
-        for c in projection.columns
+        ).fetchall()
     )
+    return [types.get(c, "") for c in projection.columns]
+
+
+_ZERO = Decimal(0)
+
+
+def trim_scale(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros after the point, exactly (no rounding): PostgreSQL's
+    ``trim_scale``. 21000.2500000000 → 21000.25, 100.00 → 100, 0.000 → 0."""
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return value  # not finite, or no digits after the point
+    significant = bytes(digits).rstrip(b"\0")
+    if not significant:
+        return _ZERO
+    cut = min(len(digits) - len(significant), -exponent)
+    if cut == 0:
+        return value
+    return Decimal((sign, digits[:-cut], exponent + cut))
 
 
 def _on_conflict(projection: Projection, table: sql.Identifier) -> sql.Composable:

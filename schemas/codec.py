@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import fastavro
 from fastavro.read import SchemaResolutionError
@@ -25,7 +25,7 @@ from fastavro.validation import ValidationError
 
 from fillstream.errors import CodecError
 from schemas.events import EVENT_TYPES, Event, from_record, schema_name
-from schemas.reader import compile_reader
+from schemas.reader import CellForms, compile_reader, compile_row_reader
 from schemas.registry import SchemaRegistry, default_registry
 from schemas.writer import compile_writer
 
@@ -59,6 +59,30 @@ class SingleObjectCodec:
         self._readers = {fingerprint: r for fingerprint, r in readers.items() if r is not None}
         """Generated readers of the current schemas, by fingerprint: a payload they read to its
         end is decoded; any other is read again by fastavro, which names what is wrong."""
+
+    def row_reader(
+        self, cls: type[Any], cells: Sequence[str], forms: CellForms
+    ) -> Callable[[bytes, str, int, int], tuple[Any, ...] | None] | None:
+        """A reader of ``cls`` payloads written with its current schema straight into rows
+        (``schemas.reader.compile_row_reader``), or None if it has no generated form. It returns
+        None for any payload it does not read to its end (another type, an older schema,
+        damage): ``decode`` reads those, and names what is wrong."""
+        (name,) = (n for n in self._registry.names() if EVENT_TYPES[n] is cls)
+        read = compile_row_reader(self._registry.expanded(name), cls, cells, forms)
+        if read is None:
+            return None
+        header = self._headers[name]
+
+        def read_row(payload: bytes, topic: str, partition: int, offset: int) -> Any:
+            if payload[:_HEADER_SIZE] != header:
+                return None
+            try:
+                row, end = read(payload, _HEADER_SIZE, topic, partition, offset)
+            except Exception:  # noqa: BLE001 - decode reads it again, and names the fault
+                return None
+            return row if end == len(payload) else None
+
+        return read_row
 
     def encode(self, event: Event) -> bytes:
         name = schema_name(event)

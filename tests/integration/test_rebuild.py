@@ -22,7 +22,7 @@ from projections import rebuild as rebuild_module
 from projections.migrate import connect, migrate
 from projections.projection import Location
 from projections.rebuild import RebuildError, drop, rebuild, switch, verify
-from projections.trades import trade_rows
+from projections.trades import TRADE_ROW
 from schemas.events import Event
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
@@ -124,9 +124,9 @@ def test_a_rebuild_switches_to_identical_tables_and_the_projector_follows(
 
 
 def doubled(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
-    """trade_rows with every net PnL doubled: a deliberate change of the numbers."""
+    """The trades' rows with every net PnL doubled: a deliberate change of the numbers."""
     at = TRADES.columns.index("net_pnl")
-    return [(*row[:at], row[at] * 2, *row[at + 1 :]) for row in trade_rows(event, where)]
+    return [(*row[:at], row[at] * 2, *row[at + 1 :]) for row in TRADE_ROW.to_rows(event, where)]
 
 
 def test_changed_numbers_stop_at_the_parity_gate_until_accepted(
@@ -135,7 +135,7 @@ def test_changed_numbers_stop_at_the_parity_gate_until_accepted(
     assert post(settings, round_trips("d", 2))[0] == 202
     wait_trades(settings, 2)
     before = trades(settings)
-    changed = replace(TRADES, to_rows=doubled)
+    changed = replace(TRADES, to_rows=doubled, row=None)
 
     outcome = rebuild(settings, changed, say=lambda _: None)
     assert (outcome.version, outcome.state) == (2, "built")
