@@ -19,7 +19,8 @@ help:
 setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
 # Java 17 and Maven run Kafka; PostgreSQL's server binaries run the database; Mono compiles and
-# runs the NinjaTrader AddOn (bridge/ninjatrader) in the tests.
+# runs the NinjaTrader AddOn (bridge/ninjatrader) in the tests; Prometheus (and its promtool)
+# scrapes the processes and checks the metrics and alerting rules in the tests.
 system-packages:
 	@missing=(); \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
@@ -29,6 +30,7 @@ system-packages:
 	command -v mcs >/dev/null || missing+=(mono-mcs); \
 	command -v mono >/dev/null || missing+=(mono-runtime); \
 	ls /usr/lib/mono/4.5/System.Net.Http.dll >/dev/null 2>&1 || missing+=(libmono-system-net-http4.0-cil); \
+	{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus); \
 	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then \
 		echo "make setup: installing $${missing[*]} with apt-get"; \

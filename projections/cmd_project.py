@@ -8,6 +8,7 @@ import signal
 import threading
 
 from confluent_kafka.admin import AdminClient
+from prometheus_client import REGISTRY
 
 from fillstream.health import serve_health
 from fillstream.settings import Settings
@@ -15,6 +16,7 @@ from projections import PROJECTIONS, versions
 from projections.migrate import connect, migrate
 from projections.projection import Projection
 from projections.projector import Projector
+from projections.trading_metrics import TradingCollector
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 
@@ -36,6 +38,7 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    REGISTRY.register(TradingCollector(settings))
     serve_health("127.0.0.1", args.port or settings.projector_port, lambda: _ready(settings))
     threads = [
         threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS

@@ -41,6 +41,7 @@ from prometheus_client import Counter, Histogram
 from psycopg import sql
 
 from fillstream.errors import CodecError, FillstreamError
+from fillstream.lag import LagGauge
 from fillstream.settings import Settings
 from projections import versions
 from projections.migrate import connect
@@ -146,6 +147,7 @@ class Projector:
             consumer.subscribe(self.topics, on_assign=self._on_assign)
             log.info("projection %s reading %s", self.projection.table, ", ".join(self.topics))
             asked = time.monotonic()
+            lag = LagGauge(self.settings.group(self.projection.group))
             try:
                 while not stop.is_set():
                     if still_live is not None and time.monotonic() - asked >= LIVE_CHECK_SECONDS:
@@ -166,6 +168,7 @@ class Projector:
                                 return
                             raise
                     self._commit_to_kafka(consumer)
+                    lag.observe(consumer)
             finally:
                 self._commit_to_kafka(consumer, force=True)
                 consumer.close()

@@ -45,6 +45,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from fillstream.errors import CodecError, FillstreamError
+from fillstream.lag import LagGauge
 from fillstream.settings import Settings
 from schemas.catalog import consume_batch, producer_config
 from schemas.codec import Codec
@@ -199,12 +200,14 @@ class Deriver:
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.void = read_log(self.settings).void(self.settings).of([self.source])
         log.info("%s reading %s", self.stage.name, self.source)
+        lag = LagGauge(self.group)
         try:
             while not stop.is_set():
                 messages = consume_batch(consumer, self.batch_size, 0.2)
                 records = self._unvoided([r for r in map(self._record, messages) if r is not None])
                 if messages or isinstance(self.stage, Ticking):
                     self._transact(producer, consumer, records, moved=bool(messages))
+                lag.observe(consumer)
         finally:
             consumer.close()
             producer.flush(10)

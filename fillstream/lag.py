@@ -1,0 +1,42 @@
+"""Consumer lag as a Prometheus gauge, per consumer group and partition, from what a consumer
+already knows: its position, and the high watermark its last fetch of the partition returned
+(no request to the broker)."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer
+from prometheus_client import Gauge
+
+LAG = Gauge(
+    "fillstream_consumer_lag_records",
+    "Records of a partition beyond a consumer group's position: the high watermark of its last "
+    "fetch less its position (transaction markers count too: an upper bound).",
+    ["group", "topic", "partition"],
+    multiprocess_mode="livemostrecent",
+)
+
+EVERY_SECONDS = 1.0
+"""How often a consumer's lag is looked at, at most."""
+
+
+class LagGauge:
+    """Sets ``LAG`` for the partitions assigned to a consumer of ``group``."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self._at = 0.0
+
+    def observe(self, consumer: Consumer, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._at < EVERY_SECONDS:
+            return
+        self._at = now
+        for tp in consumer.position(consumer.assignment()):
+            if tp.offset < 0:  # nothing consumed yet
+                continue
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if high < 0:
+                continue
+            LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
