@@ -5,9 +5,11 @@ already knows: its position, and the high watermark its last fetch of the partit
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from confluent_kafka import Consumer
 from prometheus_client import Gauge
+from prometheus_client.metrics_core import Metric
 
 LAG = Gauge(
     "fillstream_consumer_lag_records",
@@ -40,3 +42,17 @@ class LagGauge:
             if high < 0:
                 continue
             LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+
+
+def worst(families: Iterable[Metric]) -> float:
+    """The largest lag among the ``fillstream_consumer_lag_records`` samples of ``families``
+    (0 without any)."""
+    return max(
+        (
+            sample.value
+            for family in families
+            if family.name == "fillstream_consumer_lag_records"
+            for sample in family.samples
+        ),
+        default=0.0,
+    )

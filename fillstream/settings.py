@@ -38,6 +38,8 @@ class Settings:
     token: str | None
     log_level: str
     feed_silence_seconds: float = 30.0
+    ready_lag_records: int = 1000
+    """A worker or projector is ready (``/readyz``) only with no partition further behind."""
     bridge_ack_timeout: float = 5.0
     matching: str = "fifo"
     """Lot matching of the stream worker: ``fifo`` or ``average-cost`` (``streams.Matching``)."""
@@ -92,6 +94,9 @@ class Settings:
             token=token,
             log_level=log_level,
             feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
+            ready_lag_records=_count(
+                env, "FILLSTREAM_READY_LAG_RECORDS", 1000, low=0, high=1_000_000_000
+            ),
             bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
             matching=matching,
             rolling_trades=_count(env, "FILLSTREAM_ROLLING_TRADES", 100),
@@ -151,6 +156,7 @@ class Settings:
             "FILLSTREAM_PROJECTOR_PORT": str(self.projector_port),
             "FILLSTREAM_LOG_LEVEL": self.log_level,
             "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
+            "FILLSTREAM_READY_LAG_RECORDS": str(self.ready_lag_records),
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
             "FILLSTREAM_MATCHING": self.matching,
             "FILLSTREAM_ROLLING_TRADES": str(self.rolling_trades),

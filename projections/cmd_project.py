@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY
 
 from fillstream.health import serve_health
+from fillstream.lag import LAG, worst
 from fillstream.settings import Settings
 from projections import PROJECTIONS, versions
 from projections.migrate import connect, migrate
@@ -76,6 +77,7 @@ def follow(settings: Settings, projection: Projection, stop: threading.Event) ->
 
 def _ready(settings: Settings) -> dict[str, bool]:
     checks = {"kafka": False, "postgresql": False}
+    checks["caught up"] = worst(LAG.collect()) <= settings.ready_lag_records
     try:
         AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
         checks["kafka"] = True

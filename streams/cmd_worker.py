@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from fillstream.health import serve_health
+from fillstream.lag import worst
 from fillstream.settings import Settings, available_cores
 from schemas.catalog import ensure_topics, load_catalog
 from schemas.codec import Codec, default_codec
@@ -101,7 +102,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics))  # type: ignore[no-untyped-call]
-    serve_health("127.0.0.1", port, lambda: _ready(settings, assigned), registry=registry)
+    serve_health("127.0.0.1", port, lambda: _ready(settings, assigned, registry), registry=registry)
     for child in children:
         child.start()
     log.info("stream worker running: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -159,11 +160,14 @@ def _stop(children: Sequence[multiprocessing.process.BaseProcess], metrics: Path
 
 
 def _ready(
-    settings: Settings, assigned: dict[tuple[str, int], Synchronized[int]]
+    settings: Settings,
+    assigned: dict[tuple[str, int], Synchronized[int]],
+    registry: CollectorRegistry,
 ) -> dict[str, bool]:
     checks = {f"stage {name} assigned": True for name, _ in assigned}
     for (name, _), flag in assigned.items():
         checks[f"stage {name} assigned"] &= bool(flag.value)
+    checks["caught up"] = worst(registry.collect()) <= settings.ready_lag_records
     try:
         AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
         checks["kafka"] = True

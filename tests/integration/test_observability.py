@@ -79,6 +79,10 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
         checked = promtool("check", "metrics", text=text)
         assert checked.returncode == 0, f"{service.name}: {checked.stdout}{checked.stderr}"
         served |= set(re.findall(r"^# TYPE (\w+) ", text, re.MULTILINE))
+    for service in (pipeline.worker, pipeline.projector):
+        url = f"http://127.0.0.1:{service.health_port}/readyz"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert json.loads(response.read())["caught up"] is True, service.name
     # the families this work adds, served by some process
     assert {
         "fillstream_consumer_lag_records",

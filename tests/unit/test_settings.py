@@ -197,3 +197,14 @@ def test_kafka_cluster_ids_never_look_like_an_option() -> None:
     ids = [new_cluster_id() for _ in range(2000)]  # ~60 would start with '-' if unguarded
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(("raw", "reason"), [("many", "whole number"), ("-1", "between 0")])
+def test_the_readiness_lag_bound_is_a_count(tmp_path: Path, raw: str, reason: str) -> None:
+    assert settings(tmp_path).ready_lag_records == 1000
+    chosen = settings(tmp_path, FILLSTREAM_READY_LAG_RECORDS="0")
+    assert Settings.from_env(chosen.to_env()).ready_lag_records == 0  # reaches the services
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_READY_LAG_RECORDS=raw)
+    assert caught.value.setting == "FILLSTREAM_READY_LAG_RECORDS"
+    assert reason in str(caught.value)
