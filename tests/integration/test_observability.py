@@ -23,6 +23,7 @@ from tests.harness import free_port, wait_for
 from tests.integration.pipeline import post
 from tests.integration.test_rebuild import round_trips
 from tests.integration.test_walking_skeleton import Pipeline, running, scrape, trade_count
+from tests.integration.test_worker_processes import readiness
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +81,8 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
         assert checked.returncode == 0, f"{service.name}: {checked.stdout}{checked.stderr}"
         served |= set(re.findall(r"^# TYPE (\w+) ", text, re.MULTILINE))
     for service in (pipeline.worker, pipeline.projector):
-        url = f"http://127.0.0.1:{service.health_port}/readyz"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert json.loads(response.read())["caught up"] is True, service.name
+        wait_for(lambda port=service.health_port: readiness(port).get("caught up") is True,
+                 timeout=30, message=f"{service.name} not caught up")  # fmt: skip
     # the families this work adds, served by some process
     assert {
         "fillstream_consumer_lag_records",
