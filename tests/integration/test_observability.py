@@ -1,7 +1,9 @@
 """Observability against the real tools: every process's ``/metrics`` passes ``promtool check
 metrics``; the Prometheus configuration and alerting rules under ``deploy/prometheus`` pass
-``promtool`` (their unit tests included) and name only metrics the processes serve; and a real
-Prometheus server scrapes the running processes and evaluates the rules."""
+``promtool`` (their unit tests included); the rules and the Grafana dashboards under
+``deploy/grafana`` name only metrics the processes serve, the dashboards' SQL runs on the views
+and their PromQL parses on a real Prometheus server, which scrapes the running processes and
+evaluates the rules."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from confluent_kafka import Producer
 
@@ -29,6 +32,31 @@ pytestmark = pytest.mark.integration
 
 PROMETHEUS = PROJECT_ROOT / "deploy" / "prometheus"
 RULES = PROMETHEUS / "rules" / "fillstream.yml"
+GRAFANA = PROJECT_ROOT / "deploy" / "grafana"
+DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+
+
+def panel_targets(kind: str) -> list[tuple[str, str]]:
+    """(dashboard and panel title, query) of every panel of the data source ``kind``
+    (``prometheus``: PromQL; ``postgresql``: SQL)."""
+    found = []
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        for panel in dashboard["panels"]:
+            if kind in panel["datasource"]["type"]:
+                for target in panel["targets"]:
+                    query = target["expr"] if kind == "prometheus" else target["rawSql"]
+                    found.append((f"{dashboard['title']}: {panel['title']}", query))
+    return found
+
+
+def runnable(statement: str, settings: Settings) -> str:
+    """A panel's SQL as PostgreSQL runs it: Grafana's time filter macro expanded, the views
+    in the test's namespace."""
+    expanded = re.sub(r"\$__timeFilter\((\w+)\)",
+                      r"\1 BETWEEN now() - interval '10 years' AND now() + interval '10 years'",
+                      statement)  # fmt: skip
+    return expanded.replace("fillstream.", f"{settings.namespace}.")
 
 
 @pytest.fixture
@@ -90,10 +118,20 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
         "fillstream_trading_drawdown",
         "fillstream_trading_open_positions",
     } <= served
-    named = set(re.findall(r"\b(fillstream_\w+)", " ".join(expressions(RULES))))
+    queries = [*expressions(RULES), *(q for _, q in panel_targets("prometheus"))]
+    named = {
+        re.sub(r"_(bucket|count|sum)$", "", name)
+        for name in re.findall(r"\b(fillstream_\w+)", " ".join(queries))
+    }
     counters = {n.removesuffix("_total") for n in named if n.endswith("_total")}
     missing = named - served - {c + "_total" for c in counters if c in served}
-    assert named and not missing, f"rules name metrics no process serves: {sorted(missing)}"
+    assert named and not missing, f"rules or dashboards name unserved metrics: {sorted(missing)}"
+    # every dashboard's SQL runs on the views, and the trade panels see the two trades
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        for title, statement in panel_targets("postgresql"):
+            rows = conn.execute(runnable(statement, settings)).fetchall()
+            if "Last trades" in title:
+                assert len(rows) == 2, title
 
 
 def test_the_deployed_configuration_and_rules_pass_promtool() -> None:
@@ -197,6 +235,8 @@ def test_a_real_prometheus_scrapes_every_process_and_evaluates_the_rules(
             never = [r for r in rules if r.get("lastEvaluation", "").startswith("0001")]
             return None if never else rules
 
+        for _, expression in panel_targets("prometheus"):  # the server parses each
+            api(port, "/api/v1/query", query=expression)
         rules = wait_for(evaluated, timeout=30, interval=0.5, message="rules not evaluated")
         assert len(rules) == 6
         assert {r["health"] for r in rules} == {"ok"}, rules
@@ -205,3 +245,21 @@ def test_a_real_prometheus_scrapes_every_process_and_evaluates_the_rules(
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_the_dashboards_and_their_provisioning_fit_together() -> None:
+    sources = (GRAFANA / "provisioning" / "datasources" / "fillstream.yml").read_text()
+    uids = set(re.findall(r"^\s+uid: (\S+)$", sources, re.MULTILINE))
+    assert uids == {"prometheus", "fillstream-postgresql"}
+    assert [p.stem for p in DASHBOARDS] == ["performance", "stream-health", "trades"]
+    seen = set()
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        assert dashboard["uid"] not in seen and dashboard["title"].startswith("fillstream: ")
+        seen.add(dashboard["uid"])
+        ids = [panel["id"] for panel in dashboard["panels"]]
+        assert len(ids) == len(set(ids)), path.name
+        for panel in dashboard["panels"]:
+            assert panel["datasource"]["uid"] in uids, (path.name, panel["title"])
+            assert panel["targets"], (path.name, panel["title"])
+    assert panel_targets("prometheus") and panel_targets("postgresql")
