@@ -30,9 +30,9 @@ class LagGauge:
         self.group = group
         self._at = 0.0
 
-    def observe(self, consumer: Consumer, *, force: bool = False) -> None:
+    def observe(self, consumer: Consumer) -> None:
         now = time.monotonic()
-        if not force and now - self._at < EVERY_SECONDS:
+        if now - self._at < EVERY_SECONDS:
             return
         self._at = now
         for tp in consumer.position(consumer.assignment()):

@@ -35,29 +35,13 @@ class TradingCollector(Collector):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """The families without samples: what registering asks for, without reading the
+        projections."""
+        yield from _families()
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["scope", "account", "strategy", "currency"]
-        net = GaugeMetricFamily(
-            "fillstream_trading_net_profit",
-            "Net profit of each account and strategy, all time, in its currency.",
-            labels=labels,
-        )
-        drawdown = GaugeMetricFamily(
-            "fillstream_trading_drawdown",
-            "Current drawdown (below the peak of net profit) of each account and strategy.",
-            labels=labels,
-        )
-        deepest = GaugeMetricFamily(
-            "fillstream_trading_max_drawdown",
-            "Deepest drawdown of each account and strategy, all time.",
-            labels=labels,
-        )
-        positions = GaugeMetricFamily(
-            "fillstream_trading_open_positions",
-            "Open positions (instruments with a quantity other than 0) per account and strategy;"
-            " 0 for those that have traded and are flat.",
-            labels=["account", "strategy"],
-        )
+        net, drawdown, deepest, positions = _families()
         try:
             with connect(self.settings, connect_timeout=3, autocommit=True) as conn:
                 conn.execute("SET statement_timeout = '3s'")
@@ -75,3 +59,31 @@ class TradingCollector(Collector):
             log.warning("trading gauges: cannot read the projections: %s", e)
             return  # no gauges rather than wrong ones
         yield from (net, drawdown, deepest, positions)
+
+
+def _families() -> tuple[GaugeMetricFamily, ...]:
+    """Net profit, drawdown, deepest drawdown and open positions, without samples."""
+    labels = ["scope", "account", "strategy", "currency"]
+    return (
+        GaugeMetricFamily(
+            "fillstream_trading_net_profit",
+            "Net profit of each account and strategy, all time, in its currency.",
+            labels=labels,
+        ),
+        GaugeMetricFamily(
+            "fillstream_trading_drawdown",
+            "Current drawdown (below the peak of net profit) of each account and strategy.",
+            labels=labels,
+        ),
+        GaugeMetricFamily(
+            "fillstream_trading_max_drawdown",
+            "Deepest drawdown of each account and strategy, all time.",
+            labels=labels,
+        ),
+        GaugeMetricFamily(
+            "fillstream_trading_open_positions",
+            "Open positions (instruments with a quantity other than 0) per account and strategy;"
+            " 0 for those that have traded and are flat.",
+            labels=["account", "strategy"],
+        ),
+    )
