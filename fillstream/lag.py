@@ -29,6 +29,7 @@ class LagGauge:
     def __init__(self, group: str) -> None:
         self.group = group
         self._at = 0.0
+        self._labels: set[tuple[str, str, str]] = set()
 
     def observe(self, consumer: Consumer) -> None:
         now = time.monotonic()
@@ -41,7 +42,16 @@ class LagGauge:
             _, high = consumer.get_watermark_offsets(tp, cached=True)
             if high < 0:
                 continue
-            LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+            labels = (self.group, tp.topic, str(tp.partition))
+            LAG.labels(*labels).set(max(0, high - tp.offset))
+            self._labels.add(labels)
+
+    def forget(self) -> None:
+        """Remove the series this consumer set: its group reads no more (a projection version
+        let go of), so neither its lag nor readiness should still count it."""
+        for labels in self._labels:
+            LAG.remove(*labels)
+        self._labels.clear()
 
 
 def worst(families: Iterable[Metric]) -> float:

@@ -172,6 +172,7 @@ class Projector:
             finally:
                 self._commit_to_kafka(consumer, force=True)
                 consumer.close()
+                lag.forget()
         finally:
             self._conn.close()
             if self._dead_letters is not None:
