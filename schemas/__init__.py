@@ -3,6 +3,9 @@
 from schemas.codec import Codec, SingleObjectCodec, default_codec
 from schemas.events import (
     EVENT_TYPES,
+    AlertChanged,
+    AlertSilenced,
+    AlertState,
     BarClosed,
     BridgeHeartbeat,
     Direction,
@@ -25,6 +28,8 @@ from schemas.events import (
     PositionChanged,
     PositionEffect,
     PositionUpdated,
+    ServiceChecked,
+    Severity,
     Side,
     SignalEmitted,
     SignalId,
@@ -40,6 +45,9 @@ from schemas.registry import SchemaRegistry, default_registry
 
 __all__ = [
     "EVENT_TYPES",
+    "AlertChanged",
+    "AlertSilenced",
+    "AlertState",
     "BarClosed",
     "BridgeHeartbeat",
     "Codec",
@@ -64,6 +72,8 @@ __all__ = [
     "PositionEffect",
     "PositionUpdated",
     "SchemaRegistry",
+    "ServiceChecked",
+    "Severity",
     "Side",
     "SignalEmitted",
     "SignalId",

@@ -369,6 +369,65 @@ class PhaseChanged:
     ends: Mapping[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceChecked:
+    """A process checked its own health; see the schema's docs for the figures' names."""
+
+    envelope: Envelope
+    service: str
+    instance: str
+    healthy: bool
+    checks: Mapping[str, bool] = field(default_factory=dict)
+    figures: Mapping[str, float] = field(default_factory=dict)
+    interval_seconds: int = 30
+    started_at: datetime
+
+
+class AlertState(StrEnum):
+    UNKNOWN = "unknown"
+    RAISED = "raised"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    UNKNOWN = "unknown"
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertChanged:
+    """An alert rule's condition began or ended holding for one key."""
+
+    envelope: Envelope
+    rule: str
+    key: str
+    state: AlertState
+    severity: Severity
+    summary: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    raised_at: datetime
+
+    @property
+    def alert_id(self) -> str:
+        """The alert's identity across replays: rule, key and the event time it was raised at."""
+        return f"{self.rule}|{self.key}|{self.raised_at.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertSilenced:
+    """Alerts matching ``matchers`` are not delivered from ``starts_at`` to ``ends_at``."""
+
+    envelope: Envelope
+    silence_id: str
+    matchers: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str = ""
+
+
 Event = (
     ExecutionReported
     | OrderUpdated
@@ -381,6 +440,9 @@ Event = (
     | PerformanceSnapshot
     | PositionChanged
     | PhaseChanged
+    | ServiceChecked
+    | AlertChanged
+    | AlertSilenced
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -396,6 +458,9 @@ EVENT_TYPES: dict[str, type[Any]] = {
         PerformanceSnapshot,
         PositionChanged,
         PhaseChanged,
+        ServiceChecked,
+        AlertChanged,
+        AlertSilenced,
     )
 }
 """Event classes by Avro full name."""

@@ -97,7 +97,7 @@ _READER_CONSTANTS: dict[str, Any] = {
 }
 
 
-_MAP_VALUES = ((float, "double"), (str, "string"), (int, "long"))
+_MAP_VALUES = ((float, "double"), (str, "string"), (int, "long"), (bool, "boolean"))
 """Map values read here (from_record keeps them as fastavro reads them, so no conversion)."""
 
 
