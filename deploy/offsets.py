@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient
 from deploy._rdkafka import probe_consumer, quiet_admin
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
+from streams.alert_stages import AlertOnHealth, AlertOnPerformance
 from streams.matching_stage import MatchExecutions
 from streams.performance_stages import ScopeTrades, ScoreTrades
 
@@ -162,7 +163,7 @@ def render(groups: Sequence[GroupPosition]) -> str:
 
 STATEFUL_STAGES = {
     f"streams.{stage.name}": stage.changelog
-    for stage in (MatchExecutions, ScopeTrades, ScoreTrades)
+    for stage in (MatchExecutions, ScopeTrades, ScoreTrades, AlertOnPerformance, AlertOnHealth)
     if stage.changelog is not None
 }
 """Stage groups (as ``streams.deriver`` names them) whose state, in these changelogs, is rebuilt

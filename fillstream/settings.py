@@ -35,6 +35,7 @@ class Settings:
     bridge_port: int
     worker_port: int
     projector_port: int
+    notify_port: int = 8790
     token: str | None
     log_level: str
     feed_silence_seconds: float = 30.0
@@ -54,6 +55,8 @@ class Settings:
     local_state: bool = True
     """Whether stream stages keep their state on disk too (``streams.store``), so a restart
     reads only the changelog records written since."""
+    alert_rules: Path | None = None
+    """The alert rules file (``streams.alert_rules``); None: no rules, nothing raised."""
     capital: tuple[tuple[str | None, Decimal], ...] = ()
     """Starting capital by account (None: every other account), for drawdowns as a share of
     equity; ``FILLSTREAM_CAPITAL`` as ``50000`` or ``Sim101=100000,APEX-1=50000,25000``."""
@@ -91,6 +94,7 @@ class Settings:
             bridge_port=_port(env, "FILLSTREAM_BRIDGE_PORT", 8787),
             worker_port=_port(env, "FILLSTREAM_WORKER_PORT", 8788),
             projector_port=_port(env, "FILLSTREAM_PROJECTOR_PORT", 8789),
+            notify_port=_port(env, "FILLSTREAM_NOTIFY_PORT", 8790),
             token=token,
             log_level=log_level,
             feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
@@ -105,6 +109,7 @@ class Settings:
             context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
             capital=_capital(env, "FILLSTREAM_CAPITAL"),
             local_state=_choice(env, "FILLSTREAM_LOCAL_STATE", ("on", "off"), "on") == "on",
+            alert_rules=_rules_file(env, "FILLSTREAM_ALERT_RULES"),
         )
 
     @property
@@ -154,6 +159,7 @@ class Settings:
             "FILLSTREAM_BRIDGE_PORT": str(self.bridge_port),
             "FILLSTREAM_WORKER_PORT": str(self.worker_port),
             "FILLSTREAM_PROJECTOR_PORT": str(self.projector_port),
+            "FILLSTREAM_NOTIFY_PORT": str(self.notify_port),
             "FILLSTREAM_LOG_LEVEL": self.log_level,
             "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
             "FILLSTREAM_READY_LAG_RECORDS": str(self.ready_lag_records),
@@ -171,6 +177,8 @@ class Settings:
         }
         if self.token is not None:
             env["FILLSTREAM_TOKEN"] = self.token
+        if self.alert_rules is not None:
+            env["FILLSTREAM_ALERT_RULES"] = str(self.alert_rules)
         return env
 
     def require_token(self) -> str:
@@ -181,6 +189,19 @@ class Settings:
                 "or run `fillstream up`)",
             )
         return self.token
+
+
+def _rules_file(env: Mapping[str, str], name: str) -> Path | None:
+    """An existing .toml, .yaml or .yml file, or None when unset."""
+    value = env.get(name)
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(name, f"must name a .toml, .yaml or .yml file, was {value!r}")
+    if not path.is_file():
+        raise ConfigError(name, f"names no file: {value!r} (e.g. deploy/alerts/alerts.toml)")
+    return path
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

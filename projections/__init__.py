@@ -1,5 +1,6 @@
 """Materializing: migrations, projection definitions and the batch projector."""
 
+from projections.alerts import ALERTS
 from projections.migrate import migrate
 from projections.orders import EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
@@ -14,10 +15,12 @@ PROJECTIONS: tuple[Projection, ...] = (
     MARKET_BARS,
     EXECUTIONS,
     ORDERS,
+    ALERTS,
 )
 """Every projection ``fillstream project`` runs."""
 
 __all__ = [
+    "ALERTS",
     "EXECUTIONS",
     "MARKET_BARS",
     "ORDERS",

@@ -38,6 +38,7 @@ from fillstream.lag import worst
 from fillstream.settings import Settings, available_cores
 from schemas.catalog import ensure_topics, load_catalog
 from schemas.codec import Codec, default_codec
+from streams.alert_stages import AlertOnHealth, AlertOnPerformance
 from streams.control import effective_settings, read_log
 from streams.deriver import Deriver, Stage
 from streams.matching_stage import MatchExecutions
@@ -49,6 +50,8 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
     "matching": MatchExecutions.from_settings,
     "scopes": lambda settings, codec: ScopeTrades(codec),
     "performance": ScoreTrades.from_settings,
+    "alerts-performance": AlertOnPerformance.from_settings,
+    "alerts-health": AlertOnHealth.from_settings,
 }
 """The stages, by name, in the order records flow through them."""
 

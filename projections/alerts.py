@@ -1,0 +1,56 @@
+"""The alerts projection: every ``AlertChanged`` on ``derived.alerts``, behind the ``alerts``
+view; ``alert_history`` (one row per alert, raised to resolved) and ``alerts_active`` read it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from projections.projection import Location, Projection
+from schemas.events import AlertChanged, Event
+
+
+def alert_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    if not isinstance(event, AlertChanged):
+        return ()
+    return (
+        (
+            event.rule,
+            event.key,
+            event.raised_at,
+            event.state.value,
+            event.severity.value,
+            event.summary,
+            json.dumps(dict(event.labels), sort_keys=True),
+            event.envelope.ts_event,
+            event.envelope.event_id,
+            where.topic,
+            where.partition,
+            where.offset,
+            event.envelope.ts_ingested,
+        ),
+    )
+
+
+ALERTS = Projection(
+    name="alerts",
+    topics=("derived.alerts",),
+    columns=(
+        "rule",
+        "key",
+        "raised_at",
+        "state",
+        "severity",
+        "summary",
+        "labels",
+        "ts_event",
+        "event_id",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_ingested",
+    ),
+    key=("rule", "key", "raised_at", "state"),
+    to_rows=alert_rows,
+)
