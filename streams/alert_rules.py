@@ -25,7 +25,6 @@ unhealthy      health checks       a process reports a readiness check failing
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -148,18 +147,6 @@ class RuleSet:
     repeat_seconds: float = 4 * 3600.0
     """The notifier re-sends an alert still raised after this long (0: never)."""
 
-    def fingerprint(self) -> str:
-        """Identifies the rules' meaning: the alert stages store it with their state, so a
-        changed file is noticed (its alerts are evaluated afresh from then on)."""
-        return json.dumps(
-            [
-                (r.name, r.type, r.severity, r.scope, sorted(r.accounts), sorted(r.services),
-                 {k: str(v) for k, v in sorted(r.parameters.items())})
-                for r in self.rules
-            ],
-            sort_keys=True,
-        )  # fmt: skip
-
 
 EMPTY = RuleSet()
 
@@ -167,6 +154,8 @@ EMPTY = RuleSet()
 def load_rules(path: Path) -> RuleSet:
     """Read and validate a rules file (``.toml``, ``.yaml`` or ``.yml``)."""
     setting = "FILLSTREAM_ALERT_RULES"
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(setting, f"must name a .toml, .yaml or .yml file, was {path}")
     try:
         text = path.read_text()
     except OSError as e:
@@ -174,10 +163,8 @@ def load_rules(path: Path) -> RuleSet:
     try:
         if path.suffix == ".toml":
             document: Any = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            document = yaml.safe_load(text) or {}
         else:
-            raise ConfigError(setting, f"must name a .toml, .yaml or .yml file, was {path}")
+            document = yaml.safe_load(text) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
         reason = str(e).replace("\n", " ")
         raise ConfigError(setting, f"{path} is not valid {path.suffix[1:]}: {reason}") from e
