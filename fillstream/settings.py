@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -15,6 +16,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _PERIOD = re.compile(r"[1-9][0-9]* [A-Z][A-Za-z]*")
 _NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -32,6 +37,9 @@ class Settings:
     database_url: str | None
     pg_port: int
     bridge_host: str
+    metrics_host: str = "127.0.0.1"
+    """Where the worker's, the projectors' and the notifier's /metrics, /healthz and /readyz
+    listen (``0.0.0.0`` in a container, so Prometheus and health checks reach them)."""
     bridge_port: int
     worker_port: int
     projector_port: int
@@ -91,6 +99,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             pg_port=_port(env, "FILLSTREAM_PG_PORT", 15432),
             bridge_host=env.get("FILLSTREAM_BRIDGE_HOST", "127.0.0.1"),
+            metrics_host=_host(env, "FILLSTREAM_METRICS_HOST", "127.0.0.1"),
             bridge_port=_port(env, "FILLSTREAM_BRIDGE_PORT", 8787),
             worker_port=_port(env, "FILLSTREAM_WORKER_PORT", 8788),
             projector_port=_port(env, "FILLSTREAM_PROJECTOR_PORT", 8789),
@@ -156,6 +165,7 @@ class Settings:
             "FILLSTREAM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
             "FILLSTREAM_PG_PORT": str(self.pg_port),
             "FILLSTREAM_BRIDGE_HOST": self.bridge_host,
+            "FILLSTREAM_METRICS_HOST": self.metrics_host,
             "FILLSTREAM_BRIDGE_PORT": str(self.bridge_port),
             "FILLSTREAM_WORKER_PORT": str(self.worker_port),
             "FILLSTREAM_PROJECTOR_PORT": str(self.projector_port),
@@ -202,6 +212,19 @@ def _rules_file(env: Mapping[str, str], name: str) -> Path | None:
     if not path.is_file():
         raise ConfigError(name, f"names no file: {value!r} (e.g. deploy/alerts/alerts.toml)")
     return path
+
+
+def _host(env: Mapping[str, str], name: str, default: str) -> str:
+    """An address to bind: an IPv4 or IPv6 address, or a host name."""
+    value = env.get(name) or default
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(value):
+            raise ConfigError(
+                name, f"must be an address to bind such as 127.0.0.1 or 0.0.0.0, was {value!r}"
+            ) from None
+    return value
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

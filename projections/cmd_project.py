@@ -40,7 +40,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     REGISTRY.register(TradingCollector(settings))
-    serve_health("127.0.0.1", args.port or settings.projector_port, lambda: _ready(settings))
+    serve_health(
+        settings.metrics_host, args.port or settings.projector_port, lambda: _ready(settings)
+    )
     threads = [
         threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS
     ]

@@ -105,7 +105,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics))  # type: ignore[no-untyped-call]
-    serve_health("127.0.0.1", port, lambda: _ready(settings, assigned, registry), registry=registry)
+    serve_health(
+        settings.metrics_host, port, lambda: _ready(settings, assigned, registry), registry=registry
+    )
     for child in children:
         child.start()
     log.info("stream worker running: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))

@@ -208,3 +208,21 @@ def test_the_readiness_lag_bound_is_a_count(tmp_path: Path, raw: str, reason: st
         settings(tmp_path, FILLSTREAM_READY_LAG_RECORDS=raw)
     assert caught.value.setting == "FILLSTREAM_READY_LAG_RECORDS"
     assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "::", "10.1.2.3", "fillstream-worker", "metrics.internal"]
+)
+def test_the_metrics_host_is_localhost_unless_chosen(tmp_path: Path, host: str) -> None:
+    assert settings(tmp_path).metrics_host == "127.0.0.1"
+    chosen = settings(tmp_path, FILLSTREAM_METRICS_HOST=host)
+    assert chosen.metrics_host == host
+    assert Settings.from_env(chosen.to_env()).metrics_host == host  # reaches the services
+
+
+@pytest.mark.parametrize("raw", ["0.0.0.0:8788", "http://0.0.0.0", "-bad", "two words", "a_b"])
+def test_a_bad_metrics_host_is_named(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_METRICS_HOST=raw)
+    assert caught.value.setting == "FILLSTREAM_METRICS_HOST"
+    assert repr(raw) in str(caught.value)
