@@ -340,6 +340,8 @@ class PerformanceSnapshot:
     avg_r: float | None = None
     longest_win_streak: int
     longest_loss_streak: int
+    current_win_streak: int = 0
+    current_loss_streak: int = 0
     avg_mae: Decimal | None = None
     avg_mfe: Decimal | None = None
     avg_etd: Decimal | None = None

@@ -42,7 +42,8 @@ Definitions, version ``DEFINITIONS_VERSION`` (bump it when one changes; every sn
   deviation of R, where R is each trade's R-multiple when every trade has an initial risk, else
   its net PnL (``sqn_basis`` says which).
 - ``longest_win_streak`` / ``longest_loss_streak``: most consecutive wins / losses; a breakeven
-  ends both.
+  ends both. ``current_win_streak`` / ``current_loss_streak``: the consecutive wins / losses
+  ending with the newest trade (0 when it is a loss / win, both 0 after a breakeven).
 - MAE and MFE are positive currency amounts (NinjaTrader's export convention). ``avg_etd`` =
   mean(MFE − gross PnL): what was given back from the best point (NinjaTrader's ETD).
   Efficiencies over trades with MAE and MFE and a range (MAE + MFE > 0): ``entry_efficiency`` =
@@ -172,6 +173,8 @@ class Performance:
     avg_r: float | None
     longest_win_streak: int
     longest_loss_streak: int
+    current_win_streak: int
+    current_loss_streak: int
     avg_mae: Decimal | None
     avg_mfe: Decimal | None
     avg_etd: Decimal | None
@@ -483,6 +486,8 @@ class Tally:
             avg_r=avg_r,
             longest_win_streak=self.longest_win,
             longest_loss_streak=self.longest_loss,
+            current_win_streak=self.win_run,
+            current_loss_streak=self.loss_run,
             avg_mae=self.mae_sum / self.excursions if self.excursions else None,
             avg_mfe=self.mfe_sum / self.excursions if self.excursions else None,
             avg_etd=self.etd_sum / self.excursions if self.excursions else None,

@@ -179,6 +179,8 @@ def snapshot(
         avg_r=p.avg_r,
         longest_win_streak=p.longest_win_streak,
         longest_loss_streak=p.longest_loss_streak,
+        current_win_streak=p.current_win_streak,
+        current_loss_streak=p.current_loss_streak,
         avg_mae=_maybe(p.avg_mae),
         avg_mfe=_maybe(p.avg_mfe),
         avg_etd=_maybe(p.avg_etd),

@@ -90,6 +90,20 @@ def test_a_hand_worked_set_of_trades() -> None:
     assert p.first_exit == MONDAY and p.last_exit == MONDAY + timedelta(days=3)
 
 
+def test_the_current_streak_is_the_run_ending_with_the_newest_trade() -> None:
+    nets = ["-10", "-20", "30", "-5", "-15", "-25"]  # L, L, W, L, L, L
+    trades = [trade(net, day=n) for n, net in enumerate(nets)]
+    p = summarize(trades)
+    assert (p.current_loss_streak, p.current_win_streak) == (3, 0)
+    assert (p.longest_loss_streak, p.longest_win_streak) == (3, 1)
+    after_a_win = summarize([*trades, trade("40", day=6)])
+    assert (after_a_win.current_loss_streak, after_a_win.current_win_streak) == (0, 1)
+    after_a_breakeven = summarize([*trades, trade("0", day=6)])  # a breakeven ends both runs
+    assert (after_a_breakeven.current_loss_streak, after_a_breakeven.current_win_streak) == (0, 0)
+    assert after_a_breakeven.longest_loss_streak == 3
+    assert (summarize([]).current_loss_streak, summarize([]).current_win_streak) == (0, 0)
+
+
 def test_undefined_figures_are_none_not_zero_or_infinity() -> None:
     empty = summarize([])
     assert (empty.trades, empty.net_profit, empty.max_drawdown) == (0, D(0), D(0))
@@ -294,6 +308,8 @@ def test_counts_sums_and_drawdowns_hold_together(trades: list[TradeResult]) -> N
     assert p.gross_profit + p.gross_loss == p.net_profit == sum((t.net for t in trades), Decimal(0))
     assert 0 <= p.current_drawdown <= p.max_drawdown <= -p.gross_loss
     assert p.longest_win_streak <= p.wins and p.longest_loss_streak <= p.losses
+    assert p.current_win_streak <= p.longest_win_streak
+    assert p.current_loss_streak <= p.longest_loss_streak
     days = per_trading_day(trades)
     assert sum((d.net_profit for d in days.values()), Decimal(0)) == p.net_profit
     assert sum(daily_pnl(trades).values(), Decimal(0)) == p.net_profit
@@ -312,6 +328,19 @@ def test_order_free_figures_do_not_depend_on_the_order(
             assert left == pytest.approx(right)
         else:
             assert left == right
+
+
+def current_streaks(nets: list[Decimal]) -> tuple[int, int]:
+    """(wins, losses) in a row at the end of ``nets``, counted back from the newest."""
+    wins = losses = 0
+    for net in reversed(nets):
+        if net > 0 and not losses:
+            wins += 1
+        elif net < 0 and not wins:
+            losses += 1
+        else:
+            break
+    return wins, losses
 
 
 rich_trade_lists = st.lists(
@@ -345,6 +374,8 @@ def test_tallies_of_pieces_extended_in_order_are_the_tally_of_the_whole(
         joined.extend(piece)
     assert joined == whole
     assert joined.performance() == summarize(trades)
+    p = joined.performance()
+    assert (p.current_win_streak, p.current_loss_streak) == current_streaks([t.net for t in trades])
 
 
 @given(

@@ -58,6 +58,7 @@ def test_the_three_windows_of_a_new_trade() -> None:
     assert events[2].net_profit == summarize(trades[1:]).net_profit
     assert events[0].as_of_trade_id == trades[-1].trade_id
     assert events[0].currency == "USD" and events[0].account == "Sim101"
+    assert (events[0].current_win_streak, events[0].current_loss_streak) == (1, 0)  # W, L, W
     codec = default_codec()
     for event in events:
         assert codec.decode(codec.encode(event)) == event
