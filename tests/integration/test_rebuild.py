@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from fillstream.settings import Settings
-from projections import PERFORMANCE, TRADES, versions
+from projections import PERFORMANCE, PROJECTIONS, TRADES, versions
 from projections import rebuild as rebuild_module
 from projections.migrate import connect, migrate
 from projections.projection import Location
@@ -319,4 +319,5 @@ def view_rows(settings: Settings, view: str) -> list[str]:
     return sorted(text for (text,) in rows)
 
 
-VIEWS = ("trades", "performance", "positions", "market_bars", "executions", "orders")
+VIEWS = tuple(p.name for p in PROJECTIONS)
+"""Every projection's view (named like the projection)."""
