@@ -20,9 +20,11 @@ setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
 # Java 17 and Maven run Kafka; PostgreSQL's server binaries run the database; Mono compiles and
 # runs the NinjaTrader AddOn (bridge/ninjatrader) in the tests; Prometheus (and its promtool)
-# scrapes the processes and checks the metrics and alerting rules in the tests.
+# scrapes the processes and checks the metrics and alerting rules in the tests; Alertmanager's
+# amtool and docker-compose (no Docker engine: it checks the compose file offline) check the
+# deployment files under deploy/ in the tests, and systemd-analyze the units.
 system-packages:
-	@missing=(); \
+	@missing=(); lean=(); \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
 	command -v java >/dev/null || missing+=(openjdk-17-jre-headless); \
 	command -v mvn >/dev/null || missing+=(maven); \
@@ -31,12 +33,21 @@ system-packages:
 	command -v mono >/dev/null || missing+=(mono-runtime); \
 	ls /usr/lib/mono/4.5/System.Net.Http.dll >/dev/null 2>&1 || missing+=(libmono-system-net-http4.0-cil); \
 	{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus); \
-	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
+	command -v amtool >/dev/null || missing+=(prometheus-alertmanager); \
+	command -v systemd-analyze >/dev/null || missing+=(systemd); \
+	command -v docker-compose >/dev/null || lean+=(docker-compose); \
+	if [ $$(( $${#missing[@]} + $${#lean[@]} )) -eq 0 ]; then exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then \
-		echo "make setup: installing $${missing[*]} with apt-get"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$${missing[@]}"; \
+		echo "make setup: installing $${missing[*]} $${lean[*]} with apt-get"; \
+		apt-get update -q; \
+		if [ $${#missing[@]} -gt 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$${missing[@]}"; fi; \
+		if [ $${#lean[@]} -gt 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+				"$${lean[@]}"; fi; \
 	else \
-		echo "make setup: missing system packages; as root run: apt-get install -y $${missing[*]}" >&2; \
+		echo "make setup: missing system packages; as root run:" \
+			"apt-get install -y $${missing[*]} $${lean[*]}" >&2; \
 		exit 1; \
 	fi
 
