@@ -74,7 +74,7 @@ def render_table(status: StackStatus) -> str:
         return "ok" if ok else "DOWN"
 
     parts = [
-        _table(
+        text_table(
             ("component", "state", "detail"),
             [
                 ("broker", mark(status.broker.reachable), _detail(status.broker)),
@@ -89,11 +89,11 @@ def render_table(status: StackStatus) -> str:
                 ),
             ],
         ),
-        _table(
+        text_table(
             (f"topic ({status.namespace}.*)", "partitions"),
             [(t.name, str(t.partitions)) for t in status.topics] or [("(none)", "")],
         ),
-        _table(
+        text_table(
             ("consumer group", "state", "lag"),
             [(g.group_id, g.state, "?" if g.lag is None else str(g.lag)) for g in status.groups]
             or [("(none)", "", "")],
@@ -106,7 +106,7 @@ def _detail(check: Reachability) -> str:
     return check.address if check.reachable else f"{check.address}: {check.detail}"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))

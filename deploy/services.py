@@ -1,4 +1,5 @@
-"""fillstream's own background processes: the bridge, the stream worker and the projector.
+"""fillstream's own background processes: the bridge, the stream worker, the projector and the
+notifier.
 
 Each runs as ``python -m fillstream COMMAND`` in its own session, logs to
 ``home/logs/NAME.log`` and leaves its pid in ``home/run/NAME.pid``.
@@ -17,13 +18,14 @@ from deploy import _process
 from fillstream.errors import ServiceError
 from fillstream.settings import Settings
 
-SERVICES: tuple[str, ...] = ("bridge", "worker", "projector")
+SERVICES: tuple[str, ...] = ("bridge", "worker", "projector", "notifier")
 
 # service name -> (``fillstream`` subcommand, setting that holds its HTTP port)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "bridge": ("bridge", "FILLSTREAM_BRIDGE_PORT"),
     "worker": ("worker", "FILLSTREAM_WORKER_PORT"),
     "projector": ("project", "FILLSTREAM_PROJECTOR_PORT"),
+    "notifier": ("notify", "FILLSTREAM_NOTIFY_PORT"),
 }
 
 
@@ -143,6 +145,7 @@ def _port(settings: Settings, name: str) -> int:
         "bridge": settings.bridge_port,
         "worker": settings.worker_port,
         "projector": settings.projector_port,
+        "notifier": settings.notify_port,
     }
     _command(name)
     return ports[name]

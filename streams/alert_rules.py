@@ -193,7 +193,7 @@ def parse_rules(document: Any) -> RuleSet:
     return RuleSet(
         rules=parsed,
         channels=channels,
-        repeat_seconds=_seconds(repeat, "delivery.repeat_interval", allow_zero=True),
+        repeat_seconds=parse_duration(repeat, "delivery.repeat_interval", allow_zero=True),
     )
 
 
@@ -258,10 +258,10 @@ def _parameter(value: Any, kind: str, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
             raise ConfigError(where, f"must be a number between 0 and 1, was {_shown(value)}")
         return float(value)
-    return _seconds(value, where, allow_zero=False)
+    return parse_duration(value, where, allow_zero=False)
 
 
-def _seconds(value: Any, where: str, *, allow_zero: bool) -> float:
+def parse_duration(value: Any, where: str, *, allow_zero: bool) -> float:
     """``90``, ``"90s"``, ``"5m"``, ``"4h"`` or ``"1d"`` as seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)

@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from fillstream.settings import Settings
+from projections import PROJECTIONS
 from projections.migrate import migrate
 from streams.performance import DEFINITIONS_VERSION, Performance, TradeResult, summarize
 from tests.harness import wait_for
@@ -350,9 +351,7 @@ def test_projections_list_shows_versions_rows_and_lag(
 
     wait_for(settled, timeout=90, interval=0.5, message="the projections never caught up")
     states = {s.name: s for s in list_projections(settings)}
-    assert set(states) == {
-        "trades", "performance", "positions", "market_bars", "executions", "orders",
-    }  # fmt: skip
+    assert set(states) == {p.name for p in PROJECTIONS}
     assert (states["executions"].rows, states["orders"].rows) == (4, 0)
     assert (states["trades"].live_version, states["trades"].table) == (1, "trades_v1")
     assert all(s.state == "live" and s.version == 1 for s in states.values())

@@ -11,17 +11,16 @@ import pytest
 
 from fillstream.settings import Settings
 from schemas.catalog import load_catalog
-from streams.cmd_worker import available_cores, default_matching_processes
+from streams.cmd_worker import STAGES, available_cores, default_matching_processes
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
-STAGES = ("matching", "scopes", "performance")
 PARTITIONS = load_catalog()["raw.executions"].partitions
-PROCESSES = default_matching_processes(PARTITIONS, available_cores()) + 2
-"""Matching's (by default one per partition it reads, at most the cores less one), scopes' and
-performance's."""
+PROCESSES = default_matching_processes(PARTITIONS, available_cores()) + len(STAGES) - 1
+"""Matching's (by default one per partition it reads, at most the cores less one), and one for
+each other stage."""
 
 
 def readiness(port: int) -> dict[str, bool]:
