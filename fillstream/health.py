@@ -1,14 +1,18 @@
 """A tiny threaded HTTP server for processes without a web framework of their own:
-``/metrics`` (Prometheus), ``/healthz`` (alive) and ``/readyz`` (dependencies reachable)."""
+``/metrics`` (Prometheus), ``/healthz`` (alive), ``/readyz`` (dependencies reachable) and any
+extra ``routes`` a process adds (the notifier's ``/alerts/feed``)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+"""Answers a GET in full (status, headers, body) through the request handler it is given."""
 
 
 def serve_health(
@@ -17,9 +21,11 @@ def serve_health(
     ready: Callable[[], dict[str, bool]],
     *,
     registry: CollectorRegistry = REGISTRY,
+    routes: Mapping[str, Route] | None = None,
 ) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; ``ready`` returns named checks, all true when ready;
-    /metrics shows ``registry``."""
+    /metrics shows ``registry``; ``routes`` answer GETs of other paths (query aside)."""
+    extra = dict(routes or {})
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -32,6 +38,8 @@ def serve_health(
                 checks = ready()
                 status = 200 if all(checks.values()) else 503
                 self._send(status, json.dumps(checks).encode(), "application/json")
+            elif path in extra:
+                extra[path](self)
             else:
                 self._send(404, b'{"error": "not found"}', "application/json")
 
