@@ -77,6 +77,8 @@ def channels_from_config(
         if not isinstance(settings, Mapping):
             raise ConfigError(where, f"must be a table, was {settings!r}")
         reader = Table(settings, where, environ)
+        if "type" not in settings:
+            raise reader.error("type", f"is required: one of {', '.join(_BUILDERS)}")
         kind = reader.choice("type", tuple(_BUILDERS), "")
         routing = _routing(reader)
         if kind == "feed":
@@ -92,15 +94,12 @@ def channels_from_config(
 
 
 def _routing(table: Table) -> Routing:
-    severities = None
-    if table.table.get("severities") is not None:
-        named = table.texts("severities")
-        for severity in named:
-            if severity not in _SEVERITIES:
-                raise table.error(
-                    "severities", f"must list {', '.join(_SEVERITIES)}, was {severity!r}"
-                )
-        severities = frozenset(Severity(s) for s in named)
-    else:
-        table.texts("severities", default=())
-    return Routing(severities=severities, resolved=table.boolean("resolved", True))
+    named = table.texts("severities", default=_SEVERITIES)
+    for severity in named:
+        if severity not in _SEVERITIES:
+            raise table.error("severities", f"must list {', '.join(_SEVERITIES)}, was {severity!r}")
+    given = "severities" in table.table
+    return Routing(
+        severities=frozenset(Severity(s) for s in named) if given else None,
+        resolved=table.boolean("resolved", True),
+    )
