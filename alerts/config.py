@@ -162,7 +162,7 @@ class Table:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise self.error(
-                str(key), f"is not a setting of a {kind} channel ({hint}known: {', '.join(known)})"
+                str(key), f"is not a setting of {kind} channels ({hint}known: {', '.join(known)})"
             )
 
 
