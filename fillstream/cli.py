@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run the stream worker (matching, performance) in the foreground",
     ),
     "project": ("projections.cmd_project", "run the projectors in the foreground"),
+    "notify": ("alerts.cmd_notify", "deliver alerts to their channels in the foreground"),
+    "alerts": ("alerts.cmd_alerts", "check the rules file, list alerts, set or end silences"),
     "projections": (
         "projections.cmd_projections",
         "list, rebuild (blue/green), switch, drop or archive projections",

@@ -50,6 +50,8 @@ CREATE TABLE alert_deliveries (
     attempts      integer       NOT NULL DEFAULT 0,
     error         text,
     ts_event      timestamptz   NOT NULL,  -- of the event that raised or resolved the alert
+    payload       bytea         NOT NULL,  -- the AlertChanged (Avro): what a resumed or
+                                           -- repeated delivery sends
     decided_at    timestamptz   NOT NULL DEFAULT now(),
     delivered_at  timestamptz,
     PRIMARY KEY (alert_id, state, repeat, channel)

@@ -1,0 +1,85 @@
+"""``fillstream notify``: deliver the alerts of ``derived.alerts`` to the channels of the rules
+file (FILLSTREAM_ALERT_RULES), with /metrics, /healthz, /readyz and the live feed
+/alerts/feed, until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+
+from confluent_kafka.admin import AdminClient
+
+from alerts.channels import channels_from_config
+from alerts.feed import AlertFeed
+from alerts.notifier import DEFAULT_MAX_AGE, Notifier
+from fillstream.health import serve_health
+from fillstream.lag import LAG, worst
+from fillstream.settings import Settings
+from projections.migrate import connect, migrate
+from schemas.catalog import ensure_topics
+from schemas.codec import default_codec
+from streams.alert_rules import EMPTY, load_rules
+
+log = logging.getLogger("fillstream.alerts")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fillstream notify", description=__doc__)
+    parser.add_argument(
+        "--port", type=int, help="HTTP port (default FILLSTREAM_NOTIFY_PORT or 8790)"
+    )
+    parser.add_argument(
+        "--max-age",
+        type=float,
+        default=DEFAULT_MAX_AGE,
+        metavar="SECONDS",
+        help="alerts whose event entered the log longer ago are recorded, not sent "
+        f"(default {DEFAULT_MAX_AGE:g}: a replay of history notifies nobody)",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    rules = load_rules(settings.alert_rules) if settings.alert_rules else EMPTY
+    channels = channels_from_config(rules.channels, os.environ, feed_token=settings.token)
+    if not channels:
+        log.warning("no channels in FILLSTREAM_ALERT_RULES: alerts are recorded, not sent")
+    ensure_topics(settings)
+    migrate(settings)
+    notifier = Notifier(
+        settings, default_codec(), channels, repeat_seconds=rules.repeat_seconds,
+        max_age=args.max_age,
+    )  # fmt: skip
+    feeds = [channel for channel in channels.values() if isinstance(channel, AlertFeed)]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    port = args.port or settings.notify_port
+    serve_health(
+        settings.metrics_host, port, lambda: _ready(settings, notifier),
+        routes={feed.path: feed.handle for feed in feeds},
+    )  # fmt: skip
+    log.info("notifier running on port %d: %s", port, ", ".join(channels) or "no channels")
+    notifier.run(stop)
+    return 0
+
+
+def _ready(settings: Settings, notifier: Notifier) -> dict[str, bool]:
+    checks = {"kafka": False, "postgresql": False, "assigned": notifier.assigned}
+    checks["caught up"] = worst(LAG.collect()) <= settings.ready_lag_records
+    try:
+        AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
+        checks["kafka"] = True
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        pass
+    try:
+        with connect(settings, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        checks["postgresql"] = True
+    except Exception:  # noqa: BLE001
+        pass
+    return checks
