@@ -49,6 +49,8 @@ class Settings:
     feed_silence_seconds: float = 30.0
     ready_lag_records: int = 1000
     """A worker or projector is ready (``/readyz``) only with no partition further behind."""
+    health_interval_seconds: int = 30
+    """How often each process publishes a health check (``ServiceChecked``) to ``health``."""
     bridge_ack_timeout: float = 5.0
     matching: str = "fifo"
     """Lot matching of the stream worker: ``fifo`` or ``average-cost`` (``streams.Matching``)."""
@@ -109,6 +111,9 @@ class Settings:
             feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
             ready_lag_records=_count(
                 env, "FILLSTREAM_READY_LAG_RECORDS", 1000, low=0, high=1_000_000_000
+            ),
+            health_interval_seconds=_count(
+                env, "FILLSTREAM_HEALTH_INTERVAL_SECONDS", 30, low=1, high=3600
             ),
             bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
             matching=matching,
@@ -173,6 +178,7 @@ class Settings:
             "FILLSTREAM_LOG_LEVEL": self.log_level,
             "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
             "FILLSTREAM_READY_LAG_RECORDS": str(self.ready_lag_records),
+            "FILLSTREAM_HEALTH_INTERVAL_SECONDS": str(self.health_interval_seconds),
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
             "FILLSTREAM_MATCHING": self.matching,
             "FILLSTREAM_ROLLING_TRADES": str(self.rolling_trades),

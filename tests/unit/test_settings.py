@@ -226,3 +226,18 @@ def test_a_bad_metrics_host_is_named(tmp_path: Path, raw: str) -> None:
         settings(tmp_path, FILLSTREAM_METRICS_HOST=raw)
     assert caught.value.setting == "FILLSTREAM_METRICS_HOST"
     assert repr(raw) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("often", "whole number"), ("0", "between 1 and 3600"), ("2.5", "whole number"),
+     ("3601", "between 1 and 3600")],
+)  # fmt: skip
+def test_the_health_interval_is_whole_seconds(tmp_path: Path, raw: str, reason: str) -> None:
+    assert settings(tmp_path).health_interval_seconds == 30
+    chosen = settings(tmp_path, FILLSTREAM_HEALTH_INTERVAL_SECONDS="1")  # tests check quickly
+    assert Settings.from_env(chosen.to_env()).health_interval_seconds == 1  # reaches the services
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, FILLSTREAM_HEALTH_INTERVAL_SECONDS=raw)
+    assert caught.value.setting == "FILLSTREAM_HEALTH_INTERVAL_SECONDS"
+    assert reason in str(caught.value)
