@@ -354,6 +354,7 @@ class Deriver:
         if store is not None and self._changelog_id is None:
             self._changelog_id = self._identity(topic)
         identity = self._changelog_id
+        remaining = metrics.RECOVERY_REMAINING.labels(name)
         try:
             low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
             start = low
@@ -362,6 +363,7 @@ class Deriver:
                 metrics.RESTORED.labels(name, "local").inc(len(local))
                 for key, offset, value in local:
                     yield Record(topic, partition, offset, key, value)
+            remaining.set(max(0, high - start))
             if start >= high:
                 return
             reader.assign([TopicPartition(topic, partition, start)])
@@ -378,6 +380,8 @@ class Deriver:
                 record = None if ended else _record(message)
                 if record is not None:
                     tail.append((record.key or b"", record.offset, record.value))
+                    if len(tail) % 1000 == 0:
+                        remaining.set(max(0, high - record.offset - 1))
                     yield record
                 if tail and (ended or len(tail) >= _STORE_CHUNK):
                     metrics.RESTORED.labels(name, "changelog").inc(len(tail))
@@ -385,6 +389,7 @@ class Deriver:
                         store.apply(partition, identity, tail, tail[-1][1] + 1)
                     tail = []
         finally:
+            remaining.set(0)
             reader.close()
 
     def replay(

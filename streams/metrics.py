@@ -57,3 +57,10 @@ HELD = Gauge(
     "context.",
     multiprocess_mode="livesum",
 )
+RECOVERY_REMAINING = Gauge(
+    "fillstream_stream_recovery_remaining_records",
+    "Changelog records a stage has yet to read back before it derives again: of the partition "
+    "it restores now, by stage (0 when it restores none).",
+    ["stage"],
+    multiprocess_mode="livesum",
+)
