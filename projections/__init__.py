@@ -7,6 +7,7 @@ from projections.performance import PERFORMANCE
 from projections.positions import MARKET_BARS, POSITIONS
 from projections.projection import Location, Projection
 from projections.trades import TRADES
+from projections.uptime import SERVICE_CHECKS
 
 PROJECTIONS: tuple[Projection, ...] = (
     TRADES,
@@ -16,6 +17,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     EXECUTIONS,
     ORDERS,
     ALERTS,
+    SERVICE_CHECKS,
 )
 """Every projection ``fillstream project`` runs."""
 
@@ -27,6 +29,7 @@ __all__ = [
     "PERFORMANCE",
     "POSITIONS",
     "PROJECTIONS",
+    "SERVICE_CHECKS",
     "TRADES",
     "Location",
     "Projection",

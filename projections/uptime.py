@@ -1,0 +1,64 @@
+"""The uptime projection: every ``ServiceChecked`` on ``health``, behind the ``service_checks``
+view; ``uptime_spans``, ``uptime_daily`` and ``uptime_monthly`` read it (each process's
+availability per UTC day and month, see ``migrations/0010_uptime.sql``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from projections.projection import Location, Projection
+from schemas.events import Event, ServiceChecked
+
+
+def check_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    if not isinstance(event, ServiceChecked):
+        return ()
+    return (
+        (
+            event.service,
+            event.instance,
+            event.envelope.ts_event,
+            event.healthy,
+            json.dumps(dict(event.checks), sort_keys=True),
+            _figures(event.figures),
+            event.interval_seconds,
+            event.started_at,
+            event.envelope.event_id,
+            where.topic,
+            where.partition,
+            where.offset,
+            event.envelope.ts_ingested,
+        ),
+    )
+
+
+SERVICE_CHECKS = Projection(
+    name="service_checks",
+    topics=("health",),
+    columns=(
+        "service",
+        "instance",
+        "ts_event",
+        "healthy",
+        "checks",
+        "figures",
+        "interval_seconds",
+        "started_at",
+        "event_id",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_ingested",
+    ),
+    key=("service", "instance", "ts_event"),
+    to_rows=check_rows,
+)
+
+
+def _figures(figures: Mapping[str, float]) -> str:
+    """As JSON, which has no NaN or infinity: those are null."""
+    finite = {name: v if math.isfinite(v) else None for name, v in figures.items()}
+    return json.dumps(finite, sort_keys=True)
