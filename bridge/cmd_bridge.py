@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
+from prometheus_client import REGISTRY
 
+from bridge.metrics import feed_monitor
 from bridge.publisher import Publisher
 from bridge.server import create_app
 from bridge.spool import Spool
+from fillstream.health_events import bridge_figures
+from fillstream.health_reporter import HealthReporter
 from fillstream.settings import Settings
 from schemas.codec import default_codec
 
@@ -21,21 +26,38 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--port", type=int, help="port (default FILLSTREAM_BRIDGE_PORT or 8787)")
     args = parser.parse_args(argv)
+    started_at = datetime.now(UTC)
     settings = Settings.from_env()
     settings.require_token()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     spool = Spool(settings.home / "spool")
-    publisher = Publisher(settings, default_codec(), spool, ack_timeout=settings.bridge_ack_timeout)
+    codec = default_codec()
+    publisher = Publisher(settings, codec, spool, ack_timeout=settings.bridge_ack_timeout)
     publisher.prepare()
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
+    feed = feed_monitor(settings.feed_silence_seconds)
+    reporter = HealthReporter(
+        settings,
+        codec,
+        service="bridge",
+        port=port,
+        checks=lambda: {"kafka": publisher.kafka_reachable(timeout=2.0)},
+        figures=lambda: bridge_figures(REGISTRY.collect(), feed.ages()),
+        started_at=started_at,
+    )
     logging.getLogger("fillstream.bridge").info("bridge listening on http://%s:%d", host, port)
     try:
-        web.run_app(
-            create_app(settings, publisher), host=host, port=port, print=None, access_log=None
-        )
+        app = create_app(settings, publisher)
+        reporter.start()
+        web.run_app(app, host=host, port=port, print=None, access_log=None)
+    except BaseException:
+        reporter.close()
+        raise
+    else:
+        reporter.stop()  # run_app returns on SIGTERM and SIGINT: a clean stop
     finally:
         publisher.close()
     return 0

@@ -6,17 +6,20 @@ import argparse
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 
 from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY
 
 from fillstream.health import serve_health
+from fillstream.health_events import projector_figures
+from fillstream.health_reporter import HealthReporter
 from fillstream.lag import LAG, worst
 from fillstream.settings import Settings
 from projections import PROJECTIONS, versions
 from projections.migrate import connect, migrate
 from projections.projection import Projection
-from projections.projector import Projector
+from projections.projector import EVENTS, Projector
 from projections.trading_metrics import TradingCollector
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
@@ -30,6 +33,7 @@ def main(argv: list[str]) -> int:
         "--port", type=int, help="metrics/health port (default FILLSTREAM_PROJECTOR_PORT or 8789)"
     )
     args = parser.parse_args(argv)
+    started_at = datetime.now(UTC)
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -40,22 +44,32 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     REGISTRY.register(TradingCollector(settings))
-    serve_health(
-        settings.metrics_host, args.port or settings.projector_port, lambda: _ready(settings)
-    )
+    port = args.port or settings.projector_port
+    serve_health(settings.metrics_host, port, lambda: _ready(settings))
     threads = [
         threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS
     ]
     for thread in threads:
         thread.start()
+    reporter = HealthReporter(
+        settings,
+        default_codec(),
+        service="projector",
+        port=port,
+        checks=lambda: _ready(settings),
+        figures=lambda: projector_figures([*LAG.collect(), *EVENTS.collect()]),
+        started_at=started_at,
+    ).start()
     log.info("projectors running: %s", ", ".join(p.name for p in PROJECTIONS))
     while not stop.wait(1.0):
         if not all(t.is_alive() for t in threads):
             log.error("a projector stopped unexpectedly; exiting")
+            reporter.close()
             stop.set()
             for thread in threads:
                 thread.join(timeout=15)
             return 1
+    reporter.stop()
     for thread in threads:
         thread.join(timeout=15)
     return 0

@@ -26,6 +26,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
@@ -34,6 +35,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from fillstream.health import serve_health
+from fillstream.health_events import worker_figures
+from fillstream.health_reporter import HealthReporter
 from fillstream.lag import worst
 from fillstream.settings import Settings, available_cores
 from schemas.catalog import ensure_topics, load_catalog
@@ -74,6 +77,7 @@ def main(argv: list[str]) -> int:
         f"{partitions}, but at most the cores less one)",
     )
     args = parser.parse_args(argv)
+    started_at = datetime.now(UTC)
     if args.matching_processes < 1:
         parser.error(f"--matching-processes: at least 1, was {args.matching_processes}")
     counts = {name: args.matching_processes if name == "matching" else 1 for name in STAGES}
@@ -110,6 +114,15 @@ def main(argv: list[str]) -> int:
     )
     for child in children:
         child.start()
+    reporter = HealthReporter(
+        settings,
+        default_codec(),
+        service="worker",
+        port=port,
+        checks=lambda: _ready(settings, assigned, registry),
+        figures=lambda: worker_figures(registry.collect()),
+        started_at=started_at,
+    ).start()
     log.info("stream worker running: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
     failed = False
     while not stop.wait(1.0):
@@ -117,6 +130,10 @@ def main(argv: list[str]) -> int:
             log.error("a stage stopped unexpectedly; stopping the worker")
             failed = True
             stop.set()
+    if failed:
+        reporter.close()
+    else:
+        reporter.stop()
     _stop(children, metrics)
     return 1 if failed else 0
 
