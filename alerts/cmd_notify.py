@@ -9,13 +9,17 @@ import logging
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 
 from confluent_kafka.admin import AdminClient
 
 from alerts.channels import channels_from_config
 from alerts.feed import AlertFeed
+from alerts.metrics import DELIVERIES
 from alerts.notifier import DEFAULT_MAX_AGE, Notifier
 from fillstream.health import serve_health
+from fillstream.health_events import ERRORS_TOTAL, LAG_RECORDS, sample_sum
+from fillstream.health_reporter import HealthReporter
 from fillstream.lag import LAG, worst
 from fillstream.settings import Settings
 from projections.migrate import connect, migrate
@@ -40,6 +44,7 @@ def main(argv: list[str]) -> int:
         f"(default {DEFAULT_MAX_AGE:g}: a replay of history notifies nobody)",
     )
     args = parser.parse_args(argv)
+    started_at = datetime.now(UTC)
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -63,9 +68,32 @@ def main(argv: list[str]) -> int:
         settings.metrics_host, port, lambda: _ready(settings, notifier),
         routes={feed.path: feed.handle for feed in feeds},
     )  # fmt: skip
+    reporter = HealthReporter(
+        settings,
+        default_codec(),
+        service="notifier",
+        port=port,
+        checks=lambda: _ready(settings, notifier),
+        figures=_figures,
+        started_at=started_at,
+    ).start()
     log.info("notifier running on port %d: %s", port, ", ".join(channels) or "no channels")
-    notifier.run(stop)
+    try:
+        notifier.run(stop)
+    except BaseException:
+        reporter.close()
+        raise
+    reporter.stop()
     return 0
+
+
+def _figures() -> dict[str, float]:
+    """The notifier's health figures: its lag, and deliveries that failed after every retry."""
+    return {
+        LAG_RECORDS: worst(LAG.collect()),
+        ERRORS_TOTAL: sample_sum(DELIVERIES.collect(), "fillstream_alerts_deliveries_total",
+                                 outcome="failed"),
+    }  # fmt: skip
 
 
 def _ready(settings: Settings, notifier: Notifier) -> dict[str, bool]:

@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from confluent_kafka import Producer
+
 from deploy.offsets import parse_moment
+from fillstream.errors import FillstreamError
+from fillstream.health_events import service_checked
 from fillstream.settings import Settings
 from projections.listing import list_projections, render
 from projections.rebuild import Outcome, by_name, drop, rebuild, switch
+from schemas.catalog import producer_config, record_headers
+from schemas.codec import default_codec
+from schemas.events import schema_name
+
+log = logging.getLogger("fillstream.projections")
 
 EXAMPLES = """examples:
   fillstream projections list                          versions, rows and lag
@@ -82,18 +94,56 @@ def _rebuild(settings: Settings, args: argparse.Namespace, stop: threading.Event
     projections = list(PROJECTIONS) if args.all else by_name(args.names)
     until = None if args.until is None else parse_moment(args.until)
     since = None if args.since is None else parse_moment(args.since)
-    return [
-        rebuild(
-            settings,
-            p,
-            keep_old=args.keep_old,
-            accept_diff=args.accept_diff,
-            until=until,
-            since=since,
-            stop=stop,
-        )  # fmt: skip
-        for p in projections
-    ]
+    outcomes = []
+    for p in projections:
+        started_at = datetime.now(UTC)
+        try:
+            outcome = rebuild(
+                settings,
+                p,
+                keep_old=args.keep_old,
+                accept_diff=args.accept_diff,
+                until=until,
+                since=since,
+                stop=stop,
+            )  # fmt: skip
+        except FillstreamError as e:
+            _report_rebuild(settings, p.name, started_at, failed=str(e))
+            raise
+        if not stop.is_set() and until is None:
+            switched = outcome.state == "live"
+            _report_rebuild(
+                settings, p.name, started_at, failed=None if switched else "not switched"
+            )
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _report_rebuild(
+    settings: Settings, projection: str, started_at: datetime, *, failed: str | None
+) -> None:
+    """Publish how a rebuild ended as a health check of the ``rebuild`` service (figure
+    ``rebuild_failed|<projection>``, 1 or 0), which the ``rebuild_failed`` alert rule reads; a
+    Kafka that cannot take it is logged, not raised (the rebuild's own outcome stands)."""
+    check = service_checked(
+        service="rebuild",
+        instance=f"{socket.gethostname()}|{projection}",
+        checks={"rebuild": failed is None},
+        figures={f"rebuild_failed|{projection}": 0.0 if failed is None else 1.0},
+        interval_seconds=settings.health_interval_seconds,
+        started_at=started_at,
+        at=datetime.now(UTC),
+    )
+    codec = default_codec()
+    producer = Producer(producer_config(settings))
+    producer.produce(
+        settings.topic("health"),
+        key=f"rebuild|{check.instance}".encode(),
+        value=codec.encode(check),
+        headers=list(record_headers(schema_name(check), check.envelope.event_id)),
+    )
+    if producer.flush(10):
+        log.warning("the outcome of the %s rebuild did not reach Kafka", projection)
 
 
 def _archive(settings: Settings, args: argparse.Namespace) -> int:

@@ -200,14 +200,20 @@ class AlertBook:
                 )
             case RuleType.UNHEALTHY:
                 failing = sorted(name for name, ok in check.checks.items() if not ok)
-                since = self._since(rule, instance, not check.healthy, at)
+                stopping = dict(check.checks) == {"running": False}  # a clean stop's last check
+                since = self._since(rule, instance, not check.healthy and not stopping, check)
                 limit = rule.parameters["seconds"]
                 yield Finding(
                     instance,
                     since is not None and (at - since).total_seconds() >= limit,
-                    f"{check.service} {check.instance}: failing {', '.join(failing)}"
-                    if failing
-                    else f"{check.service} {check.instance}: healthy",
+                    f"{check.service} {check.instance}: "
+                    + (
+                        "stopped"
+                        if stopping
+                        else f"failing {', '.join(failing)}"
+                        if failing
+                        else "healthy"
+                    ),
                     _of(check, value=", ".join(failing), limit=f"{limit:g}"),
                 )
 
@@ -237,14 +243,18 @@ class AlertBook:
             return 0.0
         return (at - datetime.fromisoformat(before["since"])).total_seconds()
 
-    def _since(self, rule: Rule, instance: str, failing: bool, at: datetime) -> datetime | None:
-        """Since when the instance has been failing, or None when it is not."""
+    def _since(
+        self, rule: Rule, instance: str, failing: bool, check: ServiceChecked
+    ) -> datetime | None:
+        """Since when the instance has been failing in this run of its process (a restarted
+        one starts afresh), or None when it is not."""
+        at, started = check.envelope.ts_event, check.started_at.isoformat()
         before = self.memory.get((rule.name, instance))
         if not failing:
             self._remember(rule, instance, None)
             return None
-        if before is None:
-            self._remember(rule, instance, {"since": at.isoformat()})
+        if before is None or before.get("started") != started:
+            self._remember(rule, instance, {"since": at.isoformat(), "started": started})
             return at
         return datetime.fromisoformat(before["since"])
 

@@ -38,7 +38,7 @@ WITH checked AS (
            least(coalesce(lead(ts_event) OVER (PARTITION BY service, instance ORDER BY ts_event),
                           'infinity'), now()) AS next_at
     FROM service_checks
-    WHERE ts_event < now()
+    WHERE ts_event < now() AND service <> 'rebuild'  -- a rebuild's outcome: one check, no service
 ), covered AS (
     SELECT service, instance, ts_event, next_at,
            CASE WHEN stopping THEN 'stopped' WHEN healthy THEN 'up' ELSE 'unhealthy' END AS state,
@@ -85,7 +85,7 @@ WITH pieces AS (  -- each span cut at the days' bounds
            count(*) FILTER (WHERE NOT healthy AND NOT checks @> '{"running": false}') AS unhealthy_checks,
            count(*) FILTER (WHERE checks @> '{"running": false}') AS stops
     FROM service_checks
-    WHERE ts_event < now()
+    WHERE ts_event < now() AND service <> 'rebuild'  -- a rebuild's outcome: one check, no service
     GROUP BY service, instance, period
 )
 SELECT t.service, t.instance, t.period::date AS day,
@@ -126,7 +126,7 @@ WITH pieces AS (  -- each span cut at the months' bounds
            count(*) FILTER (WHERE NOT healthy AND NOT checks @> '{"running": false}') AS unhealthy_checks,
            count(*) FILTER (WHERE checks @> '{"running": false}') AS stops
     FROM service_checks
-    WHERE ts_event < now()
+    WHERE ts_event < now() AND service <> 'rebuild'  -- a rebuild's outcome: one check, no service
     GROUP BY service, instance, period
 )
 SELECT t.service, t.instance, t.period::date AS month,

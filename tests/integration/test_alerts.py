@@ -82,6 +82,10 @@ type = "drawdown"
 severity = "critical"
 limit = "10"
 
+[[rules]]
+name = "rebuild"
+type = "rebuild_failed"
+
 [channels.hook]
 type = "webhook"
 url = "http://127.0.0.1:{port}/alerts"
@@ -273,3 +277,25 @@ def test_a_drawdown_from_real_trades_is_delivered_and_reminded(
             assert {a["alert_id"] for a in hook.alerts("drawdown")} == {first["alert_id"]}
         finally:
             notify.stop()
+
+
+def test_a_failed_rebuild_raises_and_the_next_good_one_resolves(
+    alerting: tuple[Settings, Pipeline], hook: Hook
+) -> None:
+    from projections.cmd_projections import _report_rebuild
+
+    settings, _ = alerting
+    notify = notifier(settings).start()
+    try:
+        _report_rebuild(settings, "trades", datetime.now(UTC), failed="the database went away")
+        wait_for(lambda: hook.alerts("rebuild"), timeout=60, message="no rebuild alert")
+        (raised,) = hook.alerts("rebuild")
+        assert raised["state"] == "raised" and raised["key"] == "projection=trades"
+        assert raised["summary"] == "rebuild of projection trades failed"
+        out = fillstream(settings, "projections", "rebuild", "trades", "--json")
+        assert json.loads(out)[0]["state"] == "live"
+        wait_for(lambda: len(hook.alerts("rebuild")) == 2, timeout=60, message="not resolved")
+        assert hook.alerts("rebuild")[1]["state"] == "resolved"
+        assert hook.alerts("rebuild")[1]["summary"] == "rebuild of projection trades succeeded"
+    finally:
+        notify.stop()

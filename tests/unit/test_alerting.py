@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -340,3 +341,22 @@ def test_a_restart_from_the_changelog_derives_what_an_uninterrupted_run_does(
         ]
         for raised, resolved in zip(mine[::2], mine[1::2], strict=False):
             assert resolved.raised_at == raised.raised_at <= resolved.envelope.ts_event
+
+
+def test_unhealthy_ignores_a_clean_stop_and_starts_afresh_after_a_restart() -> None:
+    ruleset = rules({"name": "down", "type": "unhealthy", "seconds": 60})
+    at = [T0 + timedelta(seconds=30 * i) for i in range(8)]
+    stopped = replace(check(at[1], healthy=False), checks={"running": False})
+    restart = at[5]
+    alerts = run(
+        ruleset,
+        [
+            check(at[0], healthy=False),
+            stopped,  # a clean stop ends the failing run: no alert however long it lasts
+            check(restart, healthy=False, started_at=restart),  # stages not assigned yet
+            check(at[6], healthy=False, started_at=restart),
+            check(at[7], healthy=False, started_at=restart),  # 60 s since the restart
+        ],
+    )
+    assert [(a.state.value, a.raised_at) for a in alerts] == [("raised", at[7])]
+    assert alerts[0].summary == "worker host:8788: failing kafka"
