@@ -67,8 +67,9 @@ $(KAFKA_LIBS)/.resolved: deploy/kafka/pom.xml | system-packages
 		-DoutputDirectory=$(abspath $(KAFKA_LIBS)) -DincludeScope=runtime
 	touch $@
 
+# the local stack evaluates the example alert rules unless FILLSTREAM_ALERT_RULES names others
 run: setup
-	$(BIN)/fillstream up
+	FILLSTREAM_ALERT_RULES=$${FILLSTREAM_ALERT_RULES:-deploy/alerts/alerts.toml} $(BIN)/fillstream up
 	$(BIN)/fillstream demo
 
 # the suite includes the static checks: ruff and mypy --strict must pass too

@@ -107,11 +107,15 @@ def _check(settings: Settings, file: Path | None, as_json: bool) -> int:
          _sessions(len(r.mute), len(r.active))]
         for r in rules.rules
     ]  # fmt: skip
-    print(f"{path}: {len(rules.rules)} rules, {len(channels)} channels — valid")
+    print(f"{path}: {_count(len(rules.rules), 'rule')}, {_count(len(channels), 'channel')}: valid")
     if rows:
         print(table(["rule", "type", "severity", "parameters", "sessions"], rows))
     print(f"channels: {', '.join(sorted(channels)) or 'none (alerts are recorded, not sent)'}")
     return 0
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _sessions(muted: int, active: int) -> str:

@@ -13,7 +13,7 @@ def main(argv: list[str]) -> int:
         prog="fillstream up",
         description="Start Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL "
         "point elsewhere), create the topics, apply the migrations and start the bridge, "
-        "worker and projector. Safe to run again: running parts are left alone.",
+        "worker, projector and notifier. Safe to run again: running parts are left alone.",
     )
     parser.parse_args(argv)
     settings = stack.up(Settings.from_env())

@@ -228,6 +228,8 @@ def _print_where_to_look(settings: Settings, views: list[tuple[str, int | None]]
         ("bridge metrics", f"{settings.bridge_url}/metrics"),
         ("worker metrics", f"http://127.0.0.1:{settings.worker_port}/metrics"),
         ("projector metrics", f"http://127.0.0.1:{settings.projector_port}/metrics"),
+        ("notifier metrics", f"http://127.0.0.1:{settings.notify_port}/metrics"),
+        ("alerts", "fillstream alerts list --all"),
         (
             "psql",
             f'eval "$(fillstream env)"; psql "$DATABASE_URL" '
