@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     migrate(settings)
     notifier = Notifier(
         settings, default_codec(), channels, repeat_seconds=rules.repeat_seconds,
-        max_age=args.max_age,
+        group_seconds=rules.group_seconds, max_age=args.max_age,
     )  # fmt: skip
     feeds = [channel for channel in channels.values() if isinstance(channel, AlertFeed)]
     stop = threading.Event()

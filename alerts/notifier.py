@@ -14,6 +14,8 @@ reads an alert again, or a rebuild that derives it again with the same identity,
 claimed. A delivery claimed but not done when the notifier stopped is resumed at its next
 start, so a crash between sending and recording can send one notification twice, never none.
 Reminders of alerts still raised go out every ``repeat_seconds`` (from the ledger alone).
+With ``group_seconds``, the alerts of one rule and state claimed within that long of the first
+go to each channel as one notification (``alerts.grouping``); each keeps its own ledger row.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from confluent_kafka import Consumer, Message
 
 from alerts.channels import Channel
 from alerts.dispatch import Dispatcher, Outcome
+from alerts.grouping import Due, Grouper, combined
 from alerts.ledger import REMINDER, DeliveryLedger, Unsent, claim_of
 from alerts.silences import Silences
 from fillstream.errors import CodecError
@@ -63,6 +66,7 @@ class Notifier:
         channels: Mapping[str, Channel],
         *,
         repeat_seconds: float,
+        group_seconds: float = 0.0,
         max_age: float = DEFAULT_MAX_AGE,
         dispatcher: Dispatcher | None = None,
     ) -> None:
@@ -70,6 +74,9 @@ class Notifier:
         self.codec = codec
         self.channels = dict(channels)
         self.repeat_seconds = repeat_seconds
+        self.grouper = Grouper(group_seconds)
+        self._members: dict[tuple[str, str], tuple[AlertChanged, ...]] = {}
+        """(alert id, channel) of a combined notification → the alerts it stands for."""
         self.max_age = max_age
         self.silences = Silences(settings, codec)
         self.dispatcher = dispatcher or Dispatcher(self.channels, self._delivered)
@@ -110,11 +117,13 @@ class Notifier:
                 if messages:
                     consumer.commit(asynchronous=False)
                 lag.observe(consumer)
+                self._send(self.grouper.due(time.monotonic()))
                 if self.repeat_seconds and time.monotonic() >= next_check:
                     next_check = time.monotonic() + every
                     for due in self._locked(self._due):
                         self._remind(due)
         finally:
+            self._send(self.grouper.flush())
             consumer.close()
             lag.forget()
             self.dispatcher.close(timeout=10)
@@ -153,9 +162,20 @@ class Notifier:
                 self._ledger.claim(alert, payload, wanted, "silenced")
                 return []
             claimed = self._ledger.claim(alert, payload, wanted, "pending")
-        if claimed:
+        if claimed and self.grouper.wait > 0:
+            self.grouper.add(alert, claimed, time.monotonic())
+        elif claimed:
             self.dispatcher.submit(alert, claimed)
         return claimed
+
+    def _send(self, due: list[Due]) -> None:
+        for batch in due:
+            if len(batch.alerts) == 1:
+                self.dispatcher.submit(batch.alerts[0], [batch.channel])
+                continue
+            notification = combined(batch.alerts)
+            self._members[(notification.alert_id, batch.channel)] = batch.alerts
+            self.dispatcher.submit(notification, [batch.channel])
 
     def _send_again(self, unsent: Unsent) -> None:
         alert = self.codec.decode(unsent.payload)
@@ -173,13 +193,15 @@ class Notifier:
             self.dispatcher.submit(reminder, claimed)
 
     def _delivered(self, alert: AlertChanged, channel: str, outcome: Outcome) -> None:
+        members = self._members.pop((alert.alert_id, channel), (alert,))
         with self._ledger_lock:
-            self._ledger.record(
-                claim_of(alert, channel),
-                delivered=outcome.delivered,
-                attempts=outcome.attempts,
-                error=None if outcome.delivered else outcome.error,
-            )
+            for member in members:
+                self._ledger.record(
+                    claim_of(member, channel),
+                    delivered=outcome.delivered,
+                    attempts=outcome.attempts,
+                    error=None if outcome.delivered else outcome.error,
+                )
 
     def _due(self) -> list[Unsent]:
         return self._ledger.due_reminders(self.repeat_seconds)

@@ -146,6 +146,9 @@ class RuleSet:
     """The ``[channels.<name>]`` tables as written (``alerts.channels`` validates them)."""
     repeat_seconds: float = 4 * 3600.0
     """The notifier re-sends an alert still raised after this long (0: never)."""
+    group_seconds: float = 0.0
+    """The notifier sends the alerts of one rule and state raised within this long of the
+    first as one notification per channel (0: each alone)."""
 
 
 EMPTY = RuleSet()
@@ -188,12 +191,15 @@ def parse_rules(document: Any) -> RuleSet:
     for name, table in channels.items():
         _table(table, f"channels.{name}")
     delivery = _table(top.get("delivery", {}), "delivery")
-    _known(delivery, {"repeat_interval"}, "delivery")
+    _known(delivery, {"repeat_interval", "group_wait"}, "delivery")
     repeat = delivery.get("repeat_interval", "4h")
     return RuleSet(
         rules=parsed,
         channels=channels,
         repeat_seconds=parse_duration(repeat, "delivery.repeat_interval", allow_zero=True),
+        group_seconds=parse_duration(
+            delivery.get("group_wait", 0), "delivery.group_wait", allow_zero=True
+        ),
     )
 
 

@@ -69,6 +69,7 @@ def hook() -> Iterator[Hook]:
 RULES = """
 [delivery]
 repeat_interval = "{repeat}"
+group_wait = "{group}"
 
 [[rules]]
 name = "lag"
@@ -93,9 +94,11 @@ format = "generic"
 """
 
 
-def with_rules(settings: Settings, tmp: Path, hook: Hook, repeat: str = "0") -> Settings:
+def with_rules(
+    settings: Settings, tmp: Path, hook: Hook, repeat: str = "0", group: str = "0"
+) -> Settings:
     path = tmp / "alerts.toml"
-    path.write_text(RULES.format(port=hook.port, repeat=repeat))
+    path.write_text(RULES.format(port=hook.port, repeat=repeat, group=group))
     return replace(settings, alert_rules=path, notify_port=free_port())
 
 
@@ -299,3 +302,27 @@ def test_a_failed_rebuild_raises_and_the_next_good_one_resolves(
         assert hook.alerts("rebuild")[1]["summary"] == "rebuild of projection trades succeeded"
     finally:
         notify.stop()
+
+
+def test_alerts_raised_together_are_grouped_into_one_notification(
+    settings: Settings, tmp_path: Path, hook: Hook
+) -> None:
+    settings = with_rules(settings, tmp_path, hook, group="3s")
+    for _ in running(settings):
+        notify = notifier(settings).start()
+        try:
+            t0 = datetime.now(UTC).replace(microsecond=0)
+            for instance in ("g:1", "g:2", "g:3"):
+                checked(settings, instance, 900, t0)
+            wait_for(lambda: hook.alerts("lag"), timeout=60, message="nothing delivered")
+            wait_for(lambda: [o[3] for o in outcomes(settings)] == ["delivered"] * 3,
+                     timeout=30, message="the grouped alerts were not all recorded")  # fmt: skip
+            (grouped,) = hook.alerts("lag")
+            assert grouped["labels"]["grouped"] == "3"
+            assert grouped["key"].startswith("3 alerts: ")  # in the order they were read
+            assert sorted(grouped["labels"]["keys"].split("; ")) == [
+                f"service=worker instance=g:{n}" for n in (1, 2, 3)
+            ]
+            assert len(grouped["summary"].splitlines()) == 3
+        finally:
+            notify.stop()
