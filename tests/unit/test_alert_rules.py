@@ -27,7 +27,7 @@ def test_the_example_file_has_every_rule_type() -> None:
     win_rate = next(r for r in ruleset.rules if r.type is RuleType.WIN_RATE)
     assert win_rate.scope is MetricScope.STRATEGY and len(win_rate.mute) == 1
     assert win_rate.parameters == {"baseline": 0.55, "drop": 0.15, "min_trades": 20}
-    assert ruleset.repeat_seconds == 4 * 3600
+    assert ruleset.repeat_seconds == 4 * 3600 and ruleset.group_seconds == 10
 
 
 def test_yaml_reads_like_toml(tmp_path: Path) -> None:
