@@ -47,6 +47,11 @@ class AlertStage:
         self.codec = codec
         self.rules = rules
         self.books: dict[int, AlertBook] = {}
+        reads_snapshots = self.reads is PerformanceSnapshot
+        self.idle = not any(rule.performance == reads_snapshots for rule in rules.rules)
+        """No rule reads this stage's topic: records are passed over without decoding (an alert
+        still raised from an earlier rules file is resolved by the next evaluation once a rule
+        reads the topic again)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> AlertStage:
@@ -74,6 +79,10 @@ class AlertStage:
             self.books.pop(partition, None)
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
+        if self.idle and not any(book.raised for book in self.books.values()):
+            if records:
+                metrics.EVENTS.labels(records[0].topic, "passed").inc(len(records))
+            return
         for record in records:
             event = decoded(self.codec, record, self.reads, batch, f"streams.{self.name}")
             if event is None:

@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.codec import default_codec
 from schemas.events import (
     AlertChanged,
     AlertState,
@@ -23,9 +24,9 @@ from schemas.events import (
     Severity,
 )
 from streams.alert_rules import RuleSet, parse_rules
-from streams.alert_stages import AlertOnPerformance, _kept
+from streams.alert_stages import AlertOnHealth, AlertOnPerformance, _kept
 from streams.alerting import AlertBook
-from streams.deriver import Record
+from streams.deriver import Batch, Record
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Chicago
 _ids = itertools.count(1)
@@ -360,3 +361,21 @@ def test_unhealthy_ignores_a_clean_stop_and_starts_afresh_after_a_restart() -> N
     )
     assert [(a.state.value, a.raised_at) for a in alerts] == [("raised", at[7])]
     assert alerts[0].summary == "worker host:8788: failing kafka"
+
+
+def test_a_stage_no_rule_reads_passes_records_over_until_old_alerts_are_resolved() -> None:
+    codec = default_codec()
+    health = AlertOnHealth(codec, rules(DRAWDOWN))  # no health rule
+    assert health.idle
+    record = Record("health", 0, 0, b"k", b"not even avro")
+    batch = Batch()
+    health.process([record], batch)
+    assert batch.outputs == []  # not decoded, so no dead letter either
+    # a book still holding an alert from an earlier rules file is evaluated: resolved
+    health.books[0] = AlertBook()
+    health.books[0].apply(rules({"name": "lag", "type": "consumer_lag", "records": 1}),
+                          check(lag_records=5))  # fmt: skip
+    event = check(T0 + timedelta(minutes=1), lag_records=0)
+    health.process([Record("health", 0, 1, b"k", codec.encode(event))], batch)
+    alerts = [codec.decode(o.value) for o in batch.outputs if o.topic == "derived.alerts"]
+    assert [(a.rule, a.state) for a in alerts] == [("lag", AlertState.RESOLVED)]
