@@ -11,8 +11,6 @@ import signal
 import threading
 from datetime import UTC, datetime
 
-from confluent_kafka.admin import AdminClient
-
 from alerts.channels import channels_from_config
 from alerts.feed import AlertFeed
 from alerts.metrics import DELIVERIES
@@ -21,8 +19,9 @@ from fillstream.health import serve_health
 from fillstream.health_events import ERRORS_TOTAL, LAG_RECORDS, sample_sum
 from fillstream.health_reporter import HealthReporter
 from fillstream.lag import LAG, worst
+from fillstream.readiness import kafka_reachable, postgres_reachable
 from fillstream.settings import Settings
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 from streams.alert_rules import EMPTY, load_rules
@@ -97,17 +96,9 @@ def _figures() -> dict[str, float]:
 
 
 def _ready(settings: Settings, notifier: Notifier) -> dict[str, bool]:
-    checks = {"kafka": False, "postgresql": False, "assigned": notifier.assigned}
-    checks["caught up"] = worst(LAG.collect()) <= settings.ready_lag_records
-    try:
-        AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
-        checks["kafka"] = True
-    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
-        pass
-    try:
-        with connect(settings, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-        checks["postgresql"] = True
-    except Exception:  # noqa: BLE001
-        pass
-    return checks
+    return {
+        "kafka": kafka_reachable(settings),
+        "postgresql": postgres_reachable(settings),
+        "assigned": notifier.assigned,
+        "caught up": worst(LAG.collect()) <= settings.ready_lag_records,
+    }
