@@ -20,6 +20,7 @@ from projections import PROJECTIONS, versions
 from projections.migrate import connect, migrate
 from projections.projection import Projection
 from projections.projector import EVENTS, Projector
+from projections.rebuild_metrics import RebuildCollector
 from projections.trading_metrics import TradingCollector
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     REGISTRY.register(TradingCollector(settings))
+    REGISTRY.register(RebuildCollector(settings))
     port = args.port or settings.projector_port
     serve_health(settings.metrics_host, port, lambda: _ready(settings))
     threads = [

@@ -117,6 +117,8 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
         "fillstream_trading_net_profit",
         "fillstream_trading_drawdown",
         "fillstream_trading_open_positions",
+        "fillstream_projection_rebuild_remaining_records",  # no samples: nothing is rebuilt
+        "fillstream_projection_rebuild_updated_timestamp_seconds",
     } <= served
     queries = [*expressions(RULES), *(q for _, q in panel_targets("prometheus"))]
     named = {
@@ -137,7 +139,7 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
 def test_the_deployed_configuration_and_rules_pass_promtool() -> None:
     checked = promtool("check", "config", str(PROMETHEUS / "prometheus.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "6 rules found" in checked.stdout
+    assert "7 rules found" in checked.stdout
     tested = promtool("test", "rules", str(PROMETHEUS / "rules" / "fillstream_test.yml"))
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
@@ -238,7 +240,7 @@ def test_a_real_prometheus_scrapes_every_process_and_evaluates_the_rules(
         for _, expression in panel_targets("prometheus"):  # the server parses each
             api(port, "/api/v1/query", query=expression)
         rules = wait_for(evaluated, timeout=30, interval=0.5, message="rules not evaluated")
-        assert len(rules) == 6
+        assert len(rules) == 7
         assert {r["health"] for r in rules} == {"ok"}, rules
         assert {r["name"]: r["state"] for r in rules}["FillstreamProcessDown"] == "inactive"
     finally:
