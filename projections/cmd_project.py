@@ -8,13 +8,13 @@ import signal
 import threading
 from datetime import UTC, datetime
 
-from confluent_kafka.admin import AdminClient
 from prometheus_client import REGISTRY
 
 from fillstream.health import serve_health
 from fillstream.health_events import projector_figures
 from fillstream.health_reporter import HealthReporter
 from fillstream.lag import LAG, worst
+from fillstream.readiness import kafka_reachable, postgres_reachable
 from fillstream.settings import Settings
 from projections import PROJECTIONS, versions
 from projections.migrate import connect, migrate
@@ -94,17 +94,8 @@ def follow(settings: Settings, projection: Projection, stop: threading.Event) ->
 
 
 def _ready(settings: Settings) -> dict[str, bool]:
-    checks = {"kafka": False, "postgresql": False}
-    checks["caught up"] = worst(LAG.collect()) <= settings.ready_lag_records
-    try:
-        AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
-        checks["kafka"] = True
-    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
-        pass
-    try:
-        with connect(settings, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-        checks["postgresql"] = True
-    except Exception:  # noqa: BLE001
-        pass
-    return checks
+    return {
+        "kafka": kafka_reachable(settings),
+        "postgresql": postgres_reachable(settings),
+        "caught up": worst(LAG.collect()) <= settings.ready_lag_records,
+    }
