@@ -1,6 +1,8 @@
 """Rebuild progress as Prometheus gauges, read when scraped: for each version being built
-(``building``: a rebuild under way or interrupted; ``scratch``: a verification), the records of
-its topics it has projected and those still beyond it, and when it last stored offsets.
+(``building``: a rebuild under way or interrupted), the records of its topics it has projected
+and those still beyond it, and when it last stored offsets. (A verification's ``scratch``
+version is left out: one kept by ``fillstream verify --keep`` would look like a stalled
+rebuild.)
 
 A rebuild runs in a short-lived process of its own; the projector, which Prometheus scrapes,
 reads its progress from what it stored in PostgreSQL (``projection_offsets``) and from the
@@ -43,7 +45,7 @@ SELECT v.projection, v.version, v.until, v.created_at,
        o.topic, o.partition, o.next_offset, o.updated_at
 FROM projection_versions v
 LEFT JOIN projection_offsets o ON o.projection = v.projection AND o.version = v.version
-WHERE v.state IN ('building', 'scratch')
+WHERE v.state = 'building'
 ORDER BY v.projection, v.version
 """
 
