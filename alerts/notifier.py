@@ -93,7 +93,7 @@ class Notifier:
         follower.start()
         self.silences.loaded.wait(timeout=30)  # a silence set before a start must hold
         for unsent in self._locked(self._ledger.unsent):
-            self._send_again(unsent)
+            self.resume(unsent)
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
@@ -151,8 +151,10 @@ class Notifier:
         wanted = [name for name, channel in self.channels.items() if channel.wants(alert)]
         with self._ledger_lock:
             if alert.state is AlertState.RESOLVED:
+                # sent only where the raising was; recorded everywhere it was (or was wanted),
+                # so the reminders of the raised alert stop on every channel
                 told = set(self._ledger.told_raising(alert.alert_id))
-                quiet = [name for name in wanted if name not in told]
+                quiet = [n for n in self.channels if (n in told) != (n in wanted)]
                 self._ledger.claim(alert, payload, quiet, "silenced")
                 wanted = [name for name in wanted if name in told]
             if (now - alert.envelope.ts_ingested).total_seconds() > self.max_age:
@@ -177,7 +179,8 @@ class Notifier:
             self._members[(notification.alert_id, batch.channel)] = batch.alerts
             self.dispatcher.submit(notification, [batch.channel])
 
-    def _send_again(self, unsent: Unsent) -> None:
+    def resume(self, unsent: Unsent) -> None:
+        """Send a delivery claimed before the notifier last stopped."""
         alert = self.codec.decode(unsent.payload)
         if isinstance(alert, AlertChanged) and unsent.channel in self.channels:
             self.dispatcher.submit(_as_reminder(alert, unsent.repeat), [unsent.channel])
