@@ -66,12 +66,25 @@ ROWS = Counter(
 BATCH_SECONDS = Histogram(
     "fillstream_projector_batch_seconds", "Time to write one batch.", ["projection"]
 )
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
 LATENCY = Histogram(
     "fillstream_projector_ingest_to_projected_seconds",
     "From the bridge recording an event to its derived row being committed.",
     ["projection"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+    buckets=_LATENCY_BUCKETS,
 )
+EVENT_LATENCY = Histogram(
+    "fillstream_projector_event_to_projected_seconds",
+    "From an event happening (its ts_event) to its row being committed. Events NinjaTrader "
+    "sends late (after a reconnect) add their delay, and imported history lands in the top "
+    "buckets: for the pipeline's own latency, watch "
+    "fillstream_projector_ingest_to_projected_seconds.",
+    ["projection"],
+    buckets=(*_LATENCY_BUCKETS, 86400),
+)
+
+_TIMES = ("envelope.ts_ingested", "envelope.ts_event")
+"""The cells a live projector reads beside a row's own, for its latency histograms."""
 
 
 KAFKA_COMMIT_SECONDS = 1.0
@@ -115,9 +128,11 @@ class Projector:
         self._numeric_at: tuple[int, ...] | None = None
         """Positions of the table's numeric columns in a row (asked once)."""
         self._read_row: Callable[[bytes, str, int, int], tuple[Any, ...] | None] | None = None
-        """Reads a payload straight into its row, when the projection has a row spec."""
-        self._ingested_at: int | None = None
-        """Where the row reader's rows hold the ingest time."""
+        """Reads a payload straight into its row, when the projection has a row spec; while
+        latency is observed, the row's cells are followed by those of ``_TIMES`` it lacks."""
+        self._width = len(projection.columns)
+        self._ingested_at = self._happened_at = 0
+        """Where the row reader's rows hold the ingest and event times (latency observed)."""
         self._trimmed: dict[Decimal, Decimal] = {}
         self._direct = projection.newer_by is None
         """Whether the next batch is copied straight into the table."""
@@ -307,13 +322,13 @@ class Projector:
         rows: list[tuple[Any, ...]] = []
         next_offsets: dict[tuple[str, int], int] = {}
         ingested: list[datetime] = []
+        happened: list[datetime] = []
         counts: collections.Counter[str] = collections.Counter()
         name = self.projection.name
         if self._numeric_at is None:
             self._prepare()
-        read_row = self._read_row
-        if self._observe_latency and self._ingested_at is None:
-            read_row = None
+        read_row, observe = self._read_row, self._observe_latency
+        width, ingested_at, happened_at = self._width, self._ingested_at, self._happened_at
         if self.projection.latest_per_key:
             latest = _latest_per_key(messages, self._void)
         elif self.projection.supersedes_header is not None:
@@ -337,10 +352,13 @@ class Projector:
             if read_row is not None:
                 row = read_row(message.value() or b"", *where)
                 if row is not None:
-                    rows.append(row)
                     counts["projected"] += 1
-                    if self._observe_latency:
-                        ingested.append(row[self._ingested_at])  # type: ignore[index]
+                    if observe:
+                        ingested.append(row[ingested_at])
+                        happened.append(row[happened_at])
+                        if len(row) > width:
+                            row = row[:width]
+                    rows.append(row)
                     continue
             try:
                 event = self.codec.decode(message.value() or b"")
@@ -351,8 +369,9 @@ class Projector:
             new_rows = self._trim(self.projection.to_rows(event, where))
             rows.extend(new_rows)
             counts["projected" if new_rows else "ignored"] += 1
-            if new_rows and self._observe_latency:
+            if new_rows and observe:
                 ingested.append(event.envelope.ts_ingested)
+                happened.append(event.envelope.ts_event)
         for outcome, count in counts.items():
             EVENTS.labels(name, outcome).inc(count)
         if not next_offsets:
@@ -372,8 +391,8 @@ class Projector:
         ROWS.labels(name).inc(inserted)
         BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
         now = datetime.now(UTC)
-        for moment in ingested:
-            LATENCY.labels(name).observe(max(0.0, (now - moment).total_seconds()))
+        _observe_ages(LATENCY.labels(name), now, ingested)
+        _observe_ages(EVENT_LATENCY.labels(name), now, happened)
         self._to_commit.update(next_offsets)
 
     def _commit_to_kafka(self, consumer: Consumer, *, force: bool = False) -> None:
@@ -474,9 +493,11 @@ class Projector:
             trimmed=frozenset(self._numeric_at),
             literal=frozenset(n for n, kind in enumerate(kinds) if kind == "text[]"),
         )
-        self._read_row = row_reader(spec.event, spec.cell_names, forms)
-        if "envelope.ts_ingested" in spec.cell_names:
-            self._ingested_at = spec.cell_names.index("envelope.ts_ingested")
+        cells = spec.cell_names
+        if self._observe_latency:  # a rebuild reads the row's cells alone
+            cells += tuple(c for c in _TIMES if c not in cells)
+            self._ingested_at, self._happened_at = (cells.index(c) for c in _TIMES)
+        self._read_row = row_reader(spec.event, cells, forms)
 
     def _trim(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
         """``rows`` with their numbers written without the trailing zeros of Avro's fixed
@@ -537,6 +558,12 @@ class Projector:
             },
         )
         self._dead_letters.flush(10)
+
+
+def _observe_ages(histogram: Histogram, now: datetime, moments: Sequence[datetime]) -> None:
+    """Observe how long before ``now`` each of ``moments`` was (0 for those after it)."""
+    for moment in moments:
+        histogram.observe(max(0.0, (now - moment).total_seconds()))
 
 
 def partitioned(conn: psycopg.Connection[Any], table: str) -> bool:

@@ -149,8 +149,9 @@ class MatchExecutions:
         self._outcomes: Counter[tuple[str, str]] = Counter()
         """Executions by topic and outcome in the current batch, counted in the metrics at its
         end."""
-        self._closed: list[datetime] = []
-        """The ingestion times of the executions that closed trades in the current batch."""
+        self._closed: list[tuple[datetime, datetime]] = []
+        """The trades closed in the current batch: their closing execution's ingestion time and
+        their exit time."""
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> MatchExecutions:
@@ -324,7 +325,7 @@ class MatchExecutions:
             Output(BOOKS_TOPIC, f"seen|{seen_key}".encode(), b"1", partition=partition)
         )
         self._outcomes[(record.topic, "late" if late else "applied")] += 1
-        self._closed += [execution.envelope.ts_ingested] * len(trades)
+        self._closed += [(execution.envelope.ts_ingested, trade.exit_time) for trade in trades]
         self._applied += 1
         if self._applied % _PRUNE_EVERY == 0:
             self.context.prune(self._context_floor())
@@ -370,8 +371,9 @@ class MatchExecutions:
         if self._closed:
             metrics.TRADES.inc(len(self._closed))
             now = _now()
-            for ingested in self._closed:
+            for ingested, exited in self._closed:
                 metrics.LATENCY.observe(max(0.0, (now - ingested).total_seconds()))
+                metrics.EVENT_LATENCY.observe(max(0.0, (now - exited).total_seconds()))
             self._closed.clear()
 
     def _write_held(self, held: _Held, state: str, rank: int, batch: Batch) -> None:

@@ -46,10 +46,19 @@ DEAD_LETTERS = Counter(
     "Events sent to the dead-letter topic, by reason.",
     ["reason"],
 )
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 LATENCY = Histogram(
     "fillstream_stream_ingest_to_derived_seconds",
     "From the bridge recording an execution to its derived trades being acknowledged by Kafka.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    buckets=_LATENCY_BUCKETS,
+)
+EVENT_LATENCY = Histogram(
+    "fillstream_stream_event_to_derived_seconds",
+    "From a trade's exit (its closing execution's ts_event) to its TradeClosed, measured as "
+    "fillstream_stream_ingest_to_derived_seconds is. Executions NinjaTrader sends late (after a "
+    "reconnect) add their delay, and imported history lands in the top buckets: for the "
+    "pipeline's own latency, watch the ingest histogram.",
+    buckets=(*_LATENCY_BUCKETS, 3600, 86400),
 )
 HELD = Gauge(
     "fillstream_stream_held_executions",

@@ -9,6 +9,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported, PositionChanged, TradeClosed
@@ -349,3 +350,21 @@ def test_executions_waiting_for_context_are_restored_in_their_order() -> None:
         ("long", Decimal(20)),
         ("long", Decimal(40)),
     ]
+
+
+def test_each_closed_trade_is_timed_from_its_ingestion_and_from_its_exit() -> None:
+    def observed(name: str) -> tuple[float, float]:
+        """(count, sum) of a histogram of the stage's (this process's registry)."""
+        count = REGISTRY.get_sample_value(f"fillstream_stream_{name}_seconds_count") or 0.0
+        return count, REGISTRY.get_sample_value(f"fillstream_stream_{name}_seconds_sum") or 0.0
+
+    now = datetime.now(UTC)
+    exited, ingested = now - timedelta(hours=2), now - timedelta(seconds=3)
+    entry = buy(ts_event=exited - timedelta(minutes=5), ts_ingested=ingested)
+    exit_ = sell(ts_event=exited, ts_ingested=ingested)
+    ingest_before, event_before = observed("ingest_to_derived"), observed("event_to_derived")
+    assert len(trades_in(run(MatchExecutions(CODEC), records([entry, exit_])))) == 1
+    ingest_after, event_after = observed("ingest_to_derived"), observed("event_to_derived")
+    assert ingest_after[0] - ingest_before[0] == event_after[0] - event_before[0] == 1
+    assert 3 <= ingest_after[1] - ingest_before[1] < 60  # from the bridge recording the exit
+    assert 7200 <= event_after[1] - event_before[1] < 7260  # from the exit, two hours ago
