@@ -6,6 +6,7 @@ when Kafka is unreachable, after they were fsync'd into the disk spool (see ``pu
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -153,8 +154,11 @@ async def readyz(request: web.Request) -> web.Response:
     """
     feed = request.app[_FEED]
     ages = feed.ages()
+    # asking the broker can take its whole timeout: off the event loop, so requests go on
+    loop = asyncio.get_running_loop()
+    kafka = await loop.run_in_executor(None, request.app[_PUBLISHER].kafka_reachable, 2.0)
     body = {
-        "kafka": request.app[_PUBLISHER].kafka_reachable(timeout=2.0),
+        "kafka": kafka,
         "feed_age_seconds": {name: round(age, 1) for name, age in ages.items()},
         "silent_feeds": sorted(name for name, age in ages.items() if age > feed.silence_seconds),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from fillstream.settings import Settings
-from tests.harness import wait_for
+from tests.harness import free_port, wait_for
 from tests.integration.pipeline import ServiceProcess, end_offsets, execution, post
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,29 @@ def test_fuzzed_payloads_get_a_clear_answer_and_never_crash_the_bridge(
     if status != 202:
         assert answer["error"] and all(e["field"] and e["reason"] for e in answer.get("errors", []))
     assert bridge.process is not None and bridge.process.poll() is None
+
+
+def test_readiness_asks_kafka_off_the_event_loop(settings: Settings) -> None:
+    """With no broker, /readyz waits out its 2 s Kafka timeout; meanwhile the bridge answers
+    other requests (it spools events: still 200, with kafka false)."""
+    nowhere = dataclasses.replace(settings, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
+    process = ServiceProcess(nowhere, "bridge", nowhere.bridge_port).start()
+    try:
+        answered: dict[str, Any] = {}
+
+        def ready() -> None:
+            with urllib.request.urlopen(f"{nowhere.bridge_url}/readyz", timeout=10) as response:
+                answered["status"], answered["body"] = response.status, json.loads(response.read())
+
+        waiting = threading.Thread(target=ready)
+        waiting.start()
+        wait_for(lambda: "fillstream_bridge_kafka_up" in scrape(nowhere), timeout=10)
+        assert waiting.is_alive(), "/readyz answered before the others could be asked"
+        with urllib.request.urlopen(f"{nowhere.bridge_url}/healthz", timeout=1) as response:
+            assert response.status == 200
+        assert waiting.is_alive()  # the health check did not wait for it
+        waiting.join(timeout=10)
+        assert answered == {"status": 200, "body": answered["body"]}
+        assert answered["body"]["kafka"] is False
+    finally:
+        process.stop()
