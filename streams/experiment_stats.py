@@ -1,0 +1,494 @@
+"""Statistics of an A/B experiment between two arms (control, treatment). Pure, no scipy.
+
+Inputs are per-trade net PnL values (``Decimal`` in the domain; floats inside the math) and
+win/loss counts; every difference is treatment − control. Each test returns a frozen result:
+
+- ``welch_test``: Welch's t-test for the difference in mean net PnL per trade (t, the
+  Welch–Satterthwaite df, two-sided p-value, confidence interval).
+- ``bootstrap_interval``: percentile bootstrap interval for the difference in means, reproducible
+  from its seed (``random.Random(seed)``, no clock).
+- ``two_proportion_test``: pooled two-proportion z-test for the win rate (wins / decided trades),
+  with the unpooled (Wald) interval for the difference.
+- ``mann_whitney``: Mann–Whitney U, two-sided, normal approximation with tie and continuity
+  correction.
+- ``start_sequential`` / ``apply``: the mixture SPRT (Johari, Pekelis & Walsh, "Always valid
+  inference"), folded trade by trade in O(1), with the always-valid p-value.
+- ``sample_ratio_mismatch``: chi-square goodness of fit of the assigned counts to the split.
+
+Too few observations raise ``StatisticsError`` (a ``FillstreamError`` leaf) naming the statistic
+and what is needed, except in the sequential test, whose p-value stays 1 until it can be computed.
+The t and chi-square distributions come from the regularized incomplete beta and gamma functions
+(continued fractions after Numerical Recipes' ``betacf`` and ``gcf``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+from statistics import NormalDist
+
+from fillstream.errors import FillstreamError
+
+Value = Decimal | float | int
+
+_EPS = 1e-15
+_TINY = 1e-300
+
+
+class StatisticsError(FillstreamError):
+    """A statistic cannot be computed from the data given (too few observations, no spread)."""
+
+    def __init__(self, statistic: str, reason: str) -> None:
+        self.statistic = statistic
+        self.reason = reason
+        super().__init__(f"{statistic}: {reason}")
+
+
+class Arm(StrEnum):
+    CONTROL = "CONTROL"
+    TREATMENT = "TREATMENT"
+
+
+# --- special functions ---------------------------------------------------------------------------
+
+
+def _beta_cf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz; NR's ``betacf``)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > _TINY else _TINY)
+    h = d
+    for m in range(1, 10_000 + int(10 * math.sqrt(max(a, b)))):
+        m2 = 2 * m
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > _TINY else _TINY)
+            c = 1.0 + aa / c
+            c = c if abs(c) > _TINY else _TINY
+            h *= d * c
+        if abs(d * c - 1.0) < _EPS:
+            return h
+    raise StatisticsError("incomplete beta", f"no convergence for a={a}, b={b}, x={x}")
+
+
+def regularized_beta(a: float, b: float, x: float, y: float | None = None) -> float:
+    """I_x(a, b); ``y`` = 1 − x when the caller knows it more precisely than ``1 - x``."""
+    y = 1.0 - x if y is None else y
+    if x <= 0.0:
+        return 0.0
+    if y <= 0.0:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _beta_cf(a, b, x) / a
+    return 1.0 - front * _beta_cf(b, a, y) / b
+
+
+def student_t_sf2(t: float, df: float) -> float:
+    """Two-sided tail P(|T| ≥ |t|) of Student's t with ``df`` degrees of freedom."""
+    t2 = t * t
+    return regularized_beta(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2))
+
+
+def student_t_cdf(t: float, df: float) -> float:
+    """P(T ≤ t) of Student's t with ``df`` (> 0, not necessarily whole) degrees of freedom."""
+    tail = student_t_sf2(t, df) / 2.0
+    return tail if t < 0 else 1.0 - tail
+
+
+def student_t_quantile(p: float, df: float) -> float:
+    """The t with P(T ≤ t) = p, by bisection on the tail (0 < p < 1)."""
+    if not 0.0 < p < 1.0:
+        raise StatisticsError("t quantile", f"p must be in (0, 1), was {p}")
+    tail = 2.0 * min(p, 1.0 - p)
+    lo, hi = 0.0, 1.0
+    while student_t_sf2(hi, df) > tail:
+        lo, hi = hi, hi * 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if student_t_sf2(mid, df) > tail else (lo, mid)
+    t = (lo + hi) / 2.0
+    return t if p > 0.5 else -t
+
+
+def _gamma_q(a: float, x: float) -> float:
+    """Upper regularized incomplete gamma Q(a, x): series below a + 1, continued fraction above."""
+    if x <= 0.0:
+        return 1.0
+    front = math.exp(-x + a * math.log(x) - math.lgamma(a))
+    limit = 10_000 + int(10 * math.sqrt(a))
+    if x < a + 1.0:
+        ap, term = a, 1.0 / a
+        total = term
+        for _ in range(limit):
+            ap += 1.0
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * _EPS:
+                return 1.0 - total * front
+    else:
+        b = x + 1.0 - a
+        c, d = 1.0 / _TINY, 1.0 / b
+        h = d
+        for i in range(1, limit):
+            an = -i * (i - a)
+            b += 2.0
+            d = an * d + b
+            d = 1.0 / (d if abs(d) > _TINY else _TINY)
+            c = b + an / c
+            c = c if abs(c) > _TINY else _TINY
+            h *= d * c
+            if abs(d * c - 1.0) < _EPS:
+                return front * h
+    raise StatisticsError("incomplete gamma", f"no convergence for a={a}, x={x}")
+
+
+def chi_square_sf(x: float, df: float) -> float:
+    """P(X ≥ x) for a chi-square with ``df`` degrees of freedom."""
+    return _gamma_q(df / 2.0, x / 2.0)
+
+
+def _normal_sf2(z: float) -> float:
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def _z(confidence: float) -> float:
+    _check_confidence(confidence)
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise StatisticsError("confidence", f"must be in (0, 1), was {confidence}")
+
+
+def _floats(values: Sequence[Value]) -> list[float]:
+    return [float(v) for v in values]
+
+
+def _mean_var(xs: Sequence[float]) -> tuple[float, float]:
+    mean = math.fsum(xs) / len(xs)
+    return mean, math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+
+
+# --- fixed-sample tests --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WelchResult:
+    n_control: int
+    n_treatment: int
+    mean_control: float
+    mean_treatment: float
+    difference: float
+    std_error: float
+    t: float
+    df: float
+    p_value: float
+    confidence: float
+    ci_low: float
+    ci_high: float
+
+
+def welch_test(
+    control: Sequence[Value], treatment: Sequence[Value], *, confidence: float = 0.95
+) -> WelchResult:
+    """Welch's t-test of mean(treatment) − mean(control); needs ≥ 2 trades per arm and a spread."""
+    _check_confidence(confidence)
+    xs, ys = _floats(control), _floats(treatment)
+    if len(xs) < 2 or len(ys) < 2:
+        raise StatisticsError(
+            "welch", f"needs at least 2 trades per arm, has {len(xs)} and {len(ys)}"
+        )
+    mx, vx = _mean_var(xs)
+    my, vy = _mean_var(ys)
+    qx, qy = vx / len(xs), vy / len(ys)
+    se2 = qx + qy
+    if se2 <= 0.0:
+        raise StatisticsError("welch", "every trade in both arms has the same net PnL (no spread)")
+    df = se2 * se2 / (qx * qx / (len(xs) - 1) + qy * qy / (len(ys) - 1))
+    se = math.sqrt(se2)
+    diff = my - mx
+    t = diff / se
+    half = student_t_quantile(0.5 + confidence / 2.0, df) * se
+    return WelchResult(
+        n_control=len(xs),
+        n_treatment=len(ys),
+        mean_control=mx,
+        mean_treatment=my,
+        difference=diff,
+        std_error=se,
+        t=t,
+        df=df,
+        p_value=student_t_sf2(t, df),
+        confidence=confidence,
+        ci_low=diff - half,
+        ci_high=diff + half,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BootstrapInterval:
+    difference: float
+    confidence: float
+    ci_low: float
+    ci_high: float
+    resamples: int
+    seed: int
+
+
+def bootstrap_interval(
+    control: Sequence[Value],
+    treatment: Sequence[Value],
+    *,
+    seed: int,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+) -> BootstrapInterval:
+    """Percentile bootstrap of mean(treatment) − mean(control), each arm resampled on its own.
+
+    Quantiles interpolate linearly between order statistics (numpy's default ``linear``).
+    """
+    _check_confidence(confidence)
+    xs, ys = _floats(control), _floats(treatment)
+    if len(xs) < 2 or len(ys) < 2:
+        raise StatisticsError(
+            "bootstrap", f"needs at least 2 trades per arm, has {len(xs)} and {len(ys)}"
+        )
+    if resamples < 2:
+        raise StatisticsError("bootstrap", f"resamples must be at least 2, was {resamples}")
+    rng = random.Random(seed)
+    diffs = sorted(
+        math.fsum(rng.choices(ys, k=len(ys))) / len(ys)
+        - math.fsum(rng.choices(xs, k=len(xs))) / len(xs)
+        for _ in range(resamples)
+    )
+    alpha = 1.0 - confidence
+    return BootstrapInterval(
+        difference=math.fsum(ys) / len(ys) - math.fsum(xs) / len(xs),
+        confidence=confidence,
+        ci_low=_quantile(diffs, alpha / 2.0),
+        ci_high=_quantile(diffs, 1.0 - alpha / 2.0),
+        resamples=resamples,
+        seed=seed,
+    )
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    pos = (len(ordered) - 1) * q
+    i = min(int(pos), len(ordered) - 2)
+    return ordered[i] + (ordered[i + 1] - ordered[i]) * (pos - i)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProportionResult:
+    rate_control: float
+    rate_treatment: float
+    difference: float
+    z: float
+    p_value: float
+    confidence: float
+    ci_low: float
+    ci_high: float
+
+
+def two_proportion_test(
+    *,
+    wins_control: int,
+    losses_control: int,
+    wins_treatment: int,
+    losses_treatment: int,
+    confidence: float = 0.95,
+) -> ProportionResult:
+    """Pooled z-test of the win rates (wins / (wins + losses)); the interval is unpooled (Wald).
+
+    Needs a decided trade in each arm, and both a win and a loss overall.
+    """
+    n_c, n_t = wins_control + losses_control, wins_treatment + losses_treatment
+    if n_c < 1 or n_t < 1:
+        raise StatisticsError("win rate", f"needs a decided trade per arm, has {n_c} and {n_t}")
+    p_c, p_t = wins_control / n_c, wins_treatment / n_t
+    pooled = (wins_control + wins_treatment) / (n_c + n_t)
+    if pooled in (0.0, 1.0):
+        raise StatisticsError("win rate", "every decided trade has the same outcome (no spread)")
+    diff = p_t - p_c
+    z = diff / math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_c + 1.0 / n_t))
+    half = _z(confidence) * math.sqrt(p_c * (1.0 - p_c) / n_c + p_t * (1.0 - p_t) / n_t)
+    return ProportionResult(
+        rate_control=p_c,
+        rate_treatment=p_t,
+        difference=diff,
+        z=z,
+        p_value=_normal_sf2(z),
+        confidence=confidence,
+        ci_low=diff - half,
+        ci_high=diff + half,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MannWhitneyResult:
+    u_treatment: float  # the treatment's U: pairs where it is larger, ties counting half
+    probability_superiority: float  # u_treatment / (n_treatment × n_control)
+    z: float
+    p_value: float
+
+
+def mann_whitney(control: Sequence[Value], treatment: Sequence[Value]) -> MannWhitneyResult:
+    """Two-sided Mann–Whitney U, normal approximation with tie and continuity correction."""
+    xs, ys = _floats(control), _floats(treatment)
+    n_x, n_y = len(xs), len(ys)
+    if n_x < 1 or n_y < 1:
+        raise StatisticsError("mann-whitney", f"needs a trade per arm, has {n_x} and {n_y}")
+    pooled = sorted([(v, False) for v in xs] + [(v, True) for v in ys])
+    n = n_x + n_y
+    rank_sum_y, ties, i = 0.0, 0.0, 0
+    while i < n:
+        j = i
+        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        size = j - i + 1
+        rank_sum_y += (i + j + 2) / 2.0 * sum(1 for k in range(i, j + 1) if pooled[k][1])
+        ties += size**3 - size
+        i = j + 1
+    u_y = rank_sum_y - n_y * (n_y + 1) / 2.0
+    mu = n_x * n_y / 2.0
+    var = n_x * n_y / 12.0 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
+    if var <= 0.0:
+        raise StatisticsError("mann-whitney", "every trade has the same net PnL (no spread)")
+    z = (max(u_y, n_x * n_y - u_y) - mu - 0.5) / math.sqrt(var)
+    return MannWhitneyResult(
+        u_treatment=u_y,
+        probability_superiority=u_y / (n_x * n_y),
+        z=z if u_y >= mu else -z,
+        p_value=min(1.0, 2.0 * NormalDist().cdf(-z)),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SampleRatioResult:
+    observed: tuple[int, ...]
+    expected: tuple[float, ...]
+    chi_square: float
+    df: int
+    p_value: float
+    mismatch: bool  # p_value < threshold: assignment does not follow the split
+
+
+def sample_ratio_mismatch(
+    counts: Sequence[int], shares: Sequence[float], *, threshold: float = 0.001
+) -> SampleRatioResult:
+    """Chi-square goodness of fit of assigned ``counts`` to the split ``shares`` (any scale)."""
+    if len(counts) != len(shares) or len(counts) < 2:
+        raise StatisticsError(
+            "sample ratio", f"needs ≥ 2 arms with a share each, has {len(counts)} / {len(shares)}"
+        )
+    total, share_sum = sum(counts), math.fsum(shares)
+    if total < 1 or any(s <= 0.0 for s in shares):
+        raise StatisticsError("sample ratio", "needs assignments and positive shares")
+    expected = tuple(total * s / share_sum for s in shares)
+    chi2 = math.fsum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True))
+    p = chi_square_sf(chi2, len(counts) - 1)
+    return SampleRatioResult(
+        observed=tuple(counts),
+        expected=expected,
+        chi_square=chi2,
+        df=len(counts) - 1,
+        p_value=p,
+        mismatch=p < threshold,
+    )
+
+
+# --- sequential test (mSPRT) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SequentialState:
+    """The mSPRT after some trades: per-arm running count, mean and squared deviations (Welford).
+
+    With the estimate Δ = mean(treatment) − mean(control), its variance V = σ²(1/n_t + 1/n_c) and
+    a normal mixing distribution N(0, τ²) over the true difference, the mixture likelihood ratio is
+
+        Λ = √(V / (V + τ²)) · exp(τ² Δ² / (2 V (V + τ²)))
+
+    (Johari, Pekelis & Walsh's two-sample form, which it equals for equal arms). σ² is the plug-in
+    pooled within-arm variance; with σ² known and a fixed allocation ratio Λ is a martingale under
+    no difference, so p = min over time of 1/Λ is valid at any stopping time; the plug-in makes it
+    approximate, which ``min_per_arm`` (trades per arm before Λ is computed) keeps small.
+    ``mixing_variance`` (τ², currency²) should be about the square of the effect worth detecting.
+    """
+
+    mixing_variance: float
+    min_per_arm: int
+    n_control: int = 0
+    mean_control: float = 0.0
+    m2_control: float = 0.0
+    n_treatment: int = 0
+    mean_treatment: float = 0.0
+    m2_treatment: float = 0.0
+    likelihood_ratio: float = 1.0
+    p_value: float = 1.0
+
+    @property
+    def difference(self) -> float:
+        return self.mean_treatment - self.mean_control
+
+
+def start_sequential(*, mixing_variance: float, min_per_arm: int = 10) -> SequentialState:
+    if not mixing_variance > 0.0:
+        raise StatisticsError("msprt", f"mixing_variance must be positive, was {mixing_variance}")
+    if min_per_arm < 2:
+        raise StatisticsError("msprt", f"min_per_arm must be at least 2, was {min_per_arm}")
+    return SequentialState(mixing_variance=mixing_variance, min_per_arm=min_per_arm)
+
+
+def apply(state: SequentialState, arm: Arm, value: Value) -> SequentialState:
+    """Fold one trade's net PnL into the test, O(1)."""
+    x = float(value)
+    match arm:
+        case Arm.CONTROL:
+            n = state.n_control + 1
+            delta = x - state.mean_control
+            mean = state.mean_control + delta / n
+            state = replace(
+                state,
+                n_control=n,
+                mean_control=mean,
+                m2_control=state.m2_control + delta * (x - mean),
+            )
+        case Arm.TREATMENT:
+            n = state.n_treatment + 1
+            delta = x - state.mean_treatment
+            mean = state.mean_treatment + delta / n
+            state = replace(
+                state,
+                n_treatment=n,
+                mean_treatment=mean,
+                m2_treatment=state.m2_treatment + delta * (x - mean),
+            )
+    n_c, n_t = state.n_control, state.n_treatment
+    if min(n_c, n_t) < state.min_per_arm:
+        return state
+    variance = (state.m2_control + state.m2_treatment) / (n_c + n_t - 2)
+    if variance <= 0.0:
+        return state
+    v = variance * (1.0 / n_c + 1.0 / n_t)
+    tau2 = state.mixing_variance
+    diff = state.difference
+    log_lr = 0.5 * math.log(v / (v + tau2)) + tau2 * diff * diff / (2.0 * v * (v + tau2))
+    return replace(
+        state,
+        likelihood_ratio=math.exp(min(log_lr, 700.0)),
+        p_value=min(state.p_value, math.exp(-log_lr)),
+    )
