@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fillstream.errors import InvalidEventError
+from fillstream.errors import FillstreamError, InvalidEventError
 
 
 class UnknownInstrumentError(InvalidEventError):
@@ -18,3 +18,12 @@ class UnknownInstrumentError(InvalidEventError):
             f"no contract specification for root {root!r} (instrument {instrument!r}); "
             f"known roots: {', '.join(known_roots)}",
         )
+
+
+class StatisticsError(FillstreamError):
+    """A statistic cannot be computed from the data given (too few observations, no spread)."""
+
+    def __init__(self, statistic: str, reason: str) -> None:
+        self.statistic = statistic
+        self.reason = reason
+        super().__init__(f"{statistic}: {reason}")

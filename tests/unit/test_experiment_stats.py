@@ -17,19 +17,21 @@ from hypothesis import strategies as st
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from fillstream.errors import FillstreamError
+from streams.distributions import (
+    chi_square_sf,
+    regularized_beta,
+    student_t_cdf,
+    student_t_quantile,
+)
+from streams.errors import StatisticsError
 from streams.experiment_stats import (
     Arm,
     SequentialState,
-    StatisticsError,
     apply,
     bootstrap_interval,
-    chi_square_sf,
     mann_whitney,
-    regularized_beta,
     sample_ratio_mismatch,
     start_sequential,
-    student_t_cdf,
-    student_t_quantile,
     two_proportion_test,
     welch_test,
 )
