@@ -29,6 +29,7 @@ from fillstream.settings import Settings
 from streams.alert_stages import AlertOnHealth, AlertOnPerformance
 from streams.matching_stage import MatchExecutions
 from streams.performance_stages import ScopeTrades, ScoreTrades
+from streams.regime_stage import LabelRegimes
 
 _TIMEOUT = 10.0
 
@@ -163,7 +164,14 @@ def render(groups: Sequence[GroupPosition]) -> str:
 
 STATEFUL_STAGES = {
     f"streams.{stage.name}": stage.changelog
-    for stage in (MatchExecutions, ScopeTrades, ScoreTrades, AlertOnPerformance, AlertOnHealth)
+    for stage in (
+        MatchExecutions,
+        ScopeTrades,
+        ScoreTrades,
+        LabelRegimes,
+        AlertOnPerformance,
+        AlertOnHealth,
+    )
     if stage.changelog is not None
 }
 """Stage groups (as ``streams.deriver`` names them) whose state, in these changelogs, is rebuilt

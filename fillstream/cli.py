@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "projections.cmd_projections",
         "list, rebuild (blue/green), switch, drop or archive projections",
     ),
+    "regimes": (
+        "projections.cmd_regimes",
+        "market regimes: versions, current labels, which serves",
+    ),
     "phase": ("projections.cmd_phase", "start, list or roll back phases (control topic)"),
     "backup": ("deploy.cmd_backup", "dump the projections (PostgreSQL) to a file"),
     "restore": ("deploy.cmd_restore", "restore a dump; the projectors then catch up with the log"),

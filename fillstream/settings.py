@@ -62,6 +62,11 @@ class Settings:
     """The bar period MAE and MFE are measured on."""
     context_days: int = 7
     """How many days of event time matching keeps market context for."""
+    regime: str = ""
+    """The regime classifier's parameters, ``FILLSTREAM_REGIME`` (``streams.regimes``:
+    ``version=2,atr_period=20``); empty: the defaults, version 1. Validated at start."""
+    regime_period: str = "1 Minute"
+    """The bar period the regime classifier labels (bars of other periods are passed over)."""
     local_state: bool = True
     """Whether stream stages keep their state on disk too (``streams.store``), so a restart
     reads only the changelog records written since."""
@@ -121,6 +126,8 @@ class Settings:
             grace_ms=_count(env, "FILLSTREAM_GRACE_MS", 100, low=0, high=60_000),
             excursion_period=_period(env, "FILLSTREAM_EXCURSION_PERIOD", "1 Minute"),
             context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
+            regime=_regime(env, "FILLSTREAM_REGIME"),
+            regime_period=_period(env, "FILLSTREAM_REGIME_PERIOD", "1 Minute"),
             capital=_capital(env, "FILLSTREAM_CAPITAL"),
             local_state=_choice(env, "FILLSTREAM_LOCAL_STATE", ("on", "off"), "on") == "on",
             alert_rules=_rules_file(env, "FILLSTREAM_ALERT_RULES"),
@@ -185,6 +192,8 @@ class Settings:
             "FILLSTREAM_GRACE_MS": str(self.grace_ms),
             "FILLSTREAM_EXCURSION_PERIOD": self.excursion_period,
             "FILLSTREAM_CONTEXT_DAYS": str(self.context_days),
+            "FILLSTREAM_REGIME": self.regime,
+            "FILLSTREAM_REGIME_PERIOD": self.regime_period,
             "FILLSTREAM_LOCAL_STATE": "on" if self.local_state else "off",
             "FILLSTREAM_CAPITAL": ",".join(
                 str(amount) if account is None else f"{account}={amount}"
@@ -330,3 +339,12 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _regime(env: Mapping[str, str], name: str) -> str:
+    """The classifier's parameters, checked now (``streams.regimes.parse_parameters``)."""
+    from streams.regimes import parse_parameters  # the domain module; imported late: no cycle
+
+    text = env.get(name, "").strip()
+    parse_parameters(text)
+    return text

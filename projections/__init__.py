@@ -6,6 +6,7 @@ from projections.orders import EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
 from projections.positions import MARKET_BARS, POSITIONS
 from projections.projection import Location, Projection
+from projections.regimes import REGIME_LABELS
 from projections.trades import TRADES
 from projections.uptime import SERVICE_CHECKS
 
@@ -18,6 +19,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     ORDERS,
     ALERTS,
     SERVICE_CHECKS,
+    REGIME_LABELS,
 )
 """Every projection ``fillstream project`` runs."""
 
@@ -29,6 +31,7 @@ __all__ = [
     "PERFORMANCE",
     "POSITIONS",
     "PROJECTIONS",
+    "REGIME_LABELS",
     "SERVICE_CHECKS",
     "TRADES",
     "Location",

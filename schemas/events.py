@@ -430,6 +430,58 @@ class AlertSilenced:
     comment: str = ""
 
 
+class VolatilityRegime(StrEnum):
+    UNKNOWN = "unknown"
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class TrendRegime(StrEnum):
+    UNKNOWN = "unknown"
+    TRENDING_UP = "trending_up"
+    TRENDING_DOWN = "trending_down"
+    RANGING = "ranging"
+
+
+class Regime(StrEnum):
+    """The combined label: ``<volatility>_vol_<trend>``, or ``warming_up``."""
+
+    UNKNOWN = "unknown"
+    WARMING_UP = "warming_up"
+    LOW_VOL_TRENDING_UP = "low_vol_trending_up"
+    LOW_VOL_TRENDING_DOWN = "low_vol_trending_down"
+    LOW_VOL_RANGING = "low_vol_ranging"
+    NORMAL_VOL_TRENDING_UP = "normal_vol_trending_up"
+    NORMAL_VOL_TRENDING_DOWN = "normal_vol_trending_down"
+    NORMAL_VOL_RANGING = "normal_vol_ranging"
+    HIGH_VOL_TRENDING_UP = "high_vol_trending_up"
+    HIGH_VOL_TRENDING_DOWN = "high_vol_trending_down"
+    HIGH_VOL_RANGING = "high_vol_ranging"
+
+    @classmethod
+    def of(cls, volatility: VolatilityRegime, trend: TrendRegime) -> Regime:
+        return cls(f"{volatility}_vol_{trend}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegimeLabeled:
+    """An instrument's regime label changed: in force from ``envelope.ts_event`` (the bar's close)
+    until the series' next label; see the schema's docs."""
+
+    envelope: Envelope
+    instrument: str
+    period: str
+    label: Regime
+    volatility: VolatilityRegime | None = None
+    trend: TrendRegime | None = None
+    atr: Decimal | None = None
+    atr_percentile: Decimal | None = None
+    trend_strength: Decimal | None = None
+    classifier_version: int
+    bars: int = 0
+
+
 Event = (
     ExecutionReported
     | OrderUpdated
@@ -445,6 +497,7 @@ Event = (
     | ServiceChecked
     | AlertChanged
     | AlertSilenced
+    | RegimeLabeled
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -463,6 +516,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         ServiceChecked,
         AlertChanged,
         AlertSilenced,
+        RegimeLabeled,
     )
 }
 """Event classes by Avro full name."""

@@ -6,6 +6,7 @@ and their engine, the regime classifier, the experiment statistics) import no Ka
 ``deriver`` runs each stage as a transactional consume-transform-produce loop.
 """
 
+from schemas.events import Regime
 from streams.alert_rules import Rule, RuleSet, RuleType, load_rules, parse_rules
 from streams.alerting import AlertBook
 from streams.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
@@ -30,7 +31,6 @@ from streams.matching import (
     trade_id,
 )
 from streams.regimes import (
-    Regime,
     RegimeLabel,
     RegimeParameters,
     RegimeState,

@@ -46,6 +46,7 @@ from streams.control import effective_settings, read_log
 from streams.deriver import Deriver, Stage
 from streams.matching_stage import MatchExecutions
 from streams.performance_stages import ScopeTrades, ScoreTrades
+from streams.regime_stage import LabelRegimes
 
 log = logging.getLogger("fillstream.streams")
 
@@ -53,6 +54,7 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
     "matching": MatchExecutions.from_settings,
     "scopes": lambda settings, codec: ScopeTrades(codec),
     "performance": ScoreTrades.from_settings,
+    "regimes": LabelRegimes.from_settings,
     "alerts-performance": AlertOnPerformance.from_settings,
     "alerts-health": AlertOnHealth.from_settings,
 }

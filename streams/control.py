@@ -41,10 +41,17 @@ PHASE_SETTINGS = (
     "FILLSTREAM_EXCURSION_PERIOD",
     "FILLSTREAM_ROLLING_TRADES",
     "FILLSTREAM_CAPITAL",
+    "FILLSTREAM_REGIME",
+    "FILLSTREAM_REGIME_PERIOD",
 )
 """The settings a phase may change: those of the derivations."""
 
-STAGE_GROUPS = ("streams.matching", "streams.scopes", "streams.performance")
+STAGE_GROUPS = (
+    "streams.matching",
+    "streams.scopes",
+    "streams.performance",
+    "streams.regimes",
+)
 """The stream stages' consumer groups, in the order records flow through them."""
 
 STAGE_OUTPUTS = (
@@ -52,6 +59,7 @@ STAGE_OUTPUTS = (
     "derived.positions",
     "streams-performance-scopes",
     "derived.performance",
+    "derived.regimes",
 )
 """The topics the stages derive into (their changelogs are rebuilt by a rewind instead)."""
 

@@ -42,51 +42,20 @@ built by one version refuses the parameters of another (rebuild from the first b
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Context, Decimal
-from enum import StrEnum
+from typing import Any
 
 from fillstream.errors import ConfigError, InvalidEventError
-from schemas.events import BarClosed
+from schemas.events import BarClosed, Regime, TrendRegime, VolatilityRegime
 
 _CTX = Context(prec=28)
 """Divisions and products use this context, not the thread's, so results never depend on it
 (sums and differences of prices, a few digits each, are exact at any usual precision)."""
 
 _HUNDRED = Decimal(100)
-
-
-class VolatilityRegime(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
-
-class TrendRegime(StrEnum):
-    TRENDING_UP = "trending_up"
-    TRENDING_DOWN = "trending_down"
-    RANGING = "ranging"
-
-
-class Regime(StrEnum):
-    """The combined label: ``<volatility>_vol_<trend>``, or ``warming_up``."""
-
-    WARMING_UP = "warming_up"
-    LOW_VOL_TRENDING_UP = "low_vol_trending_up"
-    LOW_VOL_TRENDING_DOWN = "low_vol_trending_down"
-    LOW_VOL_RANGING = "low_vol_ranging"
-    NORMAL_VOL_TRENDING_UP = "normal_vol_trending_up"
-    NORMAL_VOL_TRENDING_DOWN = "normal_vol_trending_down"
-    NORMAL_VOL_RANGING = "normal_vol_ranging"
-    HIGH_VOL_TRENDING_UP = "high_vol_trending_up"
-    HIGH_VOL_TRENDING_DOWN = "high_vol_trending_down"
-    HIGH_VOL_RANGING = "high_vol_ranging"
-
-    @classmethod
-    def of(cls, volatility: VolatilityRegime, trend: TrendRegime) -> Regime:
-        return cls(f"{volatility}_vol_{trend}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +129,53 @@ def _ordered(*named: tuple[str, Decimal], low: Decimal, high: Decimal) -> None:
             )
 
 
+SETTING = "FILLSTREAM_REGIME"
+"""The classifier's parameters as ``name=value`` pairs, comma-separated (a phase may set it)."""
+
+_INTEGER_PARAMETERS = ("version", "atr_period", "volatility_window", "trend_window")
+
+
+def parse_parameters(text: str) -> RegimeParameters:
+    """``FILLSTREAM_REGIME``: ``version=2,atr_period=20,trend_enter=0.4``; unnamed parameters
+    keep their defaults, an empty text is the defaults (version 1). Errors name the setting."""
+    values: dict[str, int | Decimal] = {}
+    known = RegimeParameters.__dataclass_fields__
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, raw = (piece.strip() for piece in item.partition("="))
+        if not sep or name not in known:
+            raise ConfigError(
+                SETTING,
+                f"has {item!r}; expected name=value with a name among {', '.join(known)}",
+            )
+        if name in values:
+            raise ConfigError(SETTING, f"names {name} twice")
+        values[name] = _parameter(name, raw)
+    try:
+        return RegimeParameters(**values)  # type: ignore[arg-type]
+    except ConfigError as e:
+        raise ConfigError(SETTING, f"{e.setting.removeprefix('regime.')} {e.reason}") from None
+
+
+def _parameter(name: str, raw: str) -> int | Decimal:
+    if name in _INTEGER_PARAMETERS:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(SETTING, f"{name} must be a whole number, was {raw!r}") from None
+    try:
+        number = Decimal(raw)
+    except ArithmeticError:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise ConfigError(SETTING, f"{name} must be a finite number, was {raw!r}")
+    return number
+
+
+def format_parameters(params: RegimeParameters) -> str:
+    """The ``FILLSTREAM_REGIME`` text of ``params``, every parameter named."""
+    return ",".join(f"{name}={getattr(params, name)}" for name in params.__dataclass_fields__)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegimeLabel:
     """The regime in force from ``ts_event`` (the bar's close time) until the next label.
@@ -202,6 +218,38 @@ class RegimeState:
 
 def initial_state(instrument: str, period: str, params: RegimeParameters) -> RegimeState:
     return RegimeState(instrument=instrument, period=period, version=params.version)
+
+
+def state_to_json(state: RegimeState) -> dict[str, object]:
+    """``state`` as JSON values (decimals as strings, exactly), for a changelog."""
+    return {
+        "instrument": state.instrument,
+        "period": state.period,
+        "version": state.version,
+        "last_ts": None if state.last_ts is None else state.last_ts.isoformat(),
+        "true_ranges": [str(v) for v in state.true_ranges],
+        "atr": None if state.atr is None else str(state.atr),
+        "atrs": [str(v) for v in state.atrs],
+        "closes": [str(v) for v in state.closes],
+        "volatility": None if state.volatility is None else state.volatility.value,
+        "trend": None if state.trend is None else state.trend.value,
+    }
+
+
+def state_from_json(kept: Mapping[str, Any]) -> RegimeState:
+    """The state ``state_to_json`` wrote."""
+    return RegimeState(
+        instrument=kept["instrument"],
+        period=kept["period"],
+        version=int(kept["version"]),
+        last_ts=None if kept["last_ts"] is None else datetime.fromisoformat(kept["last_ts"]),
+        true_ranges=tuple(Decimal(v) for v in kept["true_ranges"]),
+        atr=None if kept["atr"] is None else Decimal(kept["atr"]),
+        atrs=tuple(Decimal(v) for v in kept["atrs"]),
+        closes=tuple(Decimal(v) for v in kept["closes"]),
+        volatility=None if kept["volatility"] is None else VolatilityRegime(kept["volatility"]),
+        trend=None if kept["trend"] is None else TrendRegime(kept["trend"]),
+    )
 
 
 def apply(

@@ -120,6 +120,28 @@ def test_the_rolling_window_is_a_positive_count(tmp_path: Path, raw: str, reason
 @pytest.mark.parametrize(
     ("name", "raw", "reason"),
     [
+        ("FILLSTREAM_REGIME", "version=0", "version must be at least 1"),
+        ("FILLSTREAM_REGIME", "window=20", "expected name=value"),
+        ("FILLSTREAM_REGIME_PERIOD", "5min", "bar period"),
+    ],
+)
+def test_regime_settings(tmp_path: Path, name: str, raw: str, reason: str) -> None:
+    default = settings(tmp_path)
+    assert (default.regime, default.regime_period) == ("", "1 Minute")
+    chosen = settings(
+        tmp_path, FILLSTREAM_REGIME="version=2,atr_period=20", FILLSTREAM_REGIME_PERIOD="5 Minute"
+    )
+    again = Settings.from_env(chosen.to_env())  # reaches the worker
+    assert (again.regime, again.regime_period) == ("version=2,atr_period=20", "5 Minute")
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, **{name: raw})
+    assert caught.value.setting == name
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "reason"),
+    [
         ("FILLSTREAM_GRACE_MS", "-1", "between 0 and 60000"),
         ("FILLSTREAM_GRACE_MS", "0.5", "whole number"),
         ("FILLSTREAM_CONTEXT_DAYS", "0", "between 1 and 366"),

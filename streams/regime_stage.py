@@ -1,0 +1,203 @@
+"""The regime stage: closed bars (``raw.market``) → regime labels (``derived.regimes``).
+
+A ``streams.deriver`` stage folding each (instrument, period)'s bars through the classifier of
+``streams.regimes``, with the parameters of ``FILLSTREAM_REGIME`` (a phase may change them) on
+bars of ``FILLSTREAM_REGIME_PERIOD``; bars of other periods are passed over. A ``RegimeLabeled``
+is published for a series' first bar and whenever its label changes, naming the classifier
+version: the label in force at any moment is the series' last one at or before it.
+
+``raw.market`` is keyed by instrument, so one source partition holds all of a series. What a
+batch changes of a series (the classifier's windows, its last label, how many bars it accepted)
+goes to the changelog on the record's partition, in the same transaction as the labels.
+
+A series whose state was built by another classifier version starts afresh (``warming_up``)
+under the configured one; to relabel history with new parameters, rewind the stage to the
+beginning (``fillstream offsets rewind streams.regimes --to-earliest --execute``): the labels of
+both versions then sit side by side, and ``fillstream regimes serve N`` picks the one the views
+read (README: Market regimes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from prometheus_client import Counter
+
+from fillstream.settings import Settings
+from schemas.catalog import record_headers
+from schemas.codec import Codec
+from schemas.events import BarClosed, Envelope, EventId, Regime, RegimeLabeled, schema_name
+from streams import metrics
+from streams.deriver import Batch, Output, Record, decoded
+from streams.regimes import (
+    RegimeLabel,
+    RegimeParameters,
+    RegimeState,
+    apply,
+    initial_state,
+    parse_parameters,
+    state_from_json,
+    state_to_json,
+)
+
+REGIMES_TOPIC = "derived.regimes"
+PRODUCER = "fillstream streams.regimes"
+_SCALE = Decimal("1e-10")
+
+LABELS = Counter(
+    "fillstream_stream_regime_changes_total",
+    "Regime labels published (a series' first bar and each change), by label.",
+    ["label"],
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """What the stage keeps of one (instrument, period)."""
+
+    state: RegimeState
+    label: Regime | None = None
+    """The last label published."""
+    bars: int = 0
+    """Bars the classifier accepted under ``state.version``."""
+
+
+class LabelRegimes:
+    """See the module docstring."""
+
+    name = "regimes"
+    source = "raw.market"
+    changelog: str | None = "streams-regimes-changelog"
+
+    def __init__(self, codec: Codec, params: RegimeParameters, period: str = "1 Minute") -> None:
+        self.codec = codec
+        self.params = params
+        self.period = period
+        self.series: dict[int, dict[tuple[str, str], Series]] = {}
+        self._changed: dict[int, set[tuple[str, str]]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, codec: Codec) -> LabelRegimes:
+        return cls(codec, parse_parameters(settings.regime), settings.regime_period)
+
+    def restore(self, partition: int, records: Iterable[Record]) -> None:
+        series: dict[tuple[str, str], Series] = {}
+        for record in records:
+            if record.key is None:
+                continue
+            instrument, _, period = record.key.decode().rpartition("|")
+            if not record.value:
+                series.pop((instrument, period), None)
+                continue
+            kept = json.loads(record.value)
+            series[(instrument, period)] = Series(
+                state_from_json(kept["state"]),
+                None if kept["label"] is None else Regime(kept["label"]),
+                int(kept["bars"]),
+            )
+        self.series[partition] = series
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        for partition in partitions:
+            self.series.pop(partition, None)
+            self._changed.pop(partition, None)
+
+    def process(self, records: Sequence[Record], batch: Batch) -> None:
+        labelled = passed = 0
+        for record in records:
+            bar = decoded(self.codec, record, BarClosed, batch, "streams.regimes")
+            if bar is None:
+                continue
+            if bar.period != self.period:
+                passed += 1
+                continue
+            labelled += 1
+            label = self._apply(record.partition, bar)
+            if label is not None:
+                batch.outputs.append(label)
+        if records:
+            metrics.EVENTS.labels(records[0].topic, "labelled").inc(labelled)
+            metrics.EVENTS.labels(records[0].topic, "passed").inc(passed)
+        for partition, keys in self._changed.items():
+            series = self.series[partition]
+            for key in sorted(keys):
+                batch.outputs.append(
+                    Output(
+                        self.changelog or "",
+                        f"{key[0]}|{key[1]}".encode(),
+                        _kept(series[key]),
+                        partition=partition,
+                    )
+                )
+        self._changed.clear()
+
+    def _apply(self, partition: int, bar: BarClosed) -> Output | None:
+        """Fold ``bar`` into its series; the label's record if the label changed."""
+        key = (bar.instrument, bar.period)
+        held = self.series.setdefault(partition, {})
+        series = held.get(key)
+        if series is None or series.state.version != self.params.version:
+            series = Series(initial_state(bar.instrument, bar.period, self.params))
+        state, label = apply(series.state, bar, self.params)
+        if label is None:  # a duplicate or a bar out of order: nothing changes
+            return None
+        changed = label.label != series.label
+        held[key] = Series(state, label.label, series.bars + 1)
+        self._changed.setdefault(partition, set()).add(key)
+        if not changed:
+            return None
+        event = labelled(label, bar, series.bars + 1)
+        LABELS.labels(event.label.value).inc()
+        return Output(
+            REGIMES_TOPIC,
+            f"{bar.instrument}|{bar.period}".encode(),
+            self.codec.encode(event),
+            record_headers(schema_name(event), event.envelope.event_id),
+        )
+
+
+def labelled(label: RegimeLabel, bar: BarClosed, bars: int) -> RegimeLabeled:
+    """The event of ``label``, given to ``bar`` (the ``bars``-th of its series)."""
+    series = f"{label.instrument}|{label.period}|v{label.version}|{label.ts_event.isoformat()}"
+    return RegimeLabeled(
+        envelope=Envelope(
+            event_id=EventId("rg-" + hashlib.sha256(series.encode()).hexdigest()[:32]),
+            ts_event=label.ts_event,
+            ts_ingested=bar.envelope.ts_ingested,
+            source=bar.envelope.source,
+            producer=PRODUCER,
+            causation_ids=(bar.envelope.event_id,),
+        ),
+        instrument=label.instrument,
+        period=label.period,
+        label=label.label,
+        volatility=label.volatility,
+        trend=label.trend,
+        atr=_scaled(label.atr),
+        atr_percentile=_scaled(label.atr_percentile),
+        trend_strength=_scaled(label.trend_strength),
+        classifier_version=label.version,
+        bars=bars,
+    )
+
+
+def _scaled(value: Decimal | None) -> Decimal | None:
+    """To the schema's 10 places (a measure carries up to 28 digits), trailing zeros dropped."""
+    if value is None:
+        return None
+    return value.quantize(_SCALE, ROUND_HALF_EVEN).normalize() + 0
+
+
+def _kept(series: Series) -> bytes:
+    return json.dumps(
+        {
+            "state": state_to_json(series.state),
+            "label": None if series.label is None else series.label.value,
+            "bars": series.bars,
+        },
+        sort_keys=True,
+    ).encode()

@@ -1,0 +1,238 @@
+"""Market regimes end to end, on a real broker, worker, projector and PostgreSQL: bars through
+the bridge are labelled by the worker's regime stage, projected, and every trade is tagged with
+the regime in force at its entry, as the classifier computes it alone; a new classifier version
+relabels history beside the old one, which serves until `fillstream regimes serve` says."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deploy.cmd_offsets import main as offsets_main
+from fillstream.errors import FillstreamError
+from fillstream.settings import Settings
+from projections.cmd_regimes import main as regimes_main
+from projections.cmd_regimes import serve_version
+from projections.migrate import connect
+from schemas.events import BarClosed, Envelope, EventId
+from streams.regimes import RegimeLabel, label_bars, parse_parameters, regime_at
+from tests.harness import wait_for
+from tests.integration.pipeline import ServiceProcess, execution, post, query
+from tests.integration.test_walking_skeleton import Pipeline, running
+
+pytestmark = pytest.mark.integration
+
+V1 = "atr_period=3,volatility_window=8,trend_window=5"
+V2 = "version=2,atr_period=5,volatility_window=10,trend_window=8,trend_enter=0.5"
+START = datetime(2026, 9, 22, 14, tzinfo=UTC)
+BARS = 180
+ENTRIES = (12, 30, 55, 81, 104, 130, 160)
+"""The minutes (after START) at which a trade enters; it exits 3 minutes later."""
+
+
+def walk() -> list[dict[str, Any]]:
+    """One-minute NQ bars of a random walk, quiet and wild by turns, as the bridge takes them."""
+    rng = np.random.default_rng(7)
+    close, bars = Decimal(21000), []
+    for i in range(1, BARS + 1):
+        sigma = 6 if (i // 30) % 2 else 1
+        previous = close
+        close = previous + Decimal(int(sigma * rng.standard_normal() * 4)) / 4
+        high = max(previous, close) + Decimal(int(sigma * abs(rng.standard_normal()) * 4)) / 4
+        low = min(previous, close) - Decimal(int(sigma * abs(rng.standard_normal()) * 4)) / 4
+        bars.append({
+            "type": "bar", "ts_event": _iso(START + timedelta(minutes=i)), "source": "live",
+            "producer": "tests", "instrument": "NQ 12-26", "period": "1 Minute",
+            "open": str(previous), "high": str(high), "low": str(low), "close": str(close),
+            "volume": 100,
+        })  # fmt: skip
+    return bars
+
+
+def trades_of(bars: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A long trade entering at each of ENTRIES (30 s into the minute), out 3 minutes later."""
+    closes = {b["ts_event"]: b["close"] for b in bars}
+    executions = []
+    for n, minute in enumerate(ENTRIES):
+        entry, exit_ = (
+            START + timedelta(minutes=minute, seconds=30),
+            START + timedelta(minutes=minute + 3, seconds=30),
+        )
+        executions += [
+            execution(f"r{n}-in", "buy", closes[_iso(START + timedelta(minutes=minute))],
+                      ts=_iso(entry), strategy="Breakout"),
+            execution(f"r{n}-out", "sell", closes[_iso(START + timedelta(minutes=minute + 3))],
+                      ts=_iso(exit_), strategy="Breakout"),
+        ]  # fmt: skip
+    return executions
+
+
+def labels(bars: list[dict[str, Any]], regime: str) -> list[RegimeLabel]:
+    """What the classifier alone labels these bars."""
+    events = [
+        BarClosed(
+            envelope=Envelope(
+                event_id=EventId(f"b{i}"),
+                ts_event=_at(b["ts_event"]),
+                ts_ingested=_at(b["ts_event"]),
+                producer="tests",
+            ),
+            instrument=b["instrument"],
+            period=b["period"],
+            open=Decimal(b["open"]),
+            high=Decimal(b["high"]),
+            low=Decimal(b["low"]),
+            close=Decimal(b["close"]),
+            volume=b["volume"],
+        )  # fmt: skip
+        for i, b in enumerate(bars)
+    ]
+    return list(label_bars(events, parse_parameters(regime)))
+
+
+def changes(all_labels: list[RegimeLabel]) -> list[RegimeLabel]:
+    return [
+        label
+        for i, label in enumerate(all_labels)
+        if i == 0 or label.label != all_labels[i - 1].label
+    ]
+
+
+def expected_tags(all_labels: list[RegimeLabel]) -> dict[str, str]:
+    """trade id → the regime in force at its entry."""
+    tags = {}
+    for minute in ENTRIES:
+        found = regime_at(all_labels, START + timedelta(minutes=minute, seconds=30))
+        assert found is not None
+        tags[f"{minute}"] = found.label.value
+    return tags
+
+
+def tagged(settings: Settings) -> dict[str, str]:
+    rows = query(settings, "SELECT entry_time, regime FROM trade_regimes")
+    return {str(int((entry - START).total_seconds() // 60)): regime for entry, regime in rows}
+
+
+@pytest.fixture
+def regime_settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, regime=V1)
+
+
+@pytest.fixture
+def pipeline(regime_settings: Settings) -> Iterator[Pipeline]:
+    yield from running(regime_settings)
+
+
+def test_trades_are_tagged_with_the_regime_at_entry_and_relabelled_by_a_new_classifier(
+    regime_settings: Settings,
+    pipeline: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = regime_settings
+    bars = walk()
+    assert post(settings, bars)[0] == 202
+    assert post(settings, trades_of(bars))[0] == 202
+
+    v1 = labels(bars, V1)
+    v1_changes = changes(v1)
+    assert len(v1_changes) >= 4  # the walk moves through several regimes
+    count = "SELECT count(*) FROM regime_labels WHERE classifier_version = %s"
+    wait_for(lambda: query(settings, count, (1,)) == [(len(v1_changes),)], timeout=120,
+             message=f"regime labels: {query(settings, count, (1,))}")  # fmt: skip
+    wait_for(lambda: len(tagged(settings)) == len(ENTRIES), timeout=120, message="no trades")
+
+    # the labels are the classifier's changes, measures to ten places
+    projected = query(
+        settings,
+        "SELECT ts_event, label, bars, atr_percentile FROM regime_labels ORDER BY ts_event",
+    )
+    assert [(t, label) for t, label, _, _ in projected] == [
+        (c.ts_event, c.label.value) for c in v1_changes
+    ]
+    for (_, _, bars_taken, percentile), change in zip(projected, v1_changes, strict=True):
+        assert bars_taken == v1.index(change) + 1
+        if change.atr_percentile is None:
+            assert percentile is None
+        else:
+            assert abs(percentile - change.atr_percentile) <= Decimal("0.5e-10")
+
+    # each trade carries the regime in force at its entry
+    v1_tags = expected_tags(v1)
+    assert tagged(settings) == v1_tags
+    assert len(set(v1_tags.values())) >= 2
+
+    # the figures per regime are the trades' own, grouped
+    trades = query(
+        settings, "SELECT regime, net_pnl FROM trade_regimes WHERE strategy = 'Breakout'"
+    )
+    by_regime: dict[str, list[Decimal]] = {}
+    for regime, net in trades:
+        by_regime.setdefault(regime, []).append(net)
+    figures = query(
+        settings,
+        "SELECT regime, trades, wins, net_profit, avg_net_pnl FROM performance_by_regime"
+        " WHERE account = 'Sim101' AND strategy = 'Breakout'",
+    )
+    assert {r[0]: r[1:] for r in figures} == {
+        regime: (len(nets), sum(1 for n in nets if n > 0), sum(nets),
+                 round(sum(nets) / len(nets), 6))
+        for regime, nets in by_regime.items()
+    }  # fmt: skip
+
+    # the CLI shows the served version and each instrument's regime now
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert regimes_main(["current", "--json"]) == 0
+    (now,) = json.loads(capsys.readouterr().out)
+    assert (now["instrument"], now["regime"], now["classifier_version"]) == (
+        "NQ 12-26", v1_changes[-1].label.value, 1
+    )  # fmt: skip
+
+    # a new classifier: the stage rewound to the beginning relabels history beside version 1
+    pipeline.worker.stop()
+    v2_settings = dataclasses.replace(settings, regime=V2)
+    for name, value in v2_settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert offsets_main(["rewind", "streams.regimes", "--to-earliest", "--execute"]) == 0
+    capsys.readouterr()
+    worker = ServiceProcess(v2_settings, "worker", v2_settings.worker_port).start()
+    try:
+        v2 = labels(bars, V2)
+        wait_for(lambda: query(settings, count, (2,)) == [(len(changes(v2)),)], timeout=120,
+                 message=f"version 2 labels: {query(settings, count, (2,))}")  # fmt: skip
+    finally:
+        worker.stop()
+    assert query(settings, count, (1,)) == [(len(v1_changes),)]  # version 1 kept as it was
+    assert tagged(settings) == v1_tags  # the oldest version serves until told otherwise
+
+    assert regimes_main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(v["classifier_version"], v["labels"], v["served"]) for v in listed] == [
+        (1, len(v1_changes), True), (2, len(changes(v2)), False)
+    ]  # fmt: skip
+
+    assert regimes_main(["serve", "2", "--by", "tests"]) == 0
+    assert tagged(settings) == expected_tags(v2)
+    with connect(settings) as conn:
+        with pytest.raises(FillstreamError, match="classifier version 3 has no labels"):
+            serve_version(conn, 3, None, "tests")
+        with pytest.raises(FillstreamError, match="no labels on '5 Minute' bars"):
+            serve_version(conn, 1, "5 Minute", "tests")
+    assert regimes_main(["serve", "1"]) == 0
+    assert tagged(settings) == v1_tags
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
