@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import REGISTRY
 
+from bridge.experiments import ExperimentFollower
 from bridge.metrics import feed_monitor
 from bridge.publisher import Publisher
 from bridge.server import create_app
@@ -39,6 +40,7 @@ def main(argv: list[str]) -> int:
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
     feed = feed_monitor(settings.feed_silence_seconds)
+    experiments = ExperimentFollower(settings, codec).start()
     reporter = HealthReporter(
         settings,
         codec,
@@ -50,7 +52,7 @@ def main(argv: list[str]) -> int:
     )
     logging.getLogger("fillstream.bridge").info("bridge listening on http://%s:%d", host, port)
     try:
-        app = create_app(settings, publisher)
+        app = create_app(settings, publisher, experiments)
         reporter.start()
         web.run_app(app, host=host, port=port, print=None, access_log=None)
     except BaseException:
@@ -59,5 +61,6 @@ def main(argv: list[str]) -> int:
     else:
         reporter.stop()  # run_app returns on SIGTERM and SIGINT: a clean stop
     finally:
+        experiments.close()
         publisher.close()
     return 0

@@ -24,6 +24,16 @@ PUBLISH_SECONDS = Histogram(
 PUBLISH_FAILURES = Counter(
     "fillstream_bridge_publish_failures_total", "Batches neither Kafka nor the spool could store."
 )
+ASSIGNMENTS = Counter(
+    "fillstream_bridge_assignments_total",
+    "Signals assigned to an experiment arm (POST /v1/assignments), by arm.",
+    ["arm"],
+)
+ASSIGNMENT_SECONDS = Histogram(
+    "fillstream_bridge_assignment_seconds",
+    "Time to answer POST /v1/assignments, storing the assignment included.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 SPOOLED = Counter("fillstream_bridge_spooled_records_total", "Records written to the disk spool.")
 DRAINED = Counter("fillstream_bridge_drained_records_total", "Spooled records delivered to Kafka.")
 SPOOL_RECORDS = Gauge("fillstream_bridge_spool_records", "Records waiting in the disk spool.")

@@ -35,6 +35,7 @@ from schemas.events import (
     SignalEmitted,
     TradeClosed,
     TradeReported,
+    VariantAssigned,
     schema_name,
 )
 
@@ -69,6 +70,8 @@ def route(event: Event) -> tuple[str, str]:
             return "raw.market", event.instrument
         case BridgeHeartbeat():
             return "raw.heartbeats", event.connection
+        case VariantAssigned():
+            return "raw.assignments", event.experiment_id
     raise TypeError(f"no route for {type(event).__name__}")
 
 

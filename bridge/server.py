@@ -1,4 +1,5 @@
-"""The ingest HTTP server: ``POST /v1/events`` plus ``/healthz``, ``/readyz`` and ``/metrics``.
+"""The ingest HTTP server: ``POST /v1/events``, ``POST /v1/assignments`` (which experiment arm
+runs a signal) plus ``/healthz``, ``/readyz`` and ``/metrics``.
 
 Acknowledged means durable: 2xx only after Kafka acknowledged every event of the request or,
 when Kafka is unreachable, after they were fsync'd into the disk spool (see ``publisher``).
@@ -17,11 +18,21 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
+from bridge.experiments import ExperimentFollower
 from bridge.parsing import EVENT_CLASSES, loads, parse_events
-from bridge.publisher import Publisher
+from bridge.publisher import Publisher, PublishError
 from fillstream.errors import InvalidEventError, InvalidEventsError
 from fillstream.settings import Settings
-from schemas.events import BridgeHeartbeat, Event
+from schemas.events import (
+    BridgeHeartbeat,
+    Envelope,
+    Event,
+    EventId,
+    ExperimentArm,
+    Source,
+    VariantAssigned,
+)
+from streams.experiments import Assignment, assign
 
 log = logging.getLogger("fillstream.bridge")
 
@@ -32,11 +43,15 @@ _TYPE_NAMES = {cls: name for name, cls in EVENT_CLASSES.items()}
 _PUBLISHER = web.AppKey("publisher", Publisher)
 _TOKEN = web.AppKey("token", str)
 _FEED = web.AppKey("feed", metrics.FeedMonitor)
+_EXPERIMENTS = web.AppKey("experiments", ExperimentFollower)
 
 
-def create_app(settings: Settings, publisher: Publisher) -> web.Application:
+def create_app(
+    settings: Settings, publisher: Publisher, experiments: ExperimentFollower
+) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
     app[_PUBLISHER] = publisher
+    app[_EXPERIMENTS] = experiments
     app[_TOKEN] = settings.require_token()
     app[_FEED] = metrics.feed_monitor(settings.feed_silence_seconds)
     app.router.add_post("/v1/events", post_events)
@@ -99,7 +114,9 @@ async def post_events(request: web.Request) -> web.Response:
 
 
 async def post_assignment(request: web.Request) -> web.Response:
-    """Which experiment arm runs this signal? Until experiments exist: always ``control``."""
+    """Which experiment arm runs this signal (``streams.experiments.assign``)? An assignment to
+    an experiment is published to ``raw.assignments`` before it is answered."""
+    started = time.perf_counter()
     if not _authorized(request):
         return _problem(
             401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
@@ -117,14 +134,59 @@ async def post_assignment(request: web.Request) -> web.Response:
     ]
     if errors:
         return _problem(422, "invalid assignment request", errors)
+    follower = request.app[_EXPERIMENTS]
+    if follower.loaded.is_set():
+        assignment = assign(follower.experiments, query["strategy"], query["signal_id"])
+    else:
+        assignment = Assignment(
+            experiment_id=None,
+            arm=ExperimentArm.CONTROL,
+            variant=None,
+            reason="the experiments are not loaded yet (is Kafka reachable?)",
+        )
+    if assignment.experiment_id is not None:
+        event = assigned(assignment, query["signal_id"], query["strategy"])
+        try:
+            await request.app[_PUBLISHER].publish([event])
+        except PublishError as e:
+            log.error("assignment of %s not stored (%s); answering control", event.signal_id, e)
+            return _problem(503, f"the assignment could not be stored: {e}")
+    metrics.ASSIGNMENTS.labels(assignment.arm.value).inc()
+    metrics.ASSIGNMENT_SECONDS.observe(time.perf_counter() - started)
     return web.json_response(
         {
             "signal_id": query["signal_id"],
             "strategy": query["strategy"],
-            "experiment": None,
-            "arm": "control",
-            "reason": "no experiment is running",
+            "experiment": assignment.experiment_id,
+            "arm": assignment.arm.value,
+            "variant": assignment.variant,
+            "step": assignment.step,
+            "treatment_percent": assignment.treatment_percent,
+            "reason": assignment.reason,
         }
+    )
+
+
+def assigned(assignment: Assignment, signal_id: str, strategy: str) -> VariantAssigned:
+    """The event of an assignment to an experiment."""
+    assert assignment.experiment_id is not None and assignment.variant is not None
+    now = datetime.now(UTC)
+    return VariantAssigned(
+        envelope=Envelope(
+            event_id=EventId(f"as-{assignment.experiment_id}|{signal_id}"),
+            ts_event=now,
+            ts_ingested=now,
+            source=Source.LIVE,
+            producer=PRODUCER,
+        ),
+        experiment_id=assignment.experiment_id,
+        signal_id=signal_id,
+        strategy=strategy,
+        arm=assignment.arm,
+        variant=assignment.variant,
+        step=assignment.step,
+        treatment_percent=assignment.treatment_percent,
+        bucket=assignment.bucket,
     )
 
 
@@ -150,7 +212,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready to accept events: Kafka reachable, or the spool takes them while it is not.
 
-    The body also names NinjaTrader connections silent for longer than the configured interval.
+    The body also names NinjaTrader connections silent for longer than the configured interval,
+    and says whether the experiments were read (until then every signal is assigned control).
     """
     feed = request.app[_FEED]
     ages = feed.ages()
@@ -161,6 +224,7 @@ async def readyz(request: web.Request) -> web.Response:
         "kafka": kafka,
         "feed_age_seconds": {name: round(age, 1) for name, age in ages.items()},
         "silent_feeds": sorted(name for name, age in ages.items() if age > feed.silence_seconds),
+        "experiments_loaded": request.app[_EXPERIMENTS].loaded.is_set(),
     }
     return web.json_response(body)
 

@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "projections.cmd_regimes",
         "market regimes: versions, current labels, which serves",
     ),
+    "experiments": (
+        "streams.cmd_experiments",
+        "A/B experiments: create, list, show (arms and statistics), pause, promote, roll back",
+    ),
     "phase": ("projections.cmd_phase", "start, list or roll back phases (control topic)"),
     "backup": ("deploy.cmd_backup", "dump the projections (PostgreSQL) to a file"),
     "restore": ("deploy.cmd_restore", "restore a dump; the projectors then catch up with the log"),

@@ -1,6 +1,7 @@
 """Materializing: migrations, projection definitions and the batch projector."""
 
 from projections.alerts import ALERTS
+from projections.experiments import ASSIGNMENTS
 from projections.migrate import migrate
 from projections.orders import EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
@@ -20,11 +21,13 @@ PROJECTIONS: tuple[Projection, ...] = (
     ALERTS,
     SERVICE_CHECKS,
     REGIME_LABELS,
+    ASSIGNMENTS,
 )
 """Every projection ``fillstream project`` runs."""
 
 __all__ = [
     "ALERTS",
+    "ASSIGNMENTS",
     "EXECUTIONS",
     "MARKET_BARS",
     "ORDERS",

@@ -482,6 +482,58 @@ class RegimeLabeled:
     bars: int = 0
 
 
+class ExperimentAction(StrEnum):
+    UNKNOWN = "unknown"
+    CONFIGURED = "configured"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    KILLED = "killed"
+    REVIVED = "revived"
+
+
+class ExperimentArm(StrEnum):
+    UNKNOWN = "unknown"
+    CONTROL = "control"
+    TREATMENT = "treatment"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExperimentChanged:
+    """An A/B experiment was configured or changed; see the schema's docs."""
+
+    envelope: Envelope
+    experiment_id: str
+    action: ExperimentAction
+    actor: str
+    reason: str = ""
+    strategy: str | None = None
+    control_variant: str | None = None
+    treatment_variant: str | None = None
+    ramp: tuple[int, ...] = ()
+    min_trades_per_step: int = 0
+    min_days_per_step: int = 0
+    max_drawdown: Decimal | None = None
+    daily_loss_limit: Decimal | None = None
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantAssigned:
+    """The bridge answered which arm runs a signal; see the schema's docs."""
+
+    envelope: Envelope
+    experiment_id: str
+    signal_id: str
+    strategy: str
+    arm: ExperimentArm
+    variant: str
+    step: int
+    treatment_percent: int
+    bucket: int
+
+
 Event = (
     ExecutionReported
     | OrderUpdated
@@ -498,6 +550,8 @@ Event = (
     | AlertChanged
     | AlertSilenced
     | RegimeLabeled
+    | ExperimentChanged
+    | VariantAssigned
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -517,6 +571,8 @@ EVENT_TYPES: dict[str, type[Any]] = {
         AlertChanged,
         AlertSilenced,
         RegimeLabeled,
+        ExperimentChanged,
+        VariantAssigned,
     )
 }
 """Event classes by Avro full name."""

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -30,7 +31,15 @@ from fillstream.errors import ConfigError, FillstreamError
 from fillstream.settings import Settings
 from schemas.catalog import producer_config, watermarks
 from schemas.codec import Codec, default_codec
-from schemas.events import Envelope, EventId, PhaseAction, PhaseChanged, Source
+from schemas.events import (
+    Envelope,
+    Event,
+    EventId,
+    PhaseAction,
+    PhaseChanged,
+    Source,
+    schema_name,
+)
 
 TOPIC = "control.phases"
 
@@ -68,7 +77,11 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TIMEOUT = 10.0
 
 
-class PhaseError(FillstreamError):
+class ControlError(FillstreamError):
+    """A control topic could not be read or written."""
+
+
+class PhaseError(ControlError):
     """A phase command that cannot be carried out as asked."""
 
 
@@ -159,8 +172,19 @@ class PhaseLog:
 
 def read_log(settings: Settings, codec: Codec | None = None) -> PhaseLog:
     """Every phase event on the control topic (an empty log when it has none)."""
+    return PhaseLog(tuple(read_events(settings, TOPIC, PhaseChanged, codec)))
+
+
+E = TypeVar("E")
+
+
+def read_events(
+    settings: Settings, name: str, kind: type[E], codec: Codec | None = None
+) -> list[E]:
+    """Every committed ``kind`` event of catalog topic ``name``, partition by partition (the
+    control topics have one); none when the topic does not exist yet."""
     codec = codec or default_codec()
-    topic = settings.topic(TOPIC)
+    topic = settings.topic(name)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.bootstrap_servers,
@@ -170,11 +194,11 @@ def read_log(settings: Settings, codec: Codec | None = None) -> PhaseLog:
             "enable.partition.eof": True,
         }
     )
-    events: list[PhaseChanged] = []
+    events: list[E] = []
     try:
         metadata = consumer.list_topics(topic, timeout=_TIMEOUT).topics.get(topic)
         if metadata is None or metadata.error is not None:
-            return PhaseLog()
+            return []
         partitions = sorted(metadata.partitions)
         pending = set()
         for p in partitions:
@@ -185,7 +209,7 @@ def read_log(settings: Settings, codec: Codec | None = None) -> PhaseLog:
         while pending:
             message = consumer.poll(_TIMEOUT)
             if message is None:
-                raise PhaseError(f"{topic} did not answer in {_TIMEOUT:.0f} s")
+                raise ControlError(f"{topic} did not answer in {_TIMEOUT:.0f} s")
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
@@ -193,13 +217,13 @@ def read_log(settings: Settings, codec: Codec | None = None) -> PhaseLog:
                     continue
                 raise KafkaException(error)
             event = codec.decode(message.value() or b"")
-            if isinstance(event, PhaseChanged):
+            if isinstance(event, kind):
                 events.append(event)
     except KafkaException as e:
-        raise PhaseError(f"reading {topic} failed: {e}") from e
+        raise ControlError(f"reading {topic} failed: {e}") from e
     finally:
         consumer.close()
-    return PhaseLog(tuple(events))
+    return events
 
 
 def effective_settings(settings: Settings, log: PhaseLog | None = None) -> Settings:
@@ -247,8 +271,15 @@ def phase_event(
 
 
 def publish(settings: Settings, event: PhaseChanged, codec: Codec | None = None) -> None:
+    publish_control(settings, TOPIC, event.phase, event, codec)
+
+
+def publish_control(
+    settings: Settings, name: str, key: str, event: Event, codec: Codec | None = None
+) -> None:
+    """``event`` on control topic ``name``, acknowledged by every in-sync replica."""
     codec = codec or default_codec()
     producer = Producer(producer_config(settings))
-    producer.produce(settings.topic(TOPIC), key=event.phase.encode(), value=codec.encode(event))
+    producer.produce(settings.topic(name), key=key.encode(), value=codec.encode(event))
     if producer.flush(30) != 0:
-        raise PhaseError(f"the control topic did not take the {event.action.value} event")
+        raise ControlError(f"{settings.topic(name)} did not take the {schema_name(event)} event")

@@ -1,0 +1,218 @@
+"""An experiment's comparison of its arms, from its trades and assignments. Pure.
+
+Per arm: trades, wins, losses, net profit, mean net PnL per trade (the primary metric) and win
+rate. Between the arms (treatment − control): Welch's t-test and a seeded bootstrap interval for
+the difference in mean net PnL per trade, the two-proportion test of the win rates, Mann–Whitney
+as a robust check, and the mixture SPRT's always-valid p-value, folded over the trades in exit
+order, so looking every day does not inflate false positives. A statistic that the trades do not
+allow yet (too few, no spread) is left out with the reason.
+
+Sample-ratio mismatch: the assignments are grouped by the treatment's share they were made at
+(steps of the ramp; 0 % and 100 % split nothing and are left out); each group's counts are tested
+against its split with a chi-square goodness of fit, and the groups together by the sum of their
+chi-squares (one degree of freedom each). A p-value under 0.001 flags broken routing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from schemas.events import ExperimentArm
+from streams.distributions import chi_square_sf
+from streams.errors import StatisticsError
+from streams.experiment_stats import (
+    Arm,
+    BootstrapInterval,
+    MannWhitneyResult,
+    ProportionResult,
+    SampleRatioResult,
+    SequentialState,
+    WelchResult,
+    bootstrap_interval,
+    mann_whitney,
+    sample_ratio_mismatch,
+    start_sequential,
+    two_proportion_test,
+    welch_test,
+)
+from streams.experiment_stats import apply as apply_sequential
+from streams.experiments import Experiment
+
+SRM_THRESHOLD = 0.001
+T = TypeVar("T")
+BOOTSTRAP_SEED = 20260922
+"""Fixed, so a report is the same every time it is printed from the same trades."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmTrade:
+    arm: ExperimentArm
+    exit_time: datetime
+    net_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmFigures:
+    arm: ExperimentArm
+    variant: str
+    trades: int
+    wins: int
+    losses: int
+    net_profit: Decimal
+    mean_net_pnl: Decimal | None
+    win_rate: Decimal | None
+    """Wins / decided trades (a breakeven is neither)."""
+    assigned: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SampleRatio:
+    by_share: Mapping[int, SampleRatioResult]
+    """Treatment percent → the test of the assignments made at it."""
+    chi_square: float
+    df: int
+    p_value: float
+
+    @property
+    def mismatch(self) -> bool:
+        return self.p_value < SRM_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    experiment: Experiment
+    control: ArmFigures
+    treatment: ArmFigures
+    welch: WelchResult | None
+    bootstrap: BootstrapInterval | None
+    win_rate: ProportionResult | None
+    mann_whitney: MannWhitneyResult | None
+    sequential: SequentialState
+    sample_ratio: SampleRatio | None
+    missing: Mapping[str, str]
+    """Statistic → why it is left out."""
+
+
+def report(
+    experiment: Experiment,
+    trades: Sequence[ArmTrade],
+    assignments: Mapping[tuple[int, ExperimentArm], int],
+    *,
+    confidence: float = 0.95,
+    effect: Decimal | None = None,
+) -> Report:
+    """The comparison; ``assignments`` counts signals by (treatment percent, arm); ``effect`` is
+    the difference in mean net PnL per trade worth detecting (the mSPRT's mixing scale), by
+    default the trades' own standard deviation."""
+    ordered = sorted(trades, key=lambda t: t.exit_time)
+    nets = {
+        arm: [t.net_pnl for t in ordered if t.arm is arm]
+        for arm in (ExperimentArm.CONTROL, ExperimentArm.TREATMENT)
+    }
+    control, treatment = nets[ExperimentArm.CONTROL], nets[ExperimentArm.TREATMENT]
+    missing: dict[str, str] = {}
+
+    def attempt(name: str, compute: Callable[[], T]) -> T | None:
+        try:
+            return compute()
+        except StatisticsError as e:
+            missing[name] = e.reason
+            return None
+
+    welch = attempt("welch", lambda: welch_test(control, treatment, confidence=confidence))
+    boot = attempt(
+        "bootstrap",
+        lambda: bootstrap_interval(control, treatment, seed=BOOTSTRAP_SEED, confidence=confidence),
+    )
+    rate = attempt(
+        "win rate",
+        lambda: two_proportion_test(
+            wins_control=_count(control, 1),
+            losses_control=_count(control, -1),
+            wins_treatment=_count(treatment, 1),
+            losses_treatment=_count(treatment, -1),
+            confidence=confidence,
+        ),  # fmt: skip
+    )
+    robust = attempt("mann-whitney", lambda: mann_whitney(control, treatment))
+    sequential = _sequential(ordered, effect)
+    ratio = _sample_ratio(assignments)
+    if ratio is None:
+        missing["sample ratio"] = "no assignments made at a split between 0 and 100 %"
+    spec = experiment.spec
+    return Report(
+        experiment=experiment,
+        control=_figures(ExperimentArm.CONTROL, spec.control_variant, control, assignments),
+        treatment=_figures(ExperimentArm.TREATMENT, spec.treatment_variant, treatment, assignments),
+        welch=welch,
+        bootstrap=boot,
+        win_rate=rate,
+        mann_whitney=robust,
+        sequential=sequential,
+        sample_ratio=ratio,
+        missing=missing,
+    )
+
+
+def _count(nets: Sequence[Decimal], sign: int) -> int:
+    return sum(1 for n in nets if (n > 0 if sign > 0 else n < 0))
+
+
+def _figures(
+    arm: ExperimentArm,
+    variant: str,
+    nets: Sequence[Decimal],
+    assignments: Mapping[tuple[int, ExperimentArm], int],
+) -> ArmFigures:
+    wins, losses = _count(nets, 1), _count(nets, -1)
+    total = sum(nets, Decimal(0))
+    return ArmFigures(
+        arm=arm,
+        variant=variant,
+        trades=len(nets),
+        wins=wins,
+        losses=losses,
+        net_profit=total,
+        mean_net_pnl=total / len(nets) if nets else None,
+        win_rate=Decimal(wins) / (wins + losses) if wins + losses else None,
+        assigned=sum(n for (_, a), n in assignments.items() if a is arm),
+    )
+
+
+def _sequential(ordered: Sequence[ArmTrade], effect: Decimal | None) -> SequentialState:
+    if effect is not None:
+        scale = float(effect)
+    else:
+        values = [float(t.net_pnl) for t in ordered]
+        mean = math.fsum(values) / len(values) if values else 0.0
+        spread = math.fsum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
+        scale = math.sqrt(spread)
+    state = start_sequential(mixing_variance=scale * scale if scale > 0 else 1.0)
+    for trade in ordered:
+        arm = Arm.TREATMENT if trade.arm is ExperimentArm.TREATMENT else Arm.CONTROL
+        state = apply_sequential(state, arm, trade.net_pnl)
+    return state
+
+
+def _sample_ratio(assignments: Mapping[tuple[int, ExperimentArm], int]) -> SampleRatio | None:
+    shares = sorted({percent for percent, _ in assignments if 0 < percent < 100})
+    tests = {}
+    for percent in shares:
+        counts = [
+            assignments.get((percent, ExperimentArm.CONTROL), 0),
+            assignments.get((percent, ExperimentArm.TREATMENT), 0),
+        ]
+        tests[percent] = sample_ratio_mismatch(
+            counts, [100 - percent, percent], threshold=SRM_THRESHOLD
+        )
+    if not tests:
+        return None
+    chi2 = math.fsum(t.chi_square for t in tests.values())
+    return SampleRatio(
+        by_share=tests, chi_square=chi2, df=len(tests), p_value=chi_square_sf(chi2, len(tests))
+    )

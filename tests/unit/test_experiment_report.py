@@ -1,0 +1,121 @@
+"""An experiment's report against scipy and statsmodels on generated trades: the per-arm figures,
+Welch, Mann–Whitney, the win-rate test, the sample-ratio check per ramp share and combined."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportions_ztest
+
+from schemas.events import ExperimentAction, ExperimentArm
+from streams.experiment_log import change_event
+from streams.experiment_report import ArmTrade, report
+from streams.experiments import Experiment, ExperimentSpec, fold
+
+SPEC = ExperimentSpec(
+    experiment_id="breakout-v2", strategy="Breakout", control_variant="v1", treatment_variant="v2"
+)
+T0 = datetime(2026, 9, 22, 14, tzinfo=UTC)
+CONTROL, TREATMENT = ExperimentArm.CONTROL, ExperimentArm.TREATMENT
+
+
+def experiment() -> Experiment:
+    configured = change_event(
+        SPEC.experiment_id, ExperimentAction.CONFIGURED, actor="tests", spec=SPEC, at=T0
+    )
+    return fold([configured]).get(SPEC.experiment_id)
+
+
+def trades(seed: int, n_control: int, n_treatment: int, lift: float) -> list[ArmTrade]:
+    rng = np.random.default_rng(seed)
+    made = []
+    for i, arm in enumerate([CONTROL] * n_control + [TREATMENT] * n_treatment):
+        net = rng.normal(12 + (lift if arm is TREATMENT else 0), 60)
+        made.append(
+            ArmTrade(
+                arm=arm,
+                exit_time=T0 + timedelta(minutes=7 * i % 997, seconds=i),
+                net_pnl=Decimal(str(round(net * 4) / 4)),
+            )  # fmt: skip
+        )
+    return made
+
+
+def nets(made: list[ArmTrade], arm: ExperimentArm) -> list[float]:
+    return [float(t.net_pnl) for t in made if t.arm is arm]
+
+
+def test_the_arms_and_their_differences_are_scipys_and_statsmodels() -> None:
+    made = trades(1, 140, 60, lift=15)
+    assignments = {(10, CONTROL): 540, (10, TREATMENT): 61, (25, CONTROL): 300, (25, TREATMENT): 95}
+    got = report(experiment(), made, assignments)
+
+    xs, ys = nets(made, CONTROL), nets(made, TREATMENT)
+    assert (got.control.trades, got.treatment.trades) == (140, 60)
+    assert got.control.mean_net_pnl == sum(t.net_pnl for t in made if t.arm is CONTROL) / 140
+    assert (got.control.assigned, got.treatment.assigned) == (840, 156)
+    assert got.treatment.variant == "v2"
+
+    welch = stats.ttest_ind(ys, xs, equal_var=False)
+    assert got.welch is not None
+    assert got.welch.t == pytest.approx(welch.statistic, rel=1e-9)
+    assert got.welch.p_value == pytest.approx(welch.pvalue, rel=1e-7)
+    assert got.welch.ci_low < got.welch.difference < got.welch.ci_high
+
+    mw = stats.mannwhitneyu(ys, xs, use_continuity=True, alternative="two-sided",
+                            method="asymptotic")  # fmt: skip
+    assert got.mann_whitney is not None
+    assert got.mann_whitney.u_treatment == pytest.approx(mw.statistic)
+    assert got.mann_whitney.p_value == pytest.approx(mw.pvalue, rel=1e-7)
+
+    wins = [sum(v > 0 for v in ys), sum(v > 0 for v in xs)]
+    decided = [sum(v != 0 for v in ys), sum(v != 0 for v in xs)]
+    z, p = proportions_ztest(wins, decided)
+    assert got.win_rate is not None
+    assert got.win_rate.z == pytest.approx(z, rel=1e-9)
+    assert got.win_rate.p_value == pytest.approx(p, rel=1e-7)
+
+    assert got.bootstrap is not None
+    assert got.bootstrap.ci_low < got.bootstrap.difference < got.bootstrap.ci_high
+    assert report(experiment(), made, assignments).bootstrap == got.bootstrap  # seeded
+
+    per_share = [stats.chisquare([540, 61], [601 * 0.9, 601 * 0.1]),
+                 stats.chisquare([300, 95], [395 * 0.75, 395 * 0.25])]  # fmt: skip
+    assert got.sample_ratio is not None
+    assert got.sample_ratio.by_share[10].p_value == pytest.approx(per_share[0].pvalue, rel=1e-7)
+    combined = sum(s.statistic for s in per_share)
+    assert got.sample_ratio.chi_square == pytest.approx(combined)
+    assert got.sample_ratio.p_value == pytest.approx(stats.chi2.sf(combined, 2), rel=1e-7)
+    assert not got.sample_ratio.mismatch
+    assert got.missing == {}
+
+
+def test_broken_routing_is_flagged() -> None:
+    got = report(experiment(), [], {(10, CONTROL): 500, (10, TREATMENT): 500, (0, CONTROL): 90})
+    assert got.sample_ratio is not None and got.sample_ratio.mismatch
+    assert list(got.sample_ratio.by_share) == [10]  # 0 % splits nothing
+
+
+def test_statistics_the_trades_do_not_allow_yet_say_why() -> None:
+    made = [ArmTrade(arm=CONTROL, exit_time=T0, net_pnl=Decimal(5))]
+    got = report(experiment(), made, {(100, TREATMENT): 3})
+    assert got.welch is None and got.mann_whitney is None and got.win_rate is None
+    assert "at least 2 trades per arm" in got.missing["welch"]
+    assert "a trade per arm" in got.missing["mann-whitney"]
+    assert got.missing["sample ratio"].startswith("no assignments")
+    assert got.sequential.p_value == 1.0
+    assert got.treatment.mean_net_pnl is None and got.treatment.win_rate is None
+
+
+def test_the_sequential_test_folds_the_trades_in_exit_order() -> None:
+    made = trades(2, 300, 300, lift=40)
+    got = report(experiment(), made, {}, effect=Decimal(40))
+    shuffled = report(experiment(), list(reversed(made)), {}, effect=Decimal(40))
+    assert got.sequential == shuffled.sequential
+    assert got.sequential.p_value < 0.05  # a large effect is found
+    null = report(experiment(), trades(3, 300, 300, lift=0), {}, effect=Decimal(40))
+    assert null.sequential.p_value > 0.05
