@@ -1,0 +1,165 @@
+"""Experiments end to end, on a real broker, bridge, worker, projector and PostgreSQL: an
+experiment created with the CLI splits signals at the bridge as the pure assignment does, each
+assignment is logged and projected, manual changes and the kill switch take effect at once, and
+`fillstream experiments show` compares the arms' trades."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fillstream.settings import Settings
+from schemas.events import ExperimentArm
+from streams.cmd_experiments import main as experiments_main
+from streams.experiment_log import read_experiments
+from streams.experiments import assign
+from tests.harness import wait_for
+from tests.integration.pipeline import execution, post, query
+from tests.integration.test_walking_skeleton import Pipeline, running
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """
+id = "breakout-v2"
+strategy = "Breakout"
+control = "v1"
+treatment = "v2"
+ramp = [10, 50, 100]
+min_trades_per_step = 5
+min_days_per_step = 0
+[guardrails]
+max_drawdown = 2000
+"""
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Iterator[Pipeline]:
+    yield from running(settings)
+
+
+def ask(settings: Settings, signal_id: str, strategy: str = "Breakout") -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{settings.bridge_url}/v1/assignments",
+        data=json.dumps({"signal_id": signal_id, "strategy": strategy}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {settings.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+def treatment_percent_seen(settings: Settings, percent: int) -> bool:
+    """Whether the bridge has read the change that puts the treatment at ``percent``."""
+    return ask(settings, "probe", "Breakout")["treatment_percent"] == percent
+
+
+def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
+    settings: Settings,
+    pipeline: Pipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert ask(settings, "before")["arm"] == "control"  # no experiment yet
+    config = tmp_path / "breakout-v2.toml"
+    config.write_text(CONFIG)
+    assert experiments_main(["create", "--config", str(config), "--by", "alice"]) == 0
+    wait_for(lambda: treatment_percent_seen(settings, 10), timeout=30,
+             message="the bridge did not read the experiment")  # fmt: skip
+
+    # step 1, 10 %: the bridge answers as the pure assignment does
+    experiments, _ = read_experiments(settings)
+    answers = {f"sig-{i}": ask(settings, f"sig-{i}") for i in range(300)}
+    for signal_id, answer in answers.items():
+        expected = assign(experiments, "Breakout", signal_id)
+        assert (answer["arm"], answer["variant"], answer["experiment"]) == (
+            expected.arm.value, expected.variant, "breakout-v2"
+        )  # fmt: skip
+    treated = [s for s, a in answers.items() if a["arm"] == "treatment"]
+    assert 10 <= len(treated) <= 55  # 30 expected
+    assert ask(settings, "other", "Mean reversion")["experiment"] is None
+
+    # promoted to 50 %: the treated stay treated, more join
+    assert experiments_main(["promote", "breakout-v2", "--reason", "enough trades"]) == 0
+    wait_for(lambda: treatment_percent_seen(settings, 50), timeout=30, message="not promoted")
+    at_50 = {f"sig-{i}": ask(settings, f"sig-{i}") for i in range(300)}
+    assert set(treated) < {s for s, a in at_50.items() if a["arm"] == "treatment"}
+
+    # paused, killed: control at once; resumed and revived: split again
+    assert experiments_main(["pause", "breakout-v2", "--reason", "news"]) == 0
+    wait_for(lambda: treatment_percent_seen(settings, 0), timeout=30, message="not paused")
+    assert {ask(settings, s)["arm"] for s in treated} == {"control"}
+    assert experiments_main(["resume", "breakout-v2"]) == 0
+    wait_for(lambda: treatment_percent_seen(settings, 50), timeout=30, message="not resumed")
+    assert experiments_main(["kill", "--reason", "outage"]) == 0
+    wait_for(lambda: treatment_percent_seen(settings, 0), timeout=30, message="not killed")
+    assert "kill switch" in ask(settings, treated[0])["reason"]
+    assert experiments_main(["revive"]) == 0
+    wait_for(lambda: treatment_percent_seen(settings, 50), timeout=30, message="not revived")
+    capsys.readouterr()
+
+    # every answer to an experiment is logged and projected once per signal (the first counts)
+    count = "SELECT count(*) FROM assignments WHERE experiment_id = 'breakout-v2'"
+    wait_for(lambda: query(settings, count) == [(301,)], timeout=60,
+             message=f"assignments projected: {query(settings, count)}")  # fmt: skip
+    rows = query(settings, "SELECT signal_id, arm, treatment_percent FROM assignments"
+                           " WHERE left(signal_id, 4) = 'sig-'")  # fmt: skip
+    assert {s: (arm, pct) for s, arm, pct in rows} == {
+        s: (a["arm"], 10) for s, a in answers.items()
+    }
+
+    # the arms' trades: a long round trip for 40 signals, the treated ones better
+    signals = [f"sig-{i}" for i in range(300)]
+    chosen = [s for s in signals if answers[s]["arm"] == "treatment"][:12]
+    chosen += [s for s in signals if answers[s]["arm"] == "control"][:28]
+    executions, expected_net = [], {}
+    for n, signal_id in enumerate(chosen):
+        lift = Decimal("2.5") if answers[signal_id]["arm"] == "treatment" else Decimal(0)
+        exit_price = Decimal(21000) + Decimal(n % 7 - 3) + lift
+        minute = f"2026-09-22T14:{n:02d}"
+        executions += [
+            execution(f"{signal_id}-in", "buy", "21000", ts=f"{minute}:00Z",
+                      signal_id=signal_id, strategy="Breakout"),
+            execution(f"{signal_id}-out", "sell", str(exit_price), ts=f"{minute}:30Z",
+                      signal_id=signal_id, strategy="Breakout"),
+        ]  # fmt: skip
+        expected_net[signal_id] = (exit_price - 21000) * 20 - Decimal("4.18")
+    assert post(settings, executions)[0] == 202
+    trades = "SELECT count(*) FROM experiment_trades WHERE experiment_id = 'breakout-v2'"
+    wait_for(lambda: query(settings, trades) == [(40,)], timeout=90,
+             message=f"experiment trades: {query(settings, trades)}")  # fmt: skip
+
+    assert experiments_main(["show", "breakout-v2", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    for arm in (ExperimentArm.CONTROL, ExperimentArm.TREATMENT):
+        mine = [expected_net[s] for s in chosen if answers[s]["arm"] == arm.value]
+        figures = shown[arm.value]
+        assert figures["trades"] == len(mine)
+        assert Decimal(figures["net_profit"]) == sum(mine)
+        assert figures["wins"] == sum(1 for n in mine if n > 0)
+    assert shown["experiment"]["status"] == "running"
+    assert shown["experiment"]["treatment_percent"] == 50
+    assert shown["welch"]["difference"] == pytest.approx(
+        float(sum(expected_net[s] for s in chosen[:12]) / 12
+              - sum(expected_net[s] for s in chosen[12:]) / 28)
+    )  # fmt: skip
+    assert shown["sample_ratio"]["df"] == 1  # the assignments at 10 % (those at 50 % repeat them)
+
+    assert experiments_main(["show", "breakout-v2"]) == 0
+    text = capsys.readouterr().out
+    assert "mean net/trade (Welch)" in text and "always-valid (mSPRT)" in text
+    assert "promoted (step 2) by" in text and "paused by" in text and ": news" in text
+
+    assert experiments_main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "breakout-v2" in listed and "running" in listed and "2/3" in listed and "50 %" in listed
