@@ -8,7 +8,7 @@ import sys
 
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import ensure_topics
-from tests.bench import alerts, derive, imports, ingest, latency, rebuild, report
+from tests.bench import alerts, derive, experiments, imports, ingest, latency, rebuild, report
 from tests.harness import free_ports, local_kafka, local_postgres, temporary_home
 from tests.integration.pipeline import ServiceProcess
 
@@ -42,6 +42,7 @@ def main() -> int:
             results += derive.run(settings)
             results += rebuild.run(settings)
             results += alerts.run(settings)
+            results += experiments.run(settings)
         finally:
             bridge.stop()
     path = PROJECT_ROOT / ".fillstream" / "bench" / "report.json"
