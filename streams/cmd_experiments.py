@@ -148,8 +148,9 @@ def build_report(
     experiment_id = experiment.spec.experiment_id
     with connect(settings) as conn:
         trades = conn.execute(
-            "SELECT arm, exit_time, net_pnl FROM experiment_trades WHERE experiment_id = %s"
-            " ORDER BY exit_time, trade_id",
+            "SELECT e.arm, e.exit_time, e.net_pnl, r.regime"
+            " FROM experiment_trades e LEFT JOIN trade_regimes r USING (trade_id)"
+            " WHERE e.experiment_id = %s ORDER BY e.exit_time, e.trade_id",
             (experiment_id,),
         ).fetchall()
         counts = conn.execute(
@@ -159,7 +160,7 @@ def build_report(
         ).fetchall()
     return report(
         experiment,
-        [ArmTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n) for a, t, n in trades],
+        [ArmTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n, regime=r) for a, t, n, r in trades],
         {(percent, ExperimentArm(arm)): n for percent, arm, n in counts},
         confidence=confidence,
         effect=effect,
@@ -245,6 +246,15 @@ def render_report(made: Report, experiments: Experiments) -> str:
                      f"{m.probability_superiority:.3f}", "-", f"{m.p_value:.4f}"])  # fmt: skip
     s = made.sequential
     rows.append(["always-valid (mSPRT)", f"{s.difference:+.2f}", "-", f"{s.p_value:.4f}"])
+    if made.stratified is not None:
+        k = made.stratified
+        rows.append(["mean net/trade, regime-stratified", f"{k.difference:+.2f}",
+                     f"[{k.ci_low:+.2f}, {k.ci_high:+.2f}]", f"{k.p_value:.4f}"])  # fmt: skip
+    for regime in made.by_regime:
+        half = 1.96 * regime.variance**0.5
+        rows.append([f"  in {regime.regime} ({regime.n_control} / {regime.n_treatment} trades)",
+                     f"{regime.difference:+.2f}", f"[{regime.difference - half:+.2f}, "
+                     f"{regime.difference + half:+.2f}]", "-"])  # fmt: skip
     lines.append(text_table(["statistic", "effect", "interval", "p-value"], rows))
     for name, why in made.missing.items():
         lines.append(f"  {name}: not yet ({why})")
@@ -292,6 +302,8 @@ def report_json(made: Report) -> dict[str, Any]:
             "p_value": ratio.p_value,
             "mismatch": ratio.mismatch,
         },  # fmt: skip
+        "by_regime": [fields(e) for e in made.by_regime],
+        "stratified": fields(made.stratified),
         "missing": dict(made.missing),
     }
 

@@ -7,6 +7,10 @@ as a robust check, and the mixture SPRT's always-valid p-value, folded over the 
 order, so looking every day does not inflate false positives. A statistic that the trades do not
 allow yet (too few, no spread) is left out with the reason.
 
+Regimes: the same difference within each market regime at entry (``trade_regimes``), and a
+post-stratified overall difference that weights each regime by its share of the trades, so a
+variant that merely traded during an easier market does not look better than it is.
+
 Sample-ratio mismatch: the assignments are grouped by the treatment's share they were made at
 (steps of the ramp; 0 % and 100 % split nothing and are left out); each group's counts are tested
 against its split with a chi-square goodness of fit, and the groups together by the sum of their
@@ -23,7 +27,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from schemas.events import ExperimentArm
-from streams.distributions import chi_square_sf
+from streams.distributions import check_confidence, chi_square_sf, normal_sf2, two_sided_z
 from streams.errors import StatisticsError
 from streams.experiment_stats import (
     Arm,
@@ -35,6 +39,7 @@ from streams.experiment_stats import (
     WelchResult,
     bootstrap_interval,
     mann_whitney,
+    mean_variance,
     sample_ratio_mismatch,
     start_sequential,
     two_proportion_test,
@@ -45,6 +50,7 @@ from streams.experiments import Experiment
 
 SRM_THRESHOLD = 0.001
 T = TypeVar("T")
+_CONTROL, _TREATMENT = ExperimentArm.CONTROL, ExperimentArm.TREATMENT
 BOOTSTRAP_SEED = 20260922
 """Fixed, so a report is the same every time it is printed from the same trades."""
 
@@ -54,6 +60,37 @@ class ArmTrade:
     arm: ExperimentArm
     exit_time: datetime
     net_pnl: Decimal
+    regime: str | None = None
+    """The market regime at the trade's entry (``trade_regimes``); None: not labelled."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegimeEffect:
+    """Treatment − control in mean net PnL per trade among the trades entered in one regime."""
+
+    regime: str
+    n_control: int
+    n_treatment: int
+    difference: float
+    variance: float
+    """Of ``difference``: s²_t / n_t + s²_c / n_c."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StratifiedEffect:
+    """The regimes' differences weighted by each regime's share of the compared trades: what the
+    treatment would gain if both arms had traded the same mix of markets."""
+
+    difference: float
+    std_error: float
+    confidence: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    regimes: tuple[str, ...]
+    """The regimes compared: those with at least 2 trades in each arm and a spread."""
+    trades_left_out: int
+    """Trades of other regimes (or unlabelled) that the estimate cannot use."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +131,8 @@ class Report:
     mann_whitney: MannWhitneyResult | None
     sequential: SequentialState
     sample_ratio: SampleRatio | None
+    by_regime: tuple[RegimeEffect, ...]
+    stratified: StratifiedEffect | None
     missing: Mapping[str, str]
     """Statistic → why it is left out."""
 
@@ -141,6 +180,8 @@ def report(
     )
     robust = attempt("mann-whitney", lambda: mann_whitney(control, treatment))
     sequential = _sequential(ordered, effect)
+    by_regime = regime_effects(ordered)
+    stratified = attempt("by regime", lambda: stratify(by_regime, len(ordered), confidence))
     ratio = _sample_ratio(assignments)
     if ratio is None:
         missing["sample ratio"] = "no assignments made at a split between 0 and 100 %"
@@ -155,7 +196,61 @@ def report(
         mann_whitney=robust,
         sequential=sequential,
         sample_ratio=ratio,
+        by_regime=by_regime,
+        stratified=stratified,
         missing=missing,
+    )
+
+
+def regime_effects(trades: Sequence[ArmTrade]) -> tuple[RegimeEffect, ...]:
+    """Each labelled regime with at least 2 trades per arm and a spread, by name."""
+    effects = []
+    for regime in sorted({t.regime for t in trades if t.regime is not None}):
+        xs = [float(t.net_pnl) for t in trades if t.regime == regime and t.arm is _CONTROL]
+        ys = [float(t.net_pnl) for t in trades if t.regime == regime and t.arm is _TREATMENT]
+        if len(xs) < 2 or len(ys) < 2:
+            continue
+        (mx, vx), (my, vy) = mean_variance(xs), mean_variance(ys)
+        variance = vx / len(xs) + vy / len(ys)
+        if variance <= 0:
+            continue
+        effects.append(
+            RegimeEffect(
+                regime=regime,
+                n_control=len(xs),
+                n_treatment=len(ys),
+                difference=my - mx,
+                variance=variance,
+            )  # fmt: skip
+        )
+    return tuple(effects)
+
+
+def stratify(
+    effects: Sequence[RegimeEffect], trades: int, confidence: float = 0.95
+) -> StratifiedEffect:
+    """Post-stratified difference: Σ w_k Δ_k with w_k = n_k / Σ n, SE = √(Σ w_k² V_k), normal
+    interval and two-sided p-value."""
+    check_confidence(confidence)
+    if not effects:
+        raise StatisticsError(
+            "by regime", "needs a regime with at least 2 trades per arm and a spread"
+        )
+    sizes = [e.n_control + e.n_treatment for e in effects]
+    total = sum(sizes)
+    weights = [n / total for n in sizes]
+    difference = math.fsum(w * e.difference for w, e in zip(weights, effects, strict=True))
+    se = math.sqrt(math.fsum(w * w * e.variance for w, e in zip(weights, effects, strict=True)))
+    half = two_sided_z(confidence) * se
+    return StratifiedEffect(
+        difference=difference,
+        std_error=se,
+        confidence=confidence,
+        ci_low=difference - half,
+        ci_high=difference + half,
+        p_value=normal_sf2(difference / se),
+        regimes=tuple(e.regime for e in effects),
+        trades_left_out=trades - total,
     )
 
 

@@ -52,7 +52,7 @@ def _floats(values: Sequence[Value]) -> list[float]:
     return [float(v) for v in values]
 
 
-def _mean_var(xs: Sequence[float]) -> tuple[float, float]:
+def mean_variance(xs: Sequence[float]) -> tuple[float, float]:
     mean = math.fsum(xs) / len(xs)
     return mean, math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
 
@@ -86,8 +86,8 @@ def welch_test(
         raise StatisticsError(
             "welch", f"needs at least 2 trades per arm, has {len(xs)} and {len(ys)}"
         )
-    mx, vx = _mean_var(xs)
-    my, vy = _mean_var(ys)
+    mx, vx = mean_variance(xs)
+    my, vy = mean_variance(ys)
     qx, qy = vx / len(xs), vy / len(ys)
     se2 = qx + qy
     if se2 <= 0.0:

@@ -154,6 +154,9 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
               - sum(expected_net[s] for s in chosen[12:]) / 28)
     )  # fmt: skip
     assert shown["sample_ratio"]["df"] == 1  # the assignments at 10 % (those at 50 % repeat them)
+    # no bars were labelled: the regime comparison says why it is left out
+    assert shown["by_regime"] == [] and shown["stratified"] is None
+    assert "at least 2 trades per arm" in shown["missing"]["by regime"]
 
     assert experiments_main(["show", "breakout-v2"]) == 0
     text = capsys.readouterr().out

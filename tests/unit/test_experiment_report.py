@@ -91,7 +91,9 @@ def test_the_arms_and_their_differences_are_scipys_and_statsmodels() -> None:
     assert got.sample_ratio.chi_square == pytest.approx(combined)
     assert got.sample_ratio.p_value == pytest.approx(stats.chi2.sf(combined, 2), rel=1e-7)
     assert not got.sample_ratio.mismatch
-    assert got.missing == {}
+    assert got.missing == {
+        "by regime": "needs a regime with at least 2 trades per arm and a spread"
+    }
 
 
 def test_broken_routing_is_flagged() -> None:
@@ -119,3 +121,69 @@ def test_the_sequential_test_folds_the_trades_in_exit_order() -> None:
     assert got.sequential.p_value < 0.05  # a large effect is found
     null = report(experiment(), trades(3, 300, 300, lift=0), {}, effect=Decimal(40))
     assert null.sequential.p_value > 0.05
+
+
+def regime_trades(
+    seed: int, plan: dict[tuple[ExperimentArm, str], tuple[int, float]]
+) -> list[ArmTrade]:
+    """Trades of each (arm, regime): (count, mean net PnL), sd 20."""
+    rng = np.random.default_rng(seed)
+    made, i = [], 0
+    for (arm, regime), (count, mean) in plan.items():
+        for _ in range(count):
+            i += 1
+            made.append(ArmTrade(arm=arm, exit_time=T0 + timedelta(seconds=i), regime=regime,
+                                 net_pnl=Decimal(str(round(rng.normal(mean, 20), 2)))))  # fmt: skip
+    return made
+
+
+def test_the_regime_stratified_effect_is_the_weighted_within_regime_differences() -> None:
+    made = regime_trades(4, {
+        (CONTROL, "high_vol_ranging"): (30, 5.0), (TREATMENT, "high_vol_ranging"): (12, 9.0),
+        (CONTROL, "low_vol_trending_up"): (50, 15.0),
+        (TREATMENT, "low_vol_trending_up"): (20, 14.0),
+        (CONTROL, "normal_vol_ranging"): (8, 0.0), (TREATMENT, "normal_vol_ranging"): (1, 0.0),
+    })  # fmt: skip
+    made.append(ArmTrade(arm=TREATMENT, exit_time=T0, net_pnl=Decimal(3)))  # unlabelled
+    got = report(experiment(), made, {})
+
+    # by hand with numpy: each regime with 2+ trades per arm, weighted by its trades
+    diffs, variances, sizes = [], [], []
+    for regime in ("high_vol_ranging", "low_vol_trending_up"):
+        xs = np.array([float(t.net_pnl) for t in made if t.regime == regime and t.arm is CONTROL])
+        ys = np.array([float(t.net_pnl) for t in made if t.regime == regime and t.arm is TREATMENT])
+        diffs.append(ys.mean() - xs.mean())
+        variances.append(ys.var(ddof=1) / len(ys) + xs.var(ddof=1) / len(xs))
+        sizes.append(len(xs) + len(ys))
+    w = np.array(sizes) / sum(sizes)
+    expected = float(w @ np.array(diffs))
+    se = float(np.sqrt((w**2) @ np.array(variances)))
+
+    assert [e.regime for e in got.by_regime] == ["high_vol_ranging", "low_vol_trending_up"]
+    assert [e.difference for e in got.by_regime] == pytest.approx(diffs, rel=1e-12)
+    assert got.stratified is not None
+    assert got.stratified.difference == pytest.approx(expected, rel=1e-12)
+    assert got.stratified.std_error == pytest.approx(se, rel=1e-12)
+    assert got.stratified.ci_low == pytest.approx(expected - stats.norm.ppf(0.975) * se)
+    assert got.stratified.p_value == pytest.approx(2 * stats.norm.sf(abs(expected / se)))
+    assert got.stratified.trades_left_out == 9 + 1  # normal_vol_ranging and the unlabelled one
+
+
+def test_a_variant_that_merely_traded_an_easier_market_does_not_look_better() -> None:
+    # no effect within either regime, but the treatment traded the easy one far more often
+    made = regime_trades(5, {
+        (CONTROL, "easy"): (40, 30.0), (CONTROL, "hard"): (160, -10.0),
+        (TREATMENT, "easy"): (160, 30.0), (TREATMENT, "hard"): (40, -10.0),
+    })  # fmt: skip
+    got = report(experiment(), made, {})
+    assert got.welch is not None and got.welch.difference > 20 and got.welch.p_value < 1e-6
+    assert got.stratified is not None
+    assert got.stratified.ci_low < 0 < got.stratified.ci_high
+    assert abs(got.stratified.difference) < 5
+
+
+def test_without_a_regime_both_arms_traded_the_stratified_effect_says_why() -> None:
+    made = regime_trades(6, {(CONTROL, "easy"): (5, 1.0), (TREATMENT, "hard"): (5, 1.0)})
+    got = report(experiment(), made, {})
+    assert got.by_regime == () and got.stratified is None
+    assert "at least 2 trades per arm" in got.missing["by regime"]
