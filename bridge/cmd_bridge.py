@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from bridge.experiments import ExperimentFollower
 from bridge.metrics import feed_monitor
 from bridge.publisher import Publisher
 from bridge.server import create_app
@@ -18,6 +17,7 @@ from fillstream.health_events import bridge_figures
 from fillstream.health_reporter import HealthReporter
 from fillstream.settings import Settings
 from schemas.codec import default_codec
+from streams.experiment_log import ExperimentFollower
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
     feed = feed_monitor(settings.feed_silence_seconds)
-    experiments = ExperimentFollower(settings, codec).start()
+    experiments = ExperimentFollower(settings, codec, "bridge-experiments").start()
     reporter = HealthReporter(
         settings,
         codec,

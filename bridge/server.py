@@ -18,7 +18,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
-from bridge.experiments import ExperimentFollower
 from bridge.parsing import EVENT_CLASSES, loads, parse_events
 from bridge.publisher import Publisher, PublishError
 from fillstream.errors import InvalidEventError, InvalidEventsError
@@ -32,6 +31,7 @@ from schemas.events import (
     Source,
     VariantAssigned,
 )
+from streams.experiment_log import ExperimentFollower
 from streams.experiments import Assignment, assign
 
 log = logging.getLogger("fillstream.bridge")

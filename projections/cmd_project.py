@@ -1,4 +1,5 @@
-"""``fillstream project``: run every projector in the foreground, with /metrics and /healthz."""
+"""``fillstream project``: run every projector in the foreground, with /metrics and /healthz, and
+the experiment guard (``projections.guard``: guardrail breaches roll experiments back)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fillstream.lag import LAG, worst
 from fillstream.readiness import kafka_reachable, postgres_reachable
 from fillstream.settings import Settings
 from projections import PROJECTIONS, versions
+from projections.guard import guard
 from projections.migrate import connect, migrate
 from projections.projection import Projection
 from projections.projector import EVENTS, Projector
@@ -51,6 +53,7 @@ def main(argv: list[str]) -> int:
     threads = [
         threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS
     ]
+    threads.append(threading.Thread(target=guard, args=(settings, stop), name="experiment-guard"))
     for thread in threads:
         thread.start()
     reporter = HealthReporter(

@@ -8,6 +8,7 @@ import argparse
 import getpass
 import json
 import tomllib
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 from deploy.report import text_table
 from fillstream.errors import ConfigError
 from fillstream.settings import Settings
+from projections.guard import treatment_figures
 from projections.migrate import connect
 from schemas.events import ExperimentAction, ExperimentArm
 from streams.experiment_log import change, read_experiments
 from streams.experiment_report import ArmTrade, Report, report
 from streams.experiments import KILL_SWITCH, Experiment, Experiments, spec_from_config
+from streams.guardrails import NextStep, breaches, next_step
 
 EXAMPLES = """examples:
   fillstream experiments create --config experiments/breakout-v2.toml
@@ -95,11 +98,14 @@ def main(argv: list[str]) -> int:
     if args.command == "show":
         experiments, events = read_experiments(settings)
         made = build_report(settings, experiments.get(args.id), args.confidence, args.effect)
+        decided = decide(settings, made)
         history = [e for e in events if e.experiment_id in (args.id, KILL_SWITCH)]
         if args.json:
-            print(json.dumps(report_json(made), indent=2))
+            next_ = {"decision": decided.decision.value, "reason": decided.reason}
+            print(json.dumps({**report_json(made), "next_step": next_}, indent=2))
         else:
             print(render_report(made, experiments))
+            print(f"next step: {decided.decision.value} ({decided.reason})")
             print("\nhistory:")
             for e in history:
                 step = f" (step {e.step + 1})" if e.action is ExperimentAction.PROMOTED else ""
@@ -164,6 +170,26 @@ def build_report(
         {(percent, ExperimentArm(arm)): n for percent, arm, n in counts},
         confidence=confidence,
         effect=effect,
+    )
+
+
+def decide(settings: Settings, made: Report) -> NextStep:
+    """The next step for the reported experiment, now."""
+    experiment = made.experiment
+    with connect(settings) as conn:
+        found = breaches(experiment, treatment_figures(conn, experiment))
+        counts = conn.execute(
+            "SELECT arm, count(*) FROM experiment_trades WHERE experiment_id = %s"
+            " AND exit_time >= %s GROUP BY arm",
+            (experiment.spec.experiment_id, experiment.step_started_at),
+        ).fetchall()
+    return next_step(
+        experiment,
+        step_trades={arm: n for arm, n in counts},
+        sequential_p=made.sequential.p_value,
+        difference=made.sequential.difference,
+        breached=found,
+        at=datetime.now(UTC),
     )
 
 

@@ -1,18 +1,28 @@
 """The experiments' control topic (``control.experiments``): reading the experiments as their
-events leave them, and making a change, checked against them first (``streams.experiments``)."""
+events leave them, making a change, checked against them first (``streams.experiments``), and
+following them (``ExperimentFollower``: a thread folding each change in as it is logged, so the
+bridge answers assignments from memory and the guard sees a change within a second)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from fillstream.errors import CodecError
 from fillstream.settings import Settings
+from schemas.codec import Codec
 from schemas.events import Envelope, EventId, ExperimentAction, ExperimentChanged, Source
 from streams.control import publish_control, read_events
 from streams.experiments import Experiments, ExperimentSpec, apply, check, fold
 
 TOPIC = "control.experiments"
+
+log = logging.getLogger("fillstream.streams")
 
 
 def read_experiments(settings: Settings) -> tuple[Experiments, list[ExperimentChanged]]:
@@ -86,3 +96,66 @@ def change_event(
         daily_loss_limit=spec.daily_loss_limit,
         step=step,
     )
+
+
+class ExperimentFollower:
+    """Follows ``control.experiments`` from its first record; ``loaded`` is set once the topic
+    was read to its end. ``group`` names the (never committed) consumer group."""
+
+    def __init__(self, settings: Settings, codec: Codec, group: str) -> None:
+        self._settings = settings
+        self._group = group
+        self._codec = codec
+        self._experiments = Experiments()
+        self.loaded = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="experiments", daemon=True)
+
+    @property
+    def experiments(self) -> Experiments:
+        return self._experiments  # replaced whole, never changed in place: safe to read
+
+    def start(self) -> ExperimentFollower:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _follow(self) -> None:
+        topic = self._settings.topic(TOPIC)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._settings.bootstrap_servers,
+                "group.id": self._settings.group(self._group),
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        reported = False
+        try:
+            while not self._stop.is_set():
+                message = consumer.poll(0.2)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        self.loaded.set()
+                    elif not reported:  # the topic not there yet, Kafka down: keep trying
+                        log.warning("reading %s: %s; retrying", topic, error)
+                        reported = True
+                    continue
+                try:
+                    event = self._codec.decode(message.value() or b"")
+                except CodecError as e:
+                    log.error("%s offset %d does not decode (%s); skipped", topic,
+                              message.offset(), e)  # fmt: skip
+                    continue
+                if isinstance(event, ExperimentChanged):
+                    self._experiments = apply(self._experiments, event)
+        finally:
+            consumer.close()

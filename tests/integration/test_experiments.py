@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from fillstream.settings import Settings
+from projections.guard import check_once
+from schemas.codec import default_codec
 from schemas.events import ExperimentArm
 from streams.cmd_experiments import main as experiments_main
-from streams.experiment_log import read_experiments
+from streams.experiment_log import ExperimentFollower, read_experiments
 from streams.experiments import assign
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
@@ -148,6 +150,8 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
         assert Decimal(figures["net_profit"]) == sum(mine)
         assert figures["wins"] == sum(1 for n in mine if n > 0)
     assert shown["experiment"]["status"] == "running"
+    # the trades closed before the step began (their event times are September's): continue
+    assert shown["next_step"]["decision"] == "continue"
     assert shown["experiment"]["treatment_percent"] == 50
     assert shown["welch"]["difference"] == pytest.approx(
         float(sum(expected_net[s] for s in chosen[:12]) / 12
@@ -166,3 +170,72 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
     assert experiments_main(["list"]) == 0
     listed = capsys.readouterr().out
     assert "breakout-v2" in listed and "running" in listed and "2/3" in listed and "50 %" in listed
+
+
+GUARDED = """
+id = "guarded"
+strategy = "Scalper"
+control = "v1"
+treatment = "v2"
+[guardrails]
+max_drawdown = 100
+"""
+
+
+def test_a_guardrail_breach_rolls_the_experiment_back_once(
+    settings: Settings, pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "guarded.toml"
+    config.write_text(GUARDED)
+    assert experiments_main(["create", "--config", str(config)]) == 0
+
+    def round_trip(n: int, variant: str, exit_price: str) -> list[dict[str, Any]]:
+        minute = f"2026-09-22T15:{n:02d}"
+        return [
+            execution(f"g{n}-in", "buy", "21000", ts=f"{minute}:00Z", strategy="Scalper",
+                      variant=variant),
+            execution(f"g{n}-out", "sell", exit_price, ts=f"{minute}:30Z", strategy="Scalper",
+                      variant=variant),
+        ]  # fmt: skip
+
+    def variant_rows(variant: str) -> list[tuple[Any, ...]]:
+        return query(settings, "SELECT max_drawdown FROM performance WHERE scope = 'variant'"
+                     " AND variant = %s AND time_window = 'all_time'", (variant,))  # fmt: skip
+
+    # the control variant losing deeply is no breach of the treatment's guardrail
+    assert post(settings, round_trip(1, "v1", "20970"))[0] == 202  # -600 - 4.18
+    wait_for(lambda: variant_rows("v1") != [], timeout=60, message="v1 figures not projected")
+    follower = ExperimentFollower(settings, default_codec(), "tests-guard").start()
+    try:
+        wait_for(follower.loaded.is_set, timeout=30, message="experiments not read")
+        assert check_once(settings, follower) == []
+    finally:
+        follower.close()
+
+    # the treatment drawing down 40.18 holds; past 100, the projector's guard rolls it back
+    assert post(settings, round_trip(2, "v2", "20998"))[0] == 202
+    wait_for(lambda: variant_rows("v2") == [(Decimal("44.18"),)], timeout=60,
+             message=f"v2 figures: {variant_rows('v2')}")  # fmt: skip
+    assert post(settings, round_trip(3, "v2", "20997"))[0] == 202
+
+    def rolled_back() -> bool:
+        return read_experiments(settings)[0].get("guarded").ended
+
+    wait_for(rolled_back, timeout=60, message="the guard did not roll the experiment back")
+    experiments, events = read_experiments(settings)
+    guarded = experiments.get("guarded")
+    assert (guarded.status, guarded.changed_by) == ("rolled_back", "guardrail")
+    assert guarded.reason == "Sim101: v2 drew down 108.36, beyond the guardrail of 100"
+    assert [e.action for e in events if e.experiment_id == "guarded"] == [
+        "configured", "rolled_back"
+    ]  # fmt: skip
+    assert ask(settings, "after", "Scalper")["experiment"] is None  # every signal: control
+
+    capsys.readouterr()
+    assert experiments_main(["show", "guarded", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["next_step"]["decision"] == "none"
+    assert shown["experiment"]["status"] == "rolled_back"
