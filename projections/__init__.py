@@ -1,7 +1,7 @@
 """Materializing: migrations, projection definitions and the batch projector."""
 
 from projections.alerts import ALERTS
-from projections.experiments import ASSIGNMENTS
+from projections.experiments import ASSIGNMENTS, SIGNALS
 from projections.migrate import migrate
 from projections.orders import EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
@@ -22,6 +22,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     SERVICE_CHECKS,
     REGIME_LABELS,
     ASSIGNMENTS,
+    SIGNALS,
 )
 """Every projection ``fillstream project`` runs."""
 
@@ -36,6 +37,7 @@ __all__ = [
     "PROJECTIONS",
     "REGIME_LABELS",
     "SERVICE_CHECKS",
+    "SIGNALS",
     "TRADES",
     "Location",
     "Projection",

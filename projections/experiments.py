@@ -1,11 +1,18 @@
-"""The assignments projection: every ``VariantAssigned`` on ``raw.assignments`` (the first of
-each experiment and signal), behind the ``assignments`` view; ``experiment_trades`` joins them
-to the trades of their signals (``migrations/0013_experiments.sql``)."""
+"""The projections experiments read: every ``VariantAssigned`` on ``raw.assignments`` (the first
+of each experiment and signal) behind the ``assignments`` view, and every ``SignalEmitted`` on
+``raw.signals`` (the first of each strategy and signal id) behind ``signals``;
+``experiment_trades`` joins them to the trades of their signals (``migrations/0013`` and
+``0014``)."""
 
 from __future__ import annotations
 
-from projections.projection import Projection, RowSpec
-from schemas.events import VariantAssigned
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from projections.projection import Location, Projection, RowSpec
+from schemas.events import Event, SignalEmitted, VariantAssigned
 
 ASSIGNMENT_ROW = RowSpec.of(
     VariantAssigned,
@@ -35,3 +42,59 @@ ASSIGNMENTS = Projection(
     to_rows=ASSIGNMENT_ROW.to_rows,
     row=ASSIGNMENT_ROW,
 )
+
+
+def signal_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    if not isinstance(event, SignalEmitted):
+        return ()
+    return (
+        (
+            event.strategy,
+            event.signal_id,
+            event.account,
+            event.instrument,
+            event.variant,
+            event.direction.value,
+            event.confidence,
+            event.intended_stop,
+            event.intended_target,
+            json.dumps(_finite(event.features), sort_keys=True),
+            event.envelope.ts_event,
+            event.envelope.event_id,
+            where.topic,
+            where.partition,
+            where.offset,
+            event.envelope.ts_ingested,
+        ),
+    )
+
+
+SIGNALS = Projection(
+    name="signals",
+    topics=("raw.signals",),
+    columns=(
+        "strategy",
+        "signal_id",
+        "account",
+        "instrument",
+        "variant",
+        "direction",
+        "confidence",
+        "intended_stop",
+        "intended_target",
+        "features",
+        "ts_event",
+        "event_id",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_ingested",
+    ),  # fmt: skip
+    key=("strategy", "signal_id"),
+    to_rows=signal_rows,
+)
+
+
+def _finite(features: Mapping[str, float]) -> dict[str, float | None]:
+    """As JSON, which has no NaN or infinity: those are null."""
+    return {name: v if math.isfinite(v) else None for name, v in features.items()}

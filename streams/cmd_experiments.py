@@ -23,6 +23,7 @@ from streams.experiment_log import change, read_experiments
 from streams.experiment_report import ArmTrade, Report, report
 from streams.experiments import KILL_SWITCH, Experiment, Experiments, spec_from_config
 from streams.guardrails import NextStep, breaches, next_step
+from streams.rollout import Rollout, RolloutTrade, rollout
 
 EXAMPLES = """examples:
   fillstream experiments create --config experiments/breakout-v2.toml
@@ -99,12 +100,16 @@ def main(argv: list[str]) -> int:
         experiments, events = read_experiments(settings)
         made = build_report(settings, experiments.get(args.id), args.confidence, args.effect)
         decided = decide(settings, made)
+        rolled = build_rollout(settings, made.experiment, args.confidence)
         history = [e for e in events if e.experiment_id in (args.id, KILL_SWITCH)]
         if args.json:
             next_ = {"decision": decided.decision.value, "reason": decided.reason}
-            print(json.dumps({**report_json(made), "next_step": next_}, indent=2))
+            print(json.dumps({**report_json(made), "next_step": next_,
+                              "rollout": rollout_json(rolled)}, indent=2))  # fmt: skip
         else:
             print(render_report(made, experiments))
+            print()
+            print(render_rollout(rolled))
             print(f"next step: {decided.decision.value} ({decided.reason})")
             print("\nhistory:")
             for e in history:
@@ -171,6 +176,61 @@ def build_report(
         confidence=confidence,
         effect=effect,
     )
+
+
+def build_rollout(settings: Settings, experiment: Experiment, confidence: float) -> Rollout:
+    """The rollout report from ``experiment_trades`` (with each signal's confidence)."""
+    with connect(settings) as conn:
+        rows = conn.execute(
+            "SELECT arm, exit_time, net_pnl, confidence FROM experiment_trades"
+            " WHERE experiment_id = %s ORDER BY exit_time, trade_id",
+            (experiment.spec.experiment_id,),
+        ).fetchall()
+    return rollout(
+        [RolloutTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n, confidence=c)
+         for a, t, n, c in rows],
+        confidence=confidence,
+    )  # fmt: skip
+
+
+def render_rollout(rolled: Rollout) -> str:
+    def number(value: float | None, pct: bool = False) -> str:
+        if value is None:
+            return "-"
+        return f"{value:+.1%}" if pct else f"{value:+.3f}"
+
+    rows = []
+    for m in rolled.metrics:
+        pct = m.name == "win rate"
+        interval = (
+            f"[{number(m.ci_low, pct)}, {number(m.ci_high, pct)}]"
+            if m.ci_low is not None
+            else f"not yet ({m.note})"
+        )
+        rows.append([m.name, number(m.control, pct).lstrip("+"),
+                     number(m.treatment, pct).lstrip("+"), number(m.difference, pct), interval,
+                     f"{m.better} is better"])  # fmt: skip
+    lines = [
+        "rollout report (treatment − control):",
+        text_table(["metric", "control", "treatment", "change", "interval", ""], rows),
+    ]
+    if rolled.calibration:
+        lines += ["calibration (signal confidence against the share won):", text_table(
+            ["arm", "confidence", "trades", "mean confidence", "won"],
+            [[b.arm.value, f"{b.low:.1f}–{b.high:.1f}", str(b.trades),
+              f"{b.mean_confidence:.2f}", f"{b.win_rate:.0%}"] for b in rolled.calibration],
+        )]  # fmt: skip
+    return "\n".join(lines)
+
+
+def rollout_json(rolled: Rollout) -> dict[str, Any]:
+    return {
+        "metrics": [{name: getattr(m, name) for name in m.__dataclass_fields__}
+                    for m in rolled.metrics],
+        "calibration": [{"arm": b.arm.value, "low": b.low, "high": b.high, "trades": b.trades,
+                         "mean_confidence": b.mean_confidence, "win_rate": b.win_rate}
+                        for b in rolled.calibration],
+    }  # fmt: skip
 
 
 def decide(settings: Settings, made: Report) -> NextStep:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -135,6 +135,25 @@ def bootstrap_interval(
 
     Quantiles interpolate linearly between order statistics (numpy's default ``linear``).
     """
+    return bootstrap_difference(
+        control, treatment, _mean, seed=seed, resamples=resamples, confidence=confidence
+    )
+
+
+def bootstrap_difference(
+    control: Sequence[Value],
+    treatment: Sequence[Value],
+    statistic: Callable[[Sequence[float]], float],
+    *,
+    seed: int,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    size: int | None = None,
+) -> BootstrapInterval:
+    """Percentile bootstrap of statistic(treatment) − statistic(control), each arm resampled on
+    its own, in the order drawn. With ``size``, each resample has that many trades (a statistic
+    that grows with the count, such as a drawdown, compared at one count) and the difference is
+    the resamples' mean; else each arm's own count, and the difference is the arms' own."""
     check_confidence(confidence)
     xs, ys = _floats(control), _floats(treatment)
     if len(xs) < 2 or len(ys) < 2:
@@ -144,20 +163,24 @@ def bootstrap_interval(
     if resamples < 2:
         raise StatisticsError("bootstrap", f"resamples must be at least 2, was {resamples}")
     rng = random.Random(seed)
+    k_x, k_y = size or len(xs), size or len(ys)
     diffs = sorted(
-        math.fsum(rng.choices(ys, k=len(ys))) / len(ys)
-        - math.fsum(rng.choices(xs, k=len(xs))) / len(xs)
+        statistic(rng.choices(ys, k=k_y)) - statistic(rng.choices(xs, k=k_x))
         for _ in range(resamples)
     )
     alpha = 1.0 - confidence
     return BootstrapInterval(
-        difference=math.fsum(ys) / len(ys) - math.fsum(xs) / len(xs),
+        difference=statistic(ys) - statistic(xs) if size is None else _mean(diffs),
         confidence=confidence,
         ci_low=_quantile(diffs, alpha / 2.0),
         ci_high=_quantile(diffs, 1.0 - alpha / 2.0),
         resamples=resamples,
         seed=seed,
     )
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return math.fsum(xs) / len(xs)
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:

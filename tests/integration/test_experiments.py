@@ -136,10 +136,21 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
                       signal_id=signal_id, strategy="Breakout"),
         ]  # fmt: skip
         expected_net[signal_id] = (exit_price - 21000) * 20 - Decimal("4.18")
+    confidence = {s: round(0.3 + 0.4 * (n % 5) / 4, 2) for n, s in enumerate(chosen)}
+    signal_events = [
+        {"type": "signal", "ts_event": "2026-09-22T13:59:00Z", "source": "live",
+         "producer": "tests", "signal_id": s, "account": "Sim101", "instrument": "NQ 12-26",
+         "strategy": "Breakout", "direction": "long", "confidence": confidence[s]}
+        for s in chosen
+    ]  # fmt: skip
+    assert post(settings, signal_events)[0] == 202
     assert post(settings, executions)[0] == 202
     trades = "SELECT count(*) FROM experiment_trades WHERE experiment_id = 'breakout-v2'"
     wait_for(lambda: query(settings, trades) == [(40,)], timeout=90,
              message=f"experiment trades: {query(settings, trades)}")  # fmt: skip
+    scored = "SELECT count(confidence) FROM experiment_trades"
+    wait_for(lambda: query(settings, scored) == [(40,)], timeout=60,
+             message=f"signals' confidence: {query(settings, scored)}")  # fmt: skip
 
     assert experiments_main(["show", "breakout-v2", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -158,6 +169,15 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
               - sum(expected_net[s] for s in chosen[12:]) / 28)
     )  # fmt: skip
     assert shown["sample_ratio"]["df"] == 1  # the assignments at 10 % (those at 50 % repeat them)
+    # the rollout report: each arm's Brier score from its signals' confidence
+    metrics = {m["name"]: m for m in shown["rollout"]["metrics"]}
+    for arm in ("control", "treatment"):
+        mine = [s for s in chosen if answers[s]["arm"] == arm]
+        brier = sum((confidence[s] - (expected_net[s] > 0)) ** 2 for s in mine) / len(mine)
+        assert metrics["Brier score"][arm] == pytest.approx(brier)
+    assert metrics["win rate"]["difference"] is not None
+    assert sum(b["trades"] for b in shown["rollout"]["calibration"]) == 40
+
     # no bars were labelled: the regime comparison says why it is left out
     assert shown["by_regime"] == [] and shown["stratified"] is None
     assert "at least 2 trades per arm" in shown["missing"]["by regime"]
@@ -165,6 +185,7 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
     assert experiments_main(["show", "breakout-v2"]) == 0
     text = capsys.readouterr().out
     assert "mean net/trade (Welch)" in text and "always-valid (mSPRT)" in text
+    assert "rollout report" in text and "Brier score" in text and "calibration" in text
     assert "promoted (step 2) by" in text and "paused by" in text and ": news" in text
 
     assert experiments_main(["list"]) == 0

@@ -1,0 +1,104 @@
+"""The rollout report, pure: each arm's Sharpe, drawdown, Brier score and calibration against
+numpy computations, the intervals (seeded, around the estimate, away from 0 for a large effect),
+and what is left out with too few trades."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from schemas.events import ExperimentArm
+from streams.experiment_stats import bootstrap_difference
+from streams.rollout import RolloutTrade, max_drawdown, rollout
+
+T0 = datetime(2026, 9, 22, 14, tzinfo=UTC)
+CONTROL, TREATMENT = ExperimentArm.CONTROL, ExperimentArm.TREATMENT
+
+
+def made(seed: int, n_control: int, n_treatment: int, lift: float = 0.0) -> list[RolloutTrade]:
+    rng = np.random.default_rng(seed)
+    trades = []
+    for i, arm in enumerate([CONTROL] * n_control + [TREATMENT] * n_treatment):
+        net = round(float(rng.normal(5 + (lift if arm is TREATMENT else 0), 40)), 2)
+        confidence = None if i % 10 == 0 else round(float(rng.uniform(0, 1)), 3)
+        at = T0 + timedelta(minutes=(i * 37) % 1000, seconds=i)
+        trades.append(
+            RolloutTrade(arm=arm, exit_time=at, net_pnl=Decimal(str(net)), confidence=confidence)
+        )
+    return trades
+
+
+def in_order(trades: list[RolloutTrade], arm: ExperimentArm) -> list[RolloutTrade]:
+    return sorted((t for t in trades if t.arm is arm), key=lambda t: t.exit_time)
+
+
+def test_each_arms_figures_are_numpys() -> None:
+    trades = made(1, 120, 80)
+    got = {m.name: m for m in rollout(trades).metrics}
+    for arm, side in ((CONTROL, "control"), (TREATMENT, "treatment")):
+        mine = in_order(trades, arm)
+        nets = np.array([float(t.net_pnl) for t in mine])
+        assert getattr(got["Sharpe per trade"], side) == pytest.approx(
+            nets.mean() / nets.std(ddof=1), rel=1e-12
+        )
+        equity = np.concatenate([[0.0], np.cumsum(nets)])
+        drawdown = float(np.max(np.maximum.accumulate(equity) - equity))
+        assert max_drawdown(list(nets)) == pytest.approx(drawdown, rel=1e-12)
+        scored = [(t.confidence, float(t.net_pnl) > 0) for t in mine if t.confidence is not None]
+        brier = np.mean([(c - won) ** 2 for c, won in scored])
+        assert getattr(got["Brier score"], side) == pytest.approx(brier, rel=1e-12)
+        decided = nets[nets != 0]
+        assert getattr(got["win rate"], side) == pytest.approx(np.mean(decided > 0))
+    for metric in got.values():
+        assert metric.ci_low is not None and metric.ci_high is not None
+        assert metric.difference is not None
+        assert metric.ci_low <= metric.difference <= metric.ci_high, metric.name
+    # the drawdowns are compared at the smaller arm's count: its estimate is the resamples' mean
+    assert got["max drawdown"].difference != pytest.approx(
+        got["max drawdown"].treatment - got["max drawdown"].control  # type: ignore[operator]
+    )
+
+
+def test_calibration_bins_hold_their_trades() -> None:
+    trades = made(2, 200, 200)
+    bins = rollout(trades).calibration
+    for arm in (CONTROL, TREATMENT):
+        mine = [b for b in bins if b.arm is arm]
+        scored = [t for t in trades if t.arm is arm and t.confidence is not None]
+        assert sum(b.trades for b in mine) == len(scored)
+        for b in mine:
+            inside = [  # the last bin holds 1.0 too
+                t for t in scored
+                if b.low <= (t.confidence or 0) < b.high or (b.high == 1.0 and t.confidence == 1.0)
+            ]  # fmt: skip
+            assert b.trades == len(inside)
+            assert b.mean_confidence == pytest.approx(np.mean([t.confidence for t in inside]))
+            assert b.win_rate == pytest.approx(np.mean([t.net_pnl > 0 for t in inside]))
+
+
+def test_the_intervals_are_seeded_and_find_a_large_effect() -> None:
+    trades = made(3, 300, 300, lift=25)
+    first, again = rollout(trades), rollout(list(reversed(trades)))
+    assert first == again
+    sharpe = {m.name: m for m in first.metrics}["Sharpe per trade"]
+    assert sharpe.ci_low is not None and sharpe.ci_low > 0  # the treatment is better
+
+
+def test_with_too_few_trades_the_metrics_say_why() -> None:
+    trades = made(4, 1, 0)
+    for m in rollout(trades).metrics:
+        assert m.difference is None and m.ci_low is None
+        assert m.note, m.name
+
+
+def test_a_bootstrap_at_one_size_compares_the_statistic_at_that_size() -> None:
+    xs, ys = [1.0, -2.0, 3.0, -1.0] * 10, [2.0, -1.0] * 5
+    at_10 = bootstrap_difference(xs, ys, max_drawdown, seed=7, size=10)
+    assert bootstrap_difference(xs, ys, max_drawdown, seed=7, size=10) == at_10
+    assert at_10.ci_low <= at_10.difference <= at_10.ci_high
+    # the mean statistic at each arm's own count is the plain difference of means
+    own = bootstrap_difference(xs, ys, lambda v: sum(v) / len(v), seed=7)
+    assert own.difference == pytest.approx(sum(ys) / len(ys) - sum(xs) / len(xs))
