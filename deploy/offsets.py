@@ -28,6 +28,7 @@ from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
 from streams.alert_stages import AlertOnHealth, AlertOnPerformance
 from streams.matching_stage import MatchExecutions
+from streams.paper_stages import PaperTrades
 from streams.performance_stages import ScopeTrades, ScoreTrades
 from streams.regime_stage import LabelRegimes
 
@@ -169,6 +170,7 @@ STATEFUL_STAGES = {
         ScopeTrades,
         ScoreTrades,
         LabelRegimes,
+        PaperTrades,
         AlertOnPerformance,
         AlertOnHealth,
     )

@@ -65,6 +65,12 @@ class Settings:
     regime: str = ""
     """The regime classifier's parameters, ``FILLSTREAM_REGIME`` (``streams.regimes``:
     ``version=2,atr_period=20``); empty: the defaults, version 1. Validated at start."""
+    paper: bool = True
+    """Whether the worker paper-trades signals with a stop and a target (``streams.paper``)."""
+    paper_slippage_ticks: int = 1
+    """Ticks a paper market or stop fill is moved against the trade."""
+    paper_commission: Decimal = Decimal("2.09")
+    """Commission per contract and side of a paper fill."""
     regime_period: str = "1 Minute"
     """The bar period the regime classifier labels (bars of other periods are passed over)."""
     local_state: bool = True
@@ -128,6 +134,11 @@ class Settings:
             context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
             regime=_regime(env, "FILLSTREAM_REGIME"),
             regime_period=_period(env, "FILLSTREAM_REGIME_PERIOD", "1 Minute"),
+            paper=_choice(env, "FILLSTREAM_PAPER", ("on", "off"), "on") == "on",
+            paper_slippage_ticks=_count(
+                env, "FILLSTREAM_PAPER_SLIPPAGE_TICKS", 1, low=0, high=1000
+            ),
+            paper_commission=_amount(env, "FILLSTREAM_PAPER_COMMISSION", Decimal("2.09")),
             capital=_capital(env, "FILLSTREAM_CAPITAL"),
             local_state=_choice(env, "FILLSTREAM_LOCAL_STATE", ("on", "off"), "on") == "on",
             alert_rules=_rules_file(env, "FILLSTREAM_ALERT_RULES"),
@@ -194,6 +205,9 @@ class Settings:
             "FILLSTREAM_CONTEXT_DAYS": str(self.context_days),
             "FILLSTREAM_REGIME": self.regime,
             "FILLSTREAM_REGIME_PERIOD": self.regime_period,
+            "FILLSTREAM_PAPER": "on" if self.paper else "off",
+            "FILLSTREAM_PAPER_SLIPPAGE_TICKS": str(self.paper_slippage_ticks),
+            "FILLSTREAM_PAPER_COMMISSION": str(self.paper_commission),
             "FILLSTREAM_LOCAL_STATE": "on" if self.local_state else "off",
             "FILLSTREAM_CAPITAL": ",".join(
                 str(amount) if account is None else f"{account}={amount}"
@@ -348,3 +362,17 @@ def _regime(env: Mapping[str, str], name: str) -> str:
     text = env.get(name, "").strip()
     parse_parameters(text)
     return text
+
+
+def _amount(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """A non-negative amount of money (``2.09``)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(name, f"must be an amount such as 2.09, was {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(name, f"must be a non-negative amount, was {raw!r}")
+    return value

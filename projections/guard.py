@@ -40,14 +40,14 @@ ROLLBACKS = Counter(
 def treatment_figures(
     conn: psycopg.Connection[Any], experiment: Experiment
 ) -> list[TreatmentFigures]:
-    """The treatment variant's all-time drawdown and daily net profit, per account (the newest
-    performance definitions)."""
+    """The treatment variant's all-time drawdown and daily net profit, per live account (paper
+    accounts risk nothing; the newest performance definitions)."""
     spec = experiment.spec
     rows = conn.execute(
         """
         SELECT account, time_window, window_key, max_drawdown, net_profit FROM performance
         WHERE scope = 'variant' AND strategy = %s AND variant = %s
-          AND time_window IN ('all_time', 'trading_day')
+          AND time_window IN ('all_time', 'trading_day') AND left(account, 6) <> 'PAPER:'
           AND definitions_version = (SELECT max(definitions_version) FROM performance)
         """,
         (spec.strategy, spec.treatment_variant),

@@ -45,6 +45,7 @@ from streams.alert_stages import AlertOnHealth, AlertOnPerformance
 from streams.control import effective_settings, read_log
 from streams.deriver import Deriver, Stage
 from streams.matching_stage import MatchExecutions
+from streams.paper_stages import PaperBars, PaperSignals, PaperTrades
 from streams.performance_stages import ScopeTrades, ScoreTrades
 from streams.regime_stage import LabelRegimes
 
@@ -55,10 +56,16 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
     "scopes": lambda settings, codec: ScopeTrades(codec),
     "performance": ScoreTrades.from_settings,
     "regimes": LabelRegimes.from_settings,
+    "paper-signals": lambda settings, codec: PaperSignals(codec),
+    "paper-bars": lambda settings, codec: PaperBars(codec, settings.excursion_period),
+    "paper": PaperTrades.from_settings,
     "alerts-performance": AlertOnPerformance.from_settings,
     "alerts-health": AlertOnHealth.from_settings,
 }
 """The stages, by name, in the order records flow through them."""
+
+PAPER_STAGES = ("paper-signals", "paper-bars", "paper")
+"""Run only with ``FILLSTREAM_PAPER=on`` (the default)."""
 
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -82,7 +89,6 @@ def main(argv: list[str]) -> int:
     started_at = datetime.now(UTC)
     if args.matching_processes < 1:
         parser.error(f"--matching-processes: at least 1, was {args.matching_processes}")
-    counts = {name: args.matching_processes if name == "matching" else 1 for name in STAGES}
     settings = Settings.from_env()
     _log_setup(settings)
     ensure_topics(settings)
@@ -91,13 +97,18 @@ def main(argv: list[str]) -> int:
     for phase in phases.active():
         shown = ", ".join(f"{k}={v}" for k, v in phase.started.settings.items())
         log.info("phase %s active: %s", phase.name, shown or "no settings")
+    counts = {
+        name: args.matching_processes if name == "matching" else 1
+        for name in STAGES
+        if settings.paper or name not in PAPER_STAGES
+    }
     port = args.port or settings.worker_port
     metrics = settings.home / "worker-metrics" / str(port)
     shutil.rmtree(metrics, ignore_errors=True)  # a killed predecessor's counts are not ours
     metrics.mkdir(parents=True)
     os.environ[_METRICS_ENV] = str(metrics)  # before the stage processes import the metrics
     spawn = multiprocessing.get_context("spawn")
-    assigned = {(name, n): spawn.Value("b", 0) for name in STAGES for n in range(counts[name])}
+    assigned = {(name, n): spawn.Value("b", 0) for name in counts for n in range(counts[name])}
     children = [
         spawn.Process(
             target=_run_stage,

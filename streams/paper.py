@@ -22,7 +22,7 @@ with more bars carries on from the start (same bars, same answer).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -84,43 +84,69 @@ def simulate(
 ) -> PaperTrade | None:
     """The paper trade of ``signal`` on ``bars`` (its instrument's, in close-time order); None
     while no bar has closed after the signal."""
+    check(signal)
+    trade = None
+    for bar in bars:
+        if bar.envelope.ts_event <= signal.envelope.ts_event:
+            continue
+        if trade is None:
+            trade = enter(signal, bar, spec, model, quantity)
+        else:
+            trade = step(trade, signal, bar, spec, model)
+        if trade.exit is not None:
+            break
+    return trade
+
+
+def check(signal: SignalEmitted) -> None:
+    """Refuse a signal that cannot be paper-traded, saying why."""
     stop, target = signal.intended_stop, signal.intended_target
     if stop is None or target is None:
         raise PaperError(f"signal {signal.signal_id}: needs intended_stop and intended_target")
-    long = signal.direction is Direction.LONG
     if signal.direction not in (Direction.LONG, Direction.SHORT):
         raise PaperError(f"signal {signal.signal_id}: direction must be long or short")
+    long = signal.direction is Direction.LONG
     if (stop >= target) if long else (stop <= target):
         raise PaperError(
             f"signal {signal.signal_id}: a {signal.direction.value} needs its stop "
             f"{'below' if long else 'above'} its target, has stop {stop} and target {target}"
         )
-    after = [b for b in bars if b.envelope.ts_event > signal.envelope.ts_event]
-    if not after:
-        return None
-    slip = spec.tick_size * model.slippage_ticks
-    sign = 1 if long else -1
-    first = after[0]
-    entry = first.open + sign * slip
-    side_cost = model.commission_per_contract * quantity
+
+
+def enter(
+    signal: SignalEmitted, bar: BarClosed, spec: ContractSpec, model: FillModel, quantity: int = 1
+) -> PaperTrade:
+    """The trade entered at ``bar``'s open (the first bar closing after the signal), and exited
+    already if ``bar`` reaches the stop or the target."""
+    sign = 1 if signal.direction is Direction.LONG else -1
     opened = PaperTrade(
         signal_id=signal.signal_id, instrument=signal.instrument, direction=signal.direction,
-        quantity=quantity, entry_time=first.envelope.ts_event, entry_price=entry,
-        commission=side_cost,
+        quantity=quantity, entry_time=bar.envelope.ts_event,
+        entry_price=bar.open + sign * spec.tick_size * model.slippage_ticks,
+        commission=model.commission_per_contract * quantity,
     )  # fmt: skip
-    for bar in after:
-        found = _exit(bar, stop, target, long, slip)
-        if found is None:
-            continue
-        price, reason = found
-        gross = (price - entry) * sign * spec.point_value * quantity
-        return PaperTrade(
-            signal_id=opened.signal_id, instrument=opened.instrument, direction=opened.direction,
-            quantity=quantity, entry_time=opened.entry_time, entry_price=entry,
-            exit_time=bar.envelope.ts_event, exit_price=price, exit=reason,
-            commission=2 * side_cost, gross_pnl=gross, net_pnl=gross - 2 * side_cost,
-        )  # fmt: skip
-    return opened
+    return step(opened, signal, bar, spec, model)
+
+
+def step(
+    trade: PaperTrade, signal: SignalEmitted, bar: BarClosed, spec: ContractSpec, model: FillModel
+) -> PaperTrade:
+    """``trade`` after ``bar``: exited if the bar reaches the stop or the target."""
+    if trade.exit is not None:
+        return trade
+    assert signal.intended_stop is not None and signal.intended_target is not None
+    long = signal.direction is Direction.LONG
+    slip = spec.tick_size * model.slippage_ticks
+    found = _exit(bar, signal.intended_stop, signal.intended_target, long, slip)
+    if found is None:
+        return trade
+    price, reason = found
+    gross = (price - trade.entry_price) * (1 if long else -1) * spec.point_value * trade.quantity
+    both = 2 * model.commission_per_contract * trade.quantity
+    return replace(
+        trade, exit_time=bar.envelope.ts_event, exit_price=price, exit=reason, commission=both,
+        gross_pnl=gross, net_pnl=gross - both,
+    )  # fmt: skip
 
 
 def _exit(

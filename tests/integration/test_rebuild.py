@@ -86,7 +86,7 @@ def test_a_rebuild_switches_to_identical_tables_and_the_projector_follows(
     wait_trades(settings, 3)
     before = trades(settings)
     indexes = index_definitions(settings, "trades_v1")
-    assert len(indexes) == 6  # the primary key and five more
+    assert len(indexes) == 7  # the primary key and six more (signal_id: migration 0013)
 
     outcome = rebuild(settings, TRADES, say=said.append)
     assert index_definitions(settings, "trades_v2") == {
