@@ -120,6 +120,33 @@ def test_the_rolling_window_is_a_positive_count(tmp_path: Path, raw: str, reason
 @pytest.mark.parametrize(
     ("name", "raw", "reason"),
     [
+        ("FILLSTREAM_PAPER", "yes", "must be one of on, off"),
+        ("FILLSTREAM_PAPER_SLIPPAGE_TICKS", "-1", "between 0 and 1000"),
+        ("FILLSTREAM_PAPER_COMMISSION", "two", "must be an amount"),
+        ("FILLSTREAM_PAPER_COMMISSION", "-1", "non-negative"),
+        ("FILLSTREAM_PAPER_COMMISSION", "NaN", "non-negative"),
+    ],
+)
+def test_paper_settings(tmp_path: Path, name: str, raw: str, reason: str) -> None:
+    default = settings(tmp_path)
+    assert (default.paper, default.paper_slippage_ticks, default.paper_commission) == (
+        True, 1, Decimal("2.09")
+    )  # fmt: skip
+    chosen = settings(tmp_path, FILLSTREAM_PAPER="off", FILLSTREAM_PAPER_SLIPPAGE_TICKS="0",
+                      FILLSTREAM_PAPER_COMMISSION="0.85")  # fmt: skip
+    again = Settings.from_env(chosen.to_env())  # reaches the worker
+    assert (again.paper, again.paper_slippage_ticks, again.paper_commission) == (
+        False, 0, Decimal("0.85")
+    )  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        settings(tmp_path, **{name: raw})
+    assert caught.value.setting == name
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "reason"),
+    [
         ("FILLSTREAM_REGIME", "version=0", "version must be at least 1"),
         ("FILLSTREAM_REGIME", "window=20", "expected name=value"),
         ("FILLSTREAM_REGIME_PERIOD", "5min", "bar period"),
