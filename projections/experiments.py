@@ -6,12 +6,10 @@ of each experiment and signal) behind the ``assignments`` view, and every ``Sign
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection, RowSpec
+from projections.projection import Location, Projection, RowSpec, finite_json
 from schemas.events import Event, SignalEmitted, VariantAssigned
 
 ASSIGNMENT_ROW = RowSpec.of(
@@ -58,7 +56,7 @@ def signal_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.confidence,
             event.intended_stop,
             event.intended_target,
-            json.dumps(_finite(event.features), sort_keys=True),
+            finite_json(event.features),
             event.envelope.ts_event,
             event.envelope.event_id,
             where.topic,
@@ -93,8 +91,3 @@ SIGNALS = Projection(
     key=("strategy", "signal_id"),
     to_rows=signal_rows,
 )
-
-
-def _finite(features: Mapping[str, float]) -> dict[str, float | None]:
-    """As JSON, which has no NaN or infinity: those are null."""
-    return {name: v if math.isfinite(v) else None for name, v in features.items()}

@@ -3,6 +3,8 @@ becomes rows. Projections are data; the projector is one loop that serves them a
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -138,3 +140,10 @@ class Projection:
     def group(self) -> str:
         """Consumer group name (without namespace) of this projection version."""
         return f"projection.{self.name}.v{self.version}"
+
+
+def finite_json(values: Mapping[str, float]) -> str:
+    """``values`` as a JSON object; JSON has no NaN or infinity: those are null."""
+    return json.dumps(
+        {name: v if math.isfinite(v) else None for name, v in values.items()}, sort_keys=True
+    )

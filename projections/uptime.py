@@ -5,11 +5,10 @@ availability per UTC day and month, see ``migrations/0010_uptime.sql``)."""
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection
+from projections.projection import Location, Projection, finite_json
 from schemas.events import Event, ServiceChecked
 
 
@@ -23,7 +22,7 @@ def check_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.envelope.ts_event,
             event.healthy,
             json.dumps(dict(event.checks), sort_keys=True),
-            _figures(event.figures),
+            finite_json(event.figures),
             event.interval_seconds,
             event.started_at,
             event.envelope.event_id,
@@ -56,9 +55,3 @@ SERVICE_CHECKS = Projection(
     key=("service", "instance", "ts_event"),
     to_rows=check_rows,
 )
-
-
-def _figures(figures: Mapping[str, float]) -> str:
-    """As JSON, which has no NaN or infinity: those are null."""
-    finite = {name: v if math.isfinite(v) else None for name, v in figures.items()}
-    return json.dumps(finite, sort_keys=True)

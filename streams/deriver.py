@@ -126,6 +126,18 @@ class Stage(Protocol):
         """Derive from ``records`` (one consumed batch), appending what to produce to ``batch``."""
 
 
+class Stateless:
+    """Base of a stage that keeps no state: nothing to restore or forget, no changelog."""
+
+    changelog: str | None = None
+
+    def restore(self, partition: int, records: Iterable[Record]) -> None:
+        pass
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        pass
+
+
 @runtime_checkable
 class Ticking(Protocol):
     """A stage that holds records back (a grace window, a join waiting for its other side):

@@ -49,7 +49,7 @@ from schemas.events import (
 )
 from streams import metrics
 from streams.contracts import spec_for
-from streams.deriver import Batch, Output, Record, decoded
+from streams.deriver import Batch, Output, Record, Stateless, decoded
 from streams.errors import UnknownInstrumentError
 from streams.paper import FillModel, PaperError, PaperTrade, check, enter, step
 
@@ -59,21 +59,14 @@ PRODUCER = "fillstream streams.paper"
 ACCOUNT_PREFIX = "PAPER:"
 
 
-class PaperSignals:
+class PaperSignals(Stateless):
     """Stage 1; see the module docstring."""
 
     name = "paper-signals"
     source = "raw.signals"
-    changelog: str | None = None
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
-
-    def restore(self, partition: int, records: Iterable[Record]) -> None:
-        pass
-
-    def forget(self, partitions: Sequence[int]) -> None:
-        pass
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         copied = 0
@@ -91,22 +84,15 @@ class PaperSignals:
         _count(records, copied)
 
 
-class PaperBars:
+class PaperBars(Stateless):
     """Stage 2; see the module docstring."""
 
     name = "paper-bars"
     source = "raw.market"
-    changelog: str | None = None
 
     def __init__(self, codec: Codec, period: str) -> None:
         self.codec = codec
         self.period = period
-
-    def restore(self, partition: int, records: Iterable[Record]) -> None:
-        pass
-
-    def forget(self, partitions: Sequence[int]) -> None:
-        pass
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         copied = 0

@@ -32,7 +32,7 @@ from schemas.catalog import record_headers
 from schemas.codec import MARKER, Codec
 from schemas.events import MetricScope, TradeClosed, schema_name
 from streams import metrics
-from streams.deriver import Batch, Output, Record, dead_letter, decoded
+from streams.deriver import Batch, Output, Record, Stateless, dead_letter, decoded
 from streams.ledger import Ledger
 from streams.performance import TradeResult
 from streams.snapshots import Scope, scopes_of, snapshots
@@ -48,21 +48,14 @@ reader can skip those without decoding them (the performance projection does).""
 _PERFORMANCE = "streams.performance"
 
 
-class ScopeTrades:
+class ScopeTrades(Stateless):
     """Stage 1: each trade once per scope it counts in, as a scoped trade row."""
 
     name = "scopes"
     source = "derived.trades"
-    changelog: str | None = None
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
-
-    def restore(self, partition: int, records: Iterable[Record]) -> None:
-        pass
-
-    def forget(self, partitions: Sequence[int]) -> None:
-        pass
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         for record in records:
