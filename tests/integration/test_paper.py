@@ -87,7 +87,7 @@ def test_a_signal_is_paper_traded_beside_its_live_trade(
     rows = query(
         settings,
         "SELECT live_entry_price, paper_entry_price, entry_slippage, exit_slippage,"
-        " slippage_value, live_net_pnl, paper_net_pnl, net_difference"
+        " slippage_value, live_net_pnl, paper_net_pnl, net_difference_per_contract"
         " FROM paper_comparison WHERE signal_id = 'sh-1'",
     )
     ((live_entry, paper_entry, entry_slip, exit_slip, value, live_net, paper_net, diff),) = rows
