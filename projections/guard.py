@@ -40,17 +40,21 @@ ROLLBACKS = Counter(
 def treatment_figures(
     conn: psycopg.Connection[Any], experiment: Experiment
 ) -> list[TreatmentFigures]:
-    """The treatment variant's all-time drawdown and daily net profit, per live account (paper
-    accounts risk nothing; the newest performance definitions)."""
+    """The treatment variant's all-time drawdown and its net profit on each trading day since
+    the experiment was configured (not the variant's whole history: a check costs the same
+    however long it traded before), per live account (paper accounts risk nothing), of the
+    newest performance definitions."""
     spec = experiment.spec
     rows = conn.execute(
         """
         SELECT account, time_window, window_key, max_drawdown, net_profit FROM performance
         WHERE scope = 'variant' AND strategy = %s AND variant = %s
-          AND time_window IN ('all_time', 'trading_day') AND left(account, 6) <> 'PAPER:'
+          AND (time_window = 'all_time'
+               OR (time_window = 'trading_day' AND window_key >= %s))
+          AND left(account, 6) <> 'PAPER:'
           AND definitions_version = (SELECT max(definitions_version) FROM performance)
         """,
-        (spec.strategy, spec.treatment_variant),
+        (spec.strategy, spec.treatment_variant, experiment.configured_at.date().isoformat()),
     ).fetchall()
     drawdown: dict[str, Decimal] = defaultdict(Decimal)
     days: dict[str, dict[date, Decimal]] = defaultdict(dict)
