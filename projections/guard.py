@@ -47,14 +47,21 @@ def treatment_figures(
     spec = experiment.spec
     rows = conn.execute(
         """
-        SELECT account, time_window, window_key, max_drawdown, net_profit FROM performance
-        WHERE scope = 'variant' AND strategy = %s AND variant = %s
-          AND (time_window = 'all_time'
-               OR (time_window = 'trading_day' AND window_key >= %s))
-          AND left(account, 6) <> 'PAPER:'
-          AND definitions_version = (SELECT max(definitions_version) FROM performance)
+        WITH variant AS (
+            SELECT * FROM performance
+            WHERE scope = 'variant' AND strategy = %(strategy)s AND variant = %(variant)s
+              AND (time_window = 'all_time'
+                   OR (time_window = 'trading_day' AND window_key >= %(since)s))
+              AND left(account, 6) <> 'PAPER:'
+        )
+        SELECT account, time_window, window_key, max_drawdown, net_profit FROM variant
+        WHERE definitions_version = (SELECT max(definitions_version) FROM variant)
         """,
-        (spec.strategy, spec.treatment_variant, experiment.configured_at.date().isoformat()),
+        {
+            "strategy": spec.strategy,
+            "variant": spec.treatment_variant,
+            "since": experiment.configured_at.date().isoformat(),
+        },
     ).fetchall()
     drawdown: dict[str, Decimal] = defaultdict(Decimal)
     days: dict[str, dict[date, Decimal]] = defaultdict(dict)

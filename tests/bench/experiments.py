@@ -1,6 +1,6 @@
-"""Issue 7's figures: the assignment endpoint's p99 latency under load (against the same
-server's /healthz at the same pace), and the regime stage's labelling rate (against decoding the
-same bars alone)."""
+"""The experiments' and regimes' figures: the assignment endpoint's p99 latency under load
+(against the same server's /healthz at the same pace), the regime stage's labelling rate
+(against decoding the same bars alone), and the guard's check as the variant's history grows."""
 
 from __future__ import annotations
 
@@ -13,15 +13,25 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+from confluent_kafka import Producer
 
 from fillstream.settings import Settings
+from projections import PERFORMANCE
+from projections.guard import treatment_figures
+from projections.migrate import connect, migrate
+from projections.projector import Projector
+from projections.rebuild import log_end
+from schemas.catalog import producer_config
 from schemas.codec import default_codec
-from schemas.events import BarClosed, Envelope, EventId, ExperimentAction
+from schemas.events import BarClosed, Envelope, EventId, ExperimentAction, MetricScope, MetricWindow
 from streams.deriver import Batch, Record
-from streams.experiment_log import change
-from streams.experiments import ExperimentSpec
+from streams.experiment_log import change, change_event
+from streams.experiments import ExperimentSpec, fold
+from streams.ledger import Ledger
+from streams.performance import TradeResult, trading_day
 from streams.regime_stage import LabelRegimes
 from streams.regimes import RegimeParameters
+from streams.snapshots import Scope, snapshot
 from tests.bench.report import Result
 from tests.harness import wait_for
 
@@ -153,5 +163,66 @@ def labelling_rate() -> Result:
     )
 
 
+def _variant_history(settings: Settings, days: int, strategy: str) -> None:
+    """The performance projection of a treatment variant that traded once a day for ``days``
+    days: its all-time row and a trading-day row per day."""
+    start = datetime(2000, 1, 3, 15, tzinfo=UTC)
+    scope = Scope(kind=MetricScope.VARIANT, key=f"A|{strategy}|v2", account="A",
+                  strategy=strategy, variant="v2")  # fmt: skip
+    ledger, events = Ledger(), []
+    for n in range(days):
+        at = start + timedelta(days=n)
+        ledger.add(TradeResult(exit_time=at, net=Decimal(n % 7 - 3), gross=Decimal(n % 7 - 2),
+                               trade_id=f"{strategy}-{n}", currency="USD"))  # fmt: skip
+        events.append(snapshot(scope, MetricWindow.TRADING_DAY, trading_day(at).isoformat(),
+                               ledger.day(trading_day(at)), n + 1))  # fmt: skip
+    events.append(snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), days))
+    codec = default_codec()
+    producer = Producer(producer_config(settings))
+    for event in events:
+        producer.produce(settings.topic("derived.performance"),
+                         key=f"{event.scope_key}|{event.window.value}|{event.window_key}".encode(),
+                         value=codec.encode(event))  # fmt: skip
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    Projector(settings, PERFORMANCE, codec).catch_up(log_end(settings, PERFORMANCE.topics))
+    with connect(settings) as conn:  # as autovacuum would have by then
+        conn.execute("ANALYZE performance_v1")
+        conn.commit()
+
+
+def guard_cost(settings: Settings) -> Result:
+    """One guard check of an experiment begun yesterday, on a variant with 100 and with 5,000
+    days of history before it: the check reads only the days since the experiment began."""
+    migrate(settings)
+    timings = {}
+    for days in (100, 5000):
+        strategy = f"Guard{days}"
+        _variant_history(settings, days, strategy)
+        spec = ExperimentSpec(experiment_id=f"g{days}", strategy=strategy, control_variant="v1",
+                              treatment_variant="v2", max_drawdown=Decimal(10**9))  # fmt: skip
+        begun = datetime(2000, 1, 3, tzinfo=UTC) + timedelta(days=days - 1)
+        configured = change_event(spec.experiment_id, ExperimentAction.CONFIGURED,
+                                  actor="bench", spec=spec, at=begun)  # fmt: skip
+        experiment = fold([configured]).get(spec.experiment_id)
+        with connect(settings) as conn:
+            treatment_figures(conn, experiment)  # warm
+            started = time.perf_counter()
+            for _ in range(50):
+                (figures,) = treatment_figures(conn, experiment)
+            timings[days] = (time.perf_counter() - started) / 50
+            assert len(figures.day_net) <= 2, figures
+    return Result(
+        name="guard check: 5,000 days of history",
+        value=timings[5000] * 1000,
+        unit="ms",
+        baseline=timings[100] * 1000,
+        baseline_name="the same check on 100 days of history",
+        ratio=timings[5000] / timings[100],
+        goal="ratio ≤ 2 (the check does not grow with the history)",
+        met=timings[5000] / timings[100] <= 2,
+    )
+
+
 def run(settings: Settings) -> list[Result]:
-    return [assignment_latency(settings), labelling_rate()]
+    return [assignment_latency(settings), labelling_rate(), guard_cost(settings)]
