@@ -516,6 +516,7 @@ class ExperimentChanged:
     min_days_per_step: int = 0
     max_drawdown: Decimal | None = None
     daily_loss_limit: Decimal | None = None
+    auto_promote: bool = False
     step: int = 0
 
 

@@ -16,13 +16,13 @@ from typing import Any
 from deploy.report import text_table
 from fillstream.errors import ConfigError
 from fillstream.settings import Settings
-from projections.guard import treatment_figures
+from projections.guard import evaluate
 from projections.migrate import connect
 from schemas.events import ExperimentAction, ExperimentArm
 from streams.experiment_log import change, read_experiments
 from streams.experiment_report import ArmTrade, Report, report
 from streams.experiments import KILL_SWITCH, Experiment, Experiments, spec_from_config
-from streams.guardrails import NextStep, breaches, next_step
+from streams.guardrails import NextStep
 from streams.rollout import Rollout, RolloutTrade, rollout
 
 EXAMPLES = """examples:
@@ -234,23 +234,9 @@ def rollout_json(rolled: Rollout) -> dict[str, Any]:
 
 
 def decide(settings: Settings, made: Report) -> NextStep:
-    """The next step for the reported experiment, now."""
-    experiment = made.experiment
+    """The next step for the reported experiment, now (as the guard decides it)."""
     with connect(settings) as conn:
-        found = breaches(experiment, treatment_figures(conn, experiment))
-        counts = conn.execute(
-            "SELECT arm, count(*) FROM experiment_trades WHERE experiment_id = %s"
-            " AND exit_time >= %s GROUP BY arm",
-            (experiment.spec.experiment_id, experiment.step_started_at),
-        ).fetchall()
-    return next_step(
-        experiment,
-        step_trades={arm: n for arm, n in counts},
-        sequential_p=made.sequential.p_value,
-        difference=made.sequential.difference,
-        breached=found,
-        at=datetime.now(UTC),
-    )
+        return evaluate(conn, made.experiment, datetime.now(UTC), made.sequential)
 
 
 def _state(experiment: Experiment) -> str:

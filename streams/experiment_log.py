@@ -94,6 +94,7 @@ def change_event(
         min_days_per_step=spec.min_days_per_step,
         max_drawdown=spec.max_drawdown,
         daily_loss_limit=spec.daily_loss_limit,
+        auto_promote=spec.auto_promote,
         step=step,
     )
 

@@ -179,7 +179,7 @@ def report(
         ),  # fmt: skip
     )
     robust = attempt("mann-whitney", lambda: mann_whitney(control, treatment))
-    sequential = _sequential(ordered, effect)
+    sequential = sequential_test(ordered, effect)
     by_regime = regime_effects(ordered)
     stratified = attempt("by regime", lambda: stratify(by_regime, len(ordered), confidence))
     ratio = _sample_ratio(assignments)
@@ -279,7 +279,8 @@ def _figures(
     )
 
 
-def _sequential(ordered: Sequence[ArmTrade], effect: Decimal | None) -> SequentialState:
+def sequential_test(ordered: Sequence[ArmTrade], effect: Decimal | None = None) -> SequentialState:
+    """The mSPRT folded over ``ordered`` (by exit time); ``effect``: see ``report``."""
     if effect is not None:
         scale = float(effect)
     else:

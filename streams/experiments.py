@@ -67,6 +67,8 @@ class ExperimentSpec:
     min_days_per_step: int = 5
     max_drawdown: Decimal | None = None
     daily_loss_limit: Decimal | None = None
+    auto_promote: bool = False
+    """Whether the experiment guard promotes it by itself (``streams.guardrails.next_step``)."""
 
     def __post_init__(self) -> None:
         if not _ID.fullmatch(self.experiment_id):
@@ -302,6 +304,7 @@ def spec_of(event: ExperimentChanged) -> ExperimentSpec:
         min_days_per_step=event.min_days_per_step,
         max_drawdown=event.max_drawdown,
         daily_loss_limit=event.daily_loss_limit,
+        auto_promote=event.auto_promote,
     )
 
 
@@ -310,7 +313,7 @@ def spec_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
     ``ConfigError`` naming the key."""
     known = {
         "id", "strategy", "control", "treatment", "ramp", "min_trades_per_step",
-        "min_days_per_step", "guardrails",
+        "min_days_per_step", "guardrails", "auto_promote",
     }  # fmt: skip
     for key in config:
         if key not in known:
@@ -339,6 +342,9 @@ def spec_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(key, f"must be a whole number, was {value!r}")
         counts[key] = value
+    auto_promote = config.get("auto_promote", False)
+    if not isinstance(auto_promote, bool):
+        raise ConfigError("auto_promote", f"must be true or false, was {auto_promote!r}")
     return ExperimentSpec(
         experiment_id=config["id"],
         strategy=config["strategy"],
@@ -349,6 +355,7 @@ def spec_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
         min_days_per_step=counts["min_days_per_step"],
         max_drawdown=_amount(guardrails, "max_drawdown"),
         daily_loss_limit=_amount(guardrails, "daily_loss_limit"),
+        auto_promote=auto_promote,
     )
 
 

@@ -72,6 +72,8 @@ class Decision(StrEnum):
 class NextStep:
     decision: Decision
     reason: str
+    breach: bool = False
+    """A roll back for a guardrail breach (which the guard carries out for every experiment)."""
 
 
 def next_step(
@@ -88,7 +90,7 @@ def next_step(
     if experiment.ended:
         return NextStep(decision=Decision.NONE, reason=f"ended ({experiment.status})")
     if breached:
-        return NextStep(decision=Decision.ROLL_BACK, reason="; ".join(breached))
+        return NextStep(decision=Decision.ROLL_BACK, reason="; ".join(breached), breach=True)
     if sequential_p < ALPHA and difference < 0:
         return NextStep(
             decision=Decision.ROLL_BACK,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,64 @@ def test_a_guardrail_breach_rolls_the_experiment_back_once(
     shown = json.loads(capsys.readouterr().out)
     assert shown["next_step"]["decision"] == "none"
     assert shown["experiment"]["status"] == "rolled_back"
+
+
+AUTO = """
+id = "auto"
+strategy = "Auto"
+control = "v1"
+treatment = "v2"
+ramp = [10, 50, 100]
+min_trades_per_step = 2
+min_days_per_step = 0
+auto_promote = true
+"""
+
+
+def test_an_auto_promoted_experiment_climbs_once_its_step_is_done(
+    settings: Settings, pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "auto.toml"
+    config.write_text(AUTO)
+    assert experiments_main(["create", "--config", str(config)]) == 0
+    wait_for(lambda: ask(settings, "probe", "Auto")["treatment_percent"] == 10, timeout=30,
+             message="the bridge did not read the experiment")  # fmt: skip
+    answers = {f"a{i}": ask(settings, f"a{i}", "Auto")["arm"] for i in range(120)}
+    chosen = [s for s in answers if answers[s] == "treatment"][:2]
+    chosen += [s for s in answers if answers[s] == "control"][:2]
+    now = datetime.now(UTC).replace(microsecond=0)
+    executions = []
+    for n, signal_id in enumerate(chosen):  # closed after the step began: they count
+        entry, exit_ = now + timedelta(seconds=2 * n + 1), now + timedelta(seconds=2 * n + 2)
+        executions += [
+            execution(f"{signal_id}-in", "buy", "21000", ts=_iso(entry), signal_id=signal_id,
+                      strategy="Auto"),
+            execution(f"{signal_id}-out", "sell", "21001", ts=_iso(exit_), signal_id=signal_id,
+                      strategy="Auto"),
+        ]  # fmt: skip
+    assert post(settings, executions)[0] == 202
+
+    def step() -> int:
+        return read_experiments(settings)[0].get("auto").step
+
+    wait_for(lambda: step() == 1, timeout=60, message="the experiment was not promoted")
+    experiments, events = read_experiments(settings)
+    promoted = [e for e in events if e.experiment_id == "auto"][-1]
+    assert (promoted.action, promoted.actor, promoted.step) == ("promoted", "decision", 1)
+    assert promoted.reason.startswith("2 trades per arm and")
+    wait_for(lambda: ask(settings, "probe", "Auto")["treatment_percent"] == 50, timeout=30,
+             message="the bridge did not follow the promotion")  # fmt: skip
+    # the new step has no trades yet: nothing more to do
+    follower = ExperimentFollower(settings, default_codec(), "tests-auto").start()
+    try:
+        wait_for(lambda: follower.loaded.is_set() and follower.experiments.by_id["auto"].step == 1,
+                 timeout=30, message="experiments not read")  # fmt: skip
+        assert check_once(settings, follower) == []
+    finally:
+        follower.close()
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")

@@ -236,6 +236,7 @@ EVENTS: dict[type[Any], st.SearchStrategy[Any]] = {
         min_days_per_step=ints,
         max_drawdown=optional(prices),
         daily_loss_limit=optional(prices),
+        auto_promote=st.booleans(),
         step=ints,
     ),
     VariantAssigned: st.builds(

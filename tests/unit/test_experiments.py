@@ -219,6 +219,7 @@ def test_a_file_with_defaults_and_guardrails() -> None:
         }
     )
     assert spec.ramp == (20, 100)
+    assert not spec.auto_promote and spec_from_config({**GOOD, "auto_promote": True}).auto_promote
     assert (spec.max_drawdown, spec.daily_loss_limit) == (Decimal(2000), Decimal("750.5"))
 
 
@@ -237,6 +238,7 @@ def test_a_file_with_defaults_and_guardrails() -> None:
         ({"guardrails": {"max_drawdown": -5}}, "guardrails.max_drawdown", "positive amount"),
         ({"guardrails": {"max_loss": 5}}, "guardrails.max_loss", "is not a guardrail"),
         ({"split": 10}, "split", "is not an experiment setting"),
+        ({"auto_promote": "yes"}, "auto_promote", "must be true or false"),
     ],
 )
 def test_a_bad_file_names_the_setting(changes: dict[str, Any], setting: str, reason: str) -> None:

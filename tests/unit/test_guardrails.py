@@ -68,6 +68,11 @@ def test_the_next_step() -> None:
     )  # fmt: skip
     assert decide(running, days=4.9)[0] is Decision.CONTINUE
     assert decide(running, breached=("A: too deep",)) == (Decision.ROLL_BACK, "A: too deep")
+    breach = next_step(running, step_trades={}, sequential_p=1.0, difference=0.0,
+                       breached=("x",), at=T0)  # fmt: skip
+    harm = next_step(running, step_trades={}, sequential_p=0.001, difference=-1.0,
+                     breached=(), at=T0)  # fmt: skip
+    assert (breach.breach, harm.breach, harm.decision) == (True, False, Decision.ROLL_BACK)
     assert decide(running, p=0.01, diff=-3.0)[0] is Decision.ROLL_BACK
     assert decide(running, p=0.01, diff=+3.0)[0] is Decision.PROMOTE  # better: no harm
     assert decide(experiment(ExperimentAction.PAUSED))[0] is Decision.NONE
