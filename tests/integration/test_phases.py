@@ -153,8 +153,12 @@ def test_a_rolled_back_phase_leaves_the_projections_of_a_system_that_never_ran_i
         ("trades", "live"), ("positions", "live"), ("performance", "live"),
     }  # fmt: skip
     logged = len(pipeline.worker.log_path.read_text())
-    pipeline.worker.start()
-    assert "stream worker running" in pipeline.worker.log_path.read_text()[logged:]
+    pipeline.worker.start()  # healthy once it serves /healthz, before its stages start
+    wait_for(
+        lambda: "stream worker running" in pipeline.worker.log_path.read_text()[logged:],
+        timeout=60,
+        message="the worker did not start its stages",
+    )
     assert "phase average-cost active" not in pipeline.worker.log_path.read_text()[logged:]
     assert post(settings, AFTER)[0] == 202
 

@@ -138,7 +138,11 @@ def test_numbers_are_trimmed_as_postgresql_trims_them(
 @hypothesis_settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(st.none() | st.text(st.characters(exclude_characters="\x00")), max_size=6))
+@given(
+    st.lists(
+        st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\x00")), max_size=6
+    )
+)
 def test_array_literals_read_back_as_the_items(settings: Settings, items: list[str | None]) -> None:
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         row = conn.execute("SELECT %s::text::text[]", (array_literal(items),)).fetchone()
