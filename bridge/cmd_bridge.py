@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
     feed = feed_monitor(settings.feed_silence_seconds)
-    experiments = ExperimentFollower(settings, codec, "bridge-experiments").start()
+    experiments = ExperimentFollower(settings, codec, "bridge-experiments")
     reporter = HealthReporter(
         settings,
         codec,
@@ -54,6 +54,7 @@ def main(argv: list[str]) -> int:
     try:
         app = create_app(settings, publisher, experiments)
         reporter.start()
+        experiments.start()
         web.run_app(app, host=host, port=port, print=None, access_log=None)
     except BaseException:
         reporter.close()

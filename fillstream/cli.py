@@ -5,6 +5,7 @@ Each subcommand module lives in the package that owns it and exposes ``main(argv
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import sys
 
@@ -57,6 +58,8 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # a crash in native code (librdkafka, psycopg) leaves the Python stacks in the process's log
+    faulthandler.enable()
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())

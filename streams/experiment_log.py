@@ -111,22 +111,15 @@ class ExperimentFollower:
         self.loaded = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="experiments", daemon=True)
+        self._consumer: Consumer | None = None
 
     @property
     def experiments(self) -> Experiments:
         return self._experiments  # replaced whole, never changed in place: safe to read
 
     def start(self) -> ExperimentFollower:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _follow(self) -> None:
-        topic = self._settings.topic(TOPIC)
-        consumer = Consumer(
+        """Make the consumer here, on the calling thread, and follow on a thread of its own."""
+        self._consumer = Consumer(
             {
                 "bootstrap.servers": self._settings.bootstrap_servers,
                 "group.id": self._settings.group(self._group),
@@ -135,6 +128,18 @@ class ExperimentFollower:
                 "enable.partition.eof": True,
             }
         )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=10)
+
+    def _follow(self) -> None:
+        topic = self._settings.topic(TOPIC)
+        consumer = self._consumer
+        assert consumer is not None
         consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         reported = False
         try:
