@@ -58,8 +58,6 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # a crash in native code (librdkafka, psycopg) leaves the Python stacks in the process's log
-    faulthandler.enable()
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
@@ -82,4 +80,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
+    # a crash in native code (librdkafka, psycopg) leaves the Python stacks in the process's log
+    faulthandler.enable()
     sys.exit(main())

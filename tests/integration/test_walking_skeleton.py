@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sqlite3
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -57,6 +58,18 @@ def running(settings: Settings, worker_args: tuple[str, ...] = ()) -> Iterator[P
 @pytest.fixture
 def pipeline(settings: Settings) -> Iterator[Pipeline]:
     yield from running(settings)
+
+
+def stored_locally(settings: Settings, stage: str) -> bool:
+    """Whether a stage's local state store holds a record (``streams.store``)."""
+    for path in (settings.home / "state" / settings.group(stage)).glob("*.sqlite"):
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            try:
+                if conn.execute("SELECT count(*) FROM entries").fetchone()[0]:
+                    return True
+            except sqlite3.OperationalError:  # created, its tables not yet
+                continue
+    return False
 
 
 def scrape(port: int) -> str:
@@ -235,6 +248,9 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
     wait_for(
         lambda: trade_count(settings) >= 100, timeout=90, message="pipeline did not start flowing"
     )
+    # the local store is written after each commit: kill once it holds some of the books
+    wait_for(lambda: stored_locally(settings, "streams.matching"), timeout=60,
+             message="the matching stage never wrote its local state store")  # fmt: skip
     pipeline.worker.kill()
     pipeline.projector.kill()
     killed_at = trade_count(settings)
