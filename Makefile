@@ -79,9 +79,10 @@ test: lint
 down:
 	@if [ -x $(BIN)/fillstream ]; then $(BIN)/fillstream down; else echo "nothing to stop (no $(VENV))"; fi
 
+# BENCH names some modules only (make bench BENCH="experiments rebuild"); all by default
 bench: setup
 	@if [ -e tests/bench.py ] || [ -e tests/bench/__main__.py ]; then \
-		$(BIN)/python -m tests.bench; \
+		$(BIN)/python -m tests.bench $(BENCH); \
 	else \
 		echo "no benchmarks yet"; \
 	fi

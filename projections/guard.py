@@ -4,14 +4,16 @@ performance figures as just projected and its trades. A guardrail breach rolls i
 ``ExperimentChanged`` by ``guardrail``, the breach as the reason, which the bridge applies at
 once: every new signal then runs control. An experiment with ``auto_promote`` is also promoted
 when its step is done, or rolled back when the treatment is found worse, by ``decision``. Each
-change is made once: an ended experiment takes no more, and a promotion restarts the step."""
+change is made once: an ended experiment takes no more, and a promotion restarts the step.
+A check reads only the trades projected since the last one (``experiment_reads``): its cost does
+not grow with the experiment's trades."""
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,11 +23,11 @@ from prometheus_client import Counter
 
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
+from projections.experiment_reads import Tallies
 from projections.migrate import connect
 from schemas.codec import default_codec
-from schemas.events import ExperimentAction, ExperimentArm
+from schemas.events import ExperimentAction
 from streams.experiment_log import ExperimentFollower, change
-from streams.experiment_report import ArmTrade, sequential_test
 from streams.experiment_stats import SequentialState
 from streams.experiments import Experiment, ExperimentError
 from streams.guardrails import Decision, NextStep, TreatmentFigures, breaches, next_step
@@ -87,37 +89,29 @@ def evaluate(
     conn: psycopg.Connection[Any],
     experiment: Experiment,
     at: datetime,
-    sequential: SequentialState | None = None,
+    *,
+    sequential: SequentialState,
+    step_trades: Mapping[str, int],
 ) -> NextStep:
     """The next step for ``experiment`` at ``at``: its guardrails against the treatment's figures,
-    its trades since the step began, and the always-valid test over all its trades (computed
-    here unless given)."""
-    found = breaches(experiment, treatment_figures(conn, experiment))
-    rows = conn.execute(
-        "SELECT arm, exit_time, net_pnl FROM experiment_trades WHERE experiment_id = %s"
-        " ORDER BY exit_time, trade_id",
-        (experiment.spec.experiment_id,),
-    ).fetchall()
-    trades = [ArmTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n) for a, t, n in rows]
-    if sequential is None:
-        sequential = sequential_test(trades)
-    step_trades = collections.Counter(
-        t.arm.value for t in trades if t.exit_time >= experiment.step_started_at
-    )
+    ``step_trades`` (per arm, since the step began) and the always-valid test over its trades."""
     return next_step(
         experiment,
         step_trades=step_trades,
         sequential_p=sequential.p_value,
         difference=sequential.difference,
-        breached=found,
+        breached=breaches(experiment, treatment_figures(conn, experiment)),
         at=at,
     )
 
 
-def check_once(settings: Settings, follower: ExperimentFollower) -> list[str]:
+def check_once(
+    settings: Settings, follower: ExperimentFollower, tallies: Tallies | None = None
+) -> list[str]:
     """Act on every experiment that has not ended: roll it back on a guardrail breach; with
     ``auto_promote``, also promote it, or roll it back when the treatment is found worse. The
-    ids of those changed."""
+    ids of those changed. ``tallies``: kept from the last check (only new trades are read)."""
+    tallies = tallies if tallies is not None else Tallies()
     if not follower.loaded.is_set():
         return []
     acting = [
@@ -136,7 +130,14 @@ def check_once(settings: Settings, follower: ExperimentFollower) -> list[str]:
     with connect(settings) as conn:
         for experiment in acting:
             name = experiment.spec.experiment_id
-            decided = evaluate(conn, experiment, datetime.now(UTC))
+            tally = tallies.update(conn, experiment)
+            decided = evaluate(
+                conn,
+                experiment,
+                datetime.now(UTC),
+                sequential=tally.state,
+                step_trades=tally.since(experiment.step_started_at),
+            )
             if decided.breach:
                 action, actor = ExperimentAction.ROLLED_BACK, ACTOR
             elif not experiment.spec.auto_promote:
@@ -162,10 +163,11 @@ def check_once(settings: Settings, follower: ExperimentFollower) -> list[str]:
 def guard(settings: Settings, stop: threading.Event) -> None:
     """Check every ``INTERVAL_SECONDS`` until ``stop``; a failed check is logged and retried."""
     follower = ExperimentFollower(settings, default_codec(), "projector-experiments").start()
+    tallies = Tallies()
     try:
         while not stop.wait(INTERVAL_SECONDS):
             try:
-                check_once(settings, follower)
+                check_once(settings, follower, tallies)
             except (FillstreamError, psycopg.Error) as e:
                 log.error("experiment guard: %s; retrying in %.0f s", e, INTERVAL_SECONDS)
     finally:

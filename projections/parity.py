@@ -1,7 +1,8 @@
 """Parity of two versions of a projection: row counts, the sum of every money column, and the
 rows that differ key by key (a full join on the projection's key, every column compared but
-``projected_at``). A rebuild switches its view only on parity or on the operator's word;
-``fillstream verify`` reports the share of identical rows as the data-accuracy figure."""
+when and by which transaction the row was projected, ``projected_at`` and ``projected_xid``).
+A rebuild switches its view only on parity or on the operator's word; ``fillstream verify``
+reports the share of identical rows as the data-accuracy figure."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from projections.projection import Projection
 FIRST_DIFFERENCES = 10
 """How many differing keys a report names."""
 
-_SKIPPED = frozenset({"projected_at"})
+_SKIPPED = frozenset({"projected_at", "projected_xid"})
 
 
 @dataclass(frozen=True, slots=True)

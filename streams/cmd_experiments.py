@@ -8,6 +8,8 @@ import argparse
 import getpass
 import json
 import tomllib
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -78,7 +80,7 @@ def main(argv: list[str]) -> int:
         "--effect",
         type=Decimal,
         help="difference in net PnL per trade worth detecting, the sequential test's scale "
-        "(default: the trades' standard deviation)",
+        "(default: the arms' pooled standard deviation after their first 10 trades each)",
     )
     for name, action in _CHANGES.items():
         sub = commands.add_parser(name, help=f"record that the experiment is {action.value}")
@@ -98,9 +100,10 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "show":
         experiments, events = read_experiments(settings)
-        made = build_report(settings, experiments.get(args.id), args.confidence, args.effect)
-        decided = decide(settings, made)
-        rolled = build_rollout(settings, made.experiment, args.confidence)
+        if args.effect is not None and not args.effect > 0:
+            raise ConfigError("--effect", f"must be positive, was {args.effect}")
+        shown = build_shown(settings, experiments.get(args.id), args.confidence, args.effect)
+        made, rolled, decided = shown.report, shown.rollout, shown.next_step
         history = [e for e in events if e.experiment_id in (args.id, KILL_SWITCH)]
         if args.json:
             next_ = {"decision": decided.decision.value, "reason": decided.reason}
@@ -152,14 +155,24 @@ def _who(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="", help="why, recorded with the change")
 
 
-def build_report(
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shown:
+    """What ``show`` prints of one experiment, from one read of its trades."""
+
+    report: Report
+    rollout: Rollout
+    next_step: NextStep
+
+
+def build_shown(
     settings: Settings, experiment: Experiment, confidence: float, effect: Decimal | None
-) -> Report:
-    """The experiment's report from the ``experiment_trades`` and ``assignments`` views."""
+) -> Shown:
+    """The report, the rollout report and the next step (as the guard decides it), from the
+    ``experiment_trades`` and ``assignments`` views."""
     experiment_id = experiment.spec.experiment_id
     with connect(settings) as conn:
-        trades = conn.execute(
-            "SELECT e.arm, e.exit_time, e.net_pnl, r.regime"
+        rows = conn.execute(
+            "SELECT e.arm, e.exit_time, e.net_pnl, r.regime, e.trade_id, e.confidence"
             " FROM experiment_trades e LEFT JOIN trade_regimes r USING (trade_id)"
             " WHERE e.experiment_id = %s ORDER BY e.exit_time, e.trade_id",
             (experiment_id,),
@@ -169,28 +182,28 @@ def build_report(
             " GROUP BY treatment_percent, arm",
             (experiment_id,),
         ).fetchall()
-    return report(
-        experiment,
-        [ArmTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n, regime=r) for a, t, n, r in trades],
-        {(percent, ExperimentArm(arm)): n for percent, arm, n in counts},
-        confidence=confidence,
-        effect=effect,
-    )
-
-
-def build_rollout(settings: Settings, experiment: Experiment, confidence: float) -> Rollout:
-    """The rollout report from ``experiment_trades`` (with each signal's confidence)."""
-    with connect(settings) as conn:
-        rows = conn.execute(
-            "SELECT arm, exit_time, net_pnl, confidence FROM experiment_trades"
-            " WHERE experiment_id = %s ORDER BY exit_time, trade_id",
-            (experiment.spec.experiment_id,),
-        ).fetchall()
-    return rollout(
+        trades = [
+            ArmTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n, regime=r, trade_id=i)
+            for a, t, n, r, i, _ in rows
+        ]
+        made = report(
+            experiment,
+            trades,
+            {(percent, ExperimentArm(arm)): n for percent, arm, n in counts},
+            confidence=confidence,
+            effect=effect,
+        )
+        step_trades = Counter(
+            t.arm.value for t in trades if t.exit_time >= experiment.step_started_at
+        )
+        decided = evaluate(conn, experiment, datetime.now(UTC),
+                           sequential=made.sequential, step_trades=step_trades)  # fmt: skip
+    rolled = rollout(
         [RolloutTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n, confidence=c)
-         for a, t, n, c in rows],
+         for a, t, n, _, _, c in rows],
         confidence=confidence,
     )  # fmt: skip
+    return Shown(report=made, rollout=rolled, next_step=decided)
 
 
 def render_rollout(rolled: Rollout) -> str:
@@ -231,12 +244,6 @@ def rollout_json(rolled: Rollout) -> dict[str, Any]:
                          "mean_confidence": b.mean_confidence, "win_rate": b.win_rate}
                         for b in rolled.calibration],
     }  # fmt: skip
-
-
-def decide(settings: Settings, made: Report) -> NextStep:
-    """The next step for the reported experiment, now (as the guard decides it)."""
-    with connect(settings) as conn:
-        return evaluate(conn, made.experiment, datetime.now(UTC), made.sequential)
 
 
 def _state(experiment: Experiment) -> str:

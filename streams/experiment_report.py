@@ -62,6 +62,20 @@ class ArmTrade:
     net_pnl: Decimal
     regime: str | None = None
     """The market regime at the trade's entry (``trade_regimes``); None: not labelled."""
+    trade_id: str = ""
+    """Orders trades that closed at the same moment (``exit_order``)."""
+
+
+STATISTICS_ARMS: Mapping[ExperimentArm, Arm] = {
+    ExperimentArm.CONTROL: Arm.CONTROL,
+    ExperimentArm.TREATMENT: Arm.TREATMENT,
+}
+"""The arms the statistics compare (a trade of an arm this version does not know is left out)."""
+
+
+def exit_order(trade: ArmTrade) -> tuple[datetime, str]:
+    """The order the sequential test takes trades in: by exit time, then trade id."""
+    return (trade.exit_time, trade.trade_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,8 +161,8 @@ def report(
 ) -> Report:
     """The comparison; ``assignments`` counts signals by (treatment percent, arm); ``effect`` is
     the difference in mean net PnL per trade worth detecting (the mSPRT's mixing scale), by
-    default the trades' own standard deviation."""
-    ordered = sorted(trades, key=lambda t: t.exit_time)
+    default the arms' pooled standard deviation once each has its first trades."""
+    ordered = sorted(trades, key=exit_order)
     nets = {
         arm: [t.net_pnl for t in ordered if t.arm is arm]
         for arm in (ExperimentArm.CONTROL, ExperimentArm.TREATMENT)
@@ -279,19 +293,13 @@ def _figures(
     )
 
 
-def sequential_test(ordered: Sequence[ArmTrade], effect: Decimal | None = None) -> SequentialState:
-    """The mSPRT folded over ``ordered`` (by exit time); ``effect``: see ``report``."""
-    if effect is not None:
-        scale = float(effect)
-    else:
-        values = [float(t.net_pnl) for t in ordered]
-        mean = math.fsum(values) / len(values) if values else 0.0
-        spread = math.fsum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
-        scale = math.sqrt(spread)
-    state = start_sequential(mixing_variance=scale * scale if scale > 0 else 1.0)
-    for trade in ordered:
-        arm = Arm.TREATMENT if trade.arm is ExperimentArm.TREATMENT else Arm.CONTROL
-        state = apply_sequential(state, arm, trade.net_pnl)
+def sequential_test(trades: Sequence[ArmTrade], effect: Decimal | None = None) -> SequentialState:
+    """The mSPRT folded over ``trades`` in ``exit_order``; ``effect``: see ``report``."""
+    scale = float(effect) if effect is not None else None
+    state = start_sequential(mixing_variance=scale * scale if scale is not None else None)
+    for trade in sorted(trades, key=exit_order):
+        if (arm := STATISTICS_ARMS.get(trade.arm)) is not None:
+            state = apply_sequential(state, arm, trade.net_pnl)
     return state
 
 

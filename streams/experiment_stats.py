@@ -327,9 +327,11 @@ class SequentialState:
     ``min_per_arm`` (trades per arm before Λ is computed) keeps small: over 1,000 simulated A/A
     experiments of 200 randomly routed trades, peeked after each, 2.9 % ever reject at α = 0.05.
     ``mixing_variance`` (τ², currency²) should be about the square of the effect worth detecting.
+    None: the pooled within-arm variance at the first trade both arms have ``min_per_arm`` (an
+    effect of one standard deviation), fixed from then on, so each trade still costs O(1).
     """
 
-    mixing_variance: float
+    mixing_variance: float | None
     min_per_arm: int
     n_control: int = 0
     mean_control: float = 0.0
@@ -345,8 +347,9 @@ class SequentialState:
         return self.mean_treatment - self.mean_control
 
 
-def start_sequential(*, mixing_variance: float, min_per_arm: int = 10) -> SequentialState:
-    if not mixing_variance > 0.0:
+def start_sequential(*, mixing_variance: float | None, min_per_arm: int = 10) -> SequentialState:
+    """The test before any trade; ``mixing_variance``: see ``SequentialState``."""
+    if mixing_variance is not None and not mixing_variance > 0.0:
         raise StatisticsError("msprt", f"mixing_variance must be positive, was {mixing_variance}")
     if min_per_arm < 2:
         raise StatisticsError("msprt", f"min_per_arm must be at least 2, was {min_per_arm}")
@@ -384,11 +387,12 @@ def apply(state: SequentialState, arm: Arm, value: Value) -> SequentialState:
     if variance <= 0.0:
         return state
     v = variance * (1.0 / n_c + 1.0 / n_t)
-    tau2 = state.mixing_variance
+    tau2 = state.mixing_variance if state.mixing_variance is not None else variance
     diff = state.difference
     log_lr = 0.5 * math.log(v / (v + tau2)) + tau2 * diff * diff / (2.0 * v * (v + tau2))
     return replace(
         state,
+        mixing_variance=tau2,
         likelihood_ratio=math.exp(min(log_lr, 700.0)),
         p_value=min(state.p_value, math.exp(-log_lr)),
     )

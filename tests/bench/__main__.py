@@ -1,10 +1,12 @@
-"""``python -m tests.bench``: start a private broker, PostgreSQL and the bridge, run every
-benchmark, report."""
+"""``python -m tests.bench [MODULE ...]``: start a private broker, PostgreSQL and the bridge, run
+every benchmark (or those of the modules named: ingest, imports, latency, derive, rebuild,
+alerts, experiments), report."""
 
 from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable, Sequence
 
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import ensure_topics
@@ -12,8 +14,14 @@ from tests.bench import alerts, derive, experiments, imports, ingest, latency, r
 from tests.harness import free_ports, local_kafka, local_postgres, temporary_home
 from tests.integration.pipeline import ServiceProcess
 
+MODULES = ("ingest", "imports", "latency", "derive", "rebuild", "alerts", "experiments")
 
-def main() -> int:
+
+def main(chosen: Sequence[str] = ()) -> int:
+    unknown = sorted(set(chosen) - set(MODULES))
+    if unknown:
+        print(f"no benchmark module {', '.join(unknown)} (known: {', '.join(MODULES)})")
+        return 2
     results: list[report.Result] = []
     with (
         temporary_home("fillstream-bench-") as home,
@@ -35,14 +43,19 @@ def main() -> int:
         settings.home.mkdir()
         ensure_topics(settings)
         bridge = ServiceProcess(settings, "bridge", bridge_port).start()
+        modules: dict[str, Callable[[], list[report.Result]]] = {
+            "ingest": lambda: ingest.run(settings),
+            "imports": lambda: imports.run(settings, home),
+            "latency": lambda: latency.run(settings, postgres),
+            "derive": lambda: derive.run(settings),
+            "rebuild": lambda: rebuild.run(settings),
+            "alerts": lambda: alerts.run(settings),
+            "experiments": lambda: experiments.run(settings),
+        }
         try:
-            results += ingest.run(settings)
-            results += imports.run(settings, home)
-            results += latency.run(settings, postgres)
-            results += derive.run(settings)
-            results += rebuild.run(settings)
-            results += alerts.run(settings)
-            results += experiments.run(settings)
+            for name, run in modules.items():
+                if not chosen or name in chosen:
+                    results += run()
         finally:
             bridge.stop()
     path = PROJECT_ROOT / ".fillstream" / "bench" / "report.json"
@@ -53,4 +66,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

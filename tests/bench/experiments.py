@@ -1,6 +1,7 @@
 """The experiments' and regimes' figures: the assignment endpoint's p99 latency under load
 (against the same server's /healthz at the same pace), the regime stage's labelling rate
-(against decoding the same bars alone), and the guard's check as the variant's history grows."""
+(against decoding the same bars alone), the guard's check as the variant's history grows, and
+its check of an experiment as the experiment's trades grow."""
 
 from __future__ import annotations
 
@@ -11,21 +12,33 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
+import psycopg
 from confluent_kafka import Producer
 
 from fillstream.settings import Settings
 from projections import PERFORMANCE
-from projections.guard import treatment_figures
+from projections.experiment_reads import Tallies
+from projections.guard import evaluate, treatment_figures
 from projections.migrate import connect, migrate
-from projections.projector import Projector
+from projections.projector import Projector, ensure_partition
 from projections.rebuild import log_end
 from schemas.catalog import producer_config
 from schemas.codec import default_codec
-from schemas.events import BarClosed, Envelope, EventId, ExperimentAction, MetricScope, MetricWindow
+from schemas.events import (
+    BarClosed,
+    Envelope,
+    EventId,
+    ExperimentAction,
+    ExperimentArm,
+    MetricScope,
+    MetricWindow,
+)
 from streams.deriver import Batch, Record
 from streams.experiment_log import change, change_event
+from streams.experiment_report import ArmTrade, sequential_test
 from streams.experiments import ExperimentSpec, fold
 from streams.ledger import Ledger
 from streams.performance import TradeResult, trading_day
@@ -224,5 +237,113 @@ def guard_cost(settings: Settings) -> Result:
     )
 
 
+EVALUATED = (1_000, 100_000)
+"""An experiment's trades before the timed checks."""
+CHECKS = 20
+NEW_PER_CHECK = 10
+
+
+def _experiment_rows(conn: psycopg.Connection[Any], name: str, first: int, count: int) -> None:
+    """``count`` trades of experiment ``name``, each with its signal's assignment, written as
+    the projector writes them (one transaction), closing a minute apart from ``first``."""
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    months = {(start + timedelta(minutes=n)).date().replace(day=1)
+              for n in (first, first + count - 1)}  # fmt: skip
+    for month in sorted(months):
+        ensure_partition(conn, "trades_v1", month)
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY trades_v1 (trade_id, account, instrument, strategy, variant, signal_id,"
+            " direction, quantity, entry_time, exit_time, entry_price, exit_price, point_value,"
+            " currency, gross_pnl, commission, net_pnl, execution_ids, source, event_id,"
+            " causation_ids, kafka_topic, kafka_partition, kafka_offset, ts_ingested)"
+            " FROM STDIN"
+        ) as copy:
+            for n in range(first, first + count):
+                at = start + timedelta(minutes=n)
+                net = Decimal((n * 7919) % 400 - 195)
+                copy.write_row((f"{name}-T{n}", "A", "ES 03-26", "Bench", "v1", f"{name}-S{n}",
+                                "long", 1, at - timedelta(minutes=1), at, 100, 101, 50, "USD",
+                                net, 0, net, [], "live", f"e{n}", [], "t", 0, n, at))  # fmt: skip
+        with cur.copy(
+            "COPY assignments_v1 (experiment_id, signal_id, strategy, arm, variant, step,"
+            " treatment_percent, bucket, assigned_at, event_id, kafka_topic, kafka_partition,"
+            " kafka_offset, ts_ingested) FROM STDIN"
+        ) as copy:
+            for n in range(first, first + count):
+                at = start + timedelta(minutes=n)
+                arm = "treatment" if (n * 2654435761) % 100 < 50 else "control"
+                copy.write_row((name, f"{name}-S{n}", "Bench", arm, "v", 0, 50, n % 10_000, at,
+                                f"a{name}{n}", "a", 0, n, at))  # fmt: skip
+    conn.commit()
+
+
+def evaluation_cost(settings: Settings) -> Result:
+    """The guard's check of an experiment, each time 10 more trades have been projected, when
+    it has 1,000 trades and when it has 100,000: a check reads and folds only the new ones."""
+    migrate(settings)
+    timings, catch_up, recompute = {}, {}, 0.0
+    with connect(settings) as conn:
+        for count in EVALUATED:
+            name = f"eval{count}"
+            _experiment_rows(conn, name, 0, count)
+            conn.execute("ANALYZE trades_v1")
+            conn.execute("ANALYZE assignments_v1")
+            conn.commit()
+            spec = ExperimentSpec(experiment_id=name, strategy="Bench", control_variant="v1",
+                                  treatment_variant="v2", ramp=(50, 100))  # fmt: skip
+            configured = change_event(name, ExperimentAction.CONFIGURED, actor="bench",
+                                      spec=spec, at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+            experiment = fold([configured]).get(name)
+            tallies = Tallies()
+            started = time.perf_counter()
+            tallies.update(conn, experiment)  # the first check after a start reads them all
+            catch_up[count] = time.perf_counter() - started
+            spent, at = 0.0, count
+            for _ in range(CHECKS):
+                _experiment_rows(conn, name, at, NEW_PER_CHECK)
+                at += NEW_PER_CHECK
+                started = time.perf_counter()
+                tally = tallies.update(conn, experiment)
+                evaluate(conn, experiment, datetime.now(UTC), sequential=tally.state,
+                         step_trades=tally.since(experiment.step_started_at))  # fmt: skip
+                conn.commit()
+                spent += time.perf_counter() - started
+            assert len(tally) == count + CHECKS * NEW_PER_CHECK, len(tally)
+            timings[count] = spent / CHECKS
+            if count == EVALUATED[-1]:  # what each check cost before: every trade, every time
+                started = time.perf_counter()
+                rows = conn.execute(
+                    "SELECT arm, exit_time, net_pnl, trade_id FROM experiment_trades"
+                    " WHERE experiment_id = %s",
+                    (name,),
+                ).fetchall()
+                sequential_test([ArmTrade(arm=ExperimentArm(a), exit_time=t, net_pnl=n,
+                                          trade_id=i) for a, t, n, i in rows])  # fmt: skip
+                recompute = time.perf_counter() - started
+                conn.commit()
+    small, large = EVALUATED
+    ratio = timings[large] / timings[small]
+    return Result(
+        name="experiment check: 100,000 trades",
+        value=timings[large] * 1000,
+        unit="ms",
+        baseline=timings[small] * 1000,
+        baseline_name="the same check at 1,000 trades",
+        ratio=ratio,
+        goal=(
+            "ratio ≤ 2 (a check folds only the trades new since the last one; "
+            f"recomputing all 100,000 took {recompute * 1000:.0f} ms, the first check after a "
+            f"start {catch_up[large] * 1000:.0f} ms)"
+        ),
+        met=ratio <= 2,
+    )
+
+
 def run(settings: Settings) -> list[Result]:
-    return [assignment_latency(settings), labelling_rate(), guard_cost(settings)]
+    return [
+        assignment_latency(settings),
+        labelling_rate(),
+        guard_cost(settings),
+        evaluation_cost(settings),
+    ]

@@ -86,7 +86,7 @@ def test_a_rebuild_switches_to_identical_tables_and_the_projector_follows(
     wait_trades(settings, 3)
     before = trades(settings)
     indexes = index_definitions(settings, "trades_v1")
-    assert len(indexes) == 7  # the primary key and six more (signal_id: migration 0013)
+    assert len(indexes) == 8  # the key and seven more (signal_id: 0013, projected_xid: 0016)
 
     outcome = rebuild(settings, TRADES, say=said.append)
     assert index_definitions(settings, "trades_v2") == {
@@ -317,8 +317,12 @@ def test_rebuild_all_switches_every_projection_from_the_command_line(
 
 
 def view_rows(settings: Settings, view: str) -> list[str]:
-    """A view's rows as JSON text, sorted, without when they were projected."""
-    rows = query(settings, f"SELECT (to_jsonb(v) - 'projected_at')::text FROM {view} v")
+    """A view's rows as JSON text, sorted, without when and by which transaction they were
+    projected."""
+    rows = query(
+        settings,
+        f"SELECT (to_jsonb(v) - 'projected_at' - 'projected_xid')::text FROM {view} v",
+    )
     return sorted(text for (text,) in rows)
 
 

@@ -302,13 +302,15 @@ ALPHA = 0.05
 TAU2 = 0.25  # the squared effect worth detecting, in units of the per-trade σ² (σ = 1 here)
 
 
-def _first_rejections(effect: float, trades: int, experiments: int, seed: int) -> list[int | None]:
+def _first_rejections(
+    effect: float, trades: int, experiments: int, seed: int, tau2: float | None = TAU2
+) -> list[int | None]:
     """Each simulated experiment's trade index at which the mSPRT first rejects, peeking after
     every trade; each trade goes to either arm with probability 1/2."""
     rng = random.Random(seed)
     found: list[int | None] = []
     for _ in range(experiments):
-        state, first = start_sequential(mixing_variance=TAU2), None
+        state, first = start_sequential(mixing_variance=tau2), None
         for i in range(trades):
             if rng.random() < 0.5:
                 state = apply(state, Arm.CONTROL, rng.gauss(0.0, 1.0))
@@ -334,6 +336,24 @@ def test_msprt_detects_half_a_sigma_with_200_trades_per_arm() -> None:
     found = _first_rejections(0.5, 400, experiments, seed=2)
     power = sum(r is not None for r in found) / experiments
     # measured: 0.992, median 117 trades to reject; the stated power is 0.95
+    assert power >= 0.95, power
+
+
+def test_msprt_scaled_by_the_pooled_variance_keeps_the_false_positive_rate() -> None:
+    """Without an effect given, τ² is the arms' pooled variance once each has 10 trades (what
+    the guard uses)."""
+    experiments = 1_000
+    found = _first_rejections(0.0, 200, experiments, seed=1, tau2=None)
+    rate = sum(r is not None for r in found) / experiments
+    # measured: 0.037 (seed 1); 0.031 over 1,000 trades each
+    assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / experiments), rate
+
+
+def test_msprt_scaled_by_the_pooled_variance_detects_half_a_sigma() -> None:
+    experiments = 500
+    found = _first_rejections(0.5, 400, experiments, seed=2, tau2=None)
+    power = sum(r is not None for r in found) / experiments
+    # measured: 0.978; the stated power is 0.95
     assert power >= 0.95, power
 
 

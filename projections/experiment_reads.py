@@ -1,0 +1,98 @@
+"""Reading an experiment's trades for the guard, a check at a time, only what is new.
+
+Each ``trades`` and ``assignments`` row records the transaction that projected it
+(``projected_xid``). A check reads the experiment's trades whose two rows were both projected by
+transactions below the current horizon, ``pg_snapshot_xmin``: every transaction below it has
+ended, so no row can later appear behind it. The next check reads from that horizon on. A check
+thus costs what was projected since the last one, however many trades the experiment has; the
+guard's ``Tally`` folds them in.
+
+A projection switching versions (a rebuild) gives its rows new transactions: the tallies then
+start over, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from schemas.events import ExperimentArm
+from streams.experiment_report import ArmTrade
+from streams.experiment_tally import Tally
+from streams.experiments import Experiment
+
+_NEW_TRADES = """
+SELECT arm, exit_time, net_pnl, trade_id FROM experiment_trades
+WHERE experiment_id = %(experiment)s
+  AND trade_xid >= %(low)s::xid8 AND trade_xid < %(high)s::xid8
+  AND assignment_xid < %(high)s::xid8
+UNION ALL
+SELECT arm, exit_time, net_pnl, trade_id FROM experiment_trades
+WHERE experiment_id = %(experiment)s
+  AND assignment_xid >= %(low)s::xid8 AND assignment_xid < %(high)s::xid8
+  AND trade_xid < %(high)s::xid8
+"""
+"""The trades whose later row came in [low, high): each branch is an index range scan."""
+
+_START = "0"
+
+
+def horizon(conn: psycopg.Connection[Any]) -> str:
+    """Every transaction below it has ended (committed or not)."""
+    (xid,) = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone() or (
+        _START,
+    )
+    return str(xid)
+
+
+def new_trades(
+    conn: psycopg.Connection[Any], experiment_id: str, low: str, high: str
+) -> list[ArmTrade]:
+    """The experiment's live trades made known by transactions in [low, high)."""
+    rows = conn.execute(
+        _NEW_TRADES, {"experiment": experiment_id, "low": low, "high": high}
+    ).fetchall()
+    return [
+        ArmTrade(arm=ExperimentArm(arm), exit_time=exit_time, net_pnl=net, trade_id=trade_id)
+        for arm, exit_time, net, trade_id in rows
+    ]
+
+
+def _live_versions(conn: psycopg.Connection[Any]) -> tuple[tuple[str, int], ...]:
+    rows = conn.execute(
+        "SELECT projection, version FROM projection_versions"
+        " WHERE state = 'live' AND projection IN ('trades', 'assignments') ORDER BY projection"
+    ).fetchall()
+    return tuple((name, version) for name, version in rows)
+
+
+@dataclass(slots=True)
+class _Read:
+    configured_at: Any
+    tally: Tally
+    up_to: str = _START
+
+
+@dataclass(slots=True)
+class Tallies:
+    """The guard's tally of each experiment, read on from where its last check stopped."""
+
+    _reads: dict[str, _Read] = field(default_factory=dict)
+    _versions: tuple[tuple[str, int], ...] = ()
+
+    def update(self, conn: psycopg.Connection[Any], experiment: Experiment) -> Tally:
+        """``experiment``'s tally with every trade projected by now (an experiment configured
+        anew starts over)."""
+        versions = _live_versions(conn)
+        if versions != self._versions:
+            self._reads.clear()
+            self._versions = versions
+        name = experiment.spec.experiment_id
+        read = self._reads.get(name)
+        if read is None or read.configured_at != experiment.configured_at:
+            read = self._reads[name] = _Read(experiment.configured_at, Tally())
+        high = horizon(conn)
+        read.tally.add(new_trades(conn, name, read.up_to, high))
+        read.up_to = high
+        return read.tally
