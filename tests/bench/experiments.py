@@ -247,8 +247,8 @@ def _experiment_rows(conn: psycopg.Connection[Any], name: str, first: int, count
     """``count`` trades of experiment ``name``, each with its signal's assignment, written as
     the projector writes them (one transaction), closing a minute apart from ``first``."""
     start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
-    months = {(start + timedelta(minutes=n)).date().replace(day=1)
-              for n in (first, first + count - 1)}  # fmt: skip
+    ends = [*range(first, first + count, 24 * 60), first + count - 1]
+    months = {(start + timedelta(minutes=n)).date().replace(day=1) for n in ends}
     for month in sorted(months):
         ensure_partition(conn, "trades_v1", month)
     with conn.cursor() as cur:

@@ -22,7 +22,9 @@ from projections.cmd_regimes import main as regimes_main
 from projections.cmd_regimes import serve_version
 from projections.migrate import connect
 from schemas.events import BarClosed, Envelope, EventId
+from streams.performance import TradeResult, summarize
 from streams.regimes import RegimeLabel, label_bars, parse_parameters, regime_at
+from streams.rollout import sharpe
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running
@@ -186,6 +188,50 @@ def test_trades_are_tagged_with_the_regime_at_entry_and_relabelled_by_a_new_clas
                  round(sum(nets) / len(nets), 6))
         for regime, nets in by_regime.items()
     }  # fmt: skip
+
+    # and the performance figures of each regime's trades, as the performance stage's own
+    # definitions give them (each regime its own equity curve, in exit order)
+    rows = query(
+        settings,
+        "SELECT regime, exit_time, net_pnl, mae, mfe, trade_id FROM trade_regimes"
+        " WHERE account = 'Sim101' AND strategy = 'Breakout' ORDER BY exit_time, trade_id",
+    )
+    results: dict[str, list[TradeResult]] = {}
+    for regime, exit_time, net, mae, mfe, trade_id in rows:
+        results.setdefault(regime or "unlabelled", []).append(
+            TradeResult(
+                exit_time=exit_time, net=net, gross=net, mae=mae, mfe=mfe, trade_id=trade_id
+            )  # fmt: skip
+        )
+    columns = ("avg_win, avg_loss, payoff_ratio, expectancy, max_drawdown, current_drawdown,"
+               " recovery_factor, longest_win_streak, longest_loss_streak, sharpe_per_trade,"
+               " avg_mae, avg_mfe, first_exit, last_exit")  # fmt: skip
+    scoped = query(
+        settings,
+        f"SELECT regime, {columns} FROM performance_by_regime"
+        " WHERE account = 'Sim101' AND strategy = 'Breakout'",
+    )
+    assert {r[0] for r in scoped} == set(results)
+    assert any(row[5] > 0 for row in scoped)  # some regime lost from a peak
+
+    def near(got: Decimal | None, expected: Decimal | float | None) -> bool:
+        """Rounded to six places in the view."""
+        if got is None or expected is None:
+            return got is expected
+        return abs(float(got) - float(expected)) <= 1e-6
+
+    for regime, *got in scoped:
+        p = summarize(results[regime])
+        nets = [float(t.net) for t in results[regime]]
+        per_trade = sharpe(nets) if len(set(nets)) > 1 else None
+        rounded = [p.avg_win, p.avg_loss, p.payoff_ratio, p.expectancy, p.recovery_factor,
+                   per_trade, p.avg_mae, p.avg_mfe]  # fmt: skip
+        assert all(map(near, [got[i] for i in (0, 1, 2, 3, 6, 9, 10, 11)], rounded)), (
+            regime, got, rounded)  # fmt: skip
+        assert [got[i] for i in (4, 5, 7, 8, 12, 13)] == [
+            p.max_drawdown, p.current_drawdown, p.longest_win_streak, p.longest_loss_streak,
+            p.first_exit, p.last_exit,
+        ], regime  # fmt: skip
 
     # the CLI shows the served version and each instrument's regime now
     for name, value in settings.to_env().items():
