@@ -4,6 +4,7 @@ each one rolled back in one command (see ``projections.phases``)."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from pathlib import Path
 
@@ -49,13 +50,16 @@ def main(argv: list[str]) -> int:
         help="print the plan to roll a phase back; --execute carries it out",
         description="Roll phase NAME back: restore the settings it replaced, rewind the stream "
         "stages to where they stood when it started (their state rebuilt), make what they "
-        "derived meanwhile void, and rebuild the projections that read it. Without --execute, "
-        "only the plan is printed.",
+        "derived meanwhile void, and rebuild the projections that read it; the experiments "
+        "that go with it are rolled back first. Without --execute, only the plan is printed.",
     )
     back.add_argument("name", metavar="NAME")
     back.add_argument("--execute", action="store_true", help="carry the plan out")
     back.add_argument(
         "--keep-old", action="store_true", help="keep the projections' versions from before"
+    )
+    back.add_argument(
+        "--by", default=getpass.getuser(), help="who, recorded on its experiments (default: you)"
     )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -74,7 +78,7 @@ def main(argv: list[str]) -> int:
         print(plan_rollback(settings, args.name).render())
         print("not carried out: add --execute")
         return 0
-    plan, outcomes = rollback(settings, args.name, say=say, keep_old=args.keep_old)
+    plan, outcomes = rollback(settings, args.name, say=say, actor=args.by, keep_old=args.keep_old)
     print(plan.render())
     for o in outcomes:
         print(f"  {o.projection}: v{o.version} {o.state}")

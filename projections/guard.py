@@ -6,7 +6,8 @@ once: every new signal then runs control. An experiment with ``auto_promote`` is
 when its step is done, or rolled back when the treatment is found worse, by ``decision``. Each
 change is made once: an ended experiment takes no more, and a promotion restarts the step.
 A check reads only the trades projected since the last one (``experiment_reads``): its cost does
-not grow with the experiment's trades."""
+not grow with the experiment's trades. An experiment that goes with a phase, rolled back here,
+gets its phase rolled back too (``guard_phases``). One guard acts at a time (``GuardLock``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from prometheus_client import Counter
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
 from projections.experiment_reads import Tallies
+from projections.guard_phases import PhaseFollowUp
 from projections.migrate import connect
 from schemas.codec import default_codec
 from schemas.events import ExperimentAction
@@ -56,12 +58,15 @@ def treatment_figures(
     spec = experiment.spec
     rows = conn.execute(
         """
-        WITH variant AS (
+        WITH variant AS (  -- two index ranges, whatever plan a prepared statement gets
             SELECT * FROM performance
-            WHERE scope = 'variant' AND strategy = %(strategy)s AND variant = %(variant)s
-              AND (time_window = 'all_time'
-                   OR (time_window = 'trading_day' AND window_key >= %(since)s))
-              AND left(account, 6) <> 'PAPER:'
+            WHERE strategy = %(strategy)s AND variant = %(variant)s AND time_window = 'all_time'
+              AND scope = 'variant' AND left(account, 6) <> 'PAPER:'
+            UNION ALL
+            SELECT * FROM performance
+            WHERE strategy = %(strategy)s AND variant = %(variant)s
+              AND time_window = 'trading_day' AND window_key >= %(since)s
+              AND scope = 'variant' AND left(account, 6) <> 'PAPER:'
         )
         SELECT account, time_window, window_key, max_drawdown, net_profit FROM variant
         WHERE definitions_version = (SELECT max(definitions_version) FROM variant)
@@ -160,15 +165,51 @@ def check_once(
     return changed
 
 
+class GuardLock:
+    """One guard acts at a time, whatever the number of projector processes: the one holding a
+    PostgreSQL advisory lock of the namespace (held by its connection: a guard that dies frees
+    it, and another takes over within a check)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def hold(self) -> bool:
+        """Whether this guard holds the lock (taking it when free)."""
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return True
+        self.release()
+        conn = connect(self._settings, autocommit=True)
+        (held,) = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+            (f"fillstream-guard:{self._settings.namespace}",),
+        ).fetchone() or (False,)
+        if held:
+            self._conn = conn
+            log.info("experiment guard: acting (this process holds the guard's lock)")
+        else:
+            conn.close()
+        return bool(held)
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 def guard(settings: Settings, stop: threading.Event) -> None:
-    """Check every ``INTERVAL_SECONDS`` until ``stop``; a failed check is logged and retried."""
+    """Check every ``INTERVAL_SECONDS`` until ``stop`` while holding the guard's lock (another
+    projector's guard acts meanwhile); a failed check is logged and retried."""
     follower = ExperimentFollower(settings, default_codec(), "projector-experiments").start()
-    tallies = Tallies()
+    tallies, phases, lock = Tallies(), PhaseFollowUp(settings), GuardLock(settings)
     try:
         while not stop.wait(INTERVAL_SECONDS):
             try:
-                check_once(settings, follower, tallies)
+                if lock.hold():
+                    check_once(settings, follower, tallies)
+                    phases.check(follower.experiments)
             except (FillstreamError, psycopg.Error) as e:
                 log.error("experiment guard: %s; retrying in %.0f s", e, INTERVAL_SECONDS)
     finally:
+        lock.release()
         follower.close()

@@ -6,6 +6,8 @@ worker, started again, runs with the active phases' settings over its own.
 
 ``rollback`` (a plan first; carried out with ``execute``):
 
+0. rolls back the experiments that go with the phase (``phase`` in their file) and have not
+   ended, so the bridge sends every new signal of theirs to control at once;
 1. records the rollback with the current end offsets of what the stages write: what they wrote
    since the phase started is void from then on, for every reader (``streams.control``);
 2. rewinds each stage group to where it stood when the phase started; the stages with state get
@@ -35,7 +37,7 @@ from fillstream.settings import Settings
 from projections import PROJECTIONS
 from projections.projection import Projection
 from projections.rebuild import Outcome, log_end, rebuild
-from schemas.events import PhaseAction, PhaseChanged
+from schemas.events import ExperimentAction, PhaseAction, PhaseChanged
 from streams.control import (
     STAGE_GROUPS,
     STAGE_OUTPUTS,
@@ -49,6 +51,8 @@ from streams.control import (
     publish,
     read_log,
 )
+from streams.experiment_log import change, read_experiments
+from streams.experiments import ExperimentError
 
 Say = Callable[[str], None]
 
@@ -109,9 +113,14 @@ class RollbackPlan:
     """``topic|partition`` → the offsets voided, [start, end)."""
     projections: tuple[Projection, ...]
     """Rebuilt: those that read a topic with a void range."""
+    experiments: tuple[str, ...] = ()
+    """Rolled back: the experiments that go with the phase and have not ended."""
 
     def render(self) -> str:
         lines = [f"rollback of phase {self.phase.name}:"]
+        lines += [
+            f"  experiment {e}: rolled back (its signals run control)" for e in self.experiments
+        ]
         lines += [f"  setting  {k}: {new} -> {old}" for k, (new, old) in self.settings.items()]
         for group, moves in self.moves.items():
             for m in moves:
@@ -146,19 +155,35 @@ def plan_rollback(settings: Settings, name: str, log: PhaseLog | None = None) ->
     void = {k: (a, ends.get(k, a)) for k, a in sorted(started.ends.items()) if ends.get(k, a) > a}
     voided = {settings.topic(k.rpartition("|")[0]) for k in void}
     affected = tuple(p for p in PROJECTIONS if any(settings.topic(t) in voided for t in p.topics))
+    experiments, _ = read_experiments(settings)
     return RollbackPlan(
         phase=phase,
         settings={k: (v, started.previous.get(k, "")) for k, v in started.settings.items()},
         moves=moves,
         void=void,
         projections=affected,
+        experiments=tuple(
+            sorted(
+                e.spec.experiment_id
+                for e in experiments.by_id.values()
+                if e.spec.phase == name and not e.ended
+            )
+        ),  # fmt: skip
     )
 
 
 def rollback(
-    settings: Settings, name: str, *, say: Say, keep_old: bool = False
+    settings: Settings, name: str, *, say: Say, actor: str, keep_old: bool = False
 ) -> tuple[RollbackPlan, list[Outcome]]:
-    """Roll phase ``name`` back; see the module's docstring."""
+    """Roll phase ``name`` back, ``actor`` recorded as who rolled its experiments back; see the
+    module's docstring."""
+    for experiment_id in plan_rollback(settings, name).experiments:
+        try:
+            change(settings, experiment_id, ExperimentAction.ROLLED_BACK, actor=actor,
+                   reason=f"phase {name} rolled back")  # fmt: skip
+            say(f"phase {name}: experiment {experiment_id} rolled back (its signals run control)")
+        except ExperimentError as e:  # ended meanwhile
+            say(f"phase {name}: experiment {experiment_id}: {e}")
     with _worker_stopped(settings, say):
         plan = plan_rollback(settings, name)
         publish(settings, phase_event(name, PhaseAction.ROLLED_BACK, ends=_ends(settings)))

@@ -518,6 +518,7 @@ class ExperimentChanged:
     daily_loss_limit: Decimal | None = None
     auto_promote: bool = False
     step: int = 0
+    phase: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from fillstream.settings import Settings
 from projections.guard import evaluate
 from projections.migrate import connect
 from schemas.events import ExperimentAction, ExperimentArm
+from streams.control import read_log
 from streams.experiment_log import change, read_experiments
 from streams.experiment_report import ArmTrade, Report, report
 from streams.experiments import KILL_SWITCH, Experiment, Experiments, spec_from_config
@@ -128,6 +129,14 @@ def main(argv: list[str]) -> int:
         except tomllib.TOMLDecodeError as e:
             raise ConfigError("--config", f"is not valid TOML ({e}): {args.config}") from e
         spec = spec_from_config(config)
+        if spec.phase is not None and spec.phase not in {
+            p.name for p in read_log(settings).active()
+        }:
+            raise ConfigError(
+                "phase",
+                f"{spec.phase!r} is not an active phase; start it first "
+                f"(fillstream phase start {spec.phase} --config FILE) or leave phase out",
+            )
         change(settings, spec.experiment_id, ExperimentAction.CONFIGURED, actor=args.by,
                reason=args.reason, spec=spec)  # fmt: skip
         print(

@@ -96,6 +96,7 @@ def change_event(
         daily_loss_limit=spec.daily_loss_limit,
         auto_promote=spec.auto_promote,
         step=step,
+        phase=spec.phase,
     )
 
 

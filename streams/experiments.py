@@ -69,6 +69,9 @@ class ExperimentSpec:
     daily_loss_limit: Decimal | None = None
     auto_promote: bool = False
     """Whether the experiment guard promotes it by itself (``streams.guardrails.next_step``)."""
+    phase: str | None = None
+    """The phase that goes with it (``fillstream phase``): rolling the phase back rolls the
+    experiment back, and the guard rolling the experiment back rolls the phase back."""
 
     def __post_init__(self) -> None:
         if not _ID.fullmatch(self.experiment_id):
@@ -97,6 +100,11 @@ class ExperimentSpec:
             value = getattr(self, name)
             if value is not None and not (value.is_finite() and value > 0):
                 raise ConfigError(f"guardrails.{name}", f"must be a positive amount, was {value}")
+        if self.phase is not None and not _ID.fullmatch(self.phase):
+            raise ConfigError(
+                "phase",
+                f"must be a phase name (letters, digits, '.', '_' and '-'), was {self.phase!r}",
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -305,6 +313,7 @@ def spec_of(event: ExperimentChanged) -> ExperimentSpec:
         max_drawdown=event.max_drawdown,
         daily_loss_limit=event.daily_loss_limit,
         auto_promote=event.auto_promote,
+        phase=event.phase,
     )
 
 
@@ -313,7 +322,7 @@ def spec_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
     ``ConfigError`` naming the key."""
     known = {
         "id", "strategy", "control", "treatment", "ramp", "min_trades_per_step",
-        "min_days_per_step", "guardrails", "auto_promote",
+        "min_days_per_step", "guardrails", "auto_promote", "phase",
     }  # fmt: skip
     for key in config:
         if key not in known:
@@ -345,6 +354,9 @@ def spec_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
     auto_promote = config.get("auto_promote", False)
     if not isinstance(auto_promote, bool):
         raise ConfigError("auto_promote", f"must be true or false, was {auto_promote!r}")
+    phase = config.get("phase")
+    if phase is not None and not isinstance(phase, str):
+        raise ConfigError("phase", f"must be a phase name (a string), was {phase!r}")
     return ExperimentSpec(
         experiment_id=config["id"],
         strategy=config["strategy"],
@@ -356,6 +368,7 @@ def spec_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
         max_drawdown=_amount(guardrails, "max_drawdown"),
         daily_loss_limit=_amount(guardrails, "daily_loss_limit"),
         auto_promote=auto_promote,
+        phase=phase,
     )
 
 

@@ -148,7 +148,7 @@ def test_a_rolled_back_phase_leaves_the_projections_of_a_system_that_never_ran_i
     assert sum(b - a for a, b in plan.void.values()) > 0
 
     pipeline.worker.stop()
-    _, outcomes = rollback(settings, "average-cost", say=said.append)
+    _, outcomes = rollback(settings, "average-cost", say=said.append, actor="test")
     assert {(o.projection, o.state) for o in outcomes} == {
         ("trades", "live"), ("positions", "live"), ("performance", "live"),
     }  # fmt: skip

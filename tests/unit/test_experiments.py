@@ -135,7 +135,7 @@ def test_the_kill_switch_sends_every_signal_to_control_until_revived() -> None:
 
 def test_events_through_the_codec_fold_alike() -> None:
     codec = default_codec()
-    guarded = replace(SPEC, max_drawdown=Decimal("2000"), ramp=(5, 50, 100))
+    guarded = replace(SPEC, max_drawdown=Decimal("2000"), ramp=(5, 50, 100), phase="breakout-p")
     events = [
         event(ExperimentAction.CONFIGURED, spec=guarded),
         event(ExperimentAction.PROMOTED, minutes=5),
@@ -221,6 +221,7 @@ def test_a_file_with_defaults_and_guardrails() -> None:
     assert spec.ramp == (20, 100)
     assert not spec.auto_promote and spec_from_config({**GOOD, "auto_promote": True}).auto_promote
     assert (spec.max_drawdown, spec.daily_loss_limit) == (Decimal(2000), Decimal("750.5"))
+    assert spec.phase is None and spec_from_config({**GOOD, "phase": "p-7"}).phase == "p-7"
 
 
 @pytest.mark.parametrize(
@@ -239,6 +240,8 @@ def test_a_file_with_defaults_and_guardrails() -> None:
         ({"guardrails": {"max_loss": 5}}, "guardrails.max_loss", "is not a guardrail"),
         ({"split": 10}, "split", "is not an experiment setting"),
         ({"auto_promote": "yes"}, "auto_promote", "must be true or false"),
+        ({"phase": 7}, "phase", "must be a phase name"),
+        ({"phase": "no spaces"}, "phase", "letters, digits"),
     ],
 )
 def test_a_bad_file_names_the_setting(changes: dict[str, Any], setting: str, reason: str) -> None:
