@@ -24,9 +24,10 @@ from typing import Any
 
 from alerts.channels import channels_from_config
 from alerts.silences import Silences, silence
-from deploy.report import text_table as table
 from fillstream.errors import ConfigError
 from fillstream.settings import Settings
+from fillstream.text import text_table as table
+from fillstream.text import when
 from projections.migrate import connect
 from schemas.codec import default_codec
 from schemas.events import AlertSilenced
@@ -151,7 +152,7 @@ def _list(settings: Settings, everything: bool, limit: int, as_json: bool) -> in
         return 0
     headers = ["raised", "resolved", "severity", "rule", "key", "summary"]
     cells = [
-        [_when(raised), _when(resolved) if resolved else ("-" if everything else ""),
+        [when(raised), when(resolved) if resolved else ("-" if everything else ""),
          severity, rule, key, summary]
         for raised, resolved, severity, rule, key, summary in rows
     ]  # fmt: skip
@@ -199,7 +200,7 @@ def _print_silences(silences: Sequence[AlertSilenced], as_json: bool) -> None:
         return
     rows = [
         [s.silence_id, " ".join(f"{k}={v}" for k, v in sorted(s.matchers.items())),
-         _when(s.starts_at), _when(s.ends_at), s.created_by, s.comment]
+         when(s.starts_at), when(s.ends_at), s.created_by, s.comment]
         for s in silences
     ]  # fmt: skip
     print(table(["id", "matches", "from", "until", "by", "comment"], rows))
@@ -221,7 +222,3 @@ def _matcher(text: str) -> tuple[str, str]:
     if not sep or not name or not value:
         raise ConfigError("--match", f"must be LABEL=VALUE (rule=daily-loss), was {text!r}")
     return name, value
-
-
-def _when(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from deploy._rdkafka import probe_consumer, quiet_admin
 from deploy.offsets import partition_positions
 from deploy.services import SERVICES, ServiceStatus, service_status
 from fillstream.settings import Settings
+from fillstream.text import text_table
 
 _TIMEOUT = 5.0
 
@@ -104,15 +104,6 @@ def render_table(status: StackStatus) -> str:
 
 def _detail(check: Reachability) -> str:
     return check.address if check.reachable else f"{check.address}: {check.detail}"
-
-
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-        for row in [headers, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def _broker(settings: Settings, admin: AdminClient) -> Reachability:

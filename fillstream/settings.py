@@ -356,11 +356,11 @@ def available_cores() -> int:
 
 
 def _regime(env: Mapping[str, str], name: str) -> str:
-    """The classifier's parameters, checked now (``streams.regimes.parse_parameters``)."""
-    from streams.regimes import parse_parameters  # the domain module; imported late: no cycle
+    """The classifiers' parameters, checked now (``streams.regimes.parse_classifiers``)."""
+    from streams.regimes import parse_classifiers  # the domain module; imported late: no cycle
 
     text = env.get(name, "").strip()
-    parse_parameters(text)
+    parse_classifiers(text)
     return text
 
 

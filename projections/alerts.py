@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection
+from projections.projection import LINEAGE_COLUMNS, Location, Projection, lineage
 from schemas.events import AlertChanged, Event
 
 
@@ -23,12 +23,7 @@ def alert_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.severity.value,
             event.summary,
             json.dumps(dict(event.labels), sort_keys=True),
-            event.envelope.ts_event,
-            event.envelope.event_id,
-            where.topic,
-            where.partition,
-            where.offset,
-            event.envelope.ts_ingested,
+            *lineage(event.envelope, where),
         ),
     )
 
@@ -44,12 +39,7 @@ ALERTS = Projection(
         "severity",
         "summary",
         "labels",
-        "ts_event",
-        "event_id",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "ts_ingested",
+        *LINEAGE_COLUMNS,
     ),
     key=("rule", "key", "raised_at", "state"),
     to_rows=alert_rows,

@@ -1,20 +1,22 @@
-"""``fillstream regimes list|current|serve``: the market regime labels in PostgreSQL, and which
-classifier version the regime views serve (``migrations/0012_regimes.sql``)."""
+"""``fillstream regimes list|current|serve|relabel``: the market regime labels in PostgreSQL,
+which classifier version the regime views serve (``migrations/0012_regimes.sql``), and
+relabelling history with a new classifier (``projections.relabel``)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
-from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from deploy.report import text_table
 from fillstream.errors import FillstreamError
+from fillstream.progress import to_stderr
 from fillstream.settings import Settings
+from fillstream.text import json_value, text_table, when
 from projections.migrate import connect
+from projections.relabel import phase_name, relabel
 
 EXAMPLES = """examples:
   fillstream regimes list                     classifier versions: labels, series, span, served
@@ -22,6 +24,7 @@ EXAMPLES = """examples:
   fillstream regimes current --json
   fillstream regimes serve 2                  the views read version 2's labels from now on
   fillstream regimes serve 2 --period "5 Minute" --by alice
+  fillstream regimes relabel "version=2,atr_period=20"   label all history with a new classifier
 """
 
 
@@ -51,8 +54,29 @@ def main(argv: list[str]) -> int:
     serve.add_argument("version", type=int, metavar="VERSION")
     serve.add_argument("--period", help="the bar period, e.g. '1 Minute'")
     serve.add_argument("--by", default=getpass.getuser(), help="who chose it (default: you)")
+    again = commands.add_parser(
+        "relabel",
+        help="label all of history with a new classifier, beside the one served",
+        description="Add the classifier of PARAMETERS (FILLSTREAM_REGIME's form, its own version)"
+        " to those configured, in a phase named regimes-v<version>, and rewind the regime stage "
+        "to the beginning: once the worker runs, every bar is labelled by each classifier. The "
+        "views keep serving the current version until `fillstream regimes serve <version>`; "
+        "`fillstream phase rollback regimes-v<version> --execute` undoes it. The worker must be "
+        "stopped (one that `fillstream up` runs is stopped and started again).",
+    )
+    again.add_argument("parameters", metavar="PARAMETERS", help='e.g. "version=2,atr_period=20"')
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.command == "relabel":
+        added = relabel(settings, args.parameters, say=to_stderr)
+        version, phase = added.version, phase_name(added.version)
+        print(f"classifier version {version} labels history in phase {phase} once the worker runs")
+        print(
+            "  progress:  fillstream regimes list   (and fillstream offsets show streams.regimes)"
+        )
+        print(f"  serve it:  fillstream regimes serve {version}")
+        print(f"  undo:      fillstream phase rollback {phase} --execute")
+        return 0
     with connect(settings) as conn:
         if args.command == "list":
             return _list(conn, args.json)
@@ -99,9 +123,9 @@ def serve_version(
     ]
     if not periods:
         raise RegimesError(
-            f"classifier version {version} has no labels: run the worker with "
-            f"FILLSTREAM_REGIME=version={version},… first (`fillstream regimes list` shows those "
-            "there are)"
+            f"classifier version {version} has no labels: relabel with it first "
+            f'(fillstream regimes relabel "version={version},…"; `fillstream regimes list` shows '
+            "those there are)"
         )
     if period is None:
         if len(periods) > 1:
@@ -148,7 +172,7 @@ def current_regimes(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
 def _list(conn: psycopg.Connection[Any], as_json: bool) -> int:
     versions = list_versions(conn)
     if as_json:
-        print(json.dumps(versions, indent=2, default=_json_value))
+        print(json.dumps(versions, indent=2, default=json_value))
         return 0
     if not versions:
         print("no regime labels yet: the worker labels bars of FILLSTREAM_REGIME_PERIOD")
@@ -162,8 +186,8 @@ def _list(conn: psycopg.Connection[Any], as_json: bool) -> int:
                     v["period"],
                     str(v["labels"]),
                     str(v["instruments"]),
-                    _when(v["first_label"]),
-                    _when(v["last_label"]),
+                    when(v["first_label"]),
+                    when(v["last_label"]),
                     ("yes (chosen)" if v["chosen"] else "yes (oldest)") if v["served"] else "no",
                 ]
                 for v in versions
@@ -176,7 +200,7 @@ def _list(conn: psycopg.Connection[Any], as_json: bool) -> int:
 def _current(conn: psycopg.Connection[Any], as_json: bool) -> int:
     regimes = current_regimes(conn)
     if as_json:
-        print(json.dumps(regimes, indent=2, default=_json_value))
+        print(json.dumps(regimes, indent=2, default=json_value))
         return 0
     if not regimes:
         print("no regime labels served yet")
@@ -189,7 +213,7 @@ def _current(conn: psycopg.Connection[Any], as_json: bool) -> int:
                     r["instrument"],
                     r["period"],
                     r["regime"],
-                    _when(r["since"]),
+                    when(r["since"]),
                     _number(r["atr_percentile"]),
                     _number(r["trend_strength"]),
                     str(r["classifier_version"]),
@@ -201,13 +225,5 @@ def _current(conn: psycopg.Connection[Any], as_json: bool) -> int:
     return 0
 
 
-def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _number(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)

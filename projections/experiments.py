@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.projection import Location, Projection, RowSpec, finite_json
+from projections.projection import (
+    LINEAGE_COLUMNS,
+    Location,
+    Projection,
+    RowSpec,
+    finite_json,
+    lineage,
+)
 from schemas.events import Event, SignalEmitted, VariantAssigned
 
 ASSIGNMENT_ROW = RowSpec.of(
@@ -57,12 +64,7 @@ def signal_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
             event.intended_stop,
             event.intended_target,
             finite_json(event.features),
-            event.envelope.ts_event,
-            event.envelope.event_id,
-            where.topic,
-            where.partition,
-            where.offset,
-            event.envelope.ts_ingested,
+            *lineage(event.envelope, where),
         ),
     )
 
@@ -81,12 +83,7 @@ SIGNALS = Projection(
         "intended_stop",
         "intended_target",
         "features",
-        "ts_event",
-        "event_id",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "ts_ingested",
+        *LINEAGE_COLUMNS,
     ),  # fmt: skip
     key=("strategy", "signal_id"),
     to_rows=signal_rows,

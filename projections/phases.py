@@ -78,8 +78,17 @@ def load_config(path: Path) -> dict[str, str]:
     return config
 
 
-def start(settings: Settings, name: str, config: Mapping[str, str], *, say: Say) -> PhaseChanged:
-    """Start phase ``name`` with ``config``; see the module's docstring."""
+def start(
+    settings: Settings,
+    name: str,
+    config: Mapping[str, str],
+    *,
+    say: Say,
+    then: Callable[[], None] | None = None,
+) -> PhaseChanged:
+    """Start phase ``name`` with ``config``; see the module's docstring. ``then`` runs once the
+    phase is recorded, the worker still stopped (a rewind that belongs to the phase: the offsets
+    recorded are from before it, so a rollback undoes it)."""
     check_name(name)
     check_settings(config)
     log = read_log(settings)
@@ -99,6 +108,8 @@ def start(settings: Settings, name: str, config: Mapping[str, str], *, say: Say)
         )
         publish(settings, event)
         say(f"phase {name} started: " + ", ".join(f"{k}={v}" for k, v in config.items()))
+        if then is not None:
+            then()
     return event
 
 

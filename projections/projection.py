@@ -11,7 +11,7 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, NamedTuple
 
-from schemas.events import Event
+from schemas.events import Envelope, Event
 from schemas.reader import LOCATION_CELLS
 
 
@@ -21,6 +21,18 @@ class Location(NamedTuple):
     topic: str
     partition: int
     offset: int
+
+
+LINEAGE_COLUMNS = ("ts_event", "event_id", "kafka_topic", "kafka_partition", "kafka_offset",
+                   "ts_ingested")  # fmt: skip
+"""The last columns of a row made by hand from one event (``lineage``)."""
+
+
+def lineage(envelope: Envelope, where: Location) -> tuple[Any, ...]:
+    """The cells of ``LINEAGE_COLUMNS``: when the event happened, which it was, where it was read,
+    when it was recorded."""
+    return (envelope.ts_event, envelope.event_id, where.topic, where.partition, where.offset,
+            envelope.ts_ingested)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from deploy.report import text_table
 from fillstream.errors import ConfigError
 from fillstream.settings import Settings
+from fillstream.text import text_table, when
 from projections.guard import evaluate
 from projections.migrate import connect
 from schemas.events import ExperimentAction, ExperimentArm
@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
             for e in history:
                 step = f" (step {e.step + 1})" if e.action is ExperimentAction.PROMOTED else ""
                 why = f": {e.reason}" if e.reason else ""
-                print(f"  {_when(e.envelope.ts_event)}  {e.action.value}{step} by {e.actor}{why}")
+                print(f"  {when(e.envelope.ts_event)}  {e.action.value}{step} by {e.actor}{why}")
         return 0
     if args.command == "create":
         try:
@@ -267,7 +267,7 @@ def render_list(experiments: Experiments) -> str:
     rows = [
         [e.spec.experiment_id, e.spec.strategy, f"{e.spec.control_variant} / "
          f"{e.spec.treatment_variant}", e.status.value, f"{e.step + 1}/{len(e.spec.ramp)}",
-         f"{e.treatment_percent} %", _when(e.step_started_at), e.changed_by]
+         f"{e.treatment_percent} %", when(e.step_started_at), e.changed_by]
         for e in experiments.by_id.values()
     ]  # fmt: skip
     table = text_table(
@@ -423,10 +423,6 @@ def _str(value: object) -> str | None:
 
 def _iso(at: Any) -> str:
     return str(at.isoformat())
-
-
-def _when(at: Any) -> str:
-    return str(at.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _pct(value: Decimal | None) -> str:

@@ -176,13 +176,14 @@ class PaperTrades:
             except FillstreamError:
                 decoded(self.codec, record, SignalEmitted, batch, "streams.paper")  # dead letter
                 continue
-            state = self.held.setdefault(record.partition, {}).setdefault(
-                _instrument_of(event), _Instrument()
-            )
-            if isinstance(event, BarClosed):
-                self._bar(record.partition, state, event, batch)
-            elif isinstance(event, SignalEmitted):
-                self._signal(record.partition, state, event, batch)
+            held = self.held.setdefault(record.partition, {})
+            match event:
+                case BarClosed():
+                    state = held.setdefault(event.instrument, _Instrument())
+                    self._bar(record.partition, state, event, batch)
+                case SignalEmitted():
+                    state = held.setdefault(event.instrument, _Instrument())
+                    self._signal(record.partition, state, event, batch)
         if records:
             metrics.EVENTS.labels(records[0].topic, "paper").inc(len(records))
         for partition, keys in self._changed.items():
@@ -320,10 +321,6 @@ def _count(records: Sequence[Record], copied: int) -> None:
     if records:
         metrics.EVENTS.labels(records[0].topic, "paper_feed").inc(copied)
         metrics.EVENTS.labels(records[0].topic, "passed").inc(len(records) - copied)
-
-
-def _instrument_of(event: Any) -> str:
-    return str(getattr(event, "instrument", ""))
 
 
 def _open_json(codec: Codec, signal: SignalEmitted, trade: PaperTrade | None) -> dict[str, Any]:

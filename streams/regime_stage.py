@@ -1,20 +1,22 @@
 """The regime stage: closed bars (``raw.market``) → regime labels (``derived.regimes``).
 
-A ``streams.deriver`` stage folding each (instrument, period)'s bars through the classifier of
-``streams.regimes``, with the parameters of ``FILLSTREAM_REGIME`` (a phase may change them) on
-bars of ``FILLSTREAM_REGIME_PERIOD``; bars of other periods are passed over. A ``RegimeLabeled``
-is published for a series' first bar and whenever its label changes, naming the classifier
-version: the label in force at any moment is the series' last one at or before it.
+A ``streams.deriver`` stage folding each (instrument, period)'s bars through each classifier of
+``FILLSTREAM_REGIME`` (``streams.regimes.parse_classifiers``: one or more parameter sets, each
+its own version; a phase may change them) on bars of ``FILLSTREAM_REGIME_PERIOD``; bars of other
+periods are passed over. A ``RegimeLabeled`` is published for a series' first bar and whenever
+its label changes, naming the classifier version: the label in force at any moment is the
+series' last one of that version at or before it.
 
 ``raw.market`` is keyed by instrument, so one source partition holds all of a series. What a
 batch changes of a series (the classifier's windows, its last label, how many bars it accepted)
 goes to the changelog on the record's partition, in the same transaction as the labels.
 
-A series whose state was built by another classifier version starts afresh (``warming_up``)
-under the configured one; to relabel history with new parameters, rewind the stage to the
-beginning (``fillstream offsets rewind streams.regimes --to-earliest --execute``): the labels of
-both versions then sit side by side, and ``fillstream regimes serve N`` picks the one the views
-read (README: Market regimes).
+Each classifier version has series of its own (changelog key ``instrument|period|v<version>``;
+the key of earlier releases, ``instrument|period``, is read as the version its state names). A
+version added later starts its series afresh (``warming_up``); ``fillstream regimes relabel``
+adds one in a phase and rewinds the stage to the beginning, so the new version labels all of
+history while the others keep labelling (their labels come again, alike, and the projection
+keeps one of each); ``fillstream regimes serve N`` picks the version the views read.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from streams.regimes import (
     RegimeState,
     apply,
     initial_state,
-    parse_parameters,
+    parse_classifiers,
     state_from_json,
     state_to_json,
 )
@@ -55,11 +57,16 @@ LABELS = Counter(
 )
 
 
+_Key = tuple[str, str, int]
+"""A series: instrument, period, classifier version."""
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """What the stage keeps of one (instrument, period)."""
 
     state: RegimeState
+    """Its ``version`` is the classifier's."""
     label: Regime | None = None
     """The last label published."""
     bars: int = 0
@@ -73,29 +80,39 @@ class LabelRegimes:
     source = "raw.market"
     changelog: str | None = "streams-regimes-changelog"
 
-    def __init__(self, codec: Codec, params: RegimeParameters, period: str = "1 Minute") -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        classifiers: RegimeParameters | Sequence[RegimeParameters],
+        period: str = "1 Minute",
+    ) -> None:
         self.codec = codec
-        self.params = params
+        self.classifiers = (
+            (classifiers,) if isinstance(classifiers, RegimeParameters) else tuple(classifiers)
+        )
         self.period = period
-        self.series: dict[int, dict[tuple[str, str], Series]] = {}
-        self._changed: dict[int, set[tuple[str, str]]] = {}
+        self.series: dict[int, dict[_Key, Series]] = {}
+        self._changed: dict[int, set[_Key]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> LabelRegimes:
-        return cls(codec, parse_parameters(settings.regime), settings.regime_period)
+        return cls(codec, parse_classifiers(settings.regime), settings.regime_period)
 
     def restore(self, partition: int, records: Iterable[Record]) -> None:
-        series: dict[tuple[str, str], Series] = {}
+        series: dict[_Key, Series] = {}
         for record in records:
             if record.key is None:
                 continue
-            instrument, _, period = record.key.decode().rpartition("|")
+            instrument, period, version = _parse_key(record.key.decode())
             if not record.value:
-                series.pop((instrument, period), None)
+                for key in [k for k in series if k[:2] == (instrument, period)]:
+                    if version is None or key[2] == version:
+                        del series[key]
                 continue
             kept = json.loads(record.value)
-            series[(instrument, period)] = Series(
-                state_from_json(kept["state"]),
+            state = state_from_json(kept["state"])
+            series[(instrument, period, state.version)] = Series(
+                state,
                 None if kept["label"] is None else Regime(kept["label"]),
                 int(kept["bars"]),
             )
@@ -116,9 +133,10 @@ class LabelRegimes:
                 passed += 1
                 continue
             labelled += 1
-            label = self._apply(record.partition, bar)
-            if label is not None:
-                batch.outputs.append(label)
+            for classifier in self.classifiers:
+                label = self._apply(record.partition, bar, classifier)
+                if label is not None:
+                    batch.outputs.append(label)
         if records:
             metrics.EVENTS.labels(records[0].topic, "labelled").inc(labelled)
             metrics.EVENTS.labels(records[0].topic, "passed").inc(passed)
@@ -128,21 +146,22 @@ class LabelRegimes:
                 batch.outputs.append(
                     Output(
                         self.changelog or "",
-                        f"{key[0]}|{key[1]}".encode(),
+                        f"{key[0]}|{key[1]}|v{key[2]}".encode(),
                         _kept(series[key]),
                         partition=partition,
                     )
                 )
         self._changed.clear()
 
-    def _apply(self, partition: int, bar: BarClosed) -> Output | None:
-        """Fold ``bar`` into its series; the label's record if the label changed."""
-        key = (bar.instrument, bar.period)
+    def _apply(self, partition: int, bar: BarClosed, params: RegimeParameters) -> Output | None:
+        """Fold ``bar`` into its series of ``params``' version; the label's record if the label
+        changed."""
+        key = (bar.instrument, bar.period, params.version)
         held = self.series.setdefault(partition, {})
         series = held.get(key)
-        if series is None or series.state.version != self.params.version:
-            series = Series(initial_state(bar.instrument, bar.period, self.params))
-        state, label = apply(series.state, bar, self.params)
+        if series is None:
+            series = Series(initial_state(bar.instrument, bar.period, params))
+        state, label = apply(series.state, bar, params)
         if label is None:  # a duplicate or a bar out of order: nothing changes
             return None
         changed = label.label != series.label
@@ -158,6 +177,15 @@ class LabelRegimes:
             self.codec.encode(event),
             record_headers(schema_name(event), event.envelope.event_id),
         )
+
+
+def _parse_key(key: str) -> tuple[str, str, int | None]:
+    """A changelog key's instrument, period and version (None in an earlier release's key)."""
+    head, _, last = key.rpartition("|")
+    if last[:1] == "v" and last[1:].isdigit() and "|" in head:
+        instrument, _, period = head.rpartition("|")
+        return instrument, period, int(last[1:])
+    return head, last, None
 
 
 def labelled(label: RegimeLabel, bar: BarClosed, bars: int) -> RegimeLabeled:

@@ -176,6 +176,27 @@ def format_parameters(params: RegimeParameters) -> str:
     return ",".join(f"{name}={getattr(params, name)}" for name in params.__dataclass_fields__)
 
 
+def parse_classifiers(text: str) -> tuple[RegimeParameters, ...]:
+    """``FILLSTREAM_REGIME`` in full: one or more classifiers, each ``parse_parameters``'s text,
+    separated by ``;`` (``version=1; version=2,atr_period=20``), each with its own version.
+    Every bar is labelled by each of them: a new classifier relabels history beside the one the
+    views serve. An empty text is the defaults (version 1)."""
+    parts = [part.strip() for part in text.split(";")]
+    classifiers = tuple(parse_parameters(part) for part in parts if part) or (parse_parameters(""),)
+    versions = [c.version for c in classifiers]
+    for version in versions:
+        if versions.count(version) > 1:
+            raise ConfigError(
+                SETTING, f"names version {version} twice; give each classifier its own version"
+            )
+    return classifiers
+
+
+def format_classifiers(classifiers: Sequence[RegimeParameters]) -> str:
+    """The ``FILLSTREAM_REGIME`` text of ``classifiers``."""
+    return "; ".join(format_parameters(c) for c in classifiers)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegimeLabel:
     """The regime in force from ``ts_event`` (the bar's close time) until the next label.

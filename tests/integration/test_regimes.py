@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deploy.cmd_offsets import main as offsets_main
 from fillstream.errors import FillstreamError
 from fillstream.settings import Settings
+from projections.cmd_phase import main as phase_main
 from projections.cmd_regimes import main as regimes_main
 from projections.cmd_regimes import serve_version
 from projections.migrate import connect
@@ -39,11 +39,11 @@ ENTRIES = (12, 30, 55, 81, 104, 130, 160)
 """The minutes (after START) at which a trade enters; it exits 3 minutes later."""
 
 
-def walk() -> list[dict[str, Any]]:
+def walk(count: int = BARS) -> list[dict[str, Any]]:
     """One-minute NQ bars of a random walk, quiet and wild by turns, as the bridge takes them."""
     rng = np.random.default_rng(7)
     close, bars = Decimal(21000), []
-    for i in range(1, BARS + 1):
+    for i in range(1, count + 1):
         sigma = 6 if (i // 30) % 2 else 1
         previous = close
         close = previous + Decimal(int(sigma * rng.standard_normal() * 4)) / 4
@@ -242,38 +242,58 @@ def test_trades_are_tagged_with_the_regime_at_entry_and_relabelled_by_a_new_clas
         "NQ 12-26", v1_changes[-1].label.value, 1
     )  # fmt: skip
 
-    # a new classifier: the stage rewound to the beginning relabels history beside version 1
+    # a new classifier relabels history in a phase, beside version 1, which carries on
     pipeline.worker.stop()
-    v2_settings = dataclasses.replace(settings, regime=V2)
-    for name, value in v2_settings.to_env().items():
+    for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
-    assert offsets_main(["rewind", "streams.regimes", "--to-earliest", "--execute"]) == 0
-    capsys.readouterr()
-    worker = ServiceProcess(v2_settings, "worker", v2_settings.worker_port).start()
+    assert regimes_main(["relabel", V2]) == 0
+    assert "phase regimes-v2" in capsys.readouterr().out
+    with pytest.raises(FillstreamError, match="classifier version 2 is configured already"):
+        regimes_main(["relabel", "version=2,atr_period=7"])
+    worker = ServiceProcess(settings, "worker", settings.worker_port).start()
     try:
         v2 = labels(bars, V2)
         wait_for(lambda: query(settings, count, (2,)) == [(len(changes(v2)),)], timeout=120,
                  message=f"version 2 labels: {query(settings, count, (2,))}")  # fmt: skip
+        assert query(settings, count, (1,)) == [(len(v1_changes),)]  # version 1 as it was
+        assert tagged(settings) == v1_tags  # the oldest version serves until told otherwise
+
+        # new bars: both versions label them
+        later = walk(BARS + 60)
+        assert post(settings, later[BARS:])[0] == 202
+        v1_all, v2_all = changes(labels(later, V1)), changes(labels(later, V2))
+        both = "SELECT classifier_version, count(*) FROM regime_labels GROUP BY 1 ORDER BY 1"
+        wait_for(lambda: query(settings, both) == [(1, len(v1_all)), (2, len(v2_all))],
+                 timeout=120, message=f"labels of both: {query(settings, both)}")  # fmt: skip
+        assert len(v1_all) > len(v1_changes)  # version 1 kept labelling
+
+        assert regimes_main(["list", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [(v["classifier_version"], v["labels"], v["served"]) for v in listed] == [
+            (1, len(v1_all), True), (2, len(v2_all), False)
+        ]  # fmt: skip
+
+        assert regimes_main(["serve", "2", "--by", "tests"]) == 0
+        assert tagged(settings) == expected_tags(v2)
+        with connect(settings) as conn:
+            with pytest.raises(FillstreamError, match="classifier version 3 has no labels"):
+                serve_version(conn, 3, None, "tests")
+            with pytest.raises(FillstreamError, match="no labels on '5 Minute' bars"):
+                serve_version(conn, 1, "5 Minute", "tests")
     finally:
         worker.stop()
-    assert query(settings, count, (1,)) == [(len(v1_changes),)]  # version 1 kept as it was
-    assert tagged(settings) == v1_tags  # the oldest version serves until told otherwise
 
-    assert regimes_main(["list", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
-    assert [(v["classifier_version"], v["labels"], v["served"]) for v in listed] == [
-        (1, len(v1_changes), True), (2, len(changes(v2)), False)
-    ]  # fmt: skip
-
-    assert regimes_main(["serve", "2", "--by", "tests"]) == 0
-    assert tagged(settings) == expected_tags(v2)
-    with connect(settings) as conn:
-        with pytest.raises(FillstreamError, match="classifier version 3 has no labels"):
-            serve_version(conn, 3, None, "tests")
-        with pytest.raises(FillstreamError, match="no labels on '5 Minute' bars"):
-            serve_version(conn, 1, "5 Minute", "tests")
-    assert regimes_main(["serve", "1"]) == 0
+    # rolling the phase back takes version 2's labels away; version 1 serves again, complete
+    assert phase_main(["rollback", "regimes-v2", "--execute"]) == 0
+    capsys.readouterr()
+    assert query(settings, count, (2,)) == [(0,)]
     assert tagged(settings) == v1_tags
+    worker = ServiceProcess(settings, "worker", settings.worker_port).start()
+    try:
+        wait_for(lambda: query(settings, both) == [(1, len(v1_all))], timeout=120,
+                 message=f"labels after the rollback: {query(settings, both)}")  # fmt: skip
+    finally:
+        worker.stop()
 
 
 def _iso(at: datetime) -> str:

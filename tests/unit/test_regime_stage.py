@@ -123,7 +123,7 @@ def test_batches_and_restarts_from_the_changelog_publish_as_one_pass() -> None:
         ]
     assert published == whole
     # one changelog record per series changed in a batch, on the bar's partition
-    assert {(r.key, r.partition) for r in changelog} == {(b"NQ 12-26|1 Minute", 0)}
+    assert {(r.key, r.partition) for r in changelog} == {(b"NQ 12-26|1 Minute|v1", 0)}
 
 
 def test_each_instrument_is_its_own_series() -> None:
@@ -163,6 +163,54 @@ def test_a_new_classifier_version_starts_the_series_afresh() -> None:
     assert [(e.envelope.ts_event, e.label) for e in published] == [
         (t, label) for t, label, _ in changes_of(bars[100:], v2_params)
     ]
+
+
+def test_each_classifier_labels_every_bar_as_it_would_alone() -> None:
+    bars = walk(250, seed=10)
+    v2_params = replace(SMALL, version=2, atr_period=9)
+    both = labels_in(run(LabelRegimes(CODEC, (SMALL, v2_params)), records(bars)))
+    for params in (SMALL, v2_params):
+        alone = labels_in(run(LabelRegimes(CODEC, params), records(bars)))
+        assert [e for e in both if e.classifier_version == params.version] == alone
+    assert {e.classifier_version for e in both} == {1, 2}
+
+
+def test_a_classifier_added_later_starts_afresh_and_the_others_carry_on() -> None:
+    bars = walk(240, seed=11)
+    v2_params = replace(SMALL, version=2, trend_window=20)
+    v1 = LabelRegimes(CODEC, SMALL)
+    first = run(v1, records(bars[:120]))
+    changelog = [
+        Record(CHANGELOG, 0, i, o.key, o.value or b"")
+        for i, o in enumerate(first)
+        if o.topic == CHANGELOG
+    ]
+    later = LabelRegimes(CODEC, (SMALL, v2_params))
+    later.restore(0, changelog)
+    published = labels_in(run(later, records(bars[120:], first=120)))
+    v1_whole = labels_in(run(LabelRegimes(CODEC, SMALL), records(bars)))
+    assert labels_in(first) + [e for e in published if e.classifier_version == 1] == v1_whole
+    assert [(e.envelope.ts_event, e.label) for e in published if e.classifier_version == 2] == [
+        (t, label) for t, label, _ in changes_of(bars[120:], v2_params)
+    ]
+
+
+def test_the_changelog_of_an_earlier_release_is_read_as_its_version() -> None:
+    bars = walk(160, seed=12)
+    stage = LabelRegimes(CODEC, SMALL)
+    outputs = run(stage, records(bars[:80]))
+    legacy = [  # keys as an earlier release wrote them: instrument|period
+        Record(CHANGELOG, 0, i, o.key.removesuffix(b"|v1") if o.key else None, o.value or b"")
+        for i, o in enumerate(outputs)
+        if o.topic == CHANGELOG
+    ]
+    assert legacy and all(r.key == b"NQ 12-26|1 Minute" for r in legacy)
+    restored = LabelRegimes(CODEC, SMALL)
+    restored.restore(0, legacy)
+    assert restored.series[0] == stage.series[0]
+    forgotten = LabelRegimes(CODEC, SMALL)  # a tombstone of the old key drops the series
+    forgotten.restore(0, [*legacy, Record(CHANGELOG, 0, 99, b"NQ 12-26|1 Minute", b"")])
+    assert forgotten.series[0] == {}
 
 
 def test_a_record_that_is_no_bar_is_dead_lettered() -> None:

@@ -29,9 +29,11 @@ from streams.regimes import (
     classify_trend,
     classify_volatility,
     efficiency_ratio,
+    format_classifiers,
     format_parameters,
     initial_state,
     label_bars,
+    parse_classifiers,
     parse_parameters,
     regime_at,
     state_from_json,
@@ -440,3 +442,18 @@ def test_a_bad_setting_is_one_line_naming_it(text: str, message: str) -> None:
     assert raised.value.setting == "FILLSTREAM_REGIME"
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_the_setting_may_name_several_classifiers_each_its_own_version() -> None:
+    assert parse_classifiers("") == (DEFAULTS,)
+    assert parse_classifiers(" ; ") == (DEFAULTS,)
+    two = parse_classifiers("version=1; version=2,atr_period=20")
+    assert two == (DEFAULTS, replace(DEFAULTS, version=2, atr_period=20))
+    assert parse_classifiers(format_classifiers(two)) == two
+    with pytest.raises(ConfigError) as raised:
+        parse_classifiers("version=2; version=2,atr_period=9")
+    assert str(raised.value) == (
+        "FILLSTREAM_REGIME names version 2 twice; give each classifier its own version"
+    )
+    with pytest.raises(ConfigError, match="atr_period must be at least 2"):
+        parse_classifiers("version=1; version=2,atr_period=1")
