@@ -27,11 +27,11 @@ from decimal import Decimal
 from typing import TypeVar
 
 from schemas.events import ExperimentArm
+from streams.bootstrap import BootstrapInterval
 from streams.distributions import check_confidence, chi_square_sf, normal_sf2, two_sided_z
 from streams.errors import StatisticsError
 from streams.experiment_stats import (
     Arm,
-    BootstrapInterval,
     MannWhitneyResult,
     ProportionResult,
     SampleRatioResult,

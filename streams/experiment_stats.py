@@ -6,7 +6,7 @@ win/loss counts; every difference is treatment − control. Each test returns a 
 - ``welch_test``: Welch's t-test for the difference in mean net PnL per trade (t, the
   Welch–Satterthwaite df, two-sided p-value, confidence interval).
 - ``bootstrap_interval``: percentile bootstrap interval for the difference in means, reproducible
-  from its seed (``random.Random(seed)``, no clock).
+  from its seed (``streams.bootstrap``, numpy's PCG64, no clock).
 - ``two_proportion_test``: pooled two-proportion z-test for the win rate (wins / decided trades),
   with the unpooled (Wald) interval for the difference.
 - ``mann_whitney``: Mann–Whitney U, two-sided, normal approximation with tie and continuity
@@ -23,13 +23,13 @@ The t and chi-square distributions are in ``streams.distributions``.
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from statistics import NormalDist
 
+from streams.bootstrap import BootstrapInterval, bootstrap_difference, mean
 from streams.distributions import (
     check_confidence,
     chi_square_sf,
@@ -113,16 +113,6 @@ def welch_test(
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BootstrapInterval:
-    difference: float
-    confidence: float
-    ci_low: float
-    ci_high: float
-    resamples: int
-    seed: int
-
-
 def bootstrap_interval(
     control: Sequence[Value],
     treatment: Sequence[Value],
@@ -131,62 +121,11 @@ def bootstrap_interval(
     resamples: int = 2000,
     confidence: float = 0.95,
 ) -> BootstrapInterval:
-    """Percentile bootstrap of mean(treatment) − mean(control), each arm resampled on its own.
-
-    Quantiles interpolate linearly between order statistics (numpy's default ``linear``).
-    """
+    """Percentile bootstrap of mean(treatment) − mean(control), each arm resampled on its own
+    (``streams.bootstrap``)."""
     return bootstrap_difference(
-        control, treatment, _mean, seed=seed, resamples=resamples, confidence=confidence
+        control, treatment, mean, seed=seed, resamples=resamples, confidence=confidence
     )
-
-
-def bootstrap_difference(
-    control: Sequence[Value],
-    treatment: Sequence[Value],
-    statistic: Callable[[Sequence[float]], float],
-    *,
-    seed: int,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    size: int | None = None,
-) -> BootstrapInterval:
-    """Percentile bootstrap of statistic(treatment) − statistic(control), each arm resampled on
-    its own, in the order drawn. With ``size``, each resample has that many trades (a statistic
-    that grows with the count, such as a drawdown, compared at one count) and the difference is
-    the resamples' mean; else each arm's own count, and the difference is the arms' own."""
-    check_confidence(confidence)
-    xs, ys = _floats(control), _floats(treatment)
-    if len(xs) < 2 or len(ys) < 2:
-        raise StatisticsError(
-            "bootstrap", f"needs at least 2 trades per arm, has {len(xs)} and {len(ys)}"
-        )
-    if resamples < 2:
-        raise StatisticsError("bootstrap", f"resamples must be at least 2, was {resamples}")
-    rng = random.Random(seed)
-    k_x, k_y = size or len(xs), size or len(ys)
-    diffs = sorted(
-        statistic(rng.choices(ys, k=k_y)) - statistic(rng.choices(xs, k=k_x))
-        for _ in range(resamples)
-    )
-    alpha = 1.0 - confidence
-    return BootstrapInterval(
-        difference=statistic(ys) - statistic(xs) if size is None else _mean(diffs),
-        confidence=confidence,
-        ci_low=_quantile(diffs, alpha / 2.0),
-        ci_high=_quantile(diffs, 1.0 - alpha / 2.0),
-        resamples=resamples,
-        seed=seed,
-    )
-
-
-def _mean(xs: Sequence[float]) -> float:
-    return math.fsum(xs) / len(xs)
-
-
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    pos = (len(ordered) - 1) * q
-    i = min(int(pos), len(ordered) - 2)
-    return ordered[i] + (ordered[i + 1] - ordered[i]) * (pos - i)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,14 +17,15 @@ against the share won. The bootstraps are seeded, so a report is the same each t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from schemas.events import ExperimentArm
+from streams import bootstrap
 from streams.errors import StatisticsError
-from streams.experiment_stats import bootstrap_difference, two_proportion_test
+from streams.experiment_stats import two_proportion_test
 
 SEED = 20261206
 BINS = 5
@@ -84,13 +85,13 @@ def rollout(trades: Sequence[RolloutTrade], *, confidence: float = 0.95) -> Roll
     return Rollout(
         metrics=(
             _win_rate(xs, ys, confidence),
-            _compared("Sharpe per trade", xs, ys, sharpe, "higher", confidence),
-            _compared("max drawdown", xs, ys, max_drawdown, "lower", confidence, size=n),
+            _compared("Sharpe per trade", xs, ys, bootstrap.sharpe, "higher", confidence),
+            _compared("max drawdown", xs, ys, bootstrap.max_drawdown, "lower", confidence, size=n),
             _compared(
                 "Brier score",
                 scored[ExperimentArm.CONTROL],
                 scored[ExperimentArm.TREATMENT],
-                _mean,
+                bootstrap.mean,
                 "lower",
                 confidence,
             ),  # fmt: skip
@@ -100,19 +101,13 @@ def rollout(trades: Sequence[RolloutTrade], *, confidence: float = 0.95) -> Roll
 
 
 def sharpe(nets: Sequence[float]) -> float:
-    mean = _mean(nets)
-    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in nets) / (len(nets) - 1))
-    return mean / sd if sd > 0 else 0.0
+    """Mean / sample standard deviation (0 when every value is alike)."""
+    return bootstrap.of(bootstrap.sharpe, nets)
 
 
 def max_drawdown(nets: Sequence[float]) -> float:
     """The largest fall of the cumulative sum from its running peak (the peak starts at 0)."""
-    peak = total = deepest = 0.0
-    for x in nets:
-        total += x
-        peak = max(peak, total)
-        deepest = max(deepest, peak - total)
-    return deepest
+    return bootstrap.of(bootstrap.max_drawdown, nets)
 
 
 def calibration(trades: Sequence[RolloutTrade]) -> tuple[CalibrationBin, ...]:
@@ -181,16 +176,16 @@ def _compared(
     name: str,
     xs: Sequence[float],
     ys: Sequence[float],
-    statistic: Callable[[Sequence[float]], float],
+    statistic: bootstrap.RowStatistic,
     better: str,
     confidence: float,
     size: int | None = None,
 ) -> Metric:
     def own(values: Sequence[float]) -> float | None:
-        return statistic(values) if len(values) >= 2 else None
+        return bootstrap.of(statistic, values) if len(values) >= 2 else None
 
     try:
-        interval = bootstrap_difference(
+        interval = bootstrap.bootstrap_difference(
             xs, ys, statistic, seed=SEED, confidence=confidence, size=size
         )
     except StatisticsError as e:

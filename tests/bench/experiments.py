@@ -1,7 +1,8 @@
 """The experiments' and regimes' figures: the assignment endpoint's p99 latency under load
 (against the same server's /healthz at the same pace), the regime stage's labelling rate
 (against decoding the same bars alone), the guard's check as the variant's history grows, and
-its check of an experiment as the experiment's trades grow."""
+its check of an experiment as the experiment's trades grow, and what `experiments show` computes
+at 100,000 trades."""
 
 from __future__ import annotations
 
@@ -38,12 +39,13 @@ from schemas.events import (
 )
 from streams.deriver import Batch, Record
 from streams.experiment_log import change, change_event
-from streams.experiment_report import ArmTrade, sequential_test
+from streams.experiment_report import ArmTrade, report, sequential_test
 from streams.experiments import ExperimentSpec, fold
 from streams.ledger import Ledger
 from streams.performance import TradeResult, trading_day
 from streams.regime_stage import LabelRegimes
 from streams.regimes import RegimeParameters
+from streams.rollout import RolloutTrade, rollout
 from streams.snapshots import Scope, snapshot
 from tests.bench.report import Result
 from tests.harness import wait_for
@@ -344,10 +346,50 @@ def evaluation_cost(settings: Settings) -> Result:
     )
 
 
+def report_cost() -> Result:
+    """What ``fillstream experiments show`` computes from an experiment's trades (the report and
+    the rollout report, every bootstrap at 2,000 resamples), at 10,000 and at 100,000 trades."""
+    configured = change_event("shown", ExperimentAction.CONFIGURED, actor="bench",
+                              spec=ExperimentSpec(experiment_id="shown", strategy="Bench",
+                                                  control_variant="v1", treatment_variant="v2"),
+                              at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    experiment = fold([configured]).get("shown")
+    rng = np.random.default_rng(17)
+    timings = {}
+    for count in (10_000, 100_000):
+        arms = rng.random(count) < 0.5
+        nets = np.round(rng.normal(2.0, 150.0, count), 2)
+        start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+        trades = [ArmTrade(arm=ExperimentArm.TREATMENT if a else ExperimentArm.CONTROL,
+                           exit_time=start + timedelta(minutes=i), net_pnl=Decimal(str(n)),
+                           regime="normal_vol_ranging" if i % 3 else "high_vol_trending_up",
+                           trade_id=f"t{i}")
+                  for i, (a, n) in enumerate(zip(arms, nets, strict=True))]  # fmt: skip
+        scored = [RolloutTrade(arm=t.arm, exit_time=t.exit_time, net_pnl=t.net_pnl,
+                               confidence=float(c))
+                  for t, c in zip(trades, rng.random(count), strict=True)]  # fmt: skip
+        started = time.perf_counter()
+        report(experiment, trades, {})
+        rollout(scored)
+        timings[count] = time.perf_counter() - started
+    ratio = timings[100_000] / timings[10_000]
+    return Result(
+        name="experiments show: 100,000 trades",
+        value=timings[100_000],
+        unit="s",
+        baseline=timings[10_000],
+        baseline_name="the same at 10,000 trades",
+        ratio=ratio,
+        goal="≤ 30 s, and ratio ≤ 15 (linear in the trades)",
+        met=timings[100_000] <= 30 and ratio <= 15,
+    )
+
+
 def run(settings: Settings) -> list[Result]:
     return [
         assignment_latency(settings),
         labelling_rate(),
         guard_cost(settings),
         evaluation_cost(settings),
+        report_cost(),
     ]

@@ -9,9 +9,12 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.events import ExperimentArm
-from streams.experiment_stats import bootstrap_difference
+from streams import bootstrap
+from streams.bootstrap import bootstrap_difference
 from streams.rollout import RolloutTrade, max_drawdown, rollout
 
 T0 = datetime(2026, 9, 22, 14, tzinfo=UTC)
@@ -96,9 +99,45 @@ def test_with_too_few_trades_the_metrics_say_why() -> None:
 
 def test_a_bootstrap_at_one_size_compares_the_statistic_at_that_size() -> None:
     xs, ys = [1.0, -2.0, 3.0, -1.0] * 10, [2.0, -1.0] * 5
-    at_10 = bootstrap_difference(xs, ys, max_drawdown, seed=7, size=10)
-    assert bootstrap_difference(xs, ys, max_drawdown, seed=7, size=10) == at_10
+    at_10 = bootstrap_difference(xs, ys, bootstrap.max_drawdown, seed=7, size=10)
+    assert bootstrap_difference(xs, ys, bootstrap.max_drawdown, seed=7, size=10) == at_10
     assert at_10.ci_low <= at_10.difference <= at_10.ci_high
     # the mean statistic at each arm's own count is the plain difference of means
-    own = bootstrap_difference(xs, ys, lambda v: sum(v) / len(v), seed=7)
+    own = bootstrap_difference(xs, ys, bootstrap.mean, seed=7)
     assert own.difference == pytest.approx(sum(ys) / len(ys) - sum(xs) / len(xs))
+
+
+def _drawdown_by_hand(nets: list[float]) -> float:
+    peak = total = deepest = 0.0
+    for x in nets:
+        total += x
+        peak = max(peak, total)
+        deepest = max(deepest, peak - total)
+    return deepest
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.floats(-1e4, 1e4), min_size=2, max_size=40), min_size=1, max_size=6)
+       .filter(lambda rows: len({len(r) for r in rows}) == 1))  # fmt: skip
+def test_the_row_statistics_are_each_rows_own(rows: list[list[float]]) -> None:
+    array = np.array(rows)
+    for row, drawdown, ratio in zip(
+        rows, bootstrap.max_drawdown(array), bootstrap.sharpe(array), strict=True
+    ):
+        assert drawdown == pytest.approx(_drawdown_by_hand(row), rel=1e-9, abs=1e-6)
+        spread = float(np.std(row, ddof=1))
+        expected = float(np.mean(row)) / spread if spread > 0 else 0.0
+        assert ratio == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_resampling_in_blocks_keeps_the_interval_valid_and_reproducible(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    xs, ys = [1.0, -2.0, 3.0, -1.0, 0.5] * 20, [2.0, -1.0, 0.25] * 30
+    whole = bootstrap_difference(xs, ys, bootstrap.sharpe, seed=3, resamples=500)
+    monkeypatch.setattr(bootstrap, "CELLS_PER_BLOCK", 1_000)  # 10 resamples a block
+    blocks = bootstrap_difference(xs, ys, bootstrap.sharpe, seed=3, resamples=500)
+    assert blocks == bootstrap_difference(xs, ys, bootstrap.sharpe, seed=3, resamples=500)
+    assert blocks.difference == whole.difference
+    assert blocks.ci_low < blocks.difference < blocks.ci_high
+    assert abs(blocks.ci_low - whole.ci_low) < 0.1 and abs(blocks.ci_high - whole.ci_high) < 0.1
