@@ -12,6 +12,7 @@ start over, once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,3 +97,9 @@ class Tallies:
         read.tally.add(new_trades(conn, name, read.up_to, high))
         read.up_to = high
         return read.tally
+
+    def retain(self, experiment_ids: Iterable[str]) -> None:
+        """Forget the tallies of the other experiments (ended ones are not checked again)."""
+        kept = set(experiment_ids)
+        for name in [n for n in self._reads if n not in kept]:
+            del self._reads[name]

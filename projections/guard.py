@@ -129,6 +129,7 @@ def check_once(
             or e.spec.daily_loss_limit is not None
         )
     ]
+    tallies.retain(e.spec.experiment_id for e in acting)
     if not acting:
         return []
     changed = []
@@ -176,9 +177,13 @@ class GuardLock:
 
     def hold(self) -> bool:
         """Whether this guard holds the lock (taking it when free)."""
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            return True
-        self.release()
+        if self._conn is not None:
+            try:  # the lock lives as long as the session: is it still there?
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                log.warning("experiment guard: lost its lock's connection; taking it again")
+                self.release()
         conn = connect(self._settings, autocommit=True)
         (held,) = conn.execute(
             "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",

@@ -117,7 +117,7 @@ def test_each_check_reads_what_is_new_and_loses_nothing(settings: Settings) -> N
         assert tally.state == before
 
 
-def test_a_version_switch_starts_the_tallies_over(settings: Settings) -> None:
+def test_a_version_switch_or_a_pause_in_checking_starts_a_tally_over(settings: Settings) -> None:
     migrate(settings)
     experiment = _experiment()
     tallies = Tallies()
@@ -146,6 +146,9 @@ def test_a_version_switch_starts_the_tallies_over(settings: Settings) -> None:
         again = tallies.update(conn, experiment)
         assert again is not first and len(again) == 11
         assert again.state == sequential_test(_all(conn))
+        tallies.retain(["another"])  # an experiment no longer checked is forgotten
+        anew = tallies.update(conn, experiment)
+        assert anew is not again and anew.state == again.state
 
 
 def test_the_projected_rows_and_the_views_carry_their_transaction(settings: Settings) -> None:
