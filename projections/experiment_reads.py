@@ -7,8 +7,11 @@ ended, so no row can later appear behind it. The next check reads from that hori
 thus costs what was projected since the last one, however many trades the experiment has; the
 guard's ``Tally`` folds them in.
 
-A projection switching versions (a rebuild) gives its rows new transactions: the tallies then
-start over, once."""
+A tally's first read takes every trade of the experiment, whatever transaction projected it:
+rows restored from a backup keep the transaction ids of the cluster they came from, which may
+lie beyond this one's horizon (they are read again when the horizon passes them, and counted
+once). A projection switching versions (a rebuild) gives its rows new transactions: the tallies
+then start over, once."""
 
 from __future__ import annotations
 
@@ -36,6 +39,10 @@ WHERE experiment_id = %(experiment)s
 """
 """The trades whose later row came in [low, high): each branch is an index range scan."""
 
+_ALL_TRADES = """
+SELECT arm, exit_time, net_pnl, trade_id FROM experiment_trades WHERE experiment_id = %s
+"""
+
 _START = "0"
 
 
@@ -54,6 +61,15 @@ def new_trades(
     rows = conn.execute(
         _NEW_TRADES, {"experiment": experiment_id, "low": low, "high": high}
     ).fetchall()
+    return _trades(rows)
+
+
+def all_trades(conn: psycopg.Connection[Any], experiment_id: str) -> list[ArmTrade]:
+    """Every live trade of the experiment."""
+    return _trades(conn.execute(_ALL_TRADES, (experiment_id,)).fetchall())
+
+
+def _trades(rows: list[tuple[Any, ...]]) -> list[ArmTrade]:
     return [
         ArmTrade(arm=ExperimentArm(arm), exit_time=exit_time, net_pnl=net, trade_id=trade_id)
         for arm, exit_time, net, trade_id in rows
@@ -94,7 +110,10 @@ class Tallies:
         if read is None or read.configured_at != experiment.configured_at:
             read = self._reads[name] = _Read(experiment.configured_at, Tally())
         high = horizon(conn)
-        read.tally.add(new_trades(conn, name, read.up_to, high))
+        if read.up_to == _START:
+            read.tally.add(all_trades(conn, name))
+        else:
+            read.tally.add(new_trades(conn, name, read.up_to, high))
         read.up_to = high
         return read.tally
 

@@ -161,3 +161,26 @@ def test_the_projected_rows_and_the_views_carry_their_transaction(settings: Sett
             " AND c.relkind IN ('p', 'r', 'v') ORDER BY 1"
         ).fetchall()
     assert {name for (name,) in rows} >= {"trades_v1", "assignments_v1", "trades", "assignments"}
+
+
+def test_rows_restored_from_another_cluster_are_read_once(settings: Settings) -> None:
+    migrate(settings)
+    experiment = _experiment()
+    with connect(settings, autocommit=True) as conn:
+        for n in range(12):
+            _assign(conn, n, _arm(n))
+            _trade(conn, n, net=n - 6)
+        # as a restore leaves them: projected by transactions this cluster has not reached
+        conn.execute(
+            "UPDATE trades_v1 SET projected_xid = (pg_current_xact_id()::text::bigint"
+            " + 1000000)::text::xid8 WHERE trade_id IN ('T3', 'T4')"
+        )
+        tallies = Tallies()
+        tally = tallies.update(conn, experiment)  # a first read takes them all
+        assert len(tally) == 12 and tally.state == sequential_test(_all(conn))
+        _assign(conn, 20, ExperimentArm.TREATMENT)
+        _trade(conn, 20, net=9)
+        assert len(tallies.update(conn, experiment)) == 13
+        # when the horizon passes them, they are read again and counted once
+        assert tally.add(new_trades(conn, "x1", "0", "18446744073709551615")) == 0
+        assert tally.state == sequential_test(_all(conn))
