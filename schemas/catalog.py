@@ -96,7 +96,28 @@ def ensure_topics(
         except KafkaException as e:
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise ServiceError("kafka", f"cannot create topic {topic}: {e}") from e
+    _await_metadata(admin, [t.topic for t in new], timeout)
     return created
+
+
+def _await_metadata(admin: AdminClient, topics: list[str], timeout: float) -> None:
+    """Wait until the broker's metadata has every one of ``topics`` with its partitions: a
+    topic just created may not be in it yet, and a client asking then is told it is unknown."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = admin.list_topics(timeout=timeout).topics
+        missing = [
+            t for t in topics if t not in listed or listed[t].error or not listed[t].partitions
+        ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise ServiceError(
+                "kafka",
+                f"topics created but not in the broker's metadata after {timeout:.0f} s:"
+                f" {', '.join(missing)}",
+            )
+        time.sleep(0.05)  # polling the broker's metadata
 
 
 def record_headers(schema: str, event_id: str) -> tuple[tuple[str, bytes], ...]:
