@@ -283,6 +283,7 @@ def render_report(made: Report, experiments: Experiments) -> str:
     e = made.experiment
     lines = [
         f"experiment {e.spec.experiment_id}: {e.spec.strategy}, {_state(e)}"
+        + (f", with phase {e.spec.phase}" if e.spec.phase else "")
         + (" (kill switch ON: control only)" if experiments.killed else ""),
         "",
         text_table(
@@ -413,6 +414,7 @@ def _experiment_json(e: Experiment) -> dict[str, Any]:
         "min_trades_per_step": spec.min_trades_per_step,
         "min_days_per_step": spec.min_days_per_step,
         "max_drawdown": _str(spec.max_drawdown), "daily_loss_limit": _str(spec.daily_loss_limit),
+        "auto_promote": spec.auto_promote, "phase": spec.phase,
         "changed_by": e.changed_by, "reason": e.reason,
     }  # fmt: skip
 

@@ -5,6 +5,7 @@ never a later phase of the same name nor after a person's rollback; one guard ac
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,13 +61,21 @@ def quiet(_: str) -> None:
 
 
 def test_rolling_a_phase_back_rolls_its_experiments_back_first(
-    environ: Settings, tmp_path: Path
+    environ: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = environ
     with pytest.raises(ConfigError, match="'p1' is not an active phase"):
         create(tmp_path, "x", "Breakout", "p1")
     start(settings, "p1", {"FILLSTREAM_GRACE_MS": "50"}, say=quiet)
     assert create(tmp_path, "x", "Breakout", "p1") == 0
+    capsys.readouterr()
+    assert experiments_main(["list", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["experiments"]
+    assert (listed["id"], listed["phase"]) == ("x", "p1")
+    assert experiments_main(["show", "x"]) == 0
+    assert "experiment x: Breakout, running, step 1/4, treatment 10 %, with phase p1" in (
+        capsys.readouterr().out
+    )
     plan = plan_rollback(settings, "p1")
     assert plan.experiments == ("x",)
     assert "experiment x: rolled back (its signals run control)" in plan.render()
