@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -86,7 +87,7 @@ def _live_versions(conn: psycopg.Connection[Any]) -> tuple[tuple[str, int], ...]
 
 @dataclass(slots=True)
 class _Read:
-    configured_at: Any
+    configured_at: datetime
     tally: Tally
     up_to: str = _START
 

@@ -83,13 +83,11 @@ class LabelRegimes:
     def __init__(
         self,
         codec: Codec,
-        classifiers: RegimeParameters | Sequence[RegimeParameters],
+        classifiers: Sequence[RegimeParameters],
         period: str = "1 Minute",
     ) -> None:
         self.codec = codec
-        self.classifiers = (
-            (classifiers,) if isinstance(classifiers, RegimeParameters) else tuple(classifiers)
-        )
+        self.classifiers = tuple(classifiers)
         self.period = period
         self.series: dict[int, dict[_Key, Series]] = {}
         self._changed: dict[int, set[_Key]] = {}

@@ -161,7 +161,7 @@ def labelling_rate() -> Result:
     for record in records:
         codec.decode(record.value)
     baseline = len(records) / (time.perf_counter() - started)
-    stage = LabelRegimes(codec, RegimeParameters())
+    stage = LabelRegimes(codec, (RegimeParameters(),))
     started = time.perf_counter()
     for i in range(0, len(records), 2000):  # the deriver's batches
         stage.process(records[i : i + 2000], Batch())

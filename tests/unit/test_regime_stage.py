@@ -70,7 +70,7 @@ def changes_of(bars: list[BarClosed], params: RegimeParameters) -> list[tuple[ob
 
 def test_a_label_is_published_for_the_first_bar_and_each_change() -> None:
     bars = walk(300, seed=1)
-    outputs = run(LabelRegimes(CODEC, SMALL), records(bars))
+    outputs = run(LabelRegimes(CODEC, (SMALL,)), records(bars))
     published = labels_in(outputs)
 
     expected = changes_of(bars, SMALL)
@@ -93,7 +93,7 @@ def test_a_label_is_published_for_the_first_bar_and_each_change() -> None:
 
 def test_the_measures_are_the_classifiers_to_the_schemas_ten_places() -> None:
     bars = walk(200, seed=2)
-    published = labels_in(run(LabelRegimes(CODEC, SMALL), records(bars)))
+    published = labels_in(run(LabelRegimes(CODEC, (SMALL,)), records(bars)))
     by_time = {label.ts_event: label for label in label_bars(bars, SMALL)}
     for event in published:
         exact = by_time[event.envelope.ts_event]
@@ -107,12 +107,12 @@ def test_the_measures_are_the_classifiers_to_the_schemas_ten_places() -> None:
 
 def test_batches_and_restarts_from_the_changelog_publish_as_one_pass() -> None:
     bars = walk(300, seed=3)
-    whole = labels_in(run(LabelRegimes(CODEC, SMALL), records(bars)))
+    whole = labels_in(run(LabelRegimes(CODEC, (SMALL,)), records(bars)))
 
     changelog: list[Record] = []
     published: list[RegimeLabeled] = []
     for start in range(0, len(bars), 37):  # a restart before every batch
-        stage = LabelRegimes(CODEC, SMALL)
+        stage = LabelRegimes(CODEC, (SMALL,))
         stage.restore(0, changelog)
         outputs = run(stage, records(bars[start : start + 37], first=start))
         published += labels_in(outputs)
@@ -129,7 +129,7 @@ def test_batches_and_restarts_from_the_changelog_publish_as_one_pass() -> None:
 def test_each_instrument_is_its_own_series() -> None:
     nq, es = walk(150, seed=4), walk(150, seed=5, instrument="ES 12-26")
     mixed = [bar for pair in zip(nq, es, strict=True) for bar in pair]
-    published = labels_in(run(LabelRegimes(CODEC, SMALL), records(mixed)))
+    published = labels_in(run(LabelRegimes(CODEC, (SMALL,)), records(mixed)))
     for instrument, bars in (("NQ 12-26", nq), ("ES 12-26", es)):
         mine = [e for e in published if e.instrument == instrument]
         assert [(e.envelope.ts_event, e.label, e.bars) for e in mine] == changes_of(bars, SMALL)
@@ -137,7 +137,7 @@ def test_each_instrument_is_its_own_series() -> None:
 
 def test_duplicates_late_bars_and_other_periods_publish_nothing() -> None:
     bars = walk(120, seed=6)
-    stage = LabelRegimes(CODEC, SMALL)
+    stage = LabelRegimes(CODEC, (SMALL,))
     first = run(stage, records(bars))
     five_minute = [replace(bar, period="5 Minute") for bar in walk(50, seed=7, start=200)]
     again = run(stage, records([*bars[::-1], *five_minute], first=500))
@@ -147,14 +147,14 @@ def test_duplicates_late_bars_and_other_periods_publish_nothing() -> None:
 
 def test_a_new_classifier_version_starts_the_series_afresh() -> None:
     bars = walk(200, seed=8)
-    v1 = LabelRegimes(CODEC, SMALL)
+    v1 = LabelRegimes(CODEC, (SMALL,))
     changelog = [
         Record(CHANGELOG, 0, i, o.key, o.value or b"")
         for i, o in enumerate(run(v1, records(bars[:100])))
         if o.topic == CHANGELOG
     ]
     v2_params = replace(SMALL, version=2)
-    v2 = LabelRegimes(CODEC, v2_params)
+    v2 = LabelRegimes(CODEC, (v2_params,))
     v2.restore(0, changelog)
     published = labels_in(run(v2, records(bars[100:], first=100)))
     assert published[0].label is Regime.WARMING_UP
@@ -170,7 +170,7 @@ def test_each_classifier_labels_every_bar_as_it_would_alone() -> None:
     v2_params = replace(SMALL, version=2, atr_period=9)
     both = labels_in(run(LabelRegimes(CODEC, (SMALL, v2_params)), records(bars)))
     for params in (SMALL, v2_params):
-        alone = labels_in(run(LabelRegimes(CODEC, params), records(bars)))
+        alone = labels_in(run(LabelRegimes(CODEC, (params,)), records(bars)))
         assert [e for e in both if e.classifier_version == params.version] == alone
     assert {e.classifier_version for e in both} == {1, 2}
 
@@ -178,7 +178,7 @@ def test_each_classifier_labels_every_bar_as_it_would_alone() -> None:
 def test_a_classifier_added_later_starts_afresh_and_the_others_carry_on() -> None:
     bars = walk(240, seed=11)
     v2_params = replace(SMALL, version=2, trend_window=20)
-    v1 = LabelRegimes(CODEC, SMALL)
+    v1 = LabelRegimes(CODEC, (SMALL,))
     first = run(v1, records(bars[:120]))
     changelog = [
         Record(CHANGELOG, 0, i, o.key, o.value or b"")
@@ -188,7 +188,7 @@ def test_a_classifier_added_later_starts_afresh_and_the_others_carry_on() -> Non
     later = LabelRegimes(CODEC, (SMALL, v2_params))
     later.restore(0, changelog)
     published = labels_in(run(later, records(bars[120:], first=120)))
-    v1_whole = labels_in(run(LabelRegimes(CODEC, SMALL), records(bars)))
+    v1_whole = labels_in(run(LabelRegimes(CODEC, (SMALL,)), records(bars)))
     assert labels_in(first) + [e for e in published if e.classifier_version == 1] == v1_whole
     assert [(e.envelope.ts_event, e.label) for e in published if e.classifier_version == 2] == [
         (t, label) for t, label, _ in changes_of(bars[120:], v2_params)
@@ -197,7 +197,7 @@ def test_a_classifier_added_later_starts_afresh_and_the_others_carry_on() -> Non
 
 def test_the_changelog_of_an_earlier_release_is_read_as_its_version() -> None:
     bars = walk(160, seed=12)
-    stage = LabelRegimes(CODEC, SMALL)
+    stage = LabelRegimes(CODEC, (SMALL,))
     outputs = run(stage, records(bars[:80]))
     legacy = [  # keys as an earlier release wrote them: instrument|period
         Record(CHANGELOG, 0, i, o.key.removesuffix(b"|v1") if o.key else None, o.value or b"")
@@ -205,10 +205,10 @@ def test_the_changelog_of_an_earlier_release_is_read_as_its_version() -> None:
         if o.topic == CHANGELOG
     ]
     assert legacy and all(r.key == b"NQ 12-26|1 Minute" for r in legacy)
-    restored = LabelRegimes(CODEC, SMALL)
+    restored = LabelRegimes(CODEC, (SMALL,))
     restored.restore(0, legacy)
     assert restored.series[0] == stage.series[0]
-    forgotten = LabelRegimes(CODEC, SMALL)  # a tombstone of the old key drops the series
+    forgotten = LabelRegimes(CODEC, (SMALL,))  # a tombstone of the old key drops the series
     forgotten.restore(0, [*legacy, Record(CHANGELOG, 0, 99, b"NQ 12-26|1 Minute", b"")])
     assert forgotten.series[0] == {}
 
@@ -217,7 +217,7 @@ def test_a_record_that_is_no_bar_is_dead_lettered() -> None:
     bars = walk(30, seed=9)
     trade_like = Record("raw.market", 1, 5, b"NQ 12-26", CODEC.encode(stubs.buy(price="21000")))
     damaged = Record("raw.market", 1, 6, b"NQ 12-26", b"\x00garbage")
-    outputs = run(LabelRegimes(CODEC, SMALL), [trade_like, damaged, *records(bars, partition=1)])
+    outputs = run(LabelRegimes(CODEC, (SMALL,)), [trade_like, damaged, *records(bars, partition=1)])
     letters = [o for o in outputs if o.topic == "dead-letter"]
     assert [dict(o.headers)["code"] for o in letters] == [b"wrong_schema", b"undecodable"]
     assert labels_in(outputs)[0].label is Regime.WARMING_UP  # the rest still labelled
