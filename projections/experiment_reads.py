@@ -15,7 +15,7 @@ then start over, once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -99,24 +99,33 @@ class Tallies:
     _reads: dict[str, _Read] = field(default_factory=dict)
     _versions: tuple[tuple[str, int], ...] = ()
 
-    def update(self, conn: psycopg.Connection[Any], experiment: Experiment) -> Tally:
-        """``experiment``'s tally with every trade projected by now (an experiment configured
-        anew starts over)."""
+    def read(
+        self, conn: psycopg.Connection[Any], experiments: Sequence[Experiment]
+    ) -> dict[str, Tally]:
+        """Each experiment's tally with every trade projected by now, by id (an experiment
+        configured anew starts over); one horizon for them all."""
         versions = _live_versions(conn)
         if versions != self._versions:
             self._reads.clear()
             self._versions = versions
-        name = experiment.spec.experiment_id
-        read = self._reads.get(name)
-        if read is None or read.configured_at != experiment.configured_at:
-            read = self._reads[name] = _Read(experiment.configured_at, Tally())
         high = horizon(conn)
-        if read.up_to == _START:
-            read.tally.add(all_trades(conn, name))
-        else:
-            read.tally.add(new_trades(conn, name, read.up_to, high))
-        read.up_to = high
-        return read.tally
+        tallies = {}
+        for experiment in experiments:
+            name = experiment.spec.experiment_id
+            read = self._reads.get(name)
+            if read is None or read.configured_at != experiment.configured_at:
+                read = self._reads[name] = _Read(experiment.configured_at, Tally())
+            if read.up_to == _START:
+                read.tally.add(all_trades(conn, name))
+            else:
+                read.tally.add(new_trades(conn, name, read.up_to, high))
+            read.up_to = high
+            tallies[name] = read.tally
+        return tallies
+
+    def update(self, conn: psycopg.Connection[Any], experiment: Experiment) -> Tally:
+        """``experiment``'s tally alone (``read``)."""
+        return self.read(conn, [experiment])[experiment.spec.experiment_id]
 
     def retain(self, experiment_ids: Iterable[str]) -> None:
         """Forget the tallies of the other experiments (ended ones are not checked again)."""

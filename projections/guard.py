@@ -134,9 +134,10 @@ def check_once(
         return []
     changed = []
     with connect(settings) as conn:
+        tallied = tallies.read(conn, acting)
         for experiment in acting:
             name = experiment.spec.experiment_id
-            tally = tallies.update(conn, experiment)
+            tally = tallied[name]
             decided = evaluate(
                 conn,
                 experiment,
