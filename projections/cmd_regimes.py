@@ -71,9 +71,7 @@ def main(argv: list[str]) -> int:
         added = relabel(settings, args.parameters, say=to_stderr)
         version, phase = added.version, phase_name(added.version)
         print(f"classifier version {version} labels history in phase {phase} once the worker runs")
-        print(
-            "  progress:  fillstream regimes list   (and fillstream offsets show streams.regimes)"
-        )
+        print("  progress:  fillstream regimes list  (or: fillstream offsets show streams.regimes)")
         print(f"  serve it:  fillstream regimes serve {version}")
         print(f"  undo:      fillstream phase rollback {phase} --execute")
         return 0
