@@ -1,15 +1,22 @@
 """``fillstream project``: run every projector in the foreground, with /metrics and /healthz, and
-the experiment guard (``projections.guard``: guardrail breaches roll experiments back)."""
+the experiment guard (``projections.guard``: guardrail breaches roll experiments back).
+
+A projector that loses Kafka or PostgreSQL (a broker restart, a failover) starts again from the
+offsets stored with its rows, after a pause that grows while the failures go on; only an error
+that is not about reaching them stops the process. SIGTERM stops it within
+``fillstream.shutdown``'s grace period."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
+import time
 from datetime import UTC, datetime
 
-from prometheus_client import REGISTRY
+import psycopg
+from confluent_kafka import KafkaException
+from prometheus_client import REGISTRY, Counter
 
 from fillstream.health import serve_health
 from fillstream.health_events import projector_figures
@@ -17,6 +24,8 @@ from fillstream.health_reporter import HealthReporter
 from fillstream.lag import LAG, worst
 from fillstream.readiness import kafka_reachable, postgres_reachable
 from fillstream.settings import Settings
+from fillstream.shutdown import stop_on_signals
+from fillstream.watchdog import Watchdog
 from projections import PROJECTIONS, versions
 from projections.guard import guard
 from projections.migrate import connect, migrate
@@ -25,9 +34,21 @@ from projections.projector import EVENTS, Projector
 from projections.rebuild_metrics import RebuildCollector
 from projections.trading_metrics import TradingCollector
 from schemas.catalog import ensure_topics
-from schemas.codec import default_codec
+from schemas.codec import Codec, default_codec
+from streams.control import ControlError
 
 log = logging.getLogger("fillstream.projector")
+
+RESTARTS = Counter(
+    "fillstream_projector_restarts_total",
+    "Times a projector lost Kafka or PostgreSQL and started again from its stored offsets.",
+    ["projection"],
+)
+
+_RETRY_MAX_SECONDS = 30.0
+
+WATCHDOG = Watchdog("projector")
+"""Bounds the projectors' blocking calls into librdkafka; started by ``main``."""
 
 
 def main(argv: list[str]) -> int:
@@ -44,8 +65,8 @@ def main(argv: list[str]) -> int:
     ensure_topics(settings)
     migrate(settings)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop_on_signals(stop, name="projector")
+    WATCHDOG.start()
     REGISTRY.register(TradingCollector(settings))
     REGISTRY.register(RebuildCollector(settings))
     port = args.port or settings.projector_port
@@ -69,21 +90,40 @@ def main(argv: list[str]) -> int:
     while not stop.wait(1.0):
         if not all(t.is_alive() for t in threads):
             log.error("a projector stopped unexpectedly; exiting")
-            reporter.close()
+            reporter.close(timeout=2)
             stop.set()
+            deadline = time.monotonic() + 6
             for thread in threads:
-                thread.join(timeout=15)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             return 1
-    reporter.stop()
+    reporter.stop(timeout=2)
+    deadline = time.monotonic() + 6
     for thread in threads:
-        thread.join(timeout=15)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     return 0
 
 
 def follow(settings: Settings, projection: Projection, stop: threading.Event) -> None:
     """Project the version of ``projection`` that serves its view until ``stop``; when a
-    rebuild or a switch points the view at another version, go on with that one."""
+    rebuild or a switch points the view at another version, go on with that one. Losing Kafka
+    or PostgreSQL starts it again (see the module docstring)."""
     codec = default_codec()
+    failures = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            _follow(settings, projection, codec, stop)
+        except (KafkaException, ControlError, psycopg.OperationalError) as e:
+            failures = 1 if time.monotonic() - started > 60 else failures + 1
+            pause = min(_RETRY_MAX_SECONDS, 2.0 ** (failures - 1))
+            log.error("projection %s: %s; starting again in %g s", projection.name, e, pause)
+            RESTARTS.labels(projection.name).inc()
+            stop.wait(pause)
+
+
+def _follow(
+    settings: Settings, projection: Projection, codec: Codec, stop: threading.Event
+) -> None:
     with connect(settings) as conn:
         conn.autocommit = True
         while not stop.is_set():
@@ -93,7 +133,9 @@ def follow(settings: Settings, projection: Projection, stop: threading.Event) ->
                 return versions.live(conn, projection.name).version == number
 
             log.info("projecting %s into version %d", projection.name, number)
-            Projector(settings, projection.at(number), codec).run(stop, still_live=still_live)
+            Projector(settings, projection.at(number), codec, watchdog=WATCHDOG).run(
+                stop, still_live=still_live
+            )
 
 
 def _ready(settings: Settings) -> dict[str, bool]:

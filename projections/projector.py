@@ -43,6 +43,7 @@ from psycopg import sql
 from fillstream.errors import CodecError, FillstreamError
 from fillstream.lag import LagGauge
 from fillstream.settings import Settings
+from fillstream.watchdog import Watchdog
 from projections import versions
 from projections.migrate import connect
 from projections.projection import Location, Projection
@@ -113,9 +114,18 @@ class Projector:
     """Runs one projection version until ``stop`` is set."""
 
     def __init__(
-        self, settings: Settings, projection: Projection, codec: Codec, *, batch_size: int = 500
+        self,
+        settings: Settings,
+        projection: Projection,
+        codec: Codec,
+        *,
+        batch_size: int = 500,
+        watchdog: Watchdog | None = None,
     ) -> None:
+        """``watchdog`` bounds the calls into librdkafka that can block (one that is not
+        started only names them)."""
         self.settings = settings
+        self.watchdog = watchdog or Watchdog("projector")
         self.projection = projection
         self.codec = codec
         self.batch_size = batch_size
@@ -186,7 +196,8 @@ class Projector:
                     lag.observe(consumer)
             finally:
                 self._commit_to_kafka(consumer, force=True)
-                consumer.close()
+                with self.watchdog.bounded(f"close the {self.projection.table} consumer", 45):
+                    consumer.close()
                 lag.forget()
         finally:
             self._conn.close()
@@ -405,7 +416,8 @@ class Projector:
         self._to_commit, self._committed_at = {}, now
         try:
             if force:  # the last: wait for it
-                consumer.commit(offsets=offsets, asynchronous=False)
+                with self.watchdog.bounded("commit offsets", 45):
+                    consumer.commit(offsets=offsets, asynchronous=False)
             else:
                 consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as e:  # informational only: PostgreSQL holds the real offsets

@@ -21,6 +21,14 @@ like a batch.
 The transactional id is stable per worker instance (namespace, stage, host and worker port, and
 which of the worker's processes for the stage), so a restarted worker fences its predecessor and
 aborts whatever it left open.
+
+Every call into librdkafka that can block is bounded by the stage process's ``Watchdog``
+(``fillstream.watchdog``): librdkafka's own timeout plus ``_MARGIN``. A call that overruns it
+ends the process, and the worker starts a fresh one. A session that fails with a Kafka error
+(the broker gone, a transaction aborted) starts again from the last commit, after a pause that
+grows while the failures go on. The deriver also notes when its loop last turned and when it last
+made progress (committed a batch, restored state, or had read every partition it holds to its
+end), which the worker reads to tell a stalled stage from an idle one.
 """
 
 from __future__ import annotations
@@ -47,11 +55,12 @@ from confluent_kafka.admin import AdminClient
 from fillstream.errors import CodecError, FillstreamError
 from fillstream.lag import LagGauge
 from fillstream.settings import Settings
+from fillstream.watchdog import Watchdog
 from schemas.catalog import consume_batch, producer_config
 from schemas.codec import Codec
 from schemas.events import schema_name
 from streams import metrics
-from streams.control import VoidRanges, read_log
+from streams.control import ControlError, VoidRanges, read_log
 from streams.store import Entry, LocalStore
 
 log = logging.getLogger("fillstream.streams")
@@ -65,6 +74,15 @@ _STORE_CHUNK = 10_000
 BATCH_SIZE = 2000
 """Records consumed per transaction at most: a transaction's commit costs a round trip to the
 broker, so a stage catching up commits few, large batches (live, a batch is what arrived)."""
+
+_TIMEOUT = 30.0
+"""librdkafka's timeout for the calls that wait on the broker (transactions, watermarks)."""
+
+_MARGIN = 15.0
+"""How much longer than its own timeout a call may take before the watchdog ends the process."""
+
+_RETRY_MAX_SECONDS = 10.0
+"""The longest pause between failed sessions (the first is 1 s, then twice the last)."""
 
 T = TypeVar("T")
 
@@ -152,9 +170,17 @@ class Deriver:
     """Runs one stage until ``stop`` is set; see the module docstring."""
 
     def __init__(
-        self, settings: Settings, stage: Stage, *, batch_size: int = BATCH_SIZE, instance: int = 0
+        self,
+        settings: Settings,
+        stage: Stage,
+        *,
+        batch_size: int = BATCH_SIZE,
+        instance: int = 0,
+        watchdog: Watchdog | None = None,
     ) -> None:
-        """``instance`` tells apart the worker's processes that run the same stage."""
+        """``instance`` tells apart the worker's processes that run the same stage;
+        ``watchdog`` bounds its calls into librdkafka (one that is not started only names
+        them)."""
         self.settings = settings
         self.stage = stage
         self.batch_size = batch_size
@@ -164,6 +190,14 @@ class Deriver:
         if instance:
             self.transactional_id += f"/{instance}"
         self.assigned = False
+        self.partitions: set[int] = set()
+        """The source partitions this deriver holds."""
+        self.turned_at = time.monotonic()
+        """When the loop last came round (``time.monotonic``)."""
+        self.progressed_at = time.monotonic()
+        """When the deriver last committed a batch, restored state, or held only partitions
+        read to their end (nothing waiting for it)."""
+        self.watchdog = watchdog or Watchdog(f"streams.{stage.name}")
         self.caught_up: set[int] = set()
         """Source partitions whose last poll reached their end, with nothing read since."""
         self.store: LocalStore | None = None
@@ -179,14 +213,21 @@ class Deriver:
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop``; a failed transaction restarts from the committed offsets
         with the state read back from the changelog."""
+        failures = 0
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 self._session(stop)
-            except KafkaException as e:
+            except (KafkaException, ControlError) as e:
                 self.assigned = False
-                log.error("%s: %s; restarting from the last commit", self.stage.name, e)
+                self.partitions.clear()
+                failures = 1 if time.monotonic() - started > 60 else failures + 1
+                pause = min(_RETRY_MAX_SECONDS, 2.0 ** (failures - 1))
+                log.error(
+                    "%s: %s; restarting from the last commit in %g s", self.stage.name, e, pause
+                )
                 metrics.DERIVER_RESTARTS.labels(self.stage.name).inc()
-                stop.wait(1.0)
+                stop.wait(pause)
 
     def _session(self, stop: threading.Event) -> None:
         servers = self.settings.bootstrap_servers
@@ -197,7 +238,9 @@ class Deriver:
                 "transaction.timeout.ms": 30000,
             }
         )
-        producer.init_transactions(30)
+        bounded = self.watchdog.bounded
+        with bounded("init_transactions", _TIMEOUT + _MARGIN):
+            producer.init_transactions(_TIMEOUT)
         consumer = Consumer(
             {
                 "bootstrap.servers": servers,
@@ -210,19 +253,26 @@ class Deriver:
             }
         )
         consumer.subscribe([self.source], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        self.void = read_log(self.settings).void(self.settings).of([self.source])
+        with bounded("read the control log", _TIMEOUT + _MARGIN):
+            self.void = read_log(self.settings).void(self.settings).of([self.source])
         log.info("%s reading %s", self.stage.name, self.source)
         lag = LagGauge(self.group)
         try:
             while not stop.is_set():
-                messages = consume_batch(consumer, self.batch_size, 0.2)
+                with bounded("consume", 1.0 + _MARGIN):
+                    messages = consume_batch(consumer, self.batch_size, 0.2)
                 records = self._unvoided([r for r in map(self._record, messages) if r is not None])
                 if messages or isinstance(self.stage, Ticking):
                     self._transact(producer, consumer, records, moved=bool(messages))
                 lag.observe(consumer)
+                self.turned_at = time.monotonic()
+                if self.assigned and self.caught_up >= self.partitions:
+                    self.progressed_at = self.turned_at
         finally:
-            consumer.close()
-            producer.flush(10)
+            with bounded("close the consumer", _TIMEOUT + _MARGIN):
+                consumer.close()
+            with bounded("flush the producer", 10 + _MARGIN):
+                producer.flush(10)
             if self.store is not None:
                 self.store.close()
 
@@ -275,14 +325,19 @@ class Deriver:
                 if n % 1000 == 0:
                     producer.poll(0)  # serve delivery reports now and then, not per record
             positions = [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
-            producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
-            producer.commit_transaction(30)
+            group = consumer.consumer_group_metadata()
+            with self.watchdog.bounded("send_offsets_to_transaction", _TIMEOUT + _MARGIN):
+                producer.send_offsets_to_transaction(positions, group, _TIMEOUT)
+            with self.watchdog.bounded("commit_transaction", _TIMEOUT + _MARGIN):
+                producer.commit_transaction(_TIMEOUT)
             metrics.COMMIT_SECONDS.labels(name).observe(time.perf_counter() - produced)
         except BaseException:
             try:
-                producer.abort_transaction(30)
+                with self.watchdog.bounded("abort_transaction", _TIMEOUT + _MARGIN):
+                    producer.abort_transaction(_TIMEOUT)
             finally:
                 raise  # the stage's state now holds the aborted batch: restart the session
+        self.progressed_at = time.monotonic()
         if stored:
             self._store_delivered(producer, stored)
 
@@ -328,6 +383,7 @@ class Deriver:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.caught_up.difference_update(tp.partition for tp in partitions)
+        self.partitions.update(tp.partition for tp in partitions)
         if self.stage.changelog is not None:
             for tp in partitions:
                 marked: list[bool] = []
@@ -346,6 +402,7 @@ class Deriver:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned = False
         self.caught_up.difference_update(tp.partition for tp in partitions)
+        self.partitions.difference_update(tp.partition for tp in partitions)
         self.stage.forget([tp.partition for tp in partitions])
 
     def _changelog(self, partition: int) -> Iterable[Record]:
@@ -367,8 +424,12 @@ class Deriver:
             self._changelog_id = self._identity(topic)
         identity = self._changelog_id
         remaining = metrics.RECOVERY_REMAINING.labels(name)
+        bounded = self.watchdog.bounded
         try:
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            with bounded("get_watermark_offsets", _TIMEOUT + _MARGIN):
+                low, high = reader.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=_TIMEOUT
+                )
             start = low
             if store is not None and identity is not None:
                 local, start = store.load(partition, identity, low, high)
@@ -381,10 +442,21 @@ class Deriver:
             reader.assign([TopicPartition(topic, partition, start)])
             tail: list[Entry] = []
             ended = False
+            quiet_since = time.monotonic()
             while not ended:
-                message = reader.poll(5.0)
+                with bounded("poll the changelog", 5.0 + _MARGIN):
+                    message = reader.poll(5.0)
                 if message is None:
+                    if time.monotonic() - quiet_since > _TIMEOUT:
+                        raise KafkaException(
+                            KafkaError(
+                                KafkaError._TIMED_OUT,
+                                f"{topic} [{partition}] sent nothing for {_TIMEOUT:g} s while"
+                                " restoring",
+                            )
+                        )
                     continue
+                quiet_since = time.monotonic()
                 error = message.error()
                 if error is not None and error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
@@ -394,6 +466,7 @@ class Deriver:
                     tail.append((record.key or b"", record.offset, record.value))
                     if len(tail) % 1000 == 0:
                         remaining.set(max(0, high - record.offset - 1))
+                        self.progressed_at = self.turned_at = time.monotonic()
                     yield record
                 if tail and (ended or len(tail) >= _STORE_CHUNK):
                     metrics.RESTORED.labels(name, "changelog").inc(len(tail))
@@ -402,7 +475,8 @@ class Deriver:
                     tail = []
         finally:
             remaining.set(0)
-            reader.close()
+            with bounded("close the changelog reader", _TIMEOUT + _MARGIN):
+                reader.close()
 
     def replay(
         self,
@@ -513,8 +587,10 @@ class Deriver:
         will not say."""
         admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
         try:
-            future = admin.describe_topics(TopicCollection([topic]), request_timeout=30)[topic]
-            return f"{topic}@{future.result(30).topic_id}"
+            future = admin.describe_topics(TopicCollection([topic]), request_timeout=_TIMEOUT)[
+                topic
+            ]
+            return f"{topic}@{future.result(_TIMEOUT).topic_id}"
         except Exception as e:  # noqa: BLE001 - the changelog alone still restores everything
             log.warning("%s: no topic id (%s); the local state store is not used", topic, e)
             return None
