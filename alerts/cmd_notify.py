@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import threading
 from datetime import UTC, datetime
 
@@ -21,6 +20,7 @@ from fillstream.health_reporter import HealthReporter
 from fillstream.lag import LAG, worst
 from fillstream.readiness import kafka_reachable, postgres_reachable
 from fillstream.settings import Settings
+from fillstream.shutdown import stop_on_signals
 from projections.migrate import migrate
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
@@ -60,8 +60,7 @@ def main(argv: list[str]) -> int:
     )  # fmt: skip
     feeds = [channel for channel in channels.values() if isinstance(channel, AlertFeed)]
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop_on_signals(stop, name="notifier")
     port = args.port or settings.notify_port
     serve_health(
         settings.metrics_host, port, lambda: _ready(settings, notifier),
@@ -82,7 +81,7 @@ def main(argv: list[str]) -> int:
     except BaseException:
         reporter.close()
         raise
-    reporter.stop()
+    reporter.stop(timeout=2)
     return 0
 
 

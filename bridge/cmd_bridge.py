@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import threading
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -16,8 +18,13 @@ from bridge.spool import Spool
 from fillstream.health_events import bridge_figures
 from fillstream.health_reporter import HealthReporter
 from fillstream.settings import Settings
+from fillstream.shutdown import stop_on_signals
 from schemas.codec import default_codec
 from streams.experiment_log import ExperimentFollower
+
+_DRAIN_SECONDS = 3.0
+"""How long requests in flight have to finish once the bridge stops (a batch is durable, or
+refused, within the ack timeout)."""
 
 
 def main(argv: list[str]) -> int:
@@ -55,7 +62,20 @@ def main(argv: list[str]) -> int:
         app = create_app(settings, publisher, experiments)
         reporter.start()
         experiments.start()
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
+        stop = threading.Event()
+        stop_on_signals(stop, name="bridge")
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=_end_loop, args=(loop, stop), daemon=True).start()
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=None,
+            access_log=None,
+            handle_signals=False,  # stop_on_signals has them, and ends the loop through stop
+            shutdown_timeout=_DRAIN_SECONDS,
+            loop=loop,
+        )
     except BaseException:
         reporter.close()
         raise
@@ -65,3 +85,13 @@ def main(argv: list[str]) -> int:
         experiments.close()
         publisher.close()
     return 0
+
+
+def _end_loop(loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
+    """End ``run_app`` once ``stop`` is set, as its own signal handling would."""
+    stop.wait()
+    loop.call_soon_threadsafe(_graceful_exit)
+
+
+def _graceful_exit() -> None:
+    raise web.GracefulExit()
