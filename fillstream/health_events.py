@@ -11,7 +11,9 @@ The figures' names are a contract (the alert rules read them; the doc of ``figur
 - ``recovery_remaining_records``: changelog records the worker's stages have yet to restore;
 - ``spool_records``: records waiting in the bridge's disk spool;
 - ``feed_age_seconds|<connection>``: seconds since the bridge's last heartbeat of a
-  NinjaTrader connection.
+  NinjaTrader connection;
+- ``stalled_seconds|<stage>``: how long records have waited for a worker's stage with no
+  progress (0 while it progresses or nothing waits; ``streams.stalls``).
 
 A clean stop is reported by one last check that fails only ``running``; the uptime projection
 counts the time after it as stopped rather than silent (a crash).
@@ -39,6 +41,8 @@ RECOVERY_REMAINING_RECORDS = "recovery_remaining_records"
 SPOOL_RECORDS = "spool_records"
 FEED_AGE_SECONDS = "feed_age_seconds"
 """A prefix: one figure per connection, ``feed_age_seconds|<connection>``."""
+STALLED_SECONDS = "stalled_seconds"
+"""A prefix: one figure per stage of the worker, ``stalled_seconds|<stage>``."""
 
 
 def service_checked(

@@ -63,12 +63,17 @@ class HealthReporter:
             {**producer_config(settings), "message.timeout.ms": KEEP_MS, "error_cb": self._on_error}
         )
         self._stop = threading.Event()
+        self._now = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"health:{service}", daemon=True)
         self._failing = False
 
     def start(self) -> HealthReporter:
         self._thread.start()
         return self
+
+    def publish_now(self) -> None:
+        """Publish a check now rather than at the next interval (something changed)."""
+        self._now.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         """A clean stop: end the checks and publish the last one, which fails ``running``;
@@ -117,11 +122,16 @@ class HealthReporter:
             now = time.monotonic()
             if due < now:  # a check took longer than the interval: skip the missed ones
                 due = now + self.interval_seconds
-            if self._stop.wait(due - now):
+            self._now.wait(due - now)
+            if self._stop.is_set():
                 return
+            if self._now.is_set():
+                self._now.clear()
+                due = time.monotonic()
 
     def _end(self, timeout: float) -> None:
         self._stop.set()
+        self._now.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 

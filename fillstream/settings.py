@@ -49,6 +49,9 @@ class Settings:
     feed_silence_seconds: float = 30.0
     ready_lag_records: int = 1000
     """A worker or projector is ready (``/readyz``) only with no partition further behind."""
+    stall_seconds: float = 30.0
+    """How long a worker's stage may make no progress while records wait for it before it is
+    stalled: not ready, counted, and alerted on (``streams.stalls``)."""
     health_interval_seconds: int = 30
     """How often each process publishes a health check (``ServiceChecked``) to ``health``."""
     bridge_ack_timeout: float = 5.0
@@ -123,6 +126,7 @@ class Settings:
             ready_lag_records=_count(
                 env, "FILLSTREAM_READY_LAG_RECORDS", 1000, low=0, high=1_000_000_000
             ),
+            stall_seconds=_seconds(env, "FILLSTREAM_STALL_SECONDS", 30.0),
             health_interval_seconds=_count(
                 env, "FILLSTREAM_HEALTH_INTERVAL_SECONDS", 30, low=1, high=3600
             ),
@@ -196,6 +200,7 @@ class Settings:
             "FILLSTREAM_LOG_LEVEL": self.log_level,
             "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
             "FILLSTREAM_READY_LAG_RECORDS": str(self.ready_lag_records),
+            "FILLSTREAM_STALL_SECONDS": str(self.stall_seconds),
             "FILLSTREAM_HEALTH_INTERVAL_SECONDS": str(self.health_interval_seconds),
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
             "FILLSTREAM_MATCHING": self.matching,

@@ -19,6 +19,7 @@ consumer_lag   health checks       a process's worst partition > ``records`` beh
 error_rate     health checks       rejected or dead-lettered events > ``per_minute``
 rebuild_failed health checks       a projection rebuild failed (until one succeeds)
 recovery_stall worker checks       state recovery has not advanced for ``seconds``
+stage_stall    worker checks       records have waited ``seconds`` (30 s) for a stage's progress
 unhealthy      health checks       a process reports a readiness check failing
 ============== =================== ===============================================================
 """
@@ -52,6 +53,7 @@ class RuleType(StrEnum):
     ERROR_RATE = "error_rate"
     REBUILD_FAILED = "rebuild_failed"
     RECOVERY_STALL = "recovery_stall"
+    STAGE_STALL = "stage_stall"
     UNHEALTHY = "unhealthy"
 
 
@@ -70,6 +72,7 @@ _PARAMETERS: dict[RuleType, dict[str, str]] = {
     RuleType.ERROR_RATE: {"per_minute": "amount"},
     RuleType.REBUILD_FAILED: {},
     RuleType.RECOVERY_STALL: {"seconds": "seconds?"},
+    RuleType.STAGE_STALL: {"seconds": "seconds?"},
     RuleType.UNHEALTHY: {"seconds": "seconds?"},
 }
 """Each type's own settings and their kinds (``?``: optional, with the default below)."""
@@ -79,6 +82,13 @@ _DEFAULTS: dict[str, Any] = {
     "min_trades": 20,
     "seconds": 60.0,
 }
+
+_TYPE_DEFAULTS: dict[RuleType, dict[str, Any]] = {
+    RuleType.STAGE_STALL: {"seconds": 30.0},
+}
+"""Where a type's default differs from ``_DEFAULTS``: a stalled stage is raised within a minute
+(the worker reports the moment a stage stalls, ``FILLSTREAM_STALL_SECONDS`` after its last
+progress)."""
 
 _COMMON = frozenset(
     {"name", "type", "severity", "scope", "accounts", "services", "labels", "mute", "active"}
@@ -218,7 +228,7 @@ def _rule(value: Any, where: str) -> Rule:
         if key not in table:
             if not optional:
                 raise ConfigError(f"{where}.{key}", f"is required for a {kind.value} rule")
-            parameters[key] = _DEFAULTS[key]
+            parameters[key] = _TYPE_DEFAULTS.get(kind, {}).get(key, _DEFAULTS[key])
             continue
         parameters[key] = _parameter(table[key], spec.rstrip("?"), f"{where}.{key}")
     scope = _choice(table.get("scope", "account"), MetricScope, f"{where}.scope")

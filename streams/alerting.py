@@ -198,6 +198,23 @@ class AlertBook:
                     else f"{check.service} {check.instance}: state recovery finished",
                     _of(check, value=f"{remaining:.0f}", limit=f"{limit:g}"),
                 )
+            case RuleType.STAGE_STALL:
+                limit = rule.parameters["seconds"]
+                for name, seconds in sorted(figures.items()):
+                    if name.startswith("stalled_seconds|"):
+                        stage = name.partition("|")[2]
+                        yield Finding(
+                            f"{instance} stage={stage}",
+                            seconds >= limit,
+                            f"{check.service} {check.instance}: stage {stage} "
+                            + (
+                                f"has made no progress for {seconds:.0f} s while records wait "
+                                f"(limit {limit:g} s)"
+                                if seconds
+                                else "progresses"
+                            ),
+                            _of(check, stage=stage, value=f"{seconds:.0f}", limit=f"{limit:g}"),
+                        )
             case RuleType.UNHEALTHY:
                 failing = sorted(name for name, ok in check.checks.items() if not ok)
                 stopping = dict(check.checks) == {"running": False}  # a clean stop's last check

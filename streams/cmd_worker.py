@@ -10,9 +10,18 @@ do), which share its partitions in the consumer group as separate workers would;
 one each. The
 stages write their metrics to files in a folder of this worker's (prometheus_client's
 multiprocess mode), which /metrics here adds up, and each says through a shared flag whether
-it holds its partitions, which /readyz reports. A stage process ends when this one does,
-however it ends (even by SIGKILL: it watches its parent), and this one stops the others and
-exits non-zero when a stage ends by itself.
+it holds its partitions, which /readyz reports, and when its loop last turned and last made
+progress, from which a ``StallMonitor`` (``streams.stalls``) tells a stalled stage from an idle
+one: /readyz fails ``stage NAME progressing`` for a stalled one, and a health check goes out at
+once when one stalls or recovers.
+
+A stage process ends when this one does, however it ends (even by SIGKILL: it watches its
+parent). One that its watchdog ended (a call into librdkafka overran its bound,
+``fillstream.watchdog``) or that a signal killed is started again, after a pause that grows while
+it keeps ending (1 s, doubling up to 30 s); one that failed with an error stops the worker,
+which exits non-zero. On SIGTERM the worker asks its stage processes to stop, SIGKILLs those
+still running ``STAGES_GRACE_SECONDS`` later, and exits within ``fillstream.shutdown``'s grace
+period whatever they do.
 """
 
 from __future__ import annotations
@@ -23,22 +32,26 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
-import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
-from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from fillstream.health import serve_health
-from fillstream.health_events import worker_figures
+from fillstream.health_events import STALLED_SECONDS, worker_figures
 from fillstream.health_reporter import HealthReporter
 from fillstream.lag import worst
 from fillstream.settings import Settings, available_cores
+from fillstream.shutdown import stop_on_signals
+from fillstream.watchdog import EXIT_OVERRUN, Watchdog
 from schemas.catalog import ensure_topics, load_catalog
 from schemas.codec import Codec, default_codec
 from streams.alert_stages import AlertOnHealth, AlertOnPerformance
@@ -48,6 +61,7 @@ from streams.matching_stage import MatchExecutions
 from streams.paper_stages import PaperBars, PaperSignals, PaperTrades
 from streams.performance_stages import ScopeTrades, ScoreTrades
 from streams.regime_stage import LabelRegimes
+from streams.stalls import StallMonitor
 
 log = logging.getLogger("fillstream.streams")
 
@@ -68,6 +82,29 @@ PAPER_STAGES = ("paper-signals", "paper-bars", "paper")
 """Run only with ``FILLSTREAM_PAPER=on`` (the default)."""
 
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+STAGES_GRACE_SECONDS = 6.0
+"""How long stage processes have to stop after SIGTERM before they are SIGKILLed."""
+
+_RESTART_MAX_SECONDS = 30.0
+
+_ASSIGNED, _TURNED_AT, _PROGRESSED_AT = range(3)
+"""The fields a stage process shares with the worker (``_Slot.shared``)."""
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One stage process of the worker, and what it shares: whether it holds its partitions,
+    when its loop last turned and when it last made progress (``time.monotonic``)."""
+
+    name: str
+    instance: int
+    shared: SynchronizedArray[float]
+    process: BaseProcess | None = None
+    failures: int = 0
+    """Ends in a row that were followed by a restart."""
+    restart_at: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
 
 
 def main(argv: list[str]) -> int:
@@ -108,46 +145,65 @@ def main(argv: list[str]) -> int:
     metrics.mkdir(parents=True)
     os.environ[_METRICS_ENV] = str(metrics)  # before the stage processes import the metrics
     spawn = multiprocessing.get_context("spawn")
-    assigned = {(name, n): spawn.Value("b", 0) for name in counts for n in range(counts[name])}
-    children = [
-        spawn.Process(
-            target=_run_stage,
-            args=(settings, name, n, flag),
-            name=f"fillstream worker {name} {n}",
-        )
-        for (name, n), flag in assigned.items()
+    slots = [
+        _Slot(name, n, spawn.Array("d", 3, lock=False))
+        for name in counts
+        for n in range(counts[name])
     ]
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop_on_signals(stop, name="worker")
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics))  # type: ignore[no-untyped-call]
-    serve_health(
-        settings.metrics_host, port, lambda: _ready(settings, assigned, registry), registry=registry
+    restarts = Counter(
+        "fillstream_worker_stage_restarts_total",
+        "Stage processes the worker started again after they ended: by stage and why "
+        "(overrun: a call did not return within its bound; killed: a signal ended it).",
+        ["stage", "reason"],
+        registry=registry,
     )
-    for child in children:
-        child.start()
+    reporter: HealthReporter | None = None
+    monitor = StallMonitor(
+        settings.bootstrap_servers,
+        {
+            name: (settings.group(f"streams.{name}"), settings.topic(STAGE_SOURCES[name]))
+            for name in counts
+        },
+        lambda stage: min(s.shared[_PROGRESSED_AT] for s in slots if s.name == stage),
+        limit=settings.stall_seconds,
+        registry=registry,
+        on_change=lambda: reporter.publish_now() if reporter else None,
+    )
+
+    def checks() -> dict[str, bool]:
+        return _ready(settings, slots, registry, monitor)
+
+    serve_health(settings.metrics_host, port, checks, registry=registry)
+    for slot in slots:
+        _start(spawn, settings, slot)
+    monitor.start()
     reporter = HealthReporter(
         settings,
         default_codec(),
         service="worker",
         port=port,
-        checks=lambda: _ready(settings, assigned, registry),
-        figures=lambda: worker_figures(registry.collect()),
+        checks=checks,
+        figures=lambda: worker_figures(registry.collect()) | _stalled_figures(monitor),
         started_at=started_at,
     ).start()
     log.info("stream worker running: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
     failed = False
     while not stop.wait(1.0):
-        if not all(child.is_alive() for child in children):
-            log.error("a stage stopped unexpectedly; stopping the worker")
-            failed = True
-            stop.set()
+        for slot in slots:
+            if not _supervise(spawn, settings, slot, restarts):
+                log.error("stage %s failed; stopping the worker", slot.name)
+                failed = True
+                stop.set()
+    monitor.close()
+    _stop(slots, metrics)
     if failed:
-        reporter.close()
+        reporter.close(timeout=2)
     else:
-        reporter.stop()
-    _stop(children, metrics)
+        reporter.stop(timeout=2)
     return 1 if failed else 0
 
 
@@ -156,17 +212,87 @@ def default_matching_processes(partitions: int, cores: int) -> int:
     return max(1, min(partitions, cores - 1))
 
 
-def _run_stage(settings: Settings, name: str, instance: int, assigned: Synchronized[int]) -> None:
+STAGE_SOURCES: dict[str, str] = {
+    "matching": MatchExecutions.source,
+    "scopes": ScopeTrades.source,
+    "performance": ScoreTrades.source,
+    "regimes": LabelRegimes.source,
+    "paper-signals": PaperSignals.source,
+    "paper-bars": PaperBars.source,
+    "paper": PaperTrades.source,
+    "alerts-performance": AlertOnPerformance.source,
+    "alerts-health": AlertOnHealth.source,
+}
+"""The catalog topic each stage reads."""
+
+
+def _start(spawn: multiprocessing.context.SpawnContext, settings: Settings, slot: _Slot) -> None:
+    now = time.monotonic()
+    slot.shared[_ASSIGNED], slot.shared[_TURNED_AT], slot.shared[_PROGRESSED_AT] = 0, now, now
+    slot.process = spawn.Process(
+        target=_run_stage,
+        args=(settings, slot.name, slot.instance, slot.shared),
+        name=f"fillstream worker {slot.name} {slot.instance}",
+    )
+    slot.process.start()
+    slot.started_at = now
+
+
+def _supervise(
+    spawn: multiprocessing.context.SpawnContext,
+    settings: Settings,
+    slot: _Slot,
+    restarts: Counter,
+) -> bool:
+    """Start ``slot``'s process again if it ended by its watchdog or a signal and its pause is
+    over; False if it ended with an error (the worker then stops)."""
+    process = slot.process
+    assert process is not None
+    if process.is_alive():
+        if time.monotonic() - slot.started_at > 2 * _RESTART_MAX_SECONDS:
+            slot.failures = 0
+        return True
+    now = time.monotonic()
+    if slot.restart_at == 0.0:
+        code = process.exitcode
+        if process.pid is not None:  # its live gauges (lag, held) no longer count
+            mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+        if code != EXIT_OVERRUN and (code is None or code >= 0):
+            log.error("stage %s %d exited with status %s", slot.name, slot.instance, code)
+            return False
+        reason = "overrun" if code == EXIT_OVERRUN else "killed"
+        restarts.labels(slot.name, reason).inc()
+        slot.failures += 1
+        pause = min(_RESTART_MAX_SECONDS, 2.0 ** (slot.failures - 1))
+        slot.restart_at = now + pause
+        slot.shared[_ASSIGNED] = 0
+        log.error(
+            "stage %s %d ended (%s); starting it again in %g s",
+            slot.name,
+            slot.instance,
+            "a call overran its bound" if reason == "overrun" else f"signal {-(code or 0)}",
+            pause,
+        )
+    if now >= slot.restart_at:
+        slot.restart_at = 0.0
+        _start(spawn, settings, slot)
+    return True
+
+
+def _run_stage(
+    settings: Settings, name: str, instance: int, shared: SynchronizedArray[float]
+) -> None:
     """A stage process: derive until SIGTERM or the worker's end."""
     _log_setup(settings)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop_on_signals(stop, name=f"stage {name} {instance}", grace=STAGES_GRACE_SECONDS)
     parent = multiprocessing.parent_process()
     assert parent is not None
     threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
-    deriver = Deriver(settings, STAGES[name](settings, default_codec()), instance=instance)
-    threading.Thread(target=_report, args=(deriver, assigned, stop), daemon=True).start()
+    watchdog = Watchdog(f"streams.{name}").start()
+    stage = STAGES[name](settings, default_codec())
+    deriver = Deriver(settings, stage, instance=instance, watchdog=watchdog)
+    threading.Thread(target=_report, args=(deriver, shared, stop), daemon=True).start()
     deriver.run(stop)
 
 
@@ -177,31 +303,47 @@ def _end_with(parent_sentinel: int) -> None:
     os._exit(1)
 
 
-def _report(deriver: Deriver, assigned: Synchronized[int], stop: threading.Event) -> None:
+def _report(deriver: Deriver, shared: SynchronizedArray[float], stop: threading.Event) -> None:
     while not stop.wait(0.2):
-        assigned.value = int(deriver.assigned)
+        shared[_ASSIGNED] = float(deriver.assigned)
+        shared[_TURNED_AT] = deriver.turned_at
+        shared[_PROGRESSED_AT] = deriver.progressed_at
 
 
-def _stop(children: Sequence[multiprocessing.process.BaseProcess], metrics: Path) -> None:
+def _stop(slots: Sequence[_Slot], metrics: Path) -> None:
+    """SIGTERM every stage process (it finishes its batch and closes), SIGKILL those still
+    running ``STAGES_GRACE_SECONDS`` later."""
+    children = [s.process for s in slots if s.process is not None]
     for child in children:
         if child.is_alive():
-            child.terminate()  # SIGTERM: the stage finishes its batch and closes
+            child.terminate()
+    deadline = time.monotonic() + STAGES_GRACE_SECONDS
     for child in children:
-        child.join(timeout=15)
+        child.join(timeout=max(0.0, deadline - time.monotonic()))
+    for child in children:
         if child.is_alive():
+            log.warning("%s did not stop within %g s; killing it", child.name, STAGES_GRACE_SECONDS)
             child.kill()
-            child.join()
+    for child in children:
+        child.join(timeout=2)
     shutil.rmtree(metrics, ignore_errors=True)
+
+
+def _stalled_figures(monitor: StallMonitor) -> dict[str, float]:
+    return {f"{STALLED_SECONDS}|{stage}": s.seconds for stage, s in monitor.state().items()}
 
 
 def _ready(
     settings: Settings,
-    assigned: dict[tuple[str, int], Synchronized[int]],
+    slots: Sequence[_Slot],
     registry: CollectorRegistry,
+    monitor: StallMonitor,
 ) -> dict[str, bool]:
-    checks = {f"stage {name} assigned": True for name, _ in assigned}
-    for (name, _), flag in assigned.items():
-        checks[f"stage {name} assigned"] &= bool(flag.value)
+    checks = {f"stage {slot.name} assigned": True for slot in slots}
+    for slot in slots:
+        checks[f"stage {slot.name} assigned"] &= bool(slot.shared[_ASSIGNED])
+    for stage, stall in monitor.state().items():
+        checks[f"stage {stage} progressing"] = not stall.stalled
     checks["caught up"] = worst(registry.collect()) <= settings.ready_lag_records
     try:
         AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)

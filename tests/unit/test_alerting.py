@@ -259,6 +259,33 @@ def test_recovery_stall_needs_no_progress_for_the_whole_time() -> None:
     assert alerts[1].envelope.ts_event == at[5]
 
 
+def test_a_stalled_stage_is_raised_by_default_within_thirty_seconds_and_resolved() -> None:
+    ruleset = rules({"name": "stalled", "type": "stage_stall"})
+    assert ruleset.rules[0].parameters["seconds"] == 30.0  # its own default, not 60
+    at = [T0 + timedelta(seconds=10 * i) for i in range(5)]
+    stalled = [0.0, 12.0, 31.0, 41.0, 0.0]
+    alerts = run(
+        ruleset,
+        [check(t, stalled_seconds__matching=s, stalled_seconds__scopes=0.0)
+         for t, s in zip(at, stalled, strict=True)],
+    )  # fmt: skip
+    assert [(a.key, a.state.value, a.envelope.ts_event) for a in alerts] == [
+        ("service=worker instance=host:8788 stage=matching", "raised", at[2]),
+        ("service=worker instance=host:8788 stage=matching", "resolved", at[4]),
+    ]
+    assert alerts[0].labels["stage"] == "matching"
+    assert "stage matching has made no progress for 31 s" in alerts[0].summary
+    assert "stage matching progresses" in alerts[1].summary
+
+
+def test_a_stage_stall_rule_takes_its_own_limit() -> None:
+    ruleset = rules({"name": "stalled", "type": "stage_stall", "seconds": "2m"})
+    alerts = run(ruleset, [check(T0, stalled_seconds__paper=90.0)])
+    assert [a.state.value for a in alerts] == [] or all(a.state.value != "raised" for a in alerts)
+    alerts = run(ruleset, [check(T0, stalled_seconds__paper=120.0)])
+    assert [a.state.value for a in alerts] == ["raised"]
+
+
 def test_unhealthy_after_a_while() -> None:
     ruleset = rules({"name": "down", "type": "unhealthy", "seconds": 60})
     at = [T0 + timedelta(seconds=30 * i) for i in range(4)]
