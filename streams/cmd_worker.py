@@ -236,6 +236,7 @@ def _start(spawn: multiprocessing.context.SpawnContext, settings: Settings, slot
     )
     slot.process.start()
     slot.started_at = now
+    log.info("stage %s %d runs as pid %s", slot.name, slot.instance, slot.process.pid)
 
 
 def _supervise(

@@ -176,7 +176,14 @@ def test_a_broker_killed_midstream_comes_back_and_every_trade_is_projected_once(
         time.sleep(1.5)  # the kill lands while executions flow, as an operator's would
         pid = int(broker.pid_path.read_text())
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not broker.is_running() and not port_in_use(broker.port), timeout=30)
+        wait_for(
+            lambda: (
+                not broker.is_running()
+                and not port_in_use(broker.port)
+                and not port_in_use(broker.controller_port)
+            ),
+            timeout=60,
+        )
         broker.start()
         feeder.join(timeout=180)
         assert not feeder.is_alive() and not failures, failures

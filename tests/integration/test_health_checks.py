@@ -20,6 +20,7 @@ from fillstream.settings import Settings
 from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.events import ServiceChecked
+from streams.cmd_worker import STAGES
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import post, query
 from tests.integration.test_bridge_edges import heartbeat
@@ -86,7 +87,12 @@ def test_every_process_publishes_its_checks_and_figures(
     assert bridge.figures["spool_records"] == 0
     assert 0 <= bridge.figures["feed_age_seconds|Rithmic"] < 90
     assert set(worker.checks) == worker_checks and "stage matching assigned" in worker_checks
-    assert set(worker.figures) == {"lag_records", "errors_total", "recovery_remaining_records"}
+    assert "stage matching progressing" in worker_checks
+    stalls = {f"stalled_seconds|{name}" for name in STAGES if quick.paper or "paper" not in name}
+    assert set(worker.figures) == {
+        "lag_records", "errors_total", "recovery_remaining_records", *stalls
+    }  # fmt: skip
+    assert all(worker.figures[name] == 0 for name in stalls)  # nothing waits for a stalled stage
     assert worker.figures["recovery_remaining_records"] == 0
     assert worker.figures["lag_records"] <= quick.ready_lag_records
     assert projector.checks == {"kafka": True, "postgresql": True, "caught up": True}

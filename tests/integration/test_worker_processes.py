@@ -64,7 +64,9 @@ def alive(pid: int) -> bool:
 def test_every_stage_is_ready_on_the_one_port_and_stops_with_sigterm(settings: Settings) -> None:
     worker = ServiceProcess(settings, "worker", settings.worker_port).start()
     assert worker.process is not None
-    expected = {f"stage {name} assigned": True for name in STAGES} | {
+    expected = {
+        f"stage {name} {check}": True for name in STAGES for check in ("assigned", "progressing")
+    } | {
         "kafka": True,
         "caught up": True,
     }
