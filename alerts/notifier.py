@@ -91,7 +91,12 @@ class Notifier:
             target=self.silences.follow, args=(stop,), name="silences", daemon=True
         )
         follower.start()
-        self.silences.loaded.wait(timeout=30)  # a silence set before a start must hold
+        waited_until = time.monotonic() + 30  # a silence set before a start must hold
+        while not self.silences.loaded.wait(0.2):
+            if stop.is_set():
+                return
+            if time.monotonic() >= waited_until:
+                break
         for unsent in self._locked(self._ledger.unsent):
             self.resume(unsent)
         consumer = Consumer(
@@ -126,7 +131,7 @@ class Notifier:
             self._send(self.grouper.flush())
             consumer.close()
             lag.forget()
-            self.dispatcher.close(timeout=10)
+            self.dispatcher.close(timeout=5)  # within the process's grace period
             self._conn.close()
 
     def _deliver(self, messages: Sequence[Message]) -> None:
