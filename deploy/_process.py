@@ -17,6 +17,10 @@ from pathlib import Path
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
+_ended: dict[int, subprocess.Popen[bytes]] = {}
+"""Spawned processes seen to have ended, for their exit status."""
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -40,11 +44,18 @@ def spawn(
     return proc.pid
 
 
+def exit_status(pid: int) -> int | None:
+    """The exit status of a process this one spawned and saw end (negative: the signal that
+    ended it); None when unknown."""
+    child = _children.get(pid) or _ended.get(pid)
+    return None if child is None else child.poll()
+
+
 def pid_alive(pid: int, marker: str | None = None) -> bool:
     """True when ``pid`` runs and, if ``marker`` is given, its command line contains it."""
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
-        del _children[pid]
+        _ended[pid] = _children.pop(pid)
         return False
     try:
         os.kill(pid, 0)

@@ -145,11 +145,13 @@ class LocalKafka:
         admin = quiet_admin(self.bootstrap)
 
         def ready() -> bool:
-            if not self.is_running():
+            if not self.is_running() and not _process.wait_until(self.is_running, 1.0, 0.2):
+                pid = _process.read_pid(self.pid_path)
+                status = None if pid is None else _process.exit_status(pid)
                 raise ServiceError(
                     _SERVICE,
-                    f"the broker exited during start-up; {self.log_path} ends with: "
-                    + _process.one_line(_process.tail(self.log_path, 15)),
+                    f"the broker exited during start-up (status {status}); {self.log_path} "
+                    "ends with: " + _process.one_line(_process.tail(self.log_path, 15)),
                 )
             if not _process.port_open(self.port):
                 return False

@@ -9,11 +9,11 @@ matching process commits transactions of its own, which costs the broker more th
 do), which share its partitions in the consumer group as separate workers would; the others in
 one each. The
 stages write their metrics to files in a folder of this worker's (prometheus_client's
-multiprocess mode), which /metrics here adds up, and each says through a shared flag whether
-it holds its partitions, which /readyz reports, and when its loop last turned and last made
-progress, from which a ``StallMonitor`` (``streams.stalls``) tells a stalled stage from an idle
-one: /readyz fails ``stage NAME progressing`` for a stalled one, and a health check goes out at
-once when one stalls or recovers.
+multiprocess mode), which /metrics here adds up, and each says through shared memory whether
+it holds its partitions, which /readyz reports, and when it last made progress, from which a
+``StallMonitor`` (``streams.stalls``) tells a stalled stage from an idle one: /readyz fails
+``stage NAME progressing`` for a stalled one, and a health check goes out at once when one
+stalls or recovers.
 
 A stage process ends when this one does, however it ends (even by SIGKILL: it watches its
 parent). One that its watchdog ended (a call into librdkafka overran its bound,
@@ -88,14 +88,14 @@ STAGES_GRACE_SECONDS = 6.0
 
 _RESTART_MAX_SECONDS = 30.0
 
-_ASSIGNED, _TURNED_AT, _PROGRESSED_AT = range(3)
+_ASSIGNED, _PROGRESSED_AT = range(2)
 """The fields a stage process shares with the worker (``_Slot.shared``)."""
 
 
 @dataclass(slots=True)
 class _Slot:
-    """One stage process of the worker, and what it shares: whether it holds its partitions,
-    when its loop last turned and when it last made progress (``time.monotonic``)."""
+    """One stage process of the worker, and what it shares: whether it holds its partitions
+    and when it last made progress (``time.monotonic``)."""
 
     name: str
     instance: int
@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
     os.environ[_METRICS_ENV] = str(metrics)  # before the stage processes import the metrics
     spawn = multiprocessing.get_context("spawn")
     slots = [
-        _Slot(name, n, spawn.Array("d", 3, lock=False))
+        _Slot(name, n, spawn.Array("d", 2, lock=False))
         for name in counts
         for n in range(counts[name])
     ]
@@ -228,7 +228,7 @@ STAGE_SOURCES: dict[str, str] = {
 
 def _start(spawn: multiprocessing.context.SpawnContext, settings: Settings, slot: _Slot) -> None:
     now = time.monotonic()
-    slot.shared[_ASSIGNED], slot.shared[_TURNED_AT], slot.shared[_PROGRESSED_AT] = 0, now, now
+    slot.shared[_ASSIGNED], slot.shared[_PROGRESSED_AT] = 0, now
     slot.process = spawn.Process(
         target=_run_stage,
         args=(settings, slot.name, slot.instance, slot.shared),
@@ -307,7 +307,6 @@ def _end_with(parent_sentinel: int) -> None:
 def _report(deriver: Deriver, shared: SynchronizedArray[float], stop: threading.Event) -> None:
     while not stop.wait(0.2):
         shared[_ASSIGNED] = float(deriver.assigned)
-        shared[_TURNED_AT] = deriver.turned_at
         shared[_PROGRESSED_AT] = deriver.progressed_at
 
 

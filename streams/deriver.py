@@ -26,9 +26,9 @@ Every call into librdkafka that can block is bounded by the stage process's ``Wa
 (``fillstream.watchdog``): librdkafka's own timeout plus ``_MARGIN``. A call that overruns it
 ends the process, and the worker starts a fresh one. A session that fails with a Kafka error
 (the broker gone, a transaction aborted) starts again from the last commit, after a pause that
-grows while the failures go on. The deriver also notes when its loop last turned and when it last
-made progress (committed a batch, restored state, or had read every partition it holds to its
-end), which the worker reads to tell a stalled stage from an idle one.
+grows while the failures go on. The deriver also notes when it last made progress (committed a
+batch, restored state, or had read every partition it holds to its end), which the worker
+reads to tell a stalled stage from an idle one.
 """
 
 from __future__ import annotations
@@ -192,8 +192,6 @@ class Deriver:
         self.assigned = False
         self.partitions: set[int] = set()
         """The source partitions this deriver holds."""
-        self.turned_at = time.monotonic()
-        """When the loop last came round (``time.monotonic``)."""
         self.progressed_at = time.monotonic()
         """When the deriver last committed a batch, restored state, or held only partitions
         read to their end (nothing waiting for it)."""
@@ -265,9 +263,8 @@ class Deriver:
                 if messages or isinstance(self.stage, Ticking):
                     self._transact(producer, consumer, records, moved=bool(messages))
                 lag.observe(consumer)
-                self.turned_at = time.monotonic()
                 if self.assigned and self.caught_up >= self.partitions:
-                    self.progressed_at = self.turned_at
+                    self.progressed_at = time.monotonic()
         finally:
             with bounded("close the consumer", _TIMEOUT + _MARGIN):
                 consumer.close()
@@ -466,7 +463,7 @@ class Deriver:
                     tail.append((record.key or b"", record.offset, record.value))
                     if len(tail) % 1000 == 0:
                         remaining.set(max(0, high - record.offset - 1))
-                        self.progressed_at = self.turned_at = time.monotonic()
+                        self.progressed_at = time.monotonic()
                     yield record
                 if tail and (ended or len(tail) >= _STORE_CHUNK):
                     metrics.RESTORED.labels(name, "changelog").inc(len(tail))
