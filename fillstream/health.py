@@ -5,11 +5,14 @@ extra ``routes`` a process adds (the notifier's ``/alerts/feed``)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+log = logging.getLogger("fillstream.health")
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 """Answers a GET in full (status, headers, body) through the request handler it is given."""
@@ -35,7 +38,11 @@ def serve_health(
             elif path == "/healthz":
                 self._send(200, b'{"status": "ok"}', "application/json")
             elif path == "/readyz":
-                checks = ready()
+                try:
+                    checks = ready()
+                except Exception:  # a check that cannot run fails readiness; it does not hang up
+                    log.exception("the readiness checks failed to run")
+                    checks = {"readiness": False}
                 status = 200 if all(checks.values()) else 503
                 self._send(status, json.dumps(checks).encode(), "application/json")
             elif path in extra:

@@ -27,6 +27,7 @@ period whatever they do.
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -34,7 +35,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
@@ -43,6 +44,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from fillstream.health import serve_health
@@ -153,7 +155,7 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     stop_on_signals(stop, name="worker")
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(metrics))  # type: ignore[no-untyped-call]
+    StageMetrics(registry, path=str(metrics))  # type: ignore[no-untyped-call]
     restarts = Counter(
         "fillstream_worker_stage_restarts_total",
         "Stage processes the worker started again after they ended: by stage and why "
@@ -205,6 +207,22 @@ def main(argv: list[str]) -> int:
     else:
         reporter.stop(timeout=2)
     return 1 if failed else 0
+
+
+class StageMetrics(MultiProcessCollector):
+    """The stage processes' metrics, added up; a file a stage process has just created and not
+    sized yet is passed over (read at that moment, it would fail the whole scrape)."""
+
+    def collect(self) -> Iterable[Metric]:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        return self.merge([f for f in files if _sized(f)], accumulate=True)  # type: ignore[no-any-return,no-untyped-call]
+
+
+def _sized(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:  # removed meanwhile (a dead process's live gauges)
+        return False
 
 
 def default_matching_processes(partitions: int, cores: int) -> int:
