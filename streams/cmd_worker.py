@@ -85,8 +85,9 @@ PAPER_STAGES = ("paper-signals", "paper-bars", "paper")
 
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-STAGES_GRACE_SECONDS = 6.0
-"""How long stage processes have to stop after SIGTERM before they are SIGKILLed."""
+STAGES_GRACE_SECONDS = 5.0
+"""How long stage processes have to stop after SIGTERM before they are SIGKILLed (what is left
+of the worker's grace period publishes its last health check)."""
 
 _RESTART_MAX_SECONDS = 30.0
 
@@ -203,9 +204,9 @@ def main(argv: list[str]) -> int:
     monitor.close()
     _stop(slots, metrics)
     if failed:
-        reporter.close(timeout=2)
+        reporter.close(timeout=1.5)
     else:
-        reporter.stop(timeout=2)
+        reporter.stop(timeout=1.5)
     return 1 if failed else 0
 
 
