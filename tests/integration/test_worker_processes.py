@@ -6,6 +6,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -61,8 +62,19 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_every_stage_is_ready_on_the_one_port_and_stops_with_sigterm(settings: Settings) -> None:
-    worker = ServiceProcess(settings, "worker", settings.worker_port).start()
+@pytest.fixture
+def worker(settings: Settings) -> Iterator[ServiceProcess]:
+    """A started worker, stopped (if the test has not) however the test ends."""
+    process = ServiceProcess(settings, "worker", settings.worker_port).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_every_stage_is_ready_on_the_one_port_and_stops_with_sigterm(
+    settings: Settings, worker: ServiceProcess
+) -> None:
     assert worker.process is not None
     expected = {
         f"stage {name} {check}": True for name in STAGES for check in ("assigned", "progressing")
@@ -88,8 +100,7 @@ def test_every_stage_is_ready_on_the_one_port_and_stops_with_sigterm(settings: S
     assert not (settings.home / "worker-metrics" / str(settings.worker_port)).exists()
 
 
-def test_no_stage_outlives_a_killed_worker(settings: Settings) -> None:
-    worker = ServiceProcess(settings, "worker", settings.worker_port).start()
+def test_no_stage_outlives_a_killed_worker(settings: Settings, worker: ServiceProcess) -> None:
     assert worker.process is not None
     pid = worker.process.pid
     wait_for(lambda: len(stages(pid)) == PROCESSES, timeout=30, message=worker.log_tail())
