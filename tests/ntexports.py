@@ -9,17 +9,31 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 
-from fillstream.settings import PROJECT_ROOT
+import pytest
+
 from schemas.events import Direction, ExecutionReported, PositionEffect, TradeReported
 
-SAMPLES = PROJECT_ROOT.parent / "shared" / "samples" / "ninjatrader"
-"""The real exports (see SOURCES.md there), beside the project as CI lays it out."""
+SAMPLES_SETTING = "FILLSTREAM_NT_SAMPLES"
+
+
+def samples() -> Path:
+    """The real exports (see SOURCES.md there): the ``ninjatrader`` folder of the samples folder
+    ``FILLSTREAM_NT_SAMPLES`` names (CI sets it: ``.ci/run``). Unset, the test asking is skipped,
+    since a clone alone has no samples beside it; set to a folder that is not there, the test
+    fails."""
+    folder = os.environ.get(SAMPLES_SETTING)
+    if not folder:
+        pytest.skip(f"{SAMPLES_SETTING} is not set: the real NinjaTrader exports are not at hand")
+    return Path(folder) / "ninjatrader"
+
 
 FEES = ("Clearing Fee", "Exchange Fee", "IP Fee", "NFA Fee")
 _SYMBOLS = {"USD": "$", "EUR": "€"}

@@ -27,13 +27,19 @@ from schemas.codec import default_codec
 from schemas.events import Event, ExecutionReported, Source
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import end_offsets
-from tests.ntexports import SAMPLES
+from tests.ntexports import samples
 
 pytestmark = pytest.mark.integration
 
-EXECUTIONS = SAMPLES / "nt8_executions_multi-account_2025-01-28.csv"
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
-TRADES = SAMPLES / "nt8_trades_topstep_multi-account_2025-04-30_to_05-23.csv"
+
+
+def executions_export() -> Path:
+    return samples() / "nt8_executions_multi-account_2025-01-28.csv"
+
+
+def trades_export() -> Path:
+    return samples() / "nt8_trades_topstep_multi-account_2025-04-30_to_05-23.csv"
 
 
 def run(
@@ -85,7 +91,7 @@ def records(settings: Settings, topic: str) -> list[tuple[bytes | None, dict[str
 def test_the_real_executions_export_is_published_once(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = run(settings, capsys, "executions", str(EXECUTIONS))
+    code, out = run(settings, capsys, "executions", str(executions_export()))
 
     assert code == 0, out
     assert (
@@ -93,7 +99,7 @@ def test_the_real_executions_export_is_published_once(
     )
     assert published(settings, "raw.executions") == 55
     expected = parse_executions(
-        EXECUTIONS.read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
+        executions_export().read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
     )
     stored = records(settings, "raw.executions")
     assert {event.envelope.event_id for _, _, event in stored} == {
@@ -108,7 +114,7 @@ def test_the_real_executions_export_is_published_once(
         }
 
     before = offsets(settings, "raw.executions")
-    code, out = run(settings, capsys, "executions", str(EXECUTIONS))
+    code, out = run(settings, capsys, "executions", str(executions_export()))
     assert code == 0, out
     assert out[-1].endswith(": 0 new, 55 already in the log; published 0")
     assert offsets(settings, "raw.executions") == before
@@ -130,7 +136,9 @@ def test_a_fill_already_sent_live_is_not_imported_again(
     )  # fmt: skip
     publish(settings, [kafka_record(settings, default_codec(), live)])
 
-    code, out = run(settings, capsys, "executions", str(EXECUTIONS), str(EXECUTIONS))
+    code, out = run(
+        settings, capsys, "executions", str(executions_export()), str(executions_export())
+    )
 
     assert code == 0, out
     assert out[-1].endswith(
@@ -143,7 +151,7 @@ def test_a_dry_run_shows_what_would_be_published_and_publishes_nothing(
     settings: Settings,
 ) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "fillstream", "import", "executions", str(EXECUTIONS)]
+        [sys.executable, "-m", "fillstream", "import", "executions", str(executions_export())]
         + ["--dry-run", "--json"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **settings.to_env()},
@@ -166,7 +174,7 @@ def test_a_dry_run_shows_what_would_be_published_and_publishes_nothing(
 def test_a_file_with_a_bad_row_is_refused_whole(
     settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    lines = EXECUTIONS.read_text().splitlines()
+    lines = executions_export().read_text().splitlines()
     lines[9] = lines[9].replace(",21529.25,", ",21529.2x,")  # line 10 of the file
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
@@ -204,7 +212,7 @@ def test_a_large_export_read_in_parts_publishes_the_same(
         return result
 
     monkeypatch.setattr(parts.PartReader, "read", spy)
-    lines = EXECUTIONS.read_text().splitlines(keepends=True)
+    lines = executions_export().read_text().splitlines(keepends=True)
     bad = tmp_path / "bad.csv"
     bad.write_text("".join(lines[:40] + [lines[40].replace(",Buy,", ",Hold,", 1)] + lines[41:]))
 
@@ -213,7 +221,9 @@ def test_a_large_export_read_in_parts_publishes_the_same(
     assert f"{bad}:41" in out[-3] and published(settings, "raw.executions") == 0
 
     def report(*options: str) -> dict[str, Any]:
-        code, out = run(settings, capsys, "executions", str(EXECUTIONS), "--json", *options)
+        code, out = run(
+            settings, capsys, "executions", str(executions_export()), "--json", *options
+        )
         assert code == 0, out
         return dict(json.loads("\n".join(out)))
 
@@ -221,7 +231,7 @@ def test_a_large_export_read_in_parts_publishes_the_same(
     assert report("--workers", "2")["published"] == 55
     assert read_in_parts == [55, 55, 55]  # the bad file, a dry run, the import
     expected = parse_executions(
-        EXECUTIONS.read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
+        executions_export().read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
     ).events
     stored = records(settings, "raw.executions")
     by_id = {event.envelope.event_id: event for _, _, event in stored}
@@ -237,14 +247,14 @@ def test_a_large_export_read_in_parts_publishes_the_same(
 def test_the_real_trades_export_is_published_once(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = run(settings, capsys, "trades", str(TRADES))
+    code, out = run(settings, capsys, "trades", str(trades_export()))
     assert code == 0, out
     assert out[-1] == (
         f"{settings.topic('raw.nt-trades')}: 1191 new, 0 already in the log; published 1191"
     )
     assert published(settings, "raw.nt-trades") == 1191
 
-    code, out = run(settings, capsys, "trades", str(TRADES))
+    code, out = run(settings, capsys, "trades", str(trades_export()))
     assert out[-1].endswith(": 0 new, 1191 already in the log; published 0")
     assert published(settings, "raw.nt-trades") == 1191
 
@@ -258,7 +268,7 @@ def test_unreachable_kafka_and_a_missing_file_are_one_line_errors(
     assert capsys.readouterr().err == "fillstream import: nowhere.csv: no such file\n"
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
-    assert cli.main(["import", "executions", str(EXECUTIONS)]) == 1
+    assert cli.main(["import", "executions", str(executions_export())]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("fillstream import: kafka: not reachable at 127.0.0.1:")

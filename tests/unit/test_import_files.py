@@ -40,12 +40,12 @@ from schemas.events import (
 )
 from tests.ntexports import (
     CANONICAL,
-    SAMPLES,
     DateStyle,
     MoneyStyle,
     Variant,
     render_executions,
     render_trades,
+    samples,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -71,12 +71,12 @@ EXPECTED = {
 
 
 def sample(name: str) -> str:
-    return (SAMPLES / name).read_text(encoding="utf-8-sig")
+    return (samples() / name).read_text(encoding="utf-8-sig")
 
 
 def raw_rows(name: str) -> dict[int, dict[str, str]]:
     """The file's rows by line number, cells by header, as the csv module reads them."""
-    with (SAMPLES / name).open(newline="", encoding="utf-8-sig") as f:
+    with (samples() / name).open(newline="", encoding="utf-8-sig") as f:
         return {line: row for line, row in enumerate(csv.DictReader(f), 2)}
 
 
@@ -89,7 +89,7 @@ def executions(text: str, **options: object) -> tuple[list[ExecutionReported], l
 
 
 def test_every_sample_file_is_accounted_for() -> None:
-    assert sorted(p.name for p in SAMPLES.glob("*.csv")) == sorted(EXPECTED)
+    assert sorted(p.name for p in samples().glob("*.csv")) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

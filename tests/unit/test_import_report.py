@@ -15,16 +15,22 @@ from bridge.imports.report import render_text, to_json
 from fillstream.progress import ProgressLine, describe, duration
 from fillstream.settings import Settings
 from schemas.codec import default_codec
-from tests.ntexports import SAMPLES
+from tests.ntexports import samples
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
-EXECUTIONS = (SAMPLES / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+
+
+def real_executions() -> str:
+    return (samples() / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+
+
 SETTINGS = Settings.from_env({})
 
 
-def outcome(text: str = EXECUTIONS, **changes: object) -> Outcome:
-    result = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW)
+def outcome(text: str | None = None, **changes: object) -> Outcome:
+    """The report of ``text`` (the real executions export by default)."""
+    result = parse_executions(text or real_executions(), tz=NEW_YORK, ts_ingested=NOW)
     base = Outcome(
         kind="executions",
         topic="fillstream.raw.executions",
@@ -57,7 +63,7 @@ def test_a_dry_run_shows_counts_first_rows_and_what_would_be_published() -> None
 
 
 def test_rejected_rows_are_listed_and_refuse_the_import() -> None:
-    bad = EXECUTIONS.replace(",21529.25,", ",x,", 1)
+    bad = real_executions().replace(",21529.25,", ",x,", 1)
     report = outcome(bad, dry_run=False)
     text = render_text(report)
     assert "  grid.csv:10  Price: must be a number with '.' before the decimals, was 'x'" in text
@@ -83,8 +89,8 @@ def test_a_published_import_says_what_was_new() -> None:
 
 def test_the_reconciliation_lists_each_difference() -> None:
     name = "nt8_trades_sim101_NQ_2026-04_parens-negatives_fee-cols.csv"
-    trades = parse_trades((SAMPLES / name).read_text(), tz=NEW_YORK, ts_ingested=NOW)
-    executions = parse_executions(EXECUTIONS, tz=NEW_YORK, ts_ingested=NOW).events
+    trades = parse_trades((samples() / name).read_text(), tz=NEW_YORK, ts_ingested=NOW)
+    executions = parse_executions(real_executions(), tz=NEW_YORK, ts_ingested=NOW).events
     rec = reconcile(executions, trades.events)  # a different day: nothing pairs
     report = outcome(
         reconciliation=rec,
