@@ -18,6 +18,7 @@ import psycopg
 from confluent_kafka import KafkaException
 from prometheus_client import REGISTRY, Counter
 
+from fillstream.backoff import Backoff
 from fillstream.health import serve_health
 from fillstream.health_events import projector_figures
 from fillstream.health_reporter import HealthReporter
@@ -108,14 +109,13 @@ def follow(settings: Settings, projection: Projection, stop: threading.Event) ->
     rebuild or a switch points the view at another version, go on with that one. Losing Kafka
     or PostgreSQL starts it again (see the module docstring)."""
     codec = default_codec()
-    failures = 0
+    backoff = Backoff(_RETRY_MAX_SECONDS)
     while not stop.is_set():
         started = time.monotonic()
         try:
             _follow(settings, projection, codec, stop)
         except (KafkaException, ControlError, psycopg.OperationalError) as e:
-            failures = 1 if time.monotonic() - started > 60 else failures + 1
-            pause = min(_RETRY_MAX_SECONDS, 2.0 ** (failures - 1))
+            pause = backoff.after(time.monotonic() - started)
             log.error("projection %s: %s; starting again in %g s", projection.name, e, pause)
             RESTARTS.labels(projection.name).inc()
             stop.wait(pause)

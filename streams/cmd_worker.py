@@ -47,6 +47,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from fillstream.backoff import Backoff
 from fillstream.health import serve_health
 from fillstream.health_events import STALLED_SECONDS, worker_figures
 from fillstream.health_reporter import HealthReporter
@@ -104,8 +105,8 @@ class _Slot:
     instance: int
     shared: SynchronizedArray[float]
     process: BaseProcess | None = None
-    failures: int = 0
-    """Ends in a row that were followed by a restart."""
+    backoff: Backoff = field(default_factory=lambda: Backoff(_RESTART_MAX_SECONDS))
+    """The pause before a restart: it grows while the process keeps ending within a minute."""
     restart_at: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
 
@@ -269,8 +270,6 @@ def _supervise(
     process = slot.process
     assert process is not None
     if process.is_alive():
-        if time.monotonic() - slot.started_at > 2 * _RESTART_MAX_SECONDS:
-            slot.failures = 0
         return True
     now = time.monotonic()
     if slot.restart_at == 0.0:
@@ -282,8 +281,7 @@ def _supervise(
             return False
         reason = "overrun" if code == EXIT_OVERRUN else "killed"
         restarts.labels(slot.name, reason).inc()
-        slot.failures += 1
-        pause = min(_RESTART_MAX_SECONDS, 2.0 ** (slot.failures - 1))
+        pause = slot.backoff.after(now - slot.started_at)
         slot.restart_at = now + pause
         slot.shared[_ASSIGNED] = 0
         log.error(

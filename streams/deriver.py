@@ -52,6 +52,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from fillstream.backoff import Backoff
 from fillstream.errors import CodecError, FillstreamError
 from fillstream.lag import LagGauge
 from fillstream.settings import Settings
@@ -211,7 +212,7 @@ class Deriver:
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop``; a failed transaction restarts from the committed offsets
         with the state read back from the changelog."""
-        failures = 0
+        backoff = Backoff(_RETRY_MAX_SECONDS)
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -219,8 +220,7 @@ class Deriver:
             except (KafkaException, ControlError) as e:
                 self.assigned = False
                 self.partitions.clear()
-                failures = 1 if time.monotonic() - started > 60 else failures + 1
-                pause = min(_RETRY_MAX_SECONDS, 2.0 ** (failures - 1))
+                pause = backoff.after(time.monotonic() - started)
                 log.error(
                     "%s: %s; restarting from the last commit in %g s", self.stage.name, e, pause
                 )

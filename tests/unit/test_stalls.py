@@ -9,6 +9,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fillstream.backoff import Backoff
 from fillstream.watchdog import Watchdog
 from streams.stalls import judge, waiting_records
 
@@ -120,3 +121,10 @@ def test_time_the_process_was_not_running_is_not_held_against_a_call() -> None:
             if last < 0:
                 break
     assert seen == ["consume"]
+
+
+def test_restarts_pause_longer_while_runs_keep_failing_and_start_over_after_a_good_run() -> None:
+    backoff = Backoff(10.0)
+    assert [backoff.after(ran=1.0) for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert backoff.after(ran=61.0) == 1.0  # it ran a minute: a failure after that starts over
+    assert backoff.after(ran=0.5) == 2.0
