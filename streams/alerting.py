@@ -146,17 +146,14 @@ class AlertBook:
         match rule.type:
             case RuleType.FEED_SILENT:
                 limit = rule.parameters["seconds"]
-                for name, age in sorted(figures.items()):
-                    if name.startswith("feed_age_seconds|"):
-                        connection = name.partition("|")[2]
-                        yield Finding(
-                            f"connection={connection}",
-                            age > limit,
-                            f"NinjaTrader connection {connection}: last heartbeat {age:.0f} s "
-                            f"ago (limit {limit:g} s)",
-                            {"connection": connection, "value": f"{age:.0f}",
-                             "limit": f"{limit:g}"},
-                        )  # fmt: skip
+                for connection, age in _per(figures, "feed_age_seconds"):
+                    yield Finding(
+                        f"connection={connection}",
+                        age > limit,
+                        f"NinjaTrader connection {connection}: last heartbeat {age:.0f} s "
+                        f"ago (limit {limit:g} s)",
+                        {"connection": connection, "value": f"{age:.0f}", "limit": f"{limit:g}"},
+                    )
             case RuleType.CONSUMER_LAG if "lag_records" in figures:
                 lag, limit = figures["lag_records"], rule.parameters["records"]
                 yield Finding(
@@ -175,16 +172,14 @@ class AlertBook:
                     _of(check, value=f"{rate:.1f}", limit=str(limit)),
                 )
             case RuleType.REBUILD_FAILED:
-                for name, failed in sorted(figures.items()):
-                    if name.startswith("rebuild_failed|"):
-                        projection = name.partition("|")[2]
-                        yield Finding(
-                            f"projection={projection}",
-                            failed >= 1,
-                            f"rebuild of projection {projection} "
-                            + ("failed" if failed >= 1 else "succeeded"),
-                            {"projection": projection},
-                        )
+                for projection, failed in _per(figures, "rebuild_failed"):
+                    yield Finding(
+                        f"projection={projection}",
+                        failed >= 1,
+                        f"rebuild of projection {projection} "
+                        + ("failed" if failed >= 1 else "succeeded"),
+                        {"projection": projection},
+                    )
             case RuleType.RECOVERY_STALL if "recovery_remaining_records" in figures:
                 remaining = figures["recovery_remaining_records"]
                 stalled = self._stalled(rule, instance, remaining, at)
@@ -200,21 +195,19 @@ class AlertBook:
                 )
             case RuleType.STAGE_STALL:
                 limit = rule.parameters["seconds"]
-                for name, seconds in sorted(figures.items()):
-                    if name.startswith("stalled_seconds|"):
-                        stage = name.partition("|")[2]
-                        yield Finding(
-                            f"{instance} stage={stage}",
-                            seconds >= limit,
-                            f"{check.service} {check.instance}: stage {stage} "
-                            + (
-                                f"has made no progress for {seconds:.0f} s while records wait "
-                                f"(limit {limit:g} s)"
-                                if seconds
-                                else "progresses"
-                            ),
-                            _of(check, stage=stage, value=f"{seconds:.0f}", limit=f"{limit:g}"),
-                        )
+                for stage, seconds in _per(figures, "stalled_seconds"):
+                    yield Finding(
+                        f"{instance} stage={stage}",
+                        seconds >= limit,
+                        f"{check.service} {check.instance}: stage {stage} "
+                        + (
+                            f"has made no progress for {seconds:.0f} s while records wait "
+                            f"(limit {limit:g} s)"
+                            if seconds
+                            else "progresses"
+                        ),
+                        _of(check, stage=stage, value=f"{seconds:.0f}", limit=f"{limit:g}"),
+                    )
             case RuleType.UNHEALTHY:
                 failing = sorted(name for name, ok in check.checks.items() if not ok)
                 stopping = dict(check.checks) == {"running": False}  # a clean stop's last check
@@ -379,6 +372,14 @@ def _severity(labels: Mapping[str, str]) -> Severity:
         return Severity(labels.get("severity", "unknown"))
     except ValueError:
         return Severity.UNKNOWN
+
+
+def _per(figures: Mapping[str, float], prefix: str) -> Iterator[tuple[str, float]]:
+    """The figures named ``<prefix>|<what>`` (one per connection, projection or stage) as
+    ``(what, value)``, in name order."""
+    for name, value in sorted(figures.items()):
+        if name.startswith(f"{prefix}|"):
+            yield name.partition("|")[2], value
 
 
 def _of(check: ServiceChecked, **values: str) -> dict[str, str]:
