@@ -15,6 +15,7 @@ A service that cannot be started fails the tests: nothing is ever skipped.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -27,7 +28,8 @@ from typing import Any, NamedTuple
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres
 from fillstream.errors import ServiceError
-from fillstream.settings import PROJECT_ROOT
+from fillstream.settings import PROJECT_ROOT, Settings
+from schemas.catalog import ensure_topics
 
 KAFKA_LIBS = PROJECT_ROOT / ".fillstream" / "kafka" / "libs"
 TC_KAFKA_IMAGE = "confluentinc/cp-kafka:8.1.0"  # Apache Kafka 4.1, like deploy/kafka/pom.xml
@@ -85,9 +87,10 @@ def service_endpoints(home: Path, environ: Mapping[str, str] = os.environ) -> It
 
 
 @contextmanager
-def local_kafka(home: Path) -> Iterator[LocalKafka]:
-    """A started broker under ``home`` on free ports, stopped on exit."""
-    port, controller_port = free_ports(2)
+def local_kafka(home: Path, ports: tuple[int, int] | None = None) -> Iterator[LocalKafka]:
+    """A started broker under ``home`` on ``ports`` (client, controller; free ones by default),
+    stopped on exit."""
+    port, controller_port = ports or free_ports(2)
     kafka = LocalKafka(home=home, port=port, controller_port=controller_port, libs_dir=KAFKA_LIBS)
     kafka.start()
     try:
@@ -144,3 +147,24 @@ def _testcontainers(environ: Mapping[str, str]) -> Iterator[Endpoints]:
     )
     with kafka, postgres:
         yield Endpoints(kafka.get_bootstrap_server(), postgres.get_connection_url(driver=None))
+
+
+def settings_for(services: Endpoints, home: Path, **environ: str) -> Settings:
+    """Settings of a namespace of its own (topics created) on ``services``, with ``home`` and
+    free ports, and ``environ`` besides."""
+    bridge_port, worker_port, projector_port = free_ports(3)
+    settings = Settings.from_env(
+        {
+            "FILLSTREAM_NAMESPACE": "t" + secrets.token_hex(5),
+            "KAFKA_BOOTSTRAP_SERVERS": services.bootstrap_servers,
+            "DATABASE_URL": services.dsn,
+            "FILLSTREAM_TOKEN": secrets.token_urlsafe(24),
+            "FILLSTREAM_HOME": str(home),
+            "FILLSTREAM_BRIDGE_PORT": str(bridge_port),
+            "FILLSTREAM_WORKER_PORT": str(worker_port),
+            "FILLSTREAM_PROJECTOR_PORT": str(projector_port),
+            **environ,
+        }
+    )
+    ensure_topics(settings)
+    return settings

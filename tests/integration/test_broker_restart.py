@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,12 +21,10 @@ import pytest
 
 from deploy._process import port_in_use
 from deploy.kafka import LocalKafka
-from fillstream.settings import Settings
 from projections.migrate import migrate
-from schemas.catalog import ensure_topics
 from streams.contracts import spec_for
-from tests.harness import KAFKA_LIBS, Endpoints, free_ports, temporary_home, wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post, query
+from tests.harness import Endpoints, local_kafka, settings_for, temporary_home, wait_for
+from tests.integration.pipeline import ServiceProcess, execution, post, query, readiness
 
 pytestmark = pytest.mark.integration
 
@@ -41,54 +36,18 @@ COMMISSION = Decimal("1.00")
 @pytest.fixture
 def broker() -> Iterator[LocalKafka]:
     """A broker of this test's own, stopped on exit."""
-    with temporary_home("fillstream-broker-") as home:
-        port, controller = fixed_ports(2)
-        kafka = LocalKafka(home=home, port=port, controller_port=controller, libs_dir=KAFKA_LIBS)
-        kafka.start()
-        try:
-            yield kafka
-        finally:
-            kafka.stop()
+    with temporary_home("fillstream-broker-") as home, local_kafka(home, fixed_ports()) as kafka:
+        yield kafka
 
 
-def fixed_ports(count: int) -> list[int]:
+def fixed_ports() -> tuple[int, int]:
     """Free ports below the kernel's ephemeral range: a client reconnecting to a dead broker's
     port from an ephemeral one can otherwise connect to itself, and hold the port."""
     low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    found: list[int] = []
-    for port in random.sample(range(20000, min(low, 32000)), 200):
-        if not port_in_use(port):
-            found.append(port)
-        if len(found) == count:
-            return found
+    found = [p for p in random.sample(range(20000, min(low, 32000)), 200) if not port_in_use(p)]
+    if len(found) >= 2:
+        return found[0], found[1]
     raise AssertionError("no free ports below the ephemeral range")
-
-
-def own_settings(kafka: LocalKafka, services: Endpoints, home: Path) -> Settings:
-    bridge, worker, projector = free_ports(3)
-    settings = Settings.from_env(
-        {
-            "FILLSTREAM_NAMESPACE": "t" + secrets.token_hex(5),
-            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-            "DATABASE_URL": services.dsn,
-            "FILLSTREAM_TOKEN": secrets.token_urlsafe(24),
-            "FILLSTREAM_HOME": str(home),
-            "FILLSTREAM_BRIDGE_PORT": str(bridge),
-            "FILLSTREAM_WORKER_PORT": str(worker),
-            "FILLSTREAM_PROJECTOR_PORT": str(projector),
-            "FILLSTREAM_PAPER": "off",
-        }
-    )
-    ensure_topics(settings)
-    return settings
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def round_trips(count: int) -> list[dict[str, Any]]:
@@ -145,7 +104,9 @@ def fifo_net(events: list[dict[str, Any]]) -> dict[tuple[str, str], Decimal]:
 def test_a_broker_killed_midstream_comes_back_and_every_trade_is_projected_once(
     broker: LocalKafka, services: Endpoints, tmp_path: Path
 ) -> None:
-    settings = own_settings(broker, services, tmp_path)
+    settings = settings_for(
+        services._replace(bootstrap_servers=broker.bootstrap), tmp_path, FILLSTREAM_PAPER="off"
+    )
     migrate(settings)
     trades = 3000
     events = round_trips(trades)
@@ -160,7 +121,7 @@ def test_a_broker_killed_midstream_comes_back_and_every_trade_is_projected_once(
             service.start()
         for service in services_[1:]:  # flowing, as a running operation's would be
             wait_for(
-                lambda service=service: ready(service.health_port),
+                lambda service=service: readiness(service.health_port)[0] == 200,
                 timeout=60,
                 message=f"{service.name} never became ready:\n{service.log_tail()}",
             )

@@ -22,11 +22,10 @@ from schemas.codec import default_codec
 from schemas.events import ServiceChecked
 from streams.cmd_worker import STAGES
 from tests.harness import free_port, wait_for
-from tests.integration.pipeline import post, query
+from tests.integration.pipeline import post, query, readiness
 from tests.integration.test_bridge_edges import heartbeat
 from tests.integration.test_replay import records
 from tests.integration.test_walking_skeleton import Pipeline, running
-from tests.integration.test_worker_processes import readiness
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +63,7 @@ def test_every_process_publishes_its_checks_and_figures(
     assert producer.flush(10) == 0  # a dead letter of the worker's and the projectors'
     ports = {"bridge": quick.bridge_port, "worker": quick.worker_port,
              "projector": quick.projector_port}  # fmt: skip
-    worker_checks = set(readiness(quick.worker_port))
+    worker_checks = set(readiness(quick.worker_port)[1])
 
     def latest() -> dict[str, ServiceChecked] | None:
         found = checks_by_service(quick)
@@ -92,7 +91,8 @@ def test_every_process_publishes_its_checks_and_figures(
     assert set(worker.figures) == {
         "lag_records", "errors_total", "recovery_remaining_records", *stalls
     }  # fmt: skip
-    assert all(worker.figures[name] == 0 for name in stalls)  # nothing waits for a stalled stage
+    # every stage progresses: records may wait a moment between commits, never the stall limit
+    assert all(worker.figures[name] < quick.stall_seconds for name in stalls)
     assert worker.figures["recovery_remaining_records"] == 0
     assert worker.figures["lag_records"] <= quick.ready_lag_records
     assert projector.checks == {"kafka": True, "postgresql": True, "caught up": True}

@@ -25,10 +25,9 @@ from confluent_kafka import Producer
 from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import producer_config
 from tests.harness import free_port, wait_for
-from tests.integration.pipeline import ServiceProcess, post
+from tests.integration.pipeline import ServiceProcess, post, readiness
 from tests.integration.test_rebuild import round_trips
 from tests.integration.test_walking_skeleton import Pipeline, running, scrape, trade_count
-from tests.integration.test_worker_processes import readiness
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +115,7 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
     finally:
         notify.stop()
     for service in (pipeline.worker, pipeline.projector):
-        wait_for(lambda port=service.health_port: readiness(port).get("caught up") is True,
+        wait_for(lambda port=service.health_port: readiness(port)[1].get("caught up") is True,
                  timeout=30, message=f"{service.name} not caught up")  # fmt: skip
     # the families this work adds, served by some process
     assert {

@@ -5,7 +5,6 @@ worker whose stage is blocked still stops within its grace period on SIGTERM."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -26,7 +25,7 @@ from projections.migrate import migrate
 from schemas.codec import default_codec
 from schemas.events import AlertChanged
 from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post
+from tests.integration.pipeline import ServiceProcess, alive, execution, post, readiness
 
 pytestmark = pytest.mark.integration
 
@@ -63,14 +62,6 @@ def worker(quick: Settings) -> Iterator[ServiceProcess]:
                 os.kill(pid, signal.SIGCONT)
         process.stop()
         print(f"----- worker log -----\n{process.log_tail(60)}")
-
-
-def readiness(port: int) -> tuple[int, dict[str, bool]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def metric(port: int, name: str, stage: str) -> float:
@@ -193,11 +184,3 @@ def test_a_worker_whose_stage_is_blocked_stops_within_its_grace_period(
     wait_for(lambda: not any(alive(pid) for pid in pids.values()), timeout=5,
              message="a stage process outlived the worker")  # fmt: skip
     assert "did not stop within" in worker.log_path.read_text()  # the blocked one was killed
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

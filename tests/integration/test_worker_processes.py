@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import urllib.error
 import urllib.request
@@ -14,7 +13,7 @@ from fillstream.settings import Settings
 from schemas.catalog import load_catalog
 from streams.cmd_worker import STAGES, available_cores, default_matching_processes
 from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess
+from tests.integration.pipeline import ServiceProcess, alive, readiness
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +21,6 @@ PARTITIONS = load_catalog()["raw.executions"].partitions
 PROCESSES = default_matching_processes(PARTITIONS, available_cores()) + len(STAGES) - 1
 """Matching's (by default one per partition it reads, at most the cores less one), and one for
 each other stage."""
-
-
-def readiness(port: int) -> dict[str, bool]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            checks: dict[str, bool] = json.loads(response.read())
-    except urllib.error.HTTPError as e:  # 503 while a stage is not assigned yet
-        checks = json.loads(e.read())
-    return checks
 
 
 def children(worker: int) -> dict[int, str]:
@@ -54,14 +44,6 @@ def stages(worker: int) -> list[int]:
     return [pid for pid, command in children(worker).items() if "spawn_main" in command]
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[ServiceProcess]:
     """A started worker, stopped (if the test has not) however the test ends."""
@@ -83,7 +65,7 @@ def test_every_stage_is_ready_on_the_one_port_and_stops_with_sigterm(
         "caught up": True,
     }
     wait_for(
-        lambda: readiness(settings.worker_port) == expected,
+        lambda: readiness(settings.worker_port)[1] == expected,
         timeout=60,
         message=f"not every stage became ready:\n{worker.log_tail()}",
     )
