@@ -35,6 +35,19 @@ def samples() -> Path:
     return Path(folder) / "ninjatrader"
 
 
+def sample_names(pattern: str) -> list[str]:
+    """The names of the real exports matching ``pattern``, to parametrize a test with: none
+    while ``FILLSTREAM_NT_SAMPLES`` is unset (pytest then skips the test); a folder it names that
+    is not there fails the collection."""
+    folder = os.environ.get(SAMPLES_SETTING)
+    if not folder:
+        return []
+    exports = Path(folder) / "ninjatrader"
+    if not exports.is_dir():
+        raise FileNotFoundError(f"{SAMPLES_SETTING}: no folder {exports}")
+    return sorted(p.name for p in exports.glob(pattern))
+
+
 FEES = ("Clearing Fee", "Exchange Fee", "IP Fee", "NFA Fee")
 _SYMBOLS = {"USD": "$", "EUR": "€"}
 

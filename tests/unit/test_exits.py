@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.events import ExitReason
 from streams.exits import exit_reason
-from tests.ntexports import SAMPLES
+from tests.ntexports import samples
 
 R = ExitReason
 
@@ -46,7 +46,7 @@ def test_names_map_to_reasons(name: str | None, reason: ExitReason) -> None:
 
 def test_every_exit_name_in_the_real_trades_exports_has_a_reason() -> None:
     reasons: dict[str, ExitReason] = {}
-    for path in sorted(SAMPLES.glob("nt8_trades_*.csv")):
+    for path in sorted(samples().glob("nt8_trades_*.csv")):
         if "summary" in path.name:
             continue
         with path.open(newline="", encoding="utf-8-sig") as f:

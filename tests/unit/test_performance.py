@@ -34,7 +34,7 @@ from streams.performance import (
     summarize,
     trading_day,
 )
-from tests.ntexports import SAMPLES
+from tests.ntexports import samples
 
 CHICAGO = ZoneInfo("America/Chicago")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -206,7 +206,7 @@ def _money(cell: str) -> Decimal:
 
 def test_current_drawdown_and_etd_match_ninjatraders_summary_grid() -> None:
     """The summary-by-period export: one row per period, with NinjaTrader's running figures."""
-    path = SAMPLES / "nt8_trades-summary-by-period_2026-02-22_to_2026-05-07.csv"
+    path = samples() / "nt8_trades-summary-by-period_2026-02-22_to_2026-05-07.csv"
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 210
@@ -232,7 +232,7 @@ def test_current_drawdown_and_etd_match_ninjatraders_summary_grid() -> None:
 )
 def test_per_trade_figures_match_ninjatraders_trades_grid(name: str) -> None:
     result = parse_trades(
-        (SAMPLES / name).read_text(encoding="utf-8-sig"), tz=NEW_YORK, ts_ingested=MONDAY
+        (samples() / name).read_text(encoding="utf-8-sig"), tz=NEW_YORK, ts_ingested=MONDAY
     )
     rows = result.events
     trades = [TradeResult.of(r) for r in rows]

@@ -35,15 +35,20 @@ from schemas.events import (
 )
 from streams.contracts import spec_for
 from streams.errors import UnknownInstrumentError
-from tests.ntexports import SAMPLES
+from tests.ntexports import sample_names, samples
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
-TRADES_SAMPLES = sorted(p.name for p in SAMPLES.glob("nt8_trades_*.csv"))
+TRADES_PATTERN = "nt8_trades_*.csv"
+
+
+def trades_samples() -> list[str]:
+    """The real Trades exports' names (the test is skipped without them)."""
+    return sorted(p.name for p in samples().glob(TRADES_PATTERN))
 
 
 def reported(name: str) -> list[TradeReported]:
-    text = (SAMPLES / name).read_text(encoding="utf-8-sig")
+    text = (samples() / name).read_text(encoding="utf-8-sig")
     result = parse_trades(text, tz=NEW_YORK, ts_ingested=NOW)
     assert result.rejected == ()
     return list(result.events)
@@ -91,7 +96,7 @@ def _leg(row: TradeReported, which: str, side: Side, commission: Decimal) -> Exe
     )
 
 
-@pytest.mark.parametrize("name", TRADES_SAMPLES)
+@pytest.mark.parametrize("name", sample_names(TRADES_PATTERN))
 def test_every_trade_of_a_real_export_reconciles_to_the_cent(name: str) -> None:
     rows = reported(name)
     without_spec = []
@@ -112,7 +117,7 @@ def test_every_trade_of_a_real_export_reconciles_to_the_cent(name: str) -> None:
 
 def test_the_cumulative_net_profit_is_the_running_sum_of_profit_in_grid_order() -> None:
     # the premise of comparing Profit with our net P&L: NinjaTrader calls this sum "net"
-    for name in TRADES_SAMPLES:
+    for name in trades_samples():
         total = Decimal(0)
         for row in reported(name):
             total += row.profit
@@ -120,7 +125,7 @@ def test_the_cumulative_net_profit_is_the_running_sum_of_profit_in_grid_order() 
 
 
 def test_a_wrong_execution_price_is_listed_as_a_mismatch() -> None:
-    rows = reported(TRADES_SAMPLES[0])[:20]
+    rows = reported(trades_samples()[0])[:20]
     executions = implied_executions(rows)
     wrong = next(i for i, e in enumerate(executions) if e.execution_id == "5-exit")
     executions[wrong] = replace(executions[wrong], price=executions[wrong].price + Decimal("0.25"))
@@ -142,7 +147,7 @@ def test_a_wrong_execution_price_is_listed_as_a_mismatch() -> None:
 
 
 def test_profit_is_compared_net_of_commission_and_fees() -> None:
-    rows = reported(TRADES_SAMPLES[0])[:3]
+    rows = reported(trades_samples()[0])[:3]
     charged = [
         replace(
             row,
@@ -163,7 +168,7 @@ def test_profit_is_compared_net_of_commission_and_fees() -> None:
 
 
 def test_trades_on_either_side_without_a_partner_are_listed() -> None:
-    rows = reported(TRADES_SAMPLES[0])[:6]
+    rows = reported(trades_samples()[0])[:6]
     executions = implied_executions(rows[:5])  # trade 6 never executed here
     extra = rows[0]
     later = extra.exit_time + timedelta(days=30)
@@ -180,14 +185,14 @@ def test_trades_on_either_side_without_a_partner_are_listed() -> None:
 
 
 def test_an_instrument_without_a_contract_specification_is_reported() -> None:
-    rows = [replace(row, instrument="ZZ 12-26") for row in reported(TRADES_SAMPLES[0])[:2]]
+    rows = [replace(row, instrument="ZZ 12-26") for row in reported(trades_samples()[0])[:2]]
     result = reconcile(implied_executions(rows), rows)
     assert result.unknown_instruments == ("ZZ 12-26",)
     assert len(result.unmatched_theirs) == 2 and not result.ok
 
 
 def test_the_real_executions_sample_matches_into_flat_positions() -> None:
-    text = (SAMPLES / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+    text = (samples() / "nt8_executions_multi-account_2025-01-28.csv").read_text()
     executions = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW).events
     derived = derive_trades(executions)
     assert derived.open_positions == () and derived.unknown_instruments == ()
