@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR := $(or $(FILLSTREAM_HOME),.fillstream)
 KAFKA_LIBS := $(HOME_DIR)/kafka/libs
-PACKAGES := fillstream schemas bridge streams projections deploy alerts
+PACKAGES := core schemas domain bridge streams projections alerts control deploy fillstream
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-packages run test down bench lint clean distclean

@@ -20,7 +20,7 @@ from alerts.mail import EmailChannel, SmtpSettings, email_channel
 from alerts.routing import EVERYTHING, Routing
 from alerts.sms import SmsChannel, sms_channel
 from alerts.webhook import WebhookChannel, webhook_channel
-from fillstream.errors import ConfigError
+from core.errors import ConfigError
 from schemas.events import AlertChanged, Severity
 
 __all__ = [

@@ -1,8 +1,8 @@
-"""Errors of alert delivery; leaves of ``fillstream.errors`` (settings are ``ConfigError``s)."""
+"""Errors of alert delivery; leaves of ``core.errors`` (settings are ``ConfigError``s)."""
 
 from __future__ import annotations
 
-from fillstream.errors import FillstreamError
+from core.errors import FillstreamError
 
 
 class DeliveryError(FillstreamError):

@@ -1,6 +1,6 @@
 """The live feed: the last alerts sent, and each new one, as server-sent events for dashboards.
 
-``GET /alerts/feed`` (served by ``fillstream.health.serve_health`` through ``routes``) answers
+``GET /alerts/feed`` (served by ``core.health.serve_health`` through ``routes``) answers
 ``text/event-stream``: ``id:`` a sequence number that only grows, ``event: alert``, ``data:``
 the generic JSON (``alerts.render.generic``), and a comment line every ``heartbeat`` seconds so
 proxies keep the stream open. A client reconnecting with ``Last-Event-ID`` (or

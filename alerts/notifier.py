@@ -35,9 +35,9 @@ from alerts.dispatch import Dispatcher, Outcome
 from alerts.grouping import Due, Grouper, combined
 from alerts.ledger import REMINDER, DeliveryLedger, Unsent, claim_of
 from alerts.silences import Silences
-from fillstream.errors import CodecError
-from fillstream.lag import LagGauge
-from fillstream.settings import Settings
+from core.errors import CodecError
+from core.lag import LagGauge
+from core.settings import Settings
 from projections.migrate import connect
 from schemas.catalog import consume_batch
 from schemas.codec import Codec

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from fillstream.errors import CodecError, ServiceError
-from fillstream.settings import Settings
+from core.errors import CodecError, ServiceError
+from core.settings import Settings
 from schemas.catalog import producer_config, record_headers
 from schemas.codec import Codec
 from schemas.events import AlertChanged, AlertSilenced, Envelope, EventId, Source, schema_name

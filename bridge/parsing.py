@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Union
 
-from fillstream.errors import InvalidEventError, InvalidEventsError
+from core.errors import InvalidEventError, InvalidEventsError
 from schemas.events import (
     BarClosed,
     BridgeHeartbeat,

@@ -21,8 +21,8 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from bridge import metrics
 from bridge.spool import Spool, SpoolRecord
-from fillstream.errors import FillstreamError, ServiceError
-from fillstream.settings import Settings
+from core.errors import FillstreamError, ServiceError
+from core.settings import Settings
 from schemas.catalog import ensure_topics, producer_config, record_headers
 from schemas.codec import Codec
 from schemas.events import (

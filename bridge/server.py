@@ -18,10 +18,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
+from bridge.experiments import ExperimentFollower
 from bridge.parsing import EVENT_CLASSES, loads, parse_events
 from bridge.publisher import Publisher, PublishError
-from fillstream.errors import InvalidEventError, InvalidEventsError
-from fillstream.settings import Settings
+from core.errors import InvalidEventError, InvalidEventsError
+from core.settings import Settings
+from domain.experiments.model import Assignment, assign
 from schemas.events import (
     BridgeHeartbeat,
     Envelope,
@@ -31,8 +33,6 @@ from schemas.events import (
     Source,
     VariantAssigned,
 )
-from streams.experiment_log import ExperimentFollower
-from streams.experiments import Assignment, assign
 
 log = logging.getLogger("fillstream.bridge")
 
@@ -114,7 +114,7 @@ async def post_events(request: web.Request) -> web.Response:
 
 
 async def post_assignment(request: web.Request) -> web.Response:
-    """Which experiment arm runs this signal (``streams.experiments.assign``)? An assignment to
+    """Which experiment arm runs this signal (``domain.experiments.model.assign``)? An assignment to
     an experiment is published to ``raw.assignments`` before it is answered."""
     started = time.perf_counter()
     if not _authorized(request):

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fillstream.errors import FillstreamError
+from core.errors import FillstreamError
 
 _FRAME_HEADER = struct.Struct(">II")
 _SEGMENT_SUFFIX = ".spool"

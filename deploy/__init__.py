@@ -2,14 +2,6 @@
 
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres, find_bindir
-from deploy.report import (
-    GroupInfo,
-    Reachability,
-    StackStatus,
-    TopicInfo,
-    collect_status,
-    render_table,
-)
 from deploy.services import (
     SERVICES,
     ServiceStatus,
@@ -21,7 +13,15 @@ from deploy.services import (
     stop_service,
     wait_healthy,
 )
-from deploy.stack import down, ensure_token, local_kafka, local_postgres, status, up
+from fillstream.report import (
+    GroupInfo,
+    Reachability,
+    StackStatus,
+    TopicInfo,
+    collect_status,
+    render_table,
+)
+from fillstream.stack import down, ensure_token, local_kafka, local_postgres, status, up
 
 __all__ = [
     "SERVICES",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psycopg
 
+from core.errors import FillstreamError, ServiceError
+from core.settings import Settings
 from deploy.postgres import find_bindir
-from fillstream.errors import FillstreamError, ServiceError
-from fillstream.settings import Settings
 
 
 class BackupError(FillstreamError):

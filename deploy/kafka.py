@@ -10,9 +10,9 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from deploy import _process
-from deploy._rdkafka import quiet_admin
-from fillstream.errors import ServiceError
+from core import process as _process
+from core.errors import ServiceError
+from core.kafka import quiet_admin
 
 _HERE = Path(__file__).resolve().parent / "kafka"
 POM = _HERE / "pom.xml"

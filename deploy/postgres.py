@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy import _process
-from fillstream.errors import ServiceError
+from core import process as _process
+from core.errors import ServiceError
 
 _SERVICE = "postgres"
 _DATABASE = "fillstream"

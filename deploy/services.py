@@ -14,9 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy import _process
-from fillstream.errors import ServiceError
-from fillstream.settings import Settings
+from core import process as _process
+from core.errors import ServiceError
+from core.settings import Settings
 
 SERVICES: tuple[str, ...] = ("bridge", "worker", "projector", "notifier")
 

@@ -1,6 +1,6 @@
 """fillstream: a NinjaTrader 8 trading operation as an event-sourced system."""
 
-from fillstream.errors import (
+from core.errors import (
     CodecError,
     ConfigError,
     FillstreamError,
@@ -8,7 +8,7 @@ from fillstream.errors import (
     InvalidEventsError,
     ServiceError,
 )
-from fillstream.settings import Settings
+from core.settings import Settings
 
 __all__ = [
     "CodecError",

@@ -9,43 +9,70 @@ import faulthandler
 import importlib
 import sys
 
-from fillstream.errors import ConfigError, FillstreamError
+from core.errors import ConfigError, FillstreamError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("deploy.cmd_up", "start the local stack (Kafka, PostgreSQL, bridge, worker, projector)"),
-    "down": ("deploy.cmd_down", "stop the local stack"),
-    "status": ("deploy.cmd_status", "show broker, database, services, topics and consumer lag"),
-    "offsets": ("deploy.cmd_offsets", "show consumer groups' offsets, end offsets and lag"),
-    "env": ("deploy.cmd_env", "print shell exports to connect psql, kcat, curl or a notebook"),
-    "logs": ("deploy.cmd_logs", "show the services' logs"),
-    "topics": ("schemas.cmd_topics", "create the catalog's topics (idempotent) or list them"),
-    "bridge": ("bridge.cmd_bridge", "run the ingest HTTP server in the foreground"),
-    "import": ("bridge.cmd_import", "import NinjaTrader 8 Executions or Trades grid exports"),
+    "up": (
+        "fillstream.commands.up",
+        "start the local stack (Kafka, PostgreSQL, bridge, worker, projector)",
+    ),
+    "down": ("fillstream.commands.down", "stop the local stack"),
+    "status": (
+        "fillstream.commands.status",
+        "show broker, database, services, topics and consumer lag",
+    ),
+    "offsets": (
+        "fillstream.commands.offsets",
+        "show consumer groups' offsets, end offsets and lag",
+    ),
+    "env": (
+        "fillstream.commands.env",
+        "print shell exports to connect psql, kcat, curl or a notebook",
+    ),
+    "logs": ("fillstream.commands.logs", "show the services' logs"),
+    "topics": (
+        "fillstream.commands.topics",
+        "create the catalog's topics (idempotent) or list them",
+    ),
+    "bridge": ("fillstream.commands.bridge", "run the ingest HTTP server in the foreground"),
+    "import": (
+        "fillstream.commands.imports",
+        "import NinjaTrader 8 Executions or Trades grid exports",
+    ),
     "worker": (
-        "streams.cmd_worker",
+        "fillstream.commands.worker",
         "run the stream worker (matching, performance) in the foreground",
     ),
-    "project": ("projections.cmd_project", "run the projectors in the foreground"),
-    "notify": ("alerts.cmd_notify", "deliver alerts to their channels in the foreground"),
-    "alerts": ("alerts.cmd_alerts", "check the rules file, list alerts, set or end silences"),
+    "project": ("fillstream.commands.project", "run the projectors in the foreground"),
+    "notify": ("fillstream.commands.notify", "deliver alerts to their channels in the foreground"),
+    "alerts": (
+        "fillstream.commands.alerts",
+        "check the rules file, list alerts, set or end silences",
+    ),
     "projections": (
-        "projections.cmd_projections",
+        "fillstream.commands.projections",
         "list, rebuild (blue/green), switch, drop or archive projections",
     ),
     "regimes": (
-        "projections.cmd_regimes",
+        "fillstream.commands.regimes",
         "market regimes: versions, current labels, which serves",
     ),
     "experiments": (
-        "streams.cmd_experiments",
+        "fillstream.commands.experiments",
         "A/B experiments: create, list, show (arms and statistics), pause, promote, roll back",
     ),
-    "phase": ("projections.cmd_phase", "start, list or roll back phases (control topic)"),
-    "backup": ("deploy.cmd_backup", "dump the projections (PostgreSQL) to a file"),
-    "restore": ("deploy.cmd_restore", "restore a dump; the projectors then catch up with the log"),
-    "verify": ("fillstream.cmd_verify", "rebuild a projection aside and diff it with the live one"),
-    "migrate": ("projections.cmd_migrate", "apply the PostgreSQL migrations (idempotent)"),
-    "demo": ("fillstream.cmd_demo", "feed a generated trading session through the bridge"),
+    "phase": ("fillstream.commands.phase", "start, list or roll back phases (control topic)"),
+    "backup": ("fillstream.commands.backup", "dump the projections (PostgreSQL) to a file"),
+    "restore": (
+        "fillstream.commands.restore",
+        "restore a dump; the projectors then catch up with the log",
+    ),
+    "verify": (
+        "fillstream.commands.verify",
+        "rebuild a projection aside and diff it with the live one",
+    ),
+    "migrate": ("fillstream.commands.migrate", "apply the PostgreSQL migrations (idempotent)"),
+    "demo": ("fillstream.commands.demo", "feed a generated trading session through the bridge"),
 }
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from fillstream.errors import FillstreamError
-from fillstream.settings import Settings
+from core.errors import FillstreamError
+from core.settings import Settings
 from projections import versions
 from projections.migrate import connect
 from projections.projection import Projection

@@ -22,10 +22,10 @@ from typing import Any
 
 import psycopg
 
+from domain.experiments.model import Experiment
+from domain.experiments.report import ArmTrade
+from domain.experiments.tally import Tally
 from schemas.events import ExperimentArm
-from streams.experiment_report import ArmTrade
-from streams.experiment_tally import Tally
-from streams.experiments import Experiment
 
 _NEW_TRADES = """
 SELECT arm, exit_time, net_pnl, trade_id FROM experiment_trades

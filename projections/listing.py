@@ -23,9 +23,9 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
-from deploy._rdkafka import probe_consumer
-from fillstream.errors import FillstreamError
-from fillstream.settings import Settings
+from core.errors import FillstreamError
+from core.kafka import probe_consumer
+from core.settings import Settings
 from projections import PROJECTIONS, versions
 from projections.migrate import connect
 from projections.projection import Projection

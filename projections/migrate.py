@@ -8,8 +8,8 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from fillstream.errors import ServiceError
-from fillstream.settings import Settings
+from core.errors import ServiceError
+from core.settings import Settings
 
 log = logging.getLogger("fillstream.migrate")
 

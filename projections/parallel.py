@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from fillstream.errors import FillstreamError
-from fillstream.settings import Settings
+from core.errors import FillstreamError
+from core.settings import Settings
 from projections import versions
 from projections.migrate import connect
 from projections.projection import Projection

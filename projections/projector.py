@@ -40,17 +40,17 @@ from confluent_kafka import (
 from prometheus_client import Counter, Histogram
 from psycopg import sql
 
-from fillstream.errors import CodecError, FillstreamError
-from fillstream.lag import LagGauge
-from fillstream.settings import Settings
-from fillstream.watchdog import Watchdog
+from core.control_log import VoidRanges, read_log
+from core.errors import CodecError, FillstreamError
+from core.lag import LagGauge
+from core.settings import Settings
+from core.watchdog import Watchdog
 from projections import versions
 from projections.migrate import connect
 from projections.projection import Location, Projection
 from schemas.catalog import consume_batch
 from schemas.codec import Codec
 from schemas.reader import CellForms
-from streams.control import VoidRanges, read_log
 
 log = logging.getLogger("fillstream.projector")
 

@@ -37,10 +37,10 @@ import psycopg
 from confluent_kafka import KafkaException, TopicPartition
 from psycopg import sql
 
-from deploy._rdkafka import probe_consumer, quiet_admin
-from fillstream.errors import FillstreamError
-from fillstream.progress import ProgressLine, to_stderr
-from fillstream.settings import Settings, available_cores
+from core.errors import FillstreamError
+from core.kafka import probe_consumer, quiet_admin
+from core.progress import ProgressLine, to_stderr
+from core.settings import Settings, available_cores
 from projections import parallel, versions
 from projections.migrate import connect
 from projections.parity import Parity, compare

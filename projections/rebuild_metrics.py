@@ -25,9 +25,9 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from deploy._rdkafka import probe_consumer
-from fillstream.errors import ServiceError
-from fillstream.settings import Settings
+from core.errors import ServiceError
+from core.kafka import probe_consumer
+from core.settings import Settings
 from projections import PROJECTIONS
 from projections.migrate import connect
 from projections.projection import Projection

@@ -11,8 +11,8 @@ import psycopg
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from fillstream.errors import ServiceError
-from fillstream.settings import Settings
+from core.errors import ServiceError
+from core.settings import Settings
 from projections.migrate import connect
 
 log = logging.getLogger("fillstream.projector")

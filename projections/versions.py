@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from fillstream.errors import FillstreamError
-from fillstream.settings import Settings
+from core.errors import FillstreamError
+from core.settings import Settings
 from projections.projection import Projection
 
 STATES = ("live", "kept", "built", "building", "as_of", "scratch")

@@ -11,8 +11,8 @@ from importlib import resources
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from fillstream.errors import ServiceError
-from fillstream.settings import Settings
+from core.errors import ServiceError
+from core.settings import Settings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,7 +23,7 @@ import fastavro
 from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError
 
-from fillstream.errors import CodecError
+from core.errors import CodecError
 from schemas.events import EVENT_TYPES, Event, from_record, schema_name
 from schemas.reader import CellForms, compile_reader, compile_row_reader
 from schemas.registry import SchemaRegistry, default_registry

@@ -84,7 +84,7 @@ class Direction(StrEnum):
 
 
 class ExitReason(StrEnum):
-    """Why a trade was closed, read from the closing order's name (``streams.exits``)."""
+    """Why a trade was closed, read from the closing order's name (``domain.exits``)."""
 
     UNKNOWN = "unknown"
     TARGET = "target"

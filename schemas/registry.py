@@ -18,7 +18,7 @@ from fastavro.schema import fingerprint as _hex_fingerprint
 from fastavro.schema import load_schema, to_parsing_canonical_form
 from fastavro.types import Schema
 
-from fillstream.errors import CodecError
+from core.errors import CodecError
 from schemas.events import EVENT_TYPES
 
 SCHEMAS_DIR = Path(__file__).parent

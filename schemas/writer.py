@@ -23,7 +23,7 @@ from decimal import Context, Decimal
 from enum import Enum
 from typing import Any
 
-from fillstream.errors import CodecError
+from core.errors import CodecError
 
 Write = Callable[[Any, bytearray], None]
 """Appends the encoding of a value to the buffer; raises ``_Mismatch`` for a value that does not

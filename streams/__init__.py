@@ -6,12 +6,11 @@ and their engine, the regime classifier, the experiment statistics) import no Ka
 ``deriver`` runs each stage as a transactional consume-transform-produce loop.
 """
 
-from schemas.events import Regime
-from streams.alert_rules import Rule, RuleSet, RuleType, load_rules, parse_rules
-from streams.alerting import AlertBook
-from streams.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
-from streams.errors import StatisticsError, UnknownInstrumentError
-from streams.experiment_stats import (
+from domain.alerts.engine import AlertBook
+from domain.alerts.rules import Rule, RuleSet, RuleType, load_rules, parse_rules
+from domain.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
+from domain.errors import StatisticsError, UnknownInstrumentError
+from domain.experiments.stats import (
     bootstrap_interval,
     mann_whitney,
     sample_ratio_mismatch,
@@ -19,7 +18,7 @@ from streams.experiment_stats import (
     two_proportion_test,
     welch_test,
 )
-from streams.matching import (
+from domain.matching import (
     RECENT_LIMIT,
     Book,
     OpenLot,
@@ -30,13 +29,14 @@ from streams.matching import (
     position_key,
     trade_id,
 )
-from streams.regimes import (
+from domain.regimes import (
     RegimeLabel,
     RegimeParameters,
     RegimeState,
     label_bars,
     regime_at,
 )
+from schemas.events import Regime
 
 __all__ = [
     "AlertBook",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from tests.harness import Endpoints, service_endpoints, settings_for, temporary_home
 
 

@@ -25,10 +25,10 @@ from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from core.errors import ServiceError
+from core.settings import PROJECT_ROOT, Settings
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres
-from fillstream.errors import ServiceError
-from fillstream.settings import PROJECT_ROOT, Settings
 from schemas.catalog import ensure_topics
 
 KAFKA_LIBS = PROJECT_ROOT / ".fillstream" / "kafka" / "libs"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fillstream.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 SOURCES = sorted((PROJECT_ROOT / "bridge" / "ninjatrader").glob("*.cs"))
 STUBS = PROJECT_ROOT / "tests" / "ninjatrader" / "NinjaTraderStubs.cs"

@@ -1,7 +1,7 @@
 """Historical import: NinjaTrader 8 grid exports (CSV) → events, and reconciliation.
 
 Pure parsing (``formats``, ``grid``, ``executions``, ``trades``) and comparison (``reconcile``)
-are separate from the Kafka edge (``kafka``) and the command (``bridge.cmd_import``).
+are separate from the Kafka edge (``kafka``) and the command (``fillstream.commands.imports``).
 """
 
 from bridge.imports.errors import ImportFileError, UnrecognizedHeaderError

@@ -1,4 +1,4 @@
-"""Errors of the export import; leaves of ``fillstream.errors``.
+"""Errors of the export import; leaves of ``core.errors``.
 
 A bad cell is an ``InvalidEventError(column, reason)`` (the caller adds the line); a header that
 is not the expected grid's is an ``UnrecognizedHeaderError``; a file that cannot be imported at
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fillstream.errors import FillstreamError
+from core.errors import FillstreamError
 
 
 class UnrecognizedHeaderError(FillstreamError):

@@ -34,7 +34,7 @@ from bridge.imports.grid import (
     read_grid,
 )
 from bridge.parsing import derive_event_id
-from fillstream.errors import InvalidEventError
+from core.errors import InvalidEventError
 from schemas.events import (
     Envelope,
     EventId,

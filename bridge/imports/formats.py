@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from bridge.parsing import MAX_DECIMAL_PLACES
-from fillstream.errors import InvalidEventError
+from core.errors import InvalidEventError
 
 NOT_AVAILABLE = frozenset({"", "n/a", "na", "-"})
 """Cells NinjaTrader writes for a value it does not have."""

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from bridge.imports.errors import UnrecognizedHeaderError
 from bridge.imports.formats import DateOrder, MarkEvidence
-from fillstream.errors import InvalidEventError
+from core.errors import InvalidEventError
 
 E = TypeVar("E")
 

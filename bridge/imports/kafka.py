@@ -17,8 +17,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from bridge.publisher import PublishError
 from bridge.spool import SpoolRecord
-from fillstream.errors import CodecError, ServiceError
-from fillstream.settings import Settings
+from core.errors import CodecError, ServiceError
+from core.settings import Settings
 from schemas.catalog import producer_config
 from schemas.codec import Codec
 

@@ -16,7 +16,7 @@ from bridge.imports.formats import DateOrder, MarkEvidence
 from bridge.imports.grid import ImportResult, RejectedRow, rejected_lines
 from bridge.publisher import kafka_record
 from bridge.spool import SpoolRecord
-from fillstream.settings import Settings
+from core.settings import Settings
 from schemas.catalog import record_headers
 from schemas.codec import Codec
 from schemas.events import ExecutionReported, TradeReported, schema_name

@@ -25,7 +25,7 @@ from bridge.imports.executions import parse_executions
 from bridge.imports.formats import DateOrder, MarkEvidence
 from bridge.imports.grid import EXECUTION_COLUMNS, Progress, read_grid
 from bridge.imports.parsed import Parsed, encoded, joined
-from fillstream.settings import Settings
+from core.settings import Settings
 from schemas.codec import Codec, default_codec
 
 PART_SIZE = 1 << 19

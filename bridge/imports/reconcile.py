@@ -1,6 +1,6 @@
 """Our trades, derived from imported executions, against the trades NinjaTrader reported. Pure.
 
-Executions become trades exactly as the stream worker makes them (``streams.matching.apply``:
+Executions become trades exactly as the stream worker makes them (``domain.matching.apply``:
 FIFO per account, instrument and strategy, in time order; executions with the same time keep
 their input order). Each derived trade is paired with the Trades-grid row of the same account,
 instrument, direction, quantity, entry time and exit time (to the second); among several such
@@ -9,7 +9,7 @@ compared, to the cent:
 
 - ``Entry price``, ``Exit price``: the prices, exactly.
 - ``Profit``: our **net** P&L (``TradeClosed.net_pnl``: points × quantity × the contract's point
-  value from ``streams.contracts``, minus the commission and fees allocated to the trade)
+  value from ``domain.contracts``, minus the commission and fees allocated to the trade)
   against NinjaTrader's Profit. Gross or net cannot be told from the real exports at hand: every
   Commission and fee cell in them is $0.00. Net is the reading consistent with the grid itself,
   whose ``Cum. net profit`` is the running sum of ``Profit`` (true to the cent in both real
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from domain.contracts import spec_for
+from domain.errors import UnknownInstrumentError
+from domain.matching import Book, apply, position_key
 from schemas.events import Direction, ExecutionReported, TradeClosed, TradeId, TradeReported
-from streams.contracts import spec_for
-from streams.errors import UnknownInstrumentError
-from streams.matching import Book, apply, position_key
 
 _CENT = Decimal("0.01")
 

@@ -48,7 +48,7 @@ from bridge.imports.grid import (
     convert_rows,
     read_grid,
 )
-from fillstream.errors import InvalidEventError
+from core.errors import InvalidEventError
 from schemas.events import Direction, Envelope, EventId, Source, TradeReported
 
 _FEES = tuple(c.name for c in FEE_COLUMNS)

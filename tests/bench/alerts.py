@@ -32,7 +32,7 @@ from aiosmtpd.controller import Controller
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections.migrate import migrate
 from schemas.catalog import producer_config, record_headers
 from schemas.codec import default_codec

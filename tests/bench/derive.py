@@ -15,7 +15,7 @@ from decimal import Decimal
 import fastavro
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from schemas.catalog import ensure_topics, producer_config, record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ExecutionId, ExecutionReported, Side, Source

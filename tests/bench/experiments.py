@@ -19,10 +19,18 @@ import numpy as np
 import psycopg
 from confluent_kafka import Producer
 
-from fillstream.settings import Settings
+from bridge.experiments import change, change_event
+from control.guard import evaluate, treatment_figures
+from core.settings import Settings
+from domain.experiments.model import ExperimentSpec, fold
+from domain.experiments.report import ArmTrade, report, sequential_test
+from domain.experiments.rollout import RolloutTrade, rollout
+from domain.performance.figures import TradeResult, trading_day
+from domain.performance.ledger import Ledger
+from domain.performance.snapshots import Scope, snapshot
+from domain.regimes import RegimeParameters
 from projections import PERFORMANCE
 from projections.experiment_reads import Tallies
-from projections.guard import evaluate, treatment_figures
 from projections.migrate import connect, migrate
 from projections.projector import Projector, ensure_partition
 from projections.rebuild import log_end
@@ -37,16 +45,8 @@ from schemas.events import (
     MetricScope,
     MetricWindow,
 )
-from streams.deriver import Batch, Record
-from streams.experiment_log import change, change_event
-from streams.experiment_report import ArmTrade, report, sequential_test
-from streams.experiments import ExperimentSpec, fold
-from streams.ledger import Ledger
-from streams.performance import TradeResult, trading_day
-from streams.regime_stage import LabelRegimes
-from streams.regimes import RegimeParameters
-from streams.rollout import RolloutTrade, rollout
-from streams.snapshots import Scope, snapshot
+from streams.runtime.deriver import Batch, Record
+from streams.stages.regimes import LabelRegimes
 from tests.bench.report import Result
 from tests.harness import wait_for
 

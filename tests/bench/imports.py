@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bridge import cmd_import
 from bridge.imports import parse_executions
-from fillstream.settings import Settings
+from core.settings import Settings
+from fillstream.commands import imports as cmd_import
 from schemas.catalog import ensure_topics
 from tests.bench.ingest import START, executions, raw_producer_rate
 from tests.bench.report import Result

@@ -35,9 +35,9 @@ import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from core.errors import ConfigError
+from core.settings import Settings
 from deploy.postgres import LocalPostgres
-from fillstream.errors import ConfigError
-from fillstream.settings import Settings
 from projections.migrate import connect, migrate
 from schemas.catalog import ensure_topics, producer_config
 from tests.bench.report import Result

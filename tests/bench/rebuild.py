@@ -22,7 +22,10 @@ from typing import Any
 from confluent_kafka import Producer
 from psycopg import sql
 
-from fillstream.settings import Settings
+from core.settings import Settings
+from domain.performance.figures import TradeResult
+from domain.performance.ledger import Ledger
+from domain.performance.snapshots import Scope, snapshot
 from projections import PERFORMANCE, TRADES
 from projections.migrate import connect, migrate
 from projections.projection import Location, Projection
@@ -44,10 +47,7 @@ from schemas.events import (
     TradeClosed,
     TradeId,
 )
-from streams.ledger import Ledger
-from streams.performance import TradeResult
-from streams.performance_stages import SUPERSEDES
-from streams.snapshots import Scope, snapshot
+from streams.stages.performance import SUPERSEDES
 from tests.bench.report import Result
 
 START = datetime(2026, 9, 21, 13, 30, tzinfo=UTC)

@@ -26,7 +26,7 @@ from alerts import render
 from alerts.channels import AlertFeed, Channel, channels_from_config
 from alerts.dispatch import Backoff, Dispatcher, Outcome
 from alerts.errors import DeliveryError
-from fillstream.health import serve_health
+from core.health import serve_health
 from schemas.events import AlertChanged, AlertState
 from tests.harness import free_port, wait_for
 from tests.unit.test_alert_channels import alert

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from fillstream.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from projections.migrate import connect
 from schemas.catalog import producer_config, record_headers
 from schemas.codec import default_codec
@@ -285,7 +285,7 @@ def test_a_drawdown_from_real_trades_is_delivered_and_reminded(
 def test_a_failed_rebuild_raises_and_the_next_good_one_resolves(
     alerting: tuple[Settings, Pipeline], hook: Hook
 ) -> None:
-    from projections.cmd_projections import _report_rebuild
+    from fillstream.commands.projections import _report_rebuild
 
     settings, _ = alerting
     notify = notifier(settings).start()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections import TRADES
 from projections.archive import ArchiveError, archive, months_back, parse_month, unarchive
 from projections.migrate import migrate

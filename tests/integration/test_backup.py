@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from psycopg import sql
 
+from core.settings import Settings
 from deploy.backup import BackupError, backup, restore
-from fillstream.settings import Settings
 from projections import PROJECTIONS, SERVICE_CHECKS
 from projections.listing import list_projections
 from projections.migrate import connect, migrate

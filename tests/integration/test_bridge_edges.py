@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import ServiceProcess, end_offsets, execution, post
 

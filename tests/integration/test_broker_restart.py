@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from deploy._process import port_in_use
+from core.process import port_in_use
 from deploy.kafka import LocalKafka
+from domain.contracts import spec_for
 from projections.migrate import migrate
-from streams.contracts import spec_for
 from tests.harness import Endpoints, local_kafka, settings_for, temporary_home, wait_for
 from tests.integration.pipeline import ServiceProcess, execution, post, query, readiness
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fillstream.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from tests.harness import KAFKA_LIBS, free_ports, temporary_home
 
 pytestmark = pytest.mark.integration

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from fillstream.errors import ConfigError
-from fillstream.settings import Settings
-from projections.guard import GuardLock
-from projections.guard_phases import PhaseFollowUp
+from bridge.experiments import change, read_experiments
+from control.guard import GuardLock
+from control.guard_phases import PhaseFollowUp
+from control.phases import plan_rollback, rollback, start
+from core.control_log import read_log
+from core.errors import ConfigError
+from core.settings import Settings
+from domain.experiments.model import Status
+from fillstream.commands.experiments import main as experiments_main
 from projections.migrate import migrate
-from projections.phases import plan_rollback, rollback, start
 from schemas.events import ExperimentAction
-from streams.cmd_experiments import main as experiments_main
-from streams.control import read_log
-from streams.experiment_log import change, read_experiments
-from streams.experiments import Status
 
 pytestmark = pytest.mark.integration
 

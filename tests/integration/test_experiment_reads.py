@@ -12,14 +12,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from fillstream.settings import Settings
+from bridge.experiments import change_event
+from core.settings import Settings
+from domain.experiments.model import Experiment, ExperimentSpec, fold
+from domain.experiments.report import ArmTrade, sequential_test
 from projections.experiment_reads import Tallies, horizon, new_trades
 from projections.migrate import connect, migrate
 from projections.projector import ensure_partition
 from schemas.events import ExperimentAction, ExperimentArm
-from streams.experiment_log import change_event
-from streams.experiment_report import ArmTrade, sequential_test
-from streams.experiments import Experiment, ExperimentSpec, fold
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from fillstream.settings import Settings
-from projections.guard import check_once
+from bridge.experiments import ExperimentFollower, read_experiments
+from control.guard import check_once
+from core.settings import Settings
+from domain.experiments.model import assign
+from fillstream.commands.experiments import main as experiments_main
 from schemas.codec import default_codec
 from schemas.events import ExperimentArm
-from streams.cmd_experiments import main as experiments_main
-from streams.experiment_log import ExperimentFollower, read_experiments
-from streams.experiments import assign
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running

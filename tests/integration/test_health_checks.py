@@ -14,13 +14,13 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka import Producer
 
-from fillstream.health_events import is_stopping
-from fillstream.health_reporter import HealthReporter
-from fillstream.settings import Settings
+from core.health_events import is_stopping
+from core.health_reporter import HealthReporter
+from core.settings import Settings
+from fillstream.commands.worker import STAGES
 from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.events import ServiceChecked
-from streams.cmd_worker import STAGES
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import post, query, readiness
 from tests.integration.test_bridge_edges import heartbeat
@@ -150,7 +150,7 @@ def test_a_reporter_neither_blocks_nor_fails_while_kafka_is_down(
         made.append(time.monotonic())
         return {"kafka": False}
 
-    caplog.set_level(logging.INFO, logger="fillstream.health")
+    caplog.set_level(logging.INFO, logger="core.health")
     reporter = HealthReporter(
         down, default_codec(), service="bridge", port=1, checks=checks, figures=dict
     )

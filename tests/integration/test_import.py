@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from bridge import cmd_import
 from bridge.imports import parse_executions, parts
 from bridge.imports.kafka import publish
 from bridge.parsing import parse_event
 from bridge.publisher import kafka_record
+from core.settings import PROJECT_ROOT, Settings
 from fillstream import cli
-from fillstream.settings import PROJECT_ROOT, Settings
+from fillstream.commands import imports as cmd_import
 from schemas.codec import default_codec
 from schemas.events import Event, ExecutionReported, Source
 from tests.harness import free_port, wait_for

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post
 from tests.integration.test_walking_skeleton import Pipeline, running, scrape, trade_count

@@ -11,13 +11,13 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from deploy import _process
+from core import process as _process
+from core.errors import ServiceError
+from core.settings import Settings
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres
-from deploy.report import collect_status, render_table
 from deploy.services import SERVICES
-from fillstream.errors import ServiceError
-from fillstream.settings import Settings
+from fillstream.report import collect_status, render_table
 from schemas.catalog import load_catalog
 from tests.harness import KAFKA_LIBS, free_port, free_ports, temporary_home, wait_for
 

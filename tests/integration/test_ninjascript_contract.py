@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import (
     BarClosed,

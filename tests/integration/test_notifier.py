@@ -12,7 +12,7 @@ import pytest
 
 from alerts.ledger import DeliveryLedger
 from alerts.notifier import Notifier
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections.migrate import connect, migrate
 from schemas.codec import default_codec
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
-from fillstream.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from schemas.catalog import producer_config
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import ServiceProcess, post, readiness

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from deploy.cmd_offsets import main
-from deploy.offsets import OffsetsError, group_positions, parse_duration, parse_moment
-from fillstream.settings import Settings
+from control.offsets import OffsetsError, group_positions, parse_duration, parse_moment
+from core.settings import Settings
+from fillstream.commands.offsets import main
 from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from fillstream.settings import Settings
+from core.settings import Settings
+from domain.contracts import spec_for
+from domain.paper import FillModel, simulate
 from schemas.events import BarClosed, Direction, Envelope, EventId, SignalEmitted
-from streams.contracts import spec_for
-from streams.paper import FillModel, simulate
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running

@@ -12,17 +12,17 @@ from decimal import Decimal
 import pytest
 from confluent_kafka import Producer
 
-from fillstream.settings import Settings
+from core.settings import Settings
+from domain.performance.figures import TradeResult
+from domain.performance.ledger import Ledger
+from domain.performance.snapshots import Scope, snapshot
 from projections import PERFORMANCE
 from projections.migrate import migrate
 from projections.projector import EVENTS, Projector
 from projections.rebuild import log_end
 from schemas.codec import default_codec
 from schemas.events import MetricScope, MetricWindow, PerformanceSnapshot
-from streams.ledger import Ledger
-from streams.performance import TradeResult
-from streams.performance_stages import SUPERSEDES
-from streams.snapshots import Scope, snapshot
+from streams.stages.performance import SUPERSEDES
 from tests.harness import wait_for
 from tests.integration.pipeline import query
 

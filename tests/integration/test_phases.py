@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from deploy.cmd_offsets import main as offsets_main
-from deploy.offsets import OffsetsError
-from fillstream.errors import ConfigError
-from fillstream.settings import Settings
+from control.offsets import OffsetsError
+from control.phases import load_config, plan_rollback, rollback, start
+from core.control_log import PhaseError, read_log
+from core.errors import ConfigError
+from core.settings import Settings
+from fillstream.commands.offsets import main as offsets_main
+from fillstream.commands.phase import main as phase_main
 from projections import PERFORMANCE, POSITIONS, TRADES
-from projections.cmd_phase import main as phase_main
 from projections.migrate import connect
-from projections.phases import load_config, plan_rollback, rollback, start
 from schemas.catalog import ensure_topics
-from streams.control import PhaseError, read_log
 from tests.harness import free_ports, wait_for
 from tests.integration.pipeline import execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running
@@ -143,7 +143,7 @@ def test_a_rolled_back_phase_leaves_the_projections_of_a_system_that_never_ran_i
     assert [p.active for p in read_log(settings).phases()] == [True]
     plan = plan_rollback(settings, "average-cost")
     assert plan.settings == {"FILLSTREAM_MATCHING": ("average-cost", "fifo")}
-    assert set(plan.moves) == {"streams.matching", "streams.scopes", "streams.performance"}
+    assert set(plan.moves) == {"domain.matching", "streams.scopes", "domain.performance.figures"}
     assert {p.name for p in plan.projections} == {"trades", "positions", "performance"}
     assert sum(b - a for a, b in plan.void.values()) > 0
 
@@ -202,4 +202,4 @@ def test_phase_commands_refuse_what_they_cannot_do(
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     with pytest.raises(OffsetsError, match="no phase named 'later'"):
-        offsets_main(["rewind", "streams.matching", "--to-phase", "later"])
+        offsets_main(["rewind", "domain.matching", "--to-phase", "later"])

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections import TRADES
 from projections.migrate import migrate
 from projections.projector import Projector, trim_scale

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections import PERFORMANCE, PROJECTIONS, TRADES, versions
 from projections import rebuild as rebuild_module
 from projections.migrate import connect, migrate
@@ -178,7 +178,7 @@ def test_until_builds_the_projection_as_known_at_a_moment(
 def test_verify_reports_the_share_of_identical_rows_and_the_first_differences(
     settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fillstream.cmd_verify import main as verify_main
+    from fillstream.commands.verify import main as verify_main
 
     assert post(settings, round_trips("g", 4))[0] == 202
     wait_trades(settings, 4)
@@ -291,7 +291,7 @@ def test_rebuild_all_switches_every_projection_from_the_command_line(
     settings: Settings, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    from projections.cmd_projections import main as projections_main
+    from fillstream.commands.projections import main as projections_main
 
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections import TRADES
 from projections import rebuild as rebuild_module
 from projections.rebuild import RebuildError, rebuild

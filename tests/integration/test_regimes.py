@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fillstream.errors import FillstreamError
-from fillstream.settings import Settings
-from projections.cmd_phase import main as phase_main
-from projections.cmd_regimes import main as regimes_main
-from projections.cmd_regimes import serve_version
+from core.errors import FillstreamError
+from core.settings import Settings
+from domain.experiments.rollout import sharpe
+from domain.performance.figures import TradeResult, summarize
+from domain.regimes import RegimeLabel, label_bars, parse_parameters, regime_at
+from fillstream.commands.phase import main as phase_main
+from fillstream.commands.regimes import main as regimes_main
+from fillstream.commands.regimes import serve_version
 from projections.migrate import connect
 from schemas.events import BarClosed, Envelope, EventId
-from streams.performance import TradeResult, summarize
-from streams.regimes import RegimeLabel, label_bars, parse_parameters, regime_at
-from streams.rollout import sharpe
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from schemas.catalog import ensure_topics
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import ServiceProcess, execution, post, query

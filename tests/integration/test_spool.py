@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from core.settings import Settings
 from deploy.kafka import LocalKafka
-from fillstream.settings import Settings
 from projections.migrate import migrate
 from schemas.catalog import ensure_topics
 from schemas.codec import default_codec

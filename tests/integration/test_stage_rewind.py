@@ -1,4 +1,4 @@
-"""Rewinding a stage with state (``fillstream offsets rewind streams.matching --to-datetime T``)
+"""Rewinding a stage with state (``fillstream offsets rewind domain.matching --to-datetime T``)
 against a real broker, worker and projector: the stage's state is rebuilt as it was at T, so
 exactly the executions logged after T are derived again, identically, with the positions T
 left open; an interrupted rebuild marks the changelog until it is run again."""
@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from deploy.cmd_offsets import main as offsets_main
-from deploy.offsets import group_positions
-from fillstream.settings import Settings
+from control.offsets import group_positions
+from core.settings import Settings
+from fillstream.commands.offsets import main as offsets_main
+from fillstream.commands.worker import STAGES
 from schemas.codec import default_codec
 from schemas.events import TradeClosed
-from streams.cmd_worker import STAGES
-from streams.deriver import REWIND_MARKER, Deriver, UnfinishedRewind
+from streams.runtime.deriver import REWIND_MARKER, Deriver, UnfinishedRewind
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running
@@ -99,11 +99,11 @@ def test_a_matching_rewind_by_datetime_derives_exactly_what_came_after_again(
     assert len(first) == 4
 
     pipeline.worker.stop()
-    assert offsets_main(["rewind", "streams.matching", "--to-datetime", moment.isoformat(),
+    assert offsets_main(["rewind", "domain.matching", "--to-datetime", moment.isoformat(),
                          "--execute"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "state rebuilt from 5 records" in out  # the executions before T
-    (position,) = group_positions(settings, "streams.matching")
+    (position,) = group_positions(settings, "domain.matching")
     assert sum(p.committed or 0 for p in position.partitions) == 5
     changelog = read_all(settings, "streams-books-changelog")
     assert [v for k, v in changelog if k == REWIND_MARKER] == [b"1", None]  # set, then cleared
@@ -133,7 +133,7 @@ def test_an_interrupted_state_rebuild_marks_the_changelog_until_run_again(
     wait_for(lambda: len(query(settings, "SELECT 1 FROM trades")) == 10, timeout=90,
              message="no trades")  # fmt: skip
     pipeline.worker.stop()
-    (position,) = group_positions(settings, "streams.matching")
+    (position,) = group_positions(settings, "domain.matching")
     targets = {p.partition: p.committed or 0 for p in position.partitions}
 
     stop = threading.Event()

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
-from fillstream.settings import Settings
-from fillstream.shutdown import GRACE_SECONDS
+from core.settings import Settings
+from core.shutdown import GRACE_SECONDS
 from projections.migrate import migrate
 from schemas.codec import default_codec
 from schemas.events import AlertChanged

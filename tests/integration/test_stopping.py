@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from fillstream.settings import Settings
-from fillstream.shutdown import GRACE_SECONDS
+from core.settings import Settings
+from core.shutdown import GRACE_SECONDS
 from projections.migrate import migrate
 from tests.harness import free_port
 from tests.integration.pipeline import ServiceProcess

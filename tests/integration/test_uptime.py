@@ -18,8 +18,8 @@ import pytest
 from confluent_kafka import Producer
 from psycopg import sql
 
-from fillstream.health_events import service_checked, stopping_checks
-from fillstream.settings import Settings
+from core.health_events import service_checked, stopping_checks
+from core.settings import Settings
 from projections import SERVICE_CHECKS
 from projections.migrate import migrate
 from projections.projector import Projector
@@ -267,7 +267,7 @@ def test_a_rebuild_of_the_uptime_projection_keeps_its_views(
     before = {v: done(settings, v) for v in views}
     assert before["uptime_daily"] and before["uptime_monthly"]
 
-    from projections.cmd_projections import main as projections_main
+    from fillstream.commands.projections import main as projections_main
 
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)

@@ -19,10 +19,10 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from fillstream.settings import Settings
+from core.settings import Settings
+from domain.performance.figures import DEFINITIONS_VERSION, Performance, TradeResult, summarize
 from projections import PROJECTIONS
 from projections.migrate import migrate
-from streams.performance import DEFINITIONS_VERSION, Performance, TradeResult, summarize
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, end_offsets, execution, post, query
 
@@ -61,7 +61,7 @@ def pipeline(settings: Settings) -> Iterator[Pipeline]:
 
 
 def stored_locally(settings: Settings, stage: str) -> bool:
-    """Whether a stage's local state store holds a record (``streams.store``)."""
+    """Whether a stage's local state store holds a record (``streams.runtime.store``)."""
     for path in (settings.home / "state" / settings.group(stage)).glob("*.sqlite"):
         with contextlib.closing(sqlite3.connect(path)) as conn:
             try:
@@ -249,7 +249,7 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
         lambda: trade_count(settings) >= 100, timeout=90, message="pipeline did not start flowing"
     )
     # the local store is written after each commit: kill once it holds some of the books
-    wait_for(lambda: stored_locally(settings, "streams.matching"), timeout=60,
+    wait_for(lambda: stored_locally(settings, "domain.matching"), timeout=60,
              message="the matching stage never wrote its local state store")  # fmt: skip
     pipeline.worker.kill()
     pipeline.projector.kill()
@@ -351,7 +351,7 @@ def test_matching_in_three_processes_shares_the_partitions_and_survives_a_restar
 def test_projections_list_shows_versions_rows_and_lag(
     settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from projections.cmd_projections import main as projections_main
+    from fillstream.commands.projections import main as projections_main
     from projections.listing import list_projections
 
     trips = [("l-1", "21000.00", "21002.00"), ("l-2", "21001.00", "20999.50")]

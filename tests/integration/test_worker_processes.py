@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from fillstream.settings import Settings
+from core.settings import Settings
+from fillstream.commands.worker import STAGES, available_cores, default_matching_processes
 from schemas.catalog import load_catalog
-from streams.cmd_worker import STAGES, available_cores, default_matching_processes
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, alive, readiness
 

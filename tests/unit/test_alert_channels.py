@@ -28,7 +28,7 @@ from alerts.channels import (
 )
 from alerts.dispatch import Backoff, Dispatcher, Outcome
 from alerts.errors import DeliveryError
-from fillstream.errors import ConfigError
+from core.errors import ConfigError
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity
 from tests.harness import wait_for
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from fillstream.errors import ConfigError
-from fillstream.settings import PROJECT_ROOT
+from core.errors import ConfigError
+from core.settings import PROJECT_ROOT
+from domain.alerts.rules import RuleType, load_rules, parse_rules
 from schemas.events import MetricScope, Severity
-from streams.alert_rules import RuleType, load_rules, parse_rules
 
 EXAMPLE = PROJECT_ROOT / "deploy" / "alerts" / "alerts.toml"
 

@@ -11,6 +11,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.alerts.engine import AlertBook
+from domain.alerts.rules import RuleSet, parse_rules
 from schemas.codec import default_codec
 from schemas.events import (
     AlertChanged,
@@ -23,10 +25,8 @@ from schemas.events import (
     ServiceChecked,
     Severity,
 )
-from streams.alert_rules import RuleSet, parse_rules
-from streams.alert_stages import AlertOnHealth, AlertOnPerformance, _kept
-from streams.alerting import AlertBook
-from streams.deriver import Batch, Record
+from streams.runtime.deriver import Batch, Record
+from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, _kept
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Chicago
 _ids = itertools.count(1)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fillstream.errors import CodecError
+from core.errors import CodecError
 from schemas import (
     EVENT_TYPES,
     AlertChanged,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.context import MarketContext
+from domain.context import MarketContext
 from tests.stubs import BASE_TIME, bar, signal
 
 T = BASE_TIME

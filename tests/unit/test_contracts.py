@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from fillstream.errors import InvalidEventError
-from streams import performance
-from streams.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
-from streams.errors import UnknownInstrumentError
+from core.errors import InvalidEventError
+from domain.contracts import CONTRACTS, CONTRACTS_VERSION, ContractSpec, root_of, spec_for
+from domain.errors import UnknownInstrumentError
+from domain.performance import figures as performance
 
 # root: (tick size, point value, tick value), as published by CME Group
 EXPECTED = {
@@ -49,7 +49,7 @@ def test_tick_size_point_value_and_tick_value(root: str) -> None:
 
 
 def test_trading_days_follow_the_sessions_of_every_contract() -> None:
-    # streams.performance dates a trade by the session it closed in, with one rollover for all
+    # the performance figures date a trade by the session it closed in, with one rollover for all
     for spec in CONTRACTS:
         assert spec.session_time_zone == str(performance.SESSION_ZONE), spec.root
         assert spec.session_open == performance.SESSION_ROLLOVER, spec.root

@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fillstream import cmd_demo
+from core.errors import InvalidEventsError, ServiceError
+from fillstream.commands import demo as cmd_demo
 from fillstream.demo import (
     DEFAULT_START,
     expected_trade_count,
     generate_session,
     summarize,
 )
-from fillstream.errors import InvalidEventsError, ServiceError
 
 TICK = Decimal("0.25")
 QUOTE_PRICES = {"open", "high", "low", "close", "bid", "ask", "price"}

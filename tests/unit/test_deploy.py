@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from core.settings import PROJECT_ROOT, Settings
 from fillstream.cli import COMMANDS
-from fillstream.settings import PROJECT_ROOT, Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE_DIR = DEPLOY / "compose"
@@ -33,7 +33,13 @@ RULES = DEPLOY / "prometheus" / "rules" / "fillstream.yml"
 SYSTEMD = DEPLOY / "systemd"
 SYSTEMD_ENV = SYSTEMD / "fillstream.env.example"
 GRAFANA = DEPLOY / "grafana"
-PACKAGES = ("fillstream", "schemas", "bridge", "streams", "projections", "deploy", "alerts")
+# the top-level packages, as pyproject.toml lists them for the build
+PACKAGES = tuple(
+    name.rstrip("*")
+    for name in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+)
 
 LONG_RUNNING = {"bridge": 8787, "worker": 8788, "project": 8789, "notify": 8790}
 """The fillstream processes a deployment runs, with their default ports."""
@@ -284,8 +290,7 @@ def test_the_dockerfile_copies_every_package() -> None:
     for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
         sources |= set(line.split()[:-1])
     assert copied and all((PROJECT_ROOT / s).exists() for s in sources), sources
-    packages = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    top = {p.split(".")[0] for p in packages["packages"]}
+    top = set(PACKAGES)
     assert top <= sources, f"the image misses {sorted(top - sources)}"
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.exits import exit_reason
 from schemas.events import ExitReason
-from streams.exits import exit_reason
 from tests.ntexports import samples
 
 R = ExitReason

@@ -11,10 +11,10 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
+from bridge.experiments import change_event
+from domain.experiments.model import Experiment, ExperimentSpec, fold
+from domain.experiments.report import ArmTrade, report
 from schemas.events import ExperimentAction, ExperimentArm
-from streams.experiment_log import change_event
-from streams.experiment_report import ArmTrade, report
-from streams.experiments import Experiment, ExperimentSpec, fold
 
 SPEC = ExperimentSpec(
     experiment_id="breakout-v2", strategy="Breakout", control_variant="v1", treatment_variant="v2"

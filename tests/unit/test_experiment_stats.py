@@ -16,15 +16,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from fillstream.errors import FillstreamError
-from streams.distributions import (
+from core.errors import FillstreamError
+from domain.errors import StatisticsError
+from domain.experiments.distributions import (
     chi_square_sf,
     regularized_beta,
     student_t_cdf,
     student_t_quantile,
 )
-from streams.errors import StatisticsError
-from streams.experiment_stats import (
+from domain.experiments.stats import (
     Arm,
     SequentialState,
     apply,

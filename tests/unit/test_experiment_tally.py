@@ -12,10 +12,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.experiments.report import ArmTrade, sequential_test
+from domain.experiments.stats import Arm, apply, start_sequential
+from domain.experiments.tally import Tally
 from schemas.events import ExperimentArm
-from streams.experiment_report import ArmTrade, sequential_test
-from streams.experiment_stats import Arm, apply, start_sequential
-from streams.experiment_tally import Tally
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 

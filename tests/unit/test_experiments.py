@@ -15,11 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from fillstream.errors import ConfigError
-from schemas.codec import default_codec
-from schemas.events import ExperimentAction, ExperimentArm, ExperimentChanged
-from streams.experiment_log import change_event
-from streams.experiments import (
+from bridge.experiments import change_event
+from core.errors import ConfigError
+from domain.experiments.model import (
     KILL_SWITCH,
     ExperimentError,
     Experiments,
@@ -32,6 +30,8 @@ from streams.experiments import (
     fold,
     spec_from_config,
 )
+from schemas.codec import default_codec
+from schemas.events import ExperimentAction, ExperimentArm, ExperimentChanged
 
 T0 = datetime(2026, 9, 22, 14, tzinfo=UTC)
 SPEC = ExperimentSpec(

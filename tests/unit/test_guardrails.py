@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from bridge.experiments import change_event
+from domain.experiments.guardrails import Decision, TreatmentFigures, breaches, next_step
+from domain.experiments.model import Experiment, ExperimentSpec, apply, fold
 from schemas.events import ExperimentAction
-from streams.experiment_log import change_event
-from streams.experiments import Experiment, ExperimentSpec, apply, fold
-from streams.guardrails import Decision, TreatmentFigures, breaches, next_step
 
 T0 = datetime(2026, 9, 22, 14, tzinfo=UTC)
 SPEC = ExperimentSpec(

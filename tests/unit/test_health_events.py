@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from fillstream.health_events import (
+from core.health_events import (
     bridge_figures,
     is_stopping,
     projector_figures,

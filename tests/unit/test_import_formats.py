@@ -24,7 +24,7 @@ from bridge.imports.formats import (
     parse_quantity,
     parse_time,
 )
-from fillstream.errors import InvalidEventError
+from core.errors import InvalidEventError
 from tests.ntexports import DateStyle, MoneyStyle, render_money, render_time
 
 NEW_YORK = ZoneInfo("America/New_York")

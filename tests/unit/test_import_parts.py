@@ -15,7 +15,7 @@ from bridge.imports import DateOrder, UnrecognizedHeaderError, parse_executions
 from bridge.imports.grid import EXECUTION_COLUMNS, read_grid
 from bridge.imports.parsed import Parsed, encoded
 from bridge.imports.parts import Part, PartReader, split
-from fillstream.settings import Settings
+from core.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported
 from tests.ntexports import CANONICAL, DateStyle, MoneyStyle, Variant, render_executions

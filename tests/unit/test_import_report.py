@@ -12,8 +12,8 @@ from bridge.imports import parse_executions, parse_trades, reconcile
 from bridge.imports.outcome import FileResult, Outcome
 from bridge.imports.parsed import encoded
 from bridge.imports.report import render_text, to_json
-from fillstream.progress import ProgressLine, describe, duration
-from fillstream.settings import Settings
+from core.progress import ProgressLine, describe, duration
+from core.settings import Settings
 from schemas.codec import default_codec
 from tests.ntexports import samples
 

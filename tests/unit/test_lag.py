@@ -7,7 +7,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from fillstream.lag import LAG, LagGauge, worst
+from core.lag import LAG, LagGauge, worst
 
 
 def test_the_worst_lag_is_the_largest_sample_of_the_lag_family_only() -> None:

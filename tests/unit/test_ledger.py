@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import ledger as ledger_module
-from streams.ledger import Ledger
-from streams.performance import TradeResult, session_bounds, summarize, trading_day
+from domain.performance import ledger as ledger_module
+from domain.performance.figures import TradeResult, session_bounds, summarize, trading_day
+from domain.performance.ledger import Ledger
 
 START = datetime(2026, 9, 18, 12, 0, tzinfo=UTC)  # a Friday
 

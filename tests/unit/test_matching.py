@@ -11,11 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fillstream.errors import CodecError, InvalidEventError
-from schemas.codec import default_codec
-from schemas.events import Direction, ExecutionReported, ExitReason, Side, Source, TradeClosed
-from streams.contracts import spec_for
-from streams.matching import (
+from core.errors import CodecError, InvalidEventError
+from domain.contracts import spec_for
+from domain.matching import (
     PRODUCER,
     RECENT_LIMIT,
     Book,
@@ -27,6 +25,8 @@ from streams.matching import (
     position_key,
     round_trip_id,
 )
+from schemas.codec import default_codec
+from schemas.events import Direction, ExecutionReported, ExitReason, Side, Source, TradeClosed
 from tests import stubs
 from tests.stubs import buy, sell
 

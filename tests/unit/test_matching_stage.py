@@ -13,8 +13,8 @@ from prometheus_client import REGISTRY
 
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported, PositionChanged, TradeClosed
-from streams.deriver import Batch, Output, Record
-from streams.matching_stage import BOOKS_TOPIC, POSITIONS_TOPIC, TRADES_TOPIC, MatchExecutions
+from streams.runtime.deriver import Batch, Output, Record
+from streams.stages.matching import BOOKS_TOPIC, POSITIONS_TOPIC, TRADES_TOPIC, MatchExecutions
 from tests.stubs import BASE_TIME, bar, buy, sell, signal
 
 CODEC = default_codec()

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fillstream.errors import ConfigError
+from core.errors import ConfigError
+from domain.contracts import spec_for
+from domain.paper import FillModel, PaperError, PaperExit, simulate
 from schemas.events import BarClosed, Direction, Envelope, EventId, SignalEmitted
-from streams.contracts import spec_for
-from streams.paper import FillModel, PaperError, PaperExit, simulate
 from tests import stubs
 
 NQ = spec_for("NQ 12-26")  # tick 0.25, $20 a point

@@ -9,6 +9,9 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from domain.contracts import spec_for
+from domain.matching import Book, apply
+from domain.paper import FillModel, simulate
 from schemas.codec import default_codec
 from schemas.events import (
     BarClosed,
@@ -19,11 +22,8 @@ from schemas.events import (
     SignalEmitted,
     Source,
 )
-from streams.contracts import spec_for
-from streams.deriver import Batch, Output, Record
-from streams.matching import Book, apply
-from streams.paper import FillModel, simulate
-from streams.paper_stages import FEED_TOPIC, PaperBars, PaperSignals, PaperTrades
+from streams.runtime.deriver import Batch, Output, Record
+from streams.stages.paper import FEED_TOPIC, PaperBars, PaperSignals, PaperTrades
 from tests import stubs
 
 CODEC = default_codec()

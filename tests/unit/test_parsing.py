@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.parsing import EVENT_CLASSES, loads, parse_event, parse_events
+from core.errors import InvalidEventError, InvalidEventsError
 from fillstream.demo import generate_session
-from fillstream.errors import InvalidEventError, InvalidEventsError
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported, Side, Source
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bridge.imports import parse_trades
 from bridge.imports.formats import parse_money
-from streams.performance import (
+from domain.performance.figures import (
     DEFINITIONS_VERSION,
     SqnBasis,
     Tally,
@@ -404,8 +404,8 @@ def test_a_tally_with_a_capital_extended_by_pieces_counts_as_one_by_one(
 
 
 def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
-    from streams.contracts import spec_for
-    from streams.matching import Book, apply
+    from domain.contracts import spec_for
+    from domain.matching import Book, apply
     from tests.stubs import buy, sell
 
     nq = spec_for("NQ 12-26")
@@ -420,8 +420,8 @@ def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
 def test_a_derived_trade_with_an_initial_stop_counts_in_r_multiples() -> None:
     from dataclasses import replace
 
-    from streams.contracts import spec_for
-    from streams.matching import Book, apply
+    from domain.contracts import spec_for
+    from domain.matching import Book, apply
     from tests.stubs import buy, sell
 
     nq = spec_for("NQ 12-26")

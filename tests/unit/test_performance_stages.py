@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from domain.contracts import spec_for
+from domain.matching import Book, apply
 from schemas.codec import default_codec
 from schemas.events import PerformanceSnapshot, TradeClosed
-from streams.contracts import spec_for
-from streams.deriver import Batch, Output, Record
-from streams.matching import Book, apply
-from streams.performance_stages import (
+from streams.runtime.deriver import Batch, Output, Record
+from streams.stages.performance import (
     LEDGERS_TOPIC,
     SCOPES_TOPIC,
     SNAPSHOTS_TOPIC,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
-from fillstream.settings import Settings
+from core.settings import Settings
 from projections.rebuild_metrics import RebuildCollector, progress
 from tests.harness import free_port
 

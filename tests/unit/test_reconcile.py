@@ -2,9 +2,9 @@
 
 From each real Trades export, the executions its trades imply (an entry and an exit execution
 per row, with the row's prices, times, quantity, account and instrument, the commission split
-between them) are matched by ``streams.matching`` and must give back every row: the same
+between them) are matched by ``domain.matching`` and must give back every row: the same
 pairing, the same ``Profit`` and the same ``Cum. net profit``, computed from
-``streams.contracts``' point values.
+``domain.contracts``' point values.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from bridge.imports import (
     reconcile,
 )
 from bridge.imports.reconcile import derive_trades
+from domain.contracts import spec_for
+from domain.errors import UnknownInstrumentError
 from schemas.events import (
     Direction,
     Envelope,
@@ -33,8 +35,6 @@ from schemas.events import (
     Source,
     TradeReported,
 )
-from streams.contracts import spec_for
-from streams.errors import UnknownInstrumentError
 from tests.ntexports import sample_names, samples
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from domain.regimes import RegimeParameters, label_bars
 from schemas.codec import default_codec
 from schemas.events import BarClosed, Regime, RegimeLabeled
-from streams.deriver import Batch, Output, Record
-from streams.regime_stage import REGIMES_TOPIC, LabelRegimes
-from streams.regimes import RegimeParameters, label_bars
+from streams.runtime.deriver import Batch, Output, Record
+from streams.stages.regimes import REGIMES_TOPIC, LabelRegimes
 from tests import stubs
 
 CODEC = default_codec()

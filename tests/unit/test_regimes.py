@@ -16,9 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from fillstream.errors import ConfigError, InvalidEventError
-from schemas.events import BarClosed
-from streams.regimes import (
+from core.errors import ConfigError, InvalidEventError
+from domain.regimes import (
     Regime,
     RegimeLabel,
     RegimeParameters,
@@ -39,6 +38,7 @@ from streams.regimes import (
     state_from_json,
     state_to_json,
 )
+from schemas.events import BarClosed
 from tests import stubs
 
 DEFAULTS = RegimeParameters()

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.experiments import bootstrap
+from domain.experiments.bootstrap import bootstrap_difference
+from domain.experiments.rollout import RolloutTrade, max_drawdown, rollout
 from schemas.events import ExperimentArm
-from streams import bootstrap
-from streams.bootstrap import bootstrap_difference
-from streams.rollout import RolloutTrade, max_drawdown, rollout
 
 T0 = datetime(2026, 9, 22, 14, tzinfo=UTC)
 CONTROL, TREATMENT = ExperimentArm.CONTROL, ExperimentArm.TREATMENT

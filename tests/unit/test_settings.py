@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from fillstream.errors import ConfigError
-from fillstream.settings import MATCHING_METHODS, Settings
+from core.errors import ConfigError
+from core.settings import MATCHING_METHODS, Settings
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:
@@ -93,7 +93,7 @@ def test_a_bad_log_level_is_rejected(tmp_path: Path) -> None:
 
 
 def test_matching_is_fifo_unless_average_cost_is_chosen(tmp_path: Path) -> None:
-    from streams.matching import Matching
+    from domain.matching import Matching
 
     assert settings(tmp_path).matching == "fifo"
     chosen = settings(tmp_path, FILLSTREAM_MATCHING="Average-Cost")

@@ -1,4 +1,4 @@
-"""``fillstream.shutdown``: SIGTERM stops a process within its grace period even when its main
+"""``core.shutdown``: SIGTERM stops a process within its grace period even when its main
 thread never returns to the interpreter, and a second signal ends it at once."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 
-from fillstream.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 BLOCKED = """
 import threading, sys
-from fillstream.shutdown import stop_on_signals
+from core.shutdown import stop_on_signals
 stop = threading.Event()
 stop_on_signals(stop, name="blocked", grace={grace})
 print("ready", flush=True)
@@ -23,7 +23,7 @@ lock.acquire()  # a main thread that never comes back from waiting
 
 POLITE = """
 import threading, sys
-from fillstream.shutdown import stop_on_signals
+from core.shutdown import stop_on_signals
 stop = threading.Event()
 stop_on_signals(stop, name="polite", grace=30)
 print("ready", flush=True)

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.contracts import spec_for
+from domain.matching import Book, apply
+from domain.performance.figures import TradeResult, summarize
+from domain.performance.ledger import Ledger
+from domain.performance.snapshots import Scope, scopes_of, snapshot, snapshots
 from schemas.codec import default_codec
 from schemas.events import MetricScope, MetricWindow, TradeClosed
-from streams.contracts import spec_for
-from streams.ledger import Ledger
-from streams.matching import Book, apply
-from streams.performance import TradeResult, summarize
-from streams.snapshots import Scope, scopes_of, snapshot, snapshots
 from tests.stubs import buy, sell
 
 NQ = spec_for("NQ 12-26")

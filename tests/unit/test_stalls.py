@@ -1,5 +1,5 @@
-"""Telling a stalled stage from an idle one (``streams.stalls``) and bounding calls
-(``fillstream.watchdog``): the decisions, without any service."""
+"""Telling a stalled stage from an idle one (``streams.runtime.stalls``) and bounding calls
+(``core.watchdog``): the decisions, without any service."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fillstream.backoff import Backoff
-from fillstream.watchdog import Watchdog
-from streams.stalls import judge, waiting_records
+from core.backoff import Backoff
+from core.watchdog import Watchdog
+from streams.runtime.stalls import judge, waiting_records
 
 offsets = st.dictionaries(st.integers(0, 5), st.integers(0, 10_000), max_size=6)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.store import TRUST, LocalStore
+from streams.runtime.store import TRUST, LocalStore
 
 TOPIC = "ns.streams-books-changelog"
 

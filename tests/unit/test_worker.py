@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.cmd_worker import default_matching_processes
+from fillstream.commands.worker import default_matching_processes
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ def test_matching_runs_one_process_per_partition_leaving_a_core_free(
 def test_a_changelog_read_back_is_compacted_before_a_stage_restores_it() -> None:
     """A rewind leaves tombstones the broker has not compacted yet: restore must not see the
     values they delete."""
-    from streams.deriver import Record, compacted
+    from streams.runtime.deriver import Record, compacted
 
     def r(offset: int, key: bytes, value: bytes) -> Record:
         return Record("changelog", 0, offset, key, value)

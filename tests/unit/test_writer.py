@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fillstream.errors import CodecError
+from core.errors import CodecError
 from schemas.events import EVENT_TYPES, schema_name, to_record
 from schemas.registry import default_registry
 from schemas.writer import compile_writer

@@ -1,0 +1,572 @@
+"""The matching stage: executions → round-trip trades (``domain.matching``) per position.
+
+A ``runtime.deriver`` stage reading ``raw.executions``. It keeps each position's ``Book`` and
+the ids of the executions it applied, and writes both to the compacted
+``streams-books-changelog`` (``book|<position key>`` → the book as JSON, the last of each batch;
+``seen|<position key>|<execution id>`` → ``1``) in the same transaction as the trades, so a
+restarted worker reads its books back instead of replaying every execution, and an execution
+is applied once however often it is delivered. After each execution it applies, it publishes the
+position's open lots (``PositionChanged``) to ``derived.positions``.
+
+**Out-of-order executions.** Executions are applied in event-time order within a grace window
+(``FILLSTREAM_GRACE_MS``, default 100 ms). An execution is held until its partition has
+delivered one at least ``grace`` later in event time, or until the partition is read to its end
+and ``grace`` has passed on the clock since the bridge recorded it; held executions go out in
+event-time order (then log order). The first rule depends on the log alone, so a replay applies
+executions in the same order the live run did, unless one arrived later than the grace window
+(it is then applied when it arrives, and counted as ``late``). Held executions are part of the
+stage's state (``held|<source offset>`` in the changelog, written at the end of each batch for
+those still waiting then, so one read and applied in the same batch costs no record), so a
+restart loses none.
+
+**Market context.** The stage also reads ``raw.market`` and ``raw.signals`` (all partitions) into
+a ``domain.context.MarketContext``, from which matching takes MAE/MFE and initial stops. An
+execution released from the grace window waits, in order, until that context is complete
+through its ingestion time plus the grace (see ``domain.context``), and sees only the context
+ingested by then: what the live run saw, a replay sees.
+
+Rejected records go to the dead-letter topic with a code: ``undecodable``, ``wrong_schema``,
+``unknown_instrument`` (no contract specification) or ``invalid`` (not matchable: no side, no
+quantity).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from core.errors import CodecError, InvalidEventError
+from core.settings import Settings
+from domain.context import DEFAULT_RETENTION, MarketContext
+from domain.contracts import ContractSpec, spec_for
+from domain.errors import UnknownInstrumentError
+from domain.matching import (
+    Book,
+    Matching,
+    apply,
+    book_from_json,
+    book_to_json,
+    position_changed,
+    position_key,
+)
+from schemas.catalog import record_headers
+from schemas.codec import Codec
+from schemas.events import BarClosed, ExecutionReported, SignalEmitted, schema_name
+from streams.runtime import metrics
+from streams.runtime.deriver import Batch, Output, Record, dead_letter, decoded
+
+BOOKS_TOPIC = "streams-books-changelog"
+TRADES_TOPIC = "derived.trades"
+POSITIONS_TOPIC = "derived.positions"
+CONTEXT_TOPICS = ("raw.market", "raw.signals")
+_STAGE = "domain.matching"
+_PRUNE_EVERY = 1000
+"""Executions applied between two prunings of the market context."""
+
+log = logging.getLogger("fillstream.streams")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An execution read but not yet applied."""
+
+    execution: ExecutionReported
+    record: Record
+    spec: ContractSpec
+    stale: bool
+    """It arrived more than the context retention behind its partition's event time: matching
+    gives it no market context, since what it needed may be forgotten."""
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        return (self.execution.envelope.ts_event, self.record.offset)
+
+
+class MatchExecutions:
+    name = "matching"
+    source = "raw.executions"
+    changelog: str | None = BOOKS_TOPIC
+
+    def __init__(
+        self,
+        codec: Codec,
+        matching: Matching = Matching.FIFO,
+        *,
+        grace: timedelta = timedelta(0),
+        retention: timedelta = DEFAULT_RETENTION,
+        context: MarketContext | None = None,
+        feed: ContextFeed | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.codec = codec
+        self.matching = matching
+        self.grace = grace
+        self.retention = retention
+        self.context = context if context is not None else MarketContext()
+        self.feed = feed
+        self.clock = clock
+        self.books: dict[int, dict[str, Book]] = {}
+        """Source partition → position key → book."""
+        self.seen: dict[int, set[str]] = {}
+        """Source partition → ``<position key>|<execution id>`` applied."""
+        self.held: dict[int, list[_Held]] = {}
+        """Source partition → executions in the grace window, in event-time order."""
+        self.ready: dict[int, list[_Held]] = {}
+        """Source partition → executions out of the grace window, waiting for market context."""
+        self.watermarks: dict[int, datetime] = {}
+        """Source partition → the latest event time read there."""
+        self.caught_up: frozenset[int] = frozenset()
+        self._context_stale = feed is not None
+        self._applied = 0
+        self._changed: dict[int, dict[str, Book]] = {}
+        """Source partition → position key → book, changed by the current batch."""
+        self._ranks: dict[int, int] = {}
+        """Source partition → the rank of the last execution that became ready there: ready
+        executions are restored in rank order."""
+        self._persisted: dict[int, dict[int, tuple[str, int]]] = {}
+        """Source partition → source offset → the state and rank its ``held|`` record in the
+        changelog says (absent: no record, or a tombstone)."""
+        self._moved: dict[int, dict[int, tuple[str, int, _Held] | None]] = {}
+        """Source partition → source offset → where the current batch left the execution (held
+        or ready, with its rank; None once applied): written to the changelog once per batch, so
+        one read, released and applied in the same batch costs no record at all."""
+        self._new_watermarks: set[int] = set()
+        """Source partitions whose watermark the current batch moved."""
+        self._outcomes: Counter[tuple[str, str]] = Counter()
+        """Executions by topic and outcome in the current batch, counted in the metrics at its
+        end."""
+        self._closed: list[tuple[datetime, datetime]] = []
+        """The trades closed in the current batch: their closing execution's ingestion time and
+        their exit time."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, codec: Codec) -> MatchExecutions:
+        context = MarketContext(settings.excursion_period)
+        return cls(
+            codec,
+            Matching(settings.matching),
+            grace=timedelta(milliseconds=settings.grace_ms),
+            retention=timedelta(days=settings.context_days),
+            context=context,
+            feed=ContextFeed(settings, codec, context),
+        )
+
+    def restore(self, partition: int, records: Iterable[Record]) -> None:
+        books: dict[str, Book] = {}
+        seen: set[str] = set()
+        held: dict[int, tuple[str, int, _Held]] = {}
+        self._moved.pop(partition, None)
+        self._new_watermarks.discard(partition)
+        for record in records:
+            kind, _, key = (record.key or b"").decode().partition("|")
+            if kind == "book" and record.value:
+                books[key] = book_from_json(json.loads(record.value))
+            elif kind == "seen" and record.value:
+                seen.add(key)
+            elif kind == "held":
+                if record.value:
+                    held[int(key)] = self._held_from_json(partition, json.loads(record.value))
+                else:
+                    held.pop(int(key), None)
+            elif kind == "watermark" and record.value:
+                self.watermarks[partition] = datetime.fromisoformat(record.value.decode())
+        self.books[partition], self.seen[partition] = books, seen
+        self.held[partition] = sorted(
+            (h for state, _, h in held.values() if state == "held"), key=_order
+        )
+        self.caught_up = frozenset()
+        ready = sorted((v for v in held.values() if v[0] == "ready"), key=_rank)
+        self.ready[partition] = [h for _, _, h in ready]
+        self._ranks[partition] = max((r for _, r, _ in ready), default=0)
+        self._persisted[partition] = {
+            offset: (state, rank) for offset, (state, rank, _) in held.items()
+        }
+        self._context_stale = self.feed is not None
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        for partition in partitions:
+            for state in (
+                self.books,
+                self.seen,
+                self.held,
+                self.ready,
+                self.watermarks,
+                self._ranks,
+                self._persisted,
+                self._moved,
+            ):
+                state.pop(partition, None)
+            self._new_watermarks.discard(partition)
+
+    def process(self, records: Sequence[Record], batch: Batch) -> None:
+        for record in records:
+            execution = decoded(self.codec, record, ExecutionReported, batch, _STAGE)
+            if execution is None:
+                continue
+            try:
+                spec = spec_for(execution.instrument)
+            except UnknownInstrumentError as e:
+                batch.outputs.append(dead_letter(record, str(e), "unknown_instrument", _STAGE))
+                continue
+            self._hold(record, execution, spec, batch)
+            self._release(record.partition, batch)
+        self._finish(batch)
+
+    def tick(self, batch: Batch, caught_up: frozenset[int]) -> None:
+        self.caught_up = caught_up
+        if self.feed is not None:
+            if self._context_stale:
+                self.feed.start(self._context_floor())
+                self._context_stale = False
+            self.feed.poll(self._context_needed())
+        for partition in list(self.held):
+            self._release(partition, batch)
+        self._finish(batch)
+
+    def _hold(
+        self, record: Record, execution: ExecutionReported, spec: ContractSpec, batch: Batch
+    ) -> None:
+        partition = record.partition
+        ts = execution.envelope.ts_event
+        watermark = self.watermarks.get(partition)
+        stale = watermark is not None and ts < watermark - self.retention
+        if watermark is None or ts > watermark:
+            self.watermarks[partition] = ts
+            self._new_watermarks.add(partition)
+        held = _Held(execution, record, spec, stale)
+        bisect.insort(self.held.setdefault(partition, []), held, key=_order)
+        self.caught_up = self.caught_up - {partition}
+        self.books.setdefault(partition, {})
+        self._moved.setdefault(partition, {})[record.offset] = ("held", 0, held)
+
+    def _release(self, partition: int, batch: Batch) -> None:
+        """Move what left the grace window to the ready queue, and apply what is ready."""
+        now = self.clock()
+        held = self.held.get(partition, [])
+        ready = self.ready.setdefault(partition, [])
+        watermark = self.watermarks.get(partition)
+        while held:
+            first = held[0]
+            by_log = watermark is not None and watermark >= first.order[0] + self.grace
+            by_clock = (
+                partition in self.caught_up
+                and now >= first.execution.envelope.ts_ingested + self.grace
+            )
+            if not (by_log or by_clock):
+                break
+            held.pop(0)
+            ready.append(first)
+            rank = self._ranks.get(partition, 0) + 1
+            self._ranks[partition] = rank
+            self._moved.setdefault(partition, {})[first.record.offset] = ("ready", rank, first)
+        while ready and not self._context_stale:
+            first = ready[0]
+            known_by = first.execution.envelope.ts_ingested + self.grace
+            if self.feed is not None and not self.context.complete(known_by):
+                break
+            ready.pop(0)
+            self._apply(first, batch)
+
+    def _apply(self, held: _Held, batch: Batch) -> None:
+        record, execution, spec = held.record, held.execution, held.spec
+        partition = record.partition
+        self._moved.setdefault(partition, {})[record.offset] = None
+        key = position_key(execution)
+        books = self.books.setdefault(partition, {})
+        seen = self.seen.setdefault(partition, set())
+        seen_key = f"{key}|{execution.execution_id}"
+        book = books.get(key, Book())
+        if seen_key in seen or execution.execution_id in book.recent:
+            self._outcomes[(record.topic, "duplicate")] += 1
+            return
+        late = any(lot.ts_event > execution.envelope.ts_event for lot in book.lots)
+        market = None if held.stale else _View(self, execution)
+        try:
+            book, trades = apply(book, execution, spec, self.matching, market)
+        except InvalidEventError as e:
+            batch.outputs.append(dead_letter(record, str(e), "invalid", _STAGE))
+            return
+        books[key] = book
+        seen.add(seen_key)
+        self._changed.setdefault(partition, {})[key] = book
+        for trade in trades:
+            batch.outputs.append(
+                Output(
+                    TRADES_TOPIC,
+                    f"{trade.account}|{trade.instrument}".encode(),
+                    self.codec.encode(trade),
+                    record_headers(schema_name(trade), trade.envelope.event_id),
+                )
+            )
+        position = position_changed(book, execution, spec)
+        batch.outputs.append(
+            Output(
+                POSITIONS_TOPIC,
+                key.encode(),
+                self.codec.encode(position),
+                record_headers(schema_name(position), position.envelope.event_id),
+            )
+        )
+        batch.outputs.append(
+            Output(BOOKS_TOPIC, f"seen|{seen_key}".encode(), b"1", partition=partition)
+        )
+        self._outcomes[(record.topic, "late" if late else "applied")] += 1
+        self._closed += [(execution.envelope.ts_ingested, trade.exit_time) for trade in trades]
+        self._applied += 1
+        if self._applied % _PRUNE_EVERY == 0:
+            self.context.prune(self._context_floor())
+
+    def _finish(self, batch: Batch) -> None:
+        """Write each book, watermark and waiting execution the batch changed, once."""
+        for partition, moved in self._moved.items():
+            persisted = self._persisted.setdefault(partition, {})
+            for offset, now in moved.items():
+                if now is None:
+                    if persisted.pop(offset, None) is not None:
+                        gone = f"held|{offset}".encode()
+                        batch.outputs.append(Output(BOOKS_TOPIC, gone, None, partition=partition))
+                elif persisted.get(offset) != now[:2]:
+                    state, rank, held = now
+                    persisted[offset] = (state, rank)
+                    self._write_held(held, state, rank, batch)
+        self._moved.clear()
+        for partition in self._new_watermarks:
+            ts = self.watermarks[partition].isoformat().encode()
+            batch.outputs.append(Output(BOOKS_TOPIC, b"watermark", ts, partition=partition))
+        self._new_watermarks.clear()
+        for partition, books in self._changed.items():
+            for key, book in books.items():
+                batch.outputs.append(
+                    Output(
+                        BOOKS_TOPIC,
+                        f"book|{key}".encode(),
+                        json.dumps(book_to_json(book)).encode(),
+                        partition=partition,
+                    )
+                )
+        self._changed.clear()
+        self._count()
+        metrics.HELD.set(sum(map(len, self.held.values())) + sum(map(len, self.ready.values())))
+
+    def _count(self) -> None:
+        """Count the batch's outcomes and closed trades in the metrics, once per batch (each
+        count is a locked write to a shared file)."""
+        for (topic, outcome), n in self._outcomes.items():
+            metrics.EVENTS.labels(topic, outcome).inc(n)
+        self._outcomes.clear()
+        if self._closed:
+            metrics.TRADES.inc(len(self._closed))
+            now = _now()
+            for ingested, exited in self._closed:
+                metrics.LATENCY.observe(max(0.0, (now - ingested).total_seconds()))
+                metrics.EVENT_LATENCY.observe(max(0.0, (now - exited).total_seconds()))
+            self._closed.clear()
+
+    def _write_held(self, held: _Held, state: str, rank: int, batch: Batch) -> None:
+        value = {
+            "state": state,
+            "rank": rank,
+            "stale": held.stale,
+            "offset": held.record.offset,
+            "payload": base64.b64encode(held.record.value).decode(),
+        }
+        batch.outputs.append(
+            Output(
+                BOOKS_TOPIC,
+                f"held|{held.record.offset}".encode(),
+                json.dumps(value).encode(),
+                partition=held.record.partition,
+            )
+        )
+
+    def _held_from_json(self, partition: int, data: dict[str, Any]) -> tuple[str, int, _Held]:
+        payload = base64.b64decode(data["payload"])
+        execution = self.codec.decode(payload)
+        if not isinstance(execution, ExecutionReported):
+            raise CodecError(f"held execution at offset {data['offset']} is not one")
+        record = Record(self.source, partition, int(data["offset"]), None, payload)
+        spec = spec_for(execution.instrument)
+        held = _Held(execution, record, spec, bool(data["stale"]))
+        return data["state"], int(data["rank"]), held
+
+    def _context_floor(self) -> datetime:
+        """What matching may still ask of the context: nothing that closed (or was emitted)
+        more than ``2 × retention`` before the earliest of the partitions' watermarks and the
+        waiting executions' event times."""
+        floors = list(self.watermarks.values())
+        floors += [h.execution.envelope.ts_event for q in self.held.values() for h in q]
+        floors += [h.execution.envelope.ts_event for q in self.ready.values() for h in q]
+        if not floors:  # nothing matched yet: all of the context may count
+            return datetime(1970, 1, 1, tzinfo=UTC) + 2 * self.retention
+        return min(floors) - 2 * self.retention
+
+    def _context_needed(self) -> datetime | None:
+        """How far in ingestion time the context must be read for the waiting executions."""
+        heads = [q[0] for q in self.ready.values() if q]
+        if not heads:
+            return None
+        return max(h.execution.envelope.ts_ingested for h in heads) + self.grace
+
+
+def _rank(item: tuple[str, int, _Held]) -> int:
+    return item[1]
+
+
+def _order(held: _Held) -> tuple[datetime, int]:
+    return held.order
+
+
+class _View:
+    """The market context one execution may see (``domain.matching.Market``)."""
+
+    def __init__(self, stage: MatchExecutions, execution: ExecutionReported) -> None:
+        self.context = stage.context
+        self.instrument = execution.instrument
+        self.known_by = execution.envelope.ts_ingested + stage.grace
+        self.since = execution.envelope.ts_event - stage.retention
+
+    def extremes(self, after: datetime, through: datetime) -> tuple[Decimal, Decimal] | None:
+        if after < self.since:
+            return None
+        found = self.context.extremes(self.instrument, after, through, self.known_by)
+        return None if found is None else (found.high, found.low)
+
+    def stop(self, signal_id: str) -> Decimal | None:
+        signal = self.context.signal(signal_id, self.known_by, self.since)
+        return None if signal is None else signal.intended_stop
+
+
+class ContextFeed:
+    """Reads ``raw.market`` and ``raw.signals`` (every partition, committed records only) into a
+    ``MarketContext``."""
+
+    def __init__(self, settings: Settings, codec: Codec, context: MarketContext) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.context = context
+        self.consumer: Consumer | None = None
+        self.ends: Consumer | None = None
+        """A second client, never assigned, that asks for end offsets: the reading consumer's
+        broker connection is busy with long-polling fetches, which would delay each question
+        by up to ``fetch.wait.max.ms``."""
+        self.starts: dict[tuple[str, int], int] = {}
+        """Where reading began, per partition."""
+
+    def start(self, since: datetime) -> None:
+        """Forget what was read and read again from the records produced since ``since``
+        (an hour earlier, for clocks that disagree)."""
+        self.close()
+        self.context.clear()
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": self.settings.group("domain.matching.context"),
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        ends = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": self.settings.group("domain.matching.context"),
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            self._assign(consumer, since)
+        except BaseException:
+            consumer.close()
+            ends.close()
+            raise
+        self.consumer, self.ends = consumer, ends
+        log.info("matching reads market context produced since %s", since.isoformat())
+
+    def _assign(self, consumer: Consumer, since: datetime) -> None:
+        millis = max(0, int((since - timedelta(hours=1)).timestamp() * 1000))
+        wanted = []
+        for name in CONTEXT_TOPICS:
+            topic = self.settings.topic(name)
+            metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+            for partition in metadata.partitions:
+                wanted.append(TopicPartition(topic, partition, millis))
+                self.context.watch(topic, partition)
+        self.starts = {}
+        for tp in consumer.offsets_for_times(wanted, timeout=30):
+            offset = tp.offset
+            if offset < 0:  # nothing produced since: read from its end
+                offset = consumer.get_watermark_offsets(tp, timeout=30)[1]
+            self.starts[(tp.topic, tp.partition)] = offset
+        consumer.assign([TopicPartition(t, p, o) for (t, p), o in self.starts.items()])
+
+    def poll(self, needed: datetime | None, budget: float = 0.5) -> None:
+        """Read what has arrived; while the context is not complete through ``needed``, read
+        more (up to ``budget`` seconds), and once the clock is past ``needed`` ask the broker
+        whether the partitions still behind hold anything unread."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        deadline = _now() + timedelta(seconds=budget)
+        messages = consumer.consume(1000, timeout=0)
+        while True:
+            for message in messages:
+                self._read(message)
+            if needed is None or self.context.complete(needed):
+                return
+            checked = _now()
+            if not messages and checked >= needed:  # idle: ask the broker what is left
+                self._check_ends(consumer, needed, checked)
+                if self.context.complete(needed):
+                    return
+            if checked >= deadline:
+                return
+            wait = (needed - checked).total_seconds() if checked < needed else 0.05
+            messages = consumer.consume(1000, timeout=min(wait, budget))
+
+    def _check_ends(self, consumer: Consumer, needed: datetime, checked: datetime) -> None:
+        """Mark read to their end, as of ``checked``, the partitions behind ``needed`` whose
+        every record up to the broker's current end has been read."""
+        for topic, partition in self.context.behind(needed):
+            tp = TopicPartition(topic, partition)
+            assert self.ends is not None
+            _, high = self.ends.get_watermark_offsets(tp, timeout=5, cached=False)
+            (position,) = consumer.position([tp])
+            offset = position.offset if position.offset >= 0 else self.starts[(topic, partition)]
+            if offset >= high:
+                self.context.read_all(topic, partition, checked)
+
+    def _read(self, message: Any) -> None:
+        topic, partition = message.topic(), message.partition()
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("market context: %s", error)
+            return
+        try:
+            event = self.codec.decode(message.value() or b"")
+        except CodecError as e:
+            log.warning("market context: %s/%s/%s: %s", topic, partition, message.offset(), e)
+            return
+        if isinstance(event, BarClosed | SignalEmitted):
+            self.context.observe(topic, partition, event)
+
+    def close(self) -> None:
+        for client in (self.consumer, self.ends):
+            if client is not None:
+                client.close()
+        self.consumer = self.ends = None
