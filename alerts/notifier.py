@@ -35,17 +35,18 @@ from alerts.dispatch import Dispatcher, Outcome
 from alerts.grouping import Due, Grouper, combined
 from alerts.ledger import REMINDER, DeliveryLedger, Unsent, claim_of
 from alerts.silences import Silences
+from core.database import connect
 from core.errors import CodecError
+from core.kafka import consume_batch
 from core.lag import LagGauge
 from core.settings import Settings
-from projections.migrate import connect
-from schemas.catalog import consume_batch
+from schemas.catalog import DERIVED_ALERTS
 from schemas.codec import Codec
 from schemas.events import AlertChanged, AlertState
 
 log = logging.getLogger("fillstream.alerts")
 
-TOPIC = "derived.alerts"
+TOPIC = DERIVED_ALERTS
 GROUP = "alerts.notify"
 
 DEFAULT_MAX_AGE = 3600.0

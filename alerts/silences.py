@@ -13,14 +13,15 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from core.errors import CodecError, ServiceError
+from core.kafka import producer_config
 from core.settings import Settings
-from schemas.catalog import producer_config, record_headers
+from schemas.catalog import CONTROL_SILENCES, record_headers
 from schemas.codec import Codec
 from schemas.events import AlertChanged, AlertSilenced, Envelope, EventId, Source, schema_name
 
 log = logging.getLogger("fillstream.alerts")
 
-TOPIC = "control.silences"
+TOPIC = CONTROL_SILENCES
 PRODUCER = "fillstream-alerts/0.1.0"
 
 

@@ -17,10 +17,11 @@ from core.control_log import publish_control, read_events
 from core.errors import CodecError
 from core.settings import Settings
 from domain.experiments.model import Experiments, ExperimentSpec, apply, check, fold
+from schemas.catalog import CONTROL_EXPERIMENTS
 from schemas.codec import Codec
 from schemas.events import Envelope, EventId, ExperimentAction, ExperimentChanged, Source
 
-TOPIC = "control.experiments"
+TOPIC = CONTROL_EXPERIMENTS
 
 log = logging.getLogger("fillstream.streams")
 

@@ -22,8 +22,20 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from bridge import metrics
 from bridge.spool import Spool, SpoolRecord
 from core.errors import FillstreamError, ServiceError
+from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
-from schemas.catalog import ensure_topics, producer_config, record_headers
+from schemas.catalog import (
+    DERIVED_TRADES,
+    RAW_ASSIGNMENTS,
+    RAW_EXECUTIONS,
+    RAW_HEARTBEATS,
+    RAW_MARKET,
+    RAW_NT_TRADES,
+    RAW_ORDERS,
+    RAW_POSITIONS,
+    RAW_SIGNALS,
+    record_headers,
+)
 from schemas.codec import Codec
 from schemas.events import (
     BarClosed,
@@ -65,22 +77,22 @@ def route(event: Event) -> tuple[str, str]:
         ):
             return _TOPICS[type(event)], f"{event.account}|{event.instrument}"
         case SignalEmitted():
-            return "raw.signals", f"{event.account or ''}|{event.instrument}"
+            return RAW_SIGNALS, f"{event.account or ''}|{event.instrument}"
         case BarClosed():
-            return "raw.market", event.instrument
+            return RAW_MARKET, event.instrument
         case BridgeHeartbeat():
-            return "raw.heartbeats", event.connection
+            return RAW_HEARTBEATS, event.connection
         case VariantAssigned():
-            return "raw.assignments", event.experiment_id
+            return RAW_ASSIGNMENTS, event.experiment_id
     raise TypeError(f"no route for {type(event).__name__}")
 
 
 _TOPICS: dict[type, str] = {
-    ExecutionReported: "raw.executions",
-    OrderUpdated: "raw.orders",
-    PositionUpdated: "raw.positions",
-    TradeClosed: "derived.trades",
-    TradeReported: "raw.nt-trades",
+    ExecutionReported: RAW_EXECUTIONS,
+    OrderUpdated: RAW_ORDERS,
+    PositionUpdated: RAW_POSITIONS,
+    TradeClosed: DERIVED_TRADES,
+    TradeReported: RAW_NT_TRADES,
 }
 
 

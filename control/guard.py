@@ -24,13 +24,13 @@ from prometheus_client import Counter
 
 from bridge.experiments import ExperimentFollower, change
 from control.guard_phases import PhaseFollowUp
+from core.database import connect
 from core.errors import FillstreamError
 from core.settings import Settings
 from domain.experiments.guardrails import Decision, NextStep, TreatmentFigures, breaches, next_step
 from domain.experiments.model import Experiment, ExperimentError
 from domain.experiments.stats import SequentialState
 from projections.experiment_reads import Tallies
-from projections.migrate import connect
 from schemas.codec import default_codec
 from schemas.events import ExperimentAction
 

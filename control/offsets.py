@@ -313,9 +313,9 @@ def _replay(
     progress: Callable[[int, int], None] | None,
 ) -> int:
     from core.control_log import effective_settings
-    from fillstream.commands.worker import STAGES
     from schemas.codec import default_codec
     from streams.runtime.deriver import Deriver
+    from streams.stages import STAGES
 
     name = stage.removeprefix("streams.")
     settings = effective_settings(settings)  # the active phases' settings, as the worker's

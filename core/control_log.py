@@ -28,8 +28,16 @@ from confluent_kafka import (
 )
 
 from core.errors import ConfigError, FillstreamError
+from core.kafka import producer_config, watermarks
 from core.settings import Settings
-from schemas.catalog import producer_config, watermarks
+from schemas.catalog import (
+    CONTROL_PHASES,
+    DERIVED_PERFORMANCE,
+    DERIVED_POSITIONS,
+    DERIVED_REGIMES,
+    DERIVED_TRADES,
+    STREAMS_PERFORMANCE_SCOPES,
+)
 from schemas.codec import Codec, default_codec
 from schemas.events import (
     Envelope,
@@ -41,7 +49,7 @@ from schemas.events import (
     schema_name,
 )
 
-TOPIC = "control.phases"
+TOPIC = CONTROL_PHASES
 
 PHASE_SETTINGS = (
     "FILLSTREAM_MATCHING",
@@ -64,11 +72,11 @@ STAGE_GROUPS = (
 """The stream stages' consumer groups, in the order records flow through them."""
 
 STAGE_OUTPUTS = (
-    "derived.trades",
-    "derived.positions",
-    "streams-performance-scopes",
-    "derived.performance",
-    "derived.regimes",
+    DERIVED_TRADES,
+    DERIVED_POSITIONS,
+    STREAMS_PERFORMANCE_SCOPES,
+    DERIVED_PERFORMANCE,
+    DERIVED_REGIMES,
 )
 """The topics the stages derive into (their changelogs are rebuilt by a rewind instead)."""
 

@@ -20,14 +20,15 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from core.health_events import service_checked, stopping_checks
+from core.kafka import producer_config
 from core.settings import Settings
-from schemas.catalog import producer_config, record_headers
+from schemas.catalog import HEALTH, record_headers
 from schemas.codec import Codec
 from schemas.events import ServiceChecked, schema_name
 
 log = logging.getLogger("core.health")
 
-TOPIC = "health"
+TOPIC = HEALTH
 
 KEEP_MS = 300_000
 """How long an undelivered check waits for Kafka before it is given up on."""

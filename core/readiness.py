@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import psycopg
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
+from core.kafka import admin_client
 from core.settings import Settings
 
 
 def kafka_reachable(settings: Settings, timeout: float = 2.0) -> bool:
     try:
-        AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=timeout)
+        admin_client(settings).list_topics(timeout=timeout)
     except KafkaException:
         return False
     return True

@@ -1,4 +1,5 @@
-"""Running fillstream: the local Kafka and PostgreSQL runners, the services and the whole stack."""
+"""Running fillstream: the local Kafka and PostgreSQL runners, the services, backups and the
+deployment files (compose, systemd, Prometheus, Alertmanager, Grafana)."""
 
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres, find_bindir
@@ -13,39 +14,18 @@ from deploy.services import (
     stop_service,
     wait_healthy,
 )
-from fillstream.report import (
-    GroupInfo,
-    Reachability,
-    StackStatus,
-    TopicInfo,
-    collect_status,
-    render_table,
-)
-from fillstream.stack import down, ensure_token, local_kafka, local_postgres, status, up
 
 __all__ = [
     "SERVICES",
-    "GroupInfo",
     "LocalKafka",
     "LocalPostgres",
-    "Reachability",
     "ServiceStatus",
-    "StackStatus",
-    "TopicInfo",
     "check_health",
-    "collect_status",
-    "down",
-    "ensure_token",
     "find_bindir",
     "health_url",
-    "local_kafka",
-    "local_postgres",
     "log_path",
-    "render_table",
     "service_status",
     "start_service",
-    "status",
     "stop_service",
-    "up",
     "wait_healthy",
 ]

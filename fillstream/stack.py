@@ -7,12 +7,12 @@ import os
 import secrets
 from collections.abc import Callable
 
+from core.kafka import ensure_topics
 from core.settings import Settings
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres
 from deploy.services import SERVICES, health_url, start_service, stop_service, wait_healthy
 from fillstream.report import StackStatus, collect_status
-from schemas.catalog import ensure_topics
 
 Echo = Callable[[str], None]
 

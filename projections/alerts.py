@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.projection import LINEAGE_COLUMNS, Location, Projection, lineage
+from schemas.catalog import DERIVED_ALERTS
 from schemas.events import AlertChanged, Event
 
 
@@ -30,7 +31,7 @@ def alert_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 ALERTS = Projection(
     name="alerts",
-    topics=("derived.alerts",),
+    topics=(DERIVED_ALERTS,),
     columns=(
         "rule",
         "key",

@@ -24,10 +24,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from core.database import connect
 from core.errors import FillstreamError
 from core.settings import Settings
 from projections import versions
-from projections.migrate import connect
 from projections.projection import Projection
 from projections.projector import ensure_partition, partitioned
 

@@ -17,6 +17,7 @@ from projections.projection import (
     finite_json,
     lineage,
 )
+from schemas.catalog import RAW_ASSIGNMENTS, RAW_SIGNALS
 from schemas.events import Event, SignalEmitted, VariantAssigned
 
 ASSIGNMENT_ROW = RowSpec.of(
@@ -41,7 +42,7 @@ ASSIGNMENT_ROW = RowSpec.of(
 
 ASSIGNMENTS = Projection(
     name="assignments",
-    topics=("raw.assignments",),
+    topics=(RAW_ASSIGNMENTS,),
     columns=ASSIGNMENT_ROW.columns,
     key=("experiment_id", "signal_id"),
     to_rows=ASSIGNMENT_ROW.to_rows,
@@ -71,7 +72,7 @@ def signal_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 SIGNALS = Projection(
     name="signals",
-    topics=("raw.signals",),
+    topics=(RAW_SIGNALS,),
     columns=(
         "strategy",
         "signal_id",

@@ -23,11 +23,11 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
+from core.database import connect
 from core.errors import FillstreamError
 from core.kafka import probe_consumer
 from core.settings import Settings
 from projections import PROJECTIONS, versions
-from projections.migrate import connect
 from projections.projection import Projection
 
 _TIMEOUT = 10.0

@@ -17,19 +17,6 @@ log = logging.getLogger("fillstream.migrate")
 _LOCK_ID = 0x66696C6C
 
 
-def connect(settings: Settings, **kwargs: object) -> psycopg.Connection:
-    """A connection whose search_path is the namespace's schema."""
-    try:
-        conn = psycopg.connect(settings.dsn, **kwargs)  # type: ignore[arg-type]
-    except psycopg.OperationalError as e:
-        raise ServiceError(
-            "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"
-        ) from e
-    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
-    conn.commit()
-    return conn
-
-
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("projections").joinpath("migrations")
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.projection import Location, Projection, RowSpec
+from schemas.catalog import RAW_EXECUTIONS, RAW_ORDERS
 from schemas.events import Event, ExecutionReported, OrderUpdated
 
 EXECUTION_ROW = RowSpec.of(
@@ -41,7 +42,7 @@ EXECUTION_ROW = RowSpec.of(
 
 EXECUTIONS = Projection(
     name="executions",
-    topics=("raw.executions",),
+    topics=(RAW_EXECUTIONS,),
     columns=EXECUTION_ROW.columns,
     key=("account", "execution_id", "time"),
     partition_by="time",
@@ -84,7 +85,7 @@ def order_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 ORDERS = Projection(
     name="orders",
-    topics=("raw.orders",),
+    topics=(RAW_ORDERS,),
     columns=(
         "account",
         "order_id",

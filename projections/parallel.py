@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
+from core.database import connect
 from core.errors import FillstreamError
 from core.settings import Settings
 from projections import versions
-from projections.migrate import connect
 from projections.projection import Projection
 from projections.projector import Projector, WriterBusy
 from schemas.codec import default_codec

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.projection import Location, Projection
+from schemas.catalog import DERIVED_PERFORMANCE
 from schemas.events import Event, PerformanceSnapshot
 
 _FIGURES = (
@@ -51,7 +52,7 @@ def performance_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]
 
 PERFORMANCE = Projection(
     name="performance",
-    topics=("derived.performance",),
+    topics=(DERIVED_PERFORMANCE,),
     columns=(
         "scope",
         "scope_key",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.projection import Location, Projection, RowSpec
+from schemas.catalog import DERIVED_POSITIONS, RAW_MARKET
 from schemas.events import BarClosed, Event, PositionChanged
 
 
@@ -42,7 +43,7 @@ def position_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 POSITIONS = Projection(
     name="positions",
-    topics=("derived.positions",),
+    topics=(DERIVED_POSITIONS,),
     columns=(
         "account",
         "instrument",
@@ -96,7 +97,7 @@ BAR_ROW = RowSpec.of(
 
 MARKET_BARS = Projection(
     name="market_bars",
-    topics=("raw.market",),
+    topics=(RAW_MARKET,),
     columns=BAR_ROW.columns,
     key=("instrument", "period", "close_time"),
     partition_by="close_time",

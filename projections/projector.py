@@ -41,14 +41,15 @@ from prometheus_client import Counter, Histogram
 from psycopg import sql
 
 from core.control_log import VoidRanges, read_log
+from core.database import connect
 from core.errors import CodecError, FillstreamError
+from core.kafka import consume_batch
 from core.lag import LagGauge
 from core.settings import Settings
 from core.watchdog import Watchdog
 from projections import versions
-from projections.migrate import connect
 from projections.projection import Location, Projection
-from schemas.catalog import consume_batch
+from schemas.catalog import DEAD_LETTER
 from schemas.codec import Codec
 from schemas.reader import CellForms
 
@@ -560,7 +561,7 @@ class Projector:
             reason,
         )
         self._dead_letters.produce(
-            self.settings.topic("dead-letter"),
+            self.settings.topic(DEAD_LETTER),
             key=message.key(),
             value=message.value(),
             headers={

@@ -37,16 +37,15 @@ import psycopg
 from confluent_kafka import KafkaException, TopicPartition
 from psycopg import sql
 
+from core.database import connect
 from core.errors import FillstreamError
-from core.kafka import probe_consumer, quiet_admin
+from core.kafka import probe_consumer, quiet_admin, watermarks
 from core.progress import ProgressLine, to_stderr
 from core.settings import Settings, available_cores
 from projections import parallel, versions
-from projections.migrate import connect
 from projections.parity import Parity, compare
 from projections.projection import Projection
 from projections.projector import Projector, WriterBusy
-from schemas.catalog import watermarks
 from schemas.codec import Codec, default_codec
 
 log = logging.getLogger("fillstream.rebuild")

@@ -25,11 +25,11 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core.database import connect
 from core.errors import ServiceError
 from core.kafka import probe_consumer
 from core.settings import Settings
 from projections import PROJECTIONS
-from projections.migrate import connect
 from projections.projection import Projection
 
 log = logging.getLogger("fillstream.projector")

@@ -6,6 +6,7 @@ the trades' figures per regime."""
 from __future__ import annotations
 
 from projections.projection import Projection, RowSpec
+from schemas.catalog import DERIVED_REGIMES
 from schemas.events import RegimeLabeled
 
 LABEL_ROW = RowSpec.of(
@@ -32,7 +33,7 @@ LABEL_ROW = RowSpec.of(
 
 REGIME_LABELS = Projection(
     name="regime_labels",
-    topics=("derived.regimes",),
+    topics=(DERIVED_REGIMES,),
     columns=LABEL_ROW.columns,
     key=("instrument", "period", "classifier_version", "ts_event"),
     to_rows=LABEL_ROW.to_rows,

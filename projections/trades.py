@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.projection import Projection, RowSpec
+from schemas.catalog import DERIVED_TRADES
 from schemas.events import TradeClosed
 
 TRADE_ROW = RowSpec.of(
@@ -51,7 +52,7 @@ TRADE_ROW = RowSpec.of(
 
 TRADES = Projection(
     name="trades",
-    topics=("derived.trades",),
+    topics=(DERIVED_TRADES,),
     columns=TRADE_ROW.columns,
     key=("trade_id", "exit_time"),
     partition_by="exit_time",

@@ -11,9 +11,9 @@ import psycopg
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core.database import connect
 from core.errors import ServiceError
 from core.settings import Settings
-from projections.migrate import connect
 
 log = logging.getLogger("fillstream.projector")
 

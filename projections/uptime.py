@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.projection import Location, Projection, finite_json
+from schemas.catalog import HEALTH
 from schemas.events import Event, ServiceChecked
 
 
@@ -36,7 +37,7 @@ def check_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
 
 SERVICE_CHECKS = Projection(
     name="service_checks",
-    topics=("health",),
+    topics=(HEALTH,),
     columns=(
         "service",
         "instance",

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from core.errors import ServiceError
+from core.kafka import ensure_topics
 from core.settings import PROJECT_ROOT, Settings
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres
-from schemas.catalog import ensure_topics
 
 KAFKA_LIBS = PROJECT_ROOT / ".fillstream" / "kafka" / "libs"
 TC_KAFKA_IMAGE = "confluentinc/cp-kafka:8.1.0"  # Apache Kafka 4.1, like deploy/kafka/pom.xml

@@ -7,7 +7,6 @@ start; it joins no group and commits nothing. Publishing uses the bridge's produ
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from bridge.publisher import PublishError
 from bridge.spool import SpoolRecord
 from core.errors import CodecError, ServiceError
+from core.kafka import QUIET_LOGGER, producer_config
 from core.settings import Settings
-from schemas.catalog import producer_config
 from schemas.codec import Codec
 
 Progress = Callable[[int, int], None]
@@ -28,15 +27,6 @@ REACH_TIMEOUT = 10.0
 """Seconds to wait for the broker's metadata before calling Kafka unreachable."""
 
 
-def _quiet_logger() -> logging.Logger:
-    """Receives librdkafka's log lines, which would otherwise go to stderr, and drops them."""
-    logger = logging.getLogger("fillstream.import.rdkafka")
-    logger.addHandler(logging.NullHandler())
-    logger.propagate = False
-    return logger
-
-
-_LOGGER = _quiet_logger()
 _NO_LEADER_YET = {
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
@@ -80,7 +70,7 @@ def read_event_ids(
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "logger": _LOGGER,
+            "logger": QUIET_LOGGER,
         }
     )
     try:
@@ -138,7 +128,7 @@ def publish(
     Raises ``PublishError`` naming how many were not acknowledged (re-running an import is safe:
     what reached the log is skipped then).
     """
-    producer = Producer({**producer_config(settings), "logger": _LOGGER})
+    producer = Producer({**producer_config(settings), "logger": QUIET_LOGGER})
     acked = 0
     failures: list[str] = []
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from alerts.channels import channels_from_config
 from alerts.silences import Silences, silence
+from core.database import connect
 from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table as table
 from core.text import when
 from domain.alerts.rules import load_rules, parse_duration
-from projections.migrate import connect
 from schemas.codec import default_codec
 from schemas.events import AlertSilenced
 

@@ -18,6 +18,7 @@ from typing import Any
 from bridge.experiments import change, read_experiments
 from control.guard import evaluate
 from core.control_log import read_log
+from core.database import connect
 from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table, when
@@ -25,7 +26,6 @@ from domain.experiments.guardrails import NextStep
 from domain.experiments.model import KILL_SWITCH, Experiment, Experiments, spec_from_config
 from domain.experiments.report import ArmTrade, Report, report
 from domain.experiments.rollout import Rollout, RolloutTrade, rollout
-from projections.migrate import connect
 from schemas.events import ExperimentAction, ExperimentArm
 
 EXAMPLES = """examples:

@@ -33,9 +33,10 @@ from bridge.imports.parsed import encoded
 from bridge.imports.parts import PARALLEL_FROM, PartReader, can_fork, default_workers
 from bridge.imports.report import render_text, to_json
 from bridge.spool import SpoolRecord
+from core.kafka import ensure_topics
 from core.progress import ProgressLine
 from core.settings import Settings
-from schemas.catalog import ensure_topics
+from schemas.catalog import RAW_EXECUTIONS, RAW_NT_TRADES
 from schemas.codec import Codec, default_codec
 from schemas.events import ExecutionReported, TradeReported
 
@@ -43,7 +44,7 @@ DEFAULT_TZ = "America/New_York"
 EXIT_REFUSED = 1
 EXIT_RECONCILIATION_DIFFERS = 3
 
-_TOPICS = {"executions": "raw.executions", "trades": "raw.nt-trades"}
+_TOPICS = {"executions": RAW_EXECUTIONS, "trades": RAW_NT_TRADES}
 _EPILOG = f"""\
 Times in the exports carry no offset: they are in NinjaTrader's platform time zone, given
 with --tz (default {DEFAULT_TZ}). Exit status: 0 done; 1 rejected rows without

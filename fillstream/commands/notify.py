@@ -17,13 +17,13 @@ from alerts.notifier import DEFAULT_MAX_AGE, Notifier
 from core.health import serve_health
 from core.health_events import ERRORS_TOTAL, LAG_RECORDS, sample_sum
 from core.health_reporter import HealthReporter
+from core.kafka import ensure_topics
 from core.lag import LAG, worst
 from core.readiness import kafka_reachable, postgres_reachable
 from core.settings import Settings
 from core.shutdown import stop_on_signals
 from domain.alerts.rules import EMPTY, load_rules
 from projections.migrate import migrate
-from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 
 log = logging.getLogger("fillstream.alerts")

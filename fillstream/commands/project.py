@@ -21,21 +21,22 @@ from prometheus_client import REGISTRY, Counter
 from control.guard import guard
 from core.backoff import Backoff
 from core.control_log import ControlError
+from core.database import connect
 from core.health import serve_health
 from core.health_events import projector_figures
 from core.health_reporter import HealthReporter
+from core.kafka import ensure_topics
 from core.lag import LAG, worst
 from core.readiness import kafka_reachable, postgres_reachable
 from core.settings import Settings
 from core.shutdown import stop_on_signals
 from core.watchdog import Watchdog
 from projections import PROJECTIONS, versions
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from projections.projection import Projection
 from projections.projector import EVENTS, Projector
 from projections.rebuild_metrics import RebuildCollector
 from projections.trading_metrics import TradingCollector
-from schemas.catalog import ensure_topics
 from schemas.codec import Codec, default_codec
 
 log = logging.getLogger("fillstream.projector")

@@ -19,10 +19,11 @@ from confluent_kafka import Producer
 from control.offsets import parse_moment
 from core.errors import FillstreamError
 from core.health_events import service_checked
+from core.kafka import producer_config
 from core.settings import Settings
 from projections.listing import list_projections, render
 from projections.rebuild import Outcome, by_name, drop, rebuild, switch
-from schemas.catalog import producer_config, record_headers
+from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import schema_name
 
@@ -147,6 +148,7 @@ def _report_rebuild(
 
 
 def _archive(settings: Settings, args: argparse.Namespace) -> int:
+    from core.database import connect
     from projections import PROJECTIONS
     from projections.archive import (
         archive,
@@ -155,7 +157,6 @@ def _archive(settings: Settings, args: argparse.Namespace) -> int:
         parse_month,
         unarchive,
     )
-    from projections.migrate import connect
 
     if args.command == "archived":
         with connect(settings) as conn:

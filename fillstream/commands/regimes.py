@@ -12,11 +12,11 @@ from typing import Any
 import psycopg
 
 from control.relabel import phase_name, relabel
+from core.database import connect
 from core.errors import FillstreamError
 from core.progress import to_stderr
 from core.settings import Settings
 from core.text import json_value, text_table, when
-from projections.migrate import connect
 
 EXAMPLES = """examples:
   fillstream regimes list                     classifier versions: labels, series, span, served

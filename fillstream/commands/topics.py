@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from core.kafka import ensure_topics
 from core.settings import Settings
-from schemas.catalog import ensure_topics, load_catalog
+from schemas.catalog import load_catalog
 
 
 def main(argv: list[str]) -> int:

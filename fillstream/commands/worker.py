@@ -35,14 +35,13 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -52,37 +51,18 @@ from core.control_log import effective_settings, read_log
 from core.health import serve_health
 from core.health_events import STALLED_SECONDS, worker_figures
 from core.health_reporter import HealthReporter
+from core.kafka import admin_client, ensure_topics
 from core.lag import worst
 from core.settings import Settings, available_cores
 from core.shutdown import stop_on_signals
 from core.watchdog import EXIT_OVERRUN, Watchdog
-from schemas.catalog import ensure_topics, load_catalog
-from schemas.codec import Codec, default_codec
-from streams.runtime.deriver import Deriver, Stage
+from schemas.catalog import load_catalog
+from schemas.codec import default_codec
+from streams.runtime.deriver import Deriver
 from streams.runtime.stalls import StallMonitor
-from streams.stages.alerts import AlertOnHealth, AlertOnPerformance
-from streams.stages.matching import MatchExecutions
-from streams.stages.paper import PaperBars, PaperSignals, PaperTrades
-from streams.stages.performance import ScopeTrades, ScoreTrades
-from streams.stages.regimes import LabelRegimes
+from streams.stages import PAPER_STAGES, STAGE_SOURCES, STAGES
 
 log = logging.getLogger("fillstream.streams")
-
-STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
-    "matching": MatchExecutions.from_settings,
-    "scopes": lambda settings, codec: ScopeTrades(codec),
-    "performance": ScoreTrades.from_settings,
-    "regimes": LabelRegimes.from_settings,
-    "paper-signals": lambda settings, codec: PaperSignals(codec),
-    "paper-bars": lambda settings, codec: PaperBars(codec, settings.excursion_period),
-    "paper": PaperTrades.from_settings,
-    "alerts-performance": AlertOnPerformance.from_settings,
-    "alerts-health": AlertOnHealth.from_settings,
-}
-"""The stages, by name, in the order records flow through them."""
-
-PAPER_STAGES = ("paper-signals", "paper-bars", "paper")
-"""Run only with ``FILLSTREAM_PAPER=on`` (the default)."""
 
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -116,7 +96,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--port", type=int, help="metrics/health port (default FILLSTREAM_WORKER_PORT or 8788)"
     )
-    partitions = load_catalog()[MatchExecutions.source].partitions
+    partitions = load_catalog()[STAGE_SOURCES["matching"]].partitions
     default = default_matching_processes(partitions, available_cores())
     parser.add_argument(
         "--matching-processes",
@@ -230,20 +210,6 @@ def _sized(path: str) -> bool:
 def default_matching_processes(partitions: int, cores: int) -> int:
     """One per partition of ``raw.executions``, at most ``cores - 1``, at least one."""
     return max(1, min(partitions, cores - 1))
-
-
-STAGE_SOURCES: dict[str, str] = {
-    "matching": MatchExecutions.source,
-    "scopes": ScopeTrades.source,
-    "performance": ScoreTrades.source,
-    "regimes": LabelRegimes.source,
-    "paper-signals": PaperSignals.source,
-    "paper-bars": PaperBars.source,
-    "paper": PaperTrades.source,
-    "alerts-performance": AlertOnPerformance.source,
-    "alerts-health": AlertOnHealth.source,
-}
-"""The catalog topic each stage reads."""
 
 
 def _start(spawn: multiprocessing.context.SpawnContext, settings: Settings, slot: _Slot) -> None:
@@ -363,7 +329,7 @@ def _ready(
         checks[f"stage {stage} progressing"] = not stall.stalled
     checks["caught up"] = worst(registry.collect()) <= settings.ready_lag_records
     try:
-        AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=2)
+        admin_client(settings).list_topics(timeout=2)
         checks["kafka"] = True
     except Exception:  # noqa: BLE001 - readiness reports, it does not raise
         checks["kafka"] = False

@@ -50,15 +50,15 @@ from confluent_kafka import (
     TopicCollection,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
 
 from core.backoff import Backoff
 from core.control_log import ControlError, VoidRanges, read_log
 from core.errors import CodecError, FillstreamError
+from core.kafka import admin_client, consume_batch, producer_config
 from core.lag import LagGauge
 from core.settings import Settings
 from core.watchdog import Watchdog
-from schemas.catalog import consume_batch, producer_config
+from schemas.catalog import DEAD_LETTER
 from schemas.codec import Codec
 from schemas.events import schema_name
 from streams.runtime import metrics
@@ -582,7 +582,7 @@ class Deriver:
     def _identity(self, topic: str) -> str | None:
         """``<topic>@<its topic id>``, or None (no local store this session) if the broker
         will not say."""
-        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
+        admin = admin_client(self.settings)
         try:
             future = admin.describe_topics(TopicCollection([topic]), request_timeout=_TIMEOUT)[
                 topic
@@ -637,7 +637,7 @@ def dead_letter(record: Record, reason: str, code: str, stage: str) -> Output:
     metrics.DEAD_LETTERS.labels(code).inc()
     metrics.EVENTS.labels(record.topic, "dead_letter").inc()
     return Output(
-        "dead-letter",
+        DEAD_LETTER,
         record.key or b"",
         record.value,
         (

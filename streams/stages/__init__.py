@@ -1,0 +1,44 @@
+"""The worker's derivation stages, each a ``streams.runtime.deriver.Stage`` over a pure
+``domain`` fold: matching, the performance scopes and scores, regimes, paper trading, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.settings import Settings
+from schemas.codec import Codec
+from streams.runtime.deriver import Stage
+from streams.stages.alerts import AlertOnHealth, AlertOnPerformance
+from streams.stages.matching import MatchExecutions
+from streams.stages.paper import PaperBars, PaperSignals, PaperTrades
+from streams.stages.performance import ScopeTrades, ScoreTrades
+from streams.stages.regimes import LabelRegimes
+
+STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
+    "matching": MatchExecutions.from_settings,
+    "scopes": lambda settings, codec: ScopeTrades(codec),
+    "performance": ScoreTrades.from_settings,
+    "regimes": LabelRegimes.from_settings,
+    "paper-signals": lambda settings, codec: PaperSignals(codec),
+    "paper-bars": lambda settings, codec: PaperBars(codec, settings.excursion_period),
+    "paper": PaperTrades.from_settings,
+    "alerts-performance": AlertOnPerformance.from_settings,
+    "alerts-health": AlertOnHealth.from_settings,
+}
+"""The stages, by name, in the order records flow through them."""
+
+PAPER_STAGES = ("paper-signals", "paper-bars", "paper")
+"""Run only with ``FILLSTREAM_PAPER=on`` (the default)."""
+
+STAGE_SOURCES: dict[str, str] = {
+    "matching": MatchExecutions.source,
+    "scopes": ScopeTrades.source,
+    "performance": ScoreTrades.source,
+    "regimes": LabelRegimes.source,
+    "paper-signals": PaperSignals.source,
+    "paper-bars": PaperBars.source,
+    "paper": PaperTrades.source,
+    "alerts-performance": AlertOnPerformance.source,
+    "alerts-health": AlertOnHealth.source,
+}
+"""The catalog topic each stage reads."""

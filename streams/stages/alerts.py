@@ -20,13 +20,20 @@ from prometheus_client import Counter
 from core.settings import Settings
 from domain.alerts.engine import AlertBook, Raised
 from domain.alerts.rules import EMPTY, RuleSet, load_rules
-from schemas.catalog import record_headers
+from schemas.catalog import (
+    DERIVED_ALERTS,
+    DERIVED_PERFORMANCE,
+    HEALTH,
+    STREAMS_ALERTS_HEALTH_CHANGELOG,
+    STREAMS_ALERTS_PERFORMANCE_CHANGELOG,
+    record_headers,
+)
 from schemas.codec import Codec
 from schemas.events import PerformanceSnapshot, ServiceChecked, schema_name
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, decoded
 
-ALERTS_TOPIC = "derived.alerts"
+ALERTS_TOPIC = DERIVED_ALERTS
 
 ALERTS = Counter(
     "fillstream_stream_alerts_total",
@@ -115,15 +122,15 @@ class AlertStage:
 
 class AlertOnPerformance(AlertStage):
     name = "alerts-performance"
-    source = "derived.performance"
-    changelog = "streams-alerts-performance-changelog"
+    source = DERIVED_PERFORMANCE
+    changelog = STREAMS_ALERTS_PERFORMANCE_CHANGELOG
     reads = PerformanceSnapshot
 
 
 class AlertOnHealth(AlertStage):
     name = "alerts-health"
-    source = "health"
-    changelog = "streams-alerts-health-changelog"
+    source = HEALTH
+    changelog = STREAMS_ALERTS_HEALTH_CHANGELOG
     reads = ServiceChecked
 
 

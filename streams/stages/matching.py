@@ -59,16 +59,24 @@ from domain.matching import (
     position_changed,
     position_key,
 )
-from schemas.catalog import record_headers
+from schemas.catalog import (
+    DERIVED_POSITIONS,
+    DERIVED_TRADES,
+    RAW_EXECUTIONS,
+    RAW_MARKET,
+    RAW_SIGNALS,
+    STREAMS_BOOKS_CHANGELOG,
+    record_headers,
+)
 from schemas.codec import Codec
 from schemas.events import BarClosed, ExecutionReported, SignalEmitted, schema_name
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, dead_letter, decoded
 
-BOOKS_TOPIC = "streams-books-changelog"
-TRADES_TOPIC = "derived.trades"
-POSITIONS_TOPIC = "derived.positions"
-CONTEXT_TOPICS = ("raw.market", "raw.signals")
+BOOKS_TOPIC = STREAMS_BOOKS_CHANGELOG
+TRADES_TOPIC = DERIVED_TRADES
+POSITIONS_TOPIC = DERIVED_POSITIONS
+CONTEXT_TOPICS = (RAW_MARKET, RAW_SIGNALS)
 _STAGE = "domain.matching"
 _PRUNE_EVERY = 1000
 """Executions applied between two prunings of the market context."""
@@ -98,7 +106,7 @@ class _Held:
 
 class MatchExecutions:
     name = "matching"
-    source = "raw.executions"
+    source = RAW_EXECUTIONS
     changelog: str | None = BOOKS_TOPIC
 
     def __init__(

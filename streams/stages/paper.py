@@ -35,7 +35,14 @@ from core.settings import Settings
 from domain.contracts import spec_for
 from domain.errors import UnknownInstrumentError
 from domain.paper import FillModel, PaperError, PaperTrade, check, enter, step
-from schemas.catalog import record_headers
+from schemas.catalog import (
+    RAW_EXECUTIONS,
+    RAW_MARKET,
+    RAW_SIGNALS,
+    STREAMS_PAPER_CHANGELOG,
+    STREAMS_PAPER_FEED,
+    record_headers,
+)
 from schemas.codec import Codec
 from schemas.events import (
     BarClosed,
@@ -53,8 +60,8 @@ from schemas.events import (
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, Stateless, decoded
 
-FEED_TOPIC = "streams-paper-feed"
-EXECUTIONS_TOPIC = "raw.executions"
+FEED_TOPIC = STREAMS_PAPER_FEED
+EXECUTIONS_TOPIC = RAW_EXECUTIONS
 PRODUCER = "fillstream domain.paper"
 ACCOUNT_PREFIX = "PAPER:"
 
@@ -63,7 +70,7 @@ class PaperSignals(Stateless):
     """Stage 1; see the module docstring."""
 
     name = "paper-signals"
-    source = "raw.signals"
+    source = RAW_SIGNALS
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
@@ -88,7 +95,7 @@ class PaperBars(Stateless):
     """Stage 2; see the module docstring."""
 
     name = "paper-bars"
-    source = "raw.market"
+    source = RAW_MARKET
 
     def __init__(self, codec: Codec, period: str) -> None:
         self.codec = codec
@@ -122,7 +129,7 @@ class PaperTrades:
 
     name = "paper"
     source = FEED_TOPIC
-    changelog: str | None = "streams-paper-changelog"
+    changelog: str | None = STREAMS_PAPER_CHANGELOG
 
     def __init__(self, codec: Codec, model: FillModel, retention: timedelta) -> None:
         self.codec = codec

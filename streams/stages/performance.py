@@ -31,15 +31,21 @@ from core.settings import Settings
 from domain.performance.figures import TradeResult
 from domain.performance.ledger import Ledger
 from domain.performance.snapshots import Scope, scopes_of, snapshots
-from schemas.catalog import record_headers
+from schemas.catalog import (
+    DERIVED_PERFORMANCE,
+    DERIVED_TRADES,
+    STREAMS_LEDGERS_CHANGELOG,
+    STREAMS_PERFORMANCE_SCOPES,
+    record_headers,
+)
 from schemas.codec import MARKER, Codec
 from schemas.events import MetricScope, TradeClosed, schema_name
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, Stateless, dead_letter, decoded
 
-SCOPES_TOPIC = "streams-performance-scopes"
-LEDGERS_TOPIC = "streams-ledgers-changelog"
-SNAPSHOTS_TOPIC = "derived.performance"
+SCOPES_TOPIC = STREAMS_PERFORMANCE_SCOPES
+LEDGERS_TOPIC = STREAMS_LEDGERS_CHANGELOG
+SNAPSHOTS_TOPIC = DERIVED_PERFORMANCE
 
 SUPERSEDES = "supersedes"
 """Header of a snapshot record: ``<definitions version>:<scope trades>``. Of the snapshots of
@@ -52,7 +58,7 @@ class ScopeTrades(Stateless):
     """Stage 1: each trade once per scope it counts in, as a scoped trade row."""
 
     name = "scopes"
-    source = "derived.trades"
+    source = DERIVED_TRADES
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec

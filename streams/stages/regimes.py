@@ -40,13 +40,13 @@ from domain.regimes import (
     state_from_json,
     state_to_json,
 )
-from schemas.catalog import record_headers
+from schemas.catalog import DERIVED_REGIMES, RAW_MARKET, STREAMS_REGIMES_CHANGELOG, record_headers
 from schemas.codec import Codec
 from schemas.events import BarClosed, Envelope, EventId, Regime, RegimeLabeled, schema_name
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, decoded
 
-REGIMES_TOPIC = "derived.regimes"
+REGIMES_TOPIC = DERIVED_REGIMES
 PRODUCER = "fillstream domain.regimes"
 _SCALE = Decimal("1e-10")
 
@@ -77,8 +77,8 @@ class LabelRegimes:
     """See the module docstring."""
 
     name = "regimes"
-    source = "raw.market"
-    changelog: str | None = "streams-regimes-changelog"
+    source = RAW_MARKET
+    changelog: str | None = STREAMS_REGIMES_CHANGELOG
 
     def __init__(
         self,

@@ -8,8 +8,8 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
+from core.kafka import ensure_topics
 from core.settings import PROJECT_ROOT, Settings
-from schemas.catalog import ensure_topics
 from tests.bench import alerts, derive, experiments, imports, ingest, latency, rebuild, report
 from tests.harness import free_ports, local_kafka, local_postgres, temporary_home
 from tests.integration.pipeline import ServiceProcess

@@ -32,9 +32,10 @@ from aiosmtpd.controller import Controller
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from core.kafka import producer_config
 from core.settings import Settings
 from projections.migrate import migrate
-from schemas.catalog import producer_config, record_headers
+from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
 from tests.bench.report import Result

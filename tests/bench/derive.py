@@ -15,8 +15,9 @@ from decimal import Decimal
 import fastavro
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
-from schemas.catalog import ensure_topics, producer_config, record_headers
+from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ExecutionId, ExecutionReported, Side, Source
 from schemas.registry import default_registry

@@ -21,6 +21,8 @@ from confluent_kafka import Producer
 
 from bridge.experiments import change, change_event
 from control.guard import evaluate, treatment_figures
+from core.database import connect
+from core.kafka import producer_config
 from core.settings import Settings
 from domain.experiments.model import ExperimentSpec, fold
 from domain.experiments.report import ArmTrade, report, sequential_test
@@ -31,10 +33,9 @@ from domain.performance.snapshots import Scope, snapshot
 from domain.regimes import RegimeParameters
 from projections import PERFORMANCE
 from projections.experiment_reads import Tallies
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from projections.projector import Projector, ensure_partition
 from projections.rebuild import log_end
-from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.events import (
     BarClosed,

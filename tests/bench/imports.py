@@ -10,9 +10,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bridge.imports import parse_executions
+from core.kafka import ensure_topics
 from core.settings import Settings
 from fillstream.commands import imports as cmd_import
-from schemas.catalog import ensure_topics
 from tests.bench.ingest import START, executions, raw_producer_rate
 from tests.bench.report import Result
 from tests.ntexports import CANONICAL, render_executions

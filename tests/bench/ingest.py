@@ -16,8 +16,8 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from bridge.parsing import parse_events
 from bridge.publisher import to_records
+from core.kafka import producer_config
 from core.settings import Settings
-from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from tests.bench.report import Result
 

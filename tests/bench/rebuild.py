@@ -22,16 +22,17 @@ from typing import Any
 from confluent_kafka import Producer
 from psycopg import sql
 
+from core.database import connect
+from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
 from domain.performance.figures import TradeResult
 from domain.performance.ledger import Ledger
 from domain.performance.snapshots import Scope, snapshot
 from projections import PERFORMANCE, TRADES
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from projections.projection import Location, Projection
 from projections.projector import Projector
 from projections.rebuild import log_end, rebuild
-from schemas.catalog import ensure_topics, producer_config
 from schemas.codec import default_codec
 from schemas.events import (
     Direction,

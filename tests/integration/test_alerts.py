@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from core.database import connect
+from core.kafka import producer_config
 from core.settings import PROJECT_ROOT, Settings
-from projections.migrate import connect
-from schemas.catalog import producer_config, record_headers
+from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
 from tests.harness import free_port, wait_for

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from core.kafka import producer_config
 from core.settings import Settings
 from projections import TRADES
 from projections.archive import ArchiveError, archive, months_back, parse_month, unarchive
 from projections.migrate import migrate
 from projections.projector import Projector
 from projections.rebuild import log_end
-from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.events import EventId, TradeClosed, TradeId
 from tests.bench.rebuild import trades

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from psycopg import sql
 
+from core.database import connect
 from core.settings import Settings
 from deploy.backup import BackupError, backup, restore
 from projections import PROJECTIONS, SERVICE_CHECKS
 from projections.listing import list_projections
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from tests.harness import wait_for
 from tests.integration.pipeline import post, query
 from tests.integration.test_rebuild import round_trips, trades

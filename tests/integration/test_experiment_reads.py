@@ -13,11 +13,12 @@ import psycopg
 import pytest
 
 from bridge.experiments import change_event
+from core.database import connect
 from core.settings import Settings
 from domain.experiments.model import Experiment, ExperimentSpec, fold
 from domain.experiments.report import ArmTrade, sequential_test
 from projections.experiment_reads import Tallies, horizon, new_trades
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from projections.projector import ensure_partition
 from schemas.events import ExperimentAction, ExperimentArm
 

@@ -16,11 +16,11 @@ from confluent_kafka import Producer
 
 from core.health_events import is_stopping
 from core.health_reporter import HealthReporter
+from core.kafka import producer_config
 from core.settings import Settings
-from fillstream.commands.worker import STAGES
-from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.events import ServiceChecked
+from streams.stages import STAGES
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import post, query, readiness
 from tests.integration.test_bridge_edges import heartbeat

@@ -12,8 +12,9 @@ import pytest
 
 from alerts.ledger import DeliveryLedger
 from alerts.notifier import Notifier
+from core.database import connect
 from core.settings import Settings
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from schemas.codec import default_codec
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity
 from tests.harness import wait_for

@@ -22,8 +22,8 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
+from core.kafka import producer_config
 from core.settings import PROJECT_ROOT, Settings
-from schemas.catalog import producer_config
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import ServiceProcess, post, readiness
 from tests.integration.test_rebuild import round_trips

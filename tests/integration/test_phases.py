@@ -16,13 +16,13 @@ from psycopg import sql
 from control.offsets import OffsetsError
 from control.phases import load_config, plan_rollback, rollback, start
 from core.control_log import PhaseError, read_log
+from core.database import connect
 from core.errors import ConfigError
+from core.kafka import ensure_topics
 from core.settings import Settings
 from fillstream.commands.offsets import main as offsets_main
 from fillstream.commands.phase import main as phase_main
 from projections import PERFORMANCE, POSITIONS, TRADES
-from projections.migrate import connect
-from schemas.catalog import ensure_topics
 from tests.harness import free_ports, wait_for
 from tests.integration.pipeline import execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running

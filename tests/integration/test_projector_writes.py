@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from core.kafka import producer_config
 from core.settings import Settings
 from projections import TRADES
 from projections.migrate import migrate
 from projections.projector import Projector, trim_scale
 from projections.rebuild import log_end
-from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from schemas.reader import array_literal
 from tests.bench.rebuild import trades

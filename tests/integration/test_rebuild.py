@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from core.database import connect
 from core.settings import Settings
 from projections import PERFORMANCE, PROJECTIONS, TRADES, versions
 from projections import rebuild as rebuild_module
-from projections.migrate import connect, migrate
+from projections.migrate import migrate
 from projections.projection import Location
 from projections.rebuild import RebuildError, drop, rebuild, switch, verify
 from projections.trades import TRADE_ROW

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.database import connect
 from core.errors import FillstreamError
 from core.settings import Settings
 from domain.experiments.rollout import sharpe
@@ -23,7 +24,6 @@ from domain.regimes import RegimeLabel, label_bars, parse_parameters, regime_at
 from fillstream.commands.phase import main as phase_main
 from fillstream.commands.regimes import main as regimes_main
 from fillstream.commands.regimes import serve_version
-from projections.migrate import connect
 from schemas.events import BarClosed, Envelope, EventId
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, execution, post, query

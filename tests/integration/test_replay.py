@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
+from core.kafka import ensure_topics
 from core.settings import Settings
-from schemas.catalog import ensure_topics
 from tests.harness import free_port, wait_for
 from tests.integration.pipeline import ServiceProcess, execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, bar, running, trade_count

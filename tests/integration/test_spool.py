@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from core.kafka import ensure_topics
 from core.settings import Settings
 from deploy.kafka import LocalKafka
 from projections.migrate import migrate
-from schemas.catalog import ensure_topics
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported
 from tests.harness import Endpoints, free_ports, local_kafka, temporary_home, wait_for

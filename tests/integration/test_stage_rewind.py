@@ -15,10 +15,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from control.offsets import group_positions
 from core.settings import Settings
 from fillstream.commands.offsets import main as offsets_main
-from fillstream.commands.worker import STAGES
 from schemas.codec import default_codec
 from schemas.events import TradeClosed
 from streams.runtime.deriver import REWIND_MARKER, Deriver, UnfinishedRewind
+from streams.stages import STAGES
 from tests.harness import wait_for
 from tests.integration.pipeline import execution, post, query
 from tests.integration.test_walking_skeleton import Pipeline, running

@@ -19,12 +19,12 @@ from confluent_kafka import Producer
 from psycopg import sql
 
 from core.health_events import service_checked, stopping_checks
+from core.kafka import producer_config
 from core.settings import Settings
 from projections import SERVICE_CHECKS
 from projections.migrate import migrate
 from projections.projector import Projector
 from projections.rebuild import log_end
-from schemas.catalog import producer_config
 from schemas.codec import default_codec
 from tests.integration.pipeline import query
 

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from core.settings import Settings
-from fillstream.commands.worker import STAGES, available_cores, default_matching_processes
+from fillstream.commands.worker import available_cores, default_matching_processes
 from schemas.catalog import load_catalog
+from streams.stages import STAGES
 from tests.harness import wait_for
 from tests.integration.pipeline import ServiceProcess, alive, readiness
 
