@@ -1,21 +1,3 @@
-"""fillstream: a NinjaTrader 8 trading operation as an event-sourced system."""
-
-from core.errors import (
-    CodecError,
-    ConfigError,
-    FillstreamError,
-    InvalidEventError,
-    InvalidEventsError,
-    ServiceError,
-)
-from core.settings import Settings
-
-__all__ = [
-    "CodecError",
-    "ConfigError",
-    "FillstreamError",
-    "InvalidEventError",
-    "InvalidEventsError",
-    "ServiceError",
-    "Settings",
-]
+"""fillstream, the shell: the ``fillstream`` command (``cli``) and every subcommand and daemon
+entry point (``commands``), the local stack (``stack``, ``report``) and the demo. Nothing imports
+it; it imports every package below it (see the layers in pyproject.toml)."""

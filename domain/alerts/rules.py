@@ -1,4 +1,5 @@
-"""The alert rules file (TOML or YAML), read and validated at start.
+"""The alert rules file (TOML or YAML), validated at start (``parse_rules`` of the document
+``core.config_files.load_file`` reads).
 
 A file holds ``[[rules]]`` (what to watch, evaluated by ``domain.alerts.engine`` in event time),
 ``[channels.<name>]`` (where to deliver, read by ``alerts.channels``) and ``[delivery]`` (the
@@ -27,17 +28,13 @@ unhealthy      health checks       a process reports a readiness check failing
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
 
 from core.errors import ConfigError
 from schemas.events import MetricScope, Severity
@@ -162,26 +159,6 @@ class RuleSet:
 
 
 EMPTY = RuleSet()
-
-
-def load_rules(path: Path) -> RuleSet:
-    """Read and validate a rules file (``.toml``, ``.yaml`` or ``.yml``)."""
-    setting = "FILLSTREAM_ALERT_RULES"
-    if path.suffix not in (".toml", ".yaml", ".yml"):
-        raise ConfigError(setting, f"must name a .toml, .yaml or .yml file, was {path}")
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(setting, f"cannot read {path}: {e.strerror or e}") from e
-    try:
-        if path.suffix == ".toml":
-            document: Any = tomllib.loads(text)
-        else:
-            document = yaml.safe_load(text) or {}
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        reason = str(e).replace("\n", " ")
-        raise ConfigError(setting, f"{path} is not valid {path.suffix[1:]}: {reason}") from e
-    return parse_rules(document)
 
 
 def parse_rules(document: Any) -> RuleSet:

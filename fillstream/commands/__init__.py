@@ -1,0 +1,1 @@
+"""Every ``fillstream`` subcommand, one module each, exposing ``parser()`` and ``main(argv)``."""

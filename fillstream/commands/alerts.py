@@ -24,19 +24,20 @@ from typing import Any
 
 from alerts.channels import channels_from_config
 from alerts.silences import Silences, silence
+from core.config_files import load_file
 from core.database import connect
 from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table as table
 from core.text import when
-from domain.alerts.rules import load_rules, parse_duration
+from domain.alerts.rules import parse_duration, parse_rules
 from schemas.codec import default_codec
 from schemas.events import AlertSilenced
 
 _LIMIT = 50
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream alerts",
         description=__doc__,
@@ -61,7 +62,11 @@ def main(argv: list[str]) -> int:
     end.add_argument("silence_id", metavar="ID")
     for sub in (check, listing, hold, end, commands.choices["silences"]):
         sub.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     match args.command:
         case "check":
@@ -88,7 +93,7 @@ def _check(settings: Settings, file: Path | None, as_json: bool) -> int:
     path = file or settings.alert_rules
     if path is None:
         raise ConfigError("FILLSTREAM_ALERT_RULES", "is not set, and no FILE was given")
-    rules = load_rules(path)
+    rules = load_file(path, "FILLSTREAM_ALERT_RULES", parse_rules)
     channels = channels_from_config(rules.channels, os.environ, feed_token=settings.token)
     if as_json:
         print(json.dumps({

@@ -7,29 +7,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import threading
-from datetime import UTC, datetime
 
 from alerts.channels import channels_from_config
 from alerts.feed import AlertFeed
 from alerts.metrics import DELIVERIES
 from alerts.notifier import DEFAULT_MAX_AGE, Notifier
-from core.health import serve_health
+from core.config_files import load_file
 from core.health_events import ERRORS_TOTAL, LAG_RECORDS, sample_sum
-from core.health_reporter import HealthReporter
 from core.kafka import ensure_topics
 from core.lag import LAG, worst
 from core.readiness import kafka_reachable, postgres_reachable
+from core.service import Daemon
 from core.settings import Settings
-from core.shutdown import stop_on_signals
-from domain.alerts.rules import EMPTY, load_rules
+from domain.alerts.rules import EMPTY, parse_rules
 from projections.migrate import migrate
 from schemas.codec import default_codec
 
 log = logging.getLogger("fillstream.alerts")
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fillstream notify", description=__doc__)
     parser.add_argument(
         "--port", type=int, help="HTTP port (default FILLSTREAM_NOTIFY_PORT or 8790)"
@@ -42,13 +39,18 @@ def main(argv: list[str]) -> int:
         help="alerts whose event entered the log longer ago are recorded, not sent "
         f"(default {DEFAULT_MAX_AGE:g}: a replay of history notifies nobody)",
     )
-    args = parser.parse_args(argv)
-    started_at = datetime.now(UTC)
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    daemon = Daemon("notifier")
+    settings = daemon.settings
+    rules = (
+        load_file(settings.alert_rules, "FILLSTREAM_ALERT_RULES", parse_rules)
+        if settings.alert_rules
+        else EMPTY
     )
-    rules = load_rules(settings.alert_rules) if settings.alert_rules else EMPTY
     channels = channels_from_config(rules.channels, os.environ, feed_token=settings.token)
     if not channels:
         log.warning("no channels in FILLSTREAM_ALERT_RULES: alerts are recorded, not sent")
@@ -59,30 +61,18 @@ def main(argv: list[str]) -> int:
         group_seconds=rules.group_seconds, max_age=args.max_age,
     )  # fmt: skip
     feeds = [channel for channel in channels.values() if isinstance(channel, AlertFeed)]
-    stop = threading.Event()
-    stop_on_signals(stop, name="notifier")
+    daemon.handle_signals()
     port = args.port or settings.notify_port
-    serve_health(
-        settings.metrics_host, port, lambda: _ready(settings, notifier),
-        routes={feed.path: feed.handle for feed in feeds},
-    )  # fmt: skip
-    reporter = HealthReporter(
-        settings,
-        default_codec(),
-        service="notifier",
-        port=port,
-        checks=lambda: _ready(settings, notifier),
-        figures=_figures,
-        started_at=started_at,
-    ).start()
+
+    def checks() -> dict[str, bool]:
+        return _ready(settings, notifier)
+
+    daemon.serve_health(port, checks, routes={feed.path: feed.handle for feed in feeds})
+    daemon.report(port=port, checks=checks, figures=_figures)
     log.info("notifier running on port %d: %s", port, ", ".join(channels) or "no channels")
-    try:
-        notifier.run(stop)
-    except BaseException:
-        reporter.close()
-        raise
-    reporter.stop(timeout=2)
-    return 0
+    with daemon:
+        notifier.run(daemon.stop)
+    return daemon.finish()
 
 
 def _figures() -> dict[str, float]:

@@ -12,7 +12,6 @@ import argparse
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 
 import psycopg
 from confluent_kafka import KafkaException
@@ -20,16 +19,14 @@ from prometheus_client import REGISTRY, Counter
 
 from control.guard import guard
 from core.backoff import Backoff
-from core.control_log import ControlError
 from core.database import connect
-from core.health import serve_health
+from core.errors import ControlError
 from core.health_events import projector_figures
-from core.health_reporter import HealthReporter
 from core.kafka import ensure_topics
 from core.lag import LAG, worst
 from core.readiness import kafka_reachable, postgres_reachable
+from core.service import Daemon
 from core.settings import Settings
-from core.shutdown import stop_on_signals
 from core.watchdog import Watchdog
 from projections import PROJECTIONS, versions
 from projections.migrate import migrate
@@ -53,56 +50,54 @@ WATCHDOG = Watchdog("projector")
 """Bounds the projectors' blocking calls into librdkafka; started by ``main``."""
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fillstream project", description=__doc__)
     parser.add_argument(
         "--port", type=int, help="metrics/health port (default FILLSTREAM_PROJECTOR_PORT or 8789)"
     )
-    args = parser.parse_args(argv)
-    started_at = datetime.now(UTC)
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    daemon = Daemon("projector")
+    settings = daemon.settings
     ensure_topics(settings)
     migrate(settings)
-    stop = threading.Event()
-    stop_on_signals(stop, name="projector")
+    daemon.handle_signals()
     WATCHDOG.start()
     REGISTRY.register(TradingCollector(settings))
     REGISTRY.register(RebuildCollector(settings))
     port = args.port or settings.projector_port
-    serve_health(settings.metrics_host, port, lambda: _ready(settings))
+
+    def checks() -> dict[str, bool]:
+        return _ready(settings)
+
+    daemon.serve_health(port, checks)
+    stop = daemon.stop
     threads = [
         threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS
     ]
     threads.append(threading.Thread(target=guard, args=(settings, stop), name="experiment-guard"))
     for thread in threads:
         thread.start()
-    reporter = HealthReporter(
-        settings,
-        default_codec(),
-        service="projector",
+    daemon.report(
         port=port,
-        checks=lambda: _ready(settings),
+        checks=checks,
         figures=lambda: projector_figures([*LAG.collect(), *EVENTS.collect()]),
-        started_at=started_at,
-    ).start()
+    )
     log.info("projectors running: %s", ", ".join(p.name for p in PROJECTIONS))
+    failed = False
     while not stop.wait(1.0):
         if not all(t.is_alive() for t in threads):
             log.error("a projector stopped unexpectedly; exiting")
-            reporter.close(timeout=2)
+            failed = True
             stop.set()
-            deadline = time.monotonic() + 6
-            for thread in threads:
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
-            return 1
-    reporter.stop(timeout=2)
+    status = daemon.finish(failed=failed)
     deadline = time.monotonic() + 6
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    return 0
+    return status
 
 
 def follow(settings: Settings, projection: Projection, stop: threading.Event) -> None:

@@ -37,7 +37,6 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
@@ -48,14 +47,14 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from core.backoff import Backoff
 from core.control_log import effective_settings, read_log
-from core.health import serve_health
 from core.health_events import STALLED_SECONDS, worker_figures
-from core.health_reporter import HealthReporter
 from core.kafka import admin_client, ensure_topics
 from core.lag import worst
+from core.service import LOG_FORMAT, Daemon
 from core.settings import Settings, available_cores
 from core.shutdown import stop_on_signals
 from core.watchdog import EXIT_OVERRUN, Watchdog
+from domain.regimes import parse_classifiers
 from schemas.catalog import load_catalog
 from schemas.codec import default_codec
 from streams.runtime.deriver import Deriver
@@ -91,7 +90,7 @@ class _Slot:
     started_at: float = field(default_factory=time.monotonic)
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fillstream worker", description=__doc__)
     parser.add_argument(
         "--port", type=int, help="metrics/health port (default FILLSTREAM_WORKER_PORT or 8788)"
@@ -106,15 +105,20 @@ def main(argv: list[str]) -> int:
         help=f"processes for the matching stage (default {default}: one per partition it reads, "
         f"{partitions}, but at most the cores less one)",
     )
-    args = parser.parse_args(argv)
-    started_at = datetime.now(UTC)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    argparser = parser()
+    args = argparser.parse_args(argv)
     if args.matching_processes < 1:
-        parser.error(f"--matching-processes: at least 1, was {args.matching_processes}")
-    settings = Settings.from_env()
-    _log_setup(settings)
-    ensure_topics(settings)
-    phases = read_log(settings)
-    settings = effective_settings(settings, phases)
+        argparser.error(f"--matching-processes: at least 1, was {args.matching_processes}")
+    daemon = Daemon("worker")
+    parse_classifiers(daemon.settings.regime)  # FILLSTREAM_REGIME: core does not check it
+    ensure_topics(daemon.settings)
+    phases = read_log(daemon.settings)
+    settings = daemon.settings = effective_settings(daemon.settings, phases)
+    parse_classifiers(settings.regime)  # as the active phases set it
     for phase in phases.active():
         shown = ", ".join(f"{k}={v}" for k, v in phase.started.settings.items())
         log.info("phase %s active: %s", phase.name, shown or "no settings")
@@ -134,8 +138,8 @@ def main(argv: list[str]) -> int:
         for name in counts
         for n in range(counts[name])
     ]
-    stop = threading.Event()
-    stop_on_signals(stop, name="worker")
+    daemon.handle_signals()
+    stop = daemon.stop
     registry = CollectorRegistry()
     StageMetrics(registry, path=str(metrics))  # type: ignore[no-untyped-call]
     restarts = Counter(
@@ -145,7 +149,6 @@ def main(argv: list[str]) -> int:
         ["stage", "reason"],
         registry=registry,
     )
-    reporter: HealthReporter | None = None
     monitor = StallMonitor(
         settings.bootstrap_servers,
         {
@@ -155,25 +158,21 @@ def main(argv: list[str]) -> int:
         lambda stage: min(s.shared[_PROGRESSED_AT] for s in slots if s.name == stage),
         limit=settings.stall_seconds,
         registry=registry,
-        on_change=lambda: reporter.publish_now() if reporter else None,
+        on_change=lambda: daemon.reporter.publish_now() if daemon.reporter else None,
     )
 
     def checks() -> dict[str, bool]:
         return _ready(settings, slots, registry, monitor)
 
-    serve_health(settings.metrics_host, port, checks, registry=registry)
+    daemon.serve_health(port, checks, registry=registry)
     for slot in slots:
         _start(spawn, settings, slot)
     monitor.start()
-    reporter = HealthReporter(
-        settings,
-        default_codec(),
-        service="worker",
+    daemon.report(
         port=port,
         checks=checks,
         figures=lambda: worker_figures(registry.collect()) | _stalled_figures(monitor),
-        started_at=started_at,
-    ).start()
+    )
     log.info("stream worker running: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
     failed = False
     while not stop.wait(1.0):
@@ -184,11 +183,7 @@ def main(argv: list[str]) -> int:
                 stop.set()
     monitor.close()
     _stop(slots, metrics)
-    if failed:
-        reporter.close(timeout=1.5)
-    else:
-        reporter.stop(timeout=1.5)
-    return 1 if failed else 0
+    return daemon.finish(failed=failed, timeout=1.5)
 
 
 class StageMetrics(MultiProcessCollector):
@@ -267,7 +262,7 @@ def _run_stage(
     settings: Settings, name: str, instance: int, shared: SynchronizedArray[float]
 ) -> None:
     """A stage process: derive until SIGTERM or the worker's end."""
-    _log_setup(settings)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     stop = threading.Event()
     stop_on_signals(stop, name=f"stage {name} {instance}", grace=STAGES_GRACE_SECONDS)
     parent = multiprocessing.parent_process()
@@ -334,9 +329,3 @@ def _ready(
     except Exception:  # noqa: BLE001 - readiness reports, it does not raise
         checks["kafka"] = False
     return checks
-
-
-def _log_setup(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )

@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 
 from prometheus_client import Counter
 
+from core.config_files import load_file
 from core.settings import Settings
 from domain.alerts.engine import AlertBook, Raised
-from domain.alerts.rules import EMPTY, RuleSet, load_rules
+from domain.alerts.rules import EMPTY, RuleSet, parse_rules
 from schemas.catalog import (
     DERIVED_ALERTS,
     DERIVED_PERFORMANCE,
@@ -62,7 +63,11 @@ class AlertStage:
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> AlertStage:
-        rules = load_rules(settings.alert_rules) if settings.alert_rules else EMPTY
+        rules = (
+            load_file(settings.alert_rules, "FILLSTREAM_ALERT_RULES", parse_rules)
+            if settings.alert_rules
+            else EMPTY
+        )
         return cls(codec, rules)
 
     def restore(self, partition: int, records: Iterable[Record]) -> None:
