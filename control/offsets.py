@@ -23,7 +23,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from core.errors import FillstreamError
+from control.errors import OffsetsError
 from core.kafka import probe_consumer, quiet_admin
 from core.settings import Settings
 from streams.stages.alerts import AlertOnHealth, AlertOnPerformance
@@ -33,10 +33,6 @@ from streams.stages.performance import ScopeTrades, ScoreTrades
 from streams.stages.regimes import LabelRegimes
 
 _TIMEOUT = 10.0
-
-
-class OffsetsError(FillstreamError):
-    """A group that does not exist, or a broker that does not answer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +63,7 @@ class GroupPosition:
 
 def resolve_group(settings: Settings, name: str) -> str:
     """The full id of group ``name``: as given when it is in the namespace, else prefixed
-    with it (``domain.matching`` → ``fillstream.streams.matching``)."""
+    with it (``streams.matching`` → ``fillstream.streams.matching``)."""
     prefix = settings.namespace + "."
     return name if name.startswith(prefix) else prefix + name
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from control.errors import RelabelError
 from control.offsets import Target, apply_rewind, group_positions, plan_rewind, resolve_group
 from control.phases import start
 from core.control_log import effective_settings, read_log
-from core.errors import FillstreamError
 from core.settings import Settings
 from domain.regimes import (
     RegimeParameters,
@@ -27,13 +27,9 @@ from domain.regimes import (
     parse_parameters,
 )
 
-STAGE_GROUP = "domain.regimes"
+STAGE_GROUP = "streams.regimes"
 
 Say = Callable[[str], None]
-
-
-class RelabelError(FillstreamError):
-    """A relabelling that cannot be started as asked."""
 
 
 def phase_name(version: int) -> str:

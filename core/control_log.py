@@ -27,9 +27,9 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from core.errors import ConfigError, FillstreamError
+from core.errors import ConfigError, ControlError, PhaseError
 from core.kafka import producer_config, watermarks
-from core.settings import Settings
+from core.settings import PHASE_SETTINGS, Settings
 from schemas.catalog import (
     CONTROL_PHASES,
     DERIVED_PERFORMANCE,
@@ -51,23 +51,11 @@ from schemas.events import (
 
 TOPIC = CONTROL_PHASES
 
-PHASE_SETTINGS = (
-    "FILLSTREAM_MATCHING",
-    "FILLSTREAM_GRACE_MS",
-    "FILLSTREAM_CONTEXT_DAYS",
-    "FILLSTREAM_EXCURSION_PERIOD",
-    "FILLSTREAM_ROLLING_TRADES",
-    "FILLSTREAM_CAPITAL",
-    "FILLSTREAM_REGIME",
-    "FILLSTREAM_REGIME_PERIOD",
-)
-"""The settings a phase may change: those of the derivations."""
-
 STAGE_GROUPS = (
-    "domain.matching",
+    "streams.matching",
     "streams.scopes",
-    "domain.performance.figures",
-    "domain.regimes",
+    "streams.performance",
+    "streams.regimes",
 )
 """The stream stages' consumer groups, in the order records flow through them."""
 
@@ -83,14 +71,6 @@ STAGE_OUTPUTS = (
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _TIMEOUT = 10.0
-
-
-class ControlError(FillstreamError):
-    """A control topic could not be read or written."""
-
-
-class PhaseError(ControlError):
-    """A phase command that cannot be carried out as asked."""
 
 
 @dataclass(frozen=True, slots=True)

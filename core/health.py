@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-log = logging.getLogger("core.health")
+log = logging.getLogger("fillstream.health")
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 """Answers a GET in full (status, headers, body) through the request handler it is given."""

@@ -26,7 +26,7 @@ from schemas.catalog import HEALTH, record_headers
 from schemas.codec import Codec
 from schemas.events import ServiceChecked, schema_name
 
-log = logging.getLogger("core.health")
+log = logging.getLogger("fillstream.health")
 
 TOPIC = HEALTH
 

@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 
-log = logging.getLogger("core.shutdown")
+log = logging.getLogger("fillstream.shutdown")
 
 GRACE_SECONDS = 10.0
 """How long a process of ours takes at most to stop after SIGTERM (supervisors wait longer:

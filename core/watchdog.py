@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-log = logging.getLogger("core.watchdog")
+log = logging.getLogger("fillstream.watchdog")
 
 EXIT_OVERRUN = 75
 """The exit status of a process ended by its watchdog (EX_TEMPFAIL: start it again)."""

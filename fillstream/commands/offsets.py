@@ -23,16 +23,16 @@ from core.settings import Settings
 
 EXAMPLES = """examples:
   fillstream offsets show                                    every group of the namespace
-  fillstream offsets show domain.matching                   one group (namespace prefix optional)
+  fillstream offsets show streams.matching                   one group (namespace prefix optional)
   fillstream offsets show --json                             for machines
   fillstream offsets rewind streams.scopes --to-earliest     print the plan only
   fillstream offsets rewind streams.scopes --to-datetime 2026-09-22T14:00:00Z --execute
   fillstream offsets rewind streams.scopes --by-duration 2h --execute
-  fillstream offsets rewind domain.matching --to-phase lifo-test --execute
+  fillstream offsets rewind streams.matching --to-phase lifo-test --execute
 """
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream offsets",
         description="Consumer groups' positions in the log.",
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         description="For each consumer group of the namespace (or GROUP): its state, its live "
         "members and, per partition, the committed offset, the end offset and the lag.",
     )
-    show.add_argument("group", nargs="?", metavar="GROUP", help="one group, e.g. domain.matching")
+    show.add_argument("group", nargs="?", metavar="GROUP", help="one group, e.g. streams.matching")
     show.add_argument("--json", action="store_true", help="print JSON for machines")
     rewind = commands.add_parser(
         "rewind",
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         description="Move each committed partition of GROUP to a new offset, within the "
         "partition's first and end offsets. Prints the plan (partition, current, new); commits it "
         "only with --execute, and only while the group has no live members. A stage that keeps "
-        "state (matching, performance figures) has it rebuilt for the new offsets: its "
+        "state (streams.matching, streams.performance) has it rebuilt for the new offsets: its "
         "source is replayed from the beginning up to them, keeping only the state.",
     )
     rewind.add_argument("group", metavar="GROUP", help="e.g. streams.scopes")
@@ -69,7 +69,11 @@ def main(argv: list[str]) -> int:
         "--to-phase", metavar="NAME", help="where the group stood when phase NAME started"
     )
     rewind.add_argument("--execute", action="store_true", help="commit the plan")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "show":
         groups = group_positions(settings, args.group)

@@ -13,10 +13,10 @@ import psycopg
 
 from control.relabel import phase_name, relabel
 from core.database import connect
-from core.errors import FillstreamError
 from core.progress import to_stderr
 from core.settings import Settings
 from core.text import json_value, text_table, when
+from fillstream.errors import RegimesError
 
 EXAMPLES = """examples:
   fillstream regimes list                     classifier versions: labels, series, span, served
@@ -28,11 +28,7 @@ EXAMPLES = """examples:
 """
 
 
-class RegimesError(FillstreamError):
-    """A regimes command that cannot be carried out as asked."""
-
-
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream regimes",
         description="Market regime labels (derived.regimes) and the classifier version that the "
@@ -65,13 +61,17 @@ def main(argv: list[str]) -> int:
         "stopped (one that `fillstream up` runs is stopped and started again).",
     )
     again.add_argument("parameters", metavar="PARAMETERS", help='e.g. "version=2,atr_period=20"')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "relabel":
         added = relabel(settings, args.parameters, say=to_stderr)
         version, phase = added.version, phase_name(added.version)
         print(f"classifier version {version} labels history in phase {phase} once the worker runs")
-        print("  progress:  fillstream regimes list  (or: fillstream offsets show domain.regimes)")
+        print("  progress:  fillstream regimes list  (or: fillstream offsets show streams.regimes)")
         print(f"  serve it:  fillstream regimes serve {version}")
         print(f"  undo:      fillstream phase rollback {phase} --execute")
         return 0

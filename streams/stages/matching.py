@@ -77,7 +77,7 @@ BOOKS_TOPIC = STREAMS_BOOKS_CHANGELOG
 TRADES_TOPIC = DERIVED_TRADES
 POSITIONS_TOPIC = DERIVED_POSITIONS
 CONTEXT_TOPICS = (RAW_MARKET, RAW_SIGNALS)
-_STAGE = "domain.matching"
+_STAGE = "streams.matching"
 _PRUNE_EVERY = 1000
 """Executions applied between two prunings of the market context."""
 
@@ -482,7 +482,7 @@ class ContextFeed:
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
-                "group.id": self.settings.group("domain.matching.context"),
+                "group.id": self.settings.group("streams.matching.context"),
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
                 "enable.partition.eof": True,
@@ -492,7 +492,7 @@ class ContextFeed:
         ends = Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
-                "group.id": self.settings.group("domain.matching.context"),
+                "group.id": self.settings.group("streams.matching.context"),
                 "enable.auto.commit": False,
             }
         )

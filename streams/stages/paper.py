@@ -33,8 +33,8 @@ from typing import Any
 from core.errors import FillstreamError
 from core.settings import Settings
 from domain.contracts import spec_for
-from domain.errors import UnknownInstrumentError
-from domain.paper import FillModel, PaperError, PaperTrade, check, enter, step
+from domain.errors import PaperError, UnknownInstrumentError
+from domain.paper import FillModel, PaperTrade, check, enter, step
 from schemas.catalog import (
     RAW_EXECUTIONS,
     RAW_MARKET,
@@ -62,7 +62,7 @@ from streams.runtime.deriver import Batch, Output, Record, Stateless, decoded
 
 FEED_TOPIC = STREAMS_PAPER_FEED
 EXECUTIONS_TOPIC = RAW_EXECUTIONS
-PRODUCER = "fillstream domain.paper"
+PRODUCER = "fillstream streams.paper"
 ACCOUNT_PREFIX = "PAPER:"
 
 
@@ -78,7 +78,7 @@ class PaperSignals(Stateless):
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         copied = 0
         for record in records:
-            signal = decoded(self.codec, record, SignalEmitted, batch, "domain.paper-signals")
+            signal = decoded(self.codec, record, SignalEmitted, batch, "streams.paper-signals")
             if signal is None:
                 continue
             try:
@@ -104,7 +104,7 @@ class PaperBars(Stateless):
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         copied = 0
         for record in records:
-            bar = decoded(self.codec, record, BarClosed, batch, "domain.paper-bars")
+            bar = decoded(self.codec, record, BarClosed, batch, "streams.paper-bars")
             if bar is None or bar.period != self.period:
                 continue
             copied += 1
@@ -181,7 +181,7 @@ class PaperTrades:
             try:
                 event = self.codec.decode(record.value)
             except FillstreamError:
-                decoded(self.codec, record, SignalEmitted, batch, "domain.paper")  # dead letter
+                decoded(self.codec, record, SignalEmitted, batch, "streams.paper")  # dead letter
                 continue
             held = self.held.setdefault(record.partition, {})
             match event:

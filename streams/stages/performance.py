@@ -51,7 +51,7 @@ SUPERSEDES = "supersedes"
 """Header of a snapshot record: ``<definitions version>:<scope trades>``. Of the snapshots of
 one key and definitions version, the one with the most scope trades supersedes the others, so a
 reader can skip those without decoding them (the performance projection does)."""
-_PERFORMANCE = "domain.performance.figures"
+_PERFORMANCE = "streams.performance"
 
 
 class ScopeTrades(Stateless):

@@ -47,7 +47,7 @@ from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, decoded
 
 REGIMES_TOPIC = DERIVED_REGIMES
-PRODUCER = "fillstream domain.regimes"
+PRODUCER = "fillstream streams.regimes"
 _SCALE = Decimal("1e-10")
 
 LABELS = Counter(
@@ -124,7 +124,7 @@ class LabelRegimes:
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         labelled = passed = 0
         for record in records:
-            bar = decoded(self.codec, record, BarClosed, batch, "domain.regimes")
+            bar = decoded(self.codec, record, BarClosed, batch, "streams.regimes")
             if bar is None:
                 continue
             if bar.period != self.period:

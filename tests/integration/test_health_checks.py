@@ -21,8 +21,8 @@ from core.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import ServiceChecked
 from streams.stages import STAGES
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import post, query, readiness
+from tests.fixtures.pipeline import post, query, readiness
+from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_bridge_edges import heartbeat
 from tests.integration.test_replay import records
 from tests.integration.test_walking_skeleton import Pipeline, running
@@ -150,7 +150,7 @@ def test_a_reporter_neither_blocks_nor_fails_while_kafka_is_down(
         made.append(time.monotonic())
         return {"kafka": False}
 
-    caplog.set_level(logging.INFO, logger="core.health")
+    caplog.set_level(logging.INFO, logger="fillstream.health")
     reporter = HealthReporter(
         down, default_codec(), service="bridge", port=1, checks=checks, figures=dict
     )

@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from control.offsets import OffsetsError
+from control.errors import OffsetsError
 from control.phases import load_config, plan_rollback, rollback, start
-from core.control_log import PhaseError, read_log
+from core.control_log import read_log
 from core.database import connect
-from core.errors import ConfigError
+from core.errors import ConfigError, PhaseError
 from core.kafka import ensure_topics
 from core.settings import Settings
 from fillstream.commands.offsets import main as offsets_main
 from fillstream.commands.phase import main as phase_main
 from projections import PERFORMANCE, POSITIONS, TRADES
-from tests.harness import free_ports, wait_for
-from tests.integration.pipeline import execution, post, query
+from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.services import free_ports, wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -143,7 +143,7 @@ def test_a_rolled_back_phase_leaves_the_projections_of_a_system_that_never_ran_i
     assert [p.active for p in read_log(settings).phases()] == [True]
     plan = plan_rollback(settings, "average-cost")
     assert plan.settings == {"FILLSTREAM_MATCHING": ("average-cost", "fifo")}
-    assert set(plan.moves) == {"domain.matching", "streams.scopes", "domain.performance.figures"}
+    assert set(plan.moves) == {"streams.matching", "streams.scopes", "streams.performance"}
     assert {p.name for p in plan.projections} == {"trades", "positions", "performance"}
     assert sum(b - a for a, b in plan.void.values()) > 0
 
@@ -185,6 +185,8 @@ def test_phase_commands_refuse_what_they_cannot_do(
     wrong.write_text('[settings]\nFILLSTREAM_MATCHING = "lifo"\n')
     with pytest.raises(ConfigError, match="FILLSTREAM_MATCHING"):
         start(settings, "lifo", load_config(wrong), say=lambda _: None)
+    with pytest.raises(ConfigError, match="^FILLSTREAM_REGIME version must be at least 1"):
+        start(settings, "v0", {"FILLSTREAM_REGIME": "version=0"}, say=lambda _: None)
     with pytest.raises(PhaseError, match="not a phase name"):
         start(settings, "no spaces", {"FILLSTREAM_GRACE_MS": "50"}, say=lambda _: None)
     with pytest.raises(PhaseError, match="no active phase named 'nothing'"):
@@ -202,4 +204,4 @@ def test_phase_commands_refuse_what_they_cannot_do(
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     with pytest.raises(OffsetsError, match="no phase named 'later'"):
-        offsets_main(["rewind", "domain.matching", "--to-phase", "later"])
+        offsets_main(["rewind", "streams.matching", "--to-phase", "later"])

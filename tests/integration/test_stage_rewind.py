@@ -1,4 +1,4 @@
-"""Rewinding a stage with state (``fillstream offsets rewind domain.matching --to-datetime T``)
+"""Rewinding a stage with state (``fillstream offsets rewind streams.matching --to-datetime T``)
 against a real broker, worker and projector: the stage's state is rebuilt as it was at T, so
 exactly the executions logged after T are derived again, identically, with the positions T
 left open; an interrupted rebuild marks the changelog until it is run again."""
@@ -17,10 +17,11 @@ from core.settings import Settings
 from fillstream.commands.offsets import main as offsets_main
 from schemas.codec import default_codec
 from schemas.events import TradeClosed
-from streams.runtime.deriver import REWIND_MARKER, Deriver, UnfinishedRewind
+from streams.errors import UnfinishedRewindError
+from streams.runtime.deriver import REWIND_MARKER, Deriver
 from streams.stages import STAGES
-from tests.harness import wait_for
-from tests.integration.pipeline import execution, post, query
+from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,8 @@ def read_all(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes |
     try:
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
         consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
-        records, ended = [], set()
+        records: list[tuple[bytes | None, bytes | None]] = []
+        ended: set[int | None] = set()
         while len(ended) < len(partitions):
             message = consumer.poll(5.0)
             if message is None:
@@ -57,7 +59,7 @@ def read_all(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes |
 
 def derived_trades(settings: Settings) -> list[tuple[str, object, object]]:
     codec = default_codec()
-    out = []
+    out: list[tuple[str, object, object]] = []
     for _, value in read_all(settings, "derived.trades"):
         event = codec.decode(value or b"")
         assert isinstance(event, TradeClosed)
@@ -99,11 +101,11 @@ def test_a_matching_rewind_by_datetime_derives_exactly_what_came_after_again(
     assert len(first) == 4
 
     pipeline.worker.stop()
-    assert offsets_main(["rewind", "domain.matching", "--to-datetime", moment.isoformat(),
+    assert offsets_main(["rewind", "streams.matching", "--to-datetime", moment.isoformat(),
                          "--execute"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "state rebuilt from 5 records" in out  # the executions before T
-    (position,) = group_positions(settings, "domain.matching")
+    (position,) = group_positions(settings, "streams.matching")
     assert sum(p.committed or 0 for p in position.partitions) == 5
     changelog = read_all(settings, "streams-books-changelog")
     assert [v for k, v in changelog if k == REWIND_MARKER] == [b"1", None]  # set, then cleared
@@ -133,7 +135,7 @@ def test_an_interrupted_state_rebuild_marks_the_changelog_until_run_again(
     wait_for(lambda: len(query(settings, "SELECT 1 FROM trades")) == 10, timeout=90,
              message="no trades")  # fmt: skip
     pipeline.worker.stop()
-    (position,) = group_positions(settings, "domain.matching")
+    (position,) = group_positions(settings, "streams.matching")
     targets = {p.partition: p.committed or 0 for p in position.partitions}
 
     stop = threading.Event()
@@ -143,7 +145,7 @@ def test_an_interrupted_state_rebuild_marks_the_changelog_until_run_again(
         if done >= 4:
             stop.set()
 
-    with pytest.raises(UnfinishedRewind, match="interrupted"):
+    with pytest.raises(UnfinishedRewindError, match="interrupted"):
         deriver.replay(targets, progress=interrupt, stop=stop)
     changelog = read_all(settings, "streams-books-changelog")
     assert [v for k, v in changelog if k == REWIND_MARKER][-1] == b"1"  # still marked

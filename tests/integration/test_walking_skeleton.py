@@ -23,8 +23,8 @@ from core.settings import Settings
 from domain.performance.figures import DEFINITIONS_VERSION, Performance, TradeResult, summarize
 from projections import PROJECTIONS
 from projections.migrate import migrate
-from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess, end_offsets, execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, end_offsets, execution, post, query
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -249,7 +249,7 @@ def test_killing_worker_and_projector_midstream_loses_and_doubles_nothing(
         lambda: trade_count(settings) >= 100, timeout=90, message="pipeline did not start flowing"
     )
     # the local store is written after each commit: kill once it holds some of the books
-    wait_for(lambda: stored_locally(settings, "domain.matching"), timeout=60,
+    wait_for(lambda: stored_locally(settings, "streams.matching"), timeout=60,
              message="the matching stage never wrote its local state store")  # fmt: skip
     pipeline.worker.kill()
     pipeline.projector.kill()
