@@ -1,6 +1,7 @@
 """The ``fillstream`` console script: a root that dispatches to one module per subcommand.
 
-Each subcommand module lives in the package that owns it and exposes ``main(argv) -> int``.
+Each subcommand is a module of ``fillstream.commands`` exposing ``parser()`` and
+``main(argv) -> int``; the packages below the shell know nothing of the command line.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ EXAMPLES = """examples:
 """
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream backup",
         description="Dump the projections (the namespace's PostgreSQL schema) in PostgreSQL's "
@@ -26,7 +26,11 @@ def main(argv: list[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--output", type=Path, metavar="FILE", help="where to write the dump")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     path = backup(settings, args.output or default_path(settings))
     print(f"{path} ({path.stat().st_size:,} bytes)")

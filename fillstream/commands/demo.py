@@ -33,7 +33,7 @@ _FIELD_INDEX = re.compile(r"^\[(\d+)\]\.?(.*)$")  # the bridge's "[3].price"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     token = settings.require_token()
     events = generate_session(seed=args.seed, minutes=args.minutes)
@@ -258,7 +258,7 @@ def _progress(line: str, *, done: bool = False) -> None:
         print(line, flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream demo", description="Feed a generated trading session through the bridge."
     )

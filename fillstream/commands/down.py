@@ -8,12 +8,16 @@ from core.settings import Settings
 from fillstream import stack
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream down",
         description="Stop the bridge, worker and projector, then the local Kafka and PostgreSQL. "
         "Their data stays in FILLSTREAM_HOME; external clusters are left alone.",
     )
-    parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser().parse_args(argv)
     stack.down(Settings.from_env())
     return 0

@@ -9,12 +9,16 @@ import sys
 from core.settings import Settings
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream env",
         description='Print shell exports for the running stack; use as `eval "$(fillstream env)"`.',
     )
-    parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser().parse_args(argv)
     settings = Settings.from_env()
     exports = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,

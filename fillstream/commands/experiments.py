@@ -59,7 +59,7 @@ _CHANGES = {
 }
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream experiments",
         description="A/B experiments: a strategy's signals split between its current variant "
@@ -89,7 +89,11 @@ def main(argv: list[str]) -> int:
         _who(sub)
     _who(commands.add_parser("kill", help="the kill switch: every new signal runs control"))
     _who(commands.add_parser("revive", help="lift the kill switch"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
 
     if args.command == "list":

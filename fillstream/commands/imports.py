@@ -19,15 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.imports import (
-    DateOrder,
-    ImportFileError,
-    UnrecognizedHeaderError,
-    parse_executions,
-    parse_trades,
-    reconcile,
-)
-from bridge.imports.kafka import LogContents, MissingTopicError, publish, read_event_ids
+from bridge.errors import ImportFileError, MissingTopicError, UnrecognizedHeaderError
+from bridge.imports import DateOrder, parse_executions, parse_trades, reconcile
+from bridge.imports.kafka import LogContents, publish, read_event_ids
 from bridge.imports.outcome import FileResult, ImportedEvent, Outcome
 from bridge.imports.parsed import encoded
 from bridge.imports.parts import PARALLEL_FROM, PartReader, can_fork, default_workers
@@ -55,7 +49,7 @@ reconciliation found differences (the import itself is done).
 
 
 def main(argv: list[str], settings: Settings | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     settings = settings if settings is not None else Settings.from_env()
     ts_ingested = datetime.now(UTC)
     with _part_reader(args, settings) as parts:  # first: its workers fork before any thread
@@ -83,7 +77,7 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream import",
         description="Import NinjaTrader 8 Executions or Trades grid exports (CSV).",

@@ -16,7 +16,7 @@ LOGS: tuple[str, ...] = ("kafka", "postgres", *SERVICES)
 _FOLLOW_INTERVAL = 0.25
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream logs",
         description="Show the last lines of a service's log (all of them without SERVICE).",
@@ -30,7 +30,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     names = [args.service] if args.service else list(LOGS)
     paths = {name: log_path(settings, name) for name in names}

@@ -8,8 +8,12 @@ from core.settings import Settings
 from projections.migrate import migrate
 
 
+def parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog="fillstream migrate", description=__doc__)
+
+
 def main(argv: list[str]) -> int:
-    argparse.ArgumentParser(prog="fillstream migrate", description=__doc__).parse_args(argv)
+    parser().parse_args(argv)
     settings = Settings.from_env()
     applied = migrate(settings)
     print(

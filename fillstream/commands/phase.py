@@ -25,7 +25,7 @@ a phase's file (TOML):
 """
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream phase",
         description="Phases: derivation settings tried on the live log, each rolled back in one "
@@ -61,7 +61,11 @@ def main(argv: list[str]) -> int:
     back.add_argument(
         "--by", default=getpass.getuser(), help="who, recorded on its experiments (default: you)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     say = to_stderr
     if args.command == "start":

@@ -48,10 +48,10 @@ EXAMPLES = """examples:
 
 
 def main(argv: list[str]) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argparser = parser()
+    args = argparser.parse_args(argv)
     if args.command in ("rebuild", "archive", "unarchive") and args.all == bool(args.names):
-        parser.error(f"{args.command}: name projections or give --all")
+        argparser.error(f"{args.command}: name projections or give --all")
     settings = Settings.from_env()
     if args.command == "list":
         states = list_projections(settings)
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command in ("archive", "unarchive", "archived"):
         if args.command == "archive" and args.keep_months is not None and args.keep_months < 1:
-            parser.error(f"archive: --keep-months must be at least 1, was {args.keep_months}")
+            argparser.error(f"archive: --keep-months must be at least 1, was {args.keep_months}")
         return _archive(settings, args)
     with interruptible() as stop:
         if args.command == "switch":
@@ -194,7 +194,7 @@ def interruptible() -> Iterator[threading.Event]:
             signal.signal(s, handler)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream projections",
         description="The PostgreSQL projections of the log and their versions.",

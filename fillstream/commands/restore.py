@@ -12,7 +12,7 @@ from fillstream.commands.backup import EXAMPLES
 from projections.migrate import migrate
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream restore",
         description="Restore a dump made by `fillstream backup`, then apply newer migrations. "
@@ -25,7 +25,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--force", action="store_true", help="drop the namespace's schema first if it exists"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     restore(settings, args.file, force=args.force)
     applied = migrate(settings)

@@ -10,14 +10,18 @@ from fillstream import stack
 from fillstream.report import StackStatus, render_table
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream status",
         description="Show whether the broker, the database and each service are up, the "
         "namespace's topics and its consumer groups' lag. Exits 1 when something is down.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     status = stack.status(Settings.from_env())
     if args.json:
         print(json.dumps(status.to_dict(), indent=2, default=str))

@@ -10,10 +10,14 @@ from core.settings import Settings
 from schemas.catalog import load_catalog
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fillstream topics", description=__doc__)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     settings = Settings.from_env()
     created = set(ensure_topics(settings))
     rows = [

@@ -8,14 +8,18 @@ from core.settings import Settings
 from fillstream import stack
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream up",
         description="Start Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL "
         "point elsewhere), create the topics, apply the migrations and start the bridge, "
         "worker, projector and notifier. Safe to run again: running parts are left alone.",
     )
-    parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser().parse_args(argv)
     settings = stack.up(Settings.from_env())
     print(
         f'\nstack up: `fillstream status` to check it, `eval "$(fillstream env)"` to connect, '

@@ -17,11 +17,7 @@ EXAMPLES = """examples:
 """
 
 
-def main(argv: list[str]) -> int:
-    from fillstream.commands.projections import interruptible
-    from projections import PROJECTIONS
-    from projections.rebuild import by_name, verify
-
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fillstream verify",
         description=__doc__,
@@ -32,9 +28,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--all", action="store_true", help="every projection")
     parser.add_argument("--keep", action="store_true", help="keep the scratch version")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    from fillstream.commands.projections import interruptible
+    from projections import PROJECTIONS
+    from projections.rebuild import by_name, verify
+
+    argparser = parser()
+    args = argparser.parse_args(argv)
     if args.all == bool(args.names):
-        parser.error("name projections or give --all")
+        argparser.error("name projections or give --all")
     projections = list(PROJECTIONS) if args.all else by_name(args.names)
     settings = Settings.from_env()
     outcomes = []
