@@ -20,8 +20,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from bridge import metrics
+from bridge.errors import PublishError
 from bridge.spool import Spool, SpoolRecord
-from core.errors import FillstreamError, ServiceError
+from core.errors import ServiceError
 from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
 from schemas.catalog import (
@@ -52,10 +53,6 @@ from schemas.events import (
 )
 
 log = logging.getLogger("fillstream.bridge")
-
-
-class PublishError(FillstreamError):
-    """Kafka did not acknowledge an event."""
 
 
 class Stored(StrEnum):

@@ -18,9 +18,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
+from bridge.errors import PublishError
 from bridge.experiments import ExperimentFollower
 from bridge.parsing import EVENT_CLASSES, loads, parse_events
-from bridge.publisher import Publisher, PublishError
+from bridge.publisher import Publisher
 from core.errors import InvalidEventError, InvalidEventsError
 from core.settings import Settings
 from domain.experiments.model import Assignment, assign

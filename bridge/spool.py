@@ -22,16 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import FillstreamError
+from bridge.errors import SpoolCorruptError, SpoolMisuseError
 
 _FRAME_HEADER = struct.Struct(">II")
 _SEGMENT_SUFFIX = ".spool"
 _CURSOR = "cursor.json"
 MAX_FRAME_BYTES = 64 << 20
-
-
-class SpoolCorruptError(FillstreamError):
-    """A frame in the middle of the spool does not check out: the disk lost data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +75,7 @@ class Spool:
         """Store a batch durably (fsync'd) as one frame; returns only once it is on disk."""
         payload = _encode(records)
         if len(payload) > MAX_FRAME_BYTES:
-            raise FillstreamError(
+            raise SpoolMisuseError(
                 f"spool: a batch of {len(payload)} bytes exceeds {MAX_FRAME_BYTES}"
             )
         frame = _FRAME_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
@@ -110,7 +106,7 @@ class Spool:
         """Durably mark ``frame`` as delivered; drop segments that hold nothing unread."""
         with self._lock:
             if not self._frames or self._frames[0] != frame:
-                raise FillstreamError("spool: commit out of order")
+                raise SpoolMisuseError("spool: commit out of order")
             self._frames.pop(0)
             self._bytes -= frame.end.offset - frame.start.offset
             self._records -= len(frame.records)

@@ -27,8 +27,9 @@ from control.guard_phases import PhaseFollowUp
 from core.database import connect
 from core.errors import FillstreamError
 from core.settings import Settings
+from domain.errors import ExperimentError
 from domain.experiments.guardrails import Decision, NextStep, TreatmentFigures, breaches, next_step
-from domain.experiments.model import Experiment, ExperimentError
+from domain.experiments.model import Experiment
 from domain.experiments.stats import SequentialState
 from projections.experiment_reads import Tallies
 from schemas.codec import default_codec

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.experiments import change, read_experiments
-from control.offsets import Move, OffsetsError, apply_rewind, group_positions, resolve_group
+from control.errors import OffsetsError
+from control.offsets import Move, apply_rewind, group_positions, resolve_group
 from core.control_log import (
     STAGE_GROUPS,
     STAGE_OUTPUTS,
     Phase,
-    PhaseError,
     PhaseLog,
     check_name,
     check_settings,
@@ -45,10 +45,11 @@ from core.control_log import (
     publish,
     read_log,
 )
-from core.errors import ConfigError
+from core.errors import ConfigError, PhaseError
 from core.settings import Settings
 from deploy import services
-from domain.experiments.model import ExperimentError
+from domain.errors import ExperimentError
+from domain.regimes import parse_classifiers
 from projections import PROJECTIONS
 from projections.projection import Projection
 from projections.rebuild import Outcome, log_end, rebuild
@@ -95,7 +96,8 @@ def start(
     if any(p.name == name for p in log.active()):
         raise PhaseError(f"phase {name!r} is already active; roll it back first")
     before = effective_settings(settings, log)
-    Settings.from_env({**before.to_env(), **config})  # names the setting a bad value is for
+    after = Settings.from_env({**before.to_env(), **config})  # names a bad value's setting
+    parse_classifiers(after.regime)  # FILLSTREAM_REGIME, which core does not check
     with _worker_stopped(settings, say):
         current = before.to_env()
         event = phase_event(

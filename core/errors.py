@@ -47,3 +47,11 @@ class ServiceError(FillstreamError):
         self.service = service
         self.reason = reason
         super().__init__(f"{service}: {reason}")
+
+
+class ControlError(FillstreamError):
+    """A control topic could not be read or written."""
+
+
+class PhaseError(ControlError):
+    """A phase command that cannot be carried out as asked."""

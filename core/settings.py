@@ -1,34 +1,331 @@
-"""One frozen ``Settings`` object, built once from the environment and validated at start."""
+"""One frozen ``Settings`` object, built once from the environment and validated at start.
+
+Every setting is one row of ``SETTINGS``: its ``Settings`` attribute, its environment variable,
+its type (``core.setting_types``: how it is read, checked and written back, and its default),
+its doc, and whether a phase may change it. ``Settings.from_env`` and ``Settings.to_env``, the
+phase settings (``PHASE_SETTINGS``) and the configuration reference are made from the rows.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from core.errors import ConfigError
+from core.setting_types import (
+    Amount,
+    Capital,
+    Choice,
+    Count,
+    Folder,
+    Host,
+    Namespace,
+    OptionalText,
+    Period,
+    Port,
+    RulesFile,
+    Seconds,
+    SettingType,
+    Switch,
+    Text,
+    Token,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-_PERIOD = re.compile(r"[1-9][0-9]* [A-Z][A-Za-z]*")
-_NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
-_LOG_LEVELS = ("debug", "info", "warning", "error")
-
 
 MATCHING_METHODS = ("fifo", "average-cost")
 """The stream worker's lot matching methods (``domain.matching.Matching``)."""
 
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setting:
+    """One setting: the ``Settings`` attribute ``field``, read from the variable ``env``."""
+
+    field: str
+    env: str
+    type: SettingType[Any]
+    doc: str
+    """One paragraph for the configuration reference."""
+    phase: bool = False
+    """Whether a phase may change it (``fillstream phase start``): the derivations' settings."""
+    shown: str | None = None
+    """The default as the reference shows it, when the type's own would not do."""
+
+    @property
+    def default(self) -> str:
+        """The default as the reference shows it; "" when there is none (``doc`` says what
+        then)."""
+        return self.type.shown if self.shown is None else self.shown
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # where the services are
+    Setting(
+        field="kafka_bootstrap_servers",
+        env="KAFKA_BOOTSTRAP_SERVERS",
+        type=OptionalText(),
+        doc="A Kafka cluster to use; nothing is started. Unset: `fillstream up` runs a local "
+        "broker (`FILLSTREAM_KAFKA_PORT`).",
+    ),
+    Setting(
+        field="database_url",
+        env="DATABASE_URL",
+        type=OptionalText(),
+        doc="A PostgreSQL to use (`postgresql://user:pass@host:5432/db`); nothing is started. "
+        "Unset: `fillstream up` runs a local cluster (`FILLSTREAM_PG_PORT`).",
+    ),
+    Setting(
+        field="home",
+        env="FILLSTREAM_HOME",
+        type=Folder(PROJECT_ROOT / ".fillstream"),
+        shown="<project>/.fillstream",
+        doc="The state folder: the local broker's and database's data, the logs, the pid files, "
+        "the token and the stream stages' local state.",
+    ),
+    Setting(
+        field="namespace",
+        env="FILLSTREAM_NAMESPACE",
+        type=Namespace("fillstream"),
+        doc="Prefix of the topics and consumer groups, and the PostgreSQL schema name: "
+        "lowercase letters, digits and `_`, starting with a letter, at most 40 characters.",
+    ),
+    Setting(
+        field="token",
+        env="FILLSTREAM_TOKEN",
+        type=Token(),
+        doc="The bearer token the bridge requires, at least 16 characters. Unset: the contents "
+        "of `$FILLSTREAM_HOME/token`, which `fillstream up` writes.",
+    ),
+    Setting(
+        field="kafka_port",
+        env="FILLSTREAM_KAFKA_PORT",
+        type=Port(19092),
+        doc="The local broker's client port.",
+    ),
+    Setting(
+        field="kafka_controller_port",
+        env="FILLSTREAM_KAFKA_CONTROLLER_PORT",
+        type=Port(19093),
+        doc="The local broker's KRaft controller port.",
+    ),
+    Setting(
+        field="pg_port",
+        env="FILLSTREAM_PG_PORT",
+        type=Port(15432),
+        doc="The local PostgreSQL's port.",
+    ),
+    Setting(
+        field="bridge_host",
+        env="FILLSTREAM_BRIDGE_HOST",
+        type=Text("127.0.0.1"),
+        doc="The address the bridge binds.",
+    ),
+    Setting(
+        field="bridge_port",
+        env="FILLSTREAM_BRIDGE_PORT",
+        type=Port(8787),
+        doc="The bridge's port.",
+    ),
+    Setting(
+        field="worker_port",
+        env="FILLSTREAM_WORKER_PORT",
+        type=Port(8788),
+        doc="The stream worker's `/metrics`, `/healthz` and `/readyz`.",
+    ),
+    Setting(
+        field="projector_port",
+        env="FILLSTREAM_PROJECTOR_PORT",
+        type=Port(8789),
+        doc="The projector's `/metrics`, `/healthz` and `/readyz`.",
+    ),
+    Setting(
+        field="notify_port",
+        env="FILLSTREAM_NOTIFY_PORT",
+        type=Port(8790),
+        doc="The notifier's `/metrics`, `/healthz` and `/readyz`, and the live alert feed "
+        "`/alerts/feed`.",
+    ),
+    Setting(
+        field="metrics_host",
+        env="FILLSTREAM_METRICS_HOST",
+        type=Host("127.0.0.1"),
+        doc="The address the worker's, the projectors' and the notifier's `/metrics`, `/healthz` "
+        "and `/readyz` bind: an IP address or a host name. `0.0.0.0` in a container, so "
+        "Prometheus and the health checks reach them (the bridge binds "
+        "`FILLSTREAM_BRIDGE_HOST`).",
+    ),
+    # how the services run
+    Setting(
+        field="log_level",
+        env="FILLSTREAM_LOG_LEVEL",
+        type=Choice("info", _LOG_LEVELS),
+        doc="`debug`, `info`, `warning` or `error`.",
+    ),
+    Setting(
+        field="bridge_ack_timeout",
+        env="FILLSTREAM_BRIDGE_ACK_TIMEOUT",
+        type=Seconds(5.0),
+        doc="Seconds the bridge waits for Kafka's acknowledgement before it spools a batch.",
+    ),
+    Setting(
+        field="feed_silence_seconds",
+        env="FILLSTREAM_FEED_SILENCE_SECONDS",
+        type=Seconds(30.0),
+        doc="A NinjaTrader connection without a heartbeat for longer is reported silent.",
+    ),
+    Setting(
+        field="ready_lag_records",
+        env="FILLSTREAM_READY_LAG_RECORDS",
+        type=Count(1000, low=0, high=1_000_000_000),
+        doc="A worker, projector or notifier is ready (`/readyz`) only with no partition it "
+        "reads further behind (`fillstream_consumer_lag_records`); otherwise it reports "
+        '`"caught up": false` (503).',
+    ),
+    Setting(
+        field="stall_seconds",
+        env="FILLSTREAM_STALL_SECONDS",
+        type=Seconds(30.0),
+        doc="How long a worker's stage may make no progress while records wait for it before "
+        "it is stalled: `/readyz` fails `stage NAME progressing` (503), "
+        "`fillstream_stream_stalled{stage}` is 1, and the `stage_stall` alert rule sees it "
+        "(`streams.runtime.stalls`).",
+    ),
+    Setting(
+        field="health_interval_seconds",
+        env="FILLSTREAM_HEALTH_INTERVAL_SECONDS",
+        type=Count(30, low=1, high=3600),
+        doc="How often the bridge, the worker, the projectors and the notifier publish a health "
+        "check (`ServiceChecked`) to the `health` topic, in whole seconds.",
+    ),
+    # the derivations: a phase may change these
+    Setting(
+        field="matching",
+        env="FILLSTREAM_MATCHING",
+        type=Choice("fifo", MATCHING_METHODS),
+        phase=True,
+        doc="The stream worker's lot matching: `fifo` (NinjaTrader's pairing) or "
+        "`average-cost` (`domain.matching.Matching`); changing it changes the derived trades, "
+        "so rebuild them from the log.",
+    ),
+    Setting(
+        field="grace_ms",
+        env="FILLSTREAM_GRACE_MS",
+        type=Count(100, low=0, high=60_000),
+        phase=True,
+        doc="How long (milliseconds) matching holds an execution for earlier ones still in "
+        "flight, and waits for market context ingested up to as late (`domain.context`); 0 "
+        "applies executions as they arrive.",
+    ),
+    Setting(
+        field="context_days",
+        env="FILLSTREAM_CONTEXT_DAYS",
+        type=Count(7, high=366),
+        phase=True,
+        doc="How many days of event time matching keeps market context for: trades held longer "
+        "get no MAE and MFE.",
+    ),
+    Setting(
+        field="excursion_period",
+        env="FILLSTREAM_EXCURSION_PERIOD",
+        type=Period("1 Minute"),
+        phase=True,
+        doc="The bar period (`raw.market`) MAE, MFE and open positions' marks are taken from, in "
+        "NinjaTrader's terms (`5 Minute`, `2000 Tick`).",
+    ),
+    Setting(
+        field="rolling_trades",
+        env="FILLSTREAM_ROLLING_TRADES",
+        type=Count(100),
+        phase=True,
+        doc="The size of the rolling performance window (`last_trades`): the figures of each "
+        "scope's last N trades.",
+    ),
+    Setting(
+        field="capital",
+        env="FILLSTREAM_CAPITAL",
+        type=Capital(),
+        phase=True,
+        doc="Starting capital by account, for drawdowns as a share of equity "
+        "(`max_drawdown_pct`): one amount for every account (`50000`), amounts by account "
+        "(`Sim101=100000,APEX-1=50000`), or both (`Sim101=100000,25000`: 25,000 for the "
+        "others); every scope of an account uses the account's. Unset, the percentage is null. "
+        "The worker reads it at start; each window's next snapshot then uses it over the "
+        "window's whole history, while snapshots already published keep theirs until the "
+        "performance stage is replayed.",
+    ),
+    Setting(
+        field="regime",
+        env="FILLSTREAM_REGIME",
+        type=Text("", strip=True),
+        phase=True,
+        doc="The regime classifiers (`domain.regimes`), separated by `;`, each with its own "
+        "version (each labels every bar); a classifier's parameters as `name=value` pairs, "
+        "comma-separated: `version`, `atr_period` (14), `volatility_window` (100), "
+        "`vol_low_enter` (25), `vol_low_exit` (45), `vol_high_enter` (75), `vol_high_exit` "
+        "(55), `trend_window` (50), `trend_enter` (0.35), `trend_exit` (0.25); e.g. "
+        "`version=2,atr_period=20`. Bump `version` whenever a parameter changes: labels name "
+        "it. Empty: the defaults, version 1. Checked when the worker starts (and by "
+        "`fillstream up` and `fillstream phase start`).",
+    ),
+    Setting(
+        field="regime_period",
+        env="FILLSTREAM_REGIME_PERIOD",
+        type=Period("1 Minute"),
+        phase=True,
+        doc="The bar period the regime classifier labels; bars of other periods are passed over.",
+    ),
+    # the worker's other settings
+    Setting(
+        field="paper",
+        env="FILLSTREAM_PAPER",
+        type=Switch(True),
+        doc="`on` or `off`: whether the worker paper-trades signals with a stop and a target "
+        "(`domain.paper`).",
+    ),
+    Setting(
+        field="paper_slippage_ticks",
+        env="FILLSTREAM_PAPER_SLIPPAGE_TICKS",
+        type=Count(1, low=0, high=1000),
+        doc="Ticks a paper market entry or stop exit is moved against the trade.",
+    ),
+    Setting(
+        field="paper_commission",
+        env="FILLSTREAM_PAPER_COMMISSION",
+        type=Amount(Decimal("2.09")),
+        doc="Commission per contract and side of a paper fill, in the contract's currency.",
+    ),
+    Setting(
+        field="local_state",
+        env="FILLSTREAM_LOCAL_STATE",
+        type=Switch(True),
+        doc="Whether the stream stages keep their state on disk too (`FILLSTREAM_HOME/state`, "
+        "SQLite; `streams.runtime.store`), so a restart reads only the changelog records "
+        "written since; `off` reads the whole changelogs on every assignment.",
+    ),
+    Setting(
+        field="alert_rules",
+        env="FILLSTREAM_ALERT_RULES",
+        type=RulesFile(),
+        doc="The alert rules file (`.toml`, `.yaml` or `.yml`; `domain.alerts.rules`); it must "
+        "exist. Unset: no rules, nothing raised, no channels.",
+    ),
+)
+"""Every setting, in the order the configuration reference lists them."""
+
+PHASE_SETTINGS = tuple(s.env for s in SETTINGS if s.phase)
+"""The variables a phase may change: those of the derivations."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
+    """The settings, one attribute per row of ``SETTINGS`` (which documents each)."""
+
     home: Path
     namespace: str
     kafka_bootstrap_servers: str | None
@@ -37,53 +334,31 @@ class Settings:
     database_url: str | None
     pg_port: int
     bridge_host: str
-    metrics_host: str = "127.0.0.1"
-    """Where the worker's, the projectors' and the notifier's /metrics, /healthz and /readyz
-    listen (``0.0.0.0`` in a container, so Prometheus and health checks reach them)."""
+    metrics_host: str
     bridge_port: int
     worker_port: int
     projector_port: int
-    notify_port: int = 8790
+    notify_port: int
     token: str | None
     log_level: str
-    feed_silence_seconds: float = 30.0
-    ready_lag_records: int = 1000
-    """A worker or projector is ready (``/readyz``) only with no partition further behind."""
-    stall_seconds: float = 30.0
-    """How long a worker's stage may make no progress while records wait for it before it is
-    stalled: not ready, counted, and alerted on (``streams.runtime.stalls``)."""
-    health_interval_seconds: int = 30
-    """How often each process publishes a health check (``ServiceChecked``) to ``health``."""
-    bridge_ack_timeout: float = 5.0
-    matching: str = "fifo"
-    """Lot matching of the stream worker: ``fifo`` or ``average-cost`` (``streams.Matching``)."""
-    rolling_trades: int = 100
-    """Size of the rolling performance window: the figures of each scope's last N trades."""
-    grace_ms: int = 100
-    """How long matching waits for late executions and market context (``domain.context``)."""
-    excursion_period: str = "1 Minute"
-    """The bar period MAE and MFE are measured on."""
-    context_days: int = 7
-    """How many days of event time matching keeps market context for."""
-    regime: str = ""
-    """The regime classifier's parameters, ``FILLSTREAM_REGIME`` (``domain.regimes``:
-    ``version=2,atr_period=20``); empty: the defaults, version 1. Validated at start."""
-    paper: bool = True
-    """Whether the worker paper-trades signals with a stop and a target (``domain.paper``)."""
-    paper_slippage_ticks: int = 1
-    """Ticks a paper market or stop fill is moved against the trade."""
-    paper_commission: Decimal = Decimal("2.09")
-    """Commission per contract and side of a paper fill."""
-    regime_period: str = "1 Minute"
-    """The bar period the regime classifier labels (bars of other periods are passed over)."""
-    local_state: bool = True
-    """Whether stream stages keep their state on disk too (``streams.runtime.store``), so a restart
-    reads only the changelog records written since."""
-    alert_rules: Path | None = None
-    """The alert rules file (``domain.alerts.rules``); None: no rules, nothing raised."""
-    capital: tuple[tuple[str | None, Decimal], ...] = ()
-    """Starting capital by account (None: every other account), for drawdowns as a share of
-    equity; ``FILLSTREAM_CAPITAL`` as ``50000`` or ``Sim101=100000,APEX-1=50000,25000``."""
+    feed_silence_seconds: float
+    ready_lag_records: int
+    stall_seconds: float
+    health_interval_seconds: int
+    bridge_ack_timeout: float
+    matching: str
+    rolling_trades: int
+    grace_ms: int
+    excursion_period: str
+    context_days: int
+    regime: str
+    paper: bool
+    paper_slippage_ticks: int
+    paper_commission: Decimal
+    regime_period: str
+    local_state: bool
+    alert_rules: Path | None
+    capital: tuple[tuple[str | None, Decimal], ...]
 
     def capital_of(self, account: str) -> Decimal | None:
         """The starting capital of ``account``: its own, else the default, else None."""
@@ -93,60 +368,15 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("FILLSTREAM_HOME") or PROJECT_ROOT / ".fillstream").resolve()
-        namespace = env.get("FILLSTREAM_NAMESPACE", "fillstream")
-        if not _NAMESPACE.match(namespace):
-            raise ConfigError(
-                "FILLSTREAM_NAMESPACE",
-                "must be lowercase letters, digits and _, starting with a letter; "
-                f"was {namespace!r}",
-            )
-        log_level = _choice(env, "FILLSTREAM_LOG_LEVEL", _LOG_LEVELS, "info")
-        matching = _choice(env, "FILLSTREAM_MATCHING", MATCHING_METHODS, "fifo")
-        token = env.get("FILLSTREAM_TOKEN") or _read_token(home)
-        if token is not None and len(token) < 16:
-            raise ConfigError("FILLSTREAM_TOKEN", "must be at least 16 characters long")
-        return cls(
-            home=home,
-            namespace=namespace,
-            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
-            kafka_port=_port(env, "FILLSTREAM_KAFKA_PORT", 19092),
-            kafka_controller_port=_port(env, "FILLSTREAM_KAFKA_CONTROLLER_PORT", 19093),
-            database_url=env.get("DATABASE_URL") or None,
-            pg_port=_port(env, "FILLSTREAM_PG_PORT", 15432),
-            bridge_host=env.get("FILLSTREAM_BRIDGE_HOST", "127.0.0.1"),
-            metrics_host=_host(env, "FILLSTREAM_METRICS_HOST", "127.0.0.1"),
-            bridge_port=_port(env, "FILLSTREAM_BRIDGE_PORT", 8787),
-            worker_port=_port(env, "FILLSTREAM_WORKER_PORT", 8788),
-            projector_port=_port(env, "FILLSTREAM_PROJECTOR_PORT", 8789),
-            notify_port=_port(env, "FILLSTREAM_NOTIFY_PORT", 8790),
-            token=token,
-            log_level=log_level,
-            feed_silence_seconds=_seconds(env, "FILLSTREAM_FEED_SILENCE_SECONDS", 30.0),
-            ready_lag_records=_count(
-                env, "FILLSTREAM_READY_LAG_RECORDS", 1000, low=0, high=1_000_000_000
-            ),
-            stall_seconds=_seconds(env, "FILLSTREAM_STALL_SECONDS", 30.0),
-            health_interval_seconds=_count(
-                env, "FILLSTREAM_HEALTH_INTERVAL_SECONDS", 30, low=1, high=3600
-            ),
-            bridge_ack_timeout=_seconds(env, "FILLSTREAM_BRIDGE_ACK_TIMEOUT", 5.0),
-            matching=matching,
-            rolling_trades=_count(env, "FILLSTREAM_ROLLING_TRADES", 100),
-            grace_ms=_count(env, "FILLSTREAM_GRACE_MS", 100, low=0, high=60_000),
-            excursion_period=_period(env, "FILLSTREAM_EXCURSION_PERIOD", "1 Minute"),
-            context_days=_count(env, "FILLSTREAM_CONTEXT_DAYS", 7, high=366),
-            regime=_regime(env, "FILLSTREAM_REGIME"),
-            regime_period=_period(env, "FILLSTREAM_REGIME_PERIOD", "1 Minute"),
-            paper=_choice(env, "FILLSTREAM_PAPER", ("on", "off"), "on") == "on",
-            paper_slippage_ticks=_count(
-                env, "FILLSTREAM_PAPER_SLIPPAGE_TICKS", 1, low=0, high=1000
-            ),
-            paper_commission=_amount(env, "FILLSTREAM_PAPER_COMMISSION", Decimal("2.09")),
-            capital=_capital(env, "FILLSTREAM_CAPITAL"),
-            local_state=_choice(env, "FILLSTREAM_LOCAL_STATE", ("on", "off"), "on") == "on",
-            alert_rules=_rules_file(env, "FILLSTREAM_ALERT_RULES"),
-        )
+        values = {s.field: s.type.read(s.env, env.get(s.env)) for s in SETTINGS}
+        if values["token"] is None:  # the one `fillstream up` wrote, held to the same rule
+            values["token"] = Token().read("FILLSTREAM_TOKEN", _read_token(values["home"]))
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a child process."""
+        env = {s.env: s.type.write(getattr(self, s.field)) for s in SETTINGS}
+        return {name: text for name, text in env.items() if text is not None}
 
     @property
     def local_kafka(self) -> bool:
@@ -181,50 +411,6 @@ class Settings:
         """A consumer group id in this namespace."""
         return f"{self.namespace}.{name}"
 
-    def to_env(self) -> dict[str, str]:
-        """The environment variables that rebuild these settings in a child process."""
-        env = {
-            "FILLSTREAM_HOME": str(self.home),
-            "FILLSTREAM_NAMESPACE": self.namespace,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "DATABASE_URL": self.dsn,
-            "FILLSTREAM_KAFKA_PORT": str(self.kafka_port),
-            "FILLSTREAM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
-            "FILLSTREAM_PG_PORT": str(self.pg_port),
-            "FILLSTREAM_BRIDGE_HOST": self.bridge_host,
-            "FILLSTREAM_METRICS_HOST": self.metrics_host,
-            "FILLSTREAM_BRIDGE_PORT": str(self.bridge_port),
-            "FILLSTREAM_WORKER_PORT": str(self.worker_port),
-            "FILLSTREAM_PROJECTOR_PORT": str(self.projector_port),
-            "FILLSTREAM_NOTIFY_PORT": str(self.notify_port),
-            "FILLSTREAM_LOG_LEVEL": self.log_level,
-            "FILLSTREAM_FEED_SILENCE_SECONDS": str(self.feed_silence_seconds),
-            "FILLSTREAM_READY_LAG_RECORDS": str(self.ready_lag_records),
-            "FILLSTREAM_STALL_SECONDS": str(self.stall_seconds),
-            "FILLSTREAM_HEALTH_INTERVAL_SECONDS": str(self.health_interval_seconds),
-            "FILLSTREAM_BRIDGE_ACK_TIMEOUT": str(self.bridge_ack_timeout),
-            "FILLSTREAM_MATCHING": self.matching,
-            "FILLSTREAM_ROLLING_TRADES": str(self.rolling_trades),
-            "FILLSTREAM_GRACE_MS": str(self.grace_ms),
-            "FILLSTREAM_EXCURSION_PERIOD": self.excursion_period,
-            "FILLSTREAM_CONTEXT_DAYS": str(self.context_days),
-            "FILLSTREAM_REGIME": self.regime,
-            "FILLSTREAM_REGIME_PERIOD": self.regime_period,
-            "FILLSTREAM_PAPER": "on" if self.paper else "off",
-            "FILLSTREAM_PAPER_SLIPPAGE_TICKS": str(self.paper_slippage_ticks),
-            "FILLSTREAM_PAPER_COMMISSION": str(self.paper_commission),
-            "FILLSTREAM_LOCAL_STATE": "on" if self.local_state else "off",
-            "FILLSTREAM_CAPITAL": ",".join(
-                str(amount) if account is None else f"{account}={amount}"
-                for account, amount in self.capital
-            ),
-        }
-        if self.token is not None:
-            env["FILLSTREAM_TOKEN"] = self.token
-        if self.alert_rules is not None:
-            env["FILLSTREAM_ALERT_RULES"] = str(self.alert_rules)
-        return env
-
     def require_token(self) -> str:
         if self.token is None:
             raise ConfigError(
@@ -233,116 +419,6 @@ class Settings:
                 "or run `fillstream up`)",
             )
         return self.token
-
-
-def _rules_file(env: Mapping[str, str], name: str) -> Path | None:
-    """An existing .toml, .yaml or .yml file, or None when unset."""
-    value = env.get(name)
-    if not value:
-        return None
-    path = Path(value).expanduser().resolve()
-    if path.suffix not in (".toml", ".yaml", ".yml"):
-        raise ConfigError(name, f"must name a .toml, .yaml or .yml file, was {value!r}")
-    if not path.is_file():
-        raise ConfigError(name, f"names no file: {value!r} (e.g. deploy/alerts/alerts.toml)")
-    return path
-
-
-def _host(env: Mapping[str, str], name: str, default: str) -> str:
-    """An address to bind: an IPv4 or IPv6 address, or a host name."""
-    value = env.get(name) or default
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        if not _HOSTNAME.fullmatch(value):
-            raise ConfigError(
-                name, f"must be an address to bind such as 127.0.0.1 or 0.0.0.0, was {value!r}"
-            ) from None
-    return value
-
-
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        port = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be a port number, was {raw!r}") from None
-    if not 0 < port < 65536:
-        raise ConfigError(name, f"must be between 1 and 65535, was {port}")
-    return port
-
-
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = env.get(name, default).lower()
-    if value not in choices:
-        raise ConfigError(name, f"must be one of {', '.join(choices)}, was {value!r}")
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be a number of seconds, was {raw!r}") from None
-    if not 0 < seconds <= 86400:
-        raise ConfigError(name, f"must be between 0 and 86400 seconds, was {raw}")
-    return seconds
-
-
-def _count(
-    env: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = 100_000
-) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        count = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be a whole number, was {raw!r}") from None
-    if not low <= count <= high:
-        raise ConfigError(name, f"must be between {low} and {high}, was {count}")
-    return count
-
-
-def _period(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name) or default
-    if not _PERIOD.fullmatch(value):
-        raise ConfigError(
-            name,
-            f"must be a NinjaTrader bar period such as '1 Minute' or '2000 Tick', was {value!r}",
-        )
-    return value
-
-
-def _capital(env: Mapping[str, str], name: str) -> tuple[tuple[str | None, Decimal], ...]:
-    """``account=amount`` pairs and at most one bare amount (every other account), by commas."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return ()
-    found: dict[str | None, Decimal] = {}
-    for part in raw.split(","):
-        account, _, text = part.rpartition("=")
-        key = account.strip() or None
-        if "=" in part and key is None:
-            raise ConfigError(name, f"{part.strip()!r} names no account before '='")
-        if key in found:
-            what = "the default amount" if key is None else f"account {key!r}"
-            raise ConfigError(name, f"gives {what} twice")
-        try:
-            amount = Decimal(text.strip())
-        except InvalidOperation:
-            raise ConfigError(
-                name, f"{text.strip()!r} is not an amount (expected e.g. 50000 or Sim101=50000)"
-            ) from None
-        if not amount.is_finite() or amount <= 0:
-            raise ConfigError(name, f"{text.strip()!r}: a starting capital must be above 0")
-        found[key] = amount
-    return tuple(found.items())
 
 
 def _read_token(home: Path) -> str | None:
@@ -358,26 +434,3 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def _regime(env: Mapping[str, str], name: str) -> str:
-    """The classifiers' parameters, checked now (``domain.regimes.parse_classifiers``)."""
-    from domain.regimes import parse_classifiers  # the domain module; imported late: no cycle
-
-    text = env.get(name, "").strip()
-    parse_classifiers(text)
-    return text
-
-
-def _amount(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
-    """A non-negative amount of money (``2.09``)."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ConfigError(name, f"must be an amount such as 2.09, was {raw!r}") from None
-    if not value.is_finite() or value < 0:
-        raise ConfigError(name, f"must be a non-negative amount, was {raw!r}")
-    return value

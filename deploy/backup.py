@@ -19,13 +19,10 @@ from pathlib import Path
 
 import psycopg
 
-from core.errors import FillstreamError, ServiceError
+from core.errors import ServiceError
 from core.settings import Settings
+from deploy.errors import BackupError
 from deploy.postgres import find_bindir
-
-
-class BackupError(FillstreamError):
-    """A dump or restore failed, or was refused."""
 
 
 def default_path(settings: Settings, now: datetime | None = None) -> Path:

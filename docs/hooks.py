@@ -44,6 +44,8 @@ class SettingRow(Protocol):
     def default(self) -> str: ...
     @property
     def doc(self) -> str: ...
+    @property
+    def phase(self) -> bool: ...
 
 
 class TopicRow(Protocol):
@@ -168,10 +170,16 @@ def render_configuration(settings: Iterable[SettingRow]) -> str:
         "channels' secrets) are described in [Deployment](../operations/deployment.md) and "
         "[Alert channels](alert-channels.md).",
         "",
-        "| variable | default |",
-        "| --- | --- |",
+        "A phase (`fillstream phase start`) may change the settings marked *phase*; rolling the "
+        "phase back restores them.",
+        "",
+        "| variable | default | phase |",
+        "| --- | --- | --- |",
     ]
-    lines += [f"| [`{s.env}`](#{_slug(s.env)}) | {_default(s.default)} |" for s in rows]
+    lines += [
+        f"| [`{s.env}`](#{_slug(s.env)}) | {_default(s.default)} | {'phase' if s.phase else ''} |"
+        for s in rows
+    ]
     for s in rows:
         lines += [
             "",
@@ -179,7 +187,8 @@ def render_configuration(settings: Iterable[SettingRow]) -> str:
             "",
             _text(s.doc),
             "",
-            f"Default: {_default(s.default)}. Read into `Settings.{s.field}`.",
+            f"Default: {_default(s.default)}. Read into `Settings.{s.field}`."
+            + (" A phase may change it." if s.phase else ""),
         ]
     return "\n".join(lines) + "\n"
 

@@ -27,13 +27,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from core.errors import ConfigError, FillstreamError
+from core.errors import ConfigError
 from domain.contracts import ContractSpec
+from domain.errors import PaperError
 from schemas.events import BarClosed, Direction, SignalEmitted
-
-
-class PaperError(FillstreamError):
-    """A signal that cannot be paper-traded, and why."""
 
 
 class PaperExit(StrEnum):

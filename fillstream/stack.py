@@ -12,6 +12,7 @@ from core.settings import Settings
 from deploy.kafka import LocalKafka
 from deploy.postgres import LocalPostgres
 from deploy.services import SERVICES, health_url, start_service, stop_service, wait_healthy
+from domain.regimes import parse_classifiers
 from fillstream.report import StackStatus, collect_status
 
 Echo = Callable[[str], None]
@@ -63,6 +64,7 @@ def ensure_token(settings: Settings) -> Settings:
 
 def up(settings: Settings, echo: Echo = print) -> Settings:
     """Start everything that is not running yet; the settings the services were started with."""
+    parse_classifiers(settings.regime)  # the worker's FILLSTREAM_REGIME, before anything starts
     if runs_local_kafka(settings):
         kafka = local_kafka(settings)
         kafka.start()

@@ -25,17 +25,13 @@ import psycopg
 from psycopg import sql
 
 from core.database import connect
-from core.errors import FillstreamError
 from core.settings import Settings
 from projections import versions
+from projections.errors import ArchiveError
 from projections.projection import Projection
 from projections.projector import ensure_partition, partitioned
 
 Say = Callable[[str], None]
-
-
-class ArchiveError(FillstreamError):
-    """A month could not be archived or restored; nothing of it was changed."""
 
 
 @dataclass(frozen=True, slots=True)

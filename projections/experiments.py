@@ -1,8 +1,8 @@
 """The projections experiments read: every ``VariantAssigned`` on ``raw.assignments`` (the first
 of each experiment and signal) behind the ``assignments`` view, and every ``SignalEmitted`` on
 ``raw.signals`` (the first of each strategy and signal id) behind ``signals``;
-``experiment_trades`` joins them to the trades of their signals (``migrations/0013`` and
-``0014``)."""
+``experiment_trades`` joins them to the trades of their signals
+(``views/2_experiment_trades.sql``)."""
 
 from __future__ import annotations
 

@@ -24,17 +24,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
 from core.database import connect
-from core.errors import FillstreamError
 from core.kafka import probe_consumer
 from core.settings import Settings
 from projections import PROJECTIONS, versions
+from projections.errors import ListingError
 from projections.projection import Projection
 
 _TIMEOUT = 10.0
-
-
-class ListingError(FillstreamError):
-    """The broker or the database did not answer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,11 +15,11 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from core.database import connect
-from core.errors import FillstreamError
 from core.settings import Settings
 from projections import versions
+from projections.errors import RebuildError, WriterBusyError
 from projections.projection import Projection
-from projections.projector import Projector, WriterBusy
+from projections.projector import Projector
 from schemas.codec import default_codec
 
 PARALLEL_FROM = 100_000
@@ -61,7 +61,7 @@ def catch_up(
     with connect(settings) as conn:
         conn.autocommit = True
         if not versions.try_writer_lock(conn, settings, projection.table):
-            raise WriterBusy(f"another process is writing {projection.table}")
+            raise WriterBusyError(f"another process is writing {projection.table}")
         done = [context.Value("q", 0) for _ in groups]
         totals = [context.Value("q", 0) for _ in groups]
         errors = context.Queue()
@@ -94,7 +94,7 @@ def catch_up(
             reasons = []
             while not errors.empty():
                 reasons.append(str(errors.get()))
-            raise FillstreamError(
+            raise RebuildError(
                 f"{len(failed)} of the processes rebuilding {projection.table} failed: "
                 + ("; ".join(reasons) or f"exit codes {[c.exitcode for c in failed]}")
             )

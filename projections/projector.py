@@ -42,12 +42,13 @@ from psycopg import sql
 
 from core.control_log import VoidRanges, read_log
 from core.database import connect
-from core.errors import CodecError, FillstreamError
+from core.errors import CodecError
 from core.kafka import consume_batch
 from core.lag import LagGauge
 from core.settings import Settings
 from core.watchdog import Watchdog
 from projections import versions
+from projections.errors import CatchUpStalledError, WriterBusyError
 from projections.projection import Location, Projection
 from schemas.catalog import DEAD_LETTER
 from schemas.codec import Codec
@@ -101,14 +102,6 @@ TRIMMED_KEPT = 65536
 
 STALL_SECONDS = 120.0
 """How long a bounded run waits for a partition to move towards its target."""
-
-
-class WriterBusy(FillstreamError):
-    """Another process holds the writer lock of the version."""
-
-
-class CatchUpStalled(FillstreamError):
-    """A bounded run saw a partition stop short of its target."""
 
 
 class Projector:
@@ -223,7 +216,7 @@ class Projector:
         try:
             table = self.projection.table
             if lock and not versions.try_writer_lock(self._conn, self.settings, table):
-                raise WriterBusy(f"another process is writing {table}")
+                raise WriterBusyError(f"another process is writing {table}")
             stored = self._stored_offsets()
             remaining = {tp: t for tp, t in targets.items() if stored.get(tp, 0) < t}
             total = sum(t - stored.get(tp, 0) for tp, t in remaining.items())
@@ -268,7 +261,7 @@ class Projector:
                     if remaining and time.monotonic() - moved_at > STALL_SECONDS:
                         stuck = ", ".join(f"{t}[{p}] at {position[(t, p)]} of {o}"
                                           for (t, p), o in remaining.items())  # fmt: skip
-                        raise CatchUpStalled(f"no progress for {STALL_SECONDS:.0f} s: {stuck}")
+                        raise CatchUpStalledError(f"no progress for {STALL_SECONDS:.0f} s: {stuck}")
             finally:
                 consumer.close()
         finally:

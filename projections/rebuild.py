@@ -38,14 +38,14 @@ from confluent_kafka import KafkaException, TopicPartition
 from psycopg import sql
 
 from core.database import connect
-from core.errors import FillstreamError
 from core.kafka import probe_consumer, quiet_admin, watermarks
 from core.progress import ProgressLine, to_stderr
 from core.settings import Settings, available_cores
 from projections import parallel, versions
+from projections.errors import RebuildError, WriterBusyError
 from projections.parity import Parity, compare
 from projections.projection import Projection
-from projections.projector import Projector, WriterBusy
+from projections.projector import Projector
 from schemas.codec import Codec, default_codec
 
 log = logging.getLogger("fillstream.rebuild")
@@ -64,10 +64,6 @@ dropping it (it notices within seconds); after that the old version is kept."""
 _TIMEOUT = 10.0
 
 Say = Callable[[str], None]
-
-
-class RebuildError(FillstreamError):
-    """A rebuild, switch or verification could not be done; nothing was switched."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -418,7 +414,7 @@ def _wait_for_live(
         try:
             records += _catch_up(settings, conn, old, behind, codec, stop, None)
             continue
-        except WriterBusy:
+        except WriterBusyError:
             pass
         if not told:
             say(f"{old.name}: waiting for the running projector to bring {old.table} as far")

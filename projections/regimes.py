@@ -1,7 +1,7 @@
 """The regimes projection: every ``RegimeLabeled`` on ``derived.regimes``, behind the
 ``regime_labels`` view; ``regimes``, ``trade_regimes`` and ``performance_by_regime`` read it
-(``migrations/0012_regimes.sql``): each trade tagged with the regime in force at its entry, and
-the trades' figures per regime."""
+(``views/3_regimes.sql``, ``3_trade_regimes.sql``, ``4_performance_by_regime.sql``): each
+trade tagged with the regime in force at its entry, and the trades' figures per regime."""
 
 from __future__ import annotations
 

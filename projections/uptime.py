@@ -1,6 +1,7 @@
 """The uptime projection: every ``ServiceChecked`` on ``health``, behind the ``service_checks``
 view; ``uptime_spans``, ``uptime_daily`` and ``uptime_monthly`` read it (each process's
-availability per UTC day and month, see ``migrations/0010_uptime.sql``)."""
+availability per UTC day and month, see ``views/3_uptime_daily.sql`` and
+``3_uptime_monthly.sql``)."""
 
 from __future__ import annotations
 

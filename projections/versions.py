@@ -19,16 +19,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from core.errors import FillstreamError
 from core.settings import Settings
+from projections.errors import VersionError
 from projections.projection import Projection
 
 STATES = ("live", "kept", "built", "building", "as_of", "scratch")
 """The states of a version that has a table (``dropped`` ones have none)."""
-
-
-class VersionError(FillstreamError):
-    """A version is missing or in a state that does not allow what was asked."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from decimal import Context, Decimal
 from enum import Enum
 from typing import Any, Union
 
+from schemas.errors import CellError, NoGeneratedFormError
 from schemas.writer import Source
 
 Read = Callable[[bytes, int], tuple[Any, int]]
@@ -32,16 +33,12 @@ _KNOWN_DECIMALS = 4096
 """Decimals a reader keeps, by their bytes: prices on a tick grid, commissions and PnL repeat."""
 
 
-class _Unsupported(Exception):
-    """A schema and type pair without a generated form."""
-
-
 def compile_reader(schema: Mapping[str, Any], cls: type[Any]) -> Read | None:
     """The generated reader of the expanded record ``schema`` into ``cls``, or None."""
     source = Source(_READER_CONSTANTS)
     try:
         result = _emit(schema, cls, source, 1)
-    except _Unsupported:
+    except NoGeneratedFormError:
         return None
     body = "\n".join(source.lines)
     code = f"def read(b, p):\n{body}\n    return {result}, p\n"
@@ -144,13 +141,13 @@ def _emit(schema: Any, hint: Any, s: Source, indent: int) -> str:
     elif kind == "array" and typing.get_origin(hint) is tuple:
         item, ellipsis = typing.get_args(hint)
         if ellipsis is not Ellipsis:
-            raise _Unsupported(hint)
+            raise NoGeneratedFormError(hint)
         _emit_blocks(x, s, indent, lambda inner: _emit(schema["items"], item, s, inner), "tuple")
     elif kind == "map" and (typing.get_origin(hint) is Mapping or hint is Mapping):
         args = typing.get_args(hint)
         value_hint = args[1] if args else Any
         if (value_hint, schema["values"]) not in _MAP_VALUES:
-            raise _Unsupported(hint)  # from_record keeps map values as fastavro reads them
+            raise NoGeneratedFormError(hint)  # from_record keeps map values as fastavro reads them
 
         def entry(inner: int) -> str:
             key = _emit("string", str, s, inner)
@@ -159,15 +156,15 @@ def _emit(schema: Any, hint: Any, s: Source, indent: int) -> str:
 
         _emit_blocks(x, s, indent, entry, "dict")
     else:
-        raise _Unsupported(f"{schema!r} as {hint!r}")
+        raise NoGeneratedFormError(f"{schema!r} as {hint!r}")
     return x
 
 
 def _optional(schema: list[Any], hint: Any, s: Source, indent: int) -> str:
     if len(schema) != 2 or schema[0] != "null":
-        raise _Unsupported(schema)
+        raise NoGeneratedFormError(schema)
     if typing.get_origin(hint) not in (Union, types.UnionType):
-        raise _Unsupported(hint)
+        raise NoGeneratedFormError(hint)
     (inner,) = (a for a in typing.get_args(hint) if a is not type(None))
     x, branch = s.name(), s.name()
     s.add(indent, f"{branch} = b[p]")
@@ -187,10 +184,10 @@ def _emit_record(schema: Mapping[str, Any], cls: type[Any], x: str, s: Source, i
     for field in schema["fields"]:
         name = field["name"]
         if name not in fields:
-            raise _Unsupported(f"{schema['name']}.{name}: not a field of {cls.__name__}")
+            raise NoGeneratedFormError(f"{schema['name']}.{name}: not a field of {cls.__name__}")
         value = _emit(field["type"], hints[name], s, indent)
         if not name.isidentifier() or keyword.iskeyword(name):
-            raise _Unsupported(name)
+            raise NoGeneratedFormError(name)
         arguments.append(f"{name}={value}")
     s.add(indent, f"{x} = {s.constant(cls)}({', '.join(arguments)})")
 
@@ -254,21 +251,21 @@ def compile_row_reader(
     as a ``timedelta``), or one of ``LOCATION_CELLS``; enums become their values and arrays
     lists, as ``RowSpec.to_rows`` makes them from the event. Like ``compile_reader`` it names no
     errors (it raises), and returns None for a schema it has no generated form for. A cell
-    naming no field of ``cls`` is an error (ValueError)."""
+    naming no field of ``cls`` is a ``CellError`` (a ValueError)."""
     wanted: dict[tuple[str, ...], list[tuple[int, str]]] = {}
     for n, cell in enumerate(cells):
         if cell in LOCATION_CELLS:
             continue
         path, _, conversion = cell.partition(":")
         if conversion not in ("", "interval"):
-            raise ValueError(f"cell {cell!r}: unknown conversion {conversion!r}")
+            raise CellError(f"cell {cell!r}: unknown conversion {conversion!r}")
         _check_path(cls, path.split("."), cell)
         wanted.setdefault(tuple(path.split(".")), []).append((n, conversion))
     source = Source(_READER_CONSTANTS)
     values: dict[int, str] = {n: cell[1:] for n, cell in enumerate(cells) if cell in LOCATION_CELLS}
     try:
         _emit_cells(schema, cls, (), wanted, forms, values, source)
-    except _Unsupported:
+    except NoGeneratedFormError:
         return None
     row = ", ".join(values[n] for n in range(len(cells)))
     body = "\n".join(source.lines)
@@ -298,10 +295,10 @@ def _check_path(cls: type[Any], path: list[str], cell: str) -> None:
     for part in path:
         base = _unoptional(hint)
         if not (isinstance(base, type) and dataclasses.is_dataclass(base)):
-            raise ValueError(f"cell {cell!r}: {part!r} is inside a value that is not a record")
+            raise CellError(f"cell {cell!r}: {part!r} is inside a value that is not a record")
         hints = typing.get_type_hints(base)
         if part not in hints:
-            raise ValueError(f"cell {cell!r}: {base.__name__} has no field {part!r}")
+            raise CellError(f"cell {cell!r}: {base.__name__} has no field {part!r}")
         hint = hints[part]
 
 
@@ -327,14 +324,16 @@ def _emit_cells(
     for field in schema["fields"]:
         name = field["name"]
         if name not in hints:
-            raise _Unsupported(f"{schema['name']}.{name}: not a field of {cls.__name__}")
+            raise NoGeneratedFormError(f"{schema['name']}.{name}: not a field of {cls.__name__}")
         path = (*prefix, name)
         hint = hints[name]
         inner = _unoptional(hint)
         if any(w[: len(path)] == path and len(w) > len(path) for w in wanted):
             # a record some of whose fields are cells: never null on the way to them
             if not (isinstance(field["type"], dict) and field["type"]["type"] == "record"):
-                raise _Unsupported(f"{'.'.join(path)}: only required records are walked into")
+                raise NoGeneratedFormError(
+                    f"{'.'.join(path)}: only required records are walked into"
+                )
             _emit_cells(field["type"], inner, path, wanted, forms, values, s)
             continue
         cells = wanted.get(path)
@@ -355,7 +354,7 @@ def _emit_cell(
     """Lines that read one field as cell ``n``; the expression holding it."""
     if isinstance(schema, list):
         if len(schema) != 2 or schema[0] != "null":
-            raise _Unsupported(schema)
+            raise NoGeneratedFormError(schema)
         x, branch = s.name(), s.name()
         s.add(indent, f"{branch} = b[p]")
         s.add(indent, "p += 1")
@@ -370,7 +369,7 @@ def _emit_cell(
     base = getattr(hint, "__supertype__", hint)
     if conversion == "interval":
         if not (kind == "long" and logical is None and base is int):
-            raise _Unsupported(f"{schema!r} as an interval")
+            raise NoGeneratedFormError(f"{schema!r} as an interval")
         x = _emit(schema, hint, s, indent)
         s.add(indent, f"{x} = _td(microseconds={x})")
         return x
@@ -383,7 +382,7 @@ def _emit_cell(
         return x
     if kind == "bytes" and logical == "decimal" and base is Decimal and n in forms.trimmed:
         if forms.trim is None:
-            raise ValueError("trimmed cells need CellForms.trim")
+            raise CellError("trimmed cells need CellForms.trim")
         x, size = s.name(), s.name()
         decimal = s.constant(
             _decimal(int(schema["precision"]), int(schema.get("scale", 0)), forms.trim)
@@ -397,11 +396,11 @@ def _emit_cell(
         if n in forms.literal:
             (item, _) = typing.get_args(hint)
             if getattr(item, "__supertype__", item) is not str:
-                raise _Unsupported(f"{hint!r} as an array literal")
+                raise NoGeneratedFormError(f"{hint!r} as an array literal")
             s.add(indent, f"{x} = {s.constant(array_literal)}({x})")
         else:
             s.add(indent, f"{x} = list({x})")
         return x
     if kind in ("record", "map"):
-        raise _Unsupported(f"{schema!r} as a cell")
+        raise NoGeneratedFormError(f"{schema!r} as a cell")
     return _emit(schema, hint, s, indent)

@@ -24,10 +24,11 @@ from enum import Enum
 from typing import Any
 
 from core.errors import CodecError
+from schemas.errors import ValueMismatchError, WriteMisfitError
 
 Write = Callable[[Any, bytearray], None]
-"""Appends the encoding of a value to the buffer; raises ``_Mismatch`` for a value that does not
-fit, whose path the enclosing records and arrays complete on the way out."""
+"""Appends the encoding of a value to the buffer; raises ``ValueMismatchError`` for a value that
+does not fit, whose path the enclosing records and arrays complete on the way out."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOUBLE = struct.Struct("<d")
@@ -35,24 +36,6 @@ _INT_RANGE = (-(2**31), 2**31 - 1)
 _EXACT = Context(prec=1000)
 """Wide enough that moving a schema-checked decimal's point never rounds."""
 _LONG_RANGE = (-(2**63), 2**63 - 1)
-
-
-class _Mismatch(Exception):
-    """A value of the wrong type or out of range, at a path (built only when one is raised)."""
-
-    def __init__(self, reason: str, *, fatal: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.path: list[str] = []
-        self.fatal = fatal
-        """A ``CodecError`` of its own (precision, scale), not a schema mismatch."""
-
-    def within(self, part: str) -> _Mismatch:
-        self.path.append(part)
-        return self
-
-    def where(self, name: str) -> str:
-        return name + "".join(reversed(self.path))
 
 
 def compile_writer(schema: Any, name: str) -> Callable[[Any], bytes]:
@@ -73,7 +56,7 @@ def compile_writer(schema: Any, name: str) -> Callable[[Any], bytes]:
             out = bytearray()
         try:
             write(value, out)
-        except _Mismatch as e:
+        except ValueMismatchError as e:
             if e.fatal:
                 raise CodecError(f"{e.where(name)}: {e.reason}") from None
             raise CodecError(
@@ -137,9 +120,9 @@ def _integer(bounds: tuple[int, int], label: str) -> Write:
 
     def write(value: Any, out: bytearray) -> None:
         if type(value) is not int:  # bool is an int subclass, and not an Avro int
-            raise _Mismatch(f"{value!r} is not an {label}")
+            raise ValueMismatchError(f"{value!r} is not an {label}")
         if not low <= value <= high:
-            raise _Mismatch(f"{value} is out of the range of an {label}")
+            raise ValueMismatchError(f"{value} is out of the range of an {label}")
         _varint(value, out)
 
     return write
@@ -147,7 +130,7 @@ def _integer(bounds: tuple[int, int], label: str) -> Write:
 
 def _string(value: Any, out: bytearray) -> None:
     if not isinstance(value, str):
-        raise _Mismatch(f"{value!r} is not a string")
+        raise ValueMismatchError(f"{value!r} is not a string")
     data = value.encode()
     _varint(len(data), out)
     out += data
@@ -155,26 +138,26 @@ def _string(value: Any, out: bytearray) -> None:
 
 def _bytes(value: Any, out: bytearray) -> None:
     if not isinstance(value, bytes | bytearray):
-        raise _Mismatch(f"{value!r} is not bytes")
+        raise ValueMismatchError(f"{value!r} is not bytes")
     _varint(len(value), out)
     out += value
 
 
 def _double(value: Any, out: bytearray) -> None:
     if type(value) not in (float, int):
-        raise _Mismatch(f"{value!r} is not a number")
+        raise ValueMismatchError(f"{value!r} is not a number")
     out += _DOUBLE.pack(value)
 
 
 def _boolean(value: Any, out: bytearray) -> None:
     if type(value) is not bool:
-        raise _Mismatch(f"{value!r} is not a boolean")
+        raise ValueMismatchError(f"{value!r} is not a boolean")
     out.append(1 if value else 0)
 
 
 def _null(value: Any, out: bytearray) -> None:
     if value is not None:
-        raise _Mismatch(f"{value!r} is not null")
+        raise ValueMismatchError(f"{value!r} is not null")
 
 
 _PRIMITIVES: dict[str, Write] = {
@@ -190,7 +173,7 @@ _PRIMITIVES: dict[str, Write] = {
 
 def _timestamp_micros(value: Any, out: bytearray) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise _Mismatch(f"{value!r} is not a timezone-aware datetime")
+        raise ValueMismatchError(f"{value!r} is not a timezone-aware datetime")
     delta = value - _EPOCH
     _LONG(((delta.days * 86400 + delta.seconds) * 1_000_000) + delta.microseconds, out)
 
@@ -215,17 +198,17 @@ def _decimal(precision: int, scale: int) -> Write:
                 out += seen
                 return
         if not isinstance(value, Decimal) or not value.is_finite():
-            raise _Mismatch(f"{value!r} is not a finite Decimal")
+            raise ValueMismatchError(f"{value!r} is not a finite Decimal")
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
         if -exponent > scale:
-            raise _Mismatch(
+            raise ValueMismatchError(
                 f"{value} has {-exponent} fractional digits, the schema allows {scale} "
                 f"(quantize it, e.g. value.quantize(Decimal('1e-{scale}')))",
                 fatal=True,
             )
         if value.adjusted() + 1 + scale > precision:
-            raise _Mismatch(
+            raise ValueMismatchError(
                 f"{value} needs more than the schema's precision of {precision} digits", fatal=True
             )
         unscaled = int(value.scaleb(scale, _EXACT))
@@ -250,7 +233,7 @@ def _enum(symbols: list[str]) -> Write:
         symbol = value.value if isinstance(value, Enum) else value
         position = index.get(symbol)
         if position is None:
-            raise _Mismatch(f"{symbol!r} is not one of {', '.join(symbols)}")
+            raise ValueMismatchError(f"{symbol!r} is not one of {', '.join(symbols)}")
         _varint(position, out)
 
     return write
@@ -274,13 +257,13 @@ def _union(branches: list[Any]) -> Write:
 def _array(item: Write) -> Write:
     def write(value: Any, out: bytearray) -> None:
         if not isinstance(value, tuple | list):
-            raise _Mismatch(f"{value!r} is not an array")
+            raise ValueMismatchError(f"{value!r} is not an array")
         if value:
             _varint(len(value), out)
             for i, element in enumerate(value):
                 try:
                     item(element, out)
-                except _Mismatch as e:
+                except ValueMismatchError as e:
                     raise e.within(f"[{i}]") from None
         out.append(0)
 
@@ -290,14 +273,14 @@ def _array(item: Write) -> Write:
 def _map(item: Write) -> Write:
     def write(value: Any, out: bytearray) -> None:
         if not isinstance(value, Mapping):
-            raise _Mismatch(f"{value!r} is not a map")
+            raise ValueMismatchError(f"{value!r} is not a map")
         if value:
             _varint(len(value), out)
             for key, element in value.items():
                 try:
                     _string(key, out)
                     item(element, out)
-                except _Mismatch as e:
+                except ValueMismatchError as e:
                     raise e.within(f"[{key!r}]") from None
         out.append(0)
 
@@ -313,17 +296,13 @@ def _record(schema: Mapping[str, Any]) -> Write:
             try:
                 item = getter(name) if getter is not None else getattr(value, name)
             except AttributeError:
-                raise _Mismatch("is missing").within(f".{name}") from None
+                raise ValueMismatchError("is missing").within(f".{name}") from None
             try:
                 field(item, out)
-            except _Mismatch as e:
+            except ValueMismatchError as e:
                 raise e.within(f".{name}") from None
 
     return write
-
-
-class _Retry(Exception):
-    """Raised by a generated writer for a value that does not fit: the first form names why."""
 
 
 class Source:
@@ -349,7 +328,7 @@ class Source:
 
 
 _WRITER_CONSTANTS: dict[str, Any] = {
-    "_Retry": _Retry,
+    "_Retry": WriteMisfitError,
     "_SV": _SMALL_VARINTS,
     "_cv": _computed_varint,
     "_pack": _DOUBLE.pack,
@@ -439,7 +418,7 @@ def _remembered(x: str, s: Source, indent: int) -> Iterator[int]:
     commission parsed once), and a timestamp or decimal costs more to encode than to compare.
     The memory is one (object, bytes) tuple, replaced whole, so threads may share the writer.
     """
-    last, start = s.constant([(_Retry, b"")]), s.name()
+    last, start = s.constant([(WriteMisfitError, b"")]), s.name()
     s.add(indent, f"if {x} is {last}[0][0]: out += {last}[0][1]")
     s.add(indent, "else:")
     s.add(indent + 1, f"{start} = len(out)")

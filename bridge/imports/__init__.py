@@ -4,7 +4,6 @@ Pure parsing (``formats``, ``grid``, ``executions``, ``trades``) and comparison 
 are separate from the Kafka edge (``kafka``) and the command (``fillstream.commands.imports``).
 """
 
-from bridge.imports.errors import ImportFileError, UnrecognizedHeaderError
 from bridge.imports.executions import PRODUCER, parse_executions
 from bridge.imports.formats import (
     DateOrder,
@@ -27,12 +26,10 @@ __all__ = [
     "PRODUCER",
     "DateOrder",
     "DerivedTrades",
-    "ImportFileError",
     "ImportResult",
     "Mismatch",
     "Reconciliation",
     "RejectedRow",
-    "UnrecognizedHeaderError",
     "derive_trades",
     "detect_date_order",
     "detect_decimal_mark",

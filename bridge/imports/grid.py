@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
-from bridge.imports.errors import UnrecognizedHeaderError
+from bridge.errors import UnrecognizedHeaderError
 from bridge.imports.formats import DateOrder, MarkEvidence
 from core.errors import InvalidEventError
 

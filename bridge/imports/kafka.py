@@ -14,7 +14,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from bridge.publisher import PublishError
+from bridge.errors import MissingTopicError, PublishError
 from bridge.spool import SpoolRecord
 from core.errors import CodecError, ServiceError
 from core.kafka import QUIET_LOGGER, producer_config
@@ -32,10 +32,6 @@ _NO_LEADER_YET = {
     KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
-
-
-class MissingTopicError(ServiceError):
-    """The topic to read does not exist (yet)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

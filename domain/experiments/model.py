@@ -31,7 +31,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from core.errors import ConfigError, FillstreamError
+from core.errors import ConfigError
+from domain.errors import ExperimentError
 from schemas.events import ExperimentAction, ExperimentArm, ExperimentChanged
 
 KILL_SWITCH = "*"
@@ -40,10 +41,6 @@ KILL_SWITCH = "*"
 DEFAULT_RAMP = (10, 25, 50, 100)
 BUCKETS = 10_000
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-class ExperimentError(FillstreamError):
-    """A change that cannot be made to the experiments as they stand."""
 
 
 class Status(StrEnum):

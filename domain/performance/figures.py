@@ -65,6 +65,7 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from domain.errors import TallyError, TradingDayError, WindowSizeError
 from schemas.events import TradeClosed, TradeReported
 
 DEFINITIONS_VERSION = 1
@@ -198,7 +199,7 @@ def session_bounds(day: date) -> tuple[datetime, datetime]:
     """The instants ``[start, end)`` whose ``trading_day`` is the weekday ``day``: from the
     previous weekday's rollover to ``day``'s."""
     if day.weekday() >= 5:
-        raise ValueError(f"{day} is not a trading day (a weekend)")
+        raise TradingDayError(day)
     previous = day - timedelta(days=3 if day.weekday() == 0 else 1)
     return (
         datetime.combine(previous, SESSION_ROLLOVER, SESSION_ZONE),
@@ -350,7 +351,7 @@ class Tally:
     def extend(self, later: Tally) -> None:
         """Count ``later``'s trades after this tally's (see the class docstring)."""
         if later.segments is None:
-            raise ValueError("a tally extends only by one that keeps its segments")
+            raise TallyError()
         if not later.trades:
             return
         self._extend_segments(later.segments)
@@ -589,7 +590,7 @@ def last_trades(
 ) -> Performance:
     """The figures of the last ``count`` trades (a rolling window)."""
     if count <= 0:
-        raise ValueError(f"a rolling window needs at least one trade, was {count}")
+        raise WindowSizeError(count)
     return summarize(trades[-count:], capital=capital)
 
 

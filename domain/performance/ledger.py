@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 
+from domain.errors import MissingTradeIdError, WindowSizeError
 from domain.performance.figures import _EXACT, Performance, Tally, TradeResult
 
 BLOCK = 32
@@ -200,7 +201,7 @@ class Ledger:
         """Count ``trade`` where it belongs; False (nothing changes) if its id is already in."""
         trade_id = trade.trade_id
         if not trade_id:
-            raise ValueError("a ledger's trades need their trade_id")
+            raise MissingTradeIdError()
         if trade_id in self._ids:
             return False
         self._ids.add(trade_id)
@@ -260,7 +261,7 @@ class Ledger:
     def last(self, count: int) -> Window:
         """The window of the ``count`` latest trades: whole blocks by their tallies."""
         if count <= 0:
-            raise ValueError(f"a rolling window needs at least one trade, was {count}")
+            raise WindowSizeError(count)
         pieces: list[tuple[_Block, int]] = []
         wanted = count
         for d in reversed(self._order):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from domain.errors import EmptyWindowError
 from domain.matching import PRODUCER
 from domain.performance.figures import DEFINITIONS_VERSION
 from domain.performance.ledger import Ledger, Window
@@ -127,7 +128,7 @@ def snapshot(
 ) -> PerformanceSnapshot:
     """The event of one window's figures."""
     if of.latest is None:
-        raise ValueError(f"{scope.name} {window.value} {window_key}: a snapshot needs a trade")
+        raise EmptyWindowError(f"{scope.name} {window.value} {window_key}")
     p = of.performance
     sid = snapshot_id(scope, window, window_key, of, capital)
     return PerformanceSnapshot(

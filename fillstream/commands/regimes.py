@@ -1,5 +1,5 @@
 """``fillstream regimes list|current|serve|relabel``: the market regime labels in PostgreSQL,
-which classifier version the regime views serve (``migrations/0012_regimes.sql``), and
+which classifier version the regime views serve (``projections/views/2_regime_served.sql``), and
 relabelling history with a new classifier (``control.relabel``)."""
 
 from __future__ import annotations

@@ -52,8 +52,8 @@ from confluent_kafka import (
 )
 
 from core.backoff import Backoff
-from core.control_log import ControlError, VoidRanges, read_log
-from core.errors import CodecError, FillstreamError
+from core.control_log import VoidRanges, read_log
+from core.errors import CodecError, ControlError
 from core.kafka import admin_client, consume_batch, producer_config
 from core.lag import LagGauge
 from core.settings import Settings
@@ -61,6 +61,7 @@ from core.watchdog import Watchdog
 from schemas.catalog import DEAD_LETTER
 from schemas.codec import Codec
 from schemas.events import schema_name
+from streams.errors import UnfinishedRewindError
 from streams.runtime import metrics
 from streams.runtime.store import Entry, LocalStore
 
@@ -91,10 +92,6 @@ REWIND_MARKER = b"\x00fillstream.rewind"
 """The changelog key a stage rewind writes on each partition it rebuilds, and deletes when the
 rebuilt state and the group's new offsets are committed: a stage whose changelog still holds it
 refuses to start (its state is half rebuilt)."""
-
-
-class UnfinishedRewind(FillstreamError):
-    """A changelog partition is marked by a stage rewind that did not finish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +384,7 @@ class Deriver:
                 records = _unmarked(self._changelog(tp.partition), marked)
                 self.stage.restore(tp.partition, compacted(records))
                 if marked and marked[-1]:
-                    raise UnfinishedRewind(
+                    raise UnfinishedRewindError(
                         f"{self.group}: a rewind of this stage did not finish on partition"
                         f" {tp.partition} of {self.source}; run `fillstream offsets rewind` again"
                     )
@@ -527,7 +524,7 @@ class Deriver:
             consumer.assign([TopicPartition(self.source, p, lows[p]) for p in remaining])
             while remaining:
                 if stop is not None and stop.is_set():
-                    raise UnfinishedRewind(f"{self.group}: interrupted; run the rewind again")
+                    raise UnfinishedRewindError(f"{self.group}: interrupted; run the rewind again")
                 records: list[Record] = []
                 for message in consumer.consume(self.batch_size, timeout=0.5):
                     p = message.partition() or 0

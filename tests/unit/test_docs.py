@@ -64,17 +64,29 @@ class _Setting:
     field: str
     default: str
     doc: str
+    phase: bool = False
 
 
 def test_the_configuration_reference_lists_every_setting() -> None:
     rows = [
-        _Setting("FILLSTREAM_GRACE_MS", "grace_ms", "100", "How long matching holds <late> ones."),
+        _Setting(
+            "FILLSTREAM_GRACE_MS", "grace_ms", "100", "How long matching holds <late> ones.", True
+        ),
         _Setting("DATABASE_URL", "database_url", "", "A PostgreSQL to use."),
     ]
     page: str = hooks().render_configuration(rows)
     assert "\n## `FILLSTREAM_GRACE_MS`\n" in page and "Default: `100`." in page
     assert "\n## `DATABASE_URL`\n" in page and "Default: none." in page
+    assert page.count("A phase may change it.") == 1
     assert "&lt;late&gt;" in page  # prose is not taken for HTML
+
+
+def test_the_configuration_reference_is_the_settings_table() -> None:
+    from core.settings import SETTINGS
+
+    page: str = hooks().render_configuration(SETTINGS)
+    assert all(f"\n## `{s.env}`\n" in page for s in SETTINGS)
+    assert page.count("A phase may change it.") == sum(s.phase for s in SETTINGS) > 0
 
 
 def test_the_benchmark_page_without_a_report() -> None:
