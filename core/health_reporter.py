@@ -33,6 +33,8 @@ TOPIC = HEALTH
 KEEP_MS = 300_000
 """How long an undelivered check waits for Kafka before it is given up on."""
 
+_PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
+
 
 class HealthReporter:
     """Publishes the health checks of one process, from a daemon thread of its own.
@@ -67,6 +69,8 @@ class HealthReporter:
         self._now = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"health:{service}", daemon=True)
         self._failing = False
+        self._producing = threading.Lock()
+        self._closed = False
 
     def start(self) -> HealthReporter:
         self._thread.start()
@@ -78,15 +82,20 @@ class HealthReporter:
 
     def stop(self, timeout: float = 5.0) -> None:
         """A clean stop: end the checks and publish the last one, which fails ``running``;
-        wait up to ``timeout`` seconds for Kafka to take what is still queued."""
+        wait up to ``timeout`` seconds for Kafka to take what is still queued. Once stopped or
+        closed, the reporter is done: stopping or closing it again does nothing."""
+        if self._closed:
+            return
         self._end(timeout)
         self._publish(self._event(stopping_checks()))
-        self._flush(timeout)
+        self._close_producer(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """End the checks without a last one (the process fails: its silence says so)."""
+        if self._closed:
+            return
         self._end(timeout)
-        self._flush(timeout)
+        self._close_producer(timeout)
 
     def check(self) -> ServiceChecked:
         """The process's health check now."""
@@ -137,28 +146,41 @@ class HealthReporter:
             self._thread.join(timeout)
 
     def _publish(self, event: ServiceChecked) -> None:
-        try:
-            self._producer.produce(
-                self._settings.topic(TOPIC),
-                key=f"{event.service}|{event.instance}".encode(),
-                value=self._codec.encode(event),
-                headers=list(record_headers(schema_name(event), event.envelope.event_id)),
-                on_delivery=self._on_delivery,
-            )
-        except (BufferError, KafkaException) as e:
-            self._failed(f"not queued: {e}")
-        self._producer.poll(0)
+        with self._producing:
+            if self._closed:  # a check that outlasted ``_end``'s wait comes too late
+                return
+            try:
+                self._producer.produce(
+                    self._settings.topic(TOPIC),
+                    key=f"{event.service}|{event.instance}".encode(),
+                    value=self._codec.encode(event),
+                    headers=list(record_headers(schema_name(event), event.envelope.event_id)),
+                    on_delivery=self._on_delivery,
+                )
+            except (BufferError, KafkaException) as e:
+                self._failed(f"not queued: {e}")
+            self._producer.poll(0)
 
-    def _flush(self, timeout: float) -> None:
-        left = self._producer.flush(timeout)
-        if left:
-            log.warning(
-                "%s: %d health checks not delivered to Kafka before exit", self.service, left
-            )
+    def _close_producer(self, timeout: float) -> None:
+        """Give Kafka up to ``timeout`` seconds for what is queued, drop the rest and close the
+        producer. Left open, it would go on reconnecting (and logging each refused connection)
+        for as long as the process lives, and its queued checks, holding ``_on_delivery``,
+        would keep this reporter alive as well."""
+        with self._producing:
+            left = self._producer.flush(timeout)
+            if left:
+                log.warning(
+                    "%s: %d health checks not delivered to Kafka before exit", self.service, left
+                )
+                self._producer.purge()
+                self._producer.poll(0)  # their delivery reports, and with them their references
+            self._producer.close()
+            self._closed = True
 
     def _on_delivery(self, error: KafkaError | None, _message: Any) -> None:
         if error is not None:
-            self._failed(str(error))
+            if error.code() not in _PURGED:  # given up on by ``_close_producer``, not failed
+                self._failed(str(error))
         elif self._failing:
             self._failing = False
             log.info("%s: health checks reach Kafka again", self.service)

@@ -21,6 +21,7 @@ from core.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import ServiceChecked
 from streams.stages import STAGES
+from tests.fixtures.kafka_clients import none_left_alive
 from tests.fixtures.pipeline import post, query, readiness
 from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_bridge_edges import heartbeat
@@ -151,17 +152,20 @@ def test_a_reporter_neither_blocks_nor_fails_while_kafka_is_down(
         return {"kafka": False}
 
     caplog.set_level(logging.INFO, logger="fillstream.health")
-    reporter = HealthReporter(
-        down, default_codec(), service="bridge", port=1, checks=checks, figures=dict
-    )
-    began = time.monotonic()
-    reporter.start()
-    wait_for(lambda: len(made) >= 4, timeout=15, message="the checks stopped coming")
-    assert made[3] - made[0] < 3.0 + 1.0  # every second, not held up by the producer
-    wait_for(lambda: "not reaching Kafka" in caplog.text, timeout=15, message="nothing logged")
-    stopping = time.monotonic()
-    reporter.stop(timeout=1.0)
-    assert time.monotonic() - stopping < 3.0
-    assert caplog.text.count("health checks not reaching Kafka") == 1  # logged once
-    assert "not delivered to Kafka before exit" in caplog.text
-    assert time.monotonic() - began < 20
+    with none_left_alive():  # its producer closed: not reconnecting for the rest of the suite
+        reporter = HealthReporter(
+            down, default_codec(), service="bridge", port=1, checks=checks, figures=dict
+        )
+        began = time.monotonic()
+        reporter.start()
+        wait_for(lambda: len(made) >= 4, timeout=15, message="the checks stopped coming")
+        assert made[3] - made[0] < 3.0 + 1.0  # every second, not held up by the producer
+        wait_for(lambda: "not reaching Kafka" in caplog.text, timeout=15, message="nothing logged")
+        stopping = time.monotonic()
+        reporter.stop(timeout=1.0)
+        assert time.monotonic() - stopping < 3.0
+        assert caplog.text.count("health checks not reaching Kafka") == 1  # logged once
+        assert "not delivered to Kafka before exit" in caplog.text
+        assert time.monotonic() - began < 20
+        reporter.stop()  # a second stop does nothing
+        del reporter  # the test's own reference; the undelivered checks must hold none
