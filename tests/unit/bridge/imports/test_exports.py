@@ -8,17 +8,18 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bridge.errors import UnrecognizedHeaderError
 from bridge.imports import (
     PRODUCER,
     DateOrder,
     RejectedRow,
-    UnrecognizedHeaderError,
     parse_executions,
     parse_trades,
     trade_event_id,
@@ -38,22 +39,28 @@ from schemas.events import (
     Source,
     TradeReported,
 )
-from tests.ntexports import (
+from tests.fixtures.ntexports import (
     CANONICAL,
     DateStyle,
     MoneyStyle,
     Variant,
     render_executions,
     render_trades,
+)
+from tests.fixtures.ntsamples import (
+    EXECUTIONS,
+    SIM101,
+    SUMMARY,
+    TOPSTEP,
+    data,
+    exports,
+    read_export,
+    real_export,
     samples,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
-EXECUTIONS = "nt8_executions_multi-account_2025-01-28.csv"
-TOPSTEP = "nt8_trades_topstep_multi-account_2025-04-30_to_05-23.csv"
-SIM101 = "nt8_trades_sim101_NQ_2026-04_parens-negatives_fee-cols.csv"
-SUMMARY = "nt8_trades-summary-by-period_2026-02-22_to_2026-05-07.csv"
 TOPSTEP_ACCOUNTS = {
     "EXPRESSApr3013436618!TopstepTrader!TopstepTrader": 615,
     "EXPRESSMay213529692!TopstepTrader!TopstepTrader": 282,
@@ -67,16 +74,18 @@ EXPECTED = {
     SIM101: ("trades", {"Sim101": 73}),
     SUMMARY: ("neither", {}),
 }
-"""Every sample: which grid it is and how many rows per account it holds (none rejected)."""
+"""Every real export: which grid it is and how many rows per account it holds (none rejected).
+The Trades export copied into ``tests/data`` is read there; the others are skipped while
+``FILLSTREAM_NT_SAMPLES`` is unset (``test_stand_ins.py`` holds their stand-ins to them)."""
 
 
 def sample(name: str) -> str:
-    return (samples() / name).read_text(encoding="utf-8-sig")
+    return read_export(real_export(name))
 
 
-def raw_rows(name: str) -> dict[int, dict[str, str]]:
+def raw_rows(path: Path) -> dict[int, dict[str, str]]:
     """The file's rows by line number, cells by header, as the csv module reads them."""
-    with (samples() / name).open(newline="", encoding="utf-8-sig") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         return {line: row for line, row in enumerate(csv.DictReader(f), 2)}
 
 
@@ -105,7 +114,7 @@ def test_every_sample_parses_with_no_rejected_row(name: str) -> None:
     parse = parse_executions if kind == "executions" else parse_trades
     result = parse(text, tz=NEW_YORK, ts_ingested=NOW)
     assert result.rejected == ()
-    assert result.rows == len(raw_rows(name)) == sum(per_account.values())
+    assert result.rows == len(raw_rows(real_export(name))) == sum(per_account.values())
     assert Counter(e.account for e in result.events) == per_account
     assert result.date_order is DateOrder.MONTH_FIRST and result.decimal_mark == "."
     assert len({e.envelope.event_id for e in result.events}) == len(result.events)
@@ -113,9 +122,10 @@ def test_every_sample_parses_with_no_rejected_row(name: str) -> None:
         default_codec().decode(default_codec().encode(event))  # every event fits the schema
 
 
-def test_every_execution_row_matches_its_raw_text() -> None:
-    result = parse_executions(sample(EXECUTIONS), tz=NEW_YORK, ts_ingested=NOW)
-    raw = raw_rows(EXECUTIONS)
+@pytest.mark.parametrize("path", exports(EXECUTIONS))
+def test_every_execution_row_matches_its_raw_text(path: Path) -> None:
+    result = parse_executions(read_export(path), tz=NEW_YORK, ts_ingested=NOW)
+    raw = raw_rows(path)
     for line, event in zip(result.lines, result.events, strict=True):
         row = raw[line]
         assert (event.instrument, event.account, event.execution_id) == (
@@ -158,8 +168,9 @@ def test_spot_checked_execution_rows() -> None:
     assert broker.order_id is None and broker.order_name is None
 
 
-def test_an_imported_fill_has_the_event_id_the_bridge_gives_it_live() -> None:
-    for event in parse_executions(sample(EXECUTIONS), tz=NEW_YORK, ts_ingested=NOW).events:
+@pytest.mark.parametrize("path", exports(EXECUTIONS))
+def test_an_imported_fill_has_the_event_id_the_bridge_gives_it_live(path: Path) -> None:
+    for event in parse_executions(read_export(path), tz=NEW_YORK, ts_ingested=NOW).events:
         live = parse_event(
             {
                 "type": "execution",
@@ -200,6 +211,9 @@ def test_spot_checked_trade_rows() -> None:
     assert (eight.entry_name, eight.exit_name, eight.strategy) == (None, "Close", None)
     assert eight.envelope.ts_event == eight.exit_time
     assert eight.envelope.event_id == trade_event_id(eight)
+
+
+def test_a_trade_held_over_a_session_break_has_negative_bars() -> None:
     topstep = dict(zip(*_lines_events(TOPSTEP), strict=True))
     held_overnight = topstep[484]  # 483,MNQ JUN25,...,($222.00),$655.50,...,-2293,
     assert isinstance(held_overnight, TradeReported)
@@ -240,7 +254,7 @@ def test_a_header_that_is_not_the_grid_names_what_is_missing() -> None:
         "(expected the columns Instrument, Action, Quantity, Price, Time, ID, Account)"
     )
     with pytest.raises(UnrecognizedHeaderError, match="looks like a Trades grid export"):
-        executions(sample(SIM101))
+        executions(read_export(data(TOPSTEP)))
     with pytest.raises(UnrecognizedHeaderError, match="the file is empty"):
         parse_trades("", tz=NEW_YORK, ts_ingested=NOW)
 
@@ -345,7 +359,7 @@ variants = st.builds(
     trailing_delimiter=st.booleans(),
     fees=st.booleans(),
     crlf=st.booleans(),
-    short_headers=st.booleans(),
+    real_headers=st.booleans(),
 )
 accounts = st.sampled_from(["Sim101", "APEX1279810000026", "EXPRESSApr30!TopstepTrader"])
 instruments = st.sampled_from(["NQ JUN26", "MNQ MAR25", "ES 12-26"])

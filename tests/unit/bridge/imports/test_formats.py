@@ -25,7 +25,7 @@ from bridge.imports.formats import (
     parse_time,
 )
 from core.errors import InvalidEventError
-from tests.ntexports import DateStyle, MoneyStyle, render_money, render_time
+from tests.fixtures.ntexports import DateStyle, MoneyStyle, render_money, render_time
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONTH_FIRST = DateOrder.MONTH_FIRST

@@ -11,15 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.imports import DateOrder, UnrecognizedHeaderError, parse_executions
+from bridge.errors import UnrecognizedHeaderError
+from bridge.imports import DateOrder, parse_executions
 from bridge.imports.grid import EXECUTION_COLUMNS, read_grid
 from bridge.imports.parsed import Parsed, encoded
 from bridge.imports.parts import Part, PartReader, split
 from core.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported
-from tests.ntexports import CANONICAL, DateStyle, MoneyStyle, Variant, render_executions
-from tests.unit.test_import_files import NEW_YORK, NOW, execution_rows, variants
+from tests.fixtures.ntexports import CANONICAL, DateStyle, MoneyStyle, Variant, render_executions
+from tests.unit.bridge.imports.test_exports import NEW_YORK, NOW, execution_rows, variants
 
 SETTINGS = Settings.from_env({})
 

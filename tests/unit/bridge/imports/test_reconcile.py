@@ -1,10 +1,10 @@
 """Reconciliation: our FIFO trades and P&L against NinjaTrader's own Trades grid, to the cent.
 
-From each real Trades export, the executions its trades imply (an entry and an exit execution
-per row, with the row's prices, times, quantity, account and instrument, the commission split
-between them) are matched by ``domain.matching`` and must give back every row: the same
-pairing, the same ``Profit`` and the same ``Cum. net profit``, computed from
-``domain.contracts``' point values.
+From each Trades export (the real ones and their stand-ins in ``tests/data``), the executions
+its trades imply (an entry and an exit execution per row, with the row's prices, times,
+quantity, account and instrument, the commission split between them) are matched by
+``domain.matching`` and must give back every row: the same pairing, the same ``Profit`` and
+the same ``Cum. net profit``, computed from ``domain.contracts``' point values.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,21 +36,24 @@ from schemas.events import (
     Source,
     TradeReported,
 )
-from tests.ntexports import sample_names, samples
+from tests.fixtures.ntsamples import (
+    EXECUTIONS,
+    SIM101,
+    TOPSTEP,
+    exports,
+    read_export,
+    samples,
+    stand_in,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
-TRADES_PATTERN = "nt8_trades_*.csv"
+TRADES = (SIM101, TOPSTEP)
+"""The real Trades exports."""
 
 
-def trades_samples() -> list[str]:
-    """The real Trades exports' names (the test is skipped without them)."""
-    return sorted(p.name for p in samples().glob(TRADES_PATTERN))
-
-
-def reported(name: str) -> list[TradeReported]:
-    text = (samples() / name).read_text(encoding="utf-8-sig")
-    result = parse_trades(text, tz=NEW_YORK, ts_ingested=NOW)
+def reported(path: Path) -> list[TradeReported]:
+    result = parse_trades(read_export(path), tz=NEW_YORK, ts_ingested=NOW)
     assert result.rejected == ()
     return list(result.events)
 
@@ -96,16 +100,18 @@ def _leg(row: TradeReported, which: str, side: Side, commission: Decimal) -> Exe
     )
 
 
-@pytest.mark.parametrize("name", sample_names(TRADES_PATTERN))
-def test_every_trade_of_a_real_export_reconciles_to_the_cent(name: str) -> None:
-    rows = reported(name)
+@pytest.mark.parametrize("path", exports(*TRADES))
+def test_every_trade_of_an_export_reconciles_to_the_cent(path: Path) -> None:
+    rows = reported(path)
     without_spec = []
     for instrument in sorted({row.instrument for row in rows}):
         try:
             spec_for(instrument)
         except UnknownInstrumentError as e:
             without_spec.append(str(e))
-    assert not without_spec, f"{name}: instruments without a contract specification: {without_spec}"
+    assert not without_spec, (
+        f"{path.name}: instruments without a contract specification: {without_spec}"
+    )
 
     result = reconcile(implied_executions(rows), rows)
 
@@ -115,24 +121,24 @@ def test_every_trade_of_a_real_export_reconciles_to_the_cent(name: str) -> None:
     assert result.open_positions == () and result.unknown_instruments == ()
 
 
-def test_the_cumulative_net_profit_is_the_running_sum_of_profit_in_grid_order() -> None:
+@pytest.mark.parametrize("path", exports(*TRADES))
+def test_the_cumulative_net_profit_is_the_running_sum_of_profit_in_grid_order(path: Path) -> None:
     # the premise of comparing Profit with our net P&L: NinjaTrader calls this sum "net"
-    for name in trades_samples():
-        total = Decimal(0)
-        for row in reported(name):
-            total += row.profit
-            assert row.cum_net_profit == total, (name, row.trade_number)
+    total = Decimal(0)
+    for row in reported(path):
+        total += row.profit
+        assert row.cum_net_profit == total, row.trade_number
 
 
 def test_a_wrong_execution_price_is_listed_as_a_mismatch() -> None:
-    rows = reported(trades_samples()[0])[:20]
+    rows = reported(stand_in(SIM101))
     executions = implied_executions(rows)
     wrong = next(i for i, e in enumerate(executions) if e.execution_id == "5-exit")
     executions[wrong] = replace(executions[wrong], price=executions[wrong].price + Decimal("0.25"))
 
     result = reconcile(executions, rows)
 
-    assert result.matched == 20 and not result.ok
+    assert result.matched == len(rows) == 14 and not result.ok
     by_column = {(m.trade_number, m.column): m for m in result.mismatches}
     five = rows[4]
     tick = spec_for(five.instrument).tick_value * five.quantity
@@ -141,13 +147,13 @@ def test_a_wrong_execution_price_is_listed_as_a_mismatch() -> None:
     sign = 1 if five.direction is Direction.LONG else -1
     assert by_column[5, "Profit"].ours - by_column[5, "Profit"].theirs == sign * tick
     # the running sum is off by the same amount from trade 5 on
-    assert {n for n, column in by_column if column == "Cum. net profit"} == set(range(5, 21))
+    assert {n for n, column in by_column if column == "Cum. net profit"} == set(range(5, 15))
     assert {column for n, column in by_column if n != 5} == {"Cum. net profit"}
     assert str(by_column[5, "Exit price"]).startswith(f"trade 5 ({five.account} ")
 
 
 def test_profit_is_compared_net_of_commission_and_fees() -> None:
-    rows = reported(trades_samples()[0])[:3]
+    rows = reported(stand_in(SIM101))[:3]
     charged = [
         replace(
             row,
@@ -168,7 +174,7 @@ def test_profit_is_compared_net_of_commission_and_fees() -> None:
 
 
 def test_trades_on_either_side_without_a_partner_are_listed() -> None:
-    rows = reported(trades_samples()[0])[:6]
+    rows = reported(stand_in(SIM101))[:6]
     executions = implied_executions(rows[:5])  # trade 6 never executed here
     extra = rows[0]
     later = extra.exit_time + timedelta(days=30)
@@ -185,14 +191,43 @@ def test_trades_on_either_side_without_a_partner_are_listed() -> None:
 
 
 def test_an_instrument_without_a_contract_specification_is_reported() -> None:
-    rows = [replace(row, instrument="ZZ 12-26") for row in reported(trades_samples()[0])[:2]]
+    rows = [replace(row, instrument="ZZ 12-26") for row in reported(stand_in(SIM101))[:2]]
     result = reconcile(implied_executions(rows), rows)
     assert result.unknown_instruments == ("ZZ 12-26",)
     assert len(result.unmatched_theirs) == 2 and not result.ok
 
 
+def test_the_executions_stand_in_matches_into_flat_positions() -> None:
+    executions = parse_executions(
+        read_export(stand_in(EXECUTIONS)), tz=NEW_YORK, ts_ingested=NOW
+    ).events
+    derived = derive_trades(executions)
+    assert derived.open_positions == () and derived.unknown_instruments == ()
+    by_account: dict[str, Decimal] = {}
+    for trade in derived.trades:
+        by_account[trade.account] = by_account.get(trade.account, Decimal(0)) + trade.net_pnl
+    # APEX ..11: three NQ round trips of one contract, $1.55 a side
+    points = [
+        Decimal("24816.75") - Decimal("24810.25"),
+        Decimal("24799.25") - Decimal("24803.25"),
+        Decimal("24808.75") - Decimal("24791.50"),
+    ]
+    assert by_account["APEX4471020000011"] == sum(points) * 20 - 3 * Decimal("3.10")
+    # Sim101: three round trips of 10 MNQ, filled in parts, at $2 a point
+    assert (
+        by_account["Sim101"]
+        == (
+            (Decimal("6.50") * 7 + Decimal("6.25") * 3)
+            - (Decimal("3.75") * 4 + Decimal("4.00") * 6)
+            + (Decimal("17.25") * 2 + Decimal("17.00") * 8)
+        )
+        * 2
+    )
+    assert sum(t.quantity for t in derived.trades if t.account == "Sim101") == 30
+
+
 def test_the_real_executions_sample_matches_into_flat_positions() -> None:
-    text = (samples() / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+    text = read_export(samples() / EXECUTIONS)
     executions = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW).events
     derived = derive_trades(executions)
     assert derived.open_positions == () and derived.unknown_instruments == ()

@@ -15,22 +15,23 @@ from bridge.imports.report import render_text, to_json
 from core.progress import ProgressLine, describe, duration
 from core.settings import Settings
 from schemas.codec import default_codec
-from tests.ntexports import samples
+from tests.fixtures.ntsamples import EXECUTIONS, TOPSTEP, data, read_export, stand_in
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
 
 
-def real_executions() -> str:
-    return (samples() / "nt8_executions_multi-account_2025-01-28.csv").read_text()
+def executions_export() -> str:
+    """The Executions export standing in for the real one (``tests/data``)."""
+    return read_export(stand_in(EXECUTIONS))
 
 
 SETTINGS = Settings.from_env({})
 
 
 def outcome(text: str | None = None, **changes: object) -> Outcome:
-    """The report of ``text`` (the real executions export by default)."""
-    result = parse_executions(text or real_executions(), tz=NEW_YORK, ts_ingested=NOW)
+    """The report of ``text`` (the Executions export by default)."""
+    result = parse_executions(text or executions_export(), tz=NEW_YORK, ts_ingested=NOW)
     base = Outcome(
         kind="executions",
         topic="fillstream.raw.executions",
@@ -46,35 +47,34 @@ def test_a_dry_run_shows_counts_first_rows_and_what_would_be_published() -> None
     text = render_text(outcome())
     lines = text.splitlines()
     assert lines[0] == (
-        "grid.csv: 55 rows, 55 valid, 0 rejected (month-first dates, times in America/New_York)"
+        "grid.csv: 21 rows, 21 valid, 0 rejected (month-first dates, times in America/New_York)"
     )
-    assert lines[2:7] == [
+    assert lines[2:6] == [
         "account            instrument  executions",
-        "APEX1279810000026  NQ MAR25            12",
-        "APEX1279810000027  NQ MAR25            12",
-        "APEX1279810000028  NQ MAR25            12",
-        "Sim101             MNQ MAR25           19",
+        "APEX4471020000011  NQ JUN26             6",
+        "APEX4471020000012  NQ JUN26             6",
+        "Sim101             MNQ JUN26            9",
     ]
-    assert "grid.csv:2  2025-01-28 15:59:52  Sim101   MNQ MAR25   buy     9  21539.50" in text
+    assert "grid.csv:2  2026-02-17 14:58:14  Sim101   MNQ JUN26   buy     7  24810.25" in text
     assert lines[-1] == (
-        "dry run: nothing published; 55 events would go to fillstream.raw.executions, "
+        "dry run: nothing published; 21 events would go to fillstream.raw.executions, "
         "less those already in the log"
     )
 
 
 def test_rejected_rows_are_listed_and_refuse_the_import() -> None:
-    bad = real_executions().replace(",21529.25,", ",x,", 1)
+    bad = executions_export().replace(",24799.25,", ",x,", 1)
     report = outcome(bad, dry_run=False)
     text = render_text(report)
-    assert "  grid.csv:10  Price: must be a number with '.' before the decimals, was 'x'" in text
+    assert "  grid.csv:6  Price: must be a number with '.' before the decimals, was 'x'" in text
     assert text.endswith(
         "refused: 1 rejected rows; nothing was published "
         "(fix them, or pass --skip-invalid to publish the valid rows)"
     )
     document = to_json(report)
-    assert document["refused"] is True and document["files"][0]["valid"] == 54
+    assert document["refused"] is True and document["files"][0]["valid"] == 20
     assert document["files"][0]["rejected"] == [
-        {"line": 10, "field": "Price", "reason": "must be a number with '.' before the decimals, "
+        {"line": 6, "field": "Price", "reason": "must be a number with '.' before the decimals, "
          "was 'x'"}
     ]  # fmt: skip
 
@@ -88,9 +88,8 @@ def test_a_published_import_says_what_was_new() -> None:
 
 
 def test_the_reconciliation_lists_each_difference() -> None:
-    name = "nt8_trades_sim101_NQ_2026-04_parens-negatives_fee-cols.csv"
-    trades = parse_trades((samples() / name).read_text(), tz=NEW_YORK, ts_ingested=NOW)
-    executions = parse_executions(real_executions(), tz=NEW_YORK, ts_ingested=NOW).events
+    trades = parse_trades(read_export(data(TOPSTEP)), tz=NEW_YORK, ts_ingested=NOW)
+    executions = parse_executions(executions_export(), tz=NEW_YORK, ts_ingested=NOW).events
     rec = reconcile(executions, trades.events)  # a different day: nothing pairs
     report = outcome(
         reconciliation=rec,
@@ -100,12 +99,13 @@ def test_the_reconciliation_lists_each_difference() -> None:
     )
     text = render_text(report)
     assert (
-        "reconciliation with trades.csv: 73 NinjaTrader trades, 0 paired, 0 mismatches, "
-        "31 derived trades without a NinjaTrader row, 73 NinjaTrader rows without a derived trade"
+        "reconciliation with trades.csv: 1191 NinjaTrader trades, 0 paired, 0 mismatches, "
+        "12 derived trades without a NinjaTrader row, "
+        "1191 NinjaTrader rows without a derived trade"
     ) in text
-    assert "... 23 more (--json lists all)" in text
+    assert "... 1141 more (--json lists all)" in text
     document = to_json(report)["reconciliation"]
-    assert document["ok"] is False and len(document["unmatched_theirs"]) == 73
+    assert document["ok"] is False and len(document["unmatched_theirs"]) == 1191
     assert document["unmatched_ours"][0]["net_pnl"] == str(rec.unmatched_ours[0].net_pnl)
 
 
