@@ -11,10 +11,10 @@ KAFKA_LIBS := $(HOME_DIR)/kafka/libs
 PACKAGES := core schemas domain bridge streams projections alerts control deploy fillstream
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-packages run test down bench lint clean distclean
+.PHONY: help setup system-packages run test down bench lint docs clean distclean
 
 help:
-	@echo "make setup | run | test | down | bench | lint | clean | distclean"
+	@echo "make setup | run | test | down | bench | lint | docs | clean | distclean"
 
 setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
@@ -72,25 +72,37 @@ run: setup
 	FILLSTREAM_ALERT_RULES=$${FILLSTREAM_ALERT_RULES:-deploy/alerts/alerts.toml} $(BIN)/fillstream up
 	$(BIN)/fillstream demo
 
-# the suite includes the static checks: ruff and mypy --strict must pass too
-test: lint
+# the suite includes the static checks: ruff, mypy --strict and the layers (import-linter),
+# and the documentation's strict build
+test: lint docs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 down:
 	@if [ -x $(BIN)/fillstream ]; then $(BIN)/fillstream down; else echo "nothing to stop (no $(VENV))"; fi
 
-# BENCH names some modules only (make bench BENCH="experiments rebuild"); all by default
+# BENCH names some modules only (make bench BENCH="experiments rebuild"); all by default. A whole
+# run's report is copied into the docs, whose benchmark page is generated from it
 bench: setup
-	@if [ -e tests/bench.py ] || [ -e tests/bench/__main__.py ]; then \
-		$(BIN)/python -m tests.bench $(BENCH); \
+	@if [ -e bench/__main__.py ]; then \
+		$(BIN)/python -m bench $(BENCH); \
+		if [ -z "$(BENCH)" ]; then \
+			mkdir -p docs/benchmarks; \
+			cp .fillstream/bench/report.json docs/benchmarks/report.json; \
+			echo "copied to docs/benchmarks/report.json (the docs' benchmark report): commit it"; \
+		fi; \
 	else \
 		echo "no benchmarks yet"; \
 	fi
 
+# the documentation site (mkdocs.yml), strictly: a broken link or anchor fails the build
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs build --strict --site-dir $(abspath $(HOME_DIR))/site
+
 lint: setup
-	$(BIN)/ruff check $(PACKAGES) tests
-	$(BIN)/ruff format --check $(PACKAGES) tests
-	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/ruff check $(PACKAGES) tests bench docs
+	$(BIN)/ruff format --check $(PACKAGES) tests bench docs
+	$(BIN)/mypy $(PACKAGES) tests bench docs/hooks.py
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

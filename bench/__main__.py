@@ -1,4 +1,4 @@
-"""``python -m tests.bench [MODULE ...]``: start a private broker, PostgreSQL and the bridge, run
+"""``python -m bench [MODULE ...]``: start a private broker, PostgreSQL and the bridge, run
 every benchmark (or those of the modules named: ingest, imports, latency, derive, rebuild,
 alerts, experiments), report."""
 
@@ -8,11 +8,11 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
+from bench import alerts, derive, experiments, imports, ingest, latency, rebuild, report
 from core.kafka import ensure_topics
 from core.settings import PROJECT_ROOT, Settings
-from tests.bench import alerts, derive, experiments, imports, ingest, latency, rebuild, report
-from tests.harness import free_ports, local_kafka, local_postgres, temporary_home
-from tests.integration.pipeline import ServiceProcess
+from tests.fixtures.pipeline import ServiceProcess
+from tests.fixtures.services import free_ports, local_kafka, local_postgres, temporary_home
 
 MODULES = ("ingest", "imports", "latency", "derive", "rebuild", "alerts", "experiments")
 

@@ -15,6 +15,7 @@ acknowledgement to the consumer receiving the record.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -29,18 +30,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from bench.report import Result
 from core.kafka import producer_config
 from core.settings import Settings
 from projections.migrate import migrate
 from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
-from tests.bench.report import Result
-from tests.harness import free_ports, wait_for
-from tests.integration.pipeline import ServiceProcess
+from tests.fixtures.pipeline import ServiceProcess
+from tests.fixtures.services import free_ports, wait_for
 
 CHECKS = 60
 PACE = 0.5
@@ -113,8 +114,12 @@ def run(settings: Settings) -> list[Result]:
                      message="the worker or the notifier never became ready")  # fmt: skip
             acknowledged = _checks(settings)
             for channel in arrivals.times:
+
+                def delivered(channel: str = channel) -> bool:
+                    return arrivals.count(channel) >= CHECKS
+
                 wait_for(
-                    lambda channel=channel: arrivals.count(channel) >= CHECKS,  # type: ignore[misc]
+                    delivered,
                     timeout=120,
                     message=f"{channel}: {arrivals.count(channel)} of {CHECKS} delivered",
                 )
@@ -200,13 +205,16 @@ def _plain_hop(settings: Settings) -> float:
         consumer.poll(0.1)
     acknowledged: dict[int, float] = {}
 
+    def acknowledge(n: int, _error: KafkaError | None, _message: Message) -> None:
+        acknowledged[n] = time.time()
+
     def produce() -> None:
         producer = Producer(producer_config(settings))
         for n in range(CHECKS):
             producer.produce(
                 topic,
                 value=str(n).encode(),
-                on_delivery=lambda e, m, n=n: acknowledged.__setitem__(n, time.time()),
+                on_delivery=functools.partial(acknowledge, n),
             )
             producer.flush(10)
             time.sleep(PACE)

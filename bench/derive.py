@@ -15,15 +15,15 @@ from decimal import Decimal
 import fastavro
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from bench.report import Result
 from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
 from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ExecutionId, ExecutionReported, Side, Source
 from schemas.registry import default_registry
-from tests.bench.report import Result
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import ServiceProcess
+from tests.fixtures.pipeline import ServiceProcess
+from tests.fixtures.services import free_port, wait_for
 
 START = datetime(2026, 9, 21, 13, 30, tzinfo=UTC)
 KEYS = [(f"A{a}", instrument) for a in range(8) for instrument in ("ES 12-26", "NQ 12-26")]

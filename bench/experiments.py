@@ -19,6 +19,7 @@ import numpy as np
 import psycopg
 from confluent_kafka import Producer
 
+from bench.report import Result
 from bridge.experiments import change, change_event
 from control.guard import evaluate, treatment_figures
 from core.database import connect
@@ -48,8 +49,7 @@ from schemas.events import (
 )
 from streams.runtime.deriver import Batch, Record
 from streams.stages.regimes import LabelRegimes
-from tests.bench.report import Result
-from tests.harness import wait_for
+from tests.fixtures.services import wait_for
 
 RATE = 500
 """Requests per second, over all clients."""

@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.ingest import START, executions, raw_producer_rate
+from bench.report import Result
 from bridge.imports import parse_executions
 from core.kafka import ensure_topics
 from core.settings import Settings
 from fillstream.commands import imports as cmd_import
-from tests.bench.ingest import START, executions, raw_producer_rate
-from tests.bench.report import Result
-from tests.ntexports import CANONICAL, render_executions
+from schemas.events import ExecutionReported
+from tests.fixtures.ntexports import CANONICAL, render_executions
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -25,8 +26,9 @@ def export_file(directory: Path, rows: int) -> Path:
     from bridge.parsing import parse_events
 
     events = parse_events(executions(rows, "imp"), ts_ingested=START, producer="bench")
+    fills = [e for e in events if isinstance(e, ExecutionReported)]
     path = directory / "executions.csv"
-    path.write_text(render_executions(events, CANONICAL, NEW_YORK))  # type: ignore[arg-type]
+    path.write_text(render_executions(fills, CANONICAL, NEW_YORK))
     return path
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from bench.report import Result
 from bridge.parsing import parse_events
 from bridge.publisher import to_records
 from core.kafka import producer_config
 from core.settings import Settings
 from schemas.codec import default_codec
-from tests.bench.report import Result
 
 START = datetime(2026, 9, 22, 13, 30, tzinfo=UTC)
 

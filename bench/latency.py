@@ -35,15 +35,15 @@ import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from bench.report import Result
 from core.database import connect
 from core.errors import ConfigError
 from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
 from deploy.postgres import LocalPostgres
 from projections.migrate import migrate
-from tests.bench.report import Result
-from tests.harness import free_ports, wait_for
-from tests.integration.pipeline import ServiceProcess, query
+from tests.fixtures.pipeline import ServiceProcess, query
+from tests.fixtures.services import free_ports, wait_for
 
 RATE = 1000
 """Executions per second."""

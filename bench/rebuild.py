@@ -15,13 +15,13 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from confluent_kafka import Producer
 from psycopg import sql
 
+from bench.report import Result
 from core.database import connect
 from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
@@ -35,46 +35,17 @@ from projections.projector import Projector
 from projections.rebuild import log_end, rebuild
 from schemas.codec import default_codec
 from schemas.events import (
-    Direction,
-    Envelope,
     Event,
     EventId,
-    ExecutionId,
-    ExitReason,
     MetricScope,
     MetricWindow,
     PerformanceSnapshot,
-    Source,
-    TradeClosed,
-    TradeId,
 )
 from streams.stages.performance import SUPERSEDES
-from tests.bench.report import Result
+from tests.fixtures.bulk import START, trades
 
-START = datetime(2026, 9, 21, 13, 30, tzinfo=UTC)
 ACCOUNTS = 1000
 """Performance scopes the snapshots cycle over (the final table's rows)."""
-
-
-def trades(count: int) -> Iterator[TradeClosed]:
-    for n in range(count):
-        entry = START + timedelta(seconds=n * 30)
-        price = Decimal("21000.25") + Decimal(n % 400) / 4
-        yield TradeClosed(
-            envelope=Envelope(event_id=EventId(f"tc-{n}"), ts_event=entry, ts_ingested=entry,
-                              source=Source.LIVE, producer="bench",
-                              causation_ids=(f"x-{n}-in", f"x-{n}-out")),
-            trade_id=TradeId(f"T-{n}"), account=f"A{n % 8}", instrument="NQ 12-26",
-            strategy="Breakout", direction=Direction.LONG, quantity=1, entry_time=entry,
-            exit_time=entry + timedelta(seconds=20), entry_price=price,
-            exit_price=price + Decimal("1.25"), point_value=Decimal(20), currency="USD",
-            gross_pnl=Decimal("25.00"), commission=Decimal("4.18"), net_pnl=Decimal("20.82"),
-            mae=Decimal("10.00"), mfe=Decimal("30.00"), exit_name="Target",
-            execution_ids=(ExecutionId(f"x-{n}-in"), ExecutionId(f"x-{n}-out")),
-            round_trip_id=f"rt-{n}", fees=Decimal("0.10"), entry_name="Entry",
-            exit_reason=ExitReason.TARGET, points=Decimal("1.25"), ticks=Decimal(5),
-            duration_micros=20_000_000,
-        )  # fmt: skip
 
 
 def snapshots(count: int) -> Iterator[Event]:
@@ -101,7 +72,7 @@ def publish(settings: Settings, topic: str, events: Iterator[Any], key: str) -> 
     name = settings.topic(topic)
     for event in events:
         value = codec.encode(event)
-        headers = []
+        headers: list[tuple[str, str | bytes | None]] = []
         if isinstance(event, PerformanceSnapshot):  # as the performance stage writes them
             order = f"{event.definitions_version}:{event.scope_trades}"
             headers.append((SUPERSEDES, order.encode()))

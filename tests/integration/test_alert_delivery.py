@@ -28,8 +28,8 @@ from alerts.dispatch import Backoff, Dispatcher, Outcome
 from alerts.errors import DeliveryError
 from core.health import serve_health
 from schemas.events import AlertChanged, AlertState
-from tests.harness import free_port, wait_for
-from tests.unit.test_alert_channels import alert
+from tests.fixtures.services import free_port, wait_for
+from tests.unit.alerts.test_channels import alert
 
 pytestmark = pytest.mark.integration
 

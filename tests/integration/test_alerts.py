@@ -27,8 +27,8 @@ from core.settings import PROJECT_ROOT, Settings
 from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post
+from tests.fixtures.pipeline import ServiceProcess, execution, post
+from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -157,7 +157,7 @@ def fillstream(settings: Settings, *args: str) -> str:
 def outcomes(settings: Settings) -> list[tuple[str, str, int, str]]:
     with connect(settings) as conn:
         return [
-            tuple(row)  # type: ignore[misc]
+            tuple(row)
             for row in conn.execute(
                 "SELECT alert_id, state, repeat, outcome FROM alert_deliveries"
                 " ORDER BY alert_id, state, repeat"

@@ -14,15 +14,16 @@ from confluent_kafka import Producer
 from core.kafka import producer_config
 from core.settings import Settings
 from projections import TRADES
-from projections.archive import ArchiveError, archive, months_back, parse_month, unarchive
+from projections.archive import archive, months_back, parse_month, unarchive
+from projections.errors import ArchiveError
 from projections.migrate import migrate
 from projections.projector import Projector
 from projections.rebuild import log_end
 from schemas.codec import default_codec
 from schemas.events import EventId, TradeClosed, TradeId
-from tests.bench.rebuild import trades
-from tests.harness import wait_for
-from tests.integration.pipeline import query
+from tests.fixtures.bulk import trades
+from tests.fixtures.pipeline import query
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,13 @@ from psycopg import sql
 
 from core.database import connect
 from core.settings import Settings
-from deploy.backup import BackupError, backup, restore
+from deploy.backup import backup, restore
+from deploy.errors import BackupError
 from projections import PROJECTIONS, SERVICE_CHECKS
 from projections.listing import list_projections
 from projections.migrate import migrate
-from tests.harness import wait_for
-from tests.integration.pipeline import post, query
+from tests.fixtures.pipeline import post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_rebuild import round_trips, trades
 from tests.integration.test_walking_skeleton import Pipeline, running
 

@@ -16,8 +16,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from core.settings import Settings
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import ServiceProcess, end_offsets, execution, post
+from tests.fixtures.pipeline import ServiceProcess, end_offsets, execution, post
+from tests.fixtures.services import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,9 @@ def dead_letter_headers(settings: Settings) -> dict[str, str]:
             consumer.assign([TopicPartition(name, p, 0)])
             message = consumer.poll(2)
             if message is not None and not message.error():
-                return {k: v.decode() for k, v in message.headers() or []}
+                pairs = message.headers() or []
+                assert isinstance(pairs, list)  # a consumed record's headers are a list of pairs
+                return {k: v.decode() for k, v in pairs if isinstance(v, bytes)}
         raise AssertionError("no dead letter found")
     finally:
         consumer.close()

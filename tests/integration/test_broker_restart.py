@@ -23,8 +23,8 @@ from core.process import port_in_use
 from deploy.kafka import LocalKafka
 from domain.contracts import spec_for
 from projections.migrate import migrate
-from tests.harness import Endpoints, local_kafka, settings_for, temporary_home, wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post, query, readiness
+from tests.fixtures.pipeline import ServiceProcess, execution, post, query, readiness
+from tests.fixtures.services import Endpoints, local_kafka, settings_for, temporary_home, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -120,8 +120,12 @@ def test_a_broker_killed_midstream_comes_back_and_every_trade_is_projected_once(
         for service in services_:
             service.start()
         for service in services_[1:]:  # flowing, as a running operation's would be
+
+            def ready(service: ServiceProcess = service) -> bool:
+                return readiness(service.health_port)[0] == 200
+
             wait_for(
-                lambda service=service: readiness(service.health_port)[0] == 200,
+                ready,
                 timeout=60,
                 message=f"{service.name} never became ready:\n{service.log_tail()}",
             )

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from core.settings import PROJECT_ROOT
-from tests.harness import KAFKA_LIBS, free_ports, temporary_home
+from tests.fixtures.services import KAFKA_LIBS, free_ports, temporary_home
 
 pytestmark = pytest.mark.integration
 
@@ -120,4 +120,6 @@ def trade_count(dsn: str) -> int:
     still be on their way (and may arrive after a restart)."""
     with psycopg.connect(dsn.strip("'")) as conn:
         query = "SELECT count(*) FROM fillstream.trades WHERE source <> 'paper'"
-        return int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+        row = conn.execute(query).fetchone()
+        assert row is not None  # count(*) always answers one row
+        return int(row[0])

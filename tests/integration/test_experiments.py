@@ -22,8 +22,8 @@ from domain.experiments.model import assign
 from fillstream.commands.experiments import main as experiments_main
 from schemas.codec import default_codec
 from schemas.events import ExperimentArm
-from tests.harness import wait_for
-from tests.integration.pipeline import execution, post, query
+from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,8 @@ def ask(settings: Settings, signal_id: str, strategy: str = "Breakout") -> dict[
 
 def treatment_percent_seen(settings: Settings, percent: int) -> bool:
     """Whether the bridge has read the change that puts the treatment at ``percent``."""
-    return ask(settings, "probe", "Breakout")["treatment_percent"] == percent
+    seen: int = ask(settings, "probe", "Breakout")["treatment_percent"]
+    return seen == percent
 
 
 def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
@@ -166,16 +167,18 @@ def test_an_experiment_splits_signals_at_the_bridge_and_compares_its_arms(
     assert shown["next_step"]["decision"] == "continue"
     assert shown["experiment"]["treatment_percent"] == 50
     assert shown["welch"]["difference"] == pytest.approx(
-        float(sum(expected_net[s] for s in chosen[:12]) / 12
-              - sum(expected_net[s] for s in chosen[12:]) / 28)
+        float(sum((expected_net[s] for s in chosen[:12]), Decimal(0)) / 12
+              - sum((expected_net[s] for s in chosen[12:]), Decimal(0)) / 28)
     )  # fmt: skip
     assert shown["sample_ratio"]["df"] == 1  # the assignments at 10 % (those at 50 % repeat them)
     # the rollout report: each arm's Brier score from its signals' confidence
     metrics = {m["name"]: m for m in shown["rollout"]["metrics"]}
-    for arm in ("control", "treatment"):
-        mine = [s for s in chosen if answers[s]["arm"] == arm]
-        brier = sum((confidence[s] - (expected_net[s] > 0)) ** 2 for s in mine) / len(mine)
-        assert metrics["Brier score"][arm] == pytest.approx(brier)
+    for side in ("control", "treatment"):
+        signals_of_side = [s for s in chosen if answers[s]["arm"] == side]
+        brier = sum((confidence[s] - (expected_net[s] > 0)) ** 2 for s in signals_of_side) / len(
+            signals_of_side
+        )
+        assert metrics["Brier score"][side] == pytest.approx(brier)
     assert metrics["win rate"]["difference"] is not None
     assert sum(b["trades"] for b in shown["rollout"]["calibration"]) == 40
 

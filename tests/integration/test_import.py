@@ -25,9 +25,9 @@ from fillstream import cli
 from fillstream.commands import imports as cmd_import
 from schemas.codec import default_codec
 from schemas.events import Event, ExecutionReported, Source
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import end_offsets
-from tests.ntexports import samples
+from tests.fixtures.ntsamples import EXECUTIONS, TOPSTEP, data, stand_in
+from tests.fixtures.pipeline import end_offsets
+from tests.fixtures.services import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +35,13 @@ NOW = datetime(2026, 9, 22, 14, 0, tzinfo=UTC)
 
 
 def executions_export() -> Path:
-    return samples() / "nt8_executions_multi-account_2025-01-28.csv"
+    """The Executions export standing in for the real one (21 fills of three accounts)."""
+    return stand_in(EXECUTIONS)
 
 
 def trades_export() -> Path:
-    return samples() / "nt8_trades_topstep_multi-account_2025-04-30_to_05-23.csv"
+    """A real Trades export (1191 trades, CRLF), copied into ``tests/data``."""
+    return data(TOPSTEP)
 
 
 def run(
@@ -88,16 +90,16 @@ def records(settings: Settings, topic: str) -> list[tuple[bytes | None, dict[str
         consumer.close()
 
 
-def test_the_real_executions_export_is_published_once(
+def test_an_executions_export_is_published_once(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run(settings, capsys, "executions", str(executions_export()))
 
     assert code == 0, out
     assert (
-        out[-1] == f"{settings.topic('raw.executions')}: 55 new, 0 already in the log; published 55"
+        out[-1] == f"{settings.topic('raw.executions')}: 21 new, 0 already in the log; published 21"
     )
-    assert published(settings, "raw.executions") == 55
+    assert published(settings, "raw.executions") == 21
     expected = parse_executions(
         executions_export().read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
     )
@@ -116,7 +118,7 @@ def test_the_real_executions_export_is_published_once(
     before = offsets(settings, "raw.executions")
     code, out = run(settings, capsys, "executions", str(executions_export()))
     assert code == 0, out
-    assert out[-1].endswith(": 0 new, 55 already in the log; published 0")
+    assert out[-1].endswith(": 0 new, 21 already in the log; published 0")
     assert offsets(settings, "raw.executions") == before
 
 
@@ -126,9 +128,9 @@ def test_a_fill_already_sent_live_is_not_imported_again(
     # the first row, as the NinjaTrader add-on would have posted it to the bridge
     live = parse_event(
         {
-            "type": "execution", "ts_event": "2025-01-28T15:59:52.123Z",
-            "execution_id": "e6c4685b7fa74bb6a8af5cacebc76cb7", "account": "Sim101",
-            "instrument": "MNQ MAR25", "side": "buy", "quantity": 9, "price": "21539.5",
+            "type": "execution", "ts_event": "2026-02-17T14:58:14.123Z",
+            "execution_id": "ef47d307765d4ca9a821eeb87756f360", "account": "Sim101",
+            "instrument": "MNQ JUN26", "side": "buy", "quantity": 7, "price": "24810.25",
             "commission": "0", "fees": "0",
         },
         ts_ingested=NOW,
@@ -142,9 +144,9 @@ def test_a_fill_already_sent_live_is_not_imported_again(
 
     assert code == 0, out
     assert out[-1].endswith(
-        ": 54 new, 1 already in the log; 55 repeated in the input; published 54"
+        ": 20 new, 1 already in the log; 21 repeated in the input; published 20"
     )
-    assert published(settings, "raw.executions") == 55
+    assert published(settings, "raw.executions") == 21
 
 
 def test_a_dry_run_shows_what_would_be_published_and_publishes_nothing(
@@ -164,9 +166,9 @@ def test_a_dry_run_shows_what_would_be_published_and_publishes_nothing(
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["dry_run"] is True and report["published"] == 0
-    assert report["files"][0]["valid"] == 55 and report["files"][0]["rejected"] == []
+    assert report["files"][0]["valid"] == 21 and report["files"][0]["rejected"] == []
     assert {c["account"]: c["events"] for c in report["counts"]} == {
-        "APEX1279810000026": 12, "APEX1279810000027": 12, "APEX1279810000028": 12, "Sim101": 19
+        "APEX4471020000011": 6, "APEX4471020000012": 6, "Sim101": 9
     }  # fmt: skip
     assert published(settings, "raw.executions") == 0
 
@@ -175,14 +177,14 @@ def test_a_file_with_a_bad_row_is_refused_whole(
     settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     lines = executions_export().read_text().splitlines()
-    lines[9] = lines[9].replace(",21529.25,", ",21529.2x,")  # line 10 of the file
+    lines[9] = lines[9].replace(",24808.50,", ",24808.5x,")  # line 10 of the file
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
 
     code, out = run(settings, capsys, "executions", str(bad))
 
     assert code == 1
-    assert "  bad.csv:10  Price: must be a number with '.' before the decimals, was '21529.2x'" in [
+    assert "  bad.csv:10  Price: must be a number with '.' before the decimals, was '24808.5x'" in [
         line.replace(str(tmp_path) + "/", "") for line in out
     ]
     assert out[-1].startswith("refused: 1 rejected rows; nothing was published")
@@ -190,8 +192,8 @@ def test_a_file_with_a_bad_row_is_refused_whole(
 
     code, out = run(settings, capsys, "executions", str(bad), "--skip-invalid")
     assert code == 0, out
-    assert out[-1].endswith(": 54 new, 0 already in the log; published 54")
-    assert published(settings, "raw.executions") == 54
+    assert out[-1].endswith(": 20 new, 0 already in the log; published 20")
+    assert published(settings, "raw.executions") == 20
 
 
 def test_a_large_export_read_in_parts_publishes_the_same(
@@ -200,9 +202,9 @@ def test_a_large_export_read_in_parts_publishes_the_same(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # every file counts as large, and parts are a few rows: the sample is read in 5 parts
+    # every file counts as large, and parts are a few rows: the export is read in 5 parts
     monkeypatch.setattr(cmd_import, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(parts, "PART_SIZE", 1_500)
+    monkeypatch.setattr(parts, "PART_SIZE", 600)
     read_in_parts: list[int] = []
     read = parts.PartReader.read
 
@@ -214,11 +216,11 @@ def test_a_large_export_read_in_parts_publishes_the_same(
     monkeypatch.setattr(parts.PartReader, "read", spy)
     lines = executions_export().read_text().splitlines(keepends=True)
     bad = tmp_path / "bad.csv"
-    bad.write_text("".join(lines[:40] + [lines[40].replace(",Buy,", ",Hold,", 1)] + lines[41:]))
+    bad.write_text("".join(lines[:16] + [lines[16].replace(",Buy,", ",Hold,", 1)] + lines[17:]))
 
     code, out = run(settings, capsys, "executions", str(bad), "--workers", "2")
     assert code == 1 and "Action: must be Buy, Sell, Buy to cover or Sell short" in out[-3]
-    assert f"{bad}:41" in out[-3] and published(settings, "raw.executions") == 0
+    assert f"{bad}:17" in out[-3] and published(settings, "raw.executions") == 0
 
     def report(*options: str) -> dict[str, Any]:
         code, out = run(
@@ -228,14 +230,14 @@ def test_a_large_export_read_in_parts_publishes_the_same(
         return dict(json.loads("\n".join(out)))
 
     assert report("--dry-run", "--workers", "2") == report("--dry-run", "--workers", "1")
-    assert report("--workers", "2")["published"] == 55
-    assert read_in_parts == [55, 55, 55]  # the bad file, a dry run, the import
+    assert report("--workers", "2")["published"] == 21
+    assert read_in_parts == [21, 21, 21]  # the bad file, a dry run, the import
     expected = parse_executions(
         executions_export().read_text(), tz=ZoneInfo(cmd_import.DEFAULT_TZ), ts_ingested=NOW
     ).events
     stored = records(settings, "raw.executions")
     by_id = {event.envelope.event_id: event for _, _, event in stored}
-    assert len(by_id) == 55
+    assert len(by_id) == 21
     for event in expected:  # the same events, but for the time they were imported
         found = by_id[event.envelope.event_id]
         assert replace(found, envelope=replace(found.envelope, ts_ingested=NOW)) == event

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.settings import Settings
-from tests.harness import wait_for
-from tests.integration.pipeline import execution, post
+from tests.fixtures.pipeline import execution, post
+from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running, scrape, trade_count
 
 pytestmark = pytest.mark.integration
@@ -55,11 +55,12 @@ def histogram(port: int, name: str, **labels: str) -> tuple[float, float]:
 
 def counted(port: int, name: str, at_least: int, **labels: str) -> tuple[float, float]:
     """``histogram`` once it has counted ``at_least`` observations."""
-    return wait_for(  # type: ignore[no-any-return]
-        lambda: (found := histogram(port, name, **labels))[0] >= at_least and found,
+    found: tuple[float, float] = wait_for(
+        lambda: (seen := histogram(port, name, **labels))[0] >= at_least and seen,
         timeout=30,
         message=f"{name}{labels or ''}: fewer than {at_least} observations",
     )
+    return found
 
 
 def test_latency_is_served_from_event_time_and_from_ingestion(

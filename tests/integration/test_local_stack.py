@@ -19,7 +19,7 @@ from deploy.postgres import LocalPostgres
 from deploy.services import SERVICES
 from fillstream.report import collect_status, render_table
 from schemas.catalog import load_catalog
-from tests.harness import KAFKA_LIBS, free_port, free_ports, temporary_home, wait_for
+from tests.fixtures.services import KAFKA_LIBS, free_port, free_ports, temporary_home, wait_for
 
 pytestmark = pytest.mark.integration
 

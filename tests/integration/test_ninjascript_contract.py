@@ -26,9 +26,9 @@ from schemas.events import (
     PositionUpdated,
     SignalEmitted,
 )
-from tests import ninjascript
-from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess, end_offsets, post
+from tests.fixtures import ninjascript
+from tests.fixtures.pipeline import ServiceProcess, end_offsets, post
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ def assert_golden_contents(by_type: dict[str, list[Event]]) -> None:
         for e in sent
         if e["type"] == "execution"
     )
-    prices = {e.execution_id: e.price for e in executions}
+    prices: dict[str, Decimal] = {e.execution_id: e.price for e in executions}
     assert prices["e2a9c4f0b7d34c1e9a8b7c6d5e4f3a21"] == Decimal("21000.25")
     assert prices["7301249999"] == Decimal("5745")
     assert all(e.envelope.event_id.startswith("x-") for e in executions)
@@ -132,7 +132,9 @@ def assert_golden_contents(by_type: dict[str, list[Event]]) -> None:
     positions = [e for e in by_type["position"] if isinstance(e, PositionUpdated)]
     assert Counter(p.market_position for p in positions) == {"long": 3, "short": 1, "flat": 2}
 
-    signals = {e.signal_id: e for e in by_type["signal"] if isinstance(e, SignalEmitted)}
+    signals: dict[str, SignalEmitted] = {
+        e.signal_id: e for e in by_type["signal"] if isinstance(e, SignalEmitted)
+    }
     full = signals["or-2026-09-22-0935"]
     assert (full.strategy, full.intended_stop, full.features["zscore_20"]) == (
         "Opening Range \u2013 v2",

@@ -17,7 +17,7 @@ from core.settings import Settings
 from projections.migrate import migrate
 from schemas.codec import default_codec
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity
-from tests.harness import wait_for
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from confluent_kafka import Producer
 
 from core.kafka import producer_config
 from core.settings import PROJECT_ROOT, Settings
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import ServiceProcess, post, readiness
+from tests.fixtures.pipeline import ServiceProcess, post, readiness
+from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_rebuild import round_trips
 from tests.integration.test_walking_skeleton import Pipeline, running, scrape, trade_count
 
@@ -115,8 +115,11 @@ def test_every_process_passes_promtool_and_serves_what_the_rules_name(
     finally:
         notify.stop()
     for service in (pipeline.worker, pipeline.projector):
-        wait_for(lambda port=service.health_port: readiness(port)[1].get("caught up") is True,
-                 timeout=30, message=f"{service.name} not caught up")  # fmt: skip
+
+        def caught_up(port: int = service.health_port) -> bool:
+            return readiness(port)[1].get("caught up") is True
+
+        wait_for(caught_up, timeout=30, message=f"{service.name} not caught up")
     # the families this work adds, served by some process
     assert {
         "fillstream_consumer_lag_records",

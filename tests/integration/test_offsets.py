@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from control.offsets import OffsetsError, group_positions, parse_duration, parse_moment
+from control.errors import OffsetsError
+from control.offsets import group_positions, parse_duration, parse_moment
 from core.settings import Settings
 from fillstream.commands.offsets import main
-from tests.harness import wait_for
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 

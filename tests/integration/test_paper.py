@@ -15,8 +15,8 @@ from core.settings import Settings
 from domain.contracts import spec_for
 from domain.paper import FillModel, simulate
 from schemas.events import BarClosed, Direction, Envelope, EventId, SignalEmitted
-from tests.harness import wait_for
-from tests.integration.pipeline import execution, post, query
+from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration

@@ -23,8 +23,8 @@ from projections.rebuild import log_end
 from schemas.codec import default_codec
 from schemas.events import MetricScope, MetricWindow, PerformanceSnapshot
 from streams.stages.performance import SUPERSEDES
-from tests.harness import wait_for
-from tests.integration.pipeline import query
+from tests.fixtures.pipeline import query
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from projections.projector import Projector, trim_scale
 from projections.rebuild import log_end
 from schemas.codec import default_codec
 from schemas.reader import array_literal
-from tests.bench.rebuild import trades
-from tests.integration.pipeline import query
+from tests.fixtures.bulk import trades
+from tests.fixtures.pipeline import query
 
 pytestmark = pytest.mark.integration
 

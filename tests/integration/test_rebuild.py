@@ -20,13 +20,14 @@ from core.database import connect
 from core.settings import Settings
 from projections import PERFORMANCE, PROJECTIONS, TRADES, versions
 from projections import rebuild as rebuild_module
+from projections.errors import RebuildError, VersionError
 from projections.migrate import migrate
 from projections.projection import Location
-from projections.rebuild import RebuildError, drop, rebuild, switch, verify
+from projections.rebuild import drop, rebuild, switch, verify
 from projections.trades import TRADE_ROW
 from schemas.events import Event
-from tests.harness import wait_for
-from tests.integration.pipeline import execution, post, query
+from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_performance_projection import publish, snapshot_of
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -261,7 +262,7 @@ def test_projection_keys_are_named_in_errors(settings: Settings) -> None:
     with pytest.raises(RebuildError, match="no projection named 'tardes'"):
         by_name(["tardes"])
     migrate(settings)
-    with connect(settings) as conn, pytest.raises(versions.VersionError, match="no version 9"):
+    with connect(settings) as conn, pytest.raises(VersionError, match="no version 9"):
         versions.get(conn, "trades", 9)
 
 

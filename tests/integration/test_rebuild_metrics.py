@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.settings import Settings
 from projections import TRADES
 from projections import rebuild as rebuild_module
-from projections.rebuild import RebuildError, rebuild
-from tests.harness import wait_for
-from tests.integration.pipeline import end_offsets, post, query
+from projections.errors import RebuildError
+from projections.rebuild import rebuild
+from tests.fixtures.pipeline import end_offsets, post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_observability import promtool
 from tests.integration.test_rebuild import registry, round_trips, wait_trades
 from tests.integration.test_walking_skeleton import Pipeline, running, scrape

@@ -25,8 +25,8 @@ from fillstream.commands.phase import main as phase_main
 from fillstream.commands.regimes import main as regimes_main
 from fillstream.commands.regimes import serve_version
 from schemas.events import BarClosed, Envelope, EventId
-from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration

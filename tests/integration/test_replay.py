@@ -14,8 +14,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from core.kafka import ensure_topics
 from core.settings import Settings
-from tests.harness import free_port, wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_walking_skeleton import Pipeline, bar, running, trade_count
 
 pytestmark = pytest.mark.integration

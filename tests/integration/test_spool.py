@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from core.kafka import ensure_topics
+from core.kafka import ensure_topics, watermarks
 from core.settings import Settings
 from deploy.kafka import LocalKafka
 from projections.migrate import migrate
 from schemas.codec import default_codec
 from schemas.events import ExecutionReported
-from tests.harness import Endpoints, free_ports, local_kafka, temporary_home, wait_for
-from tests.integration.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.services import Endpoints, free_ports, local_kafka, temporary_home, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -75,9 +75,14 @@ def round_trips(prefix: str, count: int) -> list[dict[str, Any]]:
     for n in range(count):
         account = ACCOUNTS[n % len(ACCOUNTS)]
         ts = f"2026-09-22T15:{n // 60 % 60:02d}:{n % 60:02d}"
-        common = {"account": account, "instrument": "ES 12-26", "commission": "1.00"}
-        events.append(execution(f"{prefix}-{n}-in", "buy", "100.00", ts=ts + "Z", **common))
-        events.append(execution(f"{prefix}-{n}-out", "sell", "100.25", ts=ts + ".5Z", **common))
+        for leg, side, price, at in (
+            ("in", "buy", "100.00", "Z"),
+            ("out", "sell", "100.25", ".5Z"),
+        ):
+            events.append(
+                execution(f"{prefix}-{n}-{leg}", side, price, ts=ts + at, account=account,
+                          instrument="ES 12-26", commission="1.00")
+            )  # fmt: skip
     return events
 
 
@@ -107,7 +112,8 @@ def logged_executions(settings: Settings) -> list[ExecutionReported]:
     try:
         out: list[ExecutionReported] = []
         for p in consumer.list_topics(name, timeout=10).topics[name].partitions:
-            high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+            # asked again while a restarted broker elects the partition's leader
+            high = watermarks(consumer, TopicPartition(name, p))[1]
             if high == 0:
                 continue
             consumer.assign([TopicPartition(name, p, 0)])
@@ -141,7 +147,10 @@ def assert_once_and_in_order(settings: Settings, sent: list[dict[str, Any]], *, 
 def start_downstream_and_count_trades(stack: Stack, trades: int) -> None:
     stack.worker.start()
     stack.projector.start()
-    count = lambda: int(query(stack.settings, "SELECT count(*) FROM trades")[0][0])  # noqa: E731
+
+    def count() -> int:
+        return int(query(stack.settings, "SELECT count(*) FROM trades")[0][0])
+
     wait_for(
         lambda: count() >= trades, timeout=120, interval=0.5, message="trades did not all arrive"
     )
@@ -185,7 +194,10 @@ def test_killing_the_bridge_while_it_spools_loses_and_doubles_nothing(stack: Sta
     assert len(accepted) == len(events) // 20
 
     stack.kafka.start()
-    distinct = lambda: len({e.execution_id for e in logged_executions(stack.settings)})  # noqa: E731
+
+    def distinct() -> int:
+        return len({e.execution_id for e in logged_executions(stack.settings)})
+
     wait_for(
         lambda: distinct() >= len(events), timeout=60, interval=0.5, message="spool not drained"
     )

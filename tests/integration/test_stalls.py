@@ -24,8 +24,8 @@ from core.shutdown import GRACE_SECONDS
 from projections.migrate import migrate
 from schemas.codec import default_codec
 from schemas.events import AlertChanged
-from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess, alive, execution, post, readiness
+from tests.fixtures.pipeline import ServiceProcess, alive, execution, post, readiness
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +96,9 @@ class Alerts:
 
     def states(self, stage: str) -> list[str]:
         for message in self.consumer.consume(100, timeout=0.5):
-            if message.error() is None and message.value():
-                event = self.codec.decode(message.value())
+            value = message.value()
+            if message.error() is None and value:
+                event = self.codec.decode(value)
                 if isinstance(event, AlertChanged):
                     self.seen.append(event)
         return [

@@ -11,8 +11,8 @@ import pytest
 from core.settings import Settings
 from core.shutdown import GRACE_SECONDS
 from projections.migrate import migrate
-from tests.harness import free_port
-from tests.integration.pipeline import ServiceProcess
+from tests.fixtures.pipeline import ServiceProcess
+from tests.fixtures.services import free_port
 
 pytestmark = pytest.mark.integration
 

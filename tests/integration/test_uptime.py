@@ -26,7 +26,7 @@ from projections.migrate import migrate
 from projections.projector import Projector
 from projections.rebuild import log_end
 from schemas.codec import default_codec
-from tests.integration.pipeline import query
+from tests.fixtures.pipeline import query
 
 pytestmark = pytest.mark.integration
 

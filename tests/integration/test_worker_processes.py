@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.settings import Settings
-from fillstream.commands.worker import available_cores, default_matching_processes
+from core.settings import Settings, available_cores
+from fillstream.commands.worker import default_matching_processes
 from schemas.catalog import load_catalog
 from streams.stages import STAGES
-from tests.harness import wait_for
-from tests.integration.pipeline import ServiceProcess, alive, readiness
+from tests.fixtures.pipeline import ServiceProcess, alive, readiness
+from tests.fixtures.services import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@
 //                                           worker thread to a running bridge, then one invalid
 //                                           event and an assignment request
 //
-// tests/unit/test_ninjascript.py and tests/integration/test_ninjascript_contract.py run it.
+// tests/unit/bridge/test_ninjatrader.py and tests/integration/test_ninjascript_contract.py run it.
 
 using System;
 using System.Collections.Generic;

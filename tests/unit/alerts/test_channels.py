@@ -30,7 +30,7 @@ from alerts.dispatch import Backoff, Dispatcher, Outcome
 from alerts.errors import DeliveryError
 from core.errors import ConfigError
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity
-from tests.harness import wait_for
+from tests.fixtures.services import wait_for
 
 RAISED_AT = datetime(2026, 11, 24, 15, 0, 30, tzinfo=UTC)
 _ids = itertools.count(1)

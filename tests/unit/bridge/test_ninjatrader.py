@@ -19,7 +19,7 @@ from schemas.events import (
     PositionUpdated,
     SignalEmitted,
 )
-from tests import ninjascript
+from tests.fixtures import ninjascript
 
 NOW = datetime(2026, 9, 22, 22, 0, tzinfo=UTC)
 SCENARIOS = {

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.spool import Spool, SpoolCorruptError, SpoolRecord
+from bridge.errors import SpoolCorruptError
+from bridge.spool import Spool, SpoolRecord
 
 
 def record(n: int, topic: str = "fillstream.raw.executions") -> SpoolRecord:
@@ -18,7 +19,7 @@ def record(n: int, topic: str = "fillstream.raw.executions") -> SpoolRecord:
 
 
 def drain(spool: Spool) -> list[SpoolRecord]:
-    out = []
+    out: list[SpoolRecord] = []
     while (frame := spool.peek()) is not None:
         out.extend(frame.records)
         spool.commit(frame)

@@ -50,7 +50,7 @@ PORT_SETTING = {
     "notify": "FILLSTREAM_NOTIFY_PORT",
 }
 INSTALLED = {"/etc/fillstream/alerts.toml": DEPLOY / "alerts" / "alerts.toml"}
-"""What the systemd install steps copy where (README: Deployment)."""
+"""What the systemd install steps copy where (docs/operations/deployment.md)."""
 NOT_SETTINGS = {"FILLSTREAM_GRAFANA_DB_PASSWORD": GRAFANA / "provisioning" / "datasources"}
 """FILLSTREAM_* variables read by another program, and where that program is told to."""
 UNIT_HARDENING = {

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.context import MarketContext
-from tests.stubs import BASE_TIME, bar, signal
+from tests.fixtures.stubs import BASE_TIME, bar, signal
 
 T = BASE_TIME
 MINUTE = timedelta(minutes=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from domain.exits import exit_reason
 from schemas.events import ExitReason
-from tests.ntexports import samples
+from tests.fixtures.ntsamples import SIM101, TOPSTEP, data, exports
 
 R = ExitReason
 
@@ -44,19 +45,22 @@ def test_names_map_to_reasons(name: str | None, reason: ExitReason) -> None:
     assert exit_reason(name) is reason
 
 
-def test_every_exit_name_in_the_real_trades_exports_has_a_reason() -> None:
-    reasons: dict[str, ExitReason] = {}
-    for path in sorted(samples().glob("nt8_trades_*.csv")):
-        if "summary" in path.name:
-            continue
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            for row in csv.DictReader(f):
-                reasons[row["Exit name"]] = exit_reason(row["Exit name"])
+def exit_names(path: Path) -> set[str]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return {row["Exit name"] for row in csv.DictReader(f)}
+
+
+def test_the_exit_names_of_a_real_trades_export_get_their_reasons() -> None:
+    reasons = {name: exit_reason(name) for name in exit_names(data(TOPSTEP))}
     assert reasons[""] is R.UNKNOWN and reasons["Close"] is R.CLOSE
     assert reasons["Stop1"] is R.STOP and reasons["Target1"] is R.TARGET
     assert reasons["External"] is R.EXTERNAL
-    named = {n: r for n, r in reasons.items() if n}
-    assert R.UNKNOWN not in named.values()  # a named exit always gets a reason
+
+
+@pytest.mark.parametrize("path", exports(SIM101, TOPSTEP))
+def test_every_named_exit_of_a_trades_export_has_a_reason(path: Path) -> None:
+    named = {name: exit_reason(name) for name in exit_names(path) if name}
+    assert named and R.UNKNOWN not in named.values()
 
 
 @given(name=st.text(max_size=40), reversed_position=st.booleans())

@@ -27,8 +27,8 @@ from domain.matching import (
 )
 from schemas.codec import default_codec
 from schemas.events import Direction, ExecutionReported, ExitReason, Side, Source, TradeClosed
-from tests import stubs
-from tests.stubs import buy, sell
+from tests.fixtures import stubs
+from tests.fixtures.stubs import buy, sell
 
 NQ = spec_for("NQ 12-26")
 
@@ -81,6 +81,7 @@ def test_a_trade_carries_points_ticks_duration_names_and_why_it_closed() -> None
     assert (trade.entry_name, trade.exit_name) == ("Entry", "Stop1")
     assert trade.exit_reason is ExitReason.STOP
     assert (trade.commission, trade.fees) == (Decimal("4.18"), Decimal("0.76"))
+    assert trade.points is not None
     assert trade.gross_pnl == Decimal("-390.00") == trade.points * 2 * NQ.point_value
     assert trade.net_pnl == Decimal("-394.94")
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from core.errors import ConfigError
 from domain.contracts import spec_for
-from domain.paper import FillModel, PaperError, PaperExit, simulate
-from schemas.events import BarClosed, Direction, Envelope, EventId, SignalEmitted
-from tests import stubs
+from domain.errors import PaperError
+from domain.paper import FillModel, PaperExit, simulate
+from schemas.events import BarClosed, Direction, Envelope, EventId, SignalEmitted, SignalId
+from tests.fixtures import stubs
 
 NQ = spec_for("NQ 12-26")  # tick 0.25, $20 a point
 MODEL = FillModel(slippage_ticks=1, commission_per_contract=Decimal("2.09"))
@@ -27,7 +28,7 @@ def signal(direction: str = "long", stop: str | None = "20990", target: str | No
     at = T0 + timedelta(minutes=minute, seconds=20)
     return SignalEmitted(
         envelope=Envelope(event_id=EventId("sig"), ts_event=at, ts_ingested=at, producer="t"),
-        signal_id="sig-1", account="Sim101", instrument="NQ 12-26", strategy="Breakout",
+        signal_id=SignalId("sig-1"), account="Sim101", instrument="NQ 12-26", strategy="Breakout",
         direction=Direction(direction),
         intended_stop=None if stop is None else Decimal(stop),
         intended_target=None if target is None else Decimal(target),

@@ -18,12 +18,9 @@ from scipy import stats
 
 from core.errors import ConfigError, InvalidEventError
 from domain.regimes import (
-    Regime,
     RegimeLabel,
     RegimeParameters,
     RegimeState,
-    TrendRegime,
-    VolatilityRegime,
     apply,
     classify_trend,
     classify_volatility,
@@ -38,8 +35,8 @@ from domain.regimes import (
     state_from_json,
     state_to_json,
 )
-from schemas.events import BarClosed
-from tests import stubs
+from schemas.events import BarClosed, Regime, TrendRegime, VolatilityRegime
+from tests.fixtures import stubs
 
 DEFAULTS = RegimeParameters()
 NO_HYSTERESIS = RegimeParameters(

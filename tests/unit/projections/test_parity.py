@@ -7,12 +7,12 @@ from decimal import Decimal
 from projections.parity import Difference, Parity
 
 
-def parity(**counts: int) -> Parity:
-    fields = {"identical": 0, "only_old": 0, "only_new": 0, "changed": 0, **counts}
-    old = fields["identical"] + fields["only_old"] + fields["changed"]
-    new = fields["identical"] + fields["only_new"] + fields["changed"]
+def parity(identical: int = 0, only_old: int = 0, only_new: int = 0, changed: int = 0) -> Parity:
+    old = identical + only_old + changed
+    new = identical + only_new + changed
     return Parity(old_table="trades_v1", new_table="trades_v2", old_rows=old, new_rows=new,
-                  sums={"net_pnl": (Decimal("10.5"), Decimal("10.5"))}, **fields)  # fmt: skip
+                  sums={"net_pnl": (Decimal("10.5"), Decimal("10.5"))}, identical=identical,
+                  only_old=only_old, only_new=only_new, changed=changed)  # fmt: skip
 
 
 def test_two_empty_tables_are_identical() -> None:

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from core.settings import Settings
 from projections.rebuild_metrics import RebuildCollector, progress
-from tests.harness import free_port
+from tests.fixtures.services import free_port
 
 FAMILIES = (
     "fillstream_projection_rebuild_remaining_records",

@@ -7,9 +7,10 @@ import io
 import tokenize
 from pathlib import Path
 
+from core.settings import PROJECT_ROOT
 from schemas import catalog
 from schemas.catalog import load_catalog
-from tests.unit.test_deploy import PACKAGES, PROJECT_ROOT
+from tests.unit.deploy.test_files import PACKAGES
 
 
 def constants() -> dict[str, str]:

@@ -27,8 +27,8 @@ from schemas.events import EVENT_TYPES, TradeClosed, from_record, schema_name
 from schemas.reader import CellForms, array_literal, compile_reader, compile_row_reader
 from schemas.registry import default_registry
 from schemas.writer import compile_writer
-from tests.bench.rebuild import trades as bench_trades
-from tests.unit.test_codec import EVENTS, FILL
+from tests.fixtures.bulk import trades as bench_trades
+from tests.unit.schemas.test_codec import EVENTS, FILL
 
 NAMES = sorted(EVENT_TYPES)
 

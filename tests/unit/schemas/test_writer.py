@@ -16,7 +16,7 @@ from core.errors import CodecError
 from schemas.events import EVENT_TYPES, schema_name, to_record
 from schemas.registry import default_registry
 from schemas.writer import compile_writer
-from tests.unit.test_codec import EVENTS, FILL
+from tests.unit.schemas.test_codec import EVENTS, FILL
 
 NAMES = sorted(EVENT_TYPES)
 

@@ -316,7 +316,10 @@ def test_an_active_session_overnight_belongs_to_the_day_it_starts() -> None:
               "days": ["sun", "mon", "tue", "wed", "thu"]}  # fmt: skip
     ruleset = rules(DRAWDOWN | {"active": globex})
     (rule,) = ruleset.rules
-    chicago = lambda *a: datetime(*a, tzinfo=UTC) + timedelta(hours=6)  # noqa: E731 (CST)
+
+    def chicago(year: int, month: int, day: int, hour: int, minute: int) -> datetime:  # CST
+        return datetime(year, month, day, hour, minute, tzinfo=UTC) + timedelta(hours=6)
+
     assert rule.muted_at(chicago(2026, 11, 27, 16, 30))  # Friday 16:30: closed
     assert not rule.muted_at(chicago(2026, 11, 27, 3, 0))  # Friday 03:00: Thursday's session
     assert rule.muted_at(chicago(2026, 11, 28, 3, 0))  # Saturday 03:00: no Friday session
@@ -404,5 +407,7 @@ def test_a_stage_no_rule_reads_passes_records_over_until_old_alerts_are_resolved
                           check(lag_records=5))  # fmt: skip
     event = check(T0 + timedelta(minutes=1), lag_records=0)
     health.process([Record("health", 0, 1, b"k", codec.encode(event))], batch)
-    alerts = [codec.decode(o.value) for o in batch.outputs if o.topic == "derived.alerts"]
-    assert [(a.rule, a.state) for a in alerts] == [("lag", AlertState.RESOLVED)]
+    alerts = [codec.decode(o.value or b"") for o in batch.outputs if o.topic == "derived.alerts"]
+    assert all(isinstance(a, AlertChanged) for a in alerts)
+    changed = [a for a in alerts if isinstance(a, AlertChanged)]
+    assert [(a.rule, a.state) for a in changed] == [("lag", AlertState.RESOLVED)]

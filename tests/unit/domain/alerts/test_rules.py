@@ -10,12 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
+from core.config_files import load_file
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT
-from domain.alerts.rules import RuleType, load_rules, parse_rules
+from domain.alerts.rules import RuleSet, RuleType, parse_rules
 from schemas.events import MetricScope, Severity
 
 EXAMPLE = PROJECT_ROOT / "deploy" / "alerts" / "alerts.toml"
+
+
+def load_rules(path: Path) -> RuleSet:
+    return load_file(path, "FILLSTREAM_ALERT_RULES", parse_rules)
 
 
 def test_the_example_file_has_every_rule_type() -> None:

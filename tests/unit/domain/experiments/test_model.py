@@ -17,9 +17,9 @@ from scipy import stats
 
 from bridge.experiments import change_event
 from core.errors import ConfigError
+from domain.errors import ExperimentError
 from domain.experiments.model import (
     KILL_SWITCH,
-    ExperimentError,
     Experiments,
     ExperimentSpec,
     Status,

@@ -4,10 +4,12 @@ empyrical for the return-based ratios, and properties over generated trades."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from decimal import Decimal as D
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import empyrical
@@ -34,7 +36,7 @@ from domain.performance.figures import (
     summarize,
     trading_day,
 )
-from tests.ntexports import samples
+from tests.fixtures.ntsamples import SIM101, SUMMARY, TOPSTEP, exports, read_export
 
 CHICAGO = ZoneInfo("America/Chicago")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -204,12 +206,11 @@ def _money(cell: str) -> Decimal:
     return parse_money(cell, "cell")
 
 
-def test_current_drawdown_and_etd_match_ninjatraders_summary_grid() -> None:
+@pytest.mark.parametrize("path", exports(SUMMARY))
+def test_current_drawdown_and_etd_match_ninjatraders_summary_grid(path: Path) -> None:
     """The summary-by-period export: one row per period, with NinjaTrader's running figures."""
-    path = samples() / "nt8_trades-summary-by-period_2026-02-22_to_2026-05-07.csv"
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == 210
+    rows = list(csv.DictReader(io.StringIO(read_export(path), newline="")))
+    assert len(rows) >= 10
     nets = [_money(r["Net profit"]) for r in rows]
     curve = drawdowns(nets)
     equity = Decimal(0)
@@ -223,21 +224,13 @@ def test_current_drawdown_and_etd_match_ninjatraders_summary_grid() -> None:
     assert curve.current == -_money(rows[-1]["Cum. max. drawdown"])
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "nt8_trades_sim101_NQ_2026-04_parens-negatives_fee-cols.csv",
-        "nt8_trades_topstep_multi-account_2025-04-30_to_05-23.csv",
-    ],
-)
-def test_per_trade_figures_match_ninjatraders_trades_grid(name: str) -> None:
-    result = parse_trades(
-        (samples() / name).read_text(encoding="utf-8-sig"), tz=NEW_YORK, ts_ingested=MONDAY
-    )
+@pytest.mark.parametrize("path", exports(SIM101, TOPSTEP))
+def test_per_trade_figures_match_ninjatraders_trades_grid(path: Path) -> None:
+    result = parse_trades(read_export(path), tz=NEW_YORK, ts_ingested=MONDAY)
     rows = result.events
     trades = [TradeResult.of(r) for r in rows]
     p = summarize(trades)
-    assert p.trades == len(rows) > 50
+    assert p.trades == len(rows) > 10
     equity = Decimal(0)
     for row, t in zip(rows, trades, strict=True):
         equity += t.net
@@ -406,7 +399,7 @@ def test_a_tally_with_a_capital_extended_by_pieces_counts_as_one_by_one(
 def test_a_derived_trade_gives_its_net_gross_and_excursions() -> None:
     from domain.contracts import spec_for
     from domain.matching import Book, apply
-    from tests.stubs import buy, sell
+    from tests.fixtures.stubs import buy, sell
 
     nq = spec_for("NQ 12-26")
     book, _ = apply(Book(), buy(price="21000", commission=Decimal("2.09")), nq)
@@ -422,12 +415,13 @@ def test_a_derived_trade_with_an_initial_stop_counts_in_r_multiples() -> None:
 
     from domain.contracts import spec_for
     from domain.matching import Book, apply
-    from tests.stubs import buy, sell
+    from schemas.events import TradeId
+    from tests.fixtures.stubs import buy, sell
 
     nq = spec_for("NQ 12-26")
     book, _ = apply(Book(), buy(price="21000"), nq)
     _, (closed,) = apply(book, sell(price="21010"), nq)
-    risky = [replace(closed, risk=Decimal(100), trade_id=f"t{n}") for n in range(3)]
+    risky = [replace(closed, risk=Decimal(100), trade_id=TradeId(f"t{n}")) for n in range(3)]
     results = [TradeResult.of(t) for t in risky]
     assert [r.risk for r in results] == [Decimal(100)] * 3
     assert summarize(results).sqn_basis == "r-multiple"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,13 +16,13 @@ from domain.performance.figures import TradeResult, summarize
 from domain.performance.ledger import Ledger
 from domain.performance.snapshots import Scope, scopes_of, snapshot, snapshots
 from schemas.codec import default_codec
-from schemas.events import MetricScope, MetricWindow, TradeClosed
-from tests.stubs import buy, sell
+from schemas.events import MetricScope, MetricWindow, TradeClosed, TradeId
+from tests.fixtures.stubs import buy, sell
 
 NQ = spec_for("NQ 12-26")
 
 
-def closed(entry: str, exit_: str, **fields: object) -> TradeClosed:
+def closed(entry: str, exit_: str, **fields: Any) -> TradeClosed:
     book, _ = apply(Book(), buy(price=entry, **fields), NQ)
     _, (trade,) = apply(book, sell(price=exit_, **fields), NQ)
     return trade
@@ -69,7 +70,11 @@ def test_money_is_rounded_to_the_avro_scale() -> None:
     nets = [Decimal("60"), Decimal("-20"), Decimal("60")]
     ledger = Ledger()
     for i, net in enumerate(nets):
-        ledger.add(TradeResult.of(replace(closed("21000", "21001"), net_pnl=net, trade_id=f"x{i}")))
+        ledger.add(
+            TradeResult.of(
+                replace(closed("21000", "21001"), net_pnl=net, trade_id=TradeId(f"x{i}"))
+            )
+        )
     scope = Scope(kind=MetricScope.ACCOUNT, key="Sim101", account="Sim101")
     event = snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), len(ledger))
     assert event.expectancy == Decimal("33.3333333333")

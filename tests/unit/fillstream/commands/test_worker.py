@@ -1,9 +1,13 @@
-"""The stream worker's process counts."""
+"""The stream worker: its process counts, and the settings it checks at start."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from core.errors import ConfigError
+from fillstream.commands import worker
 from fillstream.commands.worker import default_matching_processes
 
 
@@ -31,3 +35,20 @@ def test_a_changelog_read_back_is_compacted_before_a_stage_restores_it() -> None
         (b"c", b"1"), (b"b", b"2"), (b"a", b"3"),
     ]  # fmt: skip
     assert compacted([r(0, b"a", b"1"), r(1, b"a", b"")]) == []
+
+
+@pytest.mark.parametrize(
+    ("regime", "reason"),
+    [("version=0", "version must be at least 1"), ("window=20", "expected name=value")],
+)
+def test_the_worker_refuses_a_bad_regime_before_it_starts_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, regime: str, reason: str
+) -> None:
+    monkeypatch.setenv("FILLSTREAM_HOME", str(tmp_path))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing to reach there
+    monkeypatch.setenv("FILLSTREAM_REGIME", regime)
+    with pytest.raises(ConfigError) as caught:
+        worker.main([])
+    assert caught.value.setting == "FILLSTREAM_REGIME"
+    assert reason in str(caught.value)
+    assert "\n" not in str(caught.value)

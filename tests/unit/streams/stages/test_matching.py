@@ -15,7 +15,7 @@ from schemas.codec import default_codec
 from schemas.events import ExecutionReported, PositionChanged, TradeClosed
 from streams.runtime.deriver import Batch, Output, Record
 from streams.stages.matching import BOOKS_TOPIC, POSITIONS_TOPIC, TRADES_TOPIC, MatchExecutions
-from tests.stubs import BASE_TIME, bar, buy, sell, signal
+from tests.fixtures.stubs import BASE_TIME, bar, buy, sell, signal
 
 CODEC = default_codec()
 
@@ -38,14 +38,14 @@ def trades_in(outputs: list[Output]) -> list[TradeClosed]:
     return [t for t in decoded if isinstance(t, TradeClosed)]
 
 
-def session(draw: st.DrawFn) -> list[ExecutionReported]:
-    sides = draw(st.lists(st.sampled_from([buy, sell]), min_size=1, max_size=12))
+def session(data: st.DataObject) -> list[ExecutionReported]:
+    sides = data.draw(st.lists(st.sampled_from([buy, sell]), min_size=1, max_size=12))
     return [
         side(
-            price=str(21000 + draw(st.integers(-8, 8))),
-            quantity=draw(st.integers(1, 3)),
+            price=str(21000 + data.draw(st.integers(-8, 8))),
+            quantity=data.draw(st.integers(1, 3)),
             commission=Decimal("2.09"),
-            account=draw(st.sampled_from(["A", "B"])),
+            account=data.draw(st.sampled_from(["A", "B"])),
         )
         for side in sides
     ]
@@ -54,7 +54,7 @@ def session(draw: st.DrawFn) -> list[ExecutionReported]:
 @settings(max_examples=50)
 @given(data=st.data())
 def test_batch_boundaries_never_change_the_trades(data: st.DataObject) -> None:
-    executions = session(data.draw)
+    executions = session(data)
     whole = trades_in(run(MatchExecutions(CODEC), records(executions)))
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(executions) - 1)))))
     stage, pieces = MatchExecutions(CODEC), []
@@ -66,7 +66,7 @@ def test_batch_boundaries_never_change_the_trades(data: st.DataObject) -> None:
 @settings(max_examples=50)
 @given(data=st.data())
 def test_a_restored_stage_continues_like_the_one_that_stopped(data: st.DataObject) -> None:
-    executions = session(data.draw)
+    executions = session(data)
     cut = data.draw(st.integers(0, len(executions)))
     expected = trades_in(run(MatchExecutions(CODEC), records(executions)))
 
@@ -131,7 +131,7 @@ GRACE = timedelta(seconds=3)
 @settings(max_examples=50)
 @given(data=st.data())
 def test_executions_late_within_the_grace_window_change_nothing(data: st.DataObject) -> None:
-    executions = session(data.draw)  # one a second, in event-time order
+    executions = session(data)  # one a second, in event-time order
     jitter = data.draw(st.lists(st.integers(0, 2999), min_size=len(executions)))
     # each arrives up to 2.999 s late: never after one 3 s (the grace) later than itself
     shuffled = [
@@ -165,7 +165,7 @@ def test_the_grace_window_holds_an_execution_until_a_later_one_or_the_clock() ->
 @settings(max_examples=30)
 @given(data=st.data())
 def test_a_restart_loses_no_held_execution(data: st.DataObject) -> None:
-    executions = session(data.draw)
+    executions = session(data)
     cut = data.draw(st.integers(0, len(executions)))
     whole = MatchExecutions(CODEC, grace=GRACE)
     expected = trades_in(run(whole, records(executions)) + flush(whole))
@@ -208,7 +208,7 @@ def test_the_changelog_holds_exactly_the_waiting_executions_through_restarts(
     """After every batch the changelog names exactly the executions still waiting (one read,
     released and applied in a batch leaves no record), and a stage restored from it at any
     batch boundary, again and again, derives what one never stopped derives."""
-    executions = session(data.draw)
+    executions = session(data)
     whole = MatchExecutions(CODEC, grace=GRACE)
     expected = trades_in(run(whole, records(executions)) + flush(whole))
 

@@ -20,11 +20,12 @@ from schemas.events import (
     EventId,
     ExecutionReported,
     SignalEmitted,
+    SignalId,
     Source,
 )
 from streams.runtime.deriver import Batch, Output, Record
 from streams.stages.paper import FEED_TOPIC, PaperBars, PaperSignals, PaperTrades
-from tests import stubs
+from tests.fixtures import stubs
 
 CODEC = default_codec()
 MODEL = FillModel(slippage_ticks=1, commission_per_contract=Decimal("2.09"))
@@ -40,8 +41,8 @@ def signal(
     long = direction == "long"
     return SignalEmitted(
         envelope=Envelope(event_id=EventId(f"s{n}"), ts_event=at, ts_ingested=at, producer="t"),
-        signal_id=f"sig-{n}", account="Sim101", instrument="NQ 12-26", strategy="Breakout",
-        variant="v2", direction=Direction(direction),
+        signal_id=SignalId(f"sig-{n}"), account="Sim101", instrument="NQ 12-26",
+        strategy="Breakout", variant="v2", direction=Direction(direction),
         intended_stop=Decimal("20996") if long else Decimal("21004"),
         intended_target=Decimal(target) if target else (
             Decimal("21004") if long else Decimal("20996")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from domain.contracts import spec_for
 from domain.matching import Book, apply
@@ -18,13 +19,13 @@ from streams.stages.performance import (
     ScopeTrades,
     ScoreTrades,
 )
-from tests.stubs import buy, sell
+from tests.fixtures.stubs import buy, sell
 
 CODEC = default_codec()
 NQ = spec_for("NQ 12-26")
 
 
-def closed(exit_price: str, **fields: object) -> TradeClosed:
+def closed(exit_price: str, **fields: Any) -> TradeClosed:
     book, _ = apply(Book(), buy(price="21000", **fields), NQ)
     _, (trade,) = apply(book, sell(price=exit_price, **fields), NQ)
     return trade

@@ -14,7 +14,7 @@ from schemas.codec import default_codec
 from schemas.events import BarClosed, Regime, RegimeLabeled
 from streams.runtime.deriver import Batch, Output, Record
 from streams.stages.regimes import REGIMES_TOPIC, LabelRegimes
-from tests import stubs
+from tests.fixtures import stubs
 
 CODEC = default_codec()
 SMALL = RegimeParameters(atr_period=3, volatility_window=8, trend_window=5)
@@ -60,7 +60,8 @@ def labels_in(outputs: list[Output]) -> list[RegimeLabeled]:
 
 def changes_of(bars: list[BarClosed], params: RegimeParameters) -> list[tuple[object, ...]]:
     """What the classifier labels, first label and each change: (time, label, bar number)."""
-    changes, previous = [], None
+    changes: list[tuple[object, ...]] = []
+    previous = None
     for n, label in enumerate(label_bars(bars, params), start=1):
         if label.label != previous:
             changes.append((label.ts_event, label.label, n))
