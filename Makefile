@@ -80,19 +80,10 @@ test: lint docs
 down:
 	@if [ -x $(BIN)/fillstream ]; then $(BIN)/fillstream down; else echo "nothing to stop (no $(VENV))"; fi
 
-# BENCH names some modules only (make bench BENCH="experiments rebuild"); all by default. A whole
-# run's report is copied into the docs, whose benchmark page is generated from it
+# BENCH names some modules only (make bench BENCH="experiments rebuild"); all by default. Each
+# benchmark's result is merged into docs/benchmarks/report.json, whose page the docs generate
 bench: setup
-	@if [ -e bench/__main__.py ]; then \
-		$(BIN)/python -m bench $(BENCH); \
-		if [ -z "$(BENCH)" ]; then \
-			mkdir -p docs/benchmarks; \
-			cp .fillstream/bench/report.json docs/benchmarks/report.json; \
-			echo "copied to docs/benchmarks/report.json (the docs' benchmark report): commit it"; \
-		fi; \
-	else \
-		echo "no benchmarks yet"; \
-	fi
+	$(BIN)/python -m bench $(BENCH)
 
 # the documentation site (mkdocs.yml), strictly: a broken link or anchor fails the build
 docs: $(VENV)/.installed

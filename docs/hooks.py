@@ -289,8 +289,9 @@ def render_benchmarks(results: Sequence[Mapping[str, Any]] | None) -> str:
     lines = [
         "# Benchmark report",
         "",
-        "The results of the last whole `make bench` run, which copies its report to "
-        f"`docs/{BENCH_REPORT}`; this page is generated from that file when the site is built. "
+        "The last result of each benchmark: every `make bench` run merges what it measured "
+        f"into `docs/{BENCH_REPORT}`, and this page is generated from that file when the site is "
+        "built. "
         "What each benchmark measures, and against what: [Benchmarks](benchmarks.md).",
         "",
     ]
