@@ -1,4 +1,6 @@
-"""Fixtures shared by every test: the services under test and per-test ``Settings``.
+"""Fixtures shared by every test: the services under test and per-test ``Settings``; and the
+tests of the real NinjaTrader exports (``real_samples``), deselected while
+``FILLSTREAM_NT_SAMPLES`` is unset, since nothing is ever skipped.
 
 See ``tests/fixtures/services.py`` for where Kafka and PostgreSQL come from (existing clusters,
 ``FILLSTREAM_TESTCONTAINERS=1``, or local processes started for the session).
@@ -6,13 +8,36 @@ See ``tests/fixtures/services.py`` for where Kafka and PostgreSQL come from (exi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from core.settings import Settings
 from tests.fixtures.kafka_clients import check_none_alive, live_clients
+from tests.fixtures.ntsamples import SAMPLES_SETTING
 from tests.fixtures.services import Endpoints, service_endpoints, settings_for, temporary_home
+
+_deselected: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ``FILLSTREAM_NT_SAMPLES`` (a clone alone), the tests of the real exports are not
+    run: deselected, not skipped; their stand-ins in ``tests/data`` are tested all the same."""
+    if os.environ.get(SAMPLES_SETTING):
+        return
+    _deselected.extend(item for item in items if item.get_closest_marker("real_samples"))
+    if _deselected:
+        items[:] = [item for item in items if not item.get_closest_marker("real_samples")]
+        config.hook.pytest_deselected(items=_deselected)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _deselected:
+        terminalreporter.write_line(
+            f"{len(_deselected)} tests of the real NinjaTrader exports not run: "
+            f"{SAMPLES_SETTING} does not name their folder"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,9 @@ from tests.fixtures.ntexports import (
 )
 from tests.fixtures.ntsamples import (
     EXECUTIONS,
+    REAL,
     SIM101,
+    STAND_INS,
     SUMMARY,
     TOPSTEP,
     data,
@@ -75,8 +77,8 @@ EXPECTED = {
     SUMMARY: ("neither", {}),
 }
 """Every real export: which grid it is and how many rows per account it holds (none rejected).
-The Trades export copied into ``tests/data`` is read there; the others are skipped while
-``FILLSTREAM_NT_SAMPLES`` is unset (``test_stand_ins.py`` holds their stand-ins to them)."""
+The Trades export copied into ``tests/data`` is read there; the others are real samples, run
+while ``FILLSTREAM_NT_SAMPLES`` is set (``test_stand_ins.py`` holds their stand-ins to them)."""
 
 
 def sample(name: str) -> str:
@@ -97,11 +99,15 @@ def executions(text: str, **options: object) -> tuple[list[ExecutionReported], l
 # --- the real samples ---------------------------------------------------------------------------
 
 
+@REAL
 def test_every_sample_file_is_accounted_for() -> None:
     assert sorted(p.name for p in samples().glob("*.csv")) == sorted(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=() if STAND_INS[n] == n else REAL) for n in sorted(EXPECTED)],
+)
 def test_every_sample_parses_with_no_rejected_row(name: str) -> None:
     kind, per_account = EXPECTED[name]
     text = sample(name)
@@ -139,6 +145,7 @@ def test_every_execution_row_matches_its_raw_text(path: Path) -> None:
         assert event.position_effect.value == row["E/X"].lower()
 
 
+@REAL
 def test_spot_checked_execution_rows() -> None:
     by_line = dict(zip(*_lines_events(EXECUTIONS), strict=True))
     first = by_line[2]  # MNQ MAR25,Buy,9,21539.50,1/28/2025 10:59:52 AM,e6c4...,Entry,9 L,...
@@ -195,6 +202,7 @@ def test_an_imported_fill_has_the_event_id_the_bridge_gives_it_live(path: Path) 
         assert live == replace(event, envelope=imported)  # the bridge's rules accept it as is
 
 
+@REAL
 def test_spot_checked_trade_rows() -> None:
     by_line = dict(zip(*_lines_events(SIM101), strict=True))
     # 8,NQ JUN26,Sim101,,Long,1,23822.75,23806.75,4/1/2026 8:58:00 PM,4/1/2026 10:17:09 PM,,

@@ -38,6 +38,7 @@ from schemas.events import (
 )
 from tests.fixtures.ntsamples import (
     EXECUTIONS,
+    REAL,
     SIM101,
     TOPSTEP,
     exports,
@@ -226,6 +227,7 @@ def test_the_executions_stand_in_matches_into_flat_positions() -> None:
     assert sum(t.quantity for t in derived.trades if t.account == "Sim101") == 30
 
 
+@REAL
 def test_the_real_executions_sample_matches_into_flat_positions() -> None:
     text = read_export(samples() / EXECUTIONS)
     executions = parse_executions(text, tz=NEW_YORK, ts_ingested=NOW).events

@@ -43,6 +43,7 @@ from schemas.events import (
 from tests.fixtures.ntexports import CANONICAL, DateStyle, MoneyStyle, Variant, render_executions
 from tests.fixtures.ntsamples import (
     EXECUTIONS,
+    REAL,
     SIM101,
     SUMMARY,
     TOPSTEP,
@@ -247,10 +248,12 @@ def test_the_summary_stand_in_is_laid_out_as_the_real_export_and_is_not_imported
 # --- the stand-ins against the real exports (while FILLSTREAM_NT_SAMPLES is set) ---------------
 
 
+@REAL
 def test_the_copied_trades_export_is_the_real_one_byte_for_byte() -> None:
     assert data(TOPSTEP).read_bytes() == (samples() / TOPSTEP).read_bytes()
 
 
+@REAL
 @pytest.mark.parametrize("real", [EXECUTIONS, SIM101, SUMMARY])
 def test_a_stand_in_has_the_quirks_of_its_real_export(real: str) -> None:
     expected, found = profile(samples() / real), profile(stand_in(real))
@@ -258,12 +261,14 @@ def test_a_stand_in_has_the_quirks_of_its_real_export(real: str) -> None:
     assert found == expected
 
 
+@REAL
 def test_the_executions_stand_in_imports_as_the_real_export_does() -> None:
     expected = parse_executions(read_export(samples() / EXECUTIONS), tz=NEW_YORK, ts_ingested=NOW)
     _imports_alike(executions_result(), expected)
     assert execution_traits(expected.events) == EXECUTION_TRAITS
 
 
+@REAL
 def test_the_trades_stand_in_imports_as_the_real_export_does() -> None:
     expected = parse_trades(read_export(samples() / SIM101), tz=NEW_YORK, ts_ingested=NOW)
     _imports_alike(trades_result(), expected)
