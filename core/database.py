@@ -15,12 +15,14 @@ def connect(settings: Settings, **kwargs: object) -> psycopg.Connection:
         conn = psycopg.connect(settings.dsn, **kwargs)  # type: ignore[arg-type]
     except psycopg.OperationalError as e:
         raise ServiceError(
-            "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"
+            "postgresql", f"cannot connect ({first_line(e)}); is DATABASE_URL right?"
         ) from e
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
     conn.commit()
     return conn
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """The first line of a driver's message (PostgreSQL's run over several), for a one-line
+    error."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

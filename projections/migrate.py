@@ -4,8 +4,10 @@ again from their files at every migrate.
 Migrations (``migrations/NNNN_*.sql``) make and change tables. Each view's current definition
 lives in one file, ``views/<depth>_<name>.sql``: every migrate drops the views and creates them
 again from their files, in the migrations' transaction and under their lock, so changing a view
-is editing its file. The depth orders the files: 1 for a view that reads tables only, else one
-more than the deepest view it reads.
+is editing its file. A migrate that has no migration to apply and finds every view standing as
+its file made it (``schema_views`` keeps each file's text) leaves them be: the processes that
+migrate as they start do not drop the views under their readers each time. The depth orders
+the files: 1 for a view that reads tables only, else one more than the deepest view it reads.
 
 A projection's view names its version 1 table (``trades_v1``) and is created reading the live
 version's instead, as a switch leaves it (``versions.point_view``). ``schema_views`` records
@@ -28,6 +30,7 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg import sql
 
+from core.database import first_line
 from core.errors import ServiceError
 from core.settings import Settings
 from projections.errors import MigrationError
@@ -90,32 +93,64 @@ def migrate(settings: Settings) -> list[str]:
                 )
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_views ("
-                    " name text PRIMARY KEY, file text NOT NULL)"
+                    " name text PRIMARY KEY, file text NOT NULL, definition text)"
                 )
                 done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
                 pending = [(n, text) for n, text in migration_files() if n not in done]
-                with_views = [(n, t) for n, t in pending if n <= LAST_MIGRATION_WITH_VIEWS]
-                for name, text in with_views:
-                    _apply(conn, settings, name, text)
-                names = [name for _, name, _ in views]
-                made = {row[0] for row in conn.execute("SELECT name FROM schema_views")}
-                set_aside = _drop_views(conn, sorted(made - set(names)) + names)
-                for name, text in pending[len(with_views) :]:
-                    _apply(conn, settings, name, text)
                 applied = [name for name, _ in pending]
-                _register_projections(conn)
-                _create_views(conn, views)
-                _make_again(conn, set_aside)
-                log.info("made %d views in schema %s", len(views), settings.namespace)
+                if not pending and _views_stand(conn, views):
+                    _register_projections(conn)
+                else:
+                    _migrate(conn, settings, pending, views)
                 conn.execute(
                     "UPDATE stream_settings SET value = %s WHERE name = 'excursion_period'",
                     (settings.excursion_period,),
                 )
     except psycopg.OperationalError as e:
         raise ServiceError(
-            "postgresql", f"cannot connect ({_first_line(e)}); is DATABASE_URL right?"
+            "postgresql", f"cannot connect ({first_line(e)}); is DATABASE_URL right?"
         ) from e
     return applied
+
+
+def _views_stand(conn: psycopg.Connection[Any], views: list[tuple[str, str, str]]) -> bool:
+    """Whether every view stands as its file made it at the last migrate: then nothing is made
+    again (a switch since has pointed its view at the live version already)."""
+    made = {
+        name: (file, definition)
+        for name, file, definition in conn.execute(
+            "SELECT name, file, definition FROM schema_views"
+        )
+    }
+    if made != {name: (file, text) for file, name, text in views}:
+        return False
+    (standing,) = conn.execute(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+        " AND relkind = 'v' AND relname = ANY(%s)",
+        (list(made),),
+    ).fetchone() or (0,)
+    return int(standing) == len(made)
+
+
+def _migrate(
+    conn: psycopg.Connection[Any],
+    settings: Settings,
+    pending: list[tuple[str, str]],
+    views: list[tuple[str, str, str]],
+) -> None:
+    """Apply the ``pending`` migrations and make the views again (see the module docstring)."""
+    with_views = [(n, t) for n, t in pending if n <= LAST_MIGRATION_WITH_VIEWS]
+    for name, text in with_views:
+        _apply(conn, settings, name, text)
+    names = [name for _, name, _ in views]
+    made = {row[0] for row in conn.execute("SELECT name FROM schema_views")}
+    set_aside = _drop_views(conn, sorted(made - set(names)) + names)
+    for name, text in pending[len(with_views) :]:
+        _apply(conn, settings, name, text)
+    _register_projections(conn)
+    _create_views(conn, views)
+    _make_again(conn, set_aside)
+    log.info("made %d views in schema %s", len(views), settings.namespace)
 
 
 def _apply(conn: psycopg.Connection[Any], settings: Settings, name: str, text: str) -> None:
@@ -188,13 +223,18 @@ def _create_views(conn: psycopg.Connection[Any], views: list[tuple[str, str, str
             conn.execute(text.encode())
         except psycopg.ProgrammingError as e:
             raise MigrationError(
-                f"projections/views/{file}: {_first_line(e)}; fix the view, or the migration"
+                f"projections/views/{file}: {first_line(e)}; fix the view, or the migration"
                 " that changed what it reads"
             ) from e
     conn.execute("DELETE FROM schema_views")
     conn.execute(
-        "INSERT INTO schema_views (name, file) SELECT * FROM unnest(%s::text[], %s::text[])",
-        ([name for _, name, _ in views], [file for file, _, _ in views]),
+        "INSERT INTO schema_views (name, file, definition)"
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])",
+        (
+            [name for _, name, _ in views],
+            [file for file, _, _ in views],
+            [text for _, _, text in views],
+        ),
     )
 
 
@@ -209,9 +249,5 @@ def _make_again(conn: psycopg.Connection[Any], set_aside: list[_SetAside]) -> No
         except psycopg.ProgrammingError as e:
             raise MigrationError(
                 f"view {view.schema}.{view.name} reads the views migrate makes again and cannot"
-                f" be made again ({_first_line(e)}); drop it, then migrate again"
+                f" be made again ({first_line(e)}); drop it, then migrate again"
             ) from e
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -118,6 +118,30 @@ def test_migrating_again_changes_nothing(settings: Settings) -> None:
     assert _views(settings) == views
 
 
+def _view_oids(settings: Settings) -> dict[str, int]:
+    with connect(settings) as conn:
+        rows = conn.execute(
+            "SELECT relname, oid::int FROM pg_class"
+            " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'v'"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_migrate_with_nothing_to_do_leaves_the_views_be(settings: Settings) -> None:
+    migrate(settings)
+    made = _view_oids(settings)
+
+    migrate(settings)
+    assert _view_oids(settings) == made  # not dropped under their readers and made again
+
+    with connect(settings) as conn, conn.transaction():
+        conn.execute("DROP VIEW performance_by_regime")
+    migrate(settings)
+    again = _view_oids(settings)
+    assert sorted(again) == sorted(made)  # a view dropped by hand is made again
+    assert again["performance_by_regime"] != made["performance_by_regime"]
+
+
 def test_migrates_at_once_take_turns(settings: Settings) -> None:
     with ThreadPoolExecutor(2) as pool:
         first = sorted(pool.map(migrate, [settings] * 2), key=len)
@@ -149,6 +173,8 @@ def test_a_switched_projection_still_serves_its_version_and_views_on_ours_stay(
             versions.point_view(conn, "positions", "positions_v1", as_of.table,
                                 name=as_of.as_of_view)  # fmt: skip
             versions.set_state(conn, "positions", as_of.version, "as_of")
+        # as if a view file had changed since: this migrate makes every view again
+        conn.execute("UPDATE schema_views SET definition = NULL WHERE name = 'trades'")
     views = _views(settings)
     assert re.search(r"\btrades_v2\b", views["trades"][1])
     assert as_of.as_of_view in views
