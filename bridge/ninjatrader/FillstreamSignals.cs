@@ -16,9 +16,25 @@ using NinjaTrader.Cbi;
 
 namespace NinjaTrader.NinjaScript.AddOns
 {
+    /// <summary>What ties an execution to the signal that caused it.</summary>
+    public sealed class FillstreamLink
+    {
+        public string SignalId { get; set; }
+        public string Strategy { get; set; }
+        public string Variant { get; set; }
+        public string TradeId { get; set; }
+    }
+
     public static class FillstreamSignals
     {
         public const int DefaultAssignTimeoutMilliseconds = 200;
+
+        /// <summary>The signal behind <paramref name="execution"/>, or null when it belongs to none
+        /// (manual and ATM orders).</summary>
+        public static FillstreamLink LinkFor(Execution execution)
+        {
+            return null;
+        }
 
         /// <summary>Reports a "signal" event. variant, account and features may be null; a NaN
         /// confidence and a stop or target of 0 or NaN are left out.</summary>
