@@ -795,6 +795,23 @@ namespace NinjaTrader.NinjaScript.AddOns
             transport.Dispose();
         }
 
+        /// <summary>The bridge's JSON answer to POST /v1/assignments (arm, and the experiment's
+        /// variant name), waiting at most <paramref name="timeoutMilliseconds"/>; null on any failure.
+        /// FillstreamSignals.Signal calls it from a background thread.</summary>
+        public string AssignmentAnswer(string signalId, string strategy, int timeoutMilliseconds)
+        {
+            try
+            {
+                string body = FillstreamJson.Object().String("signal_id", signalId).String("strategy", strategy).ToString();
+                FillstreamResponse response = transport.Post(AssignmentsPath, body, timeoutMilliseconds);
+                return FillstreamRetry.IsSuccess(response.Status) ? response.Body : null;
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
+
         /// <summary>Asks the bridge which experiment arm runs this signal, waiting at most
         /// <paramref name="timeoutMilliseconds"/>; "control" on any failure.</summary>
         public string Assign(string signalId, string strategy, int timeoutMilliseconds)
