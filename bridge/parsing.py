@@ -26,7 +26,10 @@ from schemas.events import (
     Envelope,
     Event,
     EventId,
+    ExecutionBusted,
+    ExecutionCorrected,
     ExecutionReported,
+    InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
     SignalEmitted,
@@ -40,6 +43,9 @@ EVENT_CLASSES: dict[str, type[Any]] = {
     "signal": SignalEmitted,
     "bar": BarClosed,
     "heartbeat": BridgeHeartbeat,
+    "execution_corrected": ExecutionCorrected,
+    "execution_busted": ExecutionBusted,
+    "instrument": InstrumentDefined,
 }
 """Ingestible event classes by their JSON ``type``."""
 
@@ -63,6 +69,20 @@ def _known(value: Any) -> str | None:
     return None if value != "unknown" else "must be given (was 'unknown')"
 
 
+def _root(value: Any) -> str | None:
+    text = str(value)
+    if text != text.strip().upper() or " " in text:
+        return f"must be an upper-case root without spaces (as 'NQ' of 'NQ 12-26'), was {text!r}"
+    return None
+
+
+def _currency(value: Any) -> str | None:
+    text = str(value)
+    if len(text) != 3 or not text.isascii() or not text.isalpha() or not text.isupper():
+        return f"must be an ISO 4217 code such as USD, was {text!r}"
+    return None
+
+
 def _unit_interval(value: Any) -> str | None:
     return None if 0 <= value <= 1 else f"must be between 0 and 1, was {value}"
 
@@ -73,6 +93,15 @@ _RULES: dict[tuple[type[Any], str], _Rule] = {
     (ExecutionReported, "commission"): _not_negative,
     (ExecutionReported, "fees"): _not_negative,
     (ExecutionReported, "side"): _known,
+    (ExecutionCorrected, "quantity"): _positive,
+    (ExecutionCorrected, "price"): _positive,
+    (ExecutionCorrected, "commission"): _not_negative,
+    (ExecutionCorrected, "fees"): _not_negative,
+    (ExecutionCorrected, "side"): _known,
+    (InstrumentDefined, "tick_size"): _positive,
+    (InstrumentDefined, "point_value"): _positive,
+    (InstrumentDefined, "root"): _root,
+    (InstrumentDefined, "currency"): _currency,
     (OrderUpdated, "quantity"): _positive,
     (OrderUpdated, "filled"): _not_negative,
     (OrderUpdated, "side"): _known,
@@ -223,11 +252,20 @@ def derive_event_id(kind: str, item: Mapping[str, Any], values: Mapping[str, Any
     """A deterministic id, so a re-sent event keeps its identity.
 
     Executions: from account and NinjaTrader's execution id (a re-sent fill is the same fill
-    however it is formatted). Other events: from their full content.
+    however it is formatted). Busts: likewise (an execution is removed once). Corrections: from
+    the execution and what it was amended to, not when the amendment was seen. Other events:
+    from their full content.
     """
     if kind == "execution" and "execution_id" in values and "account" in values:
         basis = f"execution|{values['account']}|{values['execution_id']}"
         return "x-" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+    if kind == "execution_busted" and "execution_id" in values and "account" in values:
+        basis = f"busted|{values['account']}|{values['execution_id']}"
+        return "b-" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+    if kind == "execution_corrected" and "execution_id" in values and "account" in values:
+        amended = {k: v for k, v in item.items() if k not in ("ts_event", "producer", "reason")}
+        canonical = json.dumps(amended, sort_keys=True, default=str, separators=(",", ":"))
+        return "c-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
     canonical = json.dumps(item, sort_keys=True, default=str, separators=(",", ":"))
     return "e-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

@@ -30,6 +30,7 @@ from schemas.catalog import (
     RAW_ASSIGNMENTS,
     RAW_EXECUTIONS,
     RAW_HEARTBEATS,
+    RAW_INSTRUMENTS,
     RAW_MARKET,
     RAW_NT_TRADES,
     RAW_ORDERS,
@@ -42,7 +43,10 @@ from schemas.events import (
     BarClosed,
     BridgeHeartbeat,
     Event,
+    ExecutionBusted,
+    ExecutionCorrected,
     ExecutionReported,
+    InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
     SignalEmitted,
@@ -67,6 +71,8 @@ def route(event: Event) -> tuple[str, str]:
     match event:
         case (
             ExecutionReported()
+            | ExecutionCorrected()
+            | ExecutionBusted()
             | OrderUpdated()
             | PositionUpdated()
             | TradeClosed()
@@ -77,6 +83,8 @@ def route(event: Event) -> tuple[str, str]:
             return RAW_SIGNALS, f"{event.account or ''}|{event.instrument}"
         case BarClosed():
             return RAW_MARKET, event.instrument
+        case InstrumentDefined():
+            return RAW_INSTRUMENTS, event.root
         case BridgeHeartbeat():
             return RAW_HEARTBEATS, event.connection
         case VariantAssigned():
@@ -86,6 +94,8 @@ def route(event: Event) -> tuple[str, str]:
 
 _TOPICS: dict[type, str] = {
     ExecutionReported: RAW_EXECUTIONS,
+    ExecutionCorrected: RAW_EXECUTIONS,
+    ExecutionBusted: RAW_EXECUTIONS,
     OrderUpdated: RAW_ORDERS,
     PositionUpdated: RAW_POSITIONS,
     TradeClosed: DERIVED_TRADES,

@@ -33,6 +33,8 @@ DERIVED_ALERTS = "derived.alerts"
 STREAMS_ALERTS_PERFORMANCE_CHANGELOG = "streams-alerts-performance-changelog"
 STREAMS_ALERTS_HEALTH_CHANGELOG = "streams-alerts-health-changelog"
 CONTROL_SILENCES = "control.silences"
+RAW_INSTRUMENTS = "raw.instruments"
+DERIVED_RECONCILIATION = "derived.reconciliation"
 DEAD_LETTER = "dead-letter"
 
 

@@ -145,6 +145,66 @@ class ExecutionReported:
     variant: str | None = None
     signal_id: SignalId | None = None
     trade_id: TradeId | None = None
+    order_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionCorrected:
+    """An execution as the broker's back office amended it: replaces the reported one."""
+
+    envelope: Envelope
+    execution_id: ExecutionId
+    account: str
+    instrument: str
+    side: Side
+    quantity: int
+    price: Decimal
+    commission: Decimal
+    fees: Decimal
+    executed_at: datetime
+    order_id: OrderId | None = None
+    order_number: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionBusted:
+    """An execution the broker removed: it never happened."""
+
+    envelope: Envelope
+    execution_id: ExecutionId
+    account: str
+    instrument: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstrumentDefined:
+    """A contract root's specification (NinjaTrader's MasterInstrument or the CLI)."""
+
+    envelope: Envelope
+    root: str
+    instrument: str | None = None
+    name: str
+    tick_size: Decimal
+    point_value: Decimal
+    currency: str
+    exchange: str | None = None
+    session_template: str | None = None
+    instrument_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionDrift:
+    """NinjaTrader's position and the derived one disagree (or agree again: ``resolved``)."""
+
+    envelope: Envelope
+    account: str
+    instrument: str
+    reported: int
+    derived: int
+    since: datetime
+    resolved: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,6 +224,7 @@ class OrderUpdated:
     order_name: str | None = None
     strategy: str | None = None
     error: str | None = None
+    order_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +311,14 @@ class TradeClosed:
     initial_stop: Decimal | None = None
     risk: Decimal | None = None
     r_multiple: Decimal | None = None
+    revision: int = 0
+    """0 when first derived; a correction of its executions publishes the next revision."""
+    supersedes: str | None = None
+    """The event id of the revision this one replaces."""
+    correction_id: str | None = None
+    """The event id of the ExecutionCorrected or ExecutionBusted behind this revision."""
+    voided: bool = False
+    """The correction left no such trade: it no longer counts."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -554,6 +623,10 @@ Event = (
     | RegimeLabeled
     | ExperimentChanged
     | VariantAssigned
+    | ExecutionCorrected
+    | ExecutionBusted
+    | InstrumentDefined
+    | PositionDrift
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -575,6 +648,10 @@ EVENT_TYPES: dict[str, type[Any]] = {
         RegimeLabeled,
         ExperimentChanged,
         VariantAssigned,
+        ExecutionCorrected,
+        ExecutionBusted,
+        InstrumentDefined,
+        PositionDrift,
     )
 }
 """Event classes by Avro full name."""

@@ -291,12 +291,12 @@ def test_nothing_to_release_when_schemas_are_unchanged(schemas_copy: Path) -> No
 
 
 def test_release_refuses_a_field_without_default(schemas_copy: Path) -> None:
-    add_field(schemas_copy, "fillstream.ExecutionReported", {"name": "venue", "type": "string"})
+    add_field(schemas_copy, "fillstream.BarClosed", {"name": "venue", "type": "string"})
     registry = SchemaRegistry(schemas_copy)
     (pending,) = pending_releases(registry)
-    assert (pending.full_name, pending.version) == ("fillstream.ExecutionReported", 2)
+    assert (pending.full_name, pending.version) == ("fillstream.BarClosed", 2)
     (problem,) = incompatibilities(registry, pending)
-    assert problem.startswith("fillstream.ExecutionReported: v2 cannot read v1 data")
+    assert problem.startswith("fillstream.BarClosed: v2 cannot read v1 data")
     assert "venue" in problem
 
 
@@ -306,10 +306,10 @@ def test_release_writes_the_next_version_of_a_compatible_change(schemas_copy: Pa
     (pending,) = pending_releases(SchemaRegistry(schemas_copy))
     assert incompatibilities(SchemaRegistry(schemas_copy), pending) == []
     path = write_release(schemas_copy, pending)
-    assert path == schemas_copy / "released" / "fillstream.ExecutionReported" / "v2.avsc"
+    assert path == schemas_copy / "released" / "fillstream.ExecutionReported" / "v3.avsc"
     registry = SchemaRegistry(schemas_copy)
     assert pending_releases(registry) == []
-    assert [v for v, _ in registry.released("fillstream.ExecutionReported")] == [1, 2]
+    assert [v for v, _ in registry.released("fillstream.ExecutionReported")] == [1, 2, 3]
     written = json.loads(path.read_text())
     assert written["fields"][-1] == venue
     assert written["fields"][6]["type"]["logicalType"] == "decimal"  # logical types kept
