@@ -1,9 +1,10 @@
 // fillstream bridge AddOn for NinjaTrader 8: reports every execution, order change and position
 // change of the configured accounts to the fillstream bridge (POST /v1/events).
 //
-// Install: copy FillstreamBridgeAddOn.cs, FillstreamClient.cs and FillstreamSignals.cs into
-// Documents\NinjaTrader 8\bin\Custom\AddOns and compile (NinjaScript Editor, F5). Settings are in
-// Documents\NinjaTrader 8\fillstream.config (written with defaults on first start); see README.
+// Install: copy FillstreamBridgeAddOn.cs, FillstreamBars.cs, FillstreamClient.cs and
+// FillstreamSignals.cs into Documents\NinjaTrader 8\bin\Custom\AddOns and compile (NinjaScript
+// Editor, F5). Settings are in Documents\NinjaTrader 8\fillstream.config (written with defaults on
+// first start); see README.
 //
 // Event handlers only convert and enqueue; FillstreamClient posts from its own thread.
 
@@ -11,6 +12,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Reflection;
+using System.Threading;
 using NinjaTrader.Cbi;
 using NinjaTrader.Core;
 
@@ -18,10 +21,17 @@ namespace NinjaTrader.NinjaScript.AddOns
 {
     public class FillstreamBridgeAddOn : AddOnBase
     {
+        // the executions sent this session (id → what was sent), bounded. Reconnects re-fire
+        // executions (the bridge's consumers dedupe too; this saves the traffic), and it tells a
+        // back-office amendment (Operation.Update) from a repeat. An amendment of an execution
+        // evicted from it goes as a plain execution, which the bridge takes for a repeat.
+        public const int SentExecutionsCapacity = 50000;
+
         private readonly object sync = new object();
         private readonly List<Account> subscribed = new List<Account>();
-        // reconnects re-fire executions; the bridge's consumers dedupe too, this saves the traffic
-        private readonly FillstreamRecentSet seenExecutions = new FillstreamRecentSet(50000);
+        private readonly FillstreamRecentMap sentExecutions = new FillstreamRecentMap(SentExecutionsCapacity);
+        private readonly HashSet<string> definedRoots = new HashSet<string>(StringComparer.Ordinal);
+        private long skippedSod;
         private volatile FillstreamClient client;
 
         protected override void OnStateChange()
@@ -37,18 +47,35 @@ namespace NinjaTrader.NinjaScript.AddOns
                 Deactivate();
         }
 
+        /// <summary>Start-of-day statement executions not sent in the current run of them (the
+        /// count is logged and reset when the run ends).</summary>
+        public long SkippedStartOfDay
+        {
+            get { return Interlocked.Read(ref skippedSod); }
+        }
+
         private void Activate()
         {
             client = FillstreamClient.EnsureShared(delegate { return FillstreamSetup.CreateClient(Write); });
             if (client == null)
                 return;
             client.Log = Write;
+            lock (sync)
+                definedRoots.Clear();
             Account.AccountStatusUpdate += OnAccountStatusUpdate;
             List<Account> accounts;
             lock (Account.All)
                 accounts = new List<Account>(Account.All);
             foreach (Account account in accounts)
                 Subscribe(account);
+            try
+            {
+                FillstreamMarketFeed.Start();
+            }
+            catch (Exception ex)
+            {
+                Write("fillstream: the market feed did not start: " + ex.Message, FillstreamLogLevel.Error);
+            }
         }
 
         private void Deactivate()
@@ -67,6 +94,15 @@ namespace NinjaTrader.NinjaScript.AddOns
                 }
                 subscribed.Clear();
             }
+            try
+            {
+                FillstreamMarketFeed.Stop();
+            }
+            catch (Exception ex)
+            {
+                Write("fillstream: the market feed did not stop cleanly: " + ex.Message, FillstreamLogLevel.Warning);
+            }
+            ReportSkippedSod();
             client = null;
             // stops the worker thread: after a NinjaScript recompile the old assembly stays loaded
             FillstreamClient.ShutdownShared();
@@ -103,8 +139,16 @@ namespace NinjaTrader.NinjaScript.AddOns
             lock (account.Executions)
                 executions = new List<Execution>(account.Executions);
             foreach (Execution execution in executions)
-                ReportExecution(account, execution, execution.ExecutionId, execution.OrderId, execution.Price,
-                    execution.Quantity, execution.MarketPosition, execution.Time);
+            {
+                if (execution.IsSod)
+                {
+                    SkipSod(execution.ExecutionId);
+                    continue;
+                }
+                ReportExecution(account, execution, Operation.Add, execution.ExecutionId, execution.OrderId,
+                    execution.Price, execution.Quantity, execution.MarketPosition, execution.Time);
+            }
+            ReportSkippedSod();
         }
 
         private void OnAccountStatusUpdate(object sender, AccountStatusEventArgs e)
@@ -124,11 +168,17 @@ namespace NinjaTrader.NinjaScript.AddOns
         {
             try
             {
-                if (e.Execution == null || e.Operation == Operation.Remove)
+                if (e.Execution == null)
                     return;
+                if (e.IsSod || e.Execution.IsSod)
+                {
+                    SkipSod(e.ExecutionId ?? e.Execution.ExecutionId);
+                    return;
+                }
+                ReportSkippedSod();
                 // the by-value arguments, not the Execution object, which later updates change (NT8 help)
-                ReportExecution(sender as Account, e.Execution, e.ExecutionId, e.OrderId, e.Price, e.Quantity,
-                    e.MarketPosition, e.Time);
+                ReportExecution(sender as Account, e.Execution, e.Operation, e.ExecutionId, e.OrderId, e.Price,
+                    e.Quantity, e.MarketPosition, e.Time);
             }
             catch (Exception ex)
             {
@@ -136,23 +186,98 @@ namespace NinjaTrader.NinjaScript.AddOns
             }
         }
 
-        private void ReportExecution(Account account, Execution execution, string executionId, string orderId,
-            double price, int quantity, MarketPosition marketPosition, DateTime time)
+        /// <summary>Start-of-day statement executions replay fills of earlier sessions, which
+        /// were reported when they happened: counted, never sent.</summary>
+        private void SkipSod(string executionId)
+        {
+            if (Interlocked.Increment(ref skippedSod) == 1)
+                Write("fillstream: start-of-day statement executions (IsSod) are not sent, first " + executionId,
+                    FillstreamLogLevel.Information);
+        }
+
+        /// <summary>One line per run of start-of-day executions, when the run ends.</summary>
+        private void ReportSkippedSod()
+        {
+            long count = Interlocked.Exchange(ref skippedSod, 0);
+            if (count > 0)
+                Write("fillstream: " + count.ToString(CultureInfo.InvariantCulture)
+                    + " start-of-day statement executions (IsSod) were not sent", FillstreamLogLevel.Information);
+        }
+
+        private void ReportExecution(Account account, Execution execution, Operation operation, string executionId,
+            string orderId, double price, int quantity, MarketPosition marketPosition, DateTime time)
         {
             FillstreamClient current = client;
             if (current == null)
                 return;
             string accountName = FillstreamEvents.AccountName(execution.Account ?? account);
             string id = FillstreamEvents.ExecutionIdOf(accountName, execution, executionId, orderId, price, quantity, time);
-            if (!seenExecutions.Add(accountName + "|" + id))
+            string key = accountName + "|" + id;
+            if (operation == Operation.Remove)
+            {
+                lock (sync)
+                    sentExecutions.Remove(key);
+                string bust = FillstreamEvents.Busted(accountName, execution, id, current.UtcNow());
+                if (bust != null)
+                    current.EnqueueExecution(bust);
                 return;
+            }
             string problem;
-            string json = FillstreamEvents.Execution(accountName, execution, id, orderId, price, quantity, marketPosition,
-                time, FillstreamSetup.PlatformZone(), out problem);
-            if (json == null)
+            FillstreamFill fill = FillstreamEvents.Fill(accountName, execution, id, orderId, price, quantity,
+                marketPosition, time, FillstreamSetup.PlatformZone(), out problem);
+            if (fill == null)
+            {
                 Write(problem, FillstreamLogLevel.Error);
+                return;
+            }
+            string sent;
+            lock (sync)
+            {
+                sent = sentExecutions.Get(key);
+                if (sent == fill.Amendable)
+                    return; // a repeat (reconnect, backfill) or an update that changed nothing sent
+                if (sent != null && operation != Operation.Update)
+                    return; // a re-fired Add never amends
+                sentExecutions.Put(key, fill.Amendable);
+            }
+            DefineInstrument(current, execution.Instrument);
+            if (sent == null)
+                current.EnqueueExecution(FillstreamEvents.Execution(fill, SignalLink(execution)));
             else
-                current.EnqueueExecution(json);
+                current.EnqueueExecution(FillstreamEvents.Corrected(fill, current.UtcNow()));
+        }
+
+        private FillstreamLink SignalLink(Execution execution)
+        {
+            try
+            {
+                return FillstreamSignals.LinkFor(execution);
+            }
+            catch (Exception ex)
+            {
+                Write("fillstream: no signal link for execution " + execution.ExecutionId + ": " + ex.Message,
+                    FillstreamLogLevel.Warning);
+                return null;
+            }
+        }
+
+        /// <summary>An "instrument" event the first time this session sees the instrument's root.</summary>
+        private void DefineInstrument(FillstreamClient current, Instrument instrument)
+        {
+            if (instrument == null || instrument.MasterInstrument == null)
+                return;
+            string root = instrument.MasterInstrument.Name ?? "";
+            lock (sync)
+            {
+                if (!definedRoots.Add(root))
+                    return;
+            }
+            string problem;
+            string json = FillstreamEvents.InstrumentDefined(instrument, current.UtcNow(), out problem);
+            if (json == null)
+                Write(problem, FillstreamLogLevel.Warning);
+            else
+                current.Enqueue(json);
         }
 
         private void OnOrderUpdate(object sender, OrderEventArgs e)
@@ -165,9 +290,12 @@ namespace NinjaTrader.NinjaScript.AddOns
                 string problem;
                 string json = FillstreamEvents.Order(sender as Account, e, FillstreamSetup.PlatformZone(), current.UtcNow(), out problem);
                 if (json == null)
+                {
                     Write(problem, FillstreamLogLevel.Warning);
-                else
-                    current.Enqueue(json);
+                    return;
+                }
+                DefineInstrument(current, e.Order.Instrument);
+                current.Enqueue(json);
             }
             catch (Exception ex)
             {
@@ -185,9 +313,16 @@ namespace NinjaTrader.NinjaScript.AddOns
                 string problem;
                 string json = FillstreamEvents.Position(sender as Account, e, current.UtcNow(), out problem);
                 if (json == null)
+                {
                     Write(problem, FillstreamLogLevel.Warning);
-                else
-                    current.Enqueue(json);
+                    return;
+                }
+                Position position = e.Position;
+                DefineInstrument(current, position.Instrument);
+                current.Enqueue(json);
+                // the feed follows the instruments with an open position (it only starts or stops a request)
+                FillstreamMarketFeed.OnPositionChanged(position.Account ?? sender as Account, position.Instrument,
+                    FillstreamEvents.MarketPositionOf(e));
             }
             catch (Exception ex)
             {
@@ -205,11 +340,89 @@ namespace NinjaTrader.NinjaScript.AddOns
         }
     }
 
+    /// <summary>A bounded map that forgets its oldest keys first.</summary>
+    public sealed class FillstreamRecentMap
+    {
+        private readonly int capacity;
+        private readonly Dictionary<string, string> values = new Dictionary<string, string>(StringComparer.Ordinal);
+        private readonly Queue<string> order = new Queue<string>();
+
+        public FillstreamRecentMap(int capacity)
+        {
+            this.capacity = Math.Max(1, capacity);
+        }
+
+        public int Count
+        {
+            get { return values.Count; }
+        }
+
+        /// <summary>The value kept for <paramref name="key"/>, or null.</summary>
+        public string Get(string key)
+        {
+            string value;
+            return values.TryGetValue(key, out value) ? value : null;
+        }
+
+        public void Put(string key, string value)
+        {
+            if (!values.ContainsKey(key))
+            {
+                order.Enqueue(key);
+                while (order.Count > capacity)
+                    values.Remove(order.Dequeue());
+            }
+            values[key] = value;
+        }
+
+        /// <summary>Forgets the key (its place in the eviction order goes when it comes up).</summary>
+        public void Remove(string key)
+        {
+            values.Remove(key);
+        }
+    }
+
+    /// <summary>An execution as the bridge receives it, validated; <see cref="Amendable"/> is
+    /// what a back-office amendment may change, to tell an amendment from a repeat.</summary>
+    public sealed class FillstreamFill
+    {
+        public string Account;
+        public string ExecutionId;
+        public string Instrument;
+        public string Side;
+        public int Quantity;
+        public string Price;
+        public string Commission;
+        public string Fees;
+        public DateTime ExecutedAt;
+        public string OrderId;
+        public string OrderNumber;
+        public string OrderName;
+        public string PositionEffect;
+        public string Strategy;
+
+        public string Amendable
+        {
+            get
+            {
+                return string.Join("|", new[]
+                {
+                    Side, Quantity.ToString(CultureInfo.InvariantCulture), Price, Commission, Fees,
+                    ExecutedAt.Ticks.ToString(CultureInfo.InvariantCulture), OrderId ?? "", OrderNumber ?? "",
+                });
+            }
+        }
+    }
+
     /// <summary>NinjaTrader's account updates → the bridge's event JSON. Each returns null and
     /// names the problem when the bridge would reject the event, so one bad event never costs a
     /// whole batch.</summary>
     public static class FillstreamEvents
     {
+        // Execution.Fee is in NinjaTrader 8.1 but not in its documentation: read by reflection so
+        // the AddOn compiles (and sends fees 0) on builds without it
+        private static readonly PropertyInfo FeeProperty = DoubleProperty(typeof(Execution), "Fee");
+
         public static string AccountName(Account account)
         {
             return account == null ? "" : account.Name ?? "";
@@ -229,18 +442,21 @@ namespace NinjaTrader.NinjaScript.AddOns
                 FillstreamJson.Decimal(price));
         }
 
-        public static string Execution(string accountName, Execution execution, string executionId, string orderId,
+        /// <summary>The execution's fields as the bridge takes them, or null with the reason.</summary>
+        public static FillstreamFill Fill(string accountName, Execution execution, string executionId, string orderId,
             double price, int quantity, MarketPosition marketPosition, DateTime time, TimeZoneInfo platformZone,
             out string problem)
         {
             string instrument = InstrumentName(execution.Instrument);
             string priceText = FillstreamJson.Decimal(price);
-            double commission = double.IsNaN(execution.Commission) || double.IsInfinity(execution.Commission) ? 0 : execution.Commission;
+            double commission = Finite(execution.Commission);
+            double fees = Finite(FeeOf(execution));
             Order order = execution.Order;
             problem = Missing("execution " + executionId, accountName, instrument)
                 ?? Positive("execution " + executionId, quantity)
                 ?? (priceText == null || price <= 0 ? "execution " + executionId + ": price must be positive, was " + price.ToString(CultureInfo.InvariantCulture) : null)
-                ?? (commission < 0 ? "execution " + executionId + ": commission must not be negative, was " + commission.ToString(CultureInfo.InvariantCulture) : null);
+                ?? (commission < 0 ? "execution " + executionId + ": commission must not be negative, was " + commission.ToString(CultureInfo.InvariantCulture) : null)
+                ?? (fees < 0 ? "execution " + executionId + ": fees must not be negative, was " + fees.ToString(CultureInfo.InvariantCulture) : null);
             if (problem != null)
                 return null;
             string side = order != null ? Side(order.OrderAction) : Side(marketPosition);
@@ -249,19 +465,80 @@ namespace NinjaTrader.NinjaScript.AddOns
                 problem = "execution " + executionId + ": no side (no order and market position " + marketPosition + ")";
                 return null;
             }
-            return Envelope("execution", FillstreamTime.ToUtc(time, platformZone))
+            return new FillstreamFill
+            {
+                Account = accountName,
+                ExecutionId = executionId,
+                Instrument = instrument,
+                Side = side,
+                Quantity = quantity,
+                Price = priceText,
+                Commission = FillstreamJson.Decimal(commission),
+                Fees = FillstreamJson.Decimal(fees),
+                ExecutedAt = FillstreamTime.ToUtc(time, platformZone),
+                OrderId = !string.IsNullOrEmpty(orderId) ? orderId : order != null ? order.OrderId : execution.OrderId,
+                OrderNumber = OrderNumber(order),
+                OrderName = execution.Name,
+                PositionEffect = PositionEffect(execution),
+                Strategy = StrategyName(order),
+            };
+        }
+
+        /// <summary>An "execution" event; <paramref name="link"/> (may be null) names the signal
+        /// behind it, and the strategy when the order names none.</summary>
+        public static string Execution(FillstreamFill fill, FillstreamLink link)
+        {
+            string strategy = fill.Strategy ?? (link == null ? null : link.Strategy);
+            return Envelope("execution", fill.ExecutedAt)
+                .String("execution_id", fill.ExecutionId)
+                .String("account", fill.Account)
+                .String("instrument", fill.Instrument)
+                .String("side", fill.Side)
+                .Integer("quantity", fill.Quantity)
+                .Decimal("price", fill.Price)
+                .Decimal("commission", fill.Commission)
+                .Decimal("fees", fill.Fees)
+                .String("order_id", fill.OrderId)
+                .String("order_number", fill.OrderNumber)
+                .String("order_name", fill.OrderName)
+                .String("position_effect", fill.PositionEffect)
+                .String("strategy", strategy)
+                .String("signal_id", link == null ? null : link.SignalId)
+                .String("variant", link == null ? null : link.Variant)
+                .String("trade_id", link == null ? null : link.TradeId)
+                .ToString();
+        }
+
+        /// <summary>An "execution_corrected" event: the back office amended an execution already
+        /// sent; ts_event is when the amendment arrived, executed_at the fill's own time.</summary>
+        public static string Corrected(FillstreamFill fill, DateTime utcNow)
+        {
+            return Envelope("execution_corrected", utcNow)
+                .String("execution_id", fill.ExecutionId)
+                .String("account", fill.Account)
+                .String("instrument", fill.Instrument)
+                .String("side", fill.Side)
+                .Integer("quantity", fill.Quantity)
+                .Decimal("price", fill.Price)
+                .Decimal("commission", fill.Commission)
+                .Decimal("fees", fill.Fees)
+                .String("executed_at", FillstreamJson.Timestamp(fill.ExecutedAt))
+                .String("order_id", fill.OrderId)
+                .String("order_number", fill.OrderNumber)
+                .ToString();
+        }
+
+        /// <summary>An "execution_busted" event (ExecutionUpdate with Operation.Remove), or null
+        /// when the execution names no account or instrument.</summary>
+        public static string Busted(string accountName, Execution execution, string executionId, DateTime utcNow)
+        {
+            string instrument = InstrumentName(execution.Instrument);
+            if (Missing("execution " + executionId, accountName, instrument) != null)
+                return null;
+            return Envelope("execution_busted", utcNow)
                 .String("execution_id", executionId)
                 .String("account", accountName)
                 .String("instrument", instrument)
-                .String("side", side)
-                .Integer("quantity", quantity)
-                .Decimal("price", priceText)
-                .Decimal("commission", FillstreamJson.Decimal(commission))
-                .Decimal("fees", "0")
-                .String("order_id", !string.IsNullOrEmpty(orderId) ? orderId : order != null ? order.OrderId : execution.OrderId)
-                .String("order_name", execution.Name)
-                .String("position_effect", PositionEffect(execution))
-                .String("strategy", StrategyName(order))
                 .ToString();
         }
 
@@ -287,6 +564,7 @@ namespace NinjaTrader.NinjaScript.AddOns
                 error = string.IsNullOrEmpty(e.Comment) ? e.Error.ToString() : e.Error + ": " + e.Comment;
             return Envelope("order", time)
                 .String("order_id", orderId)
+                .String("order_number", OrderNumber(order))
                 .String("account", accountName)
                 .String("instrument", instrument)
                 .String("side", Side(order.OrderAction))
@@ -303,6 +581,13 @@ namespace NinjaTrader.NinjaScript.AddOns
                 .ToString();
         }
 
+        /// <summary>The position after the update: flat when NinjaTrader removes the position
+        /// (Operation.Remove still carries the last direction).</summary>
+        public static MarketPosition MarketPositionOf(PositionEventArgs e)
+        {
+            return e.Operation == Operation.Remove ? MarketPosition.Flat : e.MarketPosition;
+        }
+
         /// <summary>PositionEventArgs carries no time: ts_event is when the update arrived.</summary>
         public static string Position(Account sender, PositionEventArgs e, DateTime utcNow, out string problem)
         {
@@ -312,21 +597,111 @@ namespace NinjaTrader.NinjaScript.AddOns
                 problem = "position update without a position";
                 return null;
             }
+            MarketPosition marketPosition = MarketPositionOf(e);
+            bool flat = marketPosition == MarketPosition.Flat;
             string accountName = AccountName(position.Account ?? sender);
             string instrument = InstrumentName(position.Instrument);
-            string averagePrice = FillstreamJson.Decimal(e.MarketPosition == MarketPosition.Flat ? 0 : e.AveragePrice);
+            string averagePrice = FillstreamJson.Decimal(flat ? 0 : e.AveragePrice);
             problem = Missing("position", accountName, instrument)
-                ?? (e.Quantity < 0 ? "position " + instrument + ": quantity must not be negative, was " + e.Quantity : null)
+                ?? (!flat && e.Quantity < 0 ? "position " + instrument + ": quantity must not be negative, was " + e.Quantity : null)
                 ?? (averagePrice == null ? "position " + instrument + ": average price is not a number" : null);
             if (problem != null)
                 return null;
             return Envelope("position", utcNow)
                 .String("account", accountName)
                 .String("instrument", instrument)
-                .String("market_position", MarketPositionName(e.MarketPosition))
-                .Integer("quantity", e.MarketPosition == MarketPosition.Flat ? 0 : e.Quantity)
+                .String("market_position", MarketPositionName(marketPosition))
+                .Integer("quantity", flat ? 0 : e.Quantity)
                 .Decimal("average_price", averagePrice)
                 .ToString();
+        }
+
+        /// <summary>An "instrument" event from the instrument's MasterInstrument, or null with the
+        /// reason when the bridge would refuse it.</summary>
+        public static string InstrumentDefined(Instrument instrument, DateTime utcNow, out string problem)
+        {
+            MasterInstrument master = instrument.MasterInstrument;
+            string root = master.Name ?? "";
+            string tickSize = PositivePrice(master.TickSize);
+            string pointValue = PositivePrice(master.PointValue);
+            string currency = CurrencyCode(master.Currency);
+            problem = root.Length == 0 || root != root.Trim().ToUpperInvariant() || root.Contains(" ")
+                ? "instrument " + InstrumentName(instrument) + ": root must be upper case without spaces, was \"" + root + "\""
+                : tickSize == null ? "instrument " + root + ": tick size must be positive"
+                : pointValue == null ? "instrument " + root + ": point value must be positive"
+                : currency == null ? "instrument " + root + ": no ISO code for currency " + master.Currency
+                : null;
+            if (problem != null)
+                return null;
+            string tradingHours = null;
+            if (master.TradingHours != null)
+                tradingHours = master.TradingHours.Name;
+            return Envelope("instrument", utcNow)
+                .String("root", root)
+                .String("instrument", InstrumentName(instrument))
+                .String("name", string.IsNullOrEmpty(master.Description) ? root : master.Description)
+                .Decimal("tick_size", tickSize)
+                .Decimal("point_value", pointValue)
+                .String("currency", currency)
+                .String("exchange", instrument.Exchange == Exchange.Default ? null : instrument.Exchange.ToString())
+                .String("session_template", tradingHours)
+                .String("instrument_type", InstrumentTypeName(master.InstrumentType))
+                .ToString();
+        }
+
+        /// <summary>NinjaTrader's Currency as its ISO 4217 code; null for one without.</summary>
+        public static string CurrencyCode(Currency currency)
+        {
+            switch (currency)
+            {
+                case Currency.AustralianDollar: return "AUD";
+                case Currency.BritishPound: return "GBP";
+                case Currency.CanadianDollar: return "CAD";
+                case Currency.Euro: return "EUR";
+                case Currency.HongKongDollar: return "HKD";
+                case Currency.JapaneseYen: return "JPY";
+                case Currency.SwissFranc: return "CHF";
+                case Currency.UsDollar: return "USD";
+                case Currency.KoreanWon: return "KRW";
+                case Currency.IndianRupee: return "INR";
+                case Currency.SwedishKrona: return "SEK";
+                case Currency.MexicanPeso: return "MXN";
+                case Currency.BrazilianReal: return "BRL";
+                case Currency.SingaporeDollar: return "SGD";
+                case Currency.ChinaYuan: return "CNY";
+                case Currency.MalaysiaRinggit: return "MYR";
+                case Currency.ThailandBaht: return "THB";
+                case Currency.TaiwanNewDollar: return "TWD";
+                case Currency.NewZealandDollar: return "NZD";
+                case Currency.SouthAfricanRand: return "ZAR";
+                case Currency.CzechRepublicKoruna: return "CZK";
+                case Currency.NorwayKrone: return "NOK";
+                case Currency.DenmarkKrone: return "DKK";
+                case Currency.HungaryForint: return "HUF";
+                case Currency.PolandZloty: return "PLN";
+                case Currency.TurkeyLira: return "TRY";
+                case Currency.IsraeliShekel: return "ILS";
+                case Currency.RussiaRuble: return "RUB";
+                case Currency.SaudiRiyal: return "SAR";
+                default: return null;
+            }
+        }
+
+        /// <summary>"future", "stock", …, "crypto_currency"; null for Unknown.</summary>
+        public static string InstrumentTypeName(InstrumentType type)
+        {
+            switch (type)
+            {
+                case InstrumentType.Future: return "future";
+                case InstrumentType.Stock: return "stock";
+                case InstrumentType.Index: return "index";
+                case InstrumentType.Option: return "option";
+                case InstrumentType.Forex: return "forex";
+                case InstrumentType.Cfd: return "cfd";
+                case InstrumentType.Spread: return "spread";
+                case InstrumentType.CryptoCurrency: return "crypto_currency";
+                default: return null;
+            }
         }
 
         /// <summary>Buy and BuyToCover buy; Sell and SellShort sell.</summary>
@@ -414,8 +789,8 @@ namespace NinjaTrader.NinjaScript.AddOns
             return null;
         }
 
-        /// <summary>The NinjaScript strategy that submitted the order; null for manual, ATM and
-        /// broker-side orders.</summary>
+        /// <summary>The NinjaScript strategy that submitted the order; null for manual and
+        /// broker-side orders, and for ATM orders (GetOwnerStrategy returns their AtmStrategy).</summary>
         public static string StrategyName(Order order)
         {
             if (order == null)
@@ -423,11 +798,55 @@ namespace NinjaTrader.NinjaScript.AddOns
             try
             {
                 StrategyBase strategy = order.GetOwnerStrategy();
-                return strategy == null ? null : strategy.Name;
+                return strategy == null || strategy is AtmStrategy ? null : strategy.Name;
             }
             catch (Exception)
             {
                 return null;
+            }
+        }
+
+        /// <summary>Order.Id in decimal digits: NinjaTrader's own number for the order, which
+        /// stays while OrderId ("not a unique value and can change") may not.</summary>
+        public static string OrderNumber(Order order)
+        {
+            return order == null ? null : order.Id.ToString(CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>Execution.Fee where this NinjaTrader has it, else 0.</summary>
+        public static double FeeOf(Execution execution)
+        {
+            return ReadDouble(FeeProperty, execution);
+        }
+
+        /// <summary>The public readable double property <paramref name="name"/> of
+        /// <paramref name="type"/>, or null when it has none.</summary>
+        public static PropertyInfo DoubleProperty(Type type, string name)
+        {
+            try
+            {
+                PropertyInfo property = type.GetProperty(name, BindingFlags.Public | BindingFlags.Instance);
+                return property != null && property.CanRead && property.PropertyType == typeof(double)
+                    && property.GetIndexParameters().Length == 0 ? property : null;
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>The property's value on <paramref name="target"/>; 0 when there is no property.</summary>
+        public static double ReadDouble(PropertyInfo property, object target)
+        {
+            if (property == null || target == null)
+                return 0;
+            try
+            {
+                return (double)property.GetValue(target, null);
+            }
+            catch (Exception)
+            {
+                return 0;
             }
         }
 
@@ -443,6 +862,11 @@ namespace NinjaTrader.NinjaScript.AddOns
                 .String("ts_event", FillstreamJson.Timestamp(utc))
                 .String("source", "live")
                 .String("producer", FillstreamClient.Producer);
+        }
+
+        private static double Finite(double value)
+        {
+            return double.IsNaN(value) || double.IsInfinity(value) ? 0 : value;
         }
 
         private static string PositivePrice(double price)

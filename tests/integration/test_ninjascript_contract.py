@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from bridge.parsing import EVENT_CLASSES
 from core.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import (
@@ -22,6 +23,7 @@ from schemas.events import (
     BridgeHeartbeat,
     Event,
     ExecutionReported,
+    InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
     SignalEmitted,
@@ -39,6 +41,9 @@ TOPICS = {
     "signal": "raw.signals",
     "bar": "raw.market",
     "heartbeat": "raw.heartbeats",
+    "execution_corrected": "raw.executions",  # behind the execution it amends
+    "execution_busted": "raw.executions",
+    "instrument": "raw.instruments",
 }
 
 
@@ -101,8 +106,12 @@ def logged(settings: Settings, topic: str, expected: int) -> list[Event]:
 
 
 def logged_by_type(settings: Settings) -> dict[str, list[Event]]:
-    expected = Counter(event["type"] for event in golden_events())
-    return {kind: logged(settings, TOPICS[kind], expected[kind]) for kind in TOPICS}
+    expected = Counter(TOPICS[event["type"]] for event in golden_events())
+    by_topic = {topic: logged(settings, topic, expected[topic]) for topic in set(TOPICS.values())}
+    return {
+        kind: [e for e in by_topic[topic] if isinstance(e, EVENT_CLASSES[kind])]
+        for kind, topic in TOPICS.items()
+    }
 
 
 def assert_golden_contents(by_type: dict[str, list[Event]]) -> None:
@@ -130,7 +139,13 @@ def assert_golden_contents(by_type: dict[str, list[Event]]) -> None:
     assert rejected.error is not None and rejected.error.startswith("OrderRejected: ")
 
     positions = [e for e in by_type["position"] if isinstance(e, PositionUpdated)]
-    assert Counter(p.market_position for p in positions) == {"long": 3, "short": 1, "flat": 2}
+    assert Counter(p.market_position for p in positions) == Counter(
+        e["market_position"] for e in sent if e["type"] == "position"
+    )
+    assert len(by_type["execution_corrected"]) == len(by_type["execution_busted"]) == 1
+    assert {i.root for i in by_type["instrument"] if isinstance(i, InstrumentDefined)} == {
+        "NQ", "ES", "FDAX"
+    }  # fmt: skip
 
     signals: dict[str, SignalEmitted] = {
         e.signal_id: e for e in by_type["signal"] if isinstance(e, SignalEmitted)

@@ -1,49 +1,99 @@
 // Just enough of the NinjaTrader 8 API for mcs to type-check bridge/ninjatrader/*.cs and for the
-// golden harness to drive the AddOn. Names and shapes follow the NT8 Help Guide (account_class,
-// executionupdate, orderupdate, positionupdate, log) and the reflection listings in
-// matdev83/ninjatrader-autodocs (Account, Execution, ExecutionEventArgs, Order, OrderEventArgs,
-// Position, PositionEventArgs, AccountStatusEventArgs, OrderState, OrderType, OrderAction).
-// Members marked "stub only" do not exist in NinjaTrader; only the harness uses them.
+// golden harness to drive the AddOn. Every type, member and enum value here is in
+// tests/ninjatrader/api-listing.txt (reflection listings of NinjaTrader 8.1, with a supplement from
+// the Help Guide for the events and types those listings omit) with the same type and signature;
+// tests/unit/bridge/test_ninjatrader_stubs.py checks it. Members the harness alone needs are marked
+// [StubOnly]: they do not exist in NinjaTrader, and bridge/ninjatrader/*.cs must not use them.
+// NinjaTraderStrategyStubs.cs declares the strategy and bars side of the API.
 
 using System;
 using System.Collections.ObjectModel;
 using System.IO;
 
+namespace FillstreamStubs
+{
+    /// <summary>Marks a stub type or member that NinjaTrader does not have (harness plumbing);
+    /// the listing check skips it.</summary>
+    [AttributeUsage(AttributeTargets.All)]
+    public sealed class StubOnlyAttribute : Attribute
+    {
+    }
+}
+
 namespace NinjaTrader.Cbi
 {
-    public enum MarketPosition { Flat, Long, Short }
+    using FillstreamStubs;
 
-    public enum OrderAction { Buy, BuyToCover, Sell, SellShort }
+    public enum MarketPosition { Long = 0, Short = 1, Flat = 2 }
+
+    public enum OrderAction { Buy = 0, BuyToCover = 1, Sell = 2, SellShort = 3 }
 
     public enum OrderState
     {
-        Accepted, Cancelled, Filled, Initialized, PartFilled, CancelSubmitted, ChangeSubmitted, Submitted,
-        TriggerPending, Rejected, Working, CancelPending, ChangePending, Suspended, AcceptedByRisk, Unknown
+        Accepted = 0, Cancelled = 1, Filled = 2, Initialized = 3, PartFilled = 4, CancelSubmitted = 5,
+        ChangeSubmitted = 6, Submitted = 7, TriggerPending = 8, Rejected = 9, Working = 10, CancelPending = 11,
+        ChangePending = 12, Suspended = 13, AcceptedByRisk = 50, Unknown = 99
     }
 
-    public enum OrderType { Limit, Market, MIT, StopLimit, StopMarket, Unknown }
+    public enum OrderType { Limit = 0, Market = 1, MIT = 2, StopLimit = 3, StopMarket = 4, Unknown = 99 }
 
-    public enum Operation { Add, Update, Remove }
+    public enum Operation { Add = 0, Update = 1, Remove = 2 }
 
     public enum ErrorCode
     {
-        NoError, LoginFailed, OrderRejected, UnableToCancelOrder, UnableToChangeOrder, UnableToSubmitOrder,
-        UserAbort, Panic, ServerConnectionIsBroken, InvalidInstrument, NotEnoughMargin
+        NoError = 0, LogOnFailed = 1, OrderRejected = 3, UnableToCancelOrder = 5, UnableToChangeOrder = 6,
+        UnableToSubmitOrder = 7, UserAbort = 8, OrderRejectedByRisk = 9, LoginExpired = 10, Panic = 18
     }
 
-    public enum ConnectionStatus { Connected, Connecting, ConnectionLost, Disconnected, Disconnecting }
+    public enum ConnectionStatus { Disconnected = 0, Disconnecting = 1, ConnectionLost = 2, Connected = 3, Connecting = 4 }
 
-    public enum LogLevel { Alert, Error, Information, Warning }
+    public enum LogLevel { Alert = 0, Information = 1, Warning = 2, Error = 3 }
+
+    public enum Currency
+    {
+        AustralianDollar = 0, BritishPound = 1, CanadianDollar = 2, Euro = 3, HongKongDollar = 4,
+        JapaneseYen = 5, SwissFranc = 6, UsDollar = 7, KoreanWon = 8, IndianRupee = 9, SwedishKrona = 10,
+        MexicanPeso = 11, BrazilianReal = 12, SingaporeDollar = 13, ChinaYuan = 14, MalaysiaRinggit = 15,
+        ThailandBaht = 16, TaiwanNewDollar = 17, NewZealandDollar = 18, SouthAfricanRand = 19,
+        CzechRepublicKoruna = 20, NorwayKrone = 21, DenmarkKrone = 22, HungaryForint = 23, PolandZloty = 24,
+        TurkeyLira = 25, IsraeliShekel = 26, RussiaRuble = 27, SaudiRiyal = 28
+    }
+
+    public enum InstrumentType
+    {
+        Future = 0, Stock = 1, Index = 2, Option = 3, Forex = 4, Cfd = 5, Spread = 6, CryptoCurrency = 7,
+        Unknown = 99
+    }
+
+    public enum Exchange
+    {
+        Ace = 0, Amex = 1, Arca = 2, Belfox = 3, Bse = 4, Box = 5, Brut = 6, BTrade = 7, Cfe = 8, Default = 9,
+        ECbot = 10, Eurex = 11, EurexSW = 12, EurexUS = 13, Fta = 14, Hkfe = 15, IBIdeal = 16, IBTmbr = 17,
+        IBVwap = 18, Idem = 19, Inca = 20, Ise = 21, Island = 22, Globex = 23, Liffe = 24, Lse = 25, Me = 26,
+        Meff = 27, Monep = 28, Nnm = 29, Nqlx = 30, Nscm = 31, Nymex = 32, Nyse = 33, Oes = 34, One = 35,
+        Opra = 36, Ose = 37, OtcBB = 38, Phlx = 39, Pse = 40, Redi = 41, SDot = 42, Sfe = 43, Sfx = 44,
+        Sgx = 45, Snfe = 46, Soes = 47, Swb = 48, Swx = 49, Tse = 50, Tsx = 51, TsxV = 52, VirtX = 53,
+        Xetra = 54, IBIdealPro = 55, Nybot = 56, Cboe = 57, Nasdaq = 58, Caes = 59, Ipe = 60, Matif = 61,
+        BrokerTec = 62, ClearPort = 63, Kse = 64, LiffeCommodities = 65, Aeb = 66, Asx = 67, Ice = 68,
+        Aex = 69, Nse = 70, Bvme = 72, Hkex = 73, Sbf = 74, Bm = 75, Vse = 76, Sfb = 77, Omx = 78, Mexi = 79,
+        Bovespa = 80, Czce = 81, Dce = 82, Shfe = 83, Shse = 84, Szse = 85, Tadawul = 86, Gdax = 87,
+        FairX = 88
+    }
 
     public class MasterInstrument
     {
+        public Currency Currency { get; set; }
+        public string Description { get; set; }
+        public InstrumentType InstrumentType { get; set; }
         public string Name { get; set; }
         public double PointValue { get; set; }
         public double TickSize { get; set; }
+        public NinjaTrader.Data.TradingHours TradingHours { get; set; }
     }
 
-    public class Instrument
+    public partial class Instrument
     {
+        public Exchange Exchange { get; set; }
         public string FullName { get; set; }
         public MasterInstrument MasterInstrument { get; set; }
     }
@@ -110,7 +160,8 @@ namespace NinjaTrader.Cbi
             if (handler != null) handler(this, e);
         }
 
-        /// <summary>Stub only: how many handlers are subscribed to the three update events.</summary>
+        /// <summary>How many handlers are subscribed to the three update events.</summary>
+        [StubOnly]
         public int SubscriberCount
         {
             get
@@ -119,7 +170,8 @@ namespace NinjaTrader.Cbi
             }
         }
 
-        /// <summary>Stub only: handlers of the static AccountStatusUpdate event.</summary>
+        /// <summary>Handlers of the static AccountStatusUpdate event.</summary>
+        [StubOnly]
         public static int StatusSubscriberCount
         {
             get { return Count(AccountStatusUpdate); }
@@ -142,6 +194,7 @@ namespace NinjaTrader.Cbi
         public int BarsInProgress { get; set; }
         public double Commission { get; set; }
         public string ExecutionId { get; set; }
+        /// <summary>In the 8.1 listing but not in the Help Guide: the AddOn reads it by reflection.</summary>
         public double Fee { get; set; }
         public Instrument Instrument { get; set; }
         public bool IsEntry { get; set; }
@@ -177,7 +230,8 @@ namespace NinjaTrader.Cbi
         public double StopPrice { get; set; }
         public DateTime Time { get; set; }
 
-        /// <summary>Stub only: what GetOwnerStrategy returns.</summary>
+        /// <summary>What GetOwnerStrategy returns.</summary>
+        [StubOnly]
         public NinjaTrader.NinjaScript.StrategyBase OwnerStrategy { get; set; }
 
         public NinjaTrader.NinjaScript.StrategyBase GetOwnerStrategy()
@@ -197,6 +251,7 @@ namespace NinjaTrader.Cbi
 
     public class ExecutionEventArgs : EventArgs
     {
+        public Exchange Exchange { get; set; }
         public Execution Execution { get; set; }
         public string ExecutionId { get; set; }
         public bool IsSod { get; set; }
@@ -242,8 +297,22 @@ namespace NinjaTrader.Cbi
     }
 }
 
+namespace NinjaTrader.Data
+{
+    /// <summary>Partial: NinjaTraderStrategyStubs.cs may declare more of it.</summary>
+    public partial class TradingHours
+    {
+        public string Name { get; set; }
+    }
+}
+
 namespace NinjaTrader.Core
 {
+    using FillstreamStubs;
+
+    /// <summary>What Globals.GeneralOptions returns (Tools > Options > General). The listing has
+    /// no name for its type: code reaches it only through Globals.GeneralOptions.</summary>
+    [StubOnly]
     public class GeneralOptions
     {
         public TimeZoneInfo TimeZoneInfo { get; set; }
@@ -254,11 +323,12 @@ namespace NinjaTrader.Core
         private static readonly GeneralOptions generalOptions = new GeneralOptions { TimeZoneInfo = TimeZoneInfo.Utc };
         private static string userDataDir = Path.GetTempPath();
 
-        /// <summary>Documents\NinjaTrader 8\ on a real installation (with the trailing separator).</summary>
+        /// <summary>Documents\NinjaTrader 8\ on a real installation (with the trailing separator);
+        /// the setter is the harness's.</summary>
         public static string UserDataDir
         {
             get { return userDataDir; }
-            set { userDataDir = value; } // stub only
+            set { userDataDir = value; }
         }
 
         /// <summary>Tools > Options > General; TimeZoneInfo is the platform time zone.</summary>
@@ -271,11 +341,13 @@ namespace NinjaTrader.Core
 
 namespace NinjaTrader.NinjaScript
 {
+    using FillstreamStubs;
     using NinjaTrader.Cbi;
 
     public enum State
     {
-        SetDefaults, Configure, Active, DataLoaded, Historical, Transition, Realtime, Terminated, Finalized
+        Undefined = 0, SetDefaults = 1, Configure = 2, Active = 3, DataLoaded = 4, Historical = 5,
+        Transition = 6, Realtime = 7, Terminated = 8, Finalized = 9
     }
 
     public abstract class NinjaScript
@@ -295,25 +367,30 @@ namespace NinjaTrader.NinjaScript
 
         public void Print(object value)
         {
-            Action<string> sink = PrintSink; // stub only: the harness collects the Output window
+            Action<string> sink = PrintSink;
             if (sink != null) sink(Convert.ToString(value));
         }
 
         public void Log(string message, LogLevel logLevel)
         {
-            Action<string> sink = LogSink; // stub only: the harness collects the Log tab
+            Action<string> sink = LogSink;
             if (sink != null) sink(logLevel + ": " + message);
         }
 
-        /// <summary>Stub only.</summary>
+        /// <summary>The harness collects the Output window here.</summary>
+        [StubOnly]
         public static Action<string> PrintSink;
-        /// <summary>Stub only.</summary>
+        /// <summary>The harness collects the Log tab here.</summary>
+        [StubOnly]
         public static Action<string> LogSink;
     }
 
-    public abstract class NinjaScriptBase : NinjaScript { }
+    public abstract partial class NinjaScriptBase : NinjaScript { }
 
     public abstract class AddOnBase : NinjaScript { }
 
-    public abstract class StrategyBase : NinjaScriptBase { }
+    public abstract partial class StrategyBase : NinjaScriptBase { }
+
+    /// <summary>What Order.GetOwnerStrategy returns for an order of an ATM strategy.</summary>
+    public class AtmStrategy : StrategyBase { }
 }

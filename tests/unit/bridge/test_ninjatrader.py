@@ -14,7 +14,10 @@ from schemas.events import (
     BarClosed,
     BridgeHeartbeat,
     Event,
+    ExecutionBusted,
+    ExecutionCorrected,
     ExecutionReported,
+    InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
     SignalEmitted,
@@ -23,13 +26,21 @@ from tests.fixtures import ninjascript
 
 NOW = datetime(2026, 9, 22, 22, 0, tzinfo=UTC)
 SCENARIOS = {
+    "atm_order",
     "bar",
+    "execution_amended",
+    "execution_removed",
     "executions_entry_exit_partial",
+    "fee_by_reflection",
     "heartbeat",
+    "instrument_defined",
     "order_lifecycle",
+    "order_number",
+    "position_removed",
     "position_update",
     "reversal",
     "signal_with_features",
+    "sod_filtered",
 }
 
 
@@ -73,6 +84,11 @@ def test_every_golden_file_passes_the_bridge_validation(name: str) -> None:
     assert events
     assert {e.envelope.producer for e in events} == {"fillstream-nt8-addon/0.1.0"}
     assert {e.envelope.source for e in events} == {"live"}
+
+
+def raw(name: str) -> list[dict[str, object]]:
+    body: list[dict[str, object]] = loads((ninjascript.GOLDEN / f"{name}.json").read_bytes())
+    return body
 
 
 def test_partial_fills_are_separate_executions_and_a_refired_one_is_sent_once() -> None:
@@ -162,3 +178,103 @@ def test_signals_bars_and_heartbeats_keep_their_optional_fields_exact() -> None:
         ("nt8-harness", ("Apex-12345", "Sim101"), 1, 0),
         ("nt8-harness", ("Apex-12345", "Sim101"), 2, 1),
     ]
+
+
+def test_an_instrument_is_defined_once_per_root_before_its_first_event() -> None:
+    events = golden("instrument_defined")
+    assert [type(e).__name__ for e in events] == [
+        "InstrumentDefined", "OrderUpdated", "OrderUpdated",
+        "InstrumentDefined", "PositionUpdated",
+        "InstrumentDefined", "ExecutionReported",
+        "PositionUpdated",  # NQ 03-27: the root NQ is already defined
+    ]  # fmt: skip
+    nq, es, fdax = (e for e in events if isinstance(e, InstrumentDefined))
+    assert (nq.root, nq.instrument, nq.name, nq.tick_size, nq.point_value, nq.currency) == (
+        "NQ",
+        "NQ 12-26",
+        "Nasdaq-100",
+        Decimal("0.25"),
+        Decimal("20"),
+        "USD",
+    )
+    assert (nq.exchange, nq.session_template, nq.instrument_type) == (
+        "Globex",
+        "CME US Index Futures ETH",
+        "future",
+    )
+    assert (es.root, es.point_value) == ("ES", Decimal("50"))
+    assert (fdax.root, fdax.currency, fdax.exchange, fdax.session_template) == (
+        "FDAX",
+        "EUR",
+        "Eurex",
+        None,
+    )
+    # no other scenario defines an instrument again: the AddOn keeps the roots for its session
+    others = [golden(n) for n in SCENARIOS - {"instrument_defined"}]
+    assert not [e for events in others for e in events if isinstance(e, InstrumentDefined)]
+
+
+def test_a_removed_position_is_flat_whatever_direction_it_names() -> None:
+    positions = [e for e in golden("position_removed") if isinstance(e, PositionUpdated)]
+    assert [(p.market_position, p.quantity, p.average_price) for p in positions] == [
+        ("short", 2, Decimal("5752.25")),
+        ("flat", 0, Decimal("0")),
+    ]
+
+
+def test_an_amended_execution_is_sent_as_a_correction_once() -> None:
+    first, corrected, unseen = golden("execution_amended")
+    assert isinstance(first, ExecutionReported) and isinstance(corrected, ExecutionCorrected)
+    assert isinstance(unseen, ExecutionReported)  # an update of an execution never sent
+    assert corrected.execution_id == first.execution_id
+    assert (first.price, first.commission) == (Decimal("5755.25"), Decimal("2.58"))
+    assert (corrected.price, corrected.commission, corrected.quantity) == (
+        Decimal("5755.5"), Decimal("2.7"), 2
+    )  # fmt: skip
+    assert corrected.executed_at == first.envelope.ts_event
+    assert corrected.envelope.ts_event == datetime(2026, 9, 22, 21, 45, tzinfo=UTC)
+    assert corrected.order_number == first.order_number is not None
+
+
+def test_a_removed_execution_is_busted() -> None:
+    sent, busted = golden("execution_removed")
+    assert isinstance(sent, ExecutionReported) and isinstance(busted, ExecutionBusted)
+    assert (busted.execution_id, busted.account, busted.instrument) == (
+        sent.execution_id, sent.account, sent.instrument
+    )  # fmt: skip
+    assert busted.envelope.event_id != sent.envelope.event_id
+
+
+def test_start_of_day_statement_executions_are_not_sent() -> None:
+    assert [e["execution_id"] for e in raw("sod_filtered")] == ["7301248888"]
+
+
+def test_atm_orders_name_no_strategy() -> None:
+    events = golden("atm_order")
+    assert [type(e).__name__ for e in events] == ["OrderUpdated", "ExecutionReported"]
+    assert all(
+        e.strategy is None for e in events if isinstance(e, OrderUpdated | ExecutionReported)
+    )
+    assert all("strategy" not in e for e in raw("atm_order"))
+
+
+def test_execution_fees_come_from_execution_fee() -> None:
+    (execution,) = golden("fee_by_reflection")
+    assert isinstance(execution, ExecutionReported)
+    assert (execution.commission, execution.fees) == (Decimal("1.29"), Decimal("0.62"))
+    others = [
+        e for n in SCENARIOS - {"fee_by_reflection"} for e in raw(n) if e["type"] == "execution"
+    ]
+    assert {e["fees"] for e in others} == {"0"}
+
+
+def test_the_order_number_stays_when_the_order_id_changes() -> None:
+    accepted, working, fill = raw("order_number")
+    assert (accepted["order_id"], working["order_id"], fill["order_id"]) == (
+        "884422180", "884422181", "884422181"
+    )  # fmt: skip
+    assert accepted["order_number"] == working["order_number"] == fill["order_number"]
+    numbers = {e["order_number"] for n in SCENARIOS for e in raw(n) if e["type"] == "order"}
+    assert all(isinstance(n, str) and n.isdigit() for n in numbers)
+    # an exit on session close has no order, hence no order number
+    assert "order_number" not in raw("reversal")[4]
