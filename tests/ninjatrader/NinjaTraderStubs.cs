@@ -1,7 +1,7 @@
 // Just enough of the NinjaTrader 8 API for mcs to type-check bridge/ninjatrader/*.cs and for the
 // golden harness to drive the AddOn. Every type, member and enum value here is in
-// tests/ninjatrader/api-listing.txt (reflection listings of NinjaTrader 8.1, with a supplement from
-// the Help Guide for the events and types those listings omit) with the same type and signature;
+// tests/ninjatrader/api-listing.txt (public reflection listings of NinjaTrader 8, with a supplement
+// from the Help Guide for the events and types those listings omit) with the same type and signature;
 // tests/unit/bridge/test_ninjatrader_stubs.py checks it. Members the harness alone needs are marked
 // [StubOnly]: they do not exist in NinjaTrader, and bridge/ninjatrader/*.cs must not use them.
 // NinjaTraderStrategyStubs.cs declares the strategy and bars side of the API.
