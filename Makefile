@@ -11,10 +11,10 @@ KAFKA_LIBS := $(HOME_DIR)/kafka/libs
 PACKAGES := core schemas domain bridge streams projections alerts control deploy fillstream
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-packages run test down bench lint docs clean distclean
+.PHONY: help setup system-packages run test down bench lint docs ninjascript clean distclean
 
 help:
-	@echo "make setup | run | test | down | bench | lint | docs | clean | distclean"
+	@echo "make setup | run | test | down | bench | lint | docs | ninjascript | clean | distclean"
 
 setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
@@ -88,6 +88,11 @@ bench: setup
 # the documentation site (mkdocs.yml), strictly: a broken link or anchor fails the build
 docs: $(VENV)/.installed
 	$(BIN)/mkdocs build --strict --site-dir $(abspath $(HOME_DIR))/site
+
+# the archive NinjaTrader 8 installs with Tools > Import > NinjaScript Add-On: the AddOn's sources,
+# the sample strategy and the references they need (docs/guides/ninjatrader-install.md)
+ninjascript: $(VENV)/.installed
+	$(BIN)/python -m deploy.ninjascript $(HOME_DIR)/dist
 
 lint: setup
 	$(BIN)/ruff check $(PACKAGES) tests bench docs
