@@ -38,6 +38,11 @@ namespace NinjaTrader.NinjaScript.AddOns
         public int BatchMilliseconds = 250;
         public bool Backfill = true;
         public string Connection = "nt8-" + Environment.MachineName;
+        /// <summary>The bar period the AddOn sends bars of (FillstreamMarketFeed), like the backend's
+        /// FILLSTREAM_EXCURSION_PERIOD.</summary>
+        public string ExcursionPeriod = "1 Minute";
+        /// <summary>Instruments whose bars are sent even without an open position (full names).</summary>
+        public List<string> BarsInstruments = new List<string>();
 
         public bool Includes(string accountName)
         {
@@ -80,8 +85,10 @@ namespace NinjaTrader.NinjaScript.AddOns
                         else
                             warnings.Add(where + ": must be true or false, was '" + value + "'");
                         break;
+                    case "excursion_period": if (value.Length > 0) config.ExcursionPeriod = value; break;
+                    case "bars_instruments": config.BarsInstruments = SplitAccounts(value); break;
                     default:
-                        warnings.Add(where + ": unknown key (known: url, token, accounts, connection, heartbeat_seconds, queue_capacity, batch_size, batch_ms, backfill)");
+                        warnings.Add(where + ": unknown key (known: url, token, accounts, connection, heartbeat_seconds, queue_capacity, batch_size, batch_ms, backfill, excursion_period, bars_instruments)");
                         break;
                 }
             }
