@@ -7,8 +7,8 @@
 // The trading rule is deliberately simple (a breakout of the last five bars' range, one position at
 // a time, out after TimeExitBars bars if neither stop nor target was hit); it shows the plumbing, it
 // is not advice. Install: copy this file to Documents\NinjaTrader 8\bin\Custom\Strategies next to the
-// AddOn's files and compile (F5). An experiment for it:
-//   fillstream experiments create --strategy FillstreamSample --control tight-stop --treatment wide-stop ...
+// AddOn's files and compile (F5). An experiment for it is sample-wide-stop.toml next to this file:
+//   fillstream experiments create --config sample-wide-stop.toml
 
 using System;
 using System.Collections.Generic;

@@ -6,6 +6,7 @@ non-blocking assignment, the links file, and the AddOn's bar feed (no bar twice,
 
 from __future__ import annotations
 
+import tomllib
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ import pytest
 from bridge.parsing import loads, parse_events
 from core.settings import PROJECT_ROOT
 from domain.contracts import spec_for
-from domain.experiments.model import bucket
+from domain.experiments.model import bucket, spec_from_config
 from domain.matching import Book, apply
 from schemas.events import (
     BarClosed,
@@ -163,6 +164,24 @@ def test_bars_cover_every_trade_and_none_is_sent_twice(stream: list[Event]) -> N
             if b.instrument == "NQ 12-26" and b.envelope.ts_event <= s.envelope.ts_event
         ]
         assert close, f"no bar before {s.signal_id}"
+
+
+def test_the_sample_experiment_file_is_the_one_the_golden_stream_assumes(
+    stream: list[Event],
+) -> None:
+    config = tomllib.loads(
+        (PROJECT_ROOT / "bridge" / "ninjatrader" / "samples" / "sample-wide-stop.toml").read_text()
+    )
+    spec = spec_from_config(config)
+    assert (spec.experiment_id, spec.strategy) == (EXPERIMENT, STRATEGY)
+    assert (spec.control_variant, spec.treatment_variant) == (CONTROL, TREATMENT)
+    assert spec.ramp[0] == FIRST_STEP_PERCENT
+    # its daily loss limit is breached by the treatment's losing trade of that morning
+    book, losses = Book(), Decimal(0)
+    for e in of(stream, ExecutionReported):
+        book, closed = apply(book, e, spec_for(e.instrument))
+        losses += sum((t.net_pnl for t in closed if t.variant == TREATMENT), Decimal(0))
+    assert spec.daily_loss_limit is not None and -losses > spec.daily_loss_limit
 
 
 @pytest.mark.parametrize("group", ["names", "links", "nonblocking", "registry", "bars", "bounds"])
