@@ -31,8 +31,9 @@ is of 8.1; ``Execution.Fee``, which the AddOn reads when present, is 8.1's)."""
 
 REFERENCES = ("System.Net.Http",)
 """The assemblies the sources need beyond what NinjaScript references by default: the HTTP client
-(``FillstreamClient``). The tests compile with exactly these (``tests/fixtures/ninjascript.py``,
-checked by ``tests/unit/deploy/test_ninjascript.py``)."""
+(``FillstreamClient``). The tests compile the C# with exactly these
+(``tests/fixtures/ninjascript.py`` takes them from here), so the archive cannot list other
+references than the code was tested with."""
 
 SOURCES = PROJECT_ROOT / "bridge" / "ninjatrader"
 """``*.cs`` here are AddOns; ``samples/*.cs`` are strategies."""
