@@ -5,6 +5,7 @@ two builds."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
@@ -89,3 +90,13 @@ def test_main_prints_the_archive_and_refuses_a_folder_without_sources(
     assert capsys.readouterr().out.strip().endswith(".zip")
     with pytest.raises(FileNotFoundError, match="no .cs files"):
         ninjascript.entries(tmp_path / "empty")
+
+
+def test_the_install_guide_documents_every_key_of_fillstream_config() -> None:
+    client = (SOURCES / "FillstreamClient.cs").read_text(encoding="utf-8")
+    parse = client[client.index("public static FillstreamConfig Parse(") :]
+    keys = re.findall(r'case "([a-z_]+)":', parse[: parse.index("default:")])
+    guide = (PROJECT_ROOT / "docs" / "guides" / "ninjatrader-install.md").read_text()
+    assert keys, "no keys found in FillstreamConfig.Parse"
+    missing = [key for key in keys if f"| `{key}` |" not in guide]
+    assert not missing, f"docs/guides/ninjatrader-install.md: keys without a row: {missing}"
