@@ -1,7 +1,7 @@
 """The NinjaScript archive (``make ninjascript``, ``deploy/ninjascript.py``): exactly the sources
 under the folders NinjaTrader's import expects, a manifest and a reference list in the encodings
-its own exports use, every source compiling with the listed references, and the same bytes from
-two builds."""
+its own exports use, every source compiling with the listed references, the same bytes from two
+builds, and a row in the install guide for every key of ``fillstream.config``."""
 
 from __future__ import annotations
 
