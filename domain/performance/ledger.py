@@ -5,6 +5,11 @@ several Kafka partitions, whose interleaving differs between a live run and a re
 ``Ledger`` keeps them ordered by (exit time, trade id) whatever order they arrive in, so its
 figures depend on the set of trades alone. A trade id already in the ledger is ignored.
 
+A trade is corrected by its revisions (``revise``: a later revision replaces the one counted,
+wherever it falls; ``void``: the trade no longer counts). A revision not later than the last one
+seen of its trade changes nothing, so redeliveries and revisions that come out of order leave
+the figures those of the latest revisions: the same as a ledger given only those.
+
 Each trading day's trades are kept in blocks of up to ``2 * BLOCK`` trades, each with its
 ``Tally``. Tallies compose (``Tally.extend``), so a day's figures are its blocks' tallies
 joined in order, and all time is the days' joined. A trade that is the newest of its day (the
@@ -24,7 +29,7 @@ trades before them (see ``domain.performance.figures``).
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -48,7 +53,7 @@ class Window:
     latest: TradeResult | None
     """The last trade in (exit time, trade id) order."""
     digest: int
-    """XOR of the trades' id hashes: equal for equal sets."""
+    """XOR of the hashes of the trades' ids and revisions: equal for equal sets."""
     ts_ingested: datetime | None
     """The latest time the bridge recorded one of the trades' executions."""
     currency: str | None
@@ -67,17 +72,32 @@ class _Identity:
 
     def note(self, trade: TradeResult, digest: int) -> None:
         self.count += 1
-        if self.latest is None or (trade.exit_time, trade.trade_id) > (
-            self.latest.exit_time,
-            self.latest.trade_id,
-        ):
-            self.latest = trade
+        self.note_latest(trade)
         self.digest ^= digest
         if trade.ts_ingested is not None and (
             self.ts_ingested is None or trade.ts_ingested > self.ts_ingested
         ):
             self.ts_ingested = trade.ts_ingested
         self.currencies.add(trade.currency)
+
+    def join(self, other: _Identity) -> None:
+        """Count ``other``'s trades too."""
+        self.count += other.count
+        self.digest ^= other.digest
+        if other.latest is not None:
+            self.note_latest(other.latest)
+        if other.ts_ingested is not None and (
+            self.ts_ingested is None or other.ts_ingested > self.ts_ingested
+        ):
+            self.ts_ingested = other.ts_ingested
+        self.currencies |= other.currencies
+
+    def note_latest(self, trade: TradeResult) -> None:
+        if self.latest is None or (trade.exit_time, trade.trade_id) > (
+            self.latest.exit_time,
+            self.latest.trade_id,
+        ):
+            self.latest = trade
 
     def window(self, tally: Tally, start: Decimal | None = None) -> Window:
         currencies = self.currencies
@@ -145,6 +165,25 @@ class _Day:
             self.firsts.insert(index + 1, later.keys[0])
         del self.folds[index:]
 
+    def remove(self, key: _Key) -> None:
+        """Take out the trade of ``key`` (it is in): its block is recounted."""
+        index = max(bisect_right(self.firsts, key) - 1, 0)
+        block = self.blocks[index]
+        at = bisect_left(block.keys, key)
+        del block.keys[at], block.trades[at], block.digests[at]
+        if block.keys:
+            block.tally = None
+            self.firsts[index] = block.keys[0]
+        else:
+            del self.blocks[index], self.firsts[index]
+        # a fold covers the blocks up to one before the last: the last may be one less now
+        del self.folds[min(index, max(len(self.blocks) - 1, 0)) :]
+        self._tally = None
+        self.identity = _Identity()
+        for b in self.blocks:
+            for t, digest in zip(b.trades, b.digests, strict=True):
+                self.identity.note(t, digest)
+
     def _append(self, trade: TradeResult, key: _Key, digest: int) -> None:
         """``trade`` is the day's newest: it joins the last block, or starts one."""
         blocks = self.blocks
@@ -178,7 +217,14 @@ class Ledger:
 
     def __init__(self, capital: Decimal | None = None) -> None:
         self.capital = capital
-        self._ids: set[str] = set()
+        self._revisions: dict[str, int] = {}
+        """Each trade id seen: its latest revision (a voided one's too)."""
+        self._counted: dict[str, TradeResult] = {}
+        """The trades counted, by id: their latest revisions not voided."""
+        self.changes = 0
+        """Σ (latest revision + 1) over the trade ids seen: the number of trades when none was
+        corrected, and it grows with every trade, revision and void, so a snapshot with more
+        changes is the later one (``PerformanceSnapshot.scope_trades``)."""
         self._days: dict[date, _Day] = {}
         self._order: list[date] = []
         self._before: Tally | None = self._origin()
@@ -190,7 +236,11 @@ class Ledger:
         return self._identity.count
 
     def __contains__(self, trade_id: object) -> bool:
-        return trade_id in self._ids
+        return trade_id in self._counted
+
+    def revision(self, trade_id: str) -> int | None:
+        """The latest revision of ``trade_id`` seen (voided or not); None: never seen."""
+        return self._revisions.get(trade_id)
 
     @property
     def trades(self) -> Sequence[TradeResult]:
@@ -198,14 +248,42 @@ class Ledger:
         return [t for d in self._order for b in self._days[d].blocks for t in b.trades]
 
     def add(self, trade: TradeResult) -> bool:
-        """Count ``trade`` where it belongs; False (nothing changes) if its id is already in."""
+        """Count ``trade`` (its first revision) where it belongs; False (nothing changes) if its
+        id is already in."""
+        return self.revise(trade, 0) is not None
+
+    def revise(self, trade: TradeResult, revision: int) -> frozenset[date] | None:
+        """Count ``revision`` of ``trade`` in place of the one counted: the trading days whose
+        trades changed; None (nothing changes) when a revision as late was seen already."""
         trade_id = trade.trade_id
         if not trade_id:
             raise MissingTradeIdError()
-        if trade_id in self._ids:
+        if not self._later(trade_id, revision):
+            return None
+        days = self._remove(trade_id)
+        self._insert(trade, _id_hash(trade_id, revision))
+        return days | {trade.trading_day}
+
+    def void(self, trade_id: str, revision: int) -> frozenset[date] | None:
+        """``trade_id`` no longer counts from ``revision`` on: the trading day it leaves (none
+        if it was not counted); None (nothing changes) when a revision as late was seen."""
+        if not trade_id:
+            raise MissingTradeIdError()
+        if not self._later(trade_id, revision):
+            return None
+        return self._remove(trade_id)
+
+    def _later(self, trade_id: str, revision: int) -> bool:
+        """Record ``revision`` of ``trade_id`` if it is later than the one seen."""
+        seen = self._revisions.get(trade_id)
+        if seen is not None and revision <= seen:
             return False
-        self._ids.add(trade_id)
-        digest = _id_hash(trade_id)
+        self._revisions[trade_id] = revision
+        self.changes += revision - (-1 if seen is None else seen)
+        return True
+
+    def _insert(self, trade: TradeResult, digest: int) -> None:
+        self._counted[trade.trade_id] = trade
         self._identity.note(trade, digest)
         self._all = None
         when = trade.trading_day
@@ -220,7 +298,24 @@ class Ledger:
         elif when != self._order[-1]:
             self._before = None
         day.add(trade, digest)
-        return True
+
+    def _remove(self, trade_id: str) -> frozenset[date]:
+        """Take out the counted trade ``trade_id``: the day it leaves (none if not counted)."""
+        trade = self._counted.pop(trade_id, None)
+        if trade is None:
+            return frozenset()
+        when = trade.trading_day
+        day = self._days[when]
+        day.remove((trade.exit_time, trade_id))
+        if not day.blocks:
+            del self._days[when]
+            self._order.remove(when)
+        self._before = None
+        self._all = None
+        self._identity = _Identity()
+        for d in self._order:
+            self._identity.join(self._days[d].identity)
+        return frozenset((when,))
 
     def _origin(self) -> Tally:
         """An empty tally of the scope from its first trade: with the capital, or keeping no
@@ -297,5 +392,7 @@ def _joined(*tallies: Tally) -> Tally:
     return joined
 
 
-def _id_hash(trade_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(trade_id.encode()).digest()[:16], "big")
+def _id_hash(trade_id: str, revision: int = 0) -> int:
+    """The hash of a trade's id, and of its revision after the first."""
+    text = trade_id if not revision else f"{trade_id}#{revision}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")

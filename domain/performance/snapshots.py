@@ -2,9 +2,11 @@
 
 Every closed trade counts in the scopes it names: its account, its instrument on that account,
 and when known its strategy on the account and that strategy's variant. Each scope keeps a
-``Ledger``; after a new trade, the scope publishes one ``PerformanceSnapshot`` per window the
-trade is in: all time, the trade's trading day, and the last N trades
-(``FILLSTREAM_ROLLING_TRADES``).
+``Ledger``; after a new trade (or a revision of one), the scope publishes one
+``PerformanceSnapshot`` per window the trade is in: all time, the trade's trading day (and the
+day its earlier revision left), and the last N trades (``FILLSTREAM_ROLLING_TRADES``). A
+revision counts in the scopes it names, as the first did: a correction changes a trade's
+executions, not its account, instrument, strategy or variant.
 
 A snapshot is the whole figure set, not a delta, and its id is derived from the scope, the
 window, the definitions version and the set of trades it counts: the same trades always make the
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from domain.errors import EmptyWindowError
@@ -87,18 +89,28 @@ def scopes_of(trade: TradeClosed) -> tuple[Scope, ...]:
 
 
 def snapshots(
-    scope: Scope, ledger: Ledger, days: Iterable[date], *, rolling: int
+    scope: Scope,
+    ledger: Ledger,
+    days: Iterable[date],
+    *,
+    rolling: int,
+    at: datetime | None = None,
 ) -> list[PerformanceSnapshot]:
-    """The snapshots of ``scope``'s windows that new trades changed: all time, the trading
-    ``days`` they closed on, and the last ``rolling`` trades."""
-    n, capital = len(ledger), ledger.capital
+    """The snapshots of ``scope``'s windows that changed trades changed: all time, the trading
+    ``days`` they closed on, and the last ``rolling`` trades. A window a void left without a
+    trade gets a snapshot of no trades, happening ``at`` (the time of the change)."""
+    n, capital = ledger.changes, ledger.capital
     return [
-        snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), n, capital),
+        snapshot(scope, MetricWindow.ALL_TIME, "", ledger.all_time(), n, capital, at),
         *(
-            snapshot(scope, MetricWindow.TRADING_DAY, day.isoformat(), ledger.day(day), n, capital)
+            snapshot(
+                scope, MetricWindow.TRADING_DAY, day.isoformat(), ledger.day(day), n, capital, at
+            )
             for day in sorted(days)
         ),
-        snapshot(scope, MetricWindow.LAST_TRADES, str(rolling), ledger.last(rolling), n, capital),
+        snapshot(
+            scope, MetricWindow.LAST_TRADES, str(rolling), ledger.last(rolling), n, capital, at
+        ),
     ]
 
 
@@ -125,20 +137,25 @@ def snapshot(
     of: Window,
     scope_trades: int,
     capital: Decimal | None = None,
+    at: datetime | None = None,
 ) -> PerformanceSnapshot:
-    """The event of one window's figures."""
-    if of.latest is None:
+    """The event of one window's figures; a window without a trade needs ``at``, when it was
+    left empty."""
+    latest = of.latest
+    if latest is None and at is None:
         raise EmptyWindowError(f"{scope.name} {window.value} {window_key}")
+    happened = latest.exit_time if latest is not None else at
+    assert happened is not None
     p = of.performance
     sid = snapshot_id(scope, window, window_key, of, capital)
     return PerformanceSnapshot(
         envelope=Envelope(
             event_id=EventId(sid),
-            ts_event=of.latest.exit_time,
-            ts_ingested=of.ts_ingested or of.latest.exit_time,
+            ts_event=happened,
+            ts_ingested=of.ts_ingested or happened,
             source=Source.UNKNOWN,
             producer=PRODUCER,
-            causation_ids=(of.latest.trade_id,),
+            causation_ids=() if latest is None else (latest.trade_id,),
         ),
         snapshot_id=sid,
         scope=scope.kind,
@@ -152,7 +169,7 @@ def snapshot(
         definitions_version=p.definitions_version,
         scope_trades=scope_trades,
         currency=of.currency,
-        as_of_trade_id=of.latest.trade_id,
+        as_of_trade_id=None if latest is None else latest.trade_id,
         trades=p.trades,
         wins=p.wins,
         losses=p.losses,

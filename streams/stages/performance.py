@@ -15,6 +15,16 @@ several positions, which ``derived.trades`` spreads over its partitions:
    trade already in its ledger (a redelivery) changes nothing. Records written before the rows
    (an Avro ``TradeClosed``, recognised by the single-object marker) are still scored.
 
+Corrections: a trade's later ``revision`` replaces the one its ledger counts (the row carries
+``revision`` and ``voided``), and a voided one leaves it; its row replaces the trade's in the
+changelog (same key), so a restored ledger counts the latest revisions alone. The snapshots of
+the windows the old and the new revision are in follow, and are then those of a ledger given
+the corrected trades in the first place. A window a void leaves empty gets a snapshot of no
+trades. ``scope_trades`` is the ledger's ``changes``, which grows with every revision and void
+too, so the performance projection keeps the later snapshot. A revision counts in the scopes
+it names: one naming another strategy or variant than the trade's first (not something a
+correction of executions does) would leave the first in the old scope.
+
 A record that is neither goes to the dead-letter topic with its reason (``undecodable``,
 ``wrong_schema``), as does a row or trade for a scope its key does not name (``wrong_scope``).
 """
@@ -70,9 +80,8 @@ class ScopeTrades(Stateless):
                 continue
             result = TradeResult.of(trade)
             for scope in scopes_of(trade):
-                batch.outputs.append(
-                    Output(SCOPES_TOPIC, scope.name.encode(), scoped_row(scope, result))
-                )
+                row = scoped_row(scope, result, revision=trade.revision, voided=trade.voided)
+                batch.outputs.append(Output(SCOPES_TOPIC, scope.name.encode(), row))
 
 
 class ScoreTrades:
@@ -114,7 +123,7 @@ class ScoreTrades:
                 ledger = ledgers.get(row["scope"])
                 if ledger is None:
                     ledger = ledgers[row["scope"]] = self._ledger(row["scope"])
-                ledger.add(result_from_json(row))
+                _count(ledger, result_from_json(row), *revision_from_json(row))
         self.ledgers[partition] = ledgers
 
     def forget(self, partitions: Sequence[int]) -> None:
@@ -122,19 +131,20 @@ class ScoreTrades:
             self.ledgers.pop(partition, None)
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
-        touched: dict[str, tuple[Scope, Ledger, set[date]]] = {}
+        touched: dict[str, tuple[Scope, Ledger, set[date], list[datetime]]] = {}
         scored = duplicates = 0
         for record in records:
             read = self._read(record, batch)
             if read is None:
                 continue
-            scope, result, row = read
+            scope, result, row, (revision, voided) = read
             name = scope.name
             ledgers = self.ledgers.setdefault(record.partition, {})
             ledger = ledgers.get(name)
             if ledger is None:
                 ledger = ledgers[name] = self._ledger(name)
-            if not ledger.add(result):
+            changed = _count(ledger, result, revision, voided)
+            if changed is None:
                 duplicates += 1
                 continue
             batch.outputs.append(
@@ -145,15 +155,18 @@ class ScoreTrades:
                     partition=record.partition,
                 )
             )
-            touched.setdefault(name, (scope, ledger, set()))[2].add(result.trading_day)
+            if changed:
+                scope_days, moments = touched.setdefault(name, (scope, ledger, set(), []))[2:]
+                scope_days.update(changed)
+                moments.append(result.exit_time)
             scored += 1
         if records:
             metrics.EVENTS.labels(records[0].topic, "scored").inc(scored)
             metrics.EVENTS.labels(records[0].topic, "duplicate").inc(duplicates)
         # one snapshot per changed window and batch: each is the whole figure set
         emitted = 0
-        for name, (scope, ledger, days) in touched.items():
-            for s in snapshots(scope, ledger, days, rolling=self.rolling):
+        for name, (scope, ledger, days, moments) in touched.items():
+            for s in snapshots(scope, ledger, days, rolling=self.rolling, at=max(moments)):
                 batch.outputs.append(
                     Output(
                         SNAPSHOTS_TOPIC,
@@ -168,7 +181,9 @@ class ScoreTrades:
                 emitted += 1
         metrics.SNAPSHOTS.inc(emitted)
 
-    def _read(self, record: Record, batch: Batch) -> tuple[Scope, TradeResult, bytes] | None:
+    def _read(
+        self, record: Record, batch: Batch
+    ) -> tuple[Scope, TradeResult, bytes, tuple[int, bool]] | None:
         """The scope, trade and ledger row of a scoped record; None (and its dead letter in
         ``batch``) for one that does not read or names another scope than its key."""
         name = (record.key or b"").decode(errors="replace")
@@ -182,10 +197,13 @@ class ScoreTrades:
                 batch.outputs.append(dead_letter(record, reason, "wrong_scope", _PERFORMANCE))
                 return None
             result = TradeResult.of(trade)
-            return scope, result, scoped_row(scope, result)
+            revision = trade.revision, trade.voided
+            row = scoped_row(scope, result, revision=trade.revision, voided=trade.voided)
+            return scope, result, row, revision
         try:
             row = json.loads(record.value)
             scope, result = scope_from_json(row), result_from_json(row)
+            revision = revision_from_json(row)
         except (ValueError, TypeError, KeyError, ArithmeticError) as e:
             reason = f"not a scoped trade row ({type(e).__name__}: {e})"
             batch.outputs.append(dead_letter(record, reason, "undecodable", _PERFORMANCE))
@@ -194,13 +212,28 @@ class ScoreTrades:
             reason = f"trade {result.trade_id} is scored in {scope.name!r}, not in {name!r}"
             batch.outputs.append(dead_letter(record, reason, "wrong_scope", _PERFORMANCE))
             return None
-        return scope, result, record.value
+        return scope, result, record.value, revision
 
 
-def scoped_row(scope: Scope, result: TradeResult) -> bytes:
+def _count(
+    ledger: Ledger, result: TradeResult, revision: int, voided: bool
+) -> frozenset[date] | None:
+    """Count ``revision`` of ``result`` in ``ledger`` (``Ledger.revise``, ``Ledger.void``)."""
+    if voided:
+        return ledger.void(result.trade_id, revision)
+    return ledger.revise(result, revision)
+
+
+def scoped_row(
+    scope: Scope, result: TradeResult, *, revision: int = 0, voided: bool = False
+) -> bytes:
     """The record of ``result`` in ``scope`` on ``streams-performance-scopes``, and its ledger
-    row: ``result_to_json`` with the scope's parts."""
+    row: ``result_to_json`` with the scope's parts and the trade's revision (``revision`` and
+    ``voided`` are left out of a first revision's row, as rows were before corrections)."""
     row = result_to_json(scope.name, result)
+    if revision or voided:
+        row["revision"] = revision
+        row["voided"] = voided
     row["account"] = scope.account
     row["strategy"] = scope.strategy
     row["variant"] = scope.variant
@@ -235,6 +268,16 @@ def result_to_json(scope: str, result: TradeResult) -> dict[str, Any]:
         "currency": result.currency,
         "ts_ingested": None if result.ts_ingested is None else result.ts_ingested.isoformat(),
     }
+
+
+def revision_from_json(data: dict[str, Any]) -> tuple[int, bool]:
+    """The revision of a row's trade and whether it is voided (0 and False when not given)."""
+    revision, voided = data.get("revision", 0), data.get("voided", False)
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+        raise ValueError(f"revision: must be a whole number from 0, was {revision!r}")
+    if not isinstance(voided, bool):
+        raise ValueError(f"voided: must be true or false, was {voided!r}")
+    return revision, voided
 
 
 def result_from_json(data: dict[str, Any]) -> TradeResult:
