@@ -77,12 +77,17 @@ class MarketContext:
         """Count a context partition in ``complete``: nothing read there yet."""
         self.sources[(topic, partition)] = _Source()
 
-    def observe(self, topic: str, partition: int, event: BarClosed | SignalEmitted) -> None:
-        """Keep ``event`` (read from ``topic``/``partition``) if matching may ask for it."""
+    def passed(self, topic: str, partition: int, ingested: datetime) -> None:
+        """A record ingested at ``ingested`` was read in ``topic``/``partition`` (one this
+        context keeps, or one kept elsewhere, such as an instrument's definition)."""
         source = self.sources.setdefault((topic, partition), _Source())
-        ingested = event.envelope.ts_ingested
         if source.ingested is None or ingested > source.ingested:
             source.ingested = ingested
+
+    def observe(self, topic: str, partition: int, event: BarClosed | SignalEmitted) -> None:
+        """Keep ``event`` (read from ``topic``/``partition``) if matching may ask for it."""
+        ingested = event.envelope.ts_ingested
+        self.passed(topic, partition, ingested)
         if isinstance(event, SignalEmitted):
             self.signals[event.signal_id] = event
         elif event.period == self.period:

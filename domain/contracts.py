@@ -3,16 +3,22 @@
 NinjaTrader names a contract ``ROOT EXPIRY`` (``NQ 12-26``, ``MNQ MAR25``, ``ES 03-27``);
 the root before the first space selects the specification. Values are CME Group's
 (tick size in price points, point value in currency per 1.0 point per contract).
+
+The log can define more roots, or redefine one (``InstrumentDefined`` on ``raw.instruments``:
+NinjaTrader's ``MasterInstrument`` sent by the AddOn, or ``fillstream instruments add``); a
+``ContractBook`` answers with the newest definition of a root, then this table.
 Bump ``CONTRACTS_VERSION`` whenever a value in ``CONTRACTS`` changes (2: session hours).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from decimal import Decimal
 
 from domain.errors import UnknownInstrumentError
+from schemas.events import InstrumentDefined
 
 CONTRACTS_VERSION = 2
 
@@ -78,6 +84,10 @@ CONTRACTS: tuple[ContractSpec, ...] = (
 )
 
 _BY_ROOT: dict[str, ContractSpec] = {spec.root: spec for spec in CONTRACTS}
+_DEFAULT_HOURS = ContractSpec(
+    root="", name="", exchange="", tick_size=Decimal(1), point_value=Decimal(1)
+)
+"""CME Globex hours: what a root outside the table trades by."""
 
 
 def root_of(instrument: str) -> str:
@@ -87,9 +97,100 @@ def root_of(instrument: str) -> str:
 
 
 def spec_for(instrument: str) -> ContractSpec:
-    """The specification of a NinjaTrader instrument (``"NQ 12-26"``, ``"MNQ MAR25"``, ``"ES"``)."""
+    """The built-in specification of a NinjaTrader instrument (``"NQ 12-26"``, ``"ES"``); a
+    ``ContractBook`` also knows the roots defined in the log."""
     root = root_of(instrument)
     spec = _BY_ROOT.get(root)
     if spec is None:
         raise UnknownInstrumentError(instrument, root, _BY_ROOT)
     return spec
+
+
+def defined_spec(definition: InstrumentDefined) -> ContractSpec:
+    """The specification an ``InstrumentDefined`` gives its root.
+
+    Session hours are not part of a definition: a root of the built-in table keeps its hours,
+    any other root gets the CME Globex defaults (the session template is kept in the log, not
+    interpreted)."""
+    builtin = _BY_ROOT.get(definition.root)
+    hours = builtin if builtin is not None else _DEFAULT_HOURS
+    return ContractSpec(
+        root=definition.root,
+        name=definition.name,
+        exchange=definition.exchange or (builtin.exchange if builtin is not None else ""),
+        tick_size=_plain(definition.tick_size),
+        point_value=_plain(definition.point_value),
+        currency=definition.currency,
+        session_time_zone=hours.session_time_zone,
+        session_open=hours.session_open,
+        session_close=hours.session_close,
+    )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without the trailing zeros a decoded Avro decimal carries (its scale):
+    ``1000.0000000000`` -> ``1000``, ``0.2500000000`` -> ``0.25``."""
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+class ContractBook:
+    """Contract specifications: the newest definition of a root in the log, else the built-in
+    table (``CONTRACTS``).
+
+    Definitions are folded in log order (``define``). A lookup may be limited to what was
+    ingested by a moment (``known_by``): matching asks for the definitions ingested by an
+    execution's ingestion time plus the grace, so a replay sees what the live run saw."""
+
+    def __init__(self, builtin: Iterable[ContractSpec] = CONTRACTS) -> None:
+        self._builtin: dict[str, ContractSpec] = {spec.root: spec for spec in builtin}
+        self._defined: dict[str, list[tuple[InstrumentDefined, ContractSpec]]] = {}
+        self._ids: set[str] = set()
+
+    def define(self, definition: InstrumentDefined) -> None:
+        """Fold one definition in (read in log order); one read twice counts once."""
+        event_id = definition.envelope.event_id
+        if event_id in self._ids:
+            return
+        self._ids.add(event_id)
+        spec = defined_spec(definition)
+        self._defined.setdefault(definition.root, []).append((definition, spec))
+
+    def spec_for(self, instrument: str, known_by: datetime | None = None) -> ContractSpec:
+        """The specification of ``instrument``'s root: its newest definition (ingested by
+        ``known_by`` when given), else the built-in one.
+
+        Raises ``UnknownInstrumentError`` naming the root and the command that defines it."""
+        root = root_of(instrument)
+        for definition, spec in reversed(self._defined.get(root, ())):
+            if known_by is None or definition.envelope.ts_ingested <= known_by:
+                return spec
+        builtin = self._builtin.get(root)
+        if builtin is None:
+            raise UnknownInstrumentError(instrument, root, self.roots())
+        return builtin
+
+    def newest(self, root: str) -> InstrumentDefined | None:
+        """The newest definition of ``root`` in the log, if any."""
+        defined = self._defined.get(root)
+        return defined[-1][0] if defined else None
+
+    def history(self, root: str) -> tuple[InstrumentDefined, ...]:
+        """Every definition of ``root``, oldest first."""
+        return tuple(definition for definition, _ in self._defined.get(root, ()))
+
+    def builtin(self, root: str) -> ContractSpec | None:
+        return self._builtin.get(root)
+
+    def roots(self) -> list[str]:
+        """Every root known: built in or defined, sorted."""
+        return sorted(self._builtin.keys() | self._defined.keys())
+
+    def unknown_roots(self, instruments: Iterable[str]) -> list[str]:
+        """The roots of ``instruments`` that have no specification, sorted."""
+        roots = {root_of(instrument) for instrument in instruments}
+        return sorted(r for r in roots if r not in self._builtin and r not in self._defined)
+
+    def clear(self) -> None:
+        """Forget the definitions, before reading the log again."""
+        self._defined.clear()
+        self._ids.clear()

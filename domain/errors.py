@@ -17,16 +17,23 @@ class DomainError(FillstreamError):
 
 
 class UnknownInstrumentError(InvalidEventError):
-    """An instrument whose root has no contract specification (tick size, point value)."""
+    """An instrument whose root has no contract specification (tick size, point value): neither
+    in the built-in table nor defined in the log."""
 
     def __init__(self, instrument: str, root: str, known_roots: Iterable[str]) -> None:
         self.instrument = instrument
         self.root = root
+        self.known_roots = tuple(known_roots)
         super().__init__(
             "instrument",
             f"no contract specification for root {root!r} (instrument {instrument!r}); "
-            f"known roots: {', '.join(known_roots)}",
+            f"define it with `{add_command(root)}`",
         )
+
+
+def add_command(root: str) -> str:
+    """The command that defines a contract root the built-in table lacks."""
+    return f"fillstream instruments add {root or 'ROOT'} --tick-size T --point-value V --currency C"
 
 
 class StatisticsError(DomainError):

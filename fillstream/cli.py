@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fillstream.commands.imports",
         "import NinjaTrader 8 Executions or Trades grid exports",
     ),
+    "instruments": (
+        "fillstream.commands.instruments",
+        "contract specifications: list, show or add a root (raw.instruments)",
+    ),
     "worker": (
         "fillstream.commands.worker",
         "run the stream worker (matching, performance) in the foreground",

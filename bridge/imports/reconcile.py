@@ -9,12 +9,12 @@ compared, to the cent:
 
 - ``Entry price``, ``Exit price``: the prices, exactly.
 - ``Profit``: our **net** P&L (``TradeClosed.net_pnl``: points × quantity × the contract's point
-  value from ``domain.contracts``, minus the commission and fees allocated to the trade)
-  against NinjaTrader's Profit. Gross or net cannot be told from the real exports at hand: every
-  Commission and fee cell in them is $0.00. Net is the reading consistent with the grid itself,
-  whose ``Cum. net profit`` is the running sum of ``Profit`` (true to the cent in both real
-  samples). Should NinjaTrader's Profit turn out to be gross, a Profit mismatch of exactly the
-  trade's commission will show it.
+  value from ``domain.contracts`` or the log's definitions, minus the commission and fees
+  allocated to the trade) against NinjaTrader's Profit. Gross or net cannot be told from the
+  real exports at hand: every Commission and fee cell in them is $0.00. Net is the reading
+  consistent with the grid itself, whose ``Cum. net profit`` is the running sum of ``Profit``
+  (true to the cent in both real samples). Should NinjaTrader's Profit turn out to be gross, a
+  Profit mismatch of exactly the trade's commission will show it.
 - ``Commission``: our commission plus fees against NinjaTrader's Commission plus fee columns.
 - ``Cum. net profit``: NinjaTrader sums Profit down the grid, across every account in it. Ours is
   the running sum of our net P&L over the paired trades in the same grid order, compared on each
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from domain.contracts import spec_for
+from domain.contracts import ContractBook
 from domain.errors import UnknownInstrumentError
 from domain.matching import Book, apply, position_key
 from schemas.events import Direction, ExecutionReported, TradeClosed, TradeId, TradeReported
@@ -92,14 +92,18 @@ class Reconciliation:
         )
 
 
-def derive_trades(executions: Iterable[ExecutionReported]) -> DerivedTrades:
-    """Match executions into trades per position key, in time order (ties keep input order)."""
+def derive_trades(
+    executions: Iterable[ExecutionReported], contracts: ContractBook | None = None
+) -> DerivedTrades:
+    """Match executions into trades per position key, in time order (ties keep input order),
+    valued with ``contracts`` (the built-in table unless given the log's definitions too)."""
+    contracts = contracts if contracts is not None else ContractBook()
     books: dict[str, Book] = defaultdict(Book)
     trades: list[TradeClosed] = []
     unknown: set[str] = set()
     for execution in sorted(executions, key=lambda e: e.envelope.ts_event):
         try:
-            spec = spec_for(execution.instrument)
+            spec = contracts.spec_for(execution.instrument)
         except UnknownInstrumentError:
             unknown.add(execution.instrument)
             continue
@@ -115,11 +119,13 @@ def derive_trades(executions: Iterable[ExecutionReported]) -> DerivedTrades:
 
 
 def reconcile(
-    executions: Iterable[ExecutionReported], reported: Sequence[TradeReported]
+    executions: Iterable[ExecutionReported],
+    reported: Sequence[TradeReported],
+    contracts: ContractBook | None = None,
 ) -> Reconciliation:
     """Derive trades from ``executions`` and compare them with ``reported``, the rows of a
     NinjaTrader Trades export in grid order (see the module docstring for what is compared)."""
-    derived = derive_trades(executions)
+    derived = derive_trades(executions, contracts)
     candidates: dict[_Key, list[int]] = defaultdict(list)
     for index, row in enumerate(reported):
         candidates[_reported_key(row)].append(index)

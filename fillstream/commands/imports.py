@@ -1,9 +1,11 @@
 """``fillstream import``: publish NinjaTrader 8 Executions or Trades grid exports.
 
-Every file is read and checked before anything is published. Events already in the target
-topic (same event id) are skipped, so re-importing a file, or importing fills that were also
-sent live, adds nothing twice. The target topic's event ids are read while the files are
-parsed: one waits on Kafka, the other computes.
+Every file is read and checked before anything is published: an instrument whose root has no
+contract specification (neither in the built-in table nor defined in ``raw.instruments``)
+refuses the whole import, naming the ``fillstream instruments add`` command. Events already
+in the target topic (same event id) are skipped, so re-importing a file, or importing fills that
+were also sent live, adds nothing twice. The target topic's event ids are read while the files
+are parsed: one waits on Kafka, the other computes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.errors import ImportFileError, MissingTopicError, UnrecognizedHeaderError
 from bridge.imports import DateOrder, parse_executions, parse_trades, reconcile
+from bridge.imports.instruments import contract_book, read_definitions
 from bridge.imports.kafka import LogContents, publish, read_event_ids
 from bridge.imports.outcome import FileResult, ImportedEvent, Outcome
 from bridge.imports.parsed import encoded
@@ -30,6 +33,8 @@ from bridge.spool import SpoolRecord
 from core.kafka import ensure_topics
 from core.progress import ProgressLine
 from core.settings import Settings
+from domain.contracts import ContractBook, root_of
+from domain.errors import add_command
 from schemas.catalog import RAW_EXECUTIONS, RAW_NT_TRADES
 from schemas.codec import Codec, default_codec
 from schemas.events import ExecutionReported, TradeReported
@@ -42,7 +47,9 @@ _TOPICS = {"executions": RAW_EXECUTIONS, "trades": RAW_NT_TRADES}
 _EPILOG = f"""\
 Times in the exports carry no offset: they are in NinjaTrader's platform time zone, given
 with --tz (default {DEFAULT_TZ}). Exit status: 0 done; 1 rejected rows without
---skip-invalid (nothing published; a dry run says so too) or a failure (on a Kafka failure
+--skip-invalid (nothing published; a dry run says so too), an instrument root without a
+contract specification (nothing published; see `fillstream instruments`), or a failure (on a
+Kafka failure
 part may be published: re-running is safe); 2 usage; {EXIT_RECONCILIATION_DIFFERS} the
 reconciliation found differences (the import itself is done).
 """
@@ -64,9 +71,17 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         dry_run=args.dry_run,
         refused=bool(any(f.parsed.rejected for f in files) and not args.skip_invalid),
     )
+    contracts: ContractBook | None = None  # a dry run checks nothing against the log
+    if log is not None:
+        contracts = contract_book(read_definitions(settings, default_codec()))
+        unknown = [] if outcome.refused else _unknown_roots(files, contracts)
+        if unknown:
+            log.join()  # let it finish and close its Kafka client; nothing is published
+            print("\n".join(unknown), file=sys.stderr)
+            return EXIT_REFUSED
     if getattr(args, "reconcile", None) is not None:
         executions = [e for _, events in read for e in events]
-        outcome = _reconcile(outcome, args, ts_ingested, settings, executions)
+        outcome = _reconcile(outcome, args, ts_ingested, settings, executions, contracts)
     if log is not None and not outcome.refused:
         outcome = _publish(outcome, settings, log.contents())
     print(json.dumps(to_json(outcome), indent=2) if args.json else render_text(outcome))
@@ -227,13 +242,30 @@ def _reconcile(
     ts_ingested: datetime,
     settings: Settings,
     executions: list[ImportedEvent],
+    contracts: ContractBook | None,
 ) -> Outcome:
     trades, reported = _read("trades", args.reconcile, args, ts_ingested, settings)
     rec = reconcile(
         [e for e in executions if isinstance(e, ExecutionReported)],
         [t for t in reported if isinstance(t, TradeReported)],
+        contracts,
     )
     return replace(outcome, reconciliation=rec, reconciled_with=trades)
+
+
+def _unknown_roots(files: Sequence[FileResult], contracts: ContractBook) -> list[str]:
+    """One line per root of the files' instruments that has no contract specification (neither
+    built in nor defined in the log), naming the command that defines it."""
+    rows: dict[str, list[str]] = {}
+    for f in files:
+        for instrument in f.parsed.instruments:
+            rows.setdefault(root_of(instrument), []).append(instrument)
+    return [
+        f"fillstream import: no contract specification for root {root!r} "
+        f"({len(rows[root])} rows, e.g. {rows[root][0]!r}); nothing was published; "
+        f"define it with `{add_command(root)}`, then import again"
+        for root in contracts.unknown_roots(rows)
+    ]
 
 
 def _new_records(files: Sequence[FileResult], log: LogContents) -> tuple[list[SpoolRecord], int]:

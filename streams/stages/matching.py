@@ -25,9 +25,13 @@ execution released from the grace window waits, in order, until that context is 
 through its ingestion time plus the grace (see ``domain.context``), and sees only the context
 ingested by then: what the live run saw, a replay sees.
 
+**Contract specifications.** ``raw.instruments`` is read the same way, from its beginning, into a
+``domain.contracts.ContractBook``: an execution is valued with the newest definition of its root
+ingested by its ingestion time plus the grace, else the built-in table's.
+
 Rejected records go to the dead-letter topic with a code: ``undecodable``, ``wrong_schema``,
-``unknown_instrument`` (no contract specification) or ``invalid`` (not matchable: no side, no
-quantity).
+``unknown_instrument`` (no contract specification by then) or ``invalid`` (not matchable: no
+side, no quantity).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from core.errors import CodecError, InvalidEventError
 from core.settings import Settings
 from domain.context import DEFAULT_RETENTION, MarketContext
-from domain.contracts import ContractSpec, spec_for
+from domain.contracts import ContractBook
 from domain.errors import UnknownInstrumentError
 from domain.matching import (
     Book,
@@ -63,20 +67,27 @@ from schemas.catalog import (
     DERIVED_POSITIONS,
     DERIVED_TRADES,
     RAW_EXECUTIONS,
+    RAW_INSTRUMENTS,
     RAW_MARKET,
     RAW_SIGNALS,
     STREAMS_BOOKS_CHANGELOG,
     record_headers,
 )
 from schemas.codec import Codec
-from schemas.events import BarClosed, ExecutionReported, SignalEmitted, schema_name
+from schemas.events import (
+    BarClosed,
+    ExecutionReported,
+    InstrumentDefined,
+    SignalEmitted,
+    schema_name,
+)
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, dead_letter, decoded
 
 BOOKS_TOPIC = STREAMS_BOOKS_CHANGELOG
 TRADES_TOPIC = DERIVED_TRADES
 POSITIONS_TOPIC = DERIVED_POSITIONS
-CONTEXT_TOPICS = (RAW_MARKET, RAW_SIGNALS)
+CONTEXT_TOPICS = (RAW_MARKET, RAW_SIGNALS, RAW_INSTRUMENTS)
 _STAGE = "streams.matching"
 _PRUNE_EVERY = 1000
 """Executions applied between two prunings of the market context."""
@@ -94,7 +105,6 @@ class _Held:
 
     execution: ExecutionReported
     record: Record
-    spec: ContractSpec
     stale: bool
     """It arrived more than the context retention behind its partition's event time: matching
     gives it no market context, since what it needed may be forgotten."""
@@ -119,12 +129,15 @@ class MatchExecutions:
         context: MarketContext | None = None,
         feed: ContextFeed | None = None,
         clock: Callable[[], datetime] = _now,
+        contracts: ContractBook | None = None,
     ) -> None:
         self.codec = codec
         self.matching = matching
         self.grace = grace
         self.retention = retention
         self.context = context if context is not None else MarketContext()
+        self.contracts = contracts if contracts is not None else ContractBook()
+        """The built-in specifications and the definitions read from ``raw.instruments``."""
         self.feed = feed
         self.clock = clock
         self.books: dict[int, dict[str, Book]] = {}
@@ -164,13 +177,15 @@ class MatchExecutions:
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> MatchExecutions:
         context = MarketContext(settings.excursion_period)
+        contracts = ContractBook()
         return cls(
             codec,
             Matching(settings.matching),
             grace=timedelta(milliseconds=settings.grace_ms),
             retention=timedelta(days=settings.context_days),
             context=context,
-            feed=ContextFeed(settings, codec, context),
+            feed=ContextFeed(settings, codec, context, contracts),
+            contracts=contracts,
         )
 
     def restore(self, partition: int, records: Iterable[Record]) -> None:
@@ -225,12 +240,7 @@ class MatchExecutions:
             execution = decoded(self.codec, record, ExecutionReported, batch, _STAGE)
             if execution is None:
                 continue
-            try:
-                spec = spec_for(execution.instrument)
-            except UnknownInstrumentError as e:
-                batch.outputs.append(dead_letter(record, str(e), "unknown_instrument", _STAGE))
-                continue
-            self._hold(record, execution, spec, batch)
+            self._hold(record, execution, batch)
             self._release(record.partition, batch)
         self._finish(batch)
 
@@ -245,9 +255,7 @@ class MatchExecutions:
             self._release(partition, batch)
         self._finish(batch)
 
-    def _hold(
-        self, record: Record, execution: ExecutionReported, spec: ContractSpec, batch: Batch
-    ) -> None:
+    def _hold(self, record: Record, execution: ExecutionReported, batch: Batch) -> None:
         partition = record.partition
         ts = execution.envelope.ts_event
         watermark = self.watermarks.get(partition)
@@ -255,7 +263,7 @@ class MatchExecutions:
         if watermark is None or ts > watermark:
             self.watermarks[partition] = ts
             self._new_watermarks.add(partition)
-        held = _Held(execution, record, spec, stale)
+        held = _Held(execution, record, stale)
         bisect.insort(self.held.setdefault(partition, []), held, key=_order)
         self.caught_up = self.caught_up - {partition}
         self.books.setdefault(partition, {})
@@ -290,9 +298,15 @@ class MatchExecutions:
             self._apply(first, batch)
 
     def _apply(self, held: _Held, batch: Batch) -> None:
-        record, execution, spec = held.record, held.execution, held.spec
+        record, execution = held.record, held.execution
         partition = record.partition
         self._moved.setdefault(partition, {})[record.offset] = None
+        known_by = execution.envelope.ts_ingested + self.grace
+        try:  # the definitions ingested by then, like the market context
+            spec = self.contracts.spec_for(execution.instrument, known_by)
+        except UnknownInstrumentError as e:
+            batch.outputs.append(dead_letter(record, str(e), "unknown_instrument", _STAGE))
+            return
         key = position_key(execution)
         books = self.books.setdefault(partition, {})
         seen = self.seen.setdefault(partition, set())
@@ -407,8 +421,7 @@ class MatchExecutions:
         if not isinstance(execution, ExecutionReported):
             raise CodecError(f"held execution at offset {data['offset']} is not one")
         record = Record(self.source, partition, int(data["offset"]), None, payload)
-        spec = spec_for(execution.instrument)
-        held = _Held(execution, record, spec, bool(data["stale"]))
+        held = _Held(execution, record, bool(data["stale"]))
         return data["state"], int(data["rank"]), held
 
     def _context_floor(self) -> datetime:
@@ -460,12 +473,20 @@ class _View:
 
 class ContextFeed:
     """Reads ``raw.market`` and ``raw.signals`` (every partition, committed records only) into a
-    ``MarketContext``."""
+    ``MarketContext``, and ``raw.instruments`` (all of it: definitions are kept forever) into a
+    ``ContractBook``; the context tracks how far each of their partitions is read."""
 
-    def __init__(self, settings: Settings, codec: Codec, context: MarketContext) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec,
+        context: MarketContext,
+        contracts: ContractBook | None = None,
+    ) -> None:
         self.settings = settings
         self.codec = codec
         self.context = context
+        self.contracts = contracts if contracts is not None else ContractBook()
         self.consumer: Consumer | None = None
         self.ends: Consumer | None = None
         """A second client, never assigned, that asks for end offsets: the reading consumer's
@@ -479,6 +500,7 @@ class ContextFeed:
         (an hour earlier, for clocks that disagree)."""
         self.close()
         self.context.clear()
+        self.contracts.clear()
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
@@ -515,9 +537,12 @@ class ContextFeed:
                 wanted.append(TopicPartition(topic, partition, millis))
                 self.context.watch(topic, partition)
         self.starts = {}
+        instruments = self.settings.topic(RAW_INSTRUMENTS)
         for tp in consumer.offsets_for_times(wanted, timeout=30):
             offset = tp.offset
-            if offset < 0:  # nothing produced since: read from its end
+            if tp.topic == instruments:  # every definition counts, however old
+                offset = consumer.get_watermark_offsets(tp, timeout=30)[0]
+            elif offset < 0:  # nothing produced since: read from its end
                 offset = consumer.get_watermark_offsets(tp, timeout=30)[1]
             self.starts[(tp.topic, tp.partition)] = offset
         consumer.assign([TopicPartition(t, p, o) for (t, p), o in self.starts.items()])
@@ -572,6 +597,9 @@ class ContextFeed:
             return
         if isinstance(event, BarClosed | SignalEmitted):
             self.context.observe(topic, partition, event)
+        elif isinstance(event, InstrumentDefined):
+            self.contracts.define(event)
+            self.context.passed(topic, partition, event.envelope.ts_ingested)
 
     def close(self) -> None:
         for client in (self.consumer, self.ends):

@@ -84,23 +84,27 @@ def test_spec_for_ninjatrader_names(instrument: str, root: str) -> None:
 
 
 @pytest.mark.parametrize("instrument", ["XX 12-26", "", "EURUSD", "NQZ6"])
-def test_unknown_root_names_the_instrument_and_the_known_roots(instrument: str) -> None:
+def test_unknown_root_names_the_instrument_and_the_command_that_defines_it(
+    instrument: str,
+) -> None:
     with pytest.raises(UnknownInstrumentError) as caught:
         spec_for(instrument)
     error = caught.value
     assert isinstance(error, InvalidEventError)
     assert error.field == "instrument"
     assert error.instrument == instrument
+    assert error.known_roots[:3] == ("ES", "MES", "NQ")
     assert repr(instrument) in str(error)
-    assert "known roots: ES, MES, NQ" in str(error)
+    assert "fillstream instruments add " in str(error)
     assert "\n" not in str(error)
 
 
 def test_unknown_root_message() -> None:
     with pytest.raises(
         UnknownInstrumentError,
-        match=r"^instrument: no contract specification "
-        r"for root 'XX' \(instrument 'XX 12-26'\); known roots: ES, MES, ",
+        match=r"^instrument: no contract specification for root 'XX' \(instrument 'XX 12-26'\); "
+        r"define it with `fillstream instruments add XX --tick-size T --point-value V "
+        r"--currency C`$",
     ):
         spec_for("XX 12-26")
 
