@@ -3,10 +3,11 @@
 from projections.alerts import ALERTS
 from projections.experiments import ASSIGNMENTS, SIGNALS
 from projections.migrate import migrate
-from projections.orders import EXECUTIONS, ORDERS
+from projections.orders import EXECUTION_CORRECTIONS, EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
 from projections.positions import MARKET_BARS, POSITIONS
 from projections.projection import Location, Projection
+from projections.reconciliation import POSITION_DRIFTS
 from projections.regimes import REGIME_LABELS
 from projections.trades import TRADES
 from projections.uptime import SERVICE_CHECKS
@@ -17,12 +18,14 @@ PROJECTIONS: tuple[Projection, ...] = (
     POSITIONS,
     MARKET_BARS,
     EXECUTIONS,
+    EXECUTION_CORRECTIONS,
     ORDERS,
     ALERTS,
     SERVICE_CHECKS,
     REGIME_LABELS,
     ASSIGNMENTS,
     SIGNALS,
+    POSITION_DRIFTS,
 )
 """Every projection ``fillstream project`` runs."""
 
@@ -30,10 +33,12 @@ __all__ = [
     "ALERTS",
     "ASSIGNMENTS",
     "EXECUTIONS",
+    "EXECUTION_CORRECTIONS",
     "MARKET_BARS",
     "ORDERS",
     "PERFORMANCE",
     "POSITIONS",
+    "POSITION_DRIFTS",
     "PROJECTIONS",
     "REGIME_LABELS",
     "SERVICE_CHECKS",

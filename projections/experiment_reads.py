@@ -11,7 +11,9 @@ A tally's first read takes every trade of the experiment, whatever transaction p
 rows restored from a backup keep the transaction ids of the cluster they came from, which may
 lie beyond this one's horizon (they are read again when the horizon passes them, and counted
 once). A projection switching versions (a rebuild) gives its rows new transactions: the tallies
-then start over, once."""
+then start over, once. So does a correction of any trade projected since the last check (a
+later revision, in ``trade_corrections``): the tally counted the trade's earlier revision, or a
+trade since voided, and corrections are rare."""
 
 from __future__ import annotations
 
@@ -44,6 +46,12 @@ _ALL_TRADES = """
 SELECT arm, exit_time, net_pnl, trade_id FROM experiment_trades WHERE experiment_id = %s
 """
 
+_CORRECTED = """
+SELECT EXISTS (SELECT FROM trade_corrections
+               WHERE projected_xid >= %(low)s::xid8 AND projected_xid < %(high)s::xid8)
+"""
+"""Whether a trade was corrected by a transaction in [low, high)."""
+
 _START = "0"
 
 
@@ -68,6 +76,12 @@ def new_trades(
 def all_trades(conn: psycopg.Connection[Any], experiment_id: str) -> list[ArmTrade]:
     """Every live trade of the experiment."""
     return _trades(conn.execute(_ALL_TRADES, (experiment_id,)).fetchall())
+
+
+def corrected(conn: psycopg.Connection[Any], low: str, high: str) -> bool:
+    """Whether a trade correction was projected by a transaction in [low, high)."""
+    (found,) = conn.execute(_CORRECTED, {"low": low, "high": high}).fetchone() or (False,)
+    return bool(found)
 
 
 def _trades(rows: list[tuple[Any, ...]]) -> list[ArmTrade]:
@@ -113,7 +127,11 @@ class Tallies:
         for experiment in experiments:
             name = experiment.spec.experiment_id
             read = self._reads.get(name)
-            if read is None or read.configured_at != experiment.configured_at:
+            if (
+                read is None
+                or read.configured_at != experiment.configured_at
+                or (read.up_to != _START and corrected(conn, read.up_to, high))
+            ):
                 read = self._reads[name] = _Read(experiment.configured_at, Tally())
             if read.up_to == _START:
                 read.tally.add(all_trades(conn, name))

@@ -1,5 +1,8 @@
-"""The executions projection (every ``ExecutionReported``, once, behind the ``executions`` view)
-and the orders projection (each order's latest ``OrderUpdated``, behind the ``orders`` view)."""
+"""The executions projection (every ``ExecutionReported``, once, behind the ``executions`` view),
+the execution corrections projection (every ``ExecutionCorrected`` and ``ExecutionBusted``, once,
+behind the ``execution_corrections`` view: compensating events, which never change an execution's
+row) and the orders projection (each order's latest ``OrderUpdated``, behind the ``orders``
+view)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,13 @@ from typing import Any
 
 from projections.projection import Location, Projection, RowSpec
 from schemas.catalog import RAW_EXECUTIONS, RAW_ORDERS
-from schemas.events import Event, ExecutionReported, OrderUpdated
+from schemas.events import (
+    Event,
+    ExecutionBusted,
+    ExecutionCorrected,
+    ExecutionReported,
+    OrderUpdated,
+)
 
 EXECUTION_ROW = RowSpec.of(
     ExecutionReported,
@@ -49,6 +58,73 @@ EXECUTIONS = Projection(
     to_rows=EXECUTION_ROW.to_rows,
     row=EXECUTION_ROW,
     linger=1.0,
+)
+
+
+def correction_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
+    """A correction's row: what the broker amended the execution to, or that it busted it."""
+    if isinstance(event, ExecutionCorrected):
+        kind = "corrected"
+        amended: tuple[Any, ...] = (
+            event.side.value,
+            event.quantity,
+            event.price,
+            event.commission,
+            event.fees,
+            event.executed_at,
+            event.order_id,
+            event.order_number,
+        )
+    elif isinstance(event, ExecutionBusted):
+        kind, amended = "busted", (None,) * 8
+    else:
+        return ()
+    e = event.envelope
+    return (
+        (
+            e.event_id,
+            kind,
+            event.account,
+            event.execution_id,
+            event.instrument,
+            *amended,
+            event.reason,
+            e.ts_event,
+            where.topic,
+            where.partition,
+            where.offset,
+            e.ts_ingested,
+        ),
+    )
+
+
+EXECUTION_CORRECTIONS = Projection(
+    name="execution_corrections",
+    topics=(RAW_EXECUTIONS,),
+    columns=(
+        "event_id",
+        "kind",
+        "account",
+        "execution_id",
+        "instrument",
+        "side",
+        "quantity",
+        "price",
+        "commission",
+        "fees",
+        "executed_at",
+        "order_id",
+        "order_number",
+        "reason",
+        "ts_event",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "ts_ingested",
+    ),
+    key=("event_id",),
+    to_rows=correction_rows,
+    linger=0.5,
 )
 
 

@@ -1,4 +1,6 @@
-"""The trades projection: one row per TradeClosed, behind the ``trades`` view."""
+"""The trades projection: one row per TradeClosed, behind the ``trades`` view (each trade's
+latest revision, unless voided) and the ``trade_corrections`` view (the revisions after the
+first, beside the ones they replaced)."""
 
 from __future__ import annotations
 
@@ -47,6 +49,10 @@ TRADE_ROW = RowSpec.of(
         "initial_stop": "initial_stop",
         "risk": "risk",
         "r_multiple": "r_multiple",
+        "revision": "revision",
+        "supersedes": "supersedes",
+        "correction_id": "correction_id",
+        "voided": "voided",
     },
 )
 
@@ -54,7 +60,7 @@ TRADES = Projection(
     name="trades",
     topics=(DERIVED_TRADES,),
     columns=TRADE_ROW.columns,
-    key=("trade_id", "exit_time"),
+    key=("trade_id", "revision", "exit_time"),
     partition_by="exit_time",
     to_rows=TRADE_ROW.to_rows,
     row=TRADE_ROW,

@@ -6,7 +6,8 @@ A projection's view is its public face; its versions are tables named ``<name>_v
 version's table is made ``LIKE`` the live one (columns, defaults, constraints, indexes), so it
 has the live table's current shape, migrations included. Switching rewrites the view's own
 definition (read back from PostgreSQL) to read the other table: ``CREATE OR REPLACE VIEW`` is
-atomic, and views built on the view (``positions`` on ``market_bars``) follow it.
+atomic, and views built on the view (``positions`` on ``market_bars``) follow it; the few
+other views that read the table itself (``trade_corrections``) are rewritten with it.
 """
 
 from __future__ import annotations
@@ -169,8 +170,9 @@ def set_state(
 
 def point_view(conn: psycopg.Connection[Any], view: str, source: str, target: str,
                *, name: str | None = None) -> None:  # fmt: skip
-    """Make view ``name`` (default: ``view`` itself) read table ``target`` where ``view``
-    reads table ``source``."""
+    """Make view ``name`` read table ``target`` where ``view`` reads table ``source``. Without
+    ``name`` (a switch), the other views of the schema that read ``source`` itself (a second
+    view of the projection's rows: ``trade_corrections`` reads ``trades_v1``) follow too."""
     (definition,) = conn.execute(
         "SELECT pg_get_viewdef(c.oid) FROM pg_class c"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -184,6 +186,24 @@ def point_view(conn: psycopg.Connection[Any], view: str, source: str, target: st
         raise VersionError(f"view {view!r} does not read table {source!r}")
     replace = sql.SQL("CREATE OR REPLACE VIEW {} AS ").format(sql.Identifier(name or view))
     conn.execute(replace.as_string(conn) + pattern.sub(target, definition))
+    if name is not None:
+        return
+    for other, text in conn.execute(_READERS_OF_TABLE, (source, view)).fetchall():
+        replace = sql.SQL("CREATE OR REPLACE VIEW {} AS ").format(sql.Identifier(other))
+        conn.execute(replace.as_string(conn) + pattern.sub(target, text))
+
+
+_READERS_OF_TABLE = """
+SELECT DISTINCT v.relname, pg_get_viewdef(v.oid)
+FROM pg_class t
+JOIN pg_depend d ON d.refobjid = t.oid AND d.refclassid = 'pg_class'::regclass
+                AND d.classid = 'pg_rewrite'::regclass
+JOIN pg_rewrite w ON w.oid = d.objid
+JOIN pg_class v ON v.oid = w.ev_class AND v.relkind = 'v'
+WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = %s
+  AND v.relnamespace = current_schema()::regnamespace AND v.relname <> %s
+"""
+"""The other views of the schema that read a table, and their definitions."""
 
 
 def drop(conn: psycopg.Connection[Any], version: Version) -> None:

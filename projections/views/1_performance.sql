@@ -1,5 +1,6 @@
 -- The performance projection's view, over its live version's table (written as version 1's
--- here; `fillstream migrate` and a switch point it at the live one).
+-- here; `fillstream migrate` and a switch point it at the live one). A window whose trades were
+-- all voided by corrections keeps a snapshot of no trades in the table, and is not shown.
 CREATE VIEW performance AS
 SELECT scope, scope_key, time_window, window_key, definitions_version, account, strategy,
        variant, instrument, scope_trades, currency, as_of_trade_id, trades, wins, losses,
@@ -9,4 +10,5 @@ SELECT scope, scope_key, time_window, window_key, definitions_version, account, 
        nt_sharpe_monthly, sqn, sqn_basis, avg_r, longest_win_streak, longest_loss_streak,
        avg_mae, avg_mfe, avg_etd, entry_efficiency, exit_efficiency, total_efficiency,
        first_exit, last_exit, snapshot_id, projected_at
-FROM performance_v1;
+FROM performance_v1
+WHERE trades > 0;

@@ -185,3 +185,38 @@ def test_rows_restored_from_another_cluster_are_read_once(settings: Settings) ->
         # when the horizon passes them, they are read again and counted once
         assert tally.add(new_trades(conn, "x1", "0", "18446744073709551615")) == 0
         assert tally.state == sequential_test(_all(conn))
+
+
+def test_a_correction_starts_the_tallies_over_with_the_current_revisions(
+    settings: Settings,
+) -> None:
+    migrate(settings)
+    experiment = _experiment()
+    tallies = Tallies()
+    with connect(settings, autocommit=True) as conn:
+        for n in range(12):
+            _assign(conn, n, _arm(n))
+            _trade(conn, n, net=n - 6)
+        first = tallies.update(conn, experiment)
+        assert len(first) == 12
+        # revision 1 of T3 with another net, and T5 voided: rows of their own
+        for trade_id, net, voided in (("T3", 40, False), ("T5", 0, True)):
+            conn.execute(
+                "INSERT INTO trades_v1 (trade_id, account, instrument, strategy, variant,"
+                " signal_id, direction, quantity, entry_time, exit_time, entry_price,"
+                " exit_price, point_value, currency, gross_pnl, commission, net_pnl,"
+                " execution_ids, source, event_id, causation_ids, kafka_topic,"
+                " kafka_partition, kafka_offset, ts_ingested, revision, supersedes, voided)"
+                " SELECT trade_id, account, instrument, strategy, variant, signal_id,"
+                " direction, quantity, entry_time, exit_time, entry_price, exit_price,"
+                " point_value, currency, %s, commission, %s, execution_ids, source,"
+                " event_id || '-r1', causation_ids, kafka_topic, kafka_partition,"
+                " kafka_offset + 100, ts_ingested, 1, event_id, %s"
+                " FROM trades_v1 WHERE trade_id = %s",
+                (net, net, voided, trade_id),
+            )
+        again = tallies.update(conn, experiment)
+        assert again is not first and len(again) == 11
+        assert again.state == sequential_test(_all(conn))
+        assert {t.trade_id: t.net_pnl for t in _all(conn)}["T3"] == 40
+        assert tallies.update(conn, experiment) is again  # nothing corrected since
