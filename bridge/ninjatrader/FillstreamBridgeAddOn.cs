@@ -24,7 +24,7 @@ namespace NinjaTrader.NinjaScript.AddOns
         // the executions sent this session (id → what was sent), bounded. Reconnects re-fire
         // executions (the bridge's consumers dedupe too; this saves the traffic), and it tells a
         // back-office amendment (Operation.Update) from a repeat. An amendment of an execution
-        // evicted from it goes as a plain execution, which the bridge takes for a repeat.
+        // not in it goes as the execution followed by the amendment.
         public const int SentExecutionsCapacity = 50000;
 
         private readonly object sync = new object();
@@ -243,7 +243,10 @@ namespace NinjaTrader.NinjaScript.AddOns
             DefineInstrument(current, execution.Instrument);
             if (sent == null)
                 current.EnqueueExecution(FillstreamEvents.Execution(fill, SignalLink(execution)));
-            else
+            // an amendment of an execution this session did not send (before a restart, or
+            // evicted): the execution, which the bridge takes for a repeat if it has it, then
+            // the amendment, which changes nothing if the execution was new
+            if (sent != null || operation == Operation.Update)
                 current.EnqueueExecution(FillstreamEvents.Corrected(fill, current.UtcNow()));
         }
 

@@ -558,10 +558,8 @@ namespace FillstreamHarness
             // the bridge refuses this one (422): logged, dropped, never retried
             w.Client.Enqueue("{\"type\":\"execution\",\"ts_event\":\"2026-09-22T13:35:00Z\",\"execution_id\":\"bad-1\",\"price\":\"-1\"}");
             w.Client.Flush(TimeSpan.FromSeconds(30));
-#pragma warning disable 618 // the obsolete blocking Assign still works
 #pragma warning disable 618 // the blocking Assign, kept for strategies written against it
             Console.Out.WriteLine("arm=" + FillstreamSignals.Assign("or-2026-09-22-0935", "Opening Range \u2013 v2"));
-#pragma warning restore 618
 #pragma warning restore 618
             w.Terminate();
             Console.Out.WriteLine("done");

@@ -223,9 +223,14 @@ def test_a_removed_position_is_flat_whatever_direction_it_names() -> None:
 
 
 def test_an_amended_execution_is_sent_as_a_correction_once() -> None:
-    first, corrected, unseen = golden("execution_amended")
+    first, corrected, unseen, unseen_amended = golden("execution_amended")
     assert isinstance(first, ExecutionReported) and isinstance(corrected, ExecutionCorrected)
-    assert isinstance(unseen, ExecutionReported)  # an update of an execution never sent
+    # an update of an execution this session never sent: the execution (a repeat, if the log
+    # has it) and the amendment (which changes nothing, if it did not)
+    assert isinstance(unseen, ExecutionReported)
+    assert isinstance(unseen_amended, ExecutionCorrected)
+    assert unseen_amended.execution_id == unseen.execution_id
+    assert (unseen_amended.price, unseen_amended.quantity) == (unseen.price, unseen.quantity)
     assert corrected.execution_id == first.execution_id
     assert (first.price, first.commission) == (Decimal("5755.25"), Decimal("2.58"))
     assert (corrected.price, corrected.commission, corrected.quantity) == (
