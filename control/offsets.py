@@ -26,10 +26,11 @@ from confluent_kafka.admin import AdminClient
 from control.errors import OffsetsError
 from core.kafka import probe_consumer, quiet_admin
 from core.settings import Settings
-from streams.stages.alerts import AlertOnHealth, AlertOnPerformance
+from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, AlertOnReconciliation
 from streams.stages.matching import MatchExecutions
 from streams.stages.paper import PaperTrades
 from streams.stages.performance import ScopeTrades, ScoreTrades
+from streams.stages.reconciliation import ReconcilePositions
 from streams.stages.regimes import LabelRegimes
 
 _TIMEOUT = 10.0
@@ -169,6 +170,8 @@ STATEFUL_STAGES = {
         PaperTrades,
         AlertOnPerformance,
         AlertOnHealth,
+        ReconcilePositions,
+        AlertOnReconciliation,
     )
     if stage.changelog is not None
 }

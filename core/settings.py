@@ -223,6 +223,15 @@ SETTINGS: tuple[Setting, ...] = (
         "applies executions as they arrive.",
     ),
     Setting(
+        field="drift_grace_ms",
+        env="FILLSTREAM_DRIFT_GRACE_MS",
+        type=Count(5000, low=0, high=3_600_000),
+        phase=True,
+        doc="How long (milliseconds) NinjaTrader's reported position and the derived one may "
+        "disagree, with no further change on either side, before the reconciliation stage "
+        "publishes a `PositionDrift` (and, once they agree again for as long, its resolution).",
+    ),
+    Setting(
         field="context_days",
         env="FILLSTREAM_CONTEXT_DAYS",
         type=Count(7, high=366),
@@ -349,6 +358,7 @@ class Settings:
     matching: str
     rolling_trades: int
     grace_ms: int
+    drift_grace_ms: int
     excursion_period: str
     context_days: int
     regime: str

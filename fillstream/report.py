@@ -1,19 +1,22 @@
-"""What ``fillstream status`` shows: broker, database, services, topics and consumer lag."""
+"""What ``fillstream status`` shows: broker, database, services, topics, consumer lag, and the
+positions where NinjaTrader and fillstream disagree (the ``position_drifts_open`` view)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
+from psycopg import sql
 
 from control.offsets import partition_positions
 from core.kafka import probe_consumer, quiet_admin
 from core.settings import Settings
-from core.text import text_table
+from core.text import text_table, when
 from deploy.services import SERVICES, ServiceStatus, service_status
 
 _TIMEOUT = 5.0
@@ -40,6 +43,19 @@ class GroupInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DriftInfo:
+    """A position where NinjaTrader's report and the derived one disagree (signed quantities:
+    long +, short -)."""
+
+    account: str
+    instrument: str
+    reported: int
+    derived: int
+    since: datetime
+    """When they began to disagree."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StackStatus:
     namespace: str
     broker: Reachability
@@ -47,6 +63,9 @@ class StackStatus:
     services: list[ServiceStatus]
     topics: list[TopicInfo]
     groups: list[GroupInfo]
+    drifts: list[DriftInfo] | None = None
+    """The open position drifts; None when they could not be read (no database, not
+    migrated)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,13 +76,15 @@ def collect_status(settings: Settings) -> StackStatus:
     broker = _broker(settings, admin)
     topics = _topics(settings, admin) if broker.reachable else []
     groups = _groups(settings, admin) if broker.reachable else []
+    database = _database(settings)
     return StackStatus(
         namespace=settings.namespace,
         broker=broker,
-        database=_database(settings),
+        database=database,
         services=[service_status(settings, name) for name in SERVICES],
         topics=topics,
         groups=groups,
+        drifts=_drifts(settings) if database.reachable else None,
     )
 
 
@@ -99,7 +120,31 @@ def render_table(status: StackStatus) -> str:
             or [("(none)", "", "")],
         ),
     ]
+    if status.drifts is not None:
+        parts.append(
+            text_table(
+                ("position drift", "NinjaTrader", "fillstream", "since"),
+                [
+                    (
+                        f"{d.account} {d.instrument}",
+                        _position(d.reported),
+                        _position(d.derived),
+                        when(d.since),
+                    )
+                    for d in status.drifts
+                ]  # fmt: skip
+                or [("(none)", "", "", "")],
+            )
+        )
     return "\n\n".join(parts)
+
+
+def _position(quantity: int) -> str:
+    if quantity > 0:
+        return f"{quantity} long"
+    if quantity < 0:
+        return f"{-quantity} short"
+    return "flat"
 
 
 def _detail(check: Reachability) -> str:
@@ -124,6 +169,23 @@ def _database(settings: Settings) -> Reachability:
         reason = " ".join(str(e).split())
         return Reachability(address=address, reachable=False, detail=reason)
     return Reachability(address=address, reachable=True, detail="ok")
+
+
+def _drifts(settings: Settings) -> list[DriftInfo] | None:
+    """The open position drifts, or None if the view cannot be read (not migrated yet)."""
+    try:
+        with psycopg.connect(settings.dsn, connect_timeout=int(_TIMEOUT)) as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT account, instrument, reported, derived, since"
+                    " FROM {}.position_drifts_open ORDER BY account, instrument"
+                ).format(sql.Identifier(settings.namespace))
+            ).fetchall()
+    except psycopg.Error:
+        return None
+    return [
+        DriftInfo(account=a, instrument=i, reported=r, derived=d, since=s) for a, i, r, d, s in rows
+    ]
 
 
 def _topics(settings: Settings, admin: AdminClient) -> list[TopicInfo]:

@@ -7,6 +7,7 @@ from projections.orders import EXECUTION_CORRECTIONS, EXECUTIONS, ORDERS
 from projections.performance import PERFORMANCE
 from projections.positions import MARKET_BARS, POSITIONS
 from projections.projection import Location, Projection
+from projections.reconciliation import POSITION_DRIFTS
 from projections.regimes import REGIME_LABELS
 from projections.trades import TRADES
 from projections.uptime import SERVICE_CHECKS
@@ -24,6 +25,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     REGIME_LABELS,
     ASSIGNMENTS,
     SIGNALS,
+    POSITION_DRIFTS,
 )
 """Every projection ``fillstream project`` runs."""
 
@@ -36,6 +38,7 @@ __all__ = [
     "ORDERS",
     "PERFORMANCE",
     "POSITIONS",
+    "POSITION_DRIFTS",
     "PROJECTIONS",
     "REGIME_LABELS",
     "SERVICE_CHECKS",

@@ -35,6 +35,9 @@ STREAMS_ALERTS_HEALTH_CHANGELOG = "streams-alerts-health-changelog"
 CONTROL_SILENCES = "control.silences"
 RAW_INSTRUMENTS = "raw.instruments"
 DERIVED_RECONCILIATION = "derived.reconciliation"
+STREAMS_RECONCILIATION_FEED = "streams-reconciliation-feed"
+STREAMS_RECONCILIATION_CHANGELOG = "streams-reconciliation-changelog"
+STREAMS_ALERTS_RECONCILIATION_CHANGELOG = "streams-alerts-reconciliation-changelog"
 DEAD_LETTER = "dead-letter"
 
 

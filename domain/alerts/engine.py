@@ -1,13 +1,14 @@
-"""Alert rules evaluated in event time: performance snapshots and health checks in,
-``AlertChanged`` (raised, resolved) out.
+"""Alert rules evaluated in event time: performance snapshots, health checks and position
+drifts in, ``AlertChanged`` (raised, resolved) out.
 
 An ``AlertBook`` holds what one source partition's alerts need between events: which are
 raised (since when) and what the health rules remember from one check to the next (an error
 count, since when recovery has not advanced). Every input of one alert's key arrives on one
 partition, in order (a snapshot's key names its scope and window, a check's its service
-instance), so a book decides from its partition alone, and a replay decides the same. An
-alert's identity is its rule, its key and the event time it was raised at; the notifier
-delivers each identity once, however often a rewind derives it again.
+instance, a drift's its account and instrument), so a book decides from its partition alone,
+and a replay decides the same. An alert's identity is its rule, its key and the event time it
+was raised at; the notifier delivers each identity once, however often a rewind derives it
+again.
 
 Muted by a session (``Rule.muted_at``), a rule raises nothing: a condition that still holds at
 the first event after the session raises then. Resolving is never muted.
@@ -29,6 +30,7 @@ from schemas.events import (
     EventId,
     MetricWindow,
     PerformanceSnapshot,
+    PositionDrift,
     ServiceChecked,
     Severity,
     Source,
@@ -36,7 +38,7 @@ from schemas.events import (
 
 PRODUCER = "fillstream-alerts/0.1.0"
 
-Checked = PerformanceSnapshot | ServiceChecked
+Checked = PerformanceSnapshot | ServiceChecked | PositionDrift
 """What the rules read."""
 
 _WINDOWS = {
@@ -81,6 +83,8 @@ class AlertBook:
                 findings = list(_performance(rule, event))
                 if rule.type is RuleType.DAILY_LOSS and event.window is MetricWindow.TRADING_DAY:
                     changes.extend(self._days_ended(rule, event))
+            elif isinstance(event, PositionDrift):
+                findings = list(_drift(rule, event))
             else:
                 findings = list(self._health(rule, event))
             for finding in findings:
@@ -138,7 +142,7 @@ class AlertBook:
             )
 
     def _health(self, rule: Rule, check: ServiceChecked) -> Iterator[Finding]:
-        if rule.performance or (rule.services and check.service not in rule.services):
+        if not rule.health or (rule.services and check.service not in rule.services):
             return
         at = check.envelope.ts_event
         instance = f"service={check.service} instance={check.instance}"
@@ -327,6 +331,41 @@ def _performance(rule: Rule, s: PerformanceSnapshot) -> Iterator[Finding]:
                 f"(baseline {baseline:.0%}, alert below {baseline - drop:.0%})",
                 parts | {"value": f"{rate:.4f}", "limit": f"{baseline - drop:.4f}"},
             )
+
+
+def _drift(rule: Rule, drift: PositionDrift) -> Iterator[Finding]:
+    """A ``position_drift`` rule's finding: it holds while the drift is not resolved."""
+    if not rule.reconciliation or (rule.accounts and drift.account not in rule.accounts):
+        return
+    key = f"account={drift.account} instrument={drift.instrument}"
+    since = drift.since.isoformat()
+    yield Finding(
+        key,
+        not drift.resolved,
+        f"{drift.account} {drift.instrument}: NinjaTrader reports {_position(drift.reported)}, "
+        + (
+            f"agreeing with the derived position again (they differed since {since})"
+            if drift.resolved
+            else f"fillstream derives {_position(drift.derived)} (since {since})"
+        ),
+        {
+            "account": drift.account,
+            "instrument": drift.instrument,
+            "reported": str(drift.reported),
+            "derived": str(drift.derived),
+            "value": str(drift.reported - drift.derived),
+            "since": since,
+        },
+    )
+
+
+def _position(quantity: int) -> str:
+    """A signed position in words: ``2 long``, ``1 short``, ``flat``."""
+    if quantity > 0:
+        return f"{quantity} long"
+    if quantity < 0:
+        return f"{-quantity} short"
+    return "flat"
 
 
 def _alert(

@@ -22,6 +22,9 @@ rebuild_failed health checks       a projection rebuild failed (until one succee
 recovery_stall worker checks       state recovery has not advanced for ``seconds``
 stage_stall    worker checks       records have waited ``seconds`` (30 s) for a stage's progress
 unhealthy      health checks       a process reports a readiness check failing
+position_drift position drifts     NinjaTrader's position of an account and instrument and the
+                                   derived one disagree (``derived.reconciliation``), until they
+                                   agree again
 ============== =================== ===============================================================
 """
 
@@ -52,12 +55,16 @@ class RuleType(StrEnum):
     RECOVERY_STALL = "recovery_stall"
     STAGE_STALL = "stage_stall"
     UNHEALTHY = "unhealthy"
+    POSITION_DRIFT = "position_drift"
 
 
 PERFORMANCE_RULES = frozenset(
     {RuleType.DRAWDOWN, RuleType.DAILY_LOSS, RuleType.LOSS_STREAK, RuleType.WIN_RATE}
 )
-"""Rules over ``derived.performance``; the others read the ``health`` topic."""
+"""Rules over ``derived.performance``."""
+
+RECONCILIATION_RULES = frozenset({RuleType.POSITION_DRIFT})
+"""Rules over ``derived.reconciliation``; the others read the ``health`` topic."""
 
 _PARAMETERS: dict[RuleType, dict[str, str]] = {
     RuleType.DRAWDOWN: {"limit": "amount"},
@@ -71,6 +78,7 @@ _PARAMETERS: dict[RuleType, dict[str, str]] = {
     RuleType.RECOVERY_STALL: {"seconds": "seconds?"},
     RuleType.STAGE_STALL: {"seconds": "seconds?"},
     RuleType.UNHEALTHY: {"seconds": "seconds?"},
+    RuleType.POSITION_DRIFT: {},
 }
 """Each type's own settings and their kinds (``?``: optional, with the default below)."""
 
@@ -139,6 +147,14 @@ class Rule:
     @property
     def performance(self) -> bool:
         return self.type in PERFORMANCE_RULES
+
+    @property
+    def reconciliation(self) -> bool:
+        return self.type in RECONCILIATION_RULES
+
+    @property
+    def health(self) -> bool:
+        return not self.performance and not self.reconciliation
 
     def muted_at(self, at: datetime) -> bool:
         if any(session.contains(at) for session in self.mute):

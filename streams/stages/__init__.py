@@ -1,5 +1,6 @@
 """The worker's derivation stages, each a ``streams.runtime.deriver.Stage`` over a pure
-``domain`` fold: matching, the performance scopes and scores, regimes, paper trading, alerts."""
+``domain`` fold: matching, the performance scopes and scores, regimes, paper trading, position
+reconciliation, alerts."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Callable
 from core.settings import Settings
 from schemas.codec import Codec
 from streams.runtime.deriver import Stage
-from streams.stages.alerts import AlertOnHealth, AlertOnPerformance
+from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, AlertOnReconciliation
 from streams.stages.matching import MatchExecutions
 from streams.stages.paper import PaperBars, PaperSignals, PaperTrades
 from streams.stages.performance import ScopeTrades, ScoreTrades
+from streams.stages.reconciliation import CopyDerived, CopyReported, ReconcilePositions
 from streams.stages.regimes import LabelRegimes
 
 STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
@@ -22,8 +24,12 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
     "paper-signals": lambda settings, codec: PaperSignals(codec),
     "paper-bars": lambda settings, codec: PaperBars(codec, settings.excursion_period),
     "paper": PaperTrades.from_settings,
+    "reconciliation-reported": lambda settings, codec: CopyReported(codec),
+    "reconciliation-derived": lambda settings, codec: CopyDerived(codec),
+    "reconciliation": ReconcilePositions.from_settings,
     "alerts-performance": AlertOnPerformance.from_settings,
     "alerts-health": AlertOnHealth.from_settings,
+    "alerts-reconciliation": AlertOnReconciliation.from_settings,
 }
 """The stages, by name, in the order records flow through them."""
 
@@ -38,7 +44,11 @@ STAGE_SOURCES: dict[str, str] = {
     "paper-signals": PaperSignals.source,
     "paper-bars": PaperBars.source,
     "paper": PaperTrades.source,
+    "reconciliation-reported": CopyReported.source,
+    "reconciliation-derived": CopyDerived.source,
+    "reconciliation": ReconcilePositions.source,
     "alerts-performance": AlertOnPerformance.source,
     "alerts-health": AlertOnHealth.source,
+    "alerts-reconciliation": AlertOnReconciliation.source,
 }
 """The catalog topic each stage reads."""

@@ -1,9 +1,9 @@
-"""The alert stages: the rules of ``FILLSTREAM_ALERT_RULES`` over performance snapshots and
-over health checks, raising and resolving alerts on ``derived.alerts``.
+"""The alert stages: the rules of ``FILLSTREAM_ALERT_RULES`` over performance snapshots, over
+health checks and over position drifts, raising and resolving alerts on ``derived.alerts``.
 
-Two ``streams.runtime.deriver`` stages, one per topic read, each keeping an ``AlertBook`` per source
-partition. What a batch changes in a book is written to the stage's changelog (one record per
-rule and key: what is raised since when, and what the rule remembers; a tombstone once neither)
+Three ``streams.runtime.deriver`` stages, one per topic read, each keeping an ``AlertBook`` per
+source partition. What a batch changes in a book is written to the stage's changelog (one record
+per rule and key: what is raised since when, and what the rule remembers; a tombstone once neither)
 in the same transaction as the alerts, so a restart neither raises an alert twice nor forgets
 one. A record that does not decode goes to the dead-letter topic.
 """
@@ -20,17 +20,19 @@ from prometheus_client import Counter
 from core.config_files import load_file
 from core.settings import Settings
 from domain.alerts.engine import AlertBook, Raised
-from domain.alerts.rules import EMPTY, RuleSet, parse_rules
+from domain.alerts.rules import EMPTY, Rule, RuleSet, parse_rules
 from schemas.catalog import (
     DERIVED_ALERTS,
     DERIVED_PERFORMANCE,
+    DERIVED_RECONCILIATION,
     HEALTH,
     STREAMS_ALERTS_HEALTH_CHANGELOG,
     STREAMS_ALERTS_PERFORMANCE_CHANGELOG,
+    STREAMS_ALERTS_RECONCILIATION_CHANGELOG,
     record_headers,
 )
 from schemas.codec import Codec
-from schemas.events import PerformanceSnapshot, ServiceChecked, schema_name
+from schemas.events import PerformanceSnapshot, PositionDrift, ServiceChecked, schema_name
 from streams.runtime import metrics
 from streams.runtime.deriver import Batch, Output, Record, decoded
 
@@ -49,17 +51,24 @@ class AlertStage:
     name: str
     source: str
     changelog: str | None
-    reads: ClassVar[type[PerformanceSnapshot] | type[ServiceChecked]]
+    reads: ClassVar[type[PerformanceSnapshot] | type[ServiceChecked] | type[PositionDrift]]
 
     def __init__(self, codec: Codec, rules: RuleSet) -> None:
         self.codec = codec
         self.rules = rules
         self.books: dict[int, AlertBook] = {}
-        reads_snapshots = self.reads is PerformanceSnapshot
-        self.idle = not any(rule.performance == reads_snapshots for rule in rules.rules)
+        self.idle = not any(self.evaluates(rule) for rule in rules.rules)
         """No rule reads this stage's topic: records are passed over without decoding (an alert
         still raised from an earlier rules file is resolved by the next evaluation once a rule
         reads the topic again)."""
+
+    def evaluates(self, rule: Rule) -> bool:
+        """Whether ``rule`` reads this stage's topic."""
+        if self.reads is PerformanceSnapshot:
+            return rule.performance
+        if self.reads is PositionDrift:
+            return rule.reconciliation
+        return rule.health
 
     @classmethod
     def from_settings(cls, settings: Settings, codec: Codec) -> AlertStage:
@@ -137,6 +146,13 @@ class AlertOnHealth(AlertStage):
     source = HEALTH
     changelog = STREAMS_ALERTS_HEALTH_CHANGELOG
     reads = ServiceChecked
+
+
+class AlertOnReconciliation(AlertStage):
+    name = "alerts-reconciliation"
+    source = DERIVED_RECONCILIATION
+    changelog = STREAMS_ALERTS_RECONCILIATION_CHANGELOG
+    reads = PositionDrift
 
 
 def _kept(book: AlertBook, rule: str, key: str) -> bytes | None:

@@ -91,9 +91,9 @@ def test_a_fresh_database_gets_the_views_the_migrations_made(settings: Settings)
 
     migrate(settings)
 
-    views = _views(settings)
-    assert views == _views(reference)
-    assert sorted(views) == sorted(name for _, name, _ in view_files())
+    views, before = _views(settings), _views(reference)
+    assert {name: v for name, v in views.items() if name in before} == before
+    assert sorted(views) == sorted(name for _, name, _ in view_files())  # and the views added since
 
 
 @pytest.mark.parametrize("last", [LAST_MIGRATION_WITH_VIEWS, "0012_regimes"])

@@ -55,6 +55,7 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_MATCHING": "average-cost",
             "FILLSTREAM_ROLLING_TRADES": "20",
             "FILLSTREAM_GRACE_MS": "0",
+            "FILLSTREAM_DRIFT_GRACE_MS": "1500",
             "FILLSTREAM_EXCURSION_PERIOD": "2000 Tick",
             "FILLSTREAM_CONTEXT_DAYS": "30",
             "FILLSTREAM_REGIME": "version=1; version=2,atr_period=20",
@@ -112,6 +113,7 @@ def test_the_phase_settings_are_the_derivations() -> None:
     assert PHASE_SETTINGS == (
         "FILLSTREAM_MATCHING",
         "FILLSTREAM_GRACE_MS",
+        "FILLSTREAM_DRIFT_GRACE_MS",
         "FILLSTREAM_CONTEXT_DAYS",
         "FILLSTREAM_EXCURSION_PERIOD",
         "FILLSTREAM_ROLLING_TRADES",
