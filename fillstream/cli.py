@@ -62,6 +62,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fillstream.commands.regimes",
         "market regimes: versions, current labels, which serves",
     ),
+    "corrections": (
+        "fillstream.commands.corrections",
+        "trades corrected by amended or removed executions, and how their P&L changed",
+    ),
     "experiments": (
         "fillstream.commands.experiments",
         "A/B experiments: create, list, show (arms and statistics), pause, promote, roll back",
