@@ -9,6 +9,7 @@ the same ``Cum. net profit``, computed from ``domain.contracts``' point values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from bridge.imports import (
     reconcile,
 )
 from bridge.imports.reconcile import derive_trades
-from domain.contracts import spec_for
+from domain.contracts import ContractBook, spec_for
 from domain.errors import UnknownInstrumentError
 from schemas.events import (
     Direction,
@@ -36,6 +37,7 @@ from schemas.events import (
     Source,
     TradeReported,
 )
+from tests.fixtures import stubs
 from tests.fixtures.ntsamples import (
     EXECUTIONS,
     REAL,
@@ -196,6 +198,28 @@ def test_an_instrument_without_a_contract_specification_is_reported() -> None:
     result = reconcile(implied_executions(rows), rows)
     assert result.unknown_instruments == ("ZZ 12-26",)
     assert len(result.unmatched_theirs) == 2 and not result.ok
+
+
+def test_a_root_defined_in_the_log_is_valued_with_its_definition() -> None:
+    """NQ rows renamed to a root outside the table, defined with NQ's values, reconcile as the
+    NQ rows do with the table's."""
+    nq = reported(stand_in(SIM101))
+    rows = [replace(row, instrument=re.sub(r"^NQ ", "ZZ ", row.instrument)) for row in nq]
+    contracts = ContractBook()
+    contracts.define(stubs.instrument_defined("ZZ", "0.25", "20", "USD"))
+    result, expected = (
+        reconcile(implied_executions(rows), rows, contracts),
+        reconcile(implied_executions(nq), nq),
+    )
+    assert result.unknown_instruments == () and result.matched == expected.matched == len(rows)
+    assert [(m.trade_number, m.column, m.ours) for m in result.mismatches] == [
+        (m.trade_number, m.column, m.ours) for m in expected.mismatches
+    ]
+    trades = derive_trades(implied_executions(rows), contracts).trades
+    assert {(t.instrument[:3], t.point_value) for t in trades} == {
+        ("ZZ ", Decimal(20)),
+        ("MNQ", Decimal(2)),
+    }
 
 
 def test_the_executions_stand_in_matches_into_flat_positions() -> None:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fillstream import cli
 from fillstream.commands import instruments
@@ -54,3 +56,33 @@ def test_a_mistake_is_one_line_naming_the_option(
     assert out == ""
     assert err.startswith(f"fillstream instruments add: {named}")
     assert err.count("\n") == 1 and repr(change[next(iter(change))]) in err
+
+
+@given(
+    value=st.decimals(
+        min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, places=10
+    )
+)
+def test_a_decimal_option_takes_every_positive_value_of_ten_places_and_nothing_else(
+    value: Decimal,
+) -> None:
+    args = instruments.parser().parse_args(
+        ["add", "FGBL", f"--tick-size={value}", "--point-value", "1", "--currency", "EUR"]
+    )
+    if value > 0:
+        assert instruments.definition_from(args, NOW).tick_size == value
+    else:
+        with pytest.raises(ValueError, match=r"^--tick-size must be a positive decimal"):
+            instruments.definition_from(args, NOW)
+
+
+@given(text=st.text(max_size=6))
+def test_a_currency_is_three_upper_case_ascii_letters(text: str) -> None:
+    args = instruments.parser().parse_args(
+        ["add", "FGBL", "--tick-size", "1", "--point-value", "1", f"--currency={text}"]
+    )
+    if len(text) == 3 and text.isascii() and text.isalpha() and text.isupper():
+        assert instruments.definition_from(args, NOW).currency == text
+    else:
+        with pytest.raises(ValueError, match=r"^--currency must be an ISO 4217 code"):
+            instruments.definition_from(args, NOW)
