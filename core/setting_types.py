@@ -318,5 +318,21 @@ class RulesFile:
         return None if value is None else str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class OptionalFile:
+    """A file's path, made absolute; unset or empty: None (and left unset). Whether it can be
+    read is checked by the process that reads it, so the others start without it."""
+
+    @property
+    def shown(self) -> str:
+        return ""
+
+    def read(self, name: str, text: str | None) -> Path | None:
+        return Path(text).expanduser().resolve() if text else None
+
+    def write(self, value: Path | None) -> str | None:
+        return None if value is None else str(value)
+
+
 def _on_off(value: bool) -> str:
     return "on" if value else "off"

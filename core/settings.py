@@ -24,6 +24,7 @@ from core.setting_types import (
     Folder,
     Host,
     Namespace,
+    OptionalFile,
     OptionalText,
     Period,
     Port,
@@ -123,8 +124,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         field="bridge_host",
         env="FILLSTREAM_BRIDGE_HOST",
-        type=Text("127.0.0.1"),
-        doc="The address the bridge binds.",
+        type=Host("127.0.0.1"),
+        doc="The address the bridge binds: an IP address or a host name. Plain HTTP only on "
+        "loopback (`127.0.0.1`, `::1`, `localhost`); any other address (`0.0.0.0`, a LAN "
+        "address) needs `FILLSTREAM_BRIDGE_TLS_CERT` and `FILLSTREAM_BRIDGE_TLS_KEY`, or the "
+        "bridge refuses to start "
+        "([NinjaTrader on another machine](../guides/remote-ninjatrader.md)).",
+    ),
+    Setting(
+        field="bridge_tls_cert",
+        env="FILLSTREAM_BRIDGE_TLS_CERT",
+        type=OptionalFile(),
+        doc="The bridge's TLS certificate (PEM, the chain after it if any); with "
+        "`FILLSTREAM_BRIDGE_TLS_KEY`, the bridge serves HTTPS only. `fillstream certs` makes a "
+        "self-signed pair and prints the pin the AddOn checks it by. Unset: plain HTTP.",
+    ),
+    Setting(
+        field="bridge_tls_key",
+        env="FILLSTREAM_BRIDGE_TLS_KEY",
+        type=OptionalFile(),
+        doc="The private key of `FILLSTREAM_BRIDGE_TLS_CERT` (PEM, unencrypted; keep it mode 600).",
+    ),
+    Setting(
+        field="bridge_insecure_bind",
+        env="FILLSTREAM_BRIDGE_INSECURE_BIND",
+        type=Switch(False),
+        doc="`on` lets the bridge serve plain HTTP on an address other than loopback, for "
+        "where something else keeps the port private: in the compose file the container binds "
+        "`0.0.0.0` and Docker publishes the port on the host's `127.0.0.1` only. Never on a "
+        "network NinjaTrader reaches: use TLS there.",
     ),
     Setting(
         field="bridge_port",
@@ -343,6 +371,9 @@ class Settings:
     database_url: str | None
     pg_port: int
     bridge_host: str
+    bridge_tls_cert: Path | None
+    bridge_tls_key: Path | None
+    bridge_insecure_bind: bool
     metrics_host: str
     bridge_port: int
     worker_port: int
@@ -407,7 +438,8 @@ class Settings:
 
     @property
     def bridge_url(self) -> str:
-        return f"http://{self.bridge_host}:{self.bridge_port}"
+        scheme = "http" if self.bridge_tls_cert is None else "https"
+        return f"{scheme}://{self.bridge_host}:{self.bridge_port}"
 
     @property
     def token_path(self) -> Path:

@@ -8,6 +8,7 @@ Each runs as ``python -m fillstream COMMAND`` in its own session, logs to
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -48,6 +49,14 @@ def pid_path(settings: Settings, name: str) -> Path:
 
 
 def health_url(settings: Settings, name: str) -> str:
+    if name == "bridge":  # HTTPS with a certificate, on the address it binds
+        scheme = "http" if settings.bridge_tls_cert is None else "https"
+        host = settings.bridge_host
+        if host in ("0.0.0.0", "::"):  # every address: loopback is one of them
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{settings.bridge_port}/healthz"
     return f"http://127.0.0.1:{_port(settings, name)}/healthz"
 
 
@@ -95,7 +104,8 @@ def service_status(settings: Settings, name: str) -> ServiceStatus:
 def check_health(url: str, timeout: float = 1.0) -> str | None:
     """None when ``url`` answers 200, else why not (one line)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        context = _LIVENESS if url.startswith("https:") else None
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             status = int(response.status)
     except urllib.error.HTTPError as e:
         status = e.code
@@ -103,6 +113,18 @@ def check_health(url: str, timeout: float = 1.0) -> str | None:
         reason = getattr(e, "reason", e)
         return f"unreachable ({reason})"
     return None if status == 200 else f"HTTP {status}"
+
+
+def _liveness_context() -> ssl.SSLContext:
+    """Whether our own process answers, not whom to trust: its certificate is not checked (it
+    may name only the address NinjaTrader uses, or be signed by a CA this machine lacks)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_LIVENESS = _liveness_context()
 
 
 def wait_healthy(settings: Settings, name: str, timeout: float = 60) -> None:

@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "create the catalog's topics (idempotent) or list them",
     ),
     "bridge": ("fillstream.commands.bridge", "run the ingest HTTP server in the foreground"),
+    "certs": (
+        "fillstream.commands.certs",
+        "make a self-signed TLS pair for the bridge and print the AddOn's pin",
+    ),
     "import": (
         "fillstream.commands.imports",
         "import NinjaTrader 8 Executions or Trades grid exports",

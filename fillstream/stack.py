@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Callable
 
+from bridge.tls import server_context
 from core.kafka import ensure_topics
 from core.settings import Settings
 from deploy.kafka import LocalKafka
@@ -65,6 +66,7 @@ def ensure_token(settings: Settings) -> Settings:
 def up(settings: Settings, echo: Echo = print) -> Settings:
     """Start everything that is not running yet; the settings the services were started with."""
     parse_classifiers(settings.regime)  # the worker's FILLSTREAM_REGIME, before anything starts
+    server_context(settings, settings.bridge_host)  # and whether the bridge may listen there
     if runs_local_kafka(settings):
         kafka = local_kafka(settings)
         kafka.start()

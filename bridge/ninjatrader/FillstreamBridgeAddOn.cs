@@ -945,7 +945,7 @@ namespace NinjaTrader.NinjaScript.AddOns
                     write("fillstream: no token= in " + path + "; nothing is sent to the bridge", FillstreamLogLevel.Error);
                     return null;
                 }
-                FillstreamClient client = new FillstreamClient(config, new FillstreamHttpTransport(config.Url, config.Token));
+                FillstreamClient client = new FillstreamClient(config, new FillstreamHttpTransport(config.Url, config.Token, config.Pins));
                 client.Log = write;
                 return client;
             }

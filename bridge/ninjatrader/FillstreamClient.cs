@@ -10,6 +10,9 @@ using System.Globalization;
 using System.IO;
 using System.Net.Http;
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
@@ -37,6 +40,9 @@ namespace NinjaTrader.NinjaScript.AddOns
         public int BatchSize = 500;
         public int BatchMilliseconds = 250;
         public bool Backfill = true;
+        /// <summary>Pins of the bridge's certificate (pin=, see FillstreamPin); empty: the
+        /// certificate must be trusted by the machine's certificate store.</summary>
+        public List<string> Pins = new List<string>();
         public string Connection = "nt8-" + Environment.MachineName;
         /// <summary>The bar period the AddOn sends bars of (FillstreamMarketFeed), like the backend's
         /// FILLSTREAM_EXCURSION_PERIOD.</summary>
@@ -87,11 +93,14 @@ namespace NinjaTrader.NinjaScript.AddOns
                         break;
                     case "excursion_period": if (value.Length > 0) config.ExcursionPeriod = value; break;
                     case "bars_instruments": config.BarsInstruments = SplitAccounts(value); break;
+                    case "pin": config.Pins = FillstreamPin.ParseList(value, where, warnings); break;
                     default:
-                        warnings.Add(where + ": unknown key (known: url, token, accounts, connection, heartbeat_seconds, queue_capacity, batch_size, batch_ms, backfill, excursion_period, bars_instruments)");
+                        warnings.Add(where + ": unknown key (known: url, token, pin, accounts, connection, heartbeat_seconds, queue_capacity, batch_size, batch_ms, backfill, excursion_period, bars_instruments)");
                         break;
                 }
             }
+            if (config.Pins.Count > 0 && !config.Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+                warnings.Add(FileName + ": pin is set but url is not https://; the pin is only checked over HTTPS");
             return config;
         }
 
@@ -105,6 +114,8 @@ namespace NinjaTrader.NinjaScript.AddOns
         {
             return "# fillstream bridge settings (key=value; lines starting with # are ignored)\r\n"
                 + "url=http://127.0.0.1:8787\r\n"
+                + "# a bridge on another machine: url=https://<its address>:8787 and the pin fillstream certs printed\r\n"
+                + "# pin=sha256//...\r\n"
                 + "# the bridge's bearer token (FILLSTREAM_TOKEN, or .fillstream/token on the bridge machine)\r\n"
                 + "token=\r\n"
                 + "# comma-separated account names; * or empty: every account\r\n"
@@ -513,18 +524,198 @@ namespace NinjaTrader.NinjaScript.AddOns
         FillstreamResponse Post(string path, string body, int timeoutMilliseconds);
     }
 
+    /// <summary>A pin of the bridge's certificate, as curl's --pinnedpubkey and HPKP write it:
+    /// "sha256//" and the base64 SHA-256 of the certificate's SubjectPublicKeyInfo (DER), which
+    /// `fillstream certs` prints. It names the key, so a certificate renewed with the same key
+    /// keeps its pin.</summary>
+    public static class FillstreamPin
+    {
+        public const string Prefix = "sha256//";
+
+        /// <summary>The pin of a certificate (its DER bytes, X509Certificate.GetRawCertData()).</summary>
+        public static string Of(byte[] certificate)
+        {
+            using (SHA256 sha = SHA256.Create())
+                return Prefix + Convert.ToBase64String(sha.ComputeHash(SubjectPublicKeyInfo(certificate)));
+        }
+
+        /// <summary>The pin normalized (prefix in lower case), or null when it is not "sha256//"
+        /// and the base64 of 32 bytes.</summary>
+        public static string Normalize(string text)
+        {
+            text = (text ?? "").Trim();
+            if (!text.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+                return null;
+            string digest = text.Substring(Prefix.Length);
+            try
+            {
+                return Convert.FromBase64String(digest).Length == 32 ? Prefix + digest : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>Pins separated by ';' (several while a key is being replaced); each bad one
+        /// is added to <paramref name="warnings"/> and left out.</summary>
+        public static List<string> ParseList(string value, string where, ICollection<string> warnings)
+        {
+            List<string> pins = new List<string>();
+            foreach (string part in value.Split(';'))
+            {
+                if (part.Trim().Length == 0)
+                    continue;
+                string pin = Normalize(part);
+                if (pin == null)
+                    warnings.Add(where + ": must be sha256// and the base64 SHA-256 of the bridge's public key, as fillstream certs prints it; was '" + part.Trim() + "'");
+                else if (!pins.Contains(pin))
+                    pins.Add(pin);
+            }
+            return pins;
+        }
+
+        /// <summary>The SubjectPublicKeyInfo element of a DER certificate: Certificate is
+        /// SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature,
+        /// issuer, validity, subject, subjectPublicKeyInfo, ... }, ... }.</summary>
+        public static byte[] SubjectPublicKeyInfo(byte[] der)
+        {
+            int offset = 0;
+            Enter(der, ref offset, 0x30); // Certificate
+            Enter(der, ref offset, 0x30); // tbsCertificate
+            if (offset < der.Length && der[offset] == 0xA0)
+                Skip(der, ref offset); // version
+            for (int i = 0; i < 5; i++)
+                Skip(der, ref offset); // serialNumber, signature, issuer, validity, subject
+            int start = offset;
+            if (start >= der.Length || der[start] != 0x30)
+                throw new FormatException("no SubjectPublicKeyInfo where the certificate should hold it");
+            Skip(der, ref offset);
+            byte[] spki = new byte[offset - start];
+            Array.Copy(der, start, spki, 0, spki.Length);
+            return spki;
+        }
+
+        private static void Enter(byte[] der, ref int offset, byte tag)
+        {
+            if (offset >= der.Length || der[offset] != tag)
+                throw new FormatException("not a DER certificate");
+            offset++;
+            Length(der, ref offset);
+        }
+
+        private static void Skip(byte[] der, ref int offset)
+        {
+            if (offset >= der.Length)
+                throw new FormatException("the certificate ends early");
+            offset++;
+            int length = Length(der, ref offset);
+            offset += length;
+        }
+
+        /// <summary>Reads a definite DER length at offset (which then points past it); the
+        /// content must lie within the array.</summary>
+        private static int Length(byte[] der, ref int offset)
+        {
+            if (offset >= der.Length)
+                throw new FormatException("the certificate ends early");
+            int first = der[offset++];
+            int length = first;
+            if (first >= 0x80)
+            {
+                int bytes = first & 0x7F;
+                if (bytes == 0 || bytes > 3 || offset + bytes > der.Length)
+                    throw new FormatException("a DER length the certificate cannot hold");
+                length = 0;
+                for (int i = 0; i < bytes; i++)
+                    length = (length << 8) | der[offset++];
+            }
+            if (length > der.Length - offset)
+                throw new FormatException("the certificate ends early");
+            return length;
+        }
+    }
+
+    /// <summary>Checks the bridge's certificate for one HttpClient (never process-wide: the
+    /// ServicePointManager callback would change every connection NinjaTrader makes). With
+    /// pins, only a certificate whose public key matches one is accepted, whoever signed it;
+    /// without, the machine's usual validation decides (a self-signed certificate fails).</summary>
+    public sealed class FillstreamCertificateCheck
+    {
+        private readonly List<string> pins;
+        private string problem;
+
+        public FillstreamCertificateCheck(IList<string> pins)
+        {
+            this.pins = pins == null ? new List<string>() : new List<string>(pins);
+        }
+
+        public bool Validate(HttpRequestMessage request, X509Certificate2 certificate, X509Chain chain, SslPolicyErrors errors)
+        {
+            string refused = Refusal(certificate == null ? null : certificate.RawData, errors);
+            if (refused != null)
+                problem = refused;
+            return refused == null;
+        }
+
+        /// <summary>Why the certificate is refused, or null when it is accepted.</summary>
+        public string Refusal(byte[] certificate, SslPolicyErrors errors)
+        {
+            if (pins.Count == 0)
+            {
+                if (errors == SslPolicyErrors.None)
+                    return null;
+                return "the bridge's TLS certificate is not trusted by this machine (" + errors + "); for a self-signed "
+                    + "certificate add the pin= line fillstream certs printed to " + FillstreamConfig.FileName;
+            }
+            if (certificate == null)
+                return "the bridge sent no TLS certificate";
+            string pin;
+            try
+            {
+                pin = FillstreamPin.Of(certificate);
+            }
+            catch (FormatException e)
+            {
+                return "the bridge's TLS certificate cannot be read (" + e.Message + ")";
+            }
+            if (pins.Contains(pin))
+                return null;
+            return "the bridge's TLS certificate (" + pin + ") does not match pin= in " + FillstreamConfig.FileName
+                + "; refused (fillstream certs --show on the bridge's machine prints its pin)";
+        }
+
+        /// <summary>Why the last certificate was refused, once; null when none was.</summary>
+        public string TakeProblem()
+        {
+            return Interlocked.Exchange(ref problem, null);
+        }
+    }
+
     /// <summary>HTTP with a bearer token; one HttpClient, so connections are reused and a
-    /// restarted bridge is reconnected to transparently.</summary>
+    /// restarted bridge is reconnected to transparently. An https:// url is checked by
+    /// FillstreamCertificateCheck.</summary>
     public sealed class FillstreamHttpTransport : IFillstreamTransport
     {
         private readonly HttpClient http;
+        private readonly FillstreamCertificateCheck certificateCheck;
 
         public FillstreamHttpTransport(string url, string token)
+            : this(url, token, null)
+        {
+        }
+
+        public FillstreamHttpTransport(string url, string token, IList<string> pins)
         {
             Uri baseUri = new Uri(url.TrimEnd('/') + "/");
             HttpClientHandler handler = new HttpClientHandler();
             if (baseUri.IsLoopback)
                 handler.UseProxy = false;
+            if (baseUri.Scheme == Uri.UriSchemeHttps)
+            {
+                certificateCheck = new FillstreamCertificateCheck(pins);
+                handler.ServerCertificateCustomValidationCallback = certificateCheck.Validate;
+            }
             http = new HttpClient(handler);
             http.BaseAddress = baseUri;
             http.Timeout = Timeout.InfiniteTimeSpan; // each request has its own deadline
@@ -555,7 +746,8 @@ namespace NinjaTrader.NinjaScript.AddOns
                     while (inner.InnerException != null)
                         inner = inner.InnerException;
                     string reason = e is OperationCanceledException ? "no answer within " + timeoutMilliseconds + " ms" : inner.Message;
-                    return new FillstreamResponse(0, reason);
+                    string refused = certificateCheck == null ? null : certificateCheck.TakeProblem();
+                    return new FillstreamResponse(0, refused ?? reason);
                 }
             }
         }

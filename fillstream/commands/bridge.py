@@ -15,6 +15,7 @@ from bridge.metrics import feed_monitor
 from bridge.publisher import Publisher
 from bridge.server import create_app
 from bridge.spool import Spool
+from bridge.tls import HOST_SETTING, listening, server_context
 from core.health_events import bridge_figures
 from core.service import Daemon
 from schemas.codec import default_codec
@@ -27,7 +28,9 @@ refused, within the ack timeout)."""
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fillstream bridge", description=__doc__)
     parser.add_argument(
-        "--host", help="address to bind (default FILLSTREAM_BRIDGE_HOST or 127.0.0.1)"
+        "--host",
+        help="address to bind (default FILLSTREAM_BRIDGE_HOST or 127.0.0.1); other than loopback "
+        "only with TLS (FILLSTREAM_BRIDGE_TLS_CERT and FILLSTREAM_BRIDGE_TLS_KEY)",
     )
     parser.add_argument("--port", type=int, help="port (default FILLSTREAM_BRIDGE_PORT or 8787)")
     return parser
@@ -38,15 +41,18 @@ def main(argv: list[str]) -> int:
     daemon = Daemon("bridge")
     settings = daemon.settings
     settings.require_token()
+    host = args.host or settings.bridge_host
+    port = args.port or settings.bridge_port
+    tls = server_context(settings, host, "--host" if args.host else HOST_SETTING)
     spool = Spool(settings.home / "spool")
     codec = default_codec()
     publisher = Publisher(settings, codec, spool, ack_timeout=settings.bridge_ack_timeout)
     publisher.prepare()
-    host = args.host or settings.bridge_host
-    port = args.port or settings.bridge_port
     feed = feed_monitor(settings.feed_silence_seconds)
     experiments = ExperimentFollower(settings, codec, "bridge-experiments")
-    logging.getLogger("fillstream.bridge").info("bridge listening on http://%s:%d", host, port)
+    logging.getLogger("fillstream.bridge").info(
+        "bridge listening on %s", listening(settings, host, port)
+    )
     try:
         with daemon:
             app = create_app(settings, publisher, experiments)
@@ -64,6 +70,7 @@ def main(argv: list[str]) -> int:
                 app,
                 host=host,
                 port=port,
+                ssl_context=tls,
                 print=None,
                 access_log=None,
                 handle_signals=False,  # the daemon has them, and ends the loop through stop

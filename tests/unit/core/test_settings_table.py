@@ -41,6 +41,9 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_KAFKA_CONTROLLER_PORT": "29093",
             "FILLSTREAM_PG_PORT": "25432",
             "FILLSTREAM_BRIDGE_HOST": "0.0.0.0",
+            "FILLSTREAM_BRIDGE_TLS_CERT": str(tmp_path / "cert.pem"),
+            "FILLSTREAM_BRIDGE_TLS_KEY": str(tmp_path / "key.pem"),
+            "FILLSTREAM_BRIDGE_INSECURE_BIND": "on",
             "FILLSTREAM_METRICS_HOST": "::",
             "FILLSTREAM_BRIDGE_PORT": "9787",
             "FILLSTREAM_WORKER_PORT": "9788",
@@ -83,6 +86,8 @@ def test_every_variable_of_the_table_is_exported(tmp_path: Path) -> None:
             "FILLSTREAM_HOME": str(tmp_path),
             "FILLSTREAM_TOKEN": "t" * 16,
             "FILLSTREAM_ALERT_RULES": str(rules),
+            "FILLSTREAM_BRIDGE_TLS_CERT": "cert.pem",
+            "FILLSTREAM_BRIDGE_TLS_KEY": "key.pem",
         }
     )
     assert set(settings.to_env()) == {s.env for s in SETTINGS}

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bridge.tls import server_context
 from core.settings import PROJECT_ROOT, Settings
 from fillstream.cli import COMMANDS
 
@@ -245,6 +246,7 @@ def test_each_process_environment_passes_the_settings(tmp_path: Path) -> None:
             assert settings.alert_rules is not None, f"{name} runs without alert rules"
         if subcommands(service) == ["bridge"]:
             assert settings.require_token()
+            assert server_context(settings, settings.bridge_host) is None  # may listen, plainly
 
 
 def test_images_are_pinned_and_kafka_is_the_tested_broker() -> None:
