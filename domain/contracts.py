@@ -7,13 +7,14 @@ the root before the first space selects the specification. Values are CME Group'
 The log can define more roots, or redefine one (``InstrumentDefined`` on ``raw.instruments``:
 NinjaTrader's ``MasterInstrument`` sent by the AddOn, or ``fillstream instruments add``); a
 ``ContractBook`` answers with the newest definition of a root, then this table.
+
 Bump ``CONTRACTS_VERSION`` whenever a value in ``CONTRACTS`` changes (2: session hours).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from decimal import Decimal
 
@@ -84,10 +85,6 @@ CONTRACTS: tuple[ContractSpec, ...] = (
 )
 
 _BY_ROOT: dict[str, ContractSpec] = {spec.root: spec for spec in CONTRACTS}
-_DEFAULT_HOURS = ContractSpec(
-    root="", name="", exchange="", tick_size=Decimal(1), point_value=Decimal(1)
-)
-"""CME Globex hours: what a root outside the table trades by."""
 
 
 def root_of(instrument: str) -> str:
@@ -113,17 +110,21 @@ def defined_spec(definition: InstrumentDefined) -> ContractSpec:
     any other root gets the CME Globex defaults (the session template is kept in the log, not
     interpreted)."""
     builtin = _BY_ROOT.get(definition.root)
-    hours = builtin if builtin is not None else _DEFAULT_HOURS
-    return ContractSpec(
+    spec = ContractSpec(  # with ContractSpec's default hours: CME Globex's
         root=definition.root,
         name=definition.name,
         exchange=definition.exchange or (builtin.exchange if builtin is not None else ""),
         tick_size=_plain(definition.tick_size),
         point_value=_plain(definition.point_value),
         currency=definition.currency,
-        session_time_zone=hours.session_time_zone,
-        session_open=hours.session_open,
-        session_close=hours.session_close,
+    )
+    if builtin is None:
+        return spec
+    return replace(
+        spec,
+        session_time_zone=builtin.session_time_zone,
+        session_open=builtin.session_open,
+        session_close=builtin.session_close,
     )
 
 
