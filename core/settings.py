@@ -268,6 +268,15 @@ SETTINGS: tuple[Setting, ...] = (
         "get no MAE and MFE.",
     ),
     Setting(
+        field="correction_window_hours",
+        env="FILLSTREAM_CORRECTION_WINDOW_HOURS",
+        type=Count(168, low=0, high=24 * 366),
+        doc="How many hours of event time an execution can still be corrected or busted "
+        "(`ExecutionCorrected`, `ExecutionBusted`): matching keeps each position's executions "
+        "that long to re-derive its trades (`domain.corrections`); a correction of an older "
+        "one goes to the dead-letter topic (`uncorrectable`). 0: none can be.",
+    ),
+    Setting(
         field="excursion_period",
         env="FILLSTREAM_EXCURSION_PERIOD",
         type=Period("1 Minute"),
@@ -392,6 +401,7 @@ class Settings:
     drift_grace_ms: int
     excursion_period: str
     context_days: int
+    correction_window_hours: int
     regime: str
     paper: bool
     paper_slippage_ticks: int

@@ -29,9 +29,25 @@ ingested by then: what the live run saw, a replay sees.
 ``domain.contracts.ContractBook``: an execution is valued with the newest definition of its root
 ingested by its ingestion time plus the grace, else the built-in table's.
 
+**Corrections and busts.** ``raw.executions`` also carries ``ExecutionCorrected`` and
+``ExecutionBusted``, keyed like the execution they amend and so ordered after it; they pass the
+grace window like executions. The stage keeps each position's journal (``domain.corrections``):
+the book at the journal's start (``checkpoint|<position key>``) and each execution applied since
+with the trades it closed as last published (``entry|<position key>|<sequence>``), for
+``FILLSTREAM_CORRECTION_WINDOW_HOURS`` of event time, at most ``JOURNAL_LIMIT`` executions:
+applying an execution or a correction folds the position's executions older than the window (by
+that event's time, never the clock) or beyond the limit into the checkpoint and deletes their
+entries, so a replay prunes as the live run did. A correction re-derives the
+position from its checkpoint and publishes the trades that changed as their next revision (or
+voided), then the position as it now stands; one that changes nothing publishes nothing (a
+repeated correction, a second bust). Re-derived trades take MAE and MFE from the market context
+as it stands, for the executions within the context retention of the correction; older ones get
+none (see ``domain.corrections``).
+
 Rejected records go to the dead-letter topic with a code: ``undecodable``, ``wrong_schema``,
-``unknown_instrument`` (no contract specification by then) or ``invalid`` (not matchable: no
-side, no quantity).
+``unknown_instrument`` (no contract specification by then), ``invalid`` (not matchable: no
+side, no quantity) or ``uncorrectable`` (a correction or bust of an execution matching never
+applied, or one folded out of the correction window, or a correction of a busted execution).
 """
 
 from __future__ import annotations
@@ -40,7 +56,7 @@ import base64
 import bisect
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,11 +69,21 @@ from core.errors import CodecError, InvalidEventError
 from core.settings import Settings
 from domain.context import DEFAULT_RETENTION, MarketContext
 from domain.contracts import ContractBook
+from domain.corrections import (
+    Correction,
+    Entry,
+    Journal,
+    correct,
+    entry_from_json,
+    entry_to_json,
+    fold,
+    journaled,
+    position_corrected,
+)
 from domain.errors import UnknownInstrumentError
 from domain.matching import (
     Book,
     Matching,
-    apply,
     book_from_json,
     book_to_json,
     position_changed,
@@ -76,13 +102,17 @@ from schemas.catalog import (
 from schemas.codec import Codec
 from schemas.events import (
     BarClosed,
+    ExecutionBusted,
+    ExecutionCorrected,
     ExecutionReported,
     InstrumentDefined,
+    PositionChanged,
     SignalEmitted,
+    TradeClosed,
     schema_name,
 )
 from streams.runtime import metrics
-from streams.runtime.deriver import Batch, Output, Record, dead_letter, decoded
+from streams.runtime.deriver import Batch, Output, Record, dead_letter
 
 BOOKS_TOPIC = STREAMS_BOOKS_CHANGELOG
 TRADES_TOPIC = DERIVED_TRADES
@@ -91,6 +121,12 @@ CONTEXT_TOPICS = (RAW_MARKET, RAW_SIGNALS, RAW_INSTRUMENTS)
 _STAGE = "streams.matching"
 _PRUNE_EVERY = 1000
 """Executions applied between two prunings of the market context."""
+DEFAULT_WINDOW = timedelta(hours=168)
+"""How long in event time an execution can be corrected (``FILLSTREAM_CORRECTION_WINDOW_HOURS``)."""
+JOURNAL_LIMIT = 5000
+"""The most executions a position's journal holds, however recent: bounds the stage's memory
+(each is kept whole) for a position trading many times a minute."""
+_Event = ExecutionReported | ExecutionCorrected | ExecutionBusted
 
 log = logging.getLogger("fillstream.streams")
 
@@ -101,9 +137,9 @@ def _now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """An execution read but not yet applied."""
+    """An execution (or a correction or bust of one) read but not yet applied."""
 
-    execution: ExecutionReported
+    execution: _Event
     record: Record
     stale: bool
     """It arrived more than the context retention behind its partition's event time: matching
@@ -112,6 +148,17 @@ class _Held:
     @property
     def order(self) -> tuple[datetime, int]:
         return (self.execution.envelope.ts_event, self.record.offset)
+
+
+@dataclass(slots=True)
+class _Journal:
+    """A position's journal as the stage keeps it: appended to and pruned in place."""
+
+    checkpoint: Book
+    entries: deque[Entry]
+
+    def snapshot(self) -> Journal:
+        return Journal(checkpoint=self.checkpoint, entries=tuple(self.entries))
 
 
 class MatchExecutions:
@@ -130,11 +177,14 @@ class MatchExecutions:
         feed: ContextFeed | None = None,
         clock: Callable[[], datetime] = _now,
         contracts: ContractBook | None = None,
+        window: timedelta = DEFAULT_WINDOW,
     ) -> None:
         self.codec = codec
         self.matching = matching
         self.grace = grace
         self.retention = retention
+        self.window = window
+        """How long in event time an execution stays in its position's journal."""
         self.context = context if context is not None else MarketContext()
         self.contracts = contracts if contracts is not None else ContractBook()
         """The built-in specifications and the definitions read from ``raw.instruments``."""
@@ -142,6 +192,13 @@ class MatchExecutions:
         self.clock = clock
         self.books: dict[int, dict[str, Book]] = {}
         """Source partition → position key → book."""
+        self.journals: dict[int, dict[str, _Journal]] = {}
+        """Source partition → position key → the journal corrections re-derive from."""
+        self._checkpoints: dict[int, dict[str, Book]] = {}
+        """Source partition → position key → a checkpoint the current batch moved."""
+        self._entries: dict[int, dict[tuple[str, int], Entry | None]] = {}
+        """Source partition → (position key, sequence) → a journal entry the current batch
+        wrote (None: pruned)."""
         self.seen: dict[int, set[str]] = {}
         """Source partition → ``<position key>|<execution id>`` applied."""
         self.held: dict[int, list[_Held]] = {}
@@ -183,6 +240,7 @@ class MatchExecutions:
             Matching(settings.matching),
             grace=timedelta(milliseconds=settings.grace_ms),
             retention=timedelta(days=settings.context_days),
+            window=timedelta(hours=settings.correction_window_hours),
             context=context,
             feed=ContextFeed(settings, codec, context, contracts),
             contracts=contracts,
@@ -192,6 +250,8 @@ class MatchExecutions:
         books: dict[str, Book] = {}
         seen: set[str] = set()
         held: dict[int, tuple[str, int, _Held]] = {}
+        checkpoints: dict[str, Book] = {}
+        entries: dict[str, dict[int, Entry]] = {}
         self._moved.pop(partition, None)
         self._new_watermarks.discard(partition)
         for record in records:
@@ -200,6 +260,15 @@ class MatchExecutions:
                 books[key] = book_from_json(json.loads(record.value))
             elif kind == "seen" and record.value:
                 seen.add(key)
+            elif kind == "checkpoint" and record.value:
+                checkpoints[key] = book_from_json(json.loads(record.value))
+            elif kind == "entry":
+                position, _, sequence = key.rpartition("|")
+                if record.value:
+                    entry = entry_from_json(json.loads(record.value), self._execution_from)
+                    entries.setdefault(position, {})[int(sequence)] = entry
+                else:
+                    entries.get(position, {}).pop(int(sequence), None)
             elif kind == "held":
                 if record.value:
                     held[int(key)] = self._held_from_json(partition, json.loads(record.value))
@@ -208,6 +277,13 @@ class MatchExecutions:
             elif kind == "watermark" and record.value:
                 self.watermarks[partition] = datetime.fromisoformat(record.value.decode())
         self.books[partition], self.seen[partition] = books, seen
+        self.journals[partition] = {
+            key: _Journal(
+                checkpoint=checkpoints.get(key, Book()),
+                entries=deque(e for _, e in sorted(entries.get(key, {}).items())),
+            )
+            for key in checkpoints.keys() | entries.keys()
+        }
         self.held[partition] = sorted(
             (h for state, _, h in held.values() if state == "held"), key=_order
         )
@@ -225,6 +301,9 @@ class MatchExecutions:
             for state in (
                 self.books,
                 self.seen,
+                self.journals,
+                self._checkpoints,
+                self._entries,
                 self.held,
                 self.ready,
                 self.watermarks,
@@ -237,7 +316,7 @@ class MatchExecutions:
 
     def process(self, records: Sequence[Record], batch: Batch) -> None:
         for record in records:
-            execution = decoded(self.codec, record, ExecutionReported, batch, _STAGE)
+            execution = self._decoded(record, batch)
             if execution is None:
                 continue
             self._hold(record, execution, batch)
@@ -255,7 +334,24 @@ class MatchExecutions:
             self._release(partition, batch)
         self._finish(batch)
 
-    def _hold(self, record: Record, execution: ExecutionReported, batch: Batch) -> None:
+    def _decoded(self, record: Record, batch: Batch) -> _Event | None:
+        """``record``'s execution, correction or bust; else None, and its dead letter in
+        ``batch`` (code ``undecodable`` or ``wrong_schema``)."""
+        try:
+            event = self.codec.decode(record.value)
+        except CodecError as e:
+            batch.outputs.append(dead_letter(record, str(e), "undecodable", _STAGE))
+            return None
+        if not isinstance(event, ExecutionReported | ExecutionCorrected | ExecutionBusted):
+            reason = (
+                "expected ExecutionReported, ExecutionCorrected or ExecutionBusted, "
+                f"got {schema_name(event)}"
+            )
+            batch.outputs.append(dead_letter(record, reason, "wrong_schema", _STAGE))
+            return None
+        return event
+
+    def _hold(self, record: Record, execution: _Event, batch: Batch) -> None:
         partition = record.partition
         ts = execution.envelope.ts_event
         watermark = self.watermarks.get(partition)
@@ -301,6 +397,9 @@ class MatchExecutions:
         record, execution = held.record, held.execution
         partition = record.partition
         self._moved.setdefault(partition, {})[record.offset] = None
+        if not isinstance(execution, ExecutionReported):
+            self._correct(record, execution, batch)
+            return
         known_by = execution.envelope.ts_ingested + self.grace
         try:  # the definitions ingested by then, like the market context
             spec = self.contracts.spec_for(execution.instrument, known_by)
@@ -317,11 +416,20 @@ class MatchExecutions:
             return
         late = any(lot.ts_event > execution.envelope.ts_event for lot in book.lots)
         market = None if held.stale else _View(self, execution)
+        journals = self.journals.setdefault(partition, {})
         try:
-            book, trades = apply(book, execution, spec, self.matching, market)
+            before = book
+            book, trades, entry = journaled(book, execution, spec, self.matching, market)
         except InvalidEventError as e:
             batch.outputs.append(dead_letter(record, str(e), "invalid", _STAGE))
             return
+        journal = journals.get(key)
+        if journal is None:
+            journal = journals[key] = _Journal(checkpoint=before, entries=deque())
+            self._checkpoints.setdefault(partition, {})[key] = before
+        journal.entries.append(entry)
+        self._entries.setdefault(partition, {})[(key, entry.sequence)] = entry
+        self._prune(partition, key, journal, execution.envelope.ts_event)
         books[key] = book
         seen.add(seen_key)
         self._changed.setdefault(partition, {})[key] = book
@@ -352,6 +460,117 @@ class MatchExecutions:
         if self._applied % _PRUNE_EVERY == 0:
             self.context.prune(self._context_floor())
 
+    def _prune(self, partition: int, key: str, journal: _Journal, now: datetime) -> None:
+        """Fold the journal's executions older than the correction window at ``now`` (an event
+        time), or beyond ``JOURNAL_LIMIT``, into its checkpoint."""
+        before, entries = now - self.window, journal.entries
+        gone: list[Entry] = []
+        while entries and (
+            len(entries) > JOURNAL_LIMIT or entries[0].execution.envelope.ts_event < before
+        ):
+            gone.append(entries.popleft())
+        if gone:
+            journal.checkpoint = fold(journal.checkpoint, gone, self.matching)
+            self._checkpoints.setdefault(partition, {})[key] = journal.checkpoint
+            written = self._entries.setdefault(partition, {})
+            for entry in gone:
+                written[(key, entry.sequence)] = None
+
+    def _correct(self, record: Record, correction: Correction, batch: Batch) -> None:
+        """Apply a correction or bust to the journal of the position holding its execution."""
+        partition = record.partition
+        journals = self.journals.setdefault(partition, {})
+        prefix = f"{correction.account}|{correction.instrument}|"
+        now = correction.envelope.ts_event
+        found: tuple[str, Entry] | None = None
+        for key in sorted(k for k in journals if k.startswith(prefix)):
+            self._prune(partition, key, journals[key], now)
+            entry = journals[key].snapshot().find(correction.execution_id)
+            if entry is not None:
+                found = (key, entry)
+        if found is None:
+            reason = self._uncorrectable(partition, prefix, correction)
+            batch.outputs.append(dead_letter(record, reason, "uncorrectable", _STAGE))
+            return
+        key, entry = found
+        if entry.busted:
+            if isinstance(correction, ExecutionBusted):  # busted already: nothing more to do
+                self._outcomes[(record.topic, "duplicate")] += 1
+                return
+            reason = (
+                f"execution {correction.execution_id!r} ({key}) was busted: "
+                "a busted execution cannot be corrected"
+            )
+            batch.outputs.append(dead_letter(record, reason, "uncorrectable", _STAGE))
+            return
+        books = self.books.setdefault(partition, {})
+        try:
+            done = correct(
+                journals[key].snapshot(),
+                books.get(key, Book()),
+                correction,
+                self.matching,
+                self._market_for(correction),
+            )
+        except InvalidEventError as e:
+            batch.outputs.append(dead_letter(record, str(e), "invalid", _STAGE))
+            return
+        journals[key].entries = deque(done.journal.entries)
+        written = self._entries.setdefault(partition, {})
+        for changed in done.entries:
+            written[(key, changed.sequence)] = changed
+        if not done.changed:
+            self._outcomes[(record.topic, "unchanged")] += 1
+            return
+        books[key] = done.book
+        self._changed.setdefault(partition, {})[key] = done.book
+        for trade in done.trades:
+            account_instrument = f"{trade.account}|{trade.instrument}"
+            batch.outputs.append(self._event(TRADES_TOPIC, account_instrument, trade))
+        amended = done.journal.find(correction.execution_id)
+        assert amended is not None
+        position = position_corrected(done.book, amended, correction)
+        batch.outputs.append(self._event(POSITIONS_TOPIC, key, position))
+        self._outcomes[(record.topic, "corrected")] += 1
+
+    def _uncorrectable(self, partition: int, prefix: str, correction: Correction) -> str:
+        """Why no journal holds the execution ``correction`` amends."""
+        execution_id = correction.execution_id
+        seen = self.seen.get(partition, set())
+        keys = [k for k in self.books.get(partition, {}) if k.startswith(prefix)]
+        if any(f"{key}|{execution_id}" in seen for key in keys):
+            hours = self.window / timedelta(hours=1)
+            return (
+                f"execution {execution_id!r} ({prefix}…) was matched more than "
+                f"FILLSTREAM_CORRECTION_WINDOW_HOURS ({hours:g} h) of event time before this "
+                f"correction, or more than {JOURNAL_LIMIT} executions of its position ago: "
+                "folded into the position, it can no longer be corrected"
+            )
+        return (
+            f"execution {execution_id!r} ({prefix}…) is unknown: matching never applied it, "
+            "so there is nothing to correct"
+        )
+
+    def _market_for(self, correction: Correction) -> Callable[[Entry], _View | None]:
+        """The market context a re-derivation gives each execution: what it saw when applied,
+        for those within the context retention of the correction; none for older ones."""
+        horizon = correction.envelope.ts_event - self.retention
+
+        def market_for(entry: Entry) -> _View | None:
+            if entry.stale or entry.execution.envelope.ts_event < horizon:
+                return None
+            return _View(self, entry.execution)
+
+        return market_for
+
+    def _event(self, topic: str, key: str, event: TradeClosed | PositionChanged) -> Output:
+        return Output(
+            topic,
+            key.encode(),
+            self.codec.encode(event),
+            record_headers(schema_name(event), event.envelope.event_id),
+        )
+
     def _finish(self, batch: Batch) -> None:
         """Write each book, watermark and waiting execution the batch changed, once."""
         for partition, moved in self._moved.items():
@@ -381,6 +600,20 @@ class MatchExecutions:
                     )
                 )
         self._changed.clear()
+        for partition, checkpoints in self._checkpoints.items():
+            for key, book in checkpoints.items():
+                value = json.dumps(book_to_json(book)).encode()
+                checkpoint = f"checkpoint|{key}".encode()
+                batch.outputs.append(Output(BOOKS_TOPIC, checkpoint, value, partition=partition))
+        self._checkpoints.clear()
+        for partition, entries in self._entries.items():
+            for (key, sequence), entry in entries.items():
+                written = None
+                if entry is not None:
+                    written = json.dumps(entry_to_json(entry, self._execution_to)).encode()
+                name = f"entry|{key}|{sequence}".encode()
+                batch.outputs.append(Output(BOOKS_TOPIC, name, written, partition=partition))
+        self._entries.clear()
         self._count()
         metrics.HELD.set(sum(map(len, self.held.values())) + sum(map(len, self.ready.values())))
 
@@ -397,6 +630,16 @@ class MatchExecutions:
                 metrics.LATENCY.observe(max(0.0, (now - ingested).total_seconds()))
                 metrics.EVENT_LATENCY.observe(max(0.0, (now - exited).total_seconds()))
             self._closed.clear()
+
+    def _execution_to(self, execution: ExecutionReported) -> str:
+        """A journal entry's execution: its Avro payload in base64."""
+        return base64.b64encode(self.codec.encode(execution)).decode()
+
+    def _execution_from(self, text: str) -> ExecutionReported:
+        execution = self.codec.decode(base64.b64decode(text))
+        if not isinstance(execution, ExecutionReported):
+            raise CodecError(f"journal entry: holds {schema_name(execution)}, not an execution")
+        return execution
 
     def _write_held(self, held: _Held, state: str, rank: int, batch: Batch) -> None:
         value = {
@@ -418,7 +661,7 @@ class MatchExecutions:
     def _held_from_json(self, partition: int, data: dict[str, Any]) -> tuple[str, int, _Held]:
         payload = base64.b64decode(data["payload"])
         execution = self.codec.decode(payload)
-        if not isinstance(execution, ExecutionReported):
+        if not isinstance(execution, ExecutionReported | ExecutionCorrected | ExecutionBusted):
             raise CodecError(f"held execution at offset {data['offset']} is not one")
         record = Record(self.source, partition, int(data["offset"]), None, payload)
         held = _Held(execution, record, bool(data["stale"]))

@@ -61,6 +61,7 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_DRIFT_GRACE_MS": "1500",
             "FILLSTREAM_EXCURSION_PERIOD": "2000 Tick",
             "FILLSTREAM_CONTEXT_DAYS": "30",
+            "FILLSTREAM_CORRECTION_WINDOW_HOURS": "24",
             "FILLSTREAM_REGIME": "version=1; version=2,atr_period=20",
             "FILLSTREAM_REGIME_PERIOD": "5 Minute",
             "FILLSTREAM_PAPER": "off",
