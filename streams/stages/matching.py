@@ -31,7 +31,8 @@ ingested by its ingestion time plus the grace, else the built-in table's.
 
 **Corrections and busts.** ``raw.executions`` also carries ``ExecutionCorrected`` and
 ``ExecutionBusted``, keyed like the execution they amend and so ordered after it; they pass the
-grace window like executions. The stage keeps each position's journal (``domain.corrections``):
+grace window like executions (a correction at the later of its time and the fill's, so a clock
+behind the exchange's cannot put it before the execution). The stage keeps each position's journal (``domain.corrections``):
 the book at the journal's start (``checkpoint|<position key>``) and each execution applied since
 with the trades it closed as last published (``entry|<position key>|<sequence>``), for
 ``FILLSTREAM_CORRECTION_WINDOW_HOURS`` of event time, at most ``JOURNAL_LIMIT`` executions:
@@ -147,7 +148,11 @@ class _Held:
 
     @property
     def order(self) -> tuple[datetime, int]:
-        return (self.execution.envelope.ts_event, self.record.offset)
+        event = self.execution
+        at = event.envelope.ts_event
+        if isinstance(event, ExecutionCorrected):  # never before the fill it amends, whatever
+            at = max(at, event.executed_at)  # the clock of the machine that reported it said
+        return (at, self.record.offset)
 
 
 @dataclass(slots=True)

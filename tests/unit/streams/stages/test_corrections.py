@@ -165,6 +165,21 @@ def test_a_revision_keeps_the_market_context_and_the_recorded_stop() -> None:
     assert revision.r_multiple == Decimal("0.73955")  # (15 points × $20 − $4.18) / $400
 
 
+def test_a_correction_stamped_before_its_fill_still_comes_after_it() -> None:
+    stage = MatchExecutions(CODEC, grace=GRACE)
+    entry = buy(ts_event=BASE_TIME)
+    exit_ = sell(ts_event=BASE_TIME + timedelta(seconds=1), price="21002")
+    # the machine that reported the amendment runs 2 s behind the exchange's time
+    early = stubs.envelope(ts_event=BASE_TIME - timedelta(seconds=1))
+    out = run(stage, [entry, exit_, corrected(exit_, envelope=early, price=Decimal(21001))])
+    out += flush(stage)
+    assert dead(out) == []
+    assert [(t.revision, t.exit_price) for t in trades_in(out)] == [
+        (0, Decimal(21002)),
+        (1, Decimal(21001)),
+    ]
+
+
 # --- properties -------------------------------------------------------------------------------
 
 
