@@ -3,8 +3,10 @@
 ``random.Random(seed)`` alone drives a random walk of 1-minute bars and a 20-bar breakout
 strategy: a signal and a market entry, a stop and two profit targets (scale out one contract at
 the first, the rest at the second, the stop moving to break-even in between), a time exit, and a
-flatten at the close. Fills are sometimes partial (3 filled as 2 + 1). No wall clock is read, so
-the same arguments always give the same list.
+flatten at the close. Fills are sometimes partial (3 filled as 2 + 1). The session opens with the
+instrument's definition, as the AddOn sends it, and ends with the broker's back office adding
+the exchange fees to the first fill (an ``execution_corrected``). No wall clock is read, so the
+same arguments always give the same list.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def generate_session(
     account: str = "Sim101",
     strategy: str = "DemoBreakout",
     tick_size: Decimal = Decimal("0.25"),
+    point_value: Decimal = Decimal(20),
     commission_per_contract: Decimal = Decimal("2.09"),
+    fees_per_contract: Decimal = Decimal("0.35"),
 ) -> list[Event]:
     """Bars, heartbeats, signals, orders, executions and positions, in event-time order."""
     start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
@@ -53,7 +57,9 @@ def generate_session(
         instrument=instrument,
         strategy=strategy,
         tick=tick_size,
+        point_value=point_value,
         commission=commission_per_contract,
+        fees=fees_per_contract,
     )
     session.run(start, minutes)
     return session.events
@@ -129,7 +135,9 @@ class _Session:
     instrument: str
     strategy: str
     tick: Decimal
+    point_value: Decimal
     commission: Decimal
+    fees: Decimal
     events: list[Event] = field(default_factory=list)
     now: datetime = DEFAULT_START
     counters: Counter[str] = field(default_factory=Counter)
@@ -143,6 +151,7 @@ class _Session:
         price = self.tick * round(Decimal(20_000 + self.rng.randrange(2_000)) / self.tick)
         drift = 0.0
         self._heartbeat()
+        self._define_instrument()
         for minute in range(minutes):
             if minute % 30 == 0:  # a new regime: trending up, down or not at all
                 drift = self.rng.choice((-1.5, 0.0, 0.0, 1.5))
@@ -162,6 +171,42 @@ class _Session:
                     self._maybe_enter(minute, price)
             elif minute == minutes - 1 or minute - self.position.opened_minute >= _MAX_HOLD:
                 self._exit_at_market(price)
+        self._amend_first_fill()
+
+    def _define_instrument(self) -> None:
+        event: Event = {
+            "type": "instrument",
+            "ts_event": self.now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "source": "demo",
+            "producer": PRODUCER,
+            "root": self.instrument.split()[0].upper(),
+            "instrument": self.instrument,
+            "name": f"{self.instrument.split()[0].upper()} (demo)",
+            "tick_size": str(self.tick),
+            "point_value": str(self.point_value),
+            "currency": "USD",
+            "exchange": "CME",
+        }
+        self.events.append(event)
+        self.now += _STEP
+
+    def _amend_first_fill(self) -> None:
+        """The back office adds the exchange fees to the session's first fill."""
+        fill = next((e for e in self.events if e["type"] == "execution"), None)
+        if fill is None:
+            return
+        self._emit(
+            "execution_corrected",
+            execution_id=fill["execution_id"],
+            side=fill["side"],
+            quantity=fill["quantity"],
+            price=fill["price"],
+            commission=fill["commission"],
+            fees=str((self.fees * fill["quantity"]).quantize(Decimal("0.01"))),
+            executed_at=fill["ts_event"],
+            order_id=fill["order_id"],
+            reason="exchange fees",
+        )
 
     def _maybe_enter(self, minute: int, close: Decimal) -> None:
         channel = self.bars[-_LOOKBACK - 1 : -1]
@@ -345,7 +390,9 @@ class _Session:
             "producer": PRODUCER,
         }
         if kind not in ("bar", "heartbeat"):  # bars belong to no account, heartbeats to several
-            event.update(account=self.account, strategy=self.strategy)
+            event["account"] = self.account
+            if kind != "execution_corrected":  # an amendment names the execution alone
+                event["strategy"] = self.strategy
         if kind != "heartbeat":
             event["instrument"] = self.instrument
         event.update((k, v) for k, v in fields.items() if v is not None)

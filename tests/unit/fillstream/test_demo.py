@@ -31,7 +31,10 @@ PRICE_FIELDS = QUOTE_PRICES | {"limit_price", "stop_price", "intended_stop", "in
 ENVELOPE = {"type", "ts_event", "source", "producer"}
 EXECUTION_FIELDS = ENVELOPE | {"execution_id", "account", "instrument", "side", "quantity"}
 EXECUTION_FIELDS |= {"price", "commission", "fees"}
-TYPES = {"bar", "execution", "heartbeat", "order", "position", "signal"}
+TYPES = {
+    "bar", "execution", "execution_corrected", "heartbeat", "instrument", "order", "position",
+    "signal",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
