@@ -32,8 +32,9 @@ ingested by its ingestion time plus the grace, else the built-in table's.
 **Corrections and busts.** ``raw.executions`` also carries ``ExecutionCorrected`` and
 ``ExecutionBusted``, keyed like the execution they amend and so ordered after it; they pass the
 grace window like executions (a correction at the later of its time and the fill's, so a clock
-behind the exchange's cannot put it before the execution). The stage keeps each position's journal (``domain.corrections``):
-the book at the journal's start (``checkpoint|<position key>``) and each execution applied since
+behind the exchange's cannot put it before the execution). The stage keeps each position's
+journal (``domain.corrections``): the book at the journal's start (``checkpoint|<position key>``)
+and each execution applied since
 with the trades it closed as last published (``entry|<position key>|<sequence>``), for
 ``FILLSTREAM_CORRECTION_WINDOW_HOURS`` of event time, at most ``JOURNAL_LIMIT`` executions:
 applying an execution or a correction folds the position's executions older than the window (by
