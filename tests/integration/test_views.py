@@ -28,6 +28,10 @@ APPLIED_MIGRATIONS_SHA256 = "47a4069375335cfa4f58c89d645e48b23cd27d7ee38f6d4f0ab
 """The migrations up to ``LAST_MIGRATION_WITH_VIEWS`` as commit d80d1c5 had them (existing
 databases applied them; the runner keeps no checksums, so this test is what notices an edit)."""
 
+CHANGED_SINCE = frozenset({"trades", "executions", "performance"})
+"""Views whose files have changed since the migrations made them (corrected trades: the latest
+revision of each trade, an execution's correction, no window left empty by a void)."""
+
 _CREATE_VIEW = re.compile(
     r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)",
     re.IGNORECASE,
@@ -92,6 +96,7 @@ def test_a_fresh_database_gets_the_views_the_migrations_made(settings: Settings)
     migrate(settings)
 
     views, before = _views(settings), _views(reference)
+    before = {name: v for name, v in before.items() if name not in CHANGED_SINCE}
     assert {name: v for name, v in views.items() if name in before} == before
     assert sorted(views) == sorted(name for _, name, _ in view_files())  # and the views added since
 
