@@ -2,7 +2,9 @@
 sample strategy's golden stream (``tests/golden/ninjatrader-signals``, what the AddOn and
 ``FillstreamSignals`` post for a scripted morning) yields trades carrying their signal, variant
 and NinjaTrader trade id; the sample experiment counts them per arm, its guardrail rolls it back
-on the treatment's loss, the paper trades pair with them and every trade has its R-multiple."""
+on the treatment's loss, the paper trades pair with them and every trade has its R-multiple. The
+back office's amendments and removals of executions, as the AddOn posts them, reach the trades
+view, the performance figures and the corrections report."""
 
 from __future__ import annotations
 
@@ -141,3 +143,72 @@ def test_the_sample_strategy_stream_reaches_experiments_guardrails_paper_and_r(
     wait_for(lambda: len(query(settings, pairs)) == len(expected), timeout=120,
              message=f"paper pairs: {query(settings, pairs)}")  # fmt: skip
     assert dict(query(settings, pairs)) == expected
+
+
+def addon(kind: str, at: str, execution_id: str, **fields: Any) -> dict[str, Any]:
+    """One event as the AddOn posts it (the shape of ``tests/golden/ninjatrader``)."""
+    return {"type": kind, "ts_event": at, "source": "live",
+            "producer": "fillstream-nt8-addon/0.1.0", "execution_id": execution_id,
+            "account": "Sim101", "instrument": "ES 12-26", **fields}  # fmt: skip
+
+
+def fill(at: str, execution_id: str, side: str, price: str, effect: str) -> dict[str, Any]:
+    return addon("execution", at, execution_id, side=side, quantity=1, price=price,
+                 commission="1.29", fees="0", order_id=f"o-{execution_id}",
+                 order_number=f"n-{execution_id}", order_name="Manual",
+                 position_effect=effect)  # fmt: skip
+
+
+def test_an_amended_and_a_removed_execution_flow_from_the_addon_to_the_views(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    """The back office amends one trade's exit and removes both fills of another: the AddOn's
+    execution_corrected and execution_busted reach the log through the bridge, matching publishes
+    the revised and the voided trade, and the trades view, the performance figures and the
+    corrections report follow, as worked out by hand (ES: 50 a point, 1.29 a side)."""
+    session = [
+        fill("2026-09-22T14:30:00Z", "a-in", "buy", "5755.25", "entry"),
+        fill("2026-09-22T14:40:00Z", "a-out", "sell", "5760", "exit"),
+        fill("2026-09-22T15:00:00Z", "b-in", "buy", "5758", "entry"),
+        fill("2026-09-22T15:10:00Z", "b-out", "sell", "5750", "exit"),
+    ]
+    status, body = post(settings, session)
+    assert status == 202, body
+    net = (
+        "SELECT round(net_pnl, 2), revision FROM trades WHERE account = 'Sim101'"
+        " ORDER BY entry_time"
+    )
+    first = [(Decimal("234.92"), 0), (Decimal("-402.58"), 0)]  # 4.75 * 50 - 2.58; -8 * 50 - 2.58
+    wait_for(lambda: query(settings, net) == first, timeout=120,
+             message=f"trades before the corrections: {query(settings, net)}")  # fmt: skip
+
+    amendments = [
+        addon("execution_corrected", "2026-09-22T21:45:00Z", "a-out", side="sell", quantity=1,
+              price="5761", commission="1.29", fees="0.35", executed_at="2026-09-22T14:40:00Z",
+              order_id="o-a-out", order_number="n-a-out"),
+        addon("execution_busted", "2026-09-22T21:46:00Z", "b-out"),
+        addon("execution_busted", "2026-09-22T21:46:01Z", "b-in"),
+    ]  # fmt: skip
+    status, body = post(settings, amendments)
+    assert status == 202, body
+
+    # 5.75 * 50 - 2.58 - 0.35: the amended exit's price and exchange fees; the other trade voided
+    after = [(Decimal("284.57"), 1)]
+    wait_for(lambda: query(settings, net) == after, timeout=120,
+             message=f"trades after the corrections: {query(settings, net)}")  # fmt: skip
+    figures = (
+        "SELECT trades, round(net_profit, 2) FROM performance WHERE scope = 'account'"
+        " AND scope_key = 'Sim101' AND time_window = 'all_time'"
+    )
+    wait_for(lambda: query(settings, figures) == [(1, Decimal("284.57"))], timeout=60,
+             message=f"performance: {query(settings, figures)}")  # fmt: skip
+    lineage = ("SELECT corrected_execution_id, correction_kind, voided, round(net_pnl_change, 2)"
+               " FROM trade_corrections ORDER BY voided")  # fmt: skip
+    assert query(settings, lineage) == [
+        ("a-out", "corrected", False, Decimal("49.65")),
+        ("b-out", "busted", True, Decimal("402.58")),
+    ]
+    # the position is flat again: both of the removed trade's fills are gone
+    flat = "SELECT quantity FROM positions WHERE account = 'Sim101' AND instrument = 'ES 12-26'"
+    wait_for(lambda: [q for (q,) in query(settings, flat)] in ([0], []), timeout=60,
+             message=f"position: {query(settings, flat)}")  # fmt: skip
