@@ -98,8 +98,9 @@ def test_a_bust_voids_the_trade_and_a_second_bust_does_nothing() -> None:
 
 def test_what_cannot_be_corrected_goes_to_the_dead_letter_topic() -> None:
     stage = MatchExecutions(CODEC, window=timedelta(hours=2))
-    old, entry = buy(), buy(ts_event=BASE_TIME + timedelta(hours=5))
-    never = sell()
+    # explicit times: the stubs' default ones grow with every stub the session has made
+    old, entry = buy(ts_event=BASE_TIME), buy(ts_event=BASE_TIME + timedelta(hours=5))
+    never = sell(ts_event=BASE_TIME + timedelta(minutes=1))
     run(stage, [old, entry])  # the second folds the first out of the 2 h window
     out = run(stage, [corrected(never), corrected(old, price=Decimal(1))], 2)
     (unknown, late) = dead(out)
