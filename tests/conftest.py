@@ -12,11 +12,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from core.settings import Settings
 from tests.fixtures.kafka_clients import check_none_alive, live_clients
 from tests.fixtures.ntsamples import SAMPLES_SETTING
 from tests.fixtures.services import Endpoints, service_endpoints, settings_for, temporary_home
+
+hypothesis_settings.register_profile("fillstream", deadline=None)
+hypothesis_settings.load_profile("fillstream")
+"""No per-example deadline: on a busy two-core machine an example's time says nothing about the
+code (performance is measured by ``make bench``), and a deadline made property tests flaky."""
 
 _deselected: list[pytest.Item] = []
 

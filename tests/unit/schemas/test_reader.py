@@ -118,12 +118,22 @@ def test_damaged_payloads_raise_or_read_as_the_reference_does(
 ROWS = {"trades": TRADE_ROW, "executions": EXECUTION_ROW, "market_bars": BAR_ROW}
 
 
+_READERS: dict[tuple[str, bool], Any] = {}
+"""Compiled once per projection and form (compiling within an example made its time vary past
+hypothesis' deadline)."""
+
+
 def row_reader(spec: RowSpec, forms: CellForms | None = None) -> Any:
+    """The generated reader of ``spec``'s rows: as read, or in the database's ``forms`` (which
+    are always ``database_forms(spec)``)."""
     name = schema_name_of(spec.event)
-    schema = default_registry().expanded(name)
-    read = compile_row_reader(schema, spec.event, spec.cell_names, forms or CellForms())
-    assert read is not None, f"{name} has no generated row reader"
-    return read
+    key = (name, forms is not None)
+    if key not in _READERS:
+        schema = default_registry().expanded(name)
+        read = compile_row_reader(schema, spec.event, spec.cell_names, forms or CellForms())
+        assert read is not None, f"{name} has no generated row reader"
+        _READERS[key] = read
+    return _READERS[key]
 
 
 def schema_name_of(cls: type[Any]) -> str:
