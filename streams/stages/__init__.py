@@ -11,7 +11,7 @@ from schemas.codec import Codec
 from streams.runtime.deriver import Stage
 from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, AlertOnReconciliation
 from streams.stages.matching import MatchExecutions
-from streams.stages.paper import PaperBars, PaperSignals, PaperTrades
+from streams.stages.paper import PaperBars, PaperInstruments, PaperSignals, PaperTrades
 from streams.stages.performance import ScopeTrades, ScoreTrades
 from streams.stages.reconciliation import CopyDerived, CopyReported, ReconcilePositions
 from streams.stages.regimes import LabelRegimes
@@ -23,6 +23,7 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
     "regimes": LabelRegimes.from_settings,
     "paper-signals": lambda settings, codec: PaperSignals(codec),
     "paper-bars": lambda settings, codec: PaperBars(codec, settings.excursion_period),
+    "paper-instruments": lambda settings, codec: PaperInstruments(codec),
     "paper": PaperTrades.from_settings,
     "reconciliation-reported": lambda settings, codec: CopyReported(codec),
     "reconciliation-derived": lambda settings, codec: CopyDerived(codec),
@@ -33,7 +34,7 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
 }
 """The stages, by name, in the order records flow through them."""
 
-PAPER_STAGES = ("paper-signals", "paper-bars", "paper")
+PAPER_STAGES = ("paper-signals", "paper-bars", "paper-instruments", "paper")
 """Run only with ``FILLSTREAM_PAPER=on`` (the default)."""
 
 STAGE_SOURCES: dict[str, str] = {
@@ -43,6 +44,7 @@ STAGE_SOURCES: dict[str, str] = {
     "regimes": LabelRegimes.source,
     "paper-signals": PaperSignals.source,
     "paper-bars": PaperBars.source,
+    "paper-instruments": PaperInstruments.source,
     "paper": PaperTrades.source,
     "reconciliation-reported": CopyReported.source,
     "reconciliation-derived": CopyDerived.source,

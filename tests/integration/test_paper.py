@@ -1,6 +1,7 @@
 """Shadow mode end to end, on a real broker, bridge, worker, projector and PostgreSQL: a signal
 with a stop and a target is paper-traded on the bars, its paper executions flow through matching
-and performance into the PAPER: account, and the comparison view sets it beside the live trade."""
+and performance into the PAPER: account, and the comparison view sets it beside the live trade;
+in a root only the AddOn's definition makes known, even when the definition comes after."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from domain.contracts import spec_for
+from domain.contracts import ContractSpec, spec_for
 from domain.paper import FillModel, simulate
 from schemas.events import BarClosed, Direction, Envelope, EventId, SignalEmitted
 from tests.fixtures.pipeline import execution, post, query
@@ -34,12 +35,12 @@ def iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def bar_json(minute: int, open_: str, close: str) -> dict[str, Any]:
+def bar_json(minute: int, open_: str, close: str, instrument: str = "NQ 12-26") -> dict[str, Any]:
     high = str(max(Decimal(open_), Decimal(close)) + Decimal("0.5"))
     low = str(min(Decimal(open_), Decimal(close)) - Decimal("0.5"))
     return {
         "type": "bar", "ts_event": iso(START + timedelta(minutes=minute)), "source": "live",
-        "producer": "tests", "instrument": "NQ 12-26", "period": "1 Minute",
+        "producer": "tests", "instrument": instrument, "period": "1 Minute",
         "open": open_, "high": high, "low": low, "close": close, "volume": 100,
     }  # fmt: skip
 
@@ -117,3 +118,36 @@ def _bar_event(body: dict[str, Any]) -> BarClosed:
         high=Decimal(body["high"]), low=Decimal(body["low"]), close=Decimal(body["close"]),
         volume=body["volume"],
     )  # fmt: skip
+
+
+def test_a_signal_in_a_root_defined_after_it_is_paper_traded_on_the_definition(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    bars = [bar_json(i + 1, CLOSES[i - 1] if i else "21000", c, "ZZ 12-26")
+            for i, c in enumerate(CLOSES)]  # fmt: skip
+    signal = {
+        "type": "signal", "ts_event": "2026-09-22T14:00:30Z", "source": "live",
+        "producer": "tests", "signal_id": "zz-1", "account": "Sim101",
+        "instrument": "ZZ 12-26", "strategy": "Breakout", "direction": "long",
+        "intended_stop": "20995", "intended_target": "21010",
+    }  # fmt: skip
+    assert post(settings, [signal, *bars])[0] == 202
+    definition = {
+        "type": "instrument", "ts_event": "2026-09-22T14:20:00Z", "source": "live",
+        "producer": "tests", "root": "ZZ", "instrument": "ZZ 12-26", "name": "Zed",
+        "tick_size": "1", "point_value": "5", "currency": "EUR",
+    }  # fmt: skip
+    assert post(settings, [definition])[0] == 202
+
+    paper = "SELECT entry_price, exit_price, net_pnl, currency FROM trades WHERE account = %s"
+    wait_for(lambda: query(settings, paper, ("PAPER:Sim101",)) != [], timeout=90,
+             message="no paper trade in the defined root")  # fmt: skip
+    spec = ContractSpec(root="ZZ", name="Zed", exchange="", tick_size=Decimal(1),
+                        point_value=Decimal(5), currency="EUR")  # fmt: skip
+    model = FillModel(slippage_ticks=settings.paper_slippage_ticks,
+                      commission_per_contract=settings.paper_commission)  # fmt: skip
+    expected = simulate(_signal_event(signal), [_bar_event(b) for b in bars], spec, model)
+    assert expected is not None and expected.exit is not None
+    assert query(settings, paper, ("PAPER:Sim101",)) == [
+        (expected.entry_price, expected.exit_price, expected.net_pnl, "EUR")
+    ]
