@@ -22,6 +22,8 @@ from schemas.events import (
     BarClosed,
     BridgeHeartbeat,
     Event,
+    ExecutionBusted,
+    ExecutionCorrected,
     ExecutionReported,
     InstrumentDefined,
     OrderUpdated,
@@ -142,7 +144,11 @@ def assert_golden_contents(by_type: dict[str, list[Event]]) -> None:
     assert Counter(p.market_position for p in positions) == Counter(
         e["market_position"] for e in sent if e["type"] == "position"
     )
-    assert len(by_type["execution_corrected"]) == len(by_type["execution_busted"]) == 1
+    for kind in ("execution_corrected", "execution_busted"):
+        amended = sorted(e.execution_id for e in by_type[kind]
+                         if isinstance(e, ExecutionCorrected | ExecutionBusted))  # fmt: skip
+        assert amended == sorted(e["execution_id"] for e in sent if e["type"] == kind), kind
+        assert amended, kind
     assert {i.root for i in by_type["instrument"] if isinstance(i, InstrumentDefined)} == {
         "NQ", "ES", "FDAX"
     }  # fmt: skip
