@@ -121,6 +121,19 @@ def _reason(error: ssl.SSLError, otherwise: str) -> str:
     return str(error.reason).lower().replace("_", " ") if error.reason else otherwise
 
 
+def client_context(certificate: Path) -> ssl.SSLContext:
+    """How fillstream's own tools (``fillstream demo``) reach a bridge serving ``certificate``:
+    the machine's trust store, plus that certificate itself as a trust anchor (a self-signed one
+    as ``fillstream certs`` makes, or the leaf a CA signed). Host names are checked."""
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(certificate))
+    except (OSError, ssl.SSLError) as e:
+        raise CertificateError(certificate, f"cannot be read as a PEM certificate ({e})") from None
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
 def spki_pin(certificate_pem: bytes) -> str:
     """``sha256//<base64>``: the SHA-256 of the certificate's SubjectPublicKeyInfo (DER)."""
     certificate = _load_certificate(certificate_pem)

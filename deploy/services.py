@@ -48,15 +48,21 @@ def pid_path(settings: Settings, name: str) -> Path:
     return settings.home / "run" / f"{name}.pid"
 
 
+def local_bridge_url(settings: Settings) -> str:
+    """Where this machine reaches the bridge: HTTPS with a certificate, on the address it binds
+    (loopback when it binds every address)."""
+    scheme = "http" if settings.bridge_tls_cert is None else "https"
+    host = settings.bridge_host
+    if host in ("0.0.0.0", "::"):  # every address: loopback is one of them
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{settings.bridge_port}"
+
+
 def health_url(settings: Settings, name: str) -> str:
-    if name == "bridge":  # HTTPS with a certificate, on the address it binds
-        scheme = "http" if settings.bridge_tls_cert is None else "https"
-        host = settings.bridge_host
-        if host in ("0.0.0.0", "::"):  # every address: loopback is one of them
-            host = "127.0.0.1"
-        elif ":" in host:
-            host = f"[{host}]"
-        return f"{scheme}://{host}:{settings.bridge_port}/healthz"
+    if name == "bridge":
+        return f"{local_bridge_url(settings)}/healthz"
     return f"http://127.0.0.1:{_port(settings, name)}/healthz"
 
 

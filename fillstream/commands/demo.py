@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import ssl
 import sys
 import time
 import urllib.error
@@ -21,8 +22,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from bridge.tls import client_context
 from core.errors import InvalidEventError, InvalidEventsError, ServiceError
 from core.settings import Settings
+from deploy.services import local_bridge_url
 from fillstream.demo import expected_trade_count, generate_session, summarize
 
 MAX_BATCH = 1000
@@ -74,7 +77,10 @@ def _send_or_explain(
 ) -> bool:
     """Send the session; False, after printing the bridge's reasons, if it rejected a batch."""
     try:
-        send(events, url=f"{settings.bridge_url}/v1/events", token=token, batch_size=batch_size)
+        cert = settings.bridge_tls_cert
+        context = None if cert is None else client_context(cert)
+        url = f"{local_bridge_url(settings)}/v1/events"
+        send(events, url=url, token=token, batch_size=batch_size, context=context)
     except InvalidEventsError as e:
         print(
             f"fillstream demo: the bridge rejected a batch, {len(e.errors)} problems "
@@ -89,12 +95,20 @@ def _send_or_explain(
     return True
 
 
-def send(events: Sequence[dict[str, Any]], *, url: str, token: str, batch_size: int) -> int:
-    """POST the events in batches, printing progress; how many the bridge accepted."""
+def send(
+    events: Sequence[dict[str, Any]],
+    *,
+    url: str,
+    token: str,
+    batch_size: int,
+    context: ssl.SSLContext | None = None,
+) -> int:
+    """POST the events in batches, printing progress; how many the bridge accepted. ``context``
+    says whom to trust for an ``https://`` url (else the machine's store)."""
     started, accepted = time.monotonic(), 0
     for offset in range(0, len(events), batch_size):
         batch = events[offset : offset + batch_size]
-        accepted += post_batch(batch, url=url, token=token, offset=offset)
+        accepted += post_batch(batch, url=url, token=token, offset=offset, context=context)
         sent = offset + len(batch)
         rate = sent / max(time.monotonic() - started, 1e-6)
         eta = (len(events) - sent) / rate
@@ -108,7 +122,14 @@ def send(events: Sequence[dict[str, Any]], *, url: str, token: str, batch_size: 
     return accepted
 
 
-def post_batch(batch: Sequence[dict[str, Any]], *, url: str, token: str, offset: int = 0) -> int:
+def post_batch(
+    batch: Sequence[dict[str, Any]],
+    *,
+    url: str,
+    token: str,
+    offset: int = 0,
+    context: ssl.SSLContext | None = None,
+) -> int:
     """POST one batch; the number accepted. ``offset`` numbers the events in error messages."""
     request = urllib.request.Request(
         url,
@@ -117,7 +138,7 @@ def post_batch(batch: Sequence[dict[str, Any]], *, url: str, token: str, offset:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT, context=context) as response:
             reply = json.load(response)
     except urllib.error.HTTPError as e:
         raise _rejection(e, url, offset) from None

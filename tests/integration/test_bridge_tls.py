@@ -1,7 +1,8 @@
 """The bridge over TLS, with real handshakes on loopback: a Python client trusting the
-certificate posts through it; the AddOn's C# client (under Mono) posts with the pin
-``fillstream certs`` prints, and with a wrong pin, or none for a self-signed certificate, it is
-refused before anything is sent: nothing reaches the bridge or Kafka, and the client says why."""
+certificate posts through it, and so does ``fillstream demo``'s with the configured certificate;
+the AddOn's C# client (under Mono) posts with the pin ``fillstream certs`` prints, and with a
+wrong pin, or none for a self-signed certificate, it is refused before anything is sent: nothing
+reaches the bridge or Kafka, and the client says why."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from bridge.tls import self_signed, spki_pin, write_pair
+from bridge.tls import client_context, self_signed, spki_pin, write_pair
+from core.errors import ServiceError
 from core.settings import PROJECT_ROOT, Settings
-from deploy.services import check_health, health_url
+from deploy.services import check_health, health_url, local_bridge_url
+from fillstream.commands.demo import post_batch
 from schemas.codec import default_codec
 from schemas.events import BridgeHeartbeat, Event
 from tests.fixtures.pipeline import ServiceProcess, end_offsets, execution
@@ -117,7 +120,7 @@ def records(settings: Settings, topic: str) -> list[Event]:
 
 
 def test_a_client_trusting_the_certificate_posts_through_tls(
-    settings: Settings, bridge: ServiceProcess
+    settings: Settings, bridge: ServiceProcess, tmp_path: Path
 ) -> None:
     assert settings.bridge_tls_cert is not None
     assert settings.bridge_url.startswith("https://127.0.0.1:")
@@ -139,6 +142,20 @@ def test_a_client_trusting_the_certificate_posts_through_tls(
     # what `fillstream up` and `fillstream status` ask
     assert check_health(health_url(settings, "bridge")) is None
     assert sum(end_offsets(settings, "raw.executions").values()) == 1
+    # what `fillstream demo` sends with: the configured certificate trusted, host names checked
+    context = client_context(settings.bridge_tls_cert)
+    url = f"{local_bridge_url(settings)}/v1/events"
+    assert post_batch([execution("x-tls-3", "buy", "21001")], url=url, token=settings.token or "",
+                      context=context) == 1  # fmt: skip
+    other, _ = write_pair(self_signed(["127.0.0.1"]), tmp_path / "other")
+    with pytest.raises(ServiceError, match="certificate verify failed"):  # another certificate
+        post_batch([execution("x-tls-4", "buy", "21001")], url=url, token=settings.token or "",
+                   context=client_context(other))  # fmt: skip
+    wait_for(
+        lambda: sum(end_offsets(settings, "raw.executions").values()) == 2,
+        timeout=30,
+        message="the demo's post through TLS is not on raw.executions",
+    )
 
 
 def test_the_addon_posts_with_the_pin_fillstream_certs_prints_and_no_other(

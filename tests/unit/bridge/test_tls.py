@@ -3,6 +3,7 @@ loaded named by its setting, the self-signed pair ``fillstream certs`` makes, an
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import ssl
@@ -23,6 +24,7 @@ from bridge.tls import (
     CERT_FILE,
     KEY_FILE,
     CertificateError,
+    client_context,
     hosts_of,
     is_loopback,
     self_signed,
@@ -32,6 +34,7 @@ from bridge.tls import (
 )
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT, Settings
+from deploy.services import local_bridge_url
 
 # made by `openssl req -x509 -newkey ec`; its pin by `openssl x509 -pubkey -noout |
 # openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`
@@ -268,3 +271,35 @@ def test_an_existing_pair_is_replaced_only_when_forced(tmp_path: Path) -> None:
     write_pair(second, tmp_path, force=True)
     assert (cert.read_bytes(), key.read_bytes()) == (second.certificate, second.key)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_the_client_context_trusts_the_certificate_and_names_a_file_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    cert, _ = write_pair(self_signed(["127.0.0.1"]), tmp_path)
+    context = client_context(cert)
+    assert context.check_hostname and context.verify_mode is ssl.CERT_REQUIRED
+    assert context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
+    assert any(c.get("subject") for c in context.get_ca_certs())  # the bridge's, as an anchor
+    garbage = tmp_path / "not-a-cert.pem"
+    garbage.write_text("hello")
+    with pytest.raises(CertificateError) as caught:
+        client_context(garbage)
+    assert str(garbage) in str(caught.value) and "PEM certificate" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "https://127.0.0.1:8787"), ("0.0.0.0", "https://127.0.0.1:8787"),
+     ("::", "https://127.0.0.1:8787"), ("::1", "https://[::1]:8787"),
+     ("10.0.0.5", "https://10.0.0.5:8787")],
+)  # fmt: skip
+def test_the_local_bridge_url_reaches_every_address_through_loopback(
+    host: str, url: str, tmp_path: Path
+) -> None:
+    cert, key = write_pair(self_signed(["127.0.0.1"]), tmp_path)
+    plain = Settings.from_env({"FILLSTREAM_HOME": str(tmp_path), "FILLSTREAM_BRIDGE_HOST": host,
+                               "FILLSTREAM_BRIDGE_PORT": "8787"})  # fmt: skip
+    tls = dataclasses.replace(plain, bridge_tls_cert=cert, bridge_tls_key=key)
+    assert local_bridge_url(tls) == url
+    assert local_bridge_url(plain) == url.replace("https://", "http://")
