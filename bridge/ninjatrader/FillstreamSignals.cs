@@ -45,8 +45,10 @@
 // (its orders were placed without the arm). Variant is the experiment's name of the arm (the
 // bridge's "variant"; null without an experiment or an answer): the "signal" event and the linked
 // executions carry it, the guardrails read it. The "signal" event is sent once, when the arm is
-// fixed, stamped with the time of the decision. Place orders once IsAssigned: a decision that
-// gave up waiting runs control while the bridge may have recorded the treatment for it.
+// fixed, stamped with the time of the decision. Place orders once IsAssigned. A decision whose arm
+// was asked for but fixed without the answer runs control while the bridge may have recorded the
+// treatment for it: it is reported under SignalId + "~unassigned" (the signal event and every
+// execution), an id no assignment names, so its trades count for no arm of the experiment.
 
 using System;
 using System.Collections.Generic;
@@ -73,6 +75,11 @@ namespace NinjaTrader.NinjaScript.AddOns
     {
         public const string Control = "control";
         public const string Treatment = "treatment";
+        /// <summary>Appended to the signal id of a decision whose arm was asked for but fixed
+        /// without the answer (timeout, failure, ArmNow, or a fill first): the bridge may have
+        /// recorded another arm for the original id, so the decision is reported under an id no
+        /// assignment names, and its trades stay out of the experiment's figures.</summary>
+        public const string UnassignedSuffix = "~unassigned";
 
         private readonly object gate = new object();
         private readonly List<FillstreamDecision> followers = new List<FillstreamDecision>();
@@ -81,6 +88,8 @@ namespace NinjaTrader.NinjaScript.AddOns
         private string answeredArm;
         private string answeredVariant;
         private Func<FillstreamDecision, string> pendingSignal; // the "signal" event, sent once the arm is fixed
+        private bool asked; // the arm was asked of the bridge
+        private string signalId;
         private readonly double controlStop, controlTarget, treatmentStop, treatmentTarget;
         private readonly ManualResetEvent fixedEvent = new ManualResetEvent(false);
 
@@ -92,7 +101,7 @@ namespace NinjaTrader.NinjaScript.AddOns
             this.treatmentStop = treatmentStop;
             this.treatmentTarget = treatmentTarget;
             Token = token;
-            SignalId = signalId;
+            this.signalId = signalId;
             Strategy = strategy;
             TradeId = tradeId;
             EntryName = entryName;
@@ -101,7 +110,12 @@ namespace NinjaTrader.NinjaScript.AddOns
 
         /// <summary>The registry key carried in EntryName.</summary>
         public string Token { get; private set; }
-        public string SignalId { get; private set; }
+        /// <summary>The signal's id; taken at the decision, with UnassignedSuffix once the arm is
+        /// fixed without the bridge's answer.</summary>
+        public string SignalId
+        {
+            get { lock (gate) return signalId; }
+        }
         public string Strategy { get; private set; }
         /// <summary>The round trip's id: every execution of this decision (and of its scale-ins) carries it.</summary>
         public string TradeId { get; private set; }
@@ -174,7 +188,7 @@ namespace NinjaTrader.NinjaScript.AddOns
         internal FillstreamLink Link()
         {
             lock (gate)
-                return new FillstreamLink { SignalId = SignalId, Strategy = Strategy, Variant = variant, TradeId = TradeId };
+                return new FillstreamLink { SignalId = signalId, Strategy = Strategy, Variant = variant, TradeId = TradeId };
         }
 
         internal void SetPendingSignal(Func<FillstreamDecision, string> json)
@@ -198,6 +212,14 @@ namespace NinjaTrader.NinjaScript.AddOns
             }
             if (fixedAlready)
                 follower.Fix(a, v, false);
+        }
+
+        /// <summary>The arm is being asked of the bridge: fixed without its answer, the decision
+        /// takes an unassigned signal id.</summary>
+        internal void MarkAsked()
+        {
+            lock (gate)
+                asked = true;
         }
 
         /// <summary>Records the bridge's answer (null arm: failure or timeout) and fixes the arm.</summary>
@@ -237,6 +259,8 @@ namespace NinjaTrader.NinjaScript.AddOns
                 {
                     arm = Control;
                     variant = null;
+                    if (asked) // the bridge may hold another arm for the id it was asked about
+                        signalId = signalId + UnassignedSuffix;
                 }
                 signal = pendingSignal;
                 pendingSignal = null;
@@ -623,15 +647,14 @@ namespace NinjaTrader.NinjaScript.AddOns
                     string instrumentName = FillstreamEvents.InstrumentName(instrument);
                     DateTime decided = client.UtcNow();
                     Dictionary<string, double> copy = features == null ? null : new Dictionary<string, double>(features);
-                    string sid = decision.SignalId;
-                    if (SignalJson(strategyName, instrumentName, accountName, sid, direction, null, confidence, controlStop,
+                    if (SignalJson(strategyName, instrumentName, accountName, decision.SignalId, direction, null, confidence, controlStop,
                         controlTarget, copy, decided, out problem) == null)
                         client.Report(FillstreamLogLevel.Warning, "fillstream: signal not sent: " + problem);
                     else
                         decision.SetPendingSignal(delegate(FillstreamDecision d)
                         {
                             string ignored;
-                            return SignalJson(strategyName, instrumentName, accountName, sid, direction, d.Variant, confidence,
+                            return SignalJson(strategyName, instrumentName, accountName, d.SignalId, direction, d.Variant, confidence,
                                 d.IntendedStop, d.IntendedTarget, copy, decided, out ignored);
                         });
                 }
@@ -653,6 +676,8 @@ namespace NinjaTrader.NinjaScript.AddOns
         private static void AskArm(FillstreamClient client, FillstreamDecision decision)
         {
             int timeout = AssignTimeoutMilliseconds;
+            decision.MarkAsked();
+            string signalId = decision.SignalId; // asked about: the id before any renaming
             // the transport gives up after the timeout; the timer fixes control even if it does not
             decision.Deadline = new Timer(delegate
             {
@@ -664,14 +689,14 @@ namespace NinjaTrader.NinjaScript.AddOns
                 string arm = null, variant = null;
                 try
                 {
-                    string answer = client.AssignmentAnswer(decision.SignalId, decision.Strategy, timeout);
+                    string answer = client.AssignmentAnswer(signalId, decision.Strategy, timeout);
                     arm = FillstreamClient.ReadStringField(answer, "arm");
                     variant = FillstreamClient.ReadStringField(answer, "variant");
                     if (string.IsNullOrEmpty(arm))
                     {
                         arm = null;
                         if (answer == null)
-                            client.Report(FillstreamLogLevel.Warning, "fillstream: no assignment for signal " + decision.SignalId + " (bridge unreachable or slow): it runs control");
+                            client.Report(FillstreamLogLevel.Warning, "fillstream: no assignment for signal " + signalId + " (bridge unreachable or slow): it runs control as " + signalId + FillstreamDecision.UnassignedSuffix);
                     }
                 }
                 catch (Exception)

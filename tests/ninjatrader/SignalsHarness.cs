@@ -677,7 +677,9 @@ namespace FillstreamSignalsHarness
             Order earlyOrder = w.NewOrder(w.Nq, early.EntryName, null, OrderAction.Buy, OrderType.Market, 1, 0, 0, owner);
             FillstreamLink earlyLink = FillstreamSignals.LinkFor(w.Fill(earlyOrder, 1, 21000, true, World.At(10, 9, 0)));
             Check(early.IsAssigned && early.Arm == "control", "the first linked execution fixes control");
-            Check(earlyLink != null && earlyLink.Variant == null && earlyLink.SignalId == "early-1", "control without an experiment name: no variant");
+            Check(earlyLink != null && earlyLink.Variant == null, "control without an experiment name: no variant");
+            Check(earlyLink != null && earlyLink.SignalId == "early-1~unassigned" && early.SignalId == "early-1~unassigned",
+                "fixed without the answer: an id no assignment names");
             early.Answer("treatment", "wide-stop");
             Equal("control", early.Arm, "a late answer changes nothing");
 
@@ -751,9 +753,14 @@ namespace FillstreamSignalsHarness
             Check(lost.WaitAssigned(5000), "the timeout fixes the arm");
             Equal("control", lost.Arm, "no answer: control");
             Equal(null, lost.Variant, "no answer: no variant");
+            Equal("lost-1~unassigned", lost.SignalId, "no answer: reported under an id no assignment names");
+            lock (w.Bridge.Requests)
+                Check(w.Bridge.Requests.Exists(delegate(string r) { return r.Contains("\"signal_id\":\"lost-1\""); }),
+                    "the bridge was asked about the decision's own id");
             Equal(20990.0, lost.IntendedStop, "control's stop");
             signals = Events(w, "signal");
             Check(signals.Count == 1 && !signals[0].Contains("variant"), "the signal is sent without a variant: " + string.Join("", signals));
+            Check(signals.Count == 1 && signals[0].Contains("\"signal_id\":\"lost-1~unassigned\""), "the signal is sent under the unassigned id: " + string.Join("", signals));
             w.Bridge.Gate.Set();
 
             // a failing bridge: control at once
@@ -761,6 +768,7 @@ namespace FillstreamSignalsHarness
             FillstreamDecision failed = FillstreamSignals.Signal("FillstreamSample", w.Nq, w.Sim, "failed-1", MarketPosition.Long,
                 0.5, 20990, 21010, null, "Long");
             Check(failed.WaitAssigned(5000) && failed.Arm == "control", "a refused assignment: control");
+            Equal("failed-1~unassigned", failed.SignalId, "a refused assignment: the unassigned id");
             w.Bridge.Fail = false;
 
             // ArmNow before the answer: control, the signal sent once, the late answer ignored
@@ -772,6 +780,7 @@ namespace FillstreamSignalsHarness
                 MarketPosition.Long, 0.5, 20990, 21010, 20985, 21010, null, "Long");
             Equal("control", now.ArmNow(), "ArmNow without an answer: control");
             Equal(20990.0, now.IntendedStop, "control's stop");
+            Equal("FillstreamSample-20260922-1003~unassigned", now.SignalId, "ArmNow without an answer: the unassigned id");
             w.Bridge.Gate.Set();
             SampleMorning.WaitFor(delegate { return w.Bridge.Answered > answered; }, "the late answer");
             Thread.Sleep(50);
@@ -783,6 +792,7 @@ namespace FillstreamSignalsHarness
             FillstreamDecision offline = FillstreamSignals.Signal("FillstreamSample", w.Nq, w.Sim, null, MarketPosition.Long,
                 0.5, 20990, 21010, null, "Long");
             Check(offline.IsAssigned && offline.Arm == "control" && offline.EntryName.Length > 0, "no client: control at once");
+            Check(!offline.SignalId.EndsWith("~unassigned"), "nothing asked, nothing recorded: the id stays");
             FillstreamClient.InstallShared(w.Client);
         }
 
