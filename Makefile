@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR := $(or $(FILLSTREAM_HOME),.fillstream)
 KAFKA_LIBS := $(HOME_DIR)/kafka/libs
-PACKAGES := core schemas domain bridge streams projections alerts control deploy fillstream
+PACKAGES := core schemas domain bridge streams projections alerts api control deploy fillstream
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-packages run test down bench lint docs ninjascript clean distclean

@@ -180,6 +180,14 @@ SETTINGS: tuple[Setting, ...] = (
         "`/alerts/feed`.",
     ),
     Setting(
+        field="api_port",
+        env="FILLSTREAM_API_PORT",
+        type=Port(8791),
+        doc="The read API (`fillstream api`): the projections' views as JSON under `/api/`, "
+        "its OpenAPI document at `/api/openapi.json`, and its `/metrics`, `/healthz` and "
+        "`/readyz`; on 127.0.0.1.",
+    ),
+    Setting(
         field="metrics_host",
         env="FILLSTREAM_METRICS_HOST",
         type=Host("127.0.0.1"),
@@ -388,6 +396,7 @@ class Settings:
     worker_port: int
     projector_port: int
     notify_port: int
+    api_port: int
     token: str | None
     log_level: str
     feed_silence_seconds: float
@@ -445,6 +454,10 @@ class Settings:
     @property
     def dsn(self) -> str:
         return self.database_url or f"postgresql://fillstream@127.0.0.1:{self.pg_port}/fillstream"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
 
     @property
     def bridge_url(self) -> str:

@@ -19,7 +19,7 @@ from core import process as _process
 from core.errors import ServiceError
 from core.settings import Settings
 
-SERVICES: tuple[str, ...] = ("bridge", "worker", "projector", "notifier")
+SERVICES: tuple[str, ...] = ("bridge", "worker", "projector", "notifier", "api")
 
 # service name -> (``fillstream`` subcommand, setting that holds its HTTP port)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("worker", "FILLSTREAM_WORKER_PORT"),
     "projector": ("project", "FILLSTREAM_PROJECTOR_PORT"),
     "notifier": ("notify", "FILLSTREAM_NOTIFY_PORT"),
+    "api": ("api", "FILLSTREAM_API_PORT"),
 }
 
 
@@ -174,6 +175,7 @@ def _port(settings: Settings, name: str) -> int:
         "worker": settings.worker_port,
         "projector": settings.projector_port,
         "notifier": settings.notify_port,
+        "api": settings.api_port,
     }
     _command(name)
     return ports[name]

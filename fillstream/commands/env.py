@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "DATABASE_URL": settings.dsn,
         "FILLSTREAM_BRIDGE_URL": settings.bridge_url,
+        "FILLSTREAM_API_URL": settings.api_url,
         # psql and libpq clients then find the views without a schema prefix
         "PGOPTIONS": f"-c search_path={settings.namespace},public",
     }

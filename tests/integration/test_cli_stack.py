@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +26,7 @@ def stack_env() -> Iterator[dict[str, str]]:
     with temporary_home() as home:
         (home / "kafka").mkdir()
         (home / "kafka" / "libs").symlink_to(KAFKA_LIBS)  # the jars `make setup` resolved
-        ports = free_ports(6)
+        ports = free_ports(7)
         env = {
             key: value
             for key, value in os.environ.items()
@@ -38,6 +40,7 @@ def stack_env() -> Iterator[dict[str, str]]:
             FILLSTREAM_BRIDGE_PORT=str(ports[3]),
             FILLSTREAM_WORKER_PORT=str(ports[4]),
             FILLSTREAM_PROJECTOR_PORT=str(ports[5]),
+            FILLSTREAM_API_PORT=str(ports[6]),
         )
         try:
             yield env
@@ -100,6 +103,18 @@ def test_up_status_env_demo_down(stack_env: dict[str, str]) -> None:
     dsn = next(line.split("=", 1)[1] for line in exports.splitlines() if "DATABASE_URL=" in line)
     trades = trade_count(dsn)
     assert trades > 5
+
+    # the read API `up` started serves them, with the token only
+    api = f"http://127.0.0.1:{stack_env['FILLSTREAM_API_PORT']}"
+    assert f"FILLSTREAM_API_URL={api}" in exports
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{api}/api/trades", timeout=10)
+    assert refused.value.code == 401
+    request = urllib.request.Request(
+        f"{api}/api/trades?source=demo&limit=1000", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert len(json.loads(response.read())["items"]) == trades
 
     # after `eval "$(fillstream env)"` the shell points at the local stack; down still stops it
     exported = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines())

@@ -49,6 +49,7 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_WORKER_PORT": "9788",
             "FILLSTREAM_PROJECTOR_PORT": "9789",
             "FILLSTREAM_NOTIFY_PORT": "9790",
+            "FILLSTREAM_API_PORT": "9791",
             "FILLSTREAM_LOG_LEVEL": "DEBUG",
             "FILLSTREAM_FEED_SILENCE_SECONDS": "12.5",
             "FILLSTREAM_READY_LAG_RECORDS": "0",
