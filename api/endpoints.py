@@ -22,6 +22,11 @@ class Kind(StrEnum):
     """An interval as its length in seconds, an exact decimal string."""
     TEXTS = "texts"
     """An array of strings."""
+    NUMBER = "number"
+    """A floating-point figure (a ratio, a rate); ``"Infinity"``, ``"-Infinity"`` or ``"NaN"``
+    as a string where it is not finite (a profit factor without losses)."""
+    OBJECT = "object"
+    """A JSON object, as stored (alert labels)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,7 @@ def _n(name: str, kind: Kind, doc: str = "") -> Column:
     return Column(name, kind, True, doc)
 
 
-T, INT, D, TS = Kind.TEXT, Kind.INTEGER, Kind.DECIMAL, Kind.TIMESTAMP
+T, INT, D, TS, F = Kind.TEXT, Kind.INTEGER, Kind.DECIMAL, Kind.TIMESTAMP, Kind.NUMBER
 
 TRADES = Endpoint(
     name="trades",
@@ -123,7 +128,145 @@ TRADES = Endpoint(
     ),
 )
 
-ENDPOINTS: tuple[Endpoint, ...] = (TRADES,)
+POSITIONS = Endpoint(
+    name="positions",
+    view="positions",
+    summary="Open positions, marked to the last bar of the excursion period, last changed first.",
+    columns=(
+        _c("account", T),
+        _n("strategy", T),
+        _c("instrument", T),
+        _c("quantity", INT, "signed: negative for a short"),
+        _c("average_price", D),
+        _n("opened_at", TS),
+        _n("round_trip_id", T),
+        _n("initial_stop", D),
+        _n("currency", T),
+        _n("open_costs", D),
+        _n("realized_pnl", D),
+        _n("last_price", D),
+        _n("marked_at", TS),
+        _n("unrealized_pnl", D),
+        _n("mae", D),
+        _n("mfe", D),
+        _c("sequence", INT),
+        _c("execution_id", T, "the execution that last changed it"),
+        _c("changed_at", TS),
+    ),  # fmt: skip
+    order=("changed_at", "account", "execution_id"),
+    filters=_equal("account", "instrument", "strategy"),
+)
+
+PERFORMANCE = Endpoint(
+    name="performance",
+    view="performance",
+    summary="The performance figures per scope and window (the performance view), most "
+    "recently projected first.",
+    columns=(
+        _c("scope", T, "account, strategy, variant, instrument or the like"),
+        _c("scope_key", T),
+        _c("time_window", T),
+        _c("window_key", T),
+        _c("definitions_version", INT),
+        _n("account", T),
+        _n("strategy", T),
+        _n("variant", T),
+        _n("instrument", T),
+        _n("scope_trades", INT),
+        _n("currency", T),
+        _n("as_of_trade_id", T),
+        _c("trades", INT),
+        _c("wins", INT),
+        _c("losses", INT),
+        _c("breakevens", INT),
+        _n("win_rate", F),
+        _n("nt_percent_profitable", F),
+        _c("gross_profit", D),
+        _c("gross_loss", D),
+        _c("net_profit", D),
+        _n("avg_win", D),
+        _n("avg_loss", D),
+        _n("payoff_ratio", F),
+        _n("profit_factor", F),
+        _n("expectancy", D),
+        _n("max_drawdown", D),
+        _n("max_drawdown_pct", F),
+        _n("current_drawdown", D),
+        _n("recovery_factor", F),
+        _n("trading_days", INT),
+        _n("sharpe", F),
+        _n("sortino", F),
+        _n("nt_sharpe_monthly", F),
+        _n("sqn", F),
+        _n("sqn_basis", T),
+        _n("avg_r", F),
+        _n("longest_win_streak", INT),
+        _n("longest_loss_streak", INT),
+        _n("avg_mae", D),
+        _n("avg_mfe", D),
+        _n("avg_etd", D),
+        _n("entry_efficiency", F),
+        _n("exit_efficiency", F),
+        _n("total_efficiency", F),
+        _n("first_exit", TS),
+        _n("last_exit", TS),
+        _c("snapshot_id", T),
+        _c("projected_at", TS),
+    ),  # fmt: skip
+    order=("projected_at", "snapshot_id"),
+    filters=_equal(
+        "scope",
+        "scope_key",
+        "time_window",
+        "window_key",
+        "account",
+        "strategy",
+        "variant",
+        "instrument",
+    ),
+)
+
+ALERTS = Endpoint(
+    name="alerts",
+    view="alerts",
+    summary="Every alert raised and resolved (the alerts view), newest first.",
+    columns=(
+        _c("rule", T),
+        _c("key", T),
+        _c("raised_at", TS),
+        _c("state", T, "raised or resolved"),
+        _n("severity", T),
+        _n("summary", T),
+        _n("labels", Kind.OBJECT),
+        _c("ts_event", TS),
+        _c("event_id", T),
+        _n("ts_ingested", TS),
+    ),  # fmt: skip
+    order=("ts_event", "event_id"),
+    filters=(
+        *_equal("rule", "state", "severity"),
+        Filter("from", "ts_event", "from", "changed at or after this time (ISO 8601)"),
+        Filter("to", "ts_event", "to", "changed before this time (ISO 8601)"),
+    ),
+)
+
+ACTIVE_ALERTS = Endpoint(
+    name="alerts_active",
+    view="alerts_active",
+    summary="The alerts that hold: raised and not resolved, newest first.",
+    columns=(
+        _c("rule", T),
+        _c("key", T),
+        _n("severity", T),
+        _c("raised_at", TS),
+        _n("summary", T),
+        _n("labels", Kind.OBJECT),
+    ),  # fmt: skip
+    order=("raised_at", "rule", "key"),
+    filters=_equal("rule", "severity"),
+)
+
+ENDPOINTS: tuple[Endpoint, ...] = (TRADES, POSITIONS, PERFORMANCE, ALERTS, ACTIVE_ALERTS)
 """Every endpoint, by name in its path."""
 
 DEFAULT_LIMIT = 100

@@ -21,7 +21,10 @@ _SCHEMAS: dict[Kind, dict[str, Any]] = {
     Kind.TIMESTAMP: {"type": "string", "format": "date-time"},
     Kind.SECONDS: {"type": "string", "format": "decimal", "description": "seconds"},
     Kind.TEXTS: {"type": "array", "items": {"type": "string"}},
-}
+    Kind.NUMBER: {"oneOf": [{"type": "number"},
+                            {"type": "string", "enum": ["Infinity", "-Infinity", "NaN"]}]},
+    Kind.OBJECT: {"type": "object"},
+}  # fmt: skip
 
 
 def document() -> dict[str, Any]:

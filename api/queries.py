@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -129,6 +130,13 @@ def to_json(kind: Kind, value: Any) -> Any:
             return format(Decimal(micros).scaleb(-6).normalize(), "f") if micros else "0"
         case Kind.TEXTS:
             return list(value)
+        case Kind.NUMBER:
+            number = float(value)
+            return (
+                number
+                if math.isfinite(number)
+                else str(number).replace("inf", "Infinity").replace("nan", "NaN")
+            )
         case _:
             return value
 
