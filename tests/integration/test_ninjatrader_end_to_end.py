@@ -204,10 +204,12 @@ def test_an_amended_and_a_removed_execution_flow_from_the_addon_to_the_views(
              message=f"performance: {query(settings, figures)}")  # fmt: skip
     lineage = ("SELECT corrected_execution_id, correction_kind, voided, round(net_pnl_change, 2)"
                " FROM trade_corrections ORDER BY voided")  # fmt: skip
-    assert query(settings, lineage) == [
+    explained = [
         ("a-out", "corrected", False, Decimal("49.65")),
         ("b-out", "busted", True, Decimal("402.58")),
-    ]
+    ]  # (the corrections behind them are projected apart: execution_corrections)
+    wait_for(lambda: query(settings, lineage) == explained, timeout=60,
+             message=f"trade corrections: {query(settings, lineage)}")  # fmt: skip
     # the position is flat again: both of the removed trade's fills are gone
     flat = "SELECT quantity FROM positions WHERE account = 'Sim101' AND instrument = 'ES 12-26'"
     wait_for(lambda: [q for (q,) in query(settings, flat)] in ([0], []), timeout=60,
