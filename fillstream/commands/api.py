@@ -5,11 +5,8 @@ and /readyz, on 127.0.0.1, until SIGTERM or Ctrl-C."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import threading
 
-from aiohttp import web
 from prometheus_client import REGISTRY
 
 from api.server import ERRORS, create_app
@@ -17,6 +14,7 @@ from core.health_events import ERRORS_TOTAL, sample_sum
 from core.readiness import postgres_reachable
 from core.service import Daemon
 from core.settings import Settings
+from fillstream.web import run_until_stopped
 
 log = logging.getLogger("fillstream.api")
 
@@ -43,19 +41,8 @@ def main(argv: list[str]) -> int:
     with daemon:
         daemon.report(port=port, checks=checks, figures=_figures)
         daemon.handle_signals()
-        loop = asyncio.new_event_loop()
-        threading.Thread(target=_end_loop, args=(loop, daemon.stop), daemon=True).start()
         log.info("read API on http://127.0.0.1:%d/api/", port)
-        web.run_app(
-            app,
-            host="127.0.0.1",
-            port=port,
-            print=None,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=_DRAIN_SECONDS,
-            loop=loop,
-        )
+        run_until_stopped(app, daemon.stop, host="127.0.0.1", port=port, drain=_DRAIN_SECONDS)
     return daemon.finish()
 
 
@@ -66,12 +53,3 @@ def _ready(settings: Settings) -> dict[str, bool]:
 def _figures() -> dict[str, float]:
     """Its 5xx answers (PostgreSQL unreachable or too slow)."""
     return {ERRORS_TOTAL: sample_sum(REGISTRY.collect(), ERRORS, status="503")}
-
-
-def _end_loop(loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
-    stop.wait()
-    loop.call_soon_threadsafe(_graceful_exit)
-
-
-def _graceful_exit() -> None:
-    raise web.GracefulExit()

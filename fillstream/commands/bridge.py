@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import threading
 
-from aiohttp import web
 from prometheus_client import REGISTRY
 
 from bridge.experiments import ExperimentFollower
@@ -18,6 +15,7 @@ from bridge.spool import Spool
 from bridge.tls import HOST_SETTING, listening, server_context
 from core.health_events import bridge_figures
 from core.service import Daemon
+from fillstream.web import run_until_stopped
 from schemas.codec import default_codec
 
 _DRAIN_SECONDS = 3.0
@@ -64,30 +62,9 @@ def main(argv: list[str]) -> int:
             )
             experiments.start()
             daemon.handle_signals()
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=_end_loop, args=(loop, daemon.stop), daemon=True).start()
-            web.run_app(
-                app,
-                host=host,
-                port=port,
-                ssl_context=tls,
-                print=None,
-                access_log=None,
-                handle_signals=False,  # the daemon has them, and ends the loop through stop
-                shutdown_timeout=_DRAIN_SECONDS,
-                loop=loop,
-            )
+            run_until_stopped(app, daemon.stop, host=host, port=port, drain=_DRAIN_SECONDS,
+                              ssl_context=tls)  # fmt: skip
         return daemon.finish(timeout=5.0)  # run_app returns on SIGTERM and SIGINT: a clean stop
     finally:
         experiments.close()
         publisher.close()
-
-
-def _end_loop(loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
-    """End ``run_app`` once ``stop`` is set, as its own signal handling would."""
-    stop.wait()
-    loop.call_soon_threadsafe(_graceful_exit)
-
-
-def _graceful_exit() -> None:
-    raise web.GracefulExit()
