@@ -93,6 +93,21 @@ def stage() -> PaperTrades:
     return PaperTrades(CODEC, MODEL, timedelta(days=7))
 
 
+def in_pieces(records: list[Record], size: int) -> tuple[list[ExecutionReported], list[Record]]:
+    """``records`` run ``size`` at a time, each piece by a stage restored from the changelog
+    the pieces before it wrote: the executions, and that changelog."""
+    changelog: list[Record] = []
+    pieces: list[ExecutionReported] = []
+    for start in range(0, len(records), size):
+        restarted = stage()
+        restarted.restore(0, changelog)
+        outputs = run(restarted, records[start : start + size])
+        pieces += executions(outputs)
+        changelog += [Record(CHANGELOG, 0, len(changelog) + i, o.key, o.value or b"")
+                      for i, o in enumerate(outputs) if o.topic == CHANGELOG]  # fmt: skip
+    return pieces, changelog
+
+
 def test_the_feed_copies_signals_with_a_stop_and_a_target_and_bars_of_the_period() -> None:
     no_target = replace(signal(1, 0), intended_target=None)
     undefined = replace(signal(2, 0), instrument="ZZ 12-26")  # its root may be defined later
@@ -158,16 +173,7 @@ def test_a_restart_from_the_changelog_carries_on_as_one_pass() -> None:
     for n, minute in enumerate((1, 20, 44, 70)):
         events.insert(minute + n, signal(n, minute))
     whole = executions(run(stage(), feed(events)))
-    changelog: list[Record] = []
-    pieces: list[ExecutionReported] = []
-    records = feed(events)
-    for start in range(0, len(records), 13):
-        restarted = stage()
-        restarted.restore(0, changelog)
-        outputs = run(restarted, records[start : start + 13])
-        pieces += executions(outputs)
-        changelog += [Record(CHANGELOG, 0, len(changelog) + i, o.key, o.value or b"")
-                      for i, o in enumerate(outputs) if o.topic == CHANGELOG]  # fmt: skip
+    pieces, _ = in_pieces(feed(events), 13)
     assert pieces == whole
 
 
@@ -229,16 +235,7 @@ def test_a_definition_survives_a_restart_from_the_changelog() -> None:
         events.insert(minute + n + 1, in_zz(signal(n, minute)))
     whole = executions(run(stage(), feed(events)))
     assert len(whole) >= 6
-    changelog: list[Record] = []
-    pieces: list[ExecutionReported] = []
-    records = feed(events)
-    for start in range(0, len(records), 11):
-        restarted = stage()
-        restarted.restore(0, changelog)
-        outputs = run(restarted, records[start : start + 11])
-        pieces += executions(outputs)
-        changelog += [Record(CHANGELOG, 0, len(changelog) + i, o.key, o.value or b"")
-                      for i, o in enumerate(outputs) if o.topic == CHANGELOG]  # fmt: skip
+    pieces, changelog = in_pieces(feed(events), 11)
     assert pieces == whole
     assert b"instrument|ZZ|" + ZZ.envelope.event_id.encode() in {r.key for r in changelog}
 
