@@ -25,6 +25,7 @@ class Kind(StrEnum):
     NUMBER = "number"
     """A floating-point figure (a ratio, a rate); ``"Infinity"``, ``"-Infinity"`` or ``"NaN"``
     as a string where it is not finite (a profit factor without losses)."""
+    BOOLEAN = "boolean"
     OBJECT = "object"
     """A JSON object, as stored (alert labels)."""
 
@@ -266,7 +267,40 @@ ACTIVE_ALERTS = Endpoint(
     filters=_equal("rule", "severity"),
 )
 
-ENDPOINTS: tuple[Endpoint, ...] = (TRADES, POSITIONS, PERFORMANCE, ALERTS, ACTIVE_ALERTS)
+SERVICE_CHECKS = Endpoint(
+    name="service_checks",
+    view="service_checks",
+    summary="Every process's health checks (every 30 s each), newest first.",
+    columns=(
+        _c("service", T, "bridge, worker, projector, notifier, api"),
+        _c("instance", T, "host:port of its health server"),
+        _c("ts_event", TS),
+        _c("healthy", Kind.BOOLEAN),
+        _c("checks", Kind.OBJECT, 'each check by name: {"kafka": true, ...}'),
+        _c("figures", Kind.OBJECT, 'its figures: {"lag_records": 0, ...}'),
+        _c("interval_seconds", INT),
+        _c("started_at", TS),
+        _c("event_id", T),
+        _c("ts_ingested", TS),
+    ),  # fmt: skip
+    order=("ts_event", "service", "instance"),
+    filters=(
+        *_equal("service", "instance"),
+        Filter("from", "ts_event", "from", "checked at or after this time (ISO 8601)"),
+        Filter("to", "ts_event", "to", "checked before this time (ISO 8601)"),
+    ),
+)
+
+ALERTS_ACTIVE = ACTIVE_ALERTS
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    TRADES,
+    POSITIONS,
+    PERFORMANCE,
+    ALERTS,
+    ACTIVE_ALERTS,
+    SERVICE_CHECKS,
+)
 """Every endpoint, by name in its path."""
 
 DEFAULT_LIMIT = 100

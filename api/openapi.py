@@ -23,6 +23,7 @@ _SCHEMAS: dict[Kind, dict[str, Any]] = {
     Kind.TEXTS: {"type": "array", "items": {"type": "string"}},
     Kind.NUMBER: {"oneOf": [{"type": "number"},
                             {"type": "string", "enum": ["Infinity", "-Infinity", "NaN"]}]},
+    Kind.BOOLEAN: {"type": "boolean"},
     Kind.OBJECT: {"type": "object"},
 }  # fmt: skip
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -18,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_l
 from psycopg import sql
 
 from api.endpoints import ENDPOINTS, Endpoint
+from api.events import Feed, Watcher
 from api.openapi import document
 from api.queries import QueryError, page, parse, statement
 from core.database import first_line
@@ -36,6 +39,11 @@ REQUESTS = Counter(
 ERRORS = "fillstream_api_requests_total"
 """The 5xx answers among them are the process's errors (its health figure ``errors_total``)."""
 
+KEEPALIVE_SECONDS = 15.0
+"""An idle stream gets a comment this often, so proxies and the browser keep it open."""
+FEED = web.AppKey("feed", Feed)
+STOPPING = web.AppKey("stopping", asyncio.Event)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _OPEN = ("/healthz", "/readyz", "/metrics", "/login")
 
@@ -50,8 +58,13 @@ def create_app(settings: Settings, checks: Callable[[], dict[str, bool]]) -> web
         return _problem(401, "the token is required: Authorization: Bearer <token>, or /login")
 
     app = web.Application(middlewares=[authorize])
+    app[FEED] = Feed()
+    app[STOPPING] = asyncio.Event()
+    app.cleanup_ctx.append(_watching(settings))
+    app.on_shutdown.append(_stop_streams)
     app.router.add_get("/login", _login(token))
     app.router.add_get("/api/openapi.json", _openapi)
+    app.router.add_get("/api/events", _events)
     for endpoint in ENDPOINTS:
         app.router.add_get(endpoint.path, _listing(settings, endpoint))
     app.router.add_get("/healthz", _healthz)
@@ -105,16 +118,93 @@ def _listing(settings: Settings, endpoint: Endpoint) -> Handler:
     return listing
 
 
-async def _fetch(settings: Settings, text: sql.Composed, args: list[Any]) -> list[tuple[Any, ...]]:
-    async with await psycopg.AsyncConnection.connect(
+def _watching(
+    settings: Settings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The live feed's watcher runs while the app does."""
+
+    async def watching(app: web.Application) -> AsyncIterator[None]:
+        watcher = Watcher(app[FEED], lambda: _connect(settings))
+        task = asyncio.create_task(watcher.run(app[STOPPING]))
+        yield
+        app[STOPPING].set()
+        await asyncio.wait_for(task, CONNECT_TIMEOUT_SECONDS + 1)
+
+    return watching
+
+
+FEED_STALE_SECONDS = 5.0
+
+
+def feed_current(app: web.Application) -> bool:
+    """Whether the live feed read the views within ``FEED_STALE_SECONDS``: an open page that
+    gets nothing while trades are projected is a process that is not ready."""
+    polled = app[FEED].polled_at
+    return polled is not None and time.monotonic() - polled < FEED_STALE_SECONDS
+
+
+async def _stop_streams(app: web.Application) -> None:
+    app[STOPPING].set()
+
+
+async def _events(request: web.Request) -> web.StreamResponse:
+    """``/api/events``: Server-Sent Events, from after ``Last-Event-ID`` when it is given."""
+    feed, stopping = request.app[FEED], request.app[STOPPING]
+    last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    backlog = feed.after(last_id)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    REQUESTS.labels("events", "200").inc()
+    number = feed.last
+    try:
+        await response.write(b"retry: 1000\n\n")
+        if backlog is None:
+            reason = "not a recent event id" if last_id else ""
+            await response.write(_frame(f"{feed.epoch}-{number}", "resync", {"reason": reason}))
+        else:
+            number = backlog[-1].number if backlog else number
+            for event in backlog:
+                await response.write(_frame(feed.event_id(event), event.kind, event.data))
+        spoke = time.monotonic()
+        while not stopping.is_set():
+            await feed.wait(number, timeout=1.0)
+            fresh = feed.since(number)
+            for event in fresh:
+                await response.write(_frame(feed.event_id(event), event.kind, event.data))
+                number = event.number
+            if fresh or time.monotonic() - spoke >= KEEPALIVE_SECONDS:
+                if not fresh:
+                    await response.write(b": keep-alive\n\n")
+                spoke = time.monotonic()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+def _frame(event_id: str, kind: str, data: dict[str, Any]) -> bytes:
+    body = json.dumps(data, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {kind}\ndata: {body}\n\n".encode()
+
+
+async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
+    conn = await psycopg.AsyncConnection.connect(
         settings.dsn,
         autocommit=True,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-    ) as conn:
-        await conn.execute(
-            sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace))
-        )
+    )
+    await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace)))
+    return conn
+
+
+async def _fetch(settings: Settings, text: sql.Composed, args: list[Any]) -> list[tuple[Any, ...]]:
+    async with await _connect(settings) as conn:
         cursor = await conn.execute(text, args)
         return await cursor.fetchall()
 

@@ -9,7 +9,7 @@ import logging
 
 from prometheus_client import REGISTRY
 
-from api.server import ERRORS, create_app
+from api.server import ERRORS, create_app, feed_current
 from core.health_events import ERRORS_TOTAL, sample_sum
 from core.readiness import postgres_reachable
 from core.service import Daemon
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
     port = args.port or settings.api_port
 
     def checks() -> dict[str, bool]:
-        return _ready(settings)
+        return {**_ready(settings), "live_feed": feed_current(app)}
 
     app = create_app(settings, checks)
     with daemon:

@@ -6,6 +6,8 @@ SameSite=Strict cookie; the declarations agree with the view PostgreSQL defines.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -41,7 +43,7 @@ pytestmark = pytest.mark.integration
 TYPES = {Kind.TEXT: {"text"}, Kind.INTEGER: {"integer", "bigint"}, Kind.DECIMAL: {"numeric"},
          Kind.TIMESTAMP: {"timestamp with time zone"}, Kind.SECONDS: {"interval"},
          Kind.TEXTS: {"ARRAY"}, Kind.NUMBER: {"double precision"},
-         Kind.OBJECT: {"jsonb"}}  # fmt: skip
+         Kind.BOOLEAN: {"boolean"}, Kind.OBJECT: {"jsonb"}}  # fmt: skip
 NOT_SERVED = {"trades": {"projected_xid"}}
 """View columns an endpoint leaves out."""
 
@@ -209,3 +211,116 @@ def test_nothing_is_served_without_the_token_and_login_sets_the_cookie(
     value = cookie.split(";")[0]
     assert value == f"fillstream_token={settings.token}"
     assert get(settings, "/api/trades", {"Cookie": value})[0] == 200
+
+
+class Stream:
+    """An ``/api/events`` stream read on a thread: each event with when it arrived."""
+
+    def __init__(self, settings: Settings, last_event_id: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {settings.token}"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        request = urllib.request.Request(f"{settings.api_url}/api/events", headers=headers)
+        self.response = urllib.request.urlopen(request, timeout=30)
+        assert self.response.headers["Content-Type"].startswith("text/event-stream")
+        self.events: list[tuple[float, str, str, dict[str, Any]]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\n")
+                if not line:
+                    if "event" in fields:
+                        data = json.loads(fields["data"])
+                        at = time.monotonic()
+                        self.events.append((at, fields.get("id", ""), fields["event"], data))
+                    fields = {}
+                elif not line.startswith(":"):
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+        except (OSError, ValueError, AttributeError):  # closed by the test
+            return
+
+    def first(self, kind: str, test: Any = lambda data: True) -> tuple[float, str, dict[str, Any]]:
+        found: list[tuple[float, str, dict[str, Any]]] = []
+
+        def seen() -> bool:
+            found[:] = [(at, i, d) for at, i, k, d in list(self.events) if k == kind and test(d)]
+            return bool(found)
+
+        wait_for(seen, timeout=30, message=f"no {kind} event")
+        return found[0]
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def test_the_event_stream_carries_changes_within_a_second_and_resumes(
+    settings: Settings, stack: tuple[Pipeline, ServiceProcess]
+) -> None:
+    assert get(settings, "/api/events")[0] == 401
+    wait_for(lambda: get(settings, "/readyz")[0] == 200, timeout=30, message="the API is not ready")
+    stream = Stream(settings)
+    try:
+        start = datetime(2026, 9, 23, 14, tzinfo=UTC)
+        assert post(settings, session(start, 1))[0] == 202
+        projected = [0.0]
+
+        def trade_projected() -> bool:
+            if query(settings, "SELECT count(*) FROM trades") == [(1,)]:
+                projected[0] = time.monotonic()
+                return True
+            return False
+
+        wait_for(trade_projected, timeout=90, interval=0.02, message="the trade was not projected")
+        (trade,) = walk(settings, TRADES, limit=10)
+        arrived, trade_event_id, data = stream.first("trade")
+        assert data == trade  # the row as /api/trades shows it
+        assert arrived - projected[0] < 1.0, "the trade took over a second to reach the stream"
+
+        later = (start + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+        opening = execution("open-9", "buy", "21010", account="Sim101", ts=later)
+        assert post(settings, [opening])[0] == 202
+        _, _, position = stream.first("position", lambda d: d["account"] == "Sim101")
+        assert (position["quantity"], position["average_price"]) == (1, "21010")
+        _, _, figures = stream.first("performance")
+        assert figures["trades"] >= 1 and isinstance(figures["net_profit"], str)
+
+        raised_at = datetime.now(UTC)
+        raised = AlertChanged(
+            envelope=Envelope(event_id=EventId("api|sse"), ts_event=raised_at,
+                              ts_ingested=raised_at, producer="tests"),
+            rule="daily_loss", key="account=Sim101", state=AlertState.RAISED,
+            severity=Severity.WARNING, summary="account=Sim101: daily loss", raised_at=raised_at,
+            labels={"account": "Sim101"},
+        )  # fmt: skip
+        producer = Producer(producer_config(settings))
+        producer.produce(settings.topic(DERIVED_ALERTS), key=b"daily_loss|account=Sim101",
+                         value=default_codec().encode(raised),
+                         headers=list(record_headers(schema_name(raised), "api|sse")))  # fmt: skip
+        assert producer.flush(10) == 0
+        _, _, alert = stream.first("alert")
+        assert (alert["state"], alert["rule"]) == ("raised", "daily_loss")
+        assert alert["severity"] == "warning"
+    finally:
+        stream.close()
+
+    # resumed after the trade's event: what the first stream got after it, in order
+    after = [(i, k, d) for _, i, k, d in stream.events]
+    after = after[[i for i, _, _ in after].index(trade_event_id) + 1 :]
+    resumed = Stream(settings, last_event_id=trade_event_id)
+    try:
+        wait_for(lambda: len(resumed.events) >= len(after), timeout=10, message="nothing resumed")
+        assert [(i, k, d) for _, i, k, d in resumed.events[: len(after)]] == after
+    finally:
+        resumed.close()
+    # an id the feed does not hold (an earlier process's) asks the client to read again
+    stale = Stream(settings, last_event_id="1-5")
+    try:
+        _, _, data = stale.first("resync")
+        assert data["reason"]
+    finally:
+        stale.close()
