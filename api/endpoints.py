@@ -26,6 +26,8 @@ class Kind(StrEnum):
     """A floating-point figure (a ratio, a rate); ``"Infinity"``, ``"-Infinity"`` or ``"NaN"``
     as a string where it is not finite (a profit factor without losses)."""
     BOOLEAN = "boolean"
+    DATE = "date"
+    """A calendar day, ``2026-09-22``."""
     OBJECT = "object"
     """A JSON object, as stored (alert labels)."""
 
@@ -62,6 +64,16 @@ class Endpoint:
     @property
     def path(self) -> str:
         return f"/api/{self.name}"
+
+    @property
+    def sortable(self) -> tuple[str, ...]:
+        """The columns a page can be sorted by (``sort``): those never null, of a plain kind."""
+        return tuple(
+            c.name
+            for c in self.columns
+            if not c.nullable
+            and c.kind in (Kind.TEXT, Kind.INTEGER, Kind.DECIMAL, Kind.TIMESTAMP, Kind.DATE)
+        )
 
     def column(self, name: str) -> Column:
         (found,) = (c for c in self.columns if c.name == name)
@@ -123,7 +135,7 @@ TRADES = Endpoint(
     ),  # fmt: skip
     order=("exit_time", "trade_id"),
     filters=(
-        *_equal("account", "instrument", "strategy", "variant", "source"),
+        *_equal("account", "instrument", "strategy", "variant", "source", "trade_id", "signal_id"),
         Filter("from", "exit_time", "from", "exits at or after this time (ISO 8601)"),
         Filter("to", "exit_time", "to", "exits before this time (ISO 8601)"),
     ),
@@ -293,6 +305,223 @@ SERVICE_CHECKS = Endpoint(
 
 ALERTS_ACTIVE = ACTIVE_ALERTS
 
+MARKET_BARS = Endpoint(
+    name="market_bars",
+    view="market_bars",
+    summary="Price bars per instrument and period (the market_bars view), newest first.",
+    columns=(
+        _c("instrument", T),
+        _c("period", T, "the bar's length, as NinjaTrader names it (1 Minute)"),
+        _c("close_time", TS),
+        _c("open", D),
+        _c("high", D),
+        _c("low", D),
+        _c("close", D),
+        _n("volume", INT),
+        _n("bid", D),
+        _n("ask", D),
+        _c("event_id", T),
+        _c("ts_ingested", TS),
+    ),  # fmt: skip
+    order=("close_time", "event_id"),
+    filters=(
+        *_equal("instrument", "period"),
+        Filter("from", "close_time", "from", "bars closing at or after this time (ISO 8601)"),
+        Filter("to", "close_time", "to", "bars closing before this time (ISO 8601)"),
+    ),
+)
+
+SIGNALS = Endpoint(
+    name="signals",
+    view="signals",
+    summary="The strategies' signals with their features (the signals view), newest first.",
+    columns=(
+        _c("strategy", T),
+        _c("signal_id", T),
+        _c("account", T),
+        _c("instrument", T),
+        _n("variant", T),
+        _c("direction", T),
+        _n("confidence", F),
+        _n("intended_stop", D),
+        _n("intended_target", D),
+        _n("features", Kind.OBJECT),
+        _c("ts_event", TS),
+        _c("event_id", T),
+        _c("ts_ingested", TS),
+    ),  # fmt: skip
+    order=("ts_event", "event_id"),
+    filters=(
+        *_equal("signal_id", "strategy", "account", "instrument", "variant"),
+        Filter("from", "ts_event", "from", "signals at or after this time (ISO 8601)"),
+        Filter("to", "ts_event", "to", "signals before this time (ISO 8601)"),
+    ),
+)
+
+EXECUTIONS = Endpoint(
+    name="executions",
+    view="executions",
+    summary="Every execution with where it was read in the log (the executions view), newest "
+    "first.",
+    columns=(
+        _c("account", T),
+        _c("execution_id", T),
+        _c("instrument", T),
+        _c("side", T),
+        _c("quantity", INT),
+        _c("price", D),
+        _c("commission", D),
+        _n("fees", D),
+        _n("order_id", T),
+        _n("order_name", T),
+        _n("position_effect", T),
+        _n("strategy", T),
+        _n("variant", T),
+        _n("signal_id", T),
+        _n("nt_trade_id", T),
+        _c("time", TS),
+        _c("source", T),
+        _n("producer", T),
+        _c("event_id", T),
+        _c("kafka_topic", T),
+        _c("kafka_partition", INT),
+        _c("kafka_offset", INT),
+        _c("ts_ingested", TS),
+        _n("correction", T, "corrected or busted, when it was"),
+    ),  # fmt: skip
+    order=("time", "event_id"),
+    filters=(
+        *_equal("account", "execution_id", "instrument", "strategy", "signal_id", "source"),
+        Filter("from", "time", "from", "executed at or after this time (ISO 8601)"),
+        Filter("to", "time", "to", "executed before this time (ISO 8601)"),
+    ),
+)
+
+REGIMES = Endpoint(
+    name="regimes",
+    view="regimes",
+    summary="Each instrument's market regimes as served (the regimes view), newest first; the "
+    "current one has no end.",
+    columns=(
+        _c("instrument", T),
+        _c("period", T),
+        _c("label", T),
+        _n("volatility", T),
+        _n("trend", T),
+        _c("starts_at", TS),
+        _n("ends_at", TS),
+        _n("atr", D),
+        _n("atr_percentile", D),
+        _n("trend_strength", D),
+        _c("classifier_version", INT),
+    ),  # fmt: skip
+    order=("starts_at", "instrument"),
+    filters=_equal("instrument", "period", "label"),
+)
+
+PERFORMANCE_BY_REGIME = Endpoint(
+    name="performance_by_regime",
+    view="performance_by_regime",
+    summary="The figures per account, strategy and the regime each trade was entered in.",
+    columns=(
+        _c("account", T),
+        _n("strategy", T),
+        _c("regime", T, "unlabelled where no label held at the entry"),
+        _c("currency", T),
+        _c("trades", INT),
+        _c("wins", INT),
+        _c("losses", INT),
+        _n("win_rate", D),
+        _c("net_profit", D),
+        _n("avg_net_pnl", D),
+        _c("gross_profit", D),
+        _c("gross_loss", D),
+        _n("profit_factor", D),
+        _n("avg_win", D),
+        _n("avg_loss", D),
+        _n("payoff_ratio", D),
+        _n("expectancy", D),
+        _n("max_drawdown", D),
+        _n("current_drawdown", D),
+        _n("recovery_factor", D),
+        _n("longest_win_streak", INT),
+        _n("longest_loss_streak", INT),
+        _n("sharpe_per_trade", D),
+        _n("avg_mae", D),
+        _n("avg_mfe", D),
+        _n("first_exit", TS),
+        _c("last_exit", TS),
+    ),  # fmt: skip
+    order=("last_exit", "account", "regime"),
+    filters=_equal("account", "strategy", "regime"),
+)
+
+PAPER_COMPARISON = Endpoint(
+    name="paper_comparison",
+    view="paper_comparison",
+    summary="Each signal traded live beside its paper fill: the slippage, newest entry first.",
+    columns=(
+        _c("signal_id", T),
+        _c("account", T),
+        _c("instrument", T),
+        _n("strategy", T),
+        _n("variant", T),
+        _c("direction", T),
+        _c("quantity", INT),
+        _n("paper_quantity", INT),
+        _c("currency", T),
+        _c("live_entry_time", TS),
+        _n("paper_entry_time", TS),
+        _c("live_entry_price", D),
+        _n("paper_entry_price", D),
+        _c("live_exit_time", TS),
+        _n("paper_exit_time", TS),
+        _c("live_exit_price", D),
+        _n("paper_exit_price", D),
+        _c("live_net_pnl", D),
+        _n("paper_net_pnl", D),
+        _n("net_difference_per_contract", D),
+        _n("entry_slippage", D, "price points against the trade: positive costs"),
+        _n("exit_slippage", D),
+        _n("slippage_value", D, "in the account's currency"),
+    ),  # fmt: skip
+    order=("live_entry_time", "signal_id"),
+    filters=(
+        *_equal("account", "instrument", "strategy", "variant"),
+        Filter("from", "live_entry_time", "from", "entered at or after this time (ISO 8601)"),
+        Filter("to", "live_entry_time", "to", "entered before this time (ISO 8601)"),
+    ),
+)
+
+
+def _uptime(name: str, period: str, summary: str) -> Endpoint:
+    return Endpoint(
+        name=name,
+        view=name,
+        summary=summary,
+        columns=(
+            _c("service", T),
+            _c("instance", T),
+            _c(period, Kind.DATE),
+            _n("availability", D, "up seconds over observed seconds, 0 to 1"),
+            _c("up_seconds", D),
+            _c("observed_seconds", D),
+            _c("unhealthy_seconds", D),
+            _c("stopped_seconds", D),
+            _c("silent_seconds", D),
+            _c("checks", INT),
+            _c("unhealthy_checks", INT),
+            _c("stops", INT),
+            _n("meets_target", Kind.BOOLEAN, "availability of at least 99.5 %"),
+        ),  # fmt: skip
+        order=(period, "service", "instance"),
+        filters=_equal("service", "instance"),
+    )
+
+
+UPTIME_DAILY = _uptime("uptime_daily", "day", "Each process's availability per UTC day.")
+UPTIME_MONTHLY = _uptime("uptime_monthly", "month", "Each process's availability per month.")
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     TRADES,
     POSITIONS,
@@ -300,6 +529,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ALERTS,
     ACTIVE_ALERTS,
     SERVICE_CHECKS,
+    MARKET_BARS,
+    SIGNALS,
+    EXECUTIONS,
+    REGIMES,
+    PERFORMANCE_BY_REGIME,
+    PAPER_COMPARISON,
+    UPTIME_DAILY,
+    UPTIME_MONTHLY,
 )
 """Every endpoint, by name in its path."""
 

@@ -24,6 +24,7 @@ _SCHEMAS: dict[Kind, dict[str, Any]] = {
     Kind.NUMBER: {"oneOf": [{"type": "number"},
                             {"type": "string", "enum": ["Infinity", "-Infinity", "NaN"]}]},
     Kind.BOOLEAN: {"type": "boolean"},
+    Kind.DATE: {"type": "string", "format": "date"},
     Kind.OBJECT: {"type": "object"},
 }  # fmt: skip
 
@@ -95,6 +96,11 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     parameters += [
         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "the `next` of the previous page"},
+        {"name": "sort", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": list(endpoint.sortable)},
+         "description": "order by this column (then by the last of the default order)"},
+        {"name": "direction", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": ["desc", "asc"], "default": "desc"}},
         {"name": "limit", "in": "query", "required": False,
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                     "default": DEFAULT_LIMIT}},

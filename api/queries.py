@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,7 @@ from psycopg import sql
 from api.endpoints import DEFAULT_LIMIT, MAX_LIMIT, Endpoint, Kind
 from core.errors import FillstreamError
 
-RESERVED = ("cursor", "limit")
+RESERVED = ("cursor", "limit", "sort", "direction")
 
 
 class QueryError(FillstreamError):
@@ -41,6 +41,9 @@ class PageQuery:
     after: tuple[Any, ...] | None
     """The order columns' values of the last row of the previous page."""
     limit: int
+    order: tuple[str, ...] = ()
+    """The columns the page is ordered by: the endpoint's, or ``sort`` and its unique last."""
+    descending: bool = True
 
 
 def parse(endpoint: Endpoint, params: Mapping[str, str]) -> PageQuery:
@@ -68,36 +71,60 @@ def parse(endpoint: Endpoint, params: Mapping[str, str]) -> PageQuery:
             raise QueryError("limit", f"not a whole number: {params['limit']!r}") from None
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError("limit", f"{limit} is not between 1 and {MAX_LIMIT}")
-    after = None if "cursor" not in params else decode_cursor(endpoint, params["cursor"])
-    return PageQuery(endpoint, tuple(equal), tuple(bounds), after, limit)
+    order = endpoint.order
+    if "sort" in params:
+        sort = params["sort"]
+        if sort not in endpoint.sortable:
+            raise QueryError("sort", f"{sort!r} is not one of {', '.join(endpoint.sortable)}")
+        order = (sort, endpoint.order[-1]) if sort != endpoint.order[-1] else (sort,)
+    direction = params.get("direction", "desc")
+    if direction not in ("asc", "desc"):
+        raise QueryError("direction", f"{direction!r} is not asc or desc")
+    after = None
+    if "cursor" in params:
+        after = decode_cursor(endpoint, params["cursor"], order)
+    return PageQuery(
+        endpoint, tuple(equal), tuple(bounds), after, limit, order, direction == "desc"
+    )
 
 
-def statement(query: PageQuery) -> tuple[sql.Composed, list[Any]]:
+def statement(query: PageQuery) -> tuple[sql.Composed, dict[str, Any]]:
     """The SQL of one page (one row more than the limit, to know whether another follows)."""
     endpoint = query.endpoint
-    where: list[sql.Composable] = []
-    args: list[Any] = []
-    for column, value in query.equal:
-        where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-        args.append(value)
-    for column, bound, at in query.bounds:
-        op = sql.SQL(">=") if bound == "from" else sql.SQL("<")
-        where.append(sql.SQL("{} {} %s").format(sql.Identifier(column), op))
-        args.append(at)
-    order = [sql.Identifier(c) for c in endpoint.order]
-    if query.after is not None:  # descending: the rows that sort after the cursor
-        where.append(sql.SQL("({}) < ({})").format(
-            sql.SQL(", ").join(order), sql.SQL(", ").join(sql.Placeholder() * len(order))
+    where, args = conditions(query)
+    order = [sql.Identifier(c) for c in query.order or endpoint.order]
+    if query.after is not None:  # the rows that sort after the cursor
+        names = [f"after{i}" for i in range(len(order))]
+        where.append(sql.SQL("({}) {} ({})").format(
+            sql.SQL(", ").join(order), sql.SQL("<" if query.descending else ">"),
+            sql.SQL(", ").join(sql.Placeholder(n) for n in names),
         ))  # fmt: skip
-        args.extend(query.after)
+        args.update(zip(names, query.after, strict=True))
+    way = sql.SQL("DESC" if query.descending else "ASC")
     text = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in endpoint.columns),
         sql.Identifier(endpoint.view),
         sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
-        sql.SQL(", ").join(sql.SQL("{} DESC").format(o) for o in order),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(o, way) for o in order),
         sql.Literal(query.limit + 1),
     )
     return text, args
+
+
+def conditions(query: PageQuery) -> tuple[list[sql.Composable], dict[str, Any]]:
+    """The filters of ``query`` as SQL conditions and their (named) arguments."""
+    where: list[sql.Composable] = []
+    args: dict[str, Any] = {}
+    for column, value in query.equal:
+        name = f"f{len(args)}"
+        where.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(name)))
+        args[name] = value
+    for column, bound, at in query.bounds:
+        name = f"f{len(args)}"
+        op = sql.SQL(">=") if bound == "from" else sql.SQL("<")
+        where.append(sql.SQL("{} {} {}").format(sql.Identifier(column), op, sql.Placeholder(name)))
+        args[name] = at
+    return where, args
 
 
 def page(query: PageQuery, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
@@ -112,7 +139,8 @@ def page(query: PageQuery, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
     following = None
     if len(rows) > query.limit and shown:
         last = dict(zip((c.name for c in endpoint.columns), shown[-1], strict=True))
-        following = encode_cursor(endpoint, tuple(last[c] for c in endpoint.order))
+        order = query.order or endpoint.order
+        following = encode_cursor(endpoint, tuple(last[c] for c in order), order)
     return {"items": items, "next": following}
 
 
@@ -130,6 +158,8 @@ def to_json(kind: Kind, value: Any) -> Any:
             return format(Decimal(micros).scaleb(-6).normalize(), "f") if micros else "0"
         case Kind.TEXTS:
             return list(value)
+        case Kind.DATE:
+            return value.isoformat()
         case Kind.NUMBER:
             number = float(value)
             return (
@@ -141,28 +171,38 @@ def to_json(kind: Kind, value: Any) -> Any:
             return value
 
 
-def encode_cursor(endpoint: Endpoint, values: tuple[Any, ...]) -> str:
+def encode_cursor(endpoint: Endpoint, values: tuple[Any, ...], order: tuple[str, ...] = ()) -> str:
     """The order columns' values of a row, as an opaque URL-safe token."""
     plain = [
-        to_json(endpoint.column(c).kind, v) for c, v in zip(endpoint.order, values, strict=True)
+        to_json(endpoint.column(c).kind, v)
+        for c, v in zip(order or endpoint.order, values, strict=True)
     ]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def decode_cursor(endpoint: Endpoint, token: str) -> tuple[Any, ...]:
+def decode_cursor(endpoint: Endpoint, token: str, order: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    order = order or endpoint.order
     try:
         plain = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, binascii.Error):
         raise QueryError("cursor", "not a cursor this API gave") from None
-    if not isinstance(plain, list) or len(plain) != len(endpoint.order):
-        raise QueryError("cursor", "not a cursor this API gave")
+    if not isinstance(plain, list) or len(plain) != len(order):
+        raise QueryError("cursor", "not a cursor this API gave (or of another sort)")
     values: list[Any] = []
-    for name, value in zip(endpoint.order, plain, strict=True):
+    for name, value in zip(order, plain, strict=True):
         kind = endpoint.column(name).kind
         if kind is Kind.TIMESTAMP and isinstance(value, str):
             values.append(_time("cursor", value))
         elif kind is Kind.DECIMAL and isinstance(value, str):
-            values.append(Decimal(value))
+            try:
+                values.append(Decimal(value))
+            except ArithmeticError:
+                raise QueryError("cursor", "not a cursor this API gave") from None
+        elif kind is Kind.DATE and isinstance(value, str):
+            try:
+                values.append(date.fromisoformat(value))
+            except ValueError:
+                raise QueryError("cursor", "not a cursor this API gave") from None
         elif _plain(kind, value):
             values.append(value)
         else:

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,6 +20,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
 from psycopg import sql
 
+from api import handlers
+from api.analytics import ANALYTICS
+from api.control import Control
 from api.endpoints import ENDPOINTS, Endpoint
 from api.events import Feed, Watcher
 from api.openapi import document
@@ -46,18 +50,54 @@ STOPPING = web.AppKey("stopping", asyncio.Event)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _OPEN = ("/healthz", "/readyz", "/metrics", "/login")
+_NAMES = frozenset(
+    [e.name for e in ENDPOINTS]
+    + [a.name for a in ANALYTICS]
+    + ["trade", "services", "trades.csv", "definitions", "openapi.json", "experiments", "silences"]
+)
+"""The endpoints counted by name; any other path under /api/ is counted as ``other``."""
+_LOGIN_NEEDED = (
+    "<!doctype html><html lang=en><title>fillstream: sign in</title>"
+    "<p>Open the login URL that <code>fillstream dashboard</code> prints (it carries the "
+    "token); the page then keeps you signed in.</p></html>"
+)
 
 
-def create_app(settings: Settings, checks: Callable[[], dict[str, bool]]) -> web.Application:
+WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
+"""Where ``make setup`` builds the dashboard."""
+
+
+def create_app(
+    settings: Settings,
+    checks: Callable[[], dict[str, bool]],
+    control: Control | None = None,
+    web_dir: Path = WEB_DIR,
+) -> web.Application:
     token = settings.require_token()
 
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in _OPEN or _allowed(request, token):
             return await handler(request)
+        if not request.path.startswith("/api/") and request.method == "GET":
+            return web.Response(text=_LOGIN_NEEDED, content_type="text/html", status=401)
         return _problem(401, "the token is required: Authorization: Bearer <token>, or /login")
 
-    app = web.Application(middlewares=[authorize])
+    @web.middleware
+    async def database(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A database that does not answer (or not in time) answers 503, counted."""
+        name = request.path.removeprefix("/api/") if request.path.startswith("/api/") else "page"
+        try:
+            response = await handler(request)
+        except psycopg.Error as e:
+            log.warning("%s: %s", request.path, first_line(e))
+            REQUESTS.labels(name, "503").inc()
+            return _problem(503, f"the database did not answer: {first_line(e)}")
+        if request.path.startswith("/api/") and name != "events":
+            REQUESTS.labels(name if name in _NAMES else "other", str(response.status)).inc()
+        return response
+
+    app = web.Application(middlewares=[authorize, database])
     app[FEED] = Feed()
     app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.append(_watching(settings))
@@ -67,6 +107,21 @@ def create_app(settings: Settings, checks: Callable[[], dict[str, bool]]) -> web
     app.router.add_get("/api/events", _events)
     for endpoint in ENDPOINTS:
         app.router.add_get(endpoint.path, _listing(settings, endpoint))
+
+    async def fetch(text: sql.Composed, args: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return await _fetch(settings, text, args)
+
+    def connect() -> Awaitable[psycopg.AsyncConnection[Any]]:
+        return _connect(settings)
+
+    for which in ANALYTICS:
+        app.router.add_get(which.path, handlers.analytic(fetch, which))
+    app.router.add_get("/api/trade", handlers.trade_detail(connect))
+    app.router.add_get("/api/services", handlers.services(fetch))
+    app.router.add_get("/api/trades.csv", handlers.trades_csv(connect))
+    app.router.add_get("/api/definitions", handlers.figure_definitions)
+    handlers.add_control_routes(app, control)
+    handlers.add_dashboard(app, web_dir)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(checks))
     app.router.add_get("/metrics", _metrics)
@@ -103,17 +158,9 @@ def _listing(settings: Settings, endpoint: Endpoint) -> Handler:
         try:
             query = parse(endpoint, request.query)
         except QueryError as e:
-            REQUESTS.labels(endpoint.name, "400").inc()
             return _problem(400, str(e), parameter=e.parameter)
         text, args = statement(query)
-        try:
-            rows = await _fetch(settings, text, args)
-        except psycopg.Error as e:
-            log.warning("%s: %s", endpoint.path, first_line(e))
-            REQUESTS.labels(endpoint.name, "503").inc()
-            return _problem(503, f"the database did not answer: {first_line(e)}")
-        REQUESTS.labels(endpoint.name, "200").inc()
-        return web.json_response(page(query, rows))
+        return web.json_response(page(query, await _fetch(settings, text, args)))
 
     return listing
 
@@ -203,7 +250,9 @@ async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
     return conn
 
 
-async def _fetch(settings: Settings, text: sql.Composed, args: list[Any]) -> list[tuple[Any, ...]]:
+async def _fetch(
+    settings: Settings, text: sql.Composed, args: dict[str, Any]
+) -> list[tuple[Any, ...]]:
     async with await _connect(settings) as conn:
         cursor = await conn.execute(text, args)
         return await cursor.fetchall()

@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "project": ("fillstream.commands.project", "run the projectors in the foreground"),
     "notify": ("fillstream.commands.notify", "deliver alerts to their channels in the foreground"),
     "api": ("fillstream.commands.api", "serve the read API (the views as JSON) in the foreground"),
+    "dashboard": ("fillstream.commands.dashboard", "print the dashboard's login URL"),
     "alerts": (
         "fillstream.commands.alerts",
         "check the rules file, list alerts, set or end silences",

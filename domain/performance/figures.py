@@ -44,7 +44,10 @@ Definitions, version ``DEFINITIONS_VERSION`` (bump it when one changes; every sn
 - ``longest_win_streak`` / ``longest_loss_streak``: most consecutive wins / losses; a breakeven
   ends both. ``current_win_streak`` / ``current_loss_streak``: the consecutive wins / losses
   ending with the newest trade (0 when it is a loss / win, both 0 after a breakeven).
-- MAE and MFE are positive currency amounts (NinjaTrader's export convention). ``avg_etd`` =
+- ``avg_r`` = mean R-multiple (net PnL / initial risk), only when every trade has an initial
+  risk; else ``None``.
+- MAE and MFE are positive currency amounts (NinjaTrader's export convention); ``avg_mae`` and
+  ``avg_mfe`` are their means over the trades that have them. ``avg_etd`` =
   mean(MFE − gross PnL): what was given back from the best point (NinjaTrader's ETD).
   Efficiencies over trades with MAE and MFE and a range (MAE + MFE > 0): ``entry_efficiency`` =
   mean(MFE / range), ``exit_efficiency`` = mean((gross + MAE) / range), ``total_efficiency`` =

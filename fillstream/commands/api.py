@@ -14,6 +14,7 @@ from core.health_events import ERRORS_TOTAL, sample_sum
 from core.readiness import postgres_reachable
 from core.service import Daemon
 from core.settings import Settings
+from fillstream.dashboard import DashboardControl
 from fillstream.web import run_until_stopped
 
 log = logging.getLogger("fillstream.api")
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
     def checks() -> dict[str, bool]:
         return {**_ready(settings), "live_feed": feed_current(app)}
 
-    app = create_app(settings, checks)
+    app = create_app(settings, checks, control=DashboardControl(settings))
     with daemon:
         daemon.report(port=port, checks=checks, figures=_figures)
         daemon.handle_signals()

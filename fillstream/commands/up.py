@@ -6,6 +6,7 @@ import argparse
 
 from core.settings import Settings
 from fillstream import stack
+from fillstream.commands.dashboard import login_url
 
 
 def parser() -> argparse.ArgumentParser:
@@ -13,7 +14,8 @@ def parser() -> argparse.ArgumentParser:
         prog="fillstream up",
         description="Start Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL "
         "point elsewhere), create the topics, apply the migrations and start the bridge, "
-        "worker, projector and notifier. Safe to run again: running parts are left alone.",
+        "worker, projector, notifier and read API, and print the dashboard's login URL. "
+        "Safe to run again: running parts are left alone.",
     )
     return parser
 
@@ -25,4 +27,5 @@ def main(argv: list[str]) -> int:
         f'\nstack up: `fillstream status` to check it, `eval "$(fillstream env)"` to connect, '
         f"logs in {settings.home / 'logs'}"
     )
+    print(f"dashboard: {login_url(settings)}")
     return 0

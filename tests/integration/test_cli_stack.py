@@ -73,7 +73,11 @@ def test_up_status_env_demo_down(stack_env: dict[str, str]) -> None:
     token_file = Path(stack_env["FILLSTREAM_HOME"]) / "token"
     assert token_file.stat().st_mode & 0o777 == 0o600
     token = token_file.read_text().strip()
-    assert token not in first.stdout + first.stderr  # secrets stay out of output
+    # the token is printed once, in the dashboard's login URL (as Jupyter prints its own)
+    api = f"http://127.0.0.1:{stack_env['FILLSTREAM_API_PORT']}"
+    login = f"dashboard: {api}/login?token={token}"
+    assert login in first.stdout.splitlines()
+    assert (first.stdout + first.stderr).count(token) == 1
 
     pids = {
         s["name"]: s["pid"]
@@ -105,8 +109,9 @@ def test_up_status_env_demo_down(stack_env: dict[str, str]) -> None:
     assert trades > 5
 
     # the read API `up` started serves them, with the token only
-    api = f"http://127.0.0.1:{stack_env['FILLSTREAM_API_PORT']}"
     assert f"FILLSTREAM_API_URL={api}" in exports
+    assert fillstream(stack_env, "dashboard", "--url").stdout == f"{api}/login?token={token}\n"
+    assert fillstream(stack_env, "dashboard").stdout.splitlines() == [login]
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{api}/api/trades", timeout=10)
     assert refused.value.code == 401

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from api.endpoints import ENDPOINTS, MAX_LIMIT, TRADES, Kind
 from api.openapi import document
 from api.queries import (
+    RESERVED,
     QueryError,
     decode_cursor,
     encode_cursor,
@@ -76,13 +77,14 @@ def test_the_json_forms() -> None:
 def test_a_page_asks_one_row_more_and_gives_the_next_cursor_only_then() -> None:
     query = parse(TRADES, {"account": "Sim101", "limit": "2", "from": "2026-09-22T14:00:00Z"})
     text, args = statement(query)
-    assert args == ["Sim101", datetime(2026, 9, 22, 14, tzinfo=UTC)]
+    assert args == {"f0": "Sim101", "f1": datetime(2026, 9, 22, 14, tzinfo=UTC)}
     rendered = text.as_string(None)
     assert 'ORDER BY "exit_time" DESC, "trade_id" DESC LIMIT 3' in rendered
     later = parse(
         TRADES, {"cursor": encode_cursor(TRADES, (datetime(2026, 9, 22, tzinfo=UTC), "t"))}
     )
-    assert '("exit_time", "trade_id") < (%s, %s)' in statement(later)[0].as_string(None)
+    rendered = statement(later)[0].as_string(None)
+    assert '("exit_time", "trade_id") < (%(after0)s, %(after1)s)' in rendered
 
     def row(n: int) -> tuple[object, ...]:
         values: dict[str, object] = {c.name: None for c in TRADES.columns}
@@ -102,7 +104,7 @@ def test_the_openapi_document_describes_every_endpoint_and_column() -> None:
     for endpoint in ENDPOINTS:
         operation = doc["paths"][endpoint.path]["get"]
         parameters = {p["name"] for p in operation["parameters"]}
-        assert parameters == {f.parameter for f in endpoint.filters} | {"cursor", "limit"}
+        assert parameters == {f.parameter for f in endpoint.filters} | set(RESERVED)
         ref = operation["responses"]["200"]["content"]["application/json"]["schema"][
             "properties"]["items"]["items"]["$ref"]  # fmt: skip
         schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
@@ -110,3 +112,31 @@ def test_the_openapi_document_describes_every_endpoint_and_column() -> None:
         nullable = {n for n, s in schema["properties"].items()
                     if {"type": "null"} in s.get("oneOf", [])}  # fmt: skip
         assert nullable == {c.name for c in endpoint.columns if c.nullable}
+
+
+@given(pnl=st.decimals(allow_nan=False, allow_infinity=False), trade_id=st.text())
+def test_a_sorted_page_keys_its_cursor_by_the_sort(pnl: Decimal, trade_id: str) -> None:
+    query = parse(TRADES, {"sort": "net_pnl", "direction": "asc"})
+    assert query.order == ("net_pnl", "trade_id") and not query.descending
+    token = encode_cursor(TRADES, (pnl, trade_id), query.order)
+    again = parse(TRADES, {"sort": "net_pnl", "direction": "asc", "cursor": token})
+    assert again.after == (pnl, trade_id)
+    text, args = statement(again)
+    rendered = text.as_string(None)
+    assert '("net_pnl", "trade_id") > (%(after0)s, %(after1)s)' in rendered
+    assert rendered.endswith('ORDER BY "net_pnl" ASC, "trade_id" ASC LIMIT 101')
+    assert args == {"after0": pnl, "after1": trade_id}
+    # a cursor of another sort is not taken
+    with pytest.raises(QueryError) as caught:
+        parse(TRADES, {"cursor": token, "sort": "exit_time"})
+    assert caught.value.parameter == "cursor"
+
+
+def test_only_columns_never_null_sort() -> None:
+    assert "net_pnl" in TRADES.sortable and "exit_time" in TRADES.sortable
+    assert "r_multiple" not in TRADES.sortable  # nullable: a keyset cannot pass its nulls
+    assert "execution_ids" not in TRADES.sortable
+    for bad, parameter in (({"sort": "r_multiple"}, "sort"), ({"direction": "up"}, "direction")):
+        with pytest.raises(QueryError) as caught:
+            parse(TRADES, bad)
+        assert caught.value.parameter == parameter

@@ -1,0 +1,398 @@
+"""The read API's handlers beyond the view pages: the figures (``api/analytics.py``), a trade's
+detail, the processes' health, the trades as CSV, the figures' definitions, the experiments and
+silences, the changes a page makes (POST, same origin only, recorded with who = dashboard), and
+the dashboard's files."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from aiohttp import web
+from psycopg import sql
+
+from api import analytics
+from api.control import EXPERIMENT_ACTIONS, SWITCH_ACTIONS, Control, ControlError
+from api.definitions import VERSION, definitions
+from api.endpoints import EXECUTIONS, MARKET_BARS, SERVICE_CHECKS, SIGNALS, TRADES, Endpoint
+from api.queries import QueryError, conditions, parse, to_json
+from core.errors import ServiceError
+
+log = logging.getLogger("fillstream.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Fetch = Callable[[sql.Composed, dict[str, Any]], Awaitable[list[tuple[Any, ...]]]]
+Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
+
+CSV_BATCH = 2000
+BARS_AROUND = timedelta(minutes=30)
+"""A trade's bars: from this long (or the trade's duration, if longer) before the entry to as
+long after the exit."""
+MAX_BARS = 1000
+MAX_SILENCE_SECONDS = 30 * 86_400
+
+
+def problem(status: int, error: str, **more: str) -> web.Response:
+    return web.json_response({"error": error, **more}, status=status)
+
+
+def _columns(endpoint: Endpoint) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(c.name) for c in endpoint.columns)
+
+
+def rows_json(endpoint: Endpoint, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [
+        {c.name: to_json(c.kind, v) for c, v in zip(endpoint.columns, row, strict=True)}
+        for row in rows
+    ]
+
+
+def analytic(fetch: Fetch, which: analytics.Analytic) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            prepared = analytics.prepare(which, request.query)
+        except QueryError as e:
+            return problem(400, str(e), parameter=e.parameter)
+        rows = await fetch(analytics.statement(prepared), prepared.args)
+        return web.json_response(analytics.answer(prepared, rows))
+
+    return handler
+
+
+_TRADE = sql.SQL("SELECT {} FROM trades WHERE trade_id = %(id)s").format(_columns(TRADES))
+_EXECUTIONS = sql.SQL(
+    "SELECT {} FROM executions WHERE account = %(account)s AND execution_id = ANY(%(ids)s)"
+    " ORDER BY time, execution_id"
+).format(_columns(EXECUTIONS))
+_SIGNAL = sql.SQL(
+    "SELECT {} FROM signals WHERE signal_id = %(signal)s AND account = %(account)s"
+    " ORDER BY ts_event DESC LIMIT 1"
+).format(_columns(SIGNALS))
+_PERIOD = sql.SQL(
+    "SELECT period FROM market_bars WHERE instrument = %(instrument)s"
+    " AND close_time >= %(from)s AND close_time <= %(to)s"
+    " GROUP BY period ORDER BY count(*) DESC, period LIMIT 1"
+)
+_BARS = sql.SQL(
+    "SELECT {} FROM market_bars WHERE instrument = %(instrument)s AND period = %(period)s"
+    " AND close_time >= %(from)s AND close_time <= %(to)s ORDER BY close_time LIMIT %(limit)s"
+).format(_columns(MARKET_BARS))
+
+
+def trade_detail(connect: Connect) -> Handler:
+    """``/api/trade?trade_id=``: the trade, its executions (where each was read in the log), its
+    signal with the features, and the price bars around it (the period with the most bars)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        trade_id = request.query.get("trade_id", "")
+        if not trade_id:
+            return problem(400, "trade_id: required", parameter="trade_id")
+        async with await connect() as conn:
+            found = await (await conn.execute(_TRADE, {"id": trade_id})).fetchall()
+            if not found:
+                return problem(404, f"trade_id: no trade {trade_id!r}", parameter="trade_id")
+            (trade,) = rows_json(TRADES, found)
+            row = dict(zip((c.name for c in TRADES.columns), found[0], strict=True))
+            executions = await (
+                await conn.execute(
+                    _EXECUTIONS, {"account": row["account"], "ids": list(row["execution_ids"])}
+                )
+            ).fetchall()
+            signal = []
+            if row["signal_id"]:
+                signal = await (
+                    await conn.execute(
+                        _SIGNAL, {"signal": row["signal_id"], "account": row["account"]}
+                    )
+                ).fetchall()
+            margin = max(BARS_AROUND, row["duration"] or timedelta(0))
+            around = {
+                "instrument": row["instrument"],
+                "from": row["entry_time"] - margin,
+                "to": row["exit_time"] + margin,
+            }
+            period = await (await conn.execute(_PERIOD, around)).fetchall()
+            bars: list[tuple[Any, ...]] = []
+            if period:
+                bars = await (
+                    await conn.execute(_BARS, {**around, "period": period[0][0], "limit": MAX_BARS})
+                ).fetchall()
+        return web.json_response(
+            {
+                "trade": trade,
+                "executions": rows_json(EXECUTIONS, executions),
+                "signal": rows_json(SIGNALS, signal)[0] if signal else None,
+                "bars": rows_json(MARKET_BARS, bars),
+            }
+        )
+
+    return handler
+
+
+_SERVICES = sql.SQL(
+    "SELECT DISTINCT ON (service, instance) {},"
+    " ts_event + 2 * interval_seconds * interval '1 second' < now() AS silent"
+    " FROM service_checks WHERE ts_event > now() - interval '1 day' AND service <> 'rebuild'"
+    " ORDER BY service, instance, ts_event DESC"
+).format(_columns(SERVICE_CHECKS))
+
+
+def services(fetch: Fetch) -> Handler:
+    """``/api/services``: each process's latest health check of the last day, and whether it
+    has gone silent (no check for two intervals)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        rows = await fetch(_SERVICES, {})
+        items = [
+            {**rows_json(SERVICE_CHECKS, [row[:-1]])[0], "silent": bool(row[-1])} for row in rows
+        ]
+        return web.json_response({"items": items})
+
+    return handler
+
+
+def trades_csv(connect: Connect) -> Handler:
+    """``/api/trades.csv``: every trade the filters select, in the page order (``sort``,
+    ``direction``), ``columns`` of them (default all), streamed a batch at a time."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        params = {k: v for k, v in request.query.items() if k != "columns"}
+        names = [c.name for c in TRADES.columns]
+        chosen = request.query.get("columns", "")
+        wanted = [n for n in chosen.split(",") if n] or names
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            return problem(400, f"columns: no column {unknown[0]!r}", parameter="columns")
+        try:
+            query = parse(TRADES, {**params, "limit": "1"})
+        except QueryError as e:
+            return problem(400, str(e), parameter=e.parameter)
+        where, args = conditions(query)
+        way = sql.SQL("DESC" if query.descending else "ASC")
+        text = sql.SQL("SELECT {} FROM trades{} ORDER BY {}").format(
+            _columns(TRADES),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), way) for c in query.order
+            ),
+        )
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="trades.csv"',
+                "Cache-Control": "no-store",
+            }
+        )
+        picked = [names.index(n) for n in wanted]
+        async with await connect() as conn, conn.transaction():
+            cursor = conn.cursor("trades_csv")
+            await cursor.execute(text, args)
+            await response.prepare(request)
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(wanted)
+            while batch := await cursor.fetchmany(CSV_BATCH):
+                for row in rows_json(TRADES, batch):
+                    values = list(row.values())
+                    writer.writerow(_cell(values[i]) for i in picked)
+                await response.write(out.getvalue().encode())
+                out.seek(0)
+                out.truncate()
+            await response.write(out.getvalue().encode())
+            await cursor.close()
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else value
+
+
+async def figure_definitions(request: web.Request) -> web.StreamResponse:
+    """``/api/definitions``: each performance figure's definition, and their version."""
+    return web.json_response({"version": VERSION, "figures": definitions()})
+
+
+# --- the control plane's reads and changes ---------------------------------------------------
+
+
+def _blocking(control: Control | None, call: Callable[[Control], Any]) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if control is None:
+            return problem(503, "this API process has no control plane")
+        try:
+            found = await asyncio.get_running_loop().run_in_executor(None, call, control)
+        except KeyError as e:
+            return problem(404, str(e.args[0]) if e.args else "not found")
+        except ControlError as e:
+            return problem(409, str(e))
+        except ServiceError as e:
+            return problem(503, str(e))
+        return web.json_response(found)
+
+    return handler
+
+
+def experiments(control: Control | None) -> Handler:
+    return _blocking(control, lambda c: {"items": c.experiments()})
+
+
+def experiment(control: Control | None) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        experiment_id = request.match_info["id"]
+        return await _blocking(control, lambda c: c.experiment(experiment_id))(request)
+
+    return handler
+
+
+def silences(control: Control | None) -> Handler:
+    return _blocking(control, lambda c: {"items": c.silences()})
+
+
+def same_origin(request: web.Request) -> str | None:
+    """Why a state-changing request is refused, or None: it must come from a page of this
+    server (``Origin``), with a JSON body."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return "Origin: required on a change (a page of this server sends it)"
+    if origin != f"{request.scheme}://{request.host}":
+        return f"Origin: {origin} is not this server"
+    if request.content_type != "application/json":
+        return "Content-Type: a change is sent as application/json"
+    return None
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise QueryError("body", "not JSON") from None
+    if not isinstance(body, dict):
+        raise QueryError("body", "not a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, limit: int = 500) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise QueryError(name, f"a text of at most {limit} characters")
+    return value
+
+
+def change(
+    control: Control | None, make: Callable[[Control, web.Request, dict[str, Any]], Any]
+) -> Handler:
+    """A POST that changes state: same origin, a JSON body, then ``make`` on a thread."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        refused = same_origin(request)
+        if refused:
+            return problem(403, refused)
+        if control is None:
+            return problem(503, "this API process has no control plane")
+        try:
+            body = await _body(request)
+            done = await asyncio.get_running_loop().run_in_executor(
+                None, make, control, request, body
+            )
+        except QueryError as e:
+            return problem(400, str(e), parameter=e.parameter)
+        except KeyError as e:
+            return problem(404, str(e.args[0]) if e.args else "not found")
+        except ControlError as e:
+            return problem(409, str(e))
+        except ServiceError as e:
+            return problem(503, str(e))
+        log.info("dashboard: %s %s", request.method, request.path)
+        return web.json_response(done)
+
+    return handler
+
+
+def _experiment_change(control: Control, request: web.Request, body: dict[str, Any]) -> Any:
+    action = request.match_info["action"]
+    if action not in EXPERIMENT_ACTIONS:
+        raise QueryError("action", f"{action!r} is not one of {', '.join(EXPERIMENT_ACTIONS)}")
+    return control.change_experiment(request.match_info["id"], action, _text(body, "reason"))
+
+
+def _switch(control: Control, request: web.Request, body: dict[str, Any]) -> Any:
+    action = request.match_info["action"]
+    if action not in SWITCH_ACTIONS:
+        raise QueryError("action", f"{action!r} is not one of {', '.join(SWITCH_ACTIONS)}")
+    return control.switch(action, _text(body, "reason"))
+
+
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _silence(control: Control, request: web.Request, body: dict[str, Any]) -> Any:
+    matchers = body.get("matchers")
+    if not isinstance(matchers, dict) or not matchers:
+        raise QueryError("matchers", "an object of labels and values, at least one")
+    for label, value in matchers.items():
+        if not _LABEL.match(label) or not isinstance(value, str) or not value:
+            raise QueryError("matchers", f"{label!r}: a label name and a text value")
+    seconds = body.get("seconds")
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise QueryError("seconds", "a whole number of seconds")
+    if not 60 <= seconds <= MAX_SILENCE_SECONDS:
+        raise QueryError("seconds", f"{seconds} is not between 60 and {MAX_SILENCE_SECONDS}")
+    return control.silence(dict(matchers), seconds, _text(body, "comment"))
+
+
+def _unsilence(control: Control, request: web.Request, body: dict[str, Any]) -> Any:
+    return control.unsilence(request.match_info["id"])
+
+
+def add_control_routes(app: web.Application, control: Control | None) -> None:
+    app.router.add_get("/api/experiments", experiments(control))
+    app.router.add_get("/api/experiments/{id}", experiment(control))
+    app.router.add_get("/api/silences", silences(control))
+    app.router.add_post("/api/experiments/{id}/{action}", change(control, _experiment_change))
+    app.router.add_post("/api/kill-switch/{action}", change(control, _switch))
+    app.router.add_post("/api/silences", change(control, _silence))
+    app.router.add_post("/api/silences/{id}/end", change(control, _unsilence))
+
+
+# --- the dashboard's files -------------------------------------------------------------------
+
+_NOT_BUILT = (
+    "<!doctype html><title>fillstream</title><p>The dashboard is not built: run "
+    "<code>make setup</code> (it builds <code>web/</code> with npm).</p>"
+)
+
+
+def add_dashboard(app: web.Application, built: Path) -> None:
+    """The built dashboard (``web/dist``): ``/`` and every path that is not the API's answer
+    with its page, ``/assets/`` with its files."""
+    index = built / "index.html"
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        if not index.is_file():
+            return web.Response(text=_NOT_BUILT, content_type="text/html", status=503)
+        response = web.FileResponse(index)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "connect-src 'self'; frame-ancestors 'none'"
+        )
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    if (built / "assets").is_dir():
+        app.router.add_static("/assets/", built / "assets", append_version=False)
+    app.router.add_get("/", page)
+    app.router.add_get("/{panel:(trades|performance|monitor)}", page)

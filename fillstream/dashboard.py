@@ -1,0 +1,142 @@
+"""The control plane as the read API asks for it (``api.control.Control``): the experiments as
+``fillstream experiments show --json`` prints them, and the changes a page makes, recorded as
+the same events the CLI records (``ExperimentChanged``, ``AlertSilenced``) with who =
+``dashboard``."""
+
+from __future__ import annotations
+
+import math
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerts.silences import Silences, silence
+from api.control import ACTOR, ControlError
+from bridge.experiments import change, read_experiments
+from core.errors import ServiceError
+from core.settings import Settings
+from domain.errors import ExperimentError
+from domain.experiments.model import KILL_SWITCH
+from fillstream.commands.experiments import (
+    _CHANGES,
+    _list_json,
+    build_shown,
+    report_json,
+    rollout_json,
+)
+from schemas.codec import default_codec
+from schemas.events import AlertSilenced, ExperimentAction
+
+SILENCES_READ_SECONDS = 15.0
+
+
+class DashboardControl:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def experiments(self) -> list[dict[str, Any]]:
+        listed = _list_json(read_experiments(self.settings)[0])
+        return [{**e, "kill_switch": listed["kill_switch"]} for e in _plain(listed["experiments"])]
+
+    def experiment(self, experiment_id: str) -> dict[str, Any]:
+        experiments, events = read_experiments(self.settings)
+        try:
+            found = experiments.get(experiment_id)
+        except ExperimentError as e:
+            raise KeyError(str(e)) from None
+        shown = build_shown(self.settings, found, 0.95, None)
+        history = [
+            {
+                "at": e.envelope.ts_event.isoformat(),
+                "action": e.action.value,
+                "step": e.step,
+                "by": e.actor,
+                "reason": e.reason,
+            }
+            for e in events
+            if e.experiment_id in (experiment_id, KILL_SWITCH)
+        ]
+        decided = shown.next_step
+        shown_json: dict[str, Any] = _plain(
+            {
+                **report_json(shown.report),
+                "rollout": rollout_json(shown.rollout),
+                "next_step": {"decision": decided.decision.value, "reason": decided.reason},
+                "kill_switch": experiments.killed,
+                "history": history,
+            }
+        )
+        return shown_json
+
+    def change_experiment(self, experiment_id: str, action: str, reason: str) -> dict[str, Any]:
+        try:
+            event = change(
+                self.settings, experiment_id, _CHANGES[action], actor=ACTOR, reason=reason
+            )
+        except ExperimentError as e:
+            raise ControlError(str(e)) from None
+        return {"experiment": experiment_id, "action": event.action.value, "by": event.actor}
+
+    def switch(self, action: str, reason: str) -> dict[str, Any]:
+        kind = ExperimentAction.KILLED if action == "kill" else ExperimentAction.REVIVED
+        try:
+            event = change(self.settings, KILL_SWITCH, kind, actor=ACTOR, reason=reason)
+        except ExperimentError as e:
+            raise ControlError(str(e)) from None
+        return {"kill_switch": action == "kill", "action": event.action.value, "by": event.actor}
+
+    def silences(self) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        return [_silence_json(s) for s in self._all() if s.ends_at > now]
+
+    def silence(self, matchers: dict[str, str], seconds: int, comment: str) -> dict[str, Any]:
+        made = silence(self.settings, default_codec(), matchers,
+                       duration=timedelta(seconds=seconds), comment=comment, by=ACTOR)  # fmt: skip
+        return _silence_json(made)
+
+    def unsilence(self, silence_id: str) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        found = next(
+            (s for s in self._all() if s.silence_id == silence_id and s.ends_at > now), None
+        )
+        if found is None:
+            raise KeyError(f"no silence {silence_id!r} is in force")
+        ended = silence(self.settings, default_codec(), found.matchers, duration=timedelta(0),
+                        comment=found.comment, by=ACTOR, silence_id=silence_id)  # fmt: skip
+        return _silence_json(ended)
+
+    def _all(self) -> list[AlertSilenced]:
+        held = Silences(self.settings, default_codec())
+        stop = threading.Event()
+        reader = threading.Thread(target=held.follow, args=(stop,), daemon=True)
+        reader.start()
+        loaded = held.loaded.wait(timeout=SILENCES_READ_SECONDS)
+        stop.set()
+        reader.join(timeout=5)
+        if not loaded:
+            raise ServiceError("kafka", "control.silences could not be read in time")
+        return list(held.all())
+
+
+def _silence_json(s: AlertSilenced) -> dict[str, Any]:
+    return {
+        "id": s.silence_id,
+        "matchers": dict(s.matchers),
+        "starts_at": s.starts_at.isoformat(),
+        "ends_at": s.ends_at.isoformat(),
+        "created_by": s.created_by,
+        "comment": s.comment,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON takes it: a float that is not finite as a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
