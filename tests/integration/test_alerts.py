@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -327,3 +328,56 @@ def test_alerts_raised_together_are_grouped_into_one_notification(
             assert len(grouped["summary"].splitlines()) == 3
         finally:
             notify.stop()
+
+
+def post_json(url: str, body: dict[str, Any], token: str, origin: str | None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if origin is not None:
+        headers["Origin"] = origin
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_a_silence_made_in_the_dashboard_is_the_clis_and_the_notifier_honours_it(
+    alerting: tuple[Settings, Pipeline], hook: Hook
+) -> None:
+    settings, _ = alerting
+    token = settings.require_token()
+    api = ServiceProcess(settings, "api", settings.api_port).start()
+    notify = notifier(settings).start()
+    try:
+        url = f"{settings.api_url}/api/silences"
+        body = {"matchers": {"rule": "lag", "instance": "e:5"}, "seconds": 3600,
+                "comment": "maintenance"}  # fmt: skip
+        # a change comes from a page of this server only
+        assert post_json(url, body, token, origin=None)[0] == 403
+        assert post_json(url, body, token, origin="http://127.0.0.1:1")[0] == 403
+        assert post_json(url, {**body, "seconds": 5}, token, settings.api_url)[0] == 400
+        status, made = post_json(url, body, token, origin=settings.api_url)
+        assert status == 200 and made["created_by"] == "dashboard"
+
+        # the CLI's own silences, as `fillstream alerts silence` records them
+        listed = json.loads(fillstream(settings, "alerts", "silences", "--json"))
+        assert [(s["id"], s["matchers"], s["created_by"], s["comment"]) for s in listed] == [
+            (made["id"], {"rule": "lag", "instance": "e:5"}, "dashboard", "maintenance")
+        ]
+        # and the notifier holds the alert back
+        checked(settings, "e:5", 900, datetime.now(UTC).replace(microsecond=0))
+        wait_for(lambda: [o[3] for o in outcomes(settings)] == ["silenced"], timeout=60,
+                 message="the alert was not held back")  # fmt: skip
+        assert hook.alerts("lag") == []
+        active = json.loads(fillstream(settings, "alerts", "list", "--json"))
+        assert [a["key"] for a in active] == ["service=worker instance=e:5"]
+
+        # ended in the page
+        status, ended = post_json(f"{url}/{made['id']}/end", {}, token, settings.api_url)
+        assert status == 200 and ended["id"] == made["id"]
+        assert json.loads(fillstream(settings, "alerts", "silences", "--json")) == []
+        assert post_json(f"{url}/nope/end", {}, token, settings.api_url)[0] == 404
+    finally:
+        notify.stop()
+        api.stop()

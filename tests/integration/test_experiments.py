@@ -6,6 +6,7 @@ assignment is logged and projected, manual changes and the kill switch take effe
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from domain.experiments.model import assign
 from fillstream.commands.experiments import main as experiments_main
 from schemas.codec import default_codec
 from schemas.events import ExperimentArm
-from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, execution, post, query
 from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -325,3 +326,73 @@ def test_an_auto_promoted_experiment_climbs_once_its_step_is_done(
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
+
+
+def test_the_dashboard_pauses_resumes_and_kills_as_the_cli_does(
+    settings: Settings, pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "breakout-v2.toml"
+    config.write_text(CONFIG)
+    assert experiments_main(["create", "--config", str(config), "--by", "alice"]) == 0
+    api = ServiceProcess(settings, "api", settings.api_port).start()
+    try:
+        shown = dashboard(settings, "GET", "/api/experiments")[1]["items"]
+        assert [(e["id"], e["status"], e["kill_switch"]) for e in shown] == [
+            ("breakout-v2", "running", False)
+        ]
+        status, body = dashboard(settings, "POST", "/api/experiments/breakout-v2/pause",
+                                 {"reason": "news"}, origin="http://127.0.0.1:1")  # fmt: skip
+        assert status == 403 and "Origin" in body["error"]
+        status, body = dashboard(settings, "POST", "/api/experiments/breakout-v2/pause",
+                                 {"reason": "news"})  # fmt: skip
+        assert status == 200 and body["by"] == "dashboard"
+        wait_for(lambda: treatment_percent_seen(settings, 0), timeout=30, message="not paused")
+        status, body = dashboard(settings, "POST", "/api/experiments/breakout-v2/pause", {})
+        assert status == 409  # already paused: refused with the reason
+        assert dashboard(settings, "POST", "/api/experiments/nope/resume", {})[0] == 409
+        assert dashboard(settings, "POST", "/api/experiments/breakout-v2/explode", {})[0] == 400
+        assert dashboard(settings, "POST", "/api/experiments/breakout-v2/resume", {})[0] == 200
+        wait_for(lambda: treatment_percent_seen(settings, 10), timeout=30, message="not resumed")
+        status, body = dashboard(settings, "POST", "/api/kill-switch/kill", {"reason": "outage"})
+        assert status == 200 and body["kill_switch"] is True
+        wait_for(lambda: treatment_percent_seen(settings, 0), timeout=30, message="not killed")
+
+        # the same events the CLI records, by the dashboard
+        _, events = read_experiments(settings)
+        assert [(e.action.value, e.actor, e.reason) for e in events] == [
+            ("configured", "alice", ""),
+            ("paused", "dashboard", "news"),
+            ("resumed", "dashboard", ""),
+            ("killed", "dashboard", "outage"),
+        ]
+        report = dashboard(settings, "GET", "/api/experiments/breakout-v2")[1]
+        assert report["experiment"]["id"] == "breakout-v2" and report["kill_switch"] is True
+        assert [h["by"] for h in report["history"]] == ["alice", "dashboard", "dashboard",
+                                                        "dashboard"]  # fmt: skip
+        assert {"decision", "reason"} <= set(report["next_step"])
+        assert dashboard(settings, "GET", "/api/experiments/nope")[0] == 404
+    finally:
+        api.stop()
+
+
+def dashboard(
+    settings: Settings,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    origin: str | None = None,
+) -> tuple[int, Any]:
+    """A request as the dashboard's page makes it: the token, and for a change its origin."""
+    headers = {"Authorization": f"Bearer {settings.token}"}
+    data = None
+    if body is not None:
+        headers |= {"Content-Type": "application/json", "Origin": origin or settings.api_url}
+        data = json.dumps(body).encode()
+    request = urllib.request.Request(f"{settings.api_url}{path}", data, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
