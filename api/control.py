@@ -37,6 +37,12 @@ class Control(Protocol):
         """The kill switch: ``kill`` or ``revive``."""
         ...
 
+    def pipeline(self) -> dict[str, Any]:
+        """The consumer groups' lag (``groups``: group, state, members, lag) and the
+        projector's ingest-to-projection latency per projection (``latency``: projection,
+        count, p50 and p99 as the upper bounds of their histogram buckets, in seconds)."""
+        ...
+
     def silences(self) -> list[dict[str, Any]]:
         """The silences in force."""
         ...

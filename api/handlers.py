@@ -257,6 +257,10 @@ def experiment(control: Control | None) -> Handler:
     return handler
 
 
+def pipeline(control: Control | None) -> Handler:
+    return _blocking(control, lambda c: c.pipeline())
+
+
 def silences(control: Control | None) -> Handler:
     return _blocking(control, lambda c: {"items": c.silences()})
 
@@ -361,6 +365,7 @@ def add_control_routes(app: web.Application, control: Control | None) -> None:
     app.router.add_get("/api/experiments", experiments(control))
     app.router.add_get("/api/experiments/{id}", experiment(control))
     app.router.add_get("/api/silences", silences(control))
+    app.router.add_get("/api/pipeline", pipeline(control))
     app.router.add_post("/api/experiments/{id}/{action}", change(control, _experiment_change))
     app.router.add_post("/api/kill-switch/{action}", change(control, _switch))
     app.router.add_post("/api/silences", change(control, _silence))

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.endpoints import DEFAULT_LIMIT, ENDPOINTS, MAX_LIMIT, Column, Endpoint, Kind
+from api.analytics import ANALYTICS, Analytic
+from api.control import EXPERIMENT_ACTIONS, SWITCH_ACTIONS
+from api.endpoints import (
+    DEFAULT_LIMIT,
+    ENDPOINTS,
+    EXECUTIONS,
+    MARKET_BARS,
+    MAX_LIMIT,
+    SERVICE_CHECKS,
+    SIGNALS,
+    TRADES,
+    Column,
+    Endpoint,
+    Kind,
+)
 from api.queries import QueryError
 
 VERSION = "0.1.0"
@@ -39,7 +53,11 @@ def document() -> dict[str, Any]:
             "`Authorization: Bearer <token>`, or the cookie `/login?token=` sets.",
         },
         "security": [{"bearer": []}, {"cookie": []}],
-        "paths": {e.path: {"get": _operation(e)} for e in ENDPOINTS},
+        "paths": {
+            **{e.path: {"get": _operation(e)} for e in ENDPOINTS},
+            **{a.path: {"get": _analytic(a)} for a in ANALYTICS},
+            **_more_paths(),
+        },
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -47,6 +65,8 @@ def document() -> dict[str, Any]:
             },
             "schemas": {
                 **{_schema_name(e): _row(e) for e in ENDPOINTS},
+                **{_analytic_name(a): a.response for a in ANALYTICS},
+                **_more_schemas(),
                 "Problem": {
                     "type": "object",
                     "required": ["error"],
@@ -136,3 +156,257 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "401": {"description": "no token, or not the token", "content": problem},
         },
     }
+
+
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"description": description or "the answer",
+            "content": {"application/json": {"schema": schema}}}  # fmt: skip
+
+
+def _analytic_name(analytic: Analytic) -> str:
+    return analytic.name.capitalize() + "Answer"
+
+
+def _trades_filters() -> list[dict[str, Any]]:
+    return [
+        {"name": f.parameter, "in": "query", "required": False, "description": f.doc,
+         "schema": {"type": "string", "format": "date-time"} if f.bound else {"type": "string"}}
+        for f in TRADES.filters
+    ]  # fmt: skip
+
+
+def _analytic(analytic: Analytic) -> dict[str, Any]:
+    own = []
+    for p in analytic.params:
+        schema: dict[str, Any] = {"type": "string"}
+        if p.choices:
+            schema = {"type": "string", "enum": list(p.choices)}
+        if p.integer is not None:
+            schema = {"type": "integer", "minimum": p.integer[0], "maximum": p.integer[1]}
+        if p.default:
+            schema["default"] = int(p.default) if p.integer else p.default
+        own.append({"name": p.name, "in": "query", "required": False, "description": p.doc,
+                    "schema": schema})  # fmt: skip
+    return {
+        "operationId": f"get_{analytic.name}",
+        "summary": analytic.summary,
+        "parameters": own + _trades_filters(),
+        "responses": {
+            "200": _json(_ref(_analytic_name(analytic))),
+            "400": {"description": "a bad parameter, named", "content": _PROBLEM},
+            "401": {"description": "no token, or not the token", "content": _PROBLEM},
+        },
+    }
+
+
+def _rows(endpoint: Endpoint) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(_schema_name(endpoint))}
+
+
+def _more_schemas() -> dict[str, Any]:
+    free = {"type": "object", "additionalProperties": True}
+    return {
+        "TradeDetail": {
+            "type": "object",
+            "required": ["trade", "executions", "signal", "bars"],
+            "properties": {
+                "trade": _ref(_schema_name(TRADES)),
+                "executions": _rows(EXECUTIONS),
+                "signal": {"oneOf": [_ref(_schema_name(SIGNALS)), {"type": "null"}]},
+                "bars": _rows(MARKET_BARS),
+            },
+        },
+        "Service": {
+            "allOf": [
+                _ref(_schema_name(SERVICE_CHECKS)),
+                {
+                    "type": "object",
+                    "required": ["silent"],
+                    "properties": {
+                        "silent": {"type": "boolean", "description": "no check for two intervals"}
+                    },
+                },
+            ]
+        },  # fmt: skip
+        "Definitions": {
+            "type": "object",
+            "required": ["version", "figures"],
+            "properties": {
+                "version": {"type": "integer"},
+                "figures": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+        "Experiment": {**free, "description": "as `fillstream experiments list --json`"},
+        "ExperimentReport": {
+            **free,
+            "description": "as `fillstream experiments show --json`, "
+            "with next_step, kill_switch and history",
+        },  # fmt: skip
+        "Silence": {
+            "type": "object",
+            "required": ["id", "matchers", "starts_at", "ends_at", "created_by", "comment"],
+            "properties": {
+                "id": {"type": "string"},
+                "matchers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "starts_at": {"type": "string", "format": "date-time"},
+                "ends_at": {"type": "string", "format": "date-time"},
+                "created_by": {"type": "string"},
+                "comment": {"type": "string"},
+            },
+        },
+        "Change": {**free, "description": "what was recorded"},
+        "Pipeline": {
+            "type": "object",
+            "required": ["groups", "latency"],
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["group", "state", "members", "lag"],
+                        "properties": {
+                            "group": {"type": "string"},
+                            "state": {"type": "string"},
+                            "members": {"type": "integer"},
+                            "lag": {"type": "integer"},
+                        },
+                    },
+                },
+                "latency": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["projection", "count", "p50", "p99"],
+                        "properties": {
+                            "projection": {"type": "string"},
+                            "count": {"type": "integer"},
+                            "p50": {"oneOf": [{"type": "number"}, {"type": "string"}]},
+                            "p99": {"oneOf": [{"type": "number"}, {"type": "string"}]},
+                        },
+                    },
+                },
+            },
+        },  # fmt: skip
+    }
+
+
+def _items(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["items"],
+            "properties": {"items": {"type": "array", "items": schema}}}  # fmt: skip
+
+
+def _change(summary: str, body: dict[str, Any], path_params: list[str]) -> dict[str, Any]:
+    return {
+        "summary": summary + " Only from a page of this server (`Origin`), as JSON; recorded "
+        "as the CLI records it, by `dashboard`.",
+        "parameters": [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in path_params
+        ],  # fmt: skip
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": _json(_ref("Change")),
+            "400": {"description": "a bad field, named", "content": _PROBLEM},
+            "403": {"description": "not from a page of this server", "content": _PROBLEM},
+            "404": {"description": "no such thing", "content": _PROBLEM},
+            "409": {"description": "refused, with the reason", "content": _PROBLEM},
+        },
+    }
+
+
+def _more_paths() -> dict[str, Any]:
+    reason = {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 500}}}
+    return {
+        "/api/events": {"get": {
+            "operationId": "events",
+            "summary": "Server-Sent Events: trade, position, performance, alert, health and "
+            "resync events as the views change, each with an id; `Last-Event-ID` resumes.",
+            "parameters": [{"name": "Last-Event-ID", "in": "header", "required": False,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the stream", "content": {
+                "text/event-stream": {"schema": {"type": "string"}}}}},
+        }},
+        "/api/trade": {"get": {
+            "operationId": "get_trade",
+            "summary": "A trade with its executions (where the log holds them), its signal and "
+            "the price bars around it.",
+            "parameters": [{"name": "trade_id", "in": "query", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref("TradeDetail")),
+                          "404": {"description": "no such trade", "content": _PROBLEM}},
+        }},
+        "/api/services": {"get": {
+            "operationId": "get_services",
+            "summary": "Each process's latest health check of the last day.",
+            "responses": {"200": _json(_items(_ref("Service")))},
+        }},
+        "/api/trades.csv": {"get": {
+            "operationId": "get_trades_csv",
+            "summary": "Every trade the filters select as CSV, `columns` of them, streamed.",
+            "parameters": [*_trades_filters(),
+                           {"name": "columns", "in": "query", "required": False,
+                            "schema": {"type": "string"}, "description": "comma-separated"}],
+            "responses": {"200": {"description": "CSV",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}}},
+        }},
+        "/api/definitions": {"get": {
+            "operationId": "get_definitions",
+            "summary": "Each performance figure's definition, and the definitions' version.",
+            "responses": {"200": _json(_ref("Definitions"))},
+        }},
+        "/api/pipeline": {"get": {
+            "operationId": "get_pipeline",
+            "summary": "The consumer groups' lag, and the projector's ingest-to-projection "
+            "latency per projection (p50 and p99 as histogram bucket bounds, seconds).",
+            "responses": {"200": _json(_ref("Pipeline"))},
+        }},
+        "/api/experiments": {"get": {
+            "operationId": "get_experiments",
+            "summary": "Every experiment, and the kill switch.",
+            "responses": {"200": _json(_items(_ref("Experiment")))},
+        }},
+        "/api/experiments/{id}": {"get": {
+            "operationId": "get_experiment",
+            "summary": "One experiment's report: arms, intervals, sample ratio, next step, "
+            "history.",
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref("ExperimentReport")),
+                          "404": {"description": "no such experiment", "content": _PROBLEM}},
+        }},
+        "/api/experiments/{id}/{action}": {"post": {
+            **_change(f"Change an experiment: {', '.join(EXPERIMENT_ACTIONS)}.", reason,
+                      ["id", "action"]),
+            "operationId": "change_experiment"}},
+        "/api/kill-switch/{action}": {"post": {
+            **_change(f"The kill switch: {', '.join(SWITCH_ACTIONS)}.", reason, ["action"]),
+            "operationId": "switch"}},
+        "/api/silences": {
+            "get": {"operationId": "get_silences", "summary": "The silences in force.",
+                    "responses": {"200": _json(_items(_ref("Silence")))}},
+            "post": {**_change("Hold the alerts matching every label back for a while.", {
+                "type": "object", "required": ["matchers", "seconds"],
+                "properties": {
+                    "matchers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "seconds": {"type": "integer", "minimum": 60},
+                    "comment": {"type": "string", "maxLength": 500}}}, []),
+                "operationId": "silence"},
+        },
+        "/api/silences/{id}/end": {"post": {
+            **_change("End a silence now.", {"type": "object"}, ["id"]),
+            "operationId": "unsilence"}},
+    }  # fmt: skip
+
+
+if __name__ == "__main__":  # the document, for the dashboard's build to type its calls
+    import json
+    import sys
+
+    json.dump(document(), sys.stdout, indent=1)

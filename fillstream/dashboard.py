@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import math
 import threading
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.silences import Silences, silence
 from api.control import ACTOR, ControlError
 from bridge.experiments import change, read_experiments
+from control.errors import OffsetsError
+from control.offsets import group_positions
 from core.errors import ServiceError
 from core.settings import Settings
 from domain.errors import ExperimentError
@@ -85,6 +90,25 @@ class DashboardControl:
             raise ControlError(str(e)) from None
         return {"kill_switch": action == "kill", "action": event.action.value, "by": event.actor}
 
+    def pipeline(self) -> dict[str, Any]:
+        try:
+            groups = group_positions(self.settings)
+        except OffsetsError as e:
+            raise ServiceError("kafka", str(e)) from None
+        prefix = self.settings.namespace + "."
+        return {
+            "groups": [
+                {
+                    "group": g.group.removeprefix(prefix),
+                    "state": g.state,
+                    "members": len(g.members),
+                    "lag": g.lag,
+                }
+                for g in groups
+            ],  # fmt: skip
+            "latency": _latency(f"http://127.0.0.1:{self.settings.projector_port}/metrics"),
+        }
+
     def silences(self) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         return [_silence_json(s) for s in self._all() if s.ends_at > now]
@@ -116,6 +140,46 @@ class DashboardControl:
         if not loaded:
             raise ServiceError("kafka", "control.silences could not be read in time")
         return list(held.all())
+
+
+LATENCY = "fillstream_projector_ingest_to_projected_seconds"
+METRICS_SECONDS = 2.0
+
+
+def _latency(url: str) -> list[dict[str, Any]]:
+    """Per projection, from the projector's histogram: how many rows, and the bucket bounds
+    under which half and 99 % of them were projected (None where the projector is down)."""
+    try:
+        with urllib.request.urlopen(url, timeout=METRICS_SECONDS) as response:
+            text = response.read().decode()
+    except OSError:
+        return []
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != LATENCY:
+            continue
+        for sample in family.samples:
+            if sample.name == LATENCY + "_bucket":
+                bound = float(sample.labels["le"])
+                buckets.setdefault(sample.labels["projection"], []).append((bound, sample.value))
+    found = []
+    for projection, counts in sorted(buckets.items()):
+        counts.sort()
+        total = counts[-1][1] if counts else 0
+        if not total:
+            continue
+        found.append({
+            "projection": projection,
+            "count": int(total),
+            "p50": _quantile(counts, total, 0.5),
+            "p99": _quantile(counts, total, 0.99),
+        })  # fmt: skip
+    return found
+
+
+def _quantile(counts: list[tuple[float, float]], total: float, q: float) -> float | str:
+    bound = next(b for b, n in counts if n >= q * total)
+    return bound if math.isfinite(bound) else "Infinity"
 
 
 def _silence_json(s: AlertSilenced) -> dict[str, Any]:

@@ -451,3 +451,14 @@ def test_the_figures_are_the_trades_views(
 
     wait_for(lambda: {"bridge", "worker", "projector"} <= reported(), timeout=60,
              message="the health checks were not projected")  # fmt: skip
+
+    # the stages' consumer groups with their lag, and the projector's latency per projection
+    flow = authorized(settings, "/api/pipeline")
+    assert {g["group"] for g in flow["groups"]} >= {"projection.trades.v1", "streams.matching"}
+    assert all(g["lag"] >= 0 for g in flow["groups"])
+
+    def timed() -> bool:
+        latency = authorized(settings, "/api/pipeline")["latency"]
+        return any(t["projection"] == "trades" and t["count"] >= 9 for t in latency)
+
+    wait_for(timed, timeout=30, message="no projection latency")
