@@ -10,15 +10,19 @@ HOME_DIR := $(or $(FILLSTREAM_HOME),.fillstream)
 KAFKA_LIBS := $(HOME_DIR)/kafka/libs
 PACKAGES := core schemas domain bridge streams projections alerts api control deploy fillstream
 PYTEST_ARGS ?=
+WEB := web
+WEB_SOURCES := $(shell find $(WEB)/src -type f -not -path '*/generated/*') \
+	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
 
-.PHONY: help setup system-packages run test down bench lint docs ninjascript clean distclean
+.PHONY: help setup system-packages run test web-test down bench lint docs ninjascript clean distclean
 
 help:
 	@echo "make setup | run | test | down | bench | lint | docs | ninjascript | clean | distclean"
 
-setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved
+setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved $(WEB)/dist/index.html
 
-# Java 17 and Maven run Kafka; PostgreSQL's server binaries run the database; Mono compiles and
+# Java 17 and Maven run Kafka; Node.js and npm build the dashboard (web/); Debian's Chromium
+# runs its browser tests; PostgreSQL's server binaries run the database; Mono compiles and
 # runs the NinjaTrader AddOn (bridge/ninjatrader) in the tests; Prometheus (and its promtool)
 # scrapes the processes and checks the metrics and alerting rules in the tests; Alertmanager's
 # amtool and docker-compose (no Docker engine: it checks the compose file offline) check the
@@ -28,6 +32,8 @@ system-packages:
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
 	command -v java >/dev/null || missing+=(openjdk-17-jre-headless); \
 	command -v mvn >/dev/null || missing+=(maven); \
+	command -v npm >/dev/null || missing+=(nodejs npm); \
+	command -v chromium >/dev/null || missing+=(chromium); \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql); \
 	command -v mcs >/dev/null || missing+=(mono-mcs); \
 	command -v mono >/dev/null || missing+=(mono-runtime); \
@@ -67,15 +73,31 @@ $(KAFKA_LIBS)/.resolved: deploy/kafka/pom.xml | system-packages
 		-DoutputDirectory=$(abspath $(KAFKA_LIBS)) -DincludeScope=runtime
 	touch $@
 
+# the dashboard's packages, exactly as the lockfile pins them, re-installed when it changes
+$(WEB)/node_modules/.installed: $(WEB)/package-lock.json | system-packages
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# the dashboard, typed by the read API's OpenAPI document (generated here, so they cannot drift)
+$(WEB)/dist/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES) $(wildcard api/*.py) \
+		$(VENV)/.installed
+	$(BIN)/python -m api.openapi > $(WEB)/openapi.json
+	cd $(WEB) && npm run --silent build
+
 # the local stack evaluates the example alert rules unless FILLSTREAM_ALERT_RULES names others
 run: setup
 	FILLSTREAM_ALERT_RULES=$${FILLSTREAM_ALERT_RULES:-deploy/alerts/alerts.toml} $(BIN)/fillstream up
 	$(BIN)/fillstream demo
+	@$(BIN)/fillstream dashboard
 
 # the suite includes the static checks: ruff, mypy --strict and the layers (import-linter),
 # and the documentation's strict build
-test: lint docs
+test: lint docs web-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# the dashboard's component tests (Vitest)
+web-test: setup
+	cd $(WEB) && npx vitest run
 
 down:
 	@if [ -x $(BIN)/fillstream ]; then $(BIN)/fillstream down; else echo "nothing to stop (no $(VENV))"; fi
@@ -102,8 +124,9 @@ lint: setup
 
 clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info deploy/kafka/target
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info deploy/kafka/target \
+		$(WEB)/dist $(WEB)/openapi.json $(WEB)/src/generated
 
 # also stops the stack and deletes the virtualenv and all local data (Kafka, PostgreSQL, logs)
 distclean: down clean
-	rm -rf $(VENV) $(HOME_DIR)
+	rm -rf $(VENV) $(HOME_DIR) $(WEB)/node_modules
