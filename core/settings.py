@@ -188,6 +188,28 @@ SETTINGS: tuple[Setting, ...] = (
         "`/readyz`; on 127.0.0.1.",
     ),
     Setting(
+        field="api_host",
+        env="FILLSTREAM_API_HOST",
+        type=Host("127.0.0.1"),
+        doc="The address the read API binds. Loopback only, unless "
+        "`FILLSTREAM_API_INSECURE_BIND` is `on` (it serves plain HTTP).",
+    ),
+    Setting(
+        field="api_insecure_bind",
+        env="FILLSTREAM_API_INSECURE_BIND",
+        type=Switch(False),
+        doc="`on` lets the read API serve plain HTTP on an address other than loopback, where "
+        "something else keeps the port private: in the compose file the container binds "
+        "`0.0.0.0` and Docker publishes the port on the host's `127.0.0.1` only.",
+    ),
+    Setting(
+        field="web_dir",
+        env="FILLSTREAM_WEB_DIR",
+        type=OptionalFile(),
+        doc="The built dashboard the read API serves (`index.html` and `assets/`). Unset: the "
+        "project's `web/dist`, which `make setup` builds.",
+    ),
+    Setting(
         field="metrics_host",
         env="FILLSTREAM_METRICS_HOST",
         type=Host("127.0.0.1"),
@@ -397,6 +419,9 @@ class Settings:
     projector_port: int
     notify_port: int
     api_port: int
+    api_host: str
+    api_insecure_bind: bool
+    web_dir: Path | None
     token: str | None
     log_level: str
     feed_silence_seconds: float
@@ -457,7 +482,10 @@ class Settings:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        """Where this machine reaches the read API (loopback when it binds every address)."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def bridge_url(self) -> str:

@@ -9,7 +9,9 @@ import logging
 
 from prometheus_client import REGISTRY
 
-from api.server import ERRORS, create_app, feed_current
+from api.server import ERRORS, WEB_DIR, create_app, feed_current
+from bridge.tls import is_loopback
+from core.errors import ConfigError
 from core.health_events import ERRORS_TOTAL, sample_sum
 from core.readiness import postgres_reachable
 from core.service import Daemon
@@ -34,16 +36,25 @@ def main(argv: list[str]) -> int:
     settings = daemon.settings
     settings.require_token()
     port = args.port or settings.api_port
+    if not is_loopback(settings.api_host) and not settings.api_insecure_bind:
+        raise ConfigError(
+            "FILLSTREAM_API_HOST",
+            f"is {settings.api_host!r}, not a loopback address, and the read API serves plain "
+            "HTTP on loopback only (FILLSTREAM_API_INSECURE_BIND=on where the port is kept "
+            "private otherwise)",
+        )
 
     def checks() -> dict[str, bool]:
         return {**_ready(settings), "live_feed": feed_current(app)}
 
-    app = create_app(settings, checks, control=DashboardControl(settings))
+    app = create_app(
+        settings, checks, control=DashboardControl(settings), web_dir=settings.web_dir or WEB_DIR
+    )
     with daemon:
         daemon.report(port=port, checks=checks, figures=_figures)
         daemon.handle_signals()
-        log.info("read API on http://127.0.0.1:%d/api/", port)
-        run_until_stopped(app, daemon.stop, host="127.0.0.1", port=port, drain=_DRAIN_SECONDS)
+        log.info("read API on http://%s:%d/api/", settings.api_host, port)
+        run_until_stopped(app, daemon.stop, host=settings.api_host, port=port, drain=_DRAIN_SECONDS)
     return daemon.finish()
 
 

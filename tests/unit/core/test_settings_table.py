@@ -50,6 +50,9 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_PROJECTOR_PORT": "9789",
             "FILLSTREAM_NOTIFY_PORT": "9790",
             "FILLSTREAM_API_PORT": "9791",
+            "FILLSTREAM_API_HOST": "0.0.0.0",
+            "FILLSTREAM_API_INSECURE_BIND": "on",
+            "FILLSTREAM_WEB_DIR": str(tmp_path / "web"),
             "FILLSTREAM_LOG_LEVEL": "DEBUG",
             "FILLSTREAM_FEED_SILENCE_SECONDS": "12.5",
             "FILLSTREAM_READY_LAG_RECORDS": "0",
@@ -90,6 +93,7 @@ def test_every_variable_of_the_table_is_exported(tmp_path: Path) -> None:
             "FILLSTREAM_ALERT_RULES": str(rules),
             "FILLSTREAM_BRIDGE_TLS_CERT": "cert.pem",
             "FILLSTREAM_BRIDGE_TLS_KEY": "key.pem",
+            "FILLSTREAM_WEB_DIR": "web",
         }
     )
     assert set(settings.to_env()) == {s.env for s in SETTINGS}

@@ -42,13 +42,14 @@ PACKAGES = tuple(
     ]["find"]["include"]
 )
 
-LONG_RUNNING = {"bridge": 8787, "worker": 8788, "project": 8789, "notify": 8790}
+LONG_RUNNING = {"bridge": 8787, "worker": 8788, "project": 8789, "notify": 8790, "api": 8791}
 """The fillstream processes a deployment runs, with their default ports."""
 PORT_SETTING = {
     "bridge": "FILLSTREAM_BRIDGE_PORT",
     "worker": "FILLSTREAM_WORKER_PORT",
     "project": "FILLSTREAM_PROJECTOR_PORT",
     "notify": "FILLSTREAM_NOTIFY_PORT",
+    "api": "FILLSTREAM_API_PORT",
 }
 INSTALLED = {"/etc/fillstream/alerts.toml": DEPLOY / "alerts" / "alerts.toml"}
 """What the systemd install steps copy where (docs/operations/deployment.md)."""
@@ -259,8 +260,12 @@ def test_images_are_pinned_and_kafka_is_the_tested_broker() -> None:
     assert {s["image"] for s in fillstream_services().values()} == {
         f"fillstream:{project_version()}"
     }
-    base = re.search(r"^FROM (\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
-    assert base and re.search(r":\d+\.\d+\.\d+", base[1]), "pin the base image's version"
+    stages = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", DOCKERFILE.read_text(), re.MULTILINE)
+    named = {stage for _, stage in stages if stage}
+    bases = [image for image, _ in stages if image not in named]
+    assert bases and all(re.search(r":\d+\.\d+\.\d+", b) for b in bases), (
+        f"pin the base images' versions: {bases}"
+    )
 
 
 def test_published_ports_bind_localhost_only() -> None:
@@ -290,7 +295,8 @@ def test_the_dockerfile_copies_every_package() -> None:
     copied = {m[0] for m in re.findall(r"^COPY (\S+)( \S+)*$", text, re.MULTILINE)}
     sources = set()
     for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
-        sources |= set(line.split()[:-1])
+        if not line.startswith("--from="):  # from an earlier stage of the build
+            sources |= set(line.split()[:-1])
     assert copied and all((PROJECT_ROOT / s).exists() for s in sources), sources
     top = set(PACKAGES)
     assert top <= sources, f"the image misses {sorted(top - sources)}"
@@ -431,7 +437,7 @@ def test_every_alerting_rule_carries_a_routed_severity() -> None:
 # -- systemd ---------------------------------------------------------------------------------
 
 
-def test_the_units_run_the_four_processes_hardened() -> None:
+def test_the_units_run_the_five_processes_hardened() -> None:
     by_command = {}
     for path in units():
         keys = unit(path)
