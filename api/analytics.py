@@ -62,6 +62,9 @@ class Analytic:
     params: tuple[Param, ...]
     response: dict[str, Any]
     """The JSON Schema of the answer."""
+    trades_only: bool = True
+    """Whether it reads the trades view alone (its answers are kept while the trades stay
+    the same: ``api/cache.py``)."""
 
     @property
     def path(self) -> str:
@@ -197,6 +200,7 @@ CALIBRATION = Analytic(
             ),
         },
     ),
+    trades_only=False,  # the signals too
 )
 
 ANALYTICS: tuple[Analytic, ...] = (
@@ -311,26 +315,30 @@ def _kind(schema: dict[str, Any]) -> Kind:
 
 
 _SUMMARY = """
-WITH t AS (SELECT * FROM trades WHERE {where}),
-curve AS (SELECT row_number() OVER w AS n, sum(net_pnl) OVER w AS equity FROM t
-          WINDOW w AS (ORDER BY exit_time, trade_id ROWS UNBOUNDED PRECEDING)),
-fall AS (SELECT greatest(max(equity) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING), 0) - equity
-                AS drawdown
-         FROM curve)
+WITH curve AS (
+    SELECT net_pnl, commission + fees AS costs, r_multiple, exit_time,
+           sum(net_pnl) OVER w AS equity
+    FROM trades WHERE {where}
+    WINDOW w AS (ORDER BY exit_time, trade_id ROWS UNBOUNDED PRECEDING)
+), fall AS (
+    SELECT *, greatest(max(equity) OVER (ORDER BY exit_time ROWS UNBOUNDED PRECEDING), 0)
+              - equity AS drawdown
+    FROM curve
+)
 SELECT count(*), count(*) FILTER (WHERE net_pnl > 0), count(*) FILTER (WHERE net_pnl < 0),
        coalesce(sum(net_pnl), 0),
        coalesce(sum(net_pnl) FILTER (WHERE net_pnl > 0), 0),
        coalesce(sum(net_pnl) FILTER (WHERE net_pnl < 0), 0),
-       coalesce(sum(commission + fees), 0),
+       coalesce(sum(costs), 0),
        round(count(*) FILTER (WHERE net_pnl > 0)::numeric
              / nullif(count(*) FILTER (WHERE net_pnl <> 0), 0), 6),
        round(sum(net_pnl) FILTER (WHERE net_pnl > 0)
              / nullif(-sum(net_pnl) FILTER (WHERE net_pnl < 0), 0), 6),
        round(sum(net_pnl) / nullif(count(*), 0), 6),
-       coalesce((SELECT max(drawdown) FROM fall), 0),
+       coalesce(max(drawdown), 0),
        round(avg(r_multiple), 6),
        min(exit_time), max(exit_time)
-FROM t
+FROM fall
 """
 _EQUITY = """
 WITH curve AS (

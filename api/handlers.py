@@ -55,14 +55,27 @@ def rows_json(endpoint: Endpoint, rows: list[tuple[Any, ...]]) -> list[dict[str,
     ]
 
 
-def analytic(fetch: Fetch, which: analytics.Analytic) -> Handler:
+Cached = Callable[
+    [str, sql.Composed, dict[str, Any], Callable[[list[tuple[Any, ...]]], Any]], Awaitable[Any]
+]
+
+
+def analytic(cached: Cached, fetch: Fetch, which: analytics.Analytic) -> Handler:
+    """A figure over the trades view, kept until the trades change (``api/cache.py``), unless
+    it reads another view too."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
             prepared = analytics.prepare(which, request.query)
         except QueryError as e:
             return problem(400, str(e), parameter=e.parameter)
-        rows = await fetch(analytics.statement(prepared), prepared.args)
-        return web.json_response(analytics.answer(prepared, rows))
+        if not which.trades_only:
+            rows = await fetch(analytics.statement(prepared), prepared.args)
+            return web.json_response(analytics.answer(prepared, rows))
+        key = f"{which.name}?{sorted(request.query.items())}"
+        answer = await cached(key, analytics.statement(prepared), prepared.args,
+                              lambda rows: analytics.answer(prepared, rows))  # fmt: skip
+        return web.json_response(answer)
 
     return handler
 

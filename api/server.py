@@ -19,9 +19,11 @@ import psycopg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
 from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 
 from api import handlers
 from api.analytics import ANALYTICS
+from api.cache import STAMP, Answers
 from api.control import Control
 from api.endpoints import ENDPOINTS, Endpoint
 from api.events import Feed, Watcher
@@ -46,6 +48,10 @@ ERRORS = "fillstream_api_requests_total"
 KEEPALIVE_SECONDS = 15.0
 """An idle stream gets a comment this often, so proxies and the browser keep it open."""
 FEED = web.AppKey("feed", Feed)
+POOL = web.AppKey("pool", AsyncConnectionPool)
+POOL_SIZE = 4
+WORK_MEM = "32MB"
+"""Sorts of a few hundred thousand trades stay in memory."""
 STOPPING = web.AppKey("stopping", asyncio.Event)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -100,6 +106,7 @@ def create_app(
     app = web.Application(middlewares=[authorize, database])
     app[FEED] = Feed()
     app[STOPPING] = asyncio.Event()
+    app.cleanup_ctx.append(_pooled(settings))
     app.cleanup_ctx.append(_watching(settings))
     app.on_shutdown.append(_stop_streams)
     app.router.add_get("/login", _login(token))
@@ -109,13 +116,35 @@ def create_app(
         app.router.add_get(endpoint.path, _listing(settings, endpoint))
 
     async def fetch(text: sql.Composed, args: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return await _fetch(settings, text, args)
+        async with app[POOL].connection(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+            cursor = await conn.execute(text, args)
+            rows: list[tuple[Any, ...]] = await cursor.fetchall()
+            return rows
+
+    answers = Answers()
+
+    async def cached(
+        key: str,
+        text: sql.Composed,
+        args: dict[str, Any],
+        shape: Callable[[list[tuple[Any, ...]]], Any],
+    ) -> Any:
+        """``shape`` of the rows of ``text``, computed again only when the trades changed
+        (``api/cache.py``); the stamp is read first, so an answer is never older than it."""
+        async with app[POOL].connection(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+            stamp = tuple(await (await conn.execute(STAMP)).fetchone() or ())
+            kept = answers.get(key, stamp)
+            if kept is not None:
+                return kept
+            answer = shape(await (await conn.execute(text, args)).fetchall())
+            answers.put(key, stamp, answer)
+            return answer
 
     def connect() -> Awaitable[psycopg.AsyncConnection[Any]]:
         return _connect(settings)
 
     for which in ANALYTICS:
-        app.router.add_get(which.path, handlers.analytic(fetch, which))
+        app.router.add_get(which.path, handlers.analytic(cached, fetch, which))
     app.router.add_get("/api/trade", handlers.trade_detail(connect))
     app.router.add_get("/api/services", handlers.services(fetch))
     app.router.add_get("/api/trades.csv", handlers.trades_csv(connect))
@@ -160,9 +189,42 @@ def _listing(settings: Settings, endpoint: Endpoint) -> Handler:
         except QueryError as e:
             return _problem(400, str(e), parameter=e.parameter)
         text, args = statement(query)
-        return web.json_response(page(query, await _fetch(settings, text, args)))
+        async with request.app[POOL].connection(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+            rows = await (await conn.execute(text, args)).fetchall()
+        return web.json_response(page(query, rows))
 
     return listing
+
+
+def _pooled(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A few connections the requests share, opened as they are needed; a request waits at
+    most ``CONNECT_TIMEOUT_SECONDS`` for one."""
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.namespace))
+        )
+
+    async def pooled(app: web.Application) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(
+            settings.dsn,
+            min_size=0,
+            max_size=POOL_SIZE,
+            open=False,
+            configure=configure,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c work_mem={WORK_MEM}",
+            },
+        )
+        await pool.open(wait=False)
+        app[POOL] = pool
+        yield
+        await pool.close(timeout=CONNECT_TIMEOUT_SECONDS)
+
+    return pooled
 
 
 def _watching(

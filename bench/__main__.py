@@ -1,6 +1,6 @@
 """``python -m bench [MODULE ...]``: start a private broker, PostgreSQL and the bridge, run
 every benchmark (or those of the modules named: ingest, imports, latency, derive, rebuild,
-alerts, experiments), report."""
+alerts, experiments, dashboard), report."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import alerts, derive, experiments, imports, ingest, latency, rebuild, report
+from bench import alerts, dashboard, derive, experiments, imports, ingest, latency, rebuild, report
 from core.kafka import ensure_topics
 from core.settings import PROJECT_ROOT, Settings
 from tests.fixtures.pipeline import ServiceProcess
@@ -17,7 +17,16 @@ from tests.fixtures.services import free_ports, local_kafka, local_postgres, tem
 DOCS_REPORT = PROJECT_ROOT / "docs" / "benchmarks" / "report.json"
 """The docs' copy of the report, with every benchmark's last result (``report.merge``)."""
 
-MODULES = ("ingest", "imports", "latency", "derive", "rebuild", "alerts", "experiments")
+MODULES = (
+    "ingest",
+    "imports",
+    "latency",
+    "derive",
+    "rebuild",
+    "alerts",
+    "experiments",
+    "dashboard",
+)
 
 
 def main(chosen: Sequence[str] = ()) -> int:
@@ -54,6 +63,7 @@ def main(chosen: Sequence[str] = ()) -> int:
             "rebuild": lambda: rebuild.run(settings),
             "alerts": lambda: alerts.run(settings),
             "experiments": lambda: experiments.run(settings),
+            "dashboard": lambda: dashboard.run(settings),
         }
         try:
             for name, run in modules.items():

@@ -462,3 +462,21 @@ def test_the_figures_are_the_trades_views(
         return any(t["projection"] == "trades" and t["count"] >= 9 for t in latency)
 
     wait_for(timed, timeout=30, message="no projection latency")
+
+    # the figures are kept until the trades change: one more trade, and they are new
+    assert authorized(settings, "/api/summary") == summary
+    later = start + timedelta(hours=3)
+    assert post(settings, [execution("late-in", "buy", "21000", ts=iso(later)),
+                           execution("late-out", "sell", "21010",
+                                     ts=iso(later + timedelta(seconds=9)))])[0] == 202  # fmt: skip
+    wait_for(lambda: authorized(settings, "/api/summary")["trades"] == 10, timeout=60,
+             message="the summary kept the figures of the trades before")  # fmt: skip
+    again = authorized(settings, "/api/summary")
+    assert Decimal(again["net_pnl"]) == sum(nets) + Decimal(
+        query(settings, "SELECT net_pnl FROM trades WHERE exit_time = %s",
+              (later + timedelta(seconds=9),))[0][0]
+    )  # fmt: skip
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")

@@ -88,8 +88,8 @@ def test_a_rebuild_switches_to_identical_tables_and_the_projector_follows(
     wait_trades(settings, 3)
     before = trades(settings)
     indexes = index_definitions(settings, "trades_v1")
-    assert len(indexes) == 9  # the key and eight more (signal_id: 0013, projected_xid: 0016,
-    # the revisions after the first: 0020)
+    assert len(indexes) == 11  # the key and ten more (signal_id: 0013, projected_xid: 0016,
+    # the revisions after the first: 0020, the pages by exit and by net P&L: 0021)
 
     outcome = rebuild(settings, TRADES, say=said.append)
     assert index_definitions(settings, "trades_v2") == {
