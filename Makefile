@@ -14,7 +14,8 @@ WEB := web
 WEB_SOURCES := $(shell find $(WEB)/src -type f -not -path '*/generated/*') \
 	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
 
-.PHONY: help setup system-packages run test web-test down bench lint docs ninjascript clean distclean
+.PHONY: help setup system-packages run test web-test down bench lint docs screenshots ninjascript \
+	clean distclean
 
 help:
 	@echo "make setup | run | test | down | bench | lint | docs | ninjascript | clean | distclean"
@@ -106,6 +107,10 @@ down:
 # benchmark's result is merged into docs/benchmarks/report.json, whose page the docs generate
 bench: setup
 	$(BIN)/python -m bench $(BENCH)
+
+# the README's pictures of the dashboard, from the running local stack (make run first)
+screenshots: setup
+	$(BIN)/python -m docs.screenshots
 
 # the documentation site (mkdocs.yml), strictly: a broken link or anchor fails the build
 docs: $(VENV)/.installed

@@ -252,7 +252,7 @@ export function PerformanceInsightsPanel({ filters, theme, confirm }: { filters:
               {(performance.data?.items ?? []).map((row) => (
                 <tr key={`${row.scope_key}|${row.window_key}|${row.definitions_version}`} data-scope-key={row.scope_key}>
                   <th scope="row">{row.scope_key}</th>
-                  <td>{row.window_key}</td>
+                  <td>{row.window_key || row.time_window}</td>
                   {FIGURES.map((f) => (
                     <td key={f.key} className="num" data-figure={f.key} data-value={String(row[f.key] ?? "")}>{f.shown(row[f.key])}</td>
                   ))}
