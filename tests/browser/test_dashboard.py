@@ -284,10 +284,16 @@ def test_a_trade_appears_within_a_second_and_an_alert_is_a_toast_and_a_notificat
 
         raised = time.monotonic()
         alert(settings, "daily_loss", "account=Sim101", {"account": "Sim101"}, Severity.CRITICAL)
+        wait_for(lambda: query(settings, "SELECT count(*) FROM alerts_active") == [(1,)],
+                 timeout=30, interval=0.02, message="the alert was not projected")  # fmt: skip
+        projected_at = time.monotonic()
         toast = page.get_by_role("alert").filter(has_text="daily_loss")
         toast.wait_for(timeout=10_000)
-        shown_after = time.monotonic() - raised
-        assert shown_after < 5.0, f"the toast took {shown_after:.2f} s after the alert was raised"
+        shown = time.monotonic()
+        took = shown - projected_at
+        assert took < 1.0, f"the toast took {took:.2f} s after the alert was projected"
+        # from the event on the log (the projector's batch, then the feed): the issue's 2 s
+        assert shown - raised < 2.0, f"the toast took {shown - raised:.2f} s after the alert"
         expect(toast).to_contain_text("account=Sim101")
         assert page.evaluate("window.__notified") == ["fillstream: daily_loss"]
     finally:
@@ -339,39 +345,43 @@ def test_a_silence_made_in_the_page_is_the_clis_and_the_notifier_honours_it(
             api.stop()
 
 
-@pytest.mark.parametrize("theme", ["dark", "light"])
 def test_no_panel_has_a_serious_accessibility_violation_and_each_is_photographed(
-    settings: Settings,
-    stack: tuple[Pipeline, ServiceProcess],
-    browser: Browser,
-    theme: Literal["dark", "light"],
+    settings: Settings, stack: tuple[Pipeline, ServiceProcess], browser: Browser
 ) -> None:
     start = datetime(2026, 9, 22, 14, tzinfo=UTC)
     assert post(settings, session(start, 6))[0] == 202
     wait_for(lambda: query(settings, "SELECT count(*) FROM trades") == [(6,)], timeout=90,
              message="the trades were not projected")  # fmt: skip
     alert(settings, "drawdown", "account=Sim101", {"account": "Sim101"}, Severity.WARNING)
-    # axe-core is added as a script of the page's own, which its Content-Security-Policy forbids
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=theme,
-                                  bypass_csp=True)  # fmt: skip
-    page = context.new_page()
-    try:
-        login(page, settings)
-        assert page.evaluate("document.documentElement.dataset.theme") == theme
-        for panel in PANELS:
-            if panel != "trades":
-                page.get_by_role("tab", name=PANELS[panel]).click()
-            page.wait_for_load_state("networkidle")
-            page.add_script_tag(path=str(AXE))
-            found = page.evaluate(AXE_RUN)
-            serious = [v for v in found if v["impact"] in ("serious", "critical")]
-            assert serious == [], f"{panel} ({theme}): {serious}"
-            page.screenshot(path=artifact(f"{panel}-{theme}.png"), full_page=True)
-        # on a phone: nothing wider than the screen but the tables that scroll
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.get_by_role("tab", name="Trades").click()
+    themes: tuple[Literal["dark", "light"], ...] = ("dark", "light")
+    for theme in themes:
+        # axe-core is added as a script of the page's own, which its Content-Security-Policy
+        # forbids
+        context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                      color_scheme=theme, bypass_csp=True)  # fmt: skip
+        page = context.new_page()
+        try:
+            photograph(page, settings, theme)
+        finally:
+            context.close()
+
+
+def photograph(page: Page, settings: Settings, theme: str) -> None:
+    """Each panel in ``theme``, checked by axe-core and photographed; then on a phone."""
+    login(page, settings)
+    assert page.evaluate("document.documentElement.dataset.theme") == theme
+    for panel in PANELS:
+        if panel != "trades":
+            page.get_by_role("tab", name=PANELS[panel]).click()
         page.wait_for_load_state("networkidle")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.screenshot(path=artifact(f"trades-{theme}-phone.png"), full_page=True)
-    finally:
-        context.close()
+        page.add_script_tag(path=str(AXE))
+        found = page.evaluate(AXE_RUN)
+        serious = [v for v in found if v["impact"] in ("serious", "critical")]
+        assert serious == [], f"{panel} ({theme}): {serious}"
+        page.screenshot(path=artifact(f"{panel}-{theme}.png"), full_page=True)
+    # on a phone: nothing wider than the screen but the tables that scroll
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Trades").click()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artifact(f"trades-{theme}-phone.png"), full_page=True)
