@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen } from "@testing-library/react";
 import { Calendar, shade } from "./Calendar";
 import { ToastProvider, useToast } from "./Toasts";
 import { perSecond } from "./charts";
-import { checksText } from "../panels/AIPerformanceMonitor";
+import { checksText, figureName } from "../panels/AIPerformanceMonitor";
 import { formatMoney, formatPercent, tone } from "../format";
 
 describe("the calendar", () => {
@@ -78,6 +78,12 @@ describe("figures on the page", () => {
     expect(formatMoney(null)).toBe("–");
     expect(formatPercent("0.649123")).toBe("64.9 %");
     expect([tone("-1"), tone("0"), tone("2"), tone(null)]).toEqual(["loss", "flat", "gain", "flat"]);
+  });
+
+  it("say what each process's error count counts", () => {
+    expect(figureName("worker", "errors_total")).toBe("worker: dead letters");
+    expect(figureName("bridge", "errors_total")).toBe("bridge: events rejected");
+    expect(figureName("bridge", "feed_age_seconds|nt-1")).toBe("bridge: seconds since nt-1 last sent");
   });
 
   it("name the checks that fail", () => {

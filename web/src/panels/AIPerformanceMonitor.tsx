@@ -19,6 +19,23 @@ function health(s: Service): { text: string; tone: "gain" | "loss" | "flat" } {
   return s.healthy ? { text: "healthy", tone: "gain" } : { text: "unhealthy", tone: "loss" };
 }
 
+const ERRORS: Record<string, string> = {
+  bridge: "bridge: events rejected",
+  worker: "worker: dead letters",
+  projector: "projector: dead letters",
+  notifier: "notifier: failed deliveries",
+  api: "read API: answers 503",
+};
+
+/** What a process's health figure counts, in words. */
+export function figureName(service: string, name: string): string {
+  if (name === "errors_total") return ERRORS[service] ?? `${service}: errors`;
+  if (name === "spool_records") return `${service}: records in the spool`;
+  const [figure, connection] = name.split("|");
+  if (figure === "feed_age_seconds") return `${service}: seconds since ${connection ?? "the feed"} last sent`;
+  return `${service}: ${name.replaceAll("_", " ")}`;
+}
+
 /** The checks that fail, by name, or that all of them pass. */
 export function checksText(checks: Record<string, unknown>): string {
   const entries = Object.entries(checks);
@@ -144,13 +161,13 @@ export function AIPerformanceMonitor({ confirm }: { confirm: (r: ConfirmRequest)
           {pipeline.data?.latency.length === 0 && <p className="muted">The projector has projected nothing since it started.</p>}
         </section>
         <section className="card" aria-labelledby="bridge-title">
-          <h3 id="bridge-title">Bridge spool and errors</h3>
-          <dl className="facts">
+          <h3 id="bridge-title">Spool, dead letters and errors</h3>
+          <dl className="facts" data-testid="errors">
             {spool.map((f) => (
-              <div key={`${f.instance}|${f.name}`}><dt>{f.name.replaceAll("_", " ")}</dt><dd>{formatNumber(f.value as number)}</dd></div>
+              <div key={`${f.instance}|${f.name}`}><dt>{figureName(f.service, f.name)}</dt><dd>{formatNumber(f.value as number)}</dd></div>
             ))}
             {figures.filter((f) => f.name === "errors_total" && f.service !== "bridge").map((f) => (
-              <div key={`${f.service}|${f.instance}`}><dt>{f.service} errors (dead letters included)</dt><dd>{formatNumber(f.value as number)}</dd></div>
+              <div key={`${f.service}|${f.instance}`}><dt>{figureName(f.service, f.name)}</dt><dd>{formatNumber(f.value as number)}</dd></div>
             ))}
           </dl>
         </section>
