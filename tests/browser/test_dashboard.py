@@ -249,8 +249,8 @@ def test_every_figure_the_panels_show_is_the_views(
         expect(
             page.get_by_test_id("services").locator(f"tr[data-service='{service}']")
         ).to_have_count(1)
-    newest = "SELECT figures->>'errors_total' FROM service_checks WHERE service = 'worker'"
-    ((dead,),) = query(settings, newest + " ORDER BY ts_event DESC LIMIT 1")
+    latest = "SELECT figures->>'errors_total' FROM service_checks WHERE service = 'worker'"
+    ((dead,),) = query(settings, latest + " ORDER BY ts_event DESC LIMIT 1")
     expect(page.get_by_test_id("errors")).to_contain_text(f"worker: dead letters{float(dead):g}")
 
 
