@@ -214,6 +214,7 @@ def test_every_figure_the_panels_show_is_the_views(
     assert rows.evaluate_all("rs => rs.map(r => r.dataset.tradeId)") == by_pnl
     rows.first.focus()
     page.keyboard.press("ArrowDown")
+    expect(rows.nth(1)).to_be_focused()  # the next row, by the arrow key
     page.keyboard.press("Enter")
     detail = page.get_by_role("dialog", name=f"Trade {by_pnl[1]}")
     expect(detail).to_be_visible()
