@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from api.endpoints import ALERTS_ACTIVE, PERFORMANCE, POSITIONS, SERVICE_CHECKS, TRADES, Endpoint
-from api.queries import to_json
+from api.endpoints import ALERTS_ACTIVE, PERFORMANCE, POSITIONS, SERVICE_CHECKS, TRADES
+from api.queries import columns, rows_json
 from core.database import first_line
 
 log = logging.getLogger("fillstream.api")
@@ -108,10 +109,15 @@ class Feed:
         after = int(number)
         if self._kept and after < self._kept[0].number - 1:
             return None
-        return [e for e in self._kept if e.number > after]
+        return self.since(after)
 
     def since(self, number: int) -> list[Event]:
-        return [e for e in self._kept if e.number > number]
+        """The events kept after ``number``: they are numbered without gaps, so they start at
+        a known place in the deque."""
+        if not self._kept:
+            return []
+        skip = max(0, number - self._kept[0].number + 1)
+        return list(itertools.islice(self._kept, skip, None))
 
     async def wait(self, number: int, timeout: float) -> None:
         """Until an event after ``number`` is published, or ``timeout`` seconds."""
@@ -122,35 +128,24 @@ class Feed:
             await asyncio.wait_for(changed.wait(), timeout)
 
 
-def _columns(endpoint: Endpoint) -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(c.name) for c in endpoint.columns)
-
-
-def _rows(endpoint: Endpoint, rows: Iterable[tuple[Any, ...]]) -> list[Row]:
-    return [
-        {c.name: to_json(c.kind, v) for c, v in zip(endpoint.columns, row, strict=True)}
-        for row in rows
-    ]
-
-
 _TRADES = sql.SQL(
     "SELECT {} FROM trades WHERE projected_xid >= %s::xid8 AND projected_xid < %s::xid8"
     " ORDER BY projected_xid, exit_time, trade_id LIMIT %s"
-).format(_columns(TRADES))
+).format(columns(TRADES))
 _PERFORMANCE = sql.SQL(
     "SELECT {} FROM performance"
     " WHERE %s::timestamptz IS NULL OR (projected_at, snapshot_id) > (%s::timestamptz, %s::text)"
     " ORDER BY projected_at, snapshot_id LIMIT %s"
-).format(_columns(PERFORMANCE))
+).format(columns(PERFORMANCE))
 _PROJECTED_AT = [c.name for c in PERFORMANCE.columns].index("projected_at")
 _SNAPSHOT = [c.name for c in PERFORMANCE.columns].index("snapshot_id")
-_POSITIONS = sql.SQL("SELECT {} FROM positions LIMIT %s").format(_columns(POSITIONS))
-_ALERTS = sql.SQL("SELECT {} FROM alerts_active LIMIT %s").format(_columns(ALERTS_ACTIVE))
+_POSITIONS = sql.SQL("SELECT {} FROM positions LIMIT %s").format(columns(POSITIONS))
+_ALERTS = sql.SQL("SELECT {} FROM alerts_active LIMIT %s").format(columns(ALERTS_ACTIVE))
 _HEALTH = sql.SQL(
     "SELECT DISTINCT ON (service, instance) {} FROM service_checks"
     " WHERE ts_event > now() - interval '" + RECENT_CHECKS + "'"
     " ORDER BY service, instance, ts_event DESC"
-).format(_columns(SERVICE_CHECKS))
+).format(columns(SERVICE_CHECKS))
 _HORIZON = sql.SQL("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
 _NEWEST_PERFORMANCE = sql.SQL(
     "SELECT projected_at, snapshot_id FROM performance ORDER BY projected_at DESC, snapshot_id DESC"
@@ -223,7 +218,7 @@ class Watcher:
         if len(rows) > MAX_ROWS:  # a replay or a restore: read the endpoints again
             self.feed.publish("resync", {"reason": f"more than {MAX_ROWS} trades projected"})
             return
-        for row in _rows(TRADES, rows):
+        for row in rows_json(TRADES, rows):
             self.feed.publish("trade", row)
 
     async def _performance(self, conn: Any, first: bool) -> None:
@@ -237,11 +232,13 @@ class Watcher:
         if rows:
             last = rows[-1]
             seen.performance_after = (last[_PROJECTED_AT], last[_SNAPSHOT])
-        for row in _rows(PERFORMANCE, rows):
+        for row in rows_json(PERFORMANCE, rows):
             self.feed.publish("performance", row)
 
     def _diff_positions(self, rows: list[tuple[Any, ...]], first: bool) -> None:
-        now = {(r["account"], r["strategy"], r["instrument"]): r for r in _rows(POSITIONS, rows)}
+        now = {
+            (r["account"], r["strategy"], r["instrument"]): r for r in rows_json(POSITIONS, rows)
+        }
         if not first:
             for key, row in now.items():
                 if self._seen.positions.get(key) != row:
@@ -256,7 +253,7 @@ class Watcher:
         self._seen.positions = now
 
     def _diff_alerts(self, rows: list[tuple[Any, ...]], first: bool) -> None:
-        now = {(r["rule"], r["key"]): r for r in _rows(ALERTS_ACTIVE, rows)}
+        now = {(r["rule"], r["key"]): r for r in rows_json(ALERTS_ACTIVE, rows)}
         if not first:
             for key, row in now.items():
                 if key not in self._seen.alerts:
@@ -266,7 +263,7 @@ class Watcher:
         self._seen.alerts = now
 
     def _diff_health(self, rows: list[tuple[Any, ...]], first: bool) -> None:
-        for row in _rows(SERVICE_CHECKS, rows):
+        for row in rows_json(SERVICE_CHECKS, rows):
             key = (row["service"], row["instance"])
             state = (row["healthy"], tuple(sorted(row["checks"].items())))
             if not first and self._seen.health.get(key) != state:

@@ -22,8 +22,8 @@ from psycopg import sql
 from api import analytics
 from api.control import EXPERIMENT_ACTIONS, SWITCH_ACTIONS, Control, ControlError
 from api.definitions import VERSION, definitions
-from api.endpoints import EXECUTIONS, MARKET_BARS, SERVICE_CHECKS, SIGNALS, TRADES, Endpoint
-from api.queries import QueryError, conditions, parse, to_json
+from api.endpoints import EXECUTIONS, MARKET_BARS, SERVICE_CHECKS, SIGNALS, TRADES
+from api.queries import QueryError, columns, conditions, parse, rows_json
 from core.errors import ServiceError
 
 log = logging.getLogger("fillstream.api")
@@ -42,17 +42,6 @@ MAX_SILENCE_SECONDS = 30 * 86_400
 
 def problem(status: int, error: str, **more: str) -> web.Response:
     return web.json_response({"error": error, **more}, status=status)
-
-
-def _columns(endpoint: Endpoint) -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(c.name) for c in endpoint.columns)
-
-
-def rows_json(endpoint: Endpoint, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    return [
-        {c.name: to_json(c.kind, v) for c, v in zip(endpoint.columns, row, strict=True)}
-        for row in rows
-    ]
 
 
 Cached = Callable[
@@ -80,15 +69,15 @@ def analytic(cached: Cached, fetch: Fetch, which: analytics.Analytic) -> Handler
     return handler
 
 
-_TRADE = sql.SQL("SELECT {} FROM trades WHERE trade_id = %(id)s").format(_columns(TRADES))
+_TRADE = sql.SQL("SELECT {} FROM trades WHERE trade_id = %(id)s").format(columns(TRADES))
 _EXECUTIONS = sql.SQL(
     "SELECT {} FROM executions WHERE account = %(account)s AND execution_id = ANY(%(ids)s)"
     " ORDER BY time, execution_id"
-).format(_columns(EXECUTIONS))
+).format(columns(EXECUTIONS))
 _SIGNAL = sql.SQL(
     "SELECT {} FROM signals WHERE signal_id = %(signal)s AND account = %(account)s"
     " ORDER BY ts_event DESC LIMIT 1"
-).format(_columns(SIGNALS))
+).format(columns(SIGNALS))
 _PERIOD = sql.SQL(
     "SELECT period FROM market_bars WHERE instrument = %(instrument)s"
     " AND close_time >= %(from)s AND close_time <= %(to)s"
@@ -97,7 +86,7 @@ _PERIOD = sql.SQL(
 _BARS = sql.SQL(
     "SELECT {} FROM market_bars WHERE instrument = %(instrument)s AND period = %(period)s"
     " AND close_time >= %(from)s AND close_time <= %(to)s ORDER BY close_time LIMIT %(limit)s"
-).format(_columns(MARKET_BARS))
+).format(columns(MARKET_BARS))
 
 
 def trade_detail(connect: Connect) -> Handler:
@@ -155,7 +144,7 @@ _SERVICES = sql.SQL(
     " ts_event + 2 * interval_seconds * interval '1 second' < now() AS silent"
     " FROM service_checks WHERE ts_event > now() - interval '1 day' AND service <> 'rebuild'"
     " ORDER BY service, instance, ts_event DESC"
-).format(_columns(SERVICE_CHECKS))
+).format(columns(SERVICE_CHECKS))
 
 
 def services(fetch: Fetch) -> Handler:
@@ -191,7 +180,7 @@ def trades_csv(connect: Connect) -> Handler:
         where, args = conditions(query)
         way = sql.SQL("DESC" if query.descending else "ASC")
         text = sql.SQL("SELECT {} FROM trades{} ORDER BY {}").format(
-            _columns(TRADES),
+            columns(TRADES),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
             sql.SQL(", ").join(
                 sql.SQL("{} {}").format(sql.Identifier(c), way) for c in query.order

@@ -102,8 +102,9 @@ def _column(column: Column) -> dict[str, Any]:
     return schema
 
 
-def _operation(endpoint: Endpoint) -> dict[str, Any]:
-    parameters: list[dict[str, Any]] = [
+def _filters(endpoint: Endpoint) -> list[dict[str, Any]]:
+    """The endpoint's filters as query parameters."""
+    return [
         {
             "name": f.parameter,
             "in": "query",
@@ -113,6 +114,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         }
         for f in endpoint.filters
     ]
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    parameters = _filters(endpoint)
     parameters += [
         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "the `next` of the previous page"},
@@ -174,14 +179,6 @@ def _analytic_name(analytic: Analytic) -> str:
     return analytic.name.capitalize() + "Answer"
 
 
-def _trades_filters() -> list[dict[str, Any]]:
-    return [
-        {"name": f.parameter, "in": "query", "required": False, "description": f.doc,
-         "schema": {"type": "string", "format": "date-time"} if f.bound else {"type": "string"}}
-        for f in TRADES.filters
-    ]  # fmt: skip
-
-
 def _analytic(analytic: Analytic) -> dict[str, Any]:
     own = []
     for p in analytic.params:
@@ -197,7 +194,7 @@ def _analytic(analytic: Analytic) -> dict[str, Any]:
     return {
         "operationId": f"get_{analytic.name}",
         "summary": analytic.summary,
-        "parameters": own + _trades_filters(),
+        "parameters": own + _filters(TRADES),
         "responses": {
             "200": _json(_ref(_analytic_name(analytic))),
             "400": {"description": "a bad parameter, named", "content": _PROBLEM},
@@ -350,7 +347,7 @@ def _more_paths() -> dict[str, Any]:
         "/api/trades.csv": {"get": {
             "operationId": "get_trades_csv",
             "summary": "Every trade the filters select as CSV, `columns` of them, streamed.",
-            "parameters": [*_trades_filters(),
+            "parameters": [*_filters(TRADES),
                            {"name": "columns", "in": "query", "required": False,
                             "schema": {"type": "string"}, "description": "comma-separated"}],
             "responses": {"200": {"description": "CSV",

@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -102,7 +102,7 @@ def statement(query: PageQuery) -> tuple[sql.Composed, dict[str, Any]]:
         args.update(zip(names, query.after, strict=True))
     way = sql.SQL("DESC" if query.descending else "ASC")
     text = sql.SQL("SELECT {} FROM {}{} ORDER BY {} LIMIT {}").format(
-        sql.SQL(", ").join(sql.Identifier(c.name) for c in endpoint.columns),
+        columns(endpoint),
         sql.Identifier(endpoint.view),
         sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         sql.SQL(", ").join(sql.SQL("{} {}").format(o, way) for o in order),
@@ -132,16 +132,26 @@ def page(query: PageQuery, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
     the next page, or null."""
     endpoint = query.endpoint
     shown = rows[: query.limit]
-    items = [
-        {c.name: to_json(c.kind, v) for c, v in zip(endpoint.columns, row, strict=True)}
-        for row in shown
-    ]
+    items = rows_json(endpoint, shown)
     following = None
     if len(rows) > query.limit and shown:
         last = dict(zip((c.name for c in endpoint.columns), shown[-1], strict=True))
         order = query.order or endpoint.order
         following = encode_cursor(endpoint, tuple(last[c] for c in order), order)
     return {"items": items, "next": following}
+
+
+def columns(endpoint: Endpoint) -> sql.Composable:
+    """The endpoint's columns, in its order, for a SELECT."""
+    return sql.SQL(", ").join(sql.Identifier(c.name) for c in endpoint.columns)
+
+
+def rows_json(endpoint: Endpoint, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows selected with ``columns(endpoint)``, as the API writes them."""
+    return [
+        {c.name: to_json(c.kind, v) for c, v in zip(endpoint.columns, row, strict=True)}
+        for row in rows
+    ]
 
 
 def to_json(kind: Kind, value: Any) -> Any:

@@ -27,6 +27,7 @@ from api.cache import STAMP, Answers
 from api.control import Control
 from api.endpoints import ENDPOINTS, Endpoint
 from api.events import Feed, Watcher
+from api.handlers import Handler, problem
 from api.openapi import document
 from api.queries import QueryError, page, parse, statement
 from core.database import first_line
@@ -54,7 +55,6 @@ WORK_MEM = "32MB"
 """Sorts of a few hundred thousand trades stay in memory."""
 STOPPING = web.AppKey("stopping", asyncio.Event)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _OPEN = ("/healthz", "/readyz", "/metrics", "/login")
 _NAMES = frozenset(
     [e.name for e in ENDPOINTS]
@@ -87,7 +87,7 @@ def create_app(
             return await handler(request)
         if not request.path.startswith("/api/") and request.method == "GET":
             return web.Response(text=_LOGIN_NEEDED, content_type="text/html", status=401)
-        return _problem(401, "the token is required: Authorization: Bearer <token>, or /login")
+        return problem(401, "the token is required: Authorization: Bearer <token>, or /login")
 
     @web.middleware
     async def database(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -98,7 +98,7 @@ def create_app(
         except psycopg.Error as e:
             log.warning("%s: %s", request.path, first_line(e))
             REQUESTS.labels(name, "503").inc()
-            return _problem(503, f"the database did not answer: {first_line(e)}")
+            return problem(503, f"the database did not answer: {first_line(e)}")
         if request.path.startswith("/api/") and name != "events":
             REQUESTS.labels(name if name in _NAMES else "other", str(response.status)).inc()
         return response
@@ -112,14 +112,16 @@ def create_app(
     app.router.add_get("/login", _login(token))
     app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/api/events", _events)
-    for endpoint in ENDPOINTS:
-        app.router.add_get(endpoint.path, _listing(settings, endpoint))
 
     async def fetch(text: sql.Composed, args: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``text``, on a connection of the pool."""
         async with app[POOL].connection(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
             cursor = await conn.execute(text, args)
             rows: list[tuple[Any, ...]] = await cursor.fetchall()
             return rows
+
+    for endpoint in ENDPOINTS:
+        app.router.add_get(endpoint.path, _listing(fetch, endpoint))
 
     answers = Answers()
 
@@ -167,7 +169,7 @@ def _login(token: str) -> Handler:
     async def login(request: web.Request) -> web.StreamResponse:
         given = request.query.get("token", "")
         if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            return _problem(401, "not the token: copy the login URL `fillstream dashboard` prints")
+            return problem(401, "not the token: copy the login URL `fillstream dashboard` prints")
         response = web.HTTPSeeOther("/")
         response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/",
                             secure=request.secure)  # fmt: skip
@@ -182,16 +184,14 @@ async def _openapi(request: web.Request) -> web.StreamResponse:
     return web.json_response(document())
 
 
-def _listing(settings: Settings, endpoint: Endpoint) -> Handler:
+def _listing(fetch: handlers.Fetch, endpoint: Endpoint) -> Handler:
     async def listing(request: web.Request) -> web.StreamResponse:
         try:
             query = parse(endpoint, request.query)
         except QueryError as e:
-            return _problem(400, str(e), parameter=e.parameter)
+            return problem(400, str(e), parameter=e.parameter)
         text, args = statement(query)
-        async with request.app[POOL].connection(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
-            rows = await (await conn.execute(text, args)).fetchall()
-        return web.json_response(page(query, rows))
+        return web.json_response(page(query, await fetch(text, args)))
 
     return listing
 
@@ -312,14 +312,6 @@ async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
     return conn
 
 
-async def _fetch(
-    settings: Settings, text: sql.Composed, args: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    async with await _connect(settings) as conn:
-        cursor = await conn.execute(text, args)
-        return await cursor.fetchall()
-
-
 async def _healthz(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
@@ -336,7 +328,3 @@ async def _metrics(request: web.Request) -> web.StreamResponse:
     response = web.Response(body=generate_latest(REGISTRY))
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
-
-
-def _problem(status: int, error: str, **more: str) -> web.Response:
-    return web.json_response({"error": error, **more}, status=status)
