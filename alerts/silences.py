@@ -74,6 +74,22 @@ def silence(
     return event
 
 
+def in_force(settings: Settings, codec: Codec, timeout: float) -> list[AlertSilenced] | None:
+    """The silences in force now, read from ``control.silences`` to its end; None when it
+    could not be read within ``timeout`` seconds."""
+    silences = Silences(settings, codec)
+    stop = threading.Event()
+    reader = threading.Thread(target=silences.follow, args=(stop,), daemon=True)
+    reader.start()
+    loaded = silences.loaded.wait(timeout=timeout)
+    stop.set()
+    reader.join(timeout=5)
+    if not loaded:
+        return None
+    now = datetime.now(UTC)
+    return [s for s in silences.all() if s.ends_at > now]
+
+
 class Silences:
     """The silences in ``control.silences``, kept current by a thread that follows the topic."""
 

@@ -6,14 +6,13 @@ the same events the CLI records (``ExperimentChanged``, ``AlertSilenced``) with 
 from __future__ import annotations
 
 import math
-import threading
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.silences import Silences, silence
+from alerts.silences import in_force, silence
 from api.control import ACTOR, ControlError
 from bridge.experiments import change, read_experiments
 from control.errors import OffsetsError
@@ -22,6 +21,7 @@ from core.errors import ServiceError
 from core.settings import Settings
 from domain.errors import ExperimentError
 from domain.experiments.model import KILL_SWITCH
+from fillstream.commands.alerts import silence_json
 from fillstream.commands.experiments import (
     _CHANGES,
     _list_json,
@@ -110,36 +110,26 @@ class DashboardControl:
         }
 
     def silences(self) -> list[dict[str, Any]]:
-        now = datetime.now(UTC)
-        return [_silence_json(s) for s in self._all() if s.ends_at > now]
+        return [silence_json(s) for s in self._in_force()]
 
     def silence(self, matchers: dict[str, str], seconds: int, comment: str) -> dict[str, Any]:
         made = silence(self.settings, default_codec(), matchers,
                        duration=timedelta(seconds=seconds), comment=comment, by=ACTOR)  # fmt: skip
-        return _silence_json(made)
+        return silence_json(made)
 
     def unsilence(self, silence_id: str) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        found = next(
-            (s for s in self._all() if s.silence_id == silence_id and s.ends_at > now), None
-        )
+        found = next((s for s in self._in_force() if s.silence_id == silence_id), None)
         if found is None:
             raise KeyError(f"no silence {silence_id!r} is in force")
         ended = silence(self.settings, default_codec(), found.matchers, duration=timedelta(0),
                         comment=found.comment, by=ACTOR, silence_id=silence_id)  # fmt: skip
-        return _silence_json(ended)
+        return silence_json(ended)
 
-    def _all(self) -> list[AlertSilenced]:
-        held = Silences(self.settings, default_codec())
-        stop = threading.Event()
-        reader = threading.Thread(target=held.follow, args=(stop,), daemon=True)
-        reader.start()
-        loaded = held.loaded.wait(timeout=SILENCES_READ_SECONDS)
-        stop.set()
-        reader.join(timeout=5)
-        if not loaded:
+    def _in_force(self) -> list[AlertSilenced]:
+        found = in_force(self.settings, default_codec(), timeout=SILENCES_READ_SECONDS)
+        if found is None:
             raise ServiceError("kafka", "control.silences could not be read in time")
-        return list(held.all())
+        return found
 
 
 LATENCY = "fillstream_projector_ingest_to_projected_seconds"
@@ -180,17 +170,6 @@ def _latency(url: str) -> list[dict[str, Any]]:
 def _quantile(counts: list[tuple[float, float]], total: float, q: float) -> float | str:
     bound = next(b for b, n in counts if n >= q * total)
     return bound if math.isfinite(bound) else "Infinity"
-
-
-def _silence_json(s: AlertSilenced) -> dict[str, Any]:
-    return {
-        "id": s.silence_id,
-        "matchers": dict(s.matchers),
-        "starts_at": s.starts_at.isoformat(),
-        "ends_at": s.ends_at.isoformat(),
-        "created_by": s.created_by,
-        "comment": s.comment,
-    }
 
 
 def _plain(value: Any) -> Any:

@@ -16,14 +16,13 @@ import argparse
 import json
 import os
 import sys
-import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from alerts.channels import channels_from_config
-from alerts.silences import Silences, silence
+from alerts.silences import in_force, silence
 from core.config_files import load_file
 from core.database import connect
 from core.errors import ConfigError
@@ -170,17 +169,10 @@ def _list(settings: Settings, everything: bool, limit: int, as_json: bool) -> in
 
 
 def _in_force(settings: Settings) -> list[AlertSilenced]:
-    silences = Silences(settings, default_codec())
-    stop = threading.Event()
-    reader = threading.Thread(target=silences.follow, args=(stop,), daemon=True)
-    reader.start()
-    loaded = silences.loaded.wait(timeout=30)
-    stop.set()
-    reader.join(timeout=5)
-    if not loaded:
+    found = in_force(settings, default_codec(), timeout=30)
+    if found is None:
         raise ConfigError("KAFKA_BOOTSTRAP_SERVERS", "could not read control.silences in 30 s")
-    now = datetime.now(UTC)
-    return [s for s in silences.all() if s.ends_at > now]
+    return found
 
 
 def _unsilence(settings: Settings, silence_id: str, as_json: bool) -> int:
@@ -198,7 +190,7 @@ def _unsilence(settings: Settings, silence_id: str, as_json: bool) -> int:
 
 def _print_silences(silences: Sequence[AlertSilenced], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([_silence_json(s) for s in silences], indent=2))
+        print(json.dumps([silence_json(s) for s in silences], indent=2))
         return
     if not silences:
         print("no silences in force")
@@ -211,7 +203,8 @@ def _print_silences(silences: Sequence[AlertSilenced], as_json: bool) -> None:
     print(table(["id", "matches", "from", "until", "by", "comment"], rows))
 
 
-def _silence_json(s: AlertSilenced) -> dict[str, Any]:
+def silence_json(s: AlertSilenced) -> dict[str, Any]:
+    """A silence as ``--json`` prints it (and the read API answers it)."""
     return {
         "id": s.silence_id,
         "matchers": dict(s.matchers),
