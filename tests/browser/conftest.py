@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from api.server import WEB_DIR
-from core.settings import PROJECT_ROOT, Settings
-from tests.fixtures.pipeline import ServiceProcess
-from tests.integration.test_walking_skeleton import Pipeline, running
+from core.settings import PROJECT_ROOT
+from tests.integration.test_api import stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 """Headless, with no traffic of its own (the machine's network is closed)."""
+__all__ = ["stack"]  # the real stack and the read API, as the API's own tests run them
 AXE = PROJECT_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("FILLSTREAM_ARTIFACTS", PROJECT_ROOT / ".fillstream" / "artifacts"))
 
@@ -48,17 +48,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield launched
     launched.close()
-
-
-@pytest.fixture
-def stack(settings: Settings) -> Iterator[tuple[Pipeline, ServiceProcess]]:
-    for pipeline in running(settings):
-        api = ServiceProcess(settings, "api", settings.api_port).start()
-        try:
-            yield pipeline, api
-        finally:
-            api.stop()
-            print(f"----- api log -----\n{api.log_tail(60)}")
 
 
 @pytest.fixture

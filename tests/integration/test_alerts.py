@@ -28,7 +28,7 @@ from core.settings import PROJECT_ROOT, Settings
 from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
-from tests.fixtures.pipeline import ServiceProcess, execution, post
+from tests.fixtures.pipeline import ServiceProcess, answered, execution, post
 from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -335,11 +335,7 @@ def post_json(url: str, body: dict[str, Any], token: str, origin: str | None) ->
     if origin is not None:
         headers["Origin"] = origin
     request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return answered(request, timeout=30)
 
 
 def test_a_silence_made_in_the_dashboard_is_the_clis_and_the_notifier_honours_it(

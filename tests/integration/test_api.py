@@ -39,7 +39,7 @@ from domain.performance.figures import trading_day
 from schemas.catalog import DERIVED_ALERTS, record_headers
 from schemas.codec import default_codec
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity, schema_name
-from tests.fixtures.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, answered, execution, post, query
 from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -71,11 +71,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def get(settings: Settings, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(f"{settings.api_url}{path}", headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return answered(request, timeout=10)
 
 
 def authorized(settings: Settings, path: str) -> Any:

@@ -23,7 +23,7 @@ from domain.experiments.model import assign
 from fillstream.commands.experiments import main as experiments_main
 from schemas.codec import default_codec
 from schemas.events import ExperimentArm
-from tests.fixtures.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, answered, execution, post, query
 from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -391,8 +391,4 @@ def dashboard(
         headers |= {"Content-Type": "application/json", "Origin": origin or settings.api_url}
         data = json.dumps(body).encode()
     request = urllib.request.Request(f"{settings.api_url}{path}", data, headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return answered(request, timeout=60)
