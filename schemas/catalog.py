@@ -38,6 +38,9 @@ DERIVED_RECONCILIATION = "derived.reconciliation"
 STREAMS_RECONCILIATION_FEED = "streams-reconciliation-feed"
 STREAMS_RECONCILIATION_CHANGELOG = "streams-reconciliation-changelog"
 STREAMS_ALERTS_RECONCILIATION_CHANGELOG = "streams-alerts-reconciliation-changelog"
+DERIVED_DECISIONS = "derived.decisions"
+CONTROL_GATE = "control.gate"
+DERIVED_CALIBRATION = "derived.calibration"
 DEAD_LETTER = "dead-letter"
 
 

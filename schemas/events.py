@@ -605,6 +605,127 @@ class VariantAssigned:
     bucket: int
 
 
+class Decision(StrEnum):
+    UNKNOWN = "unknown"
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Verdict(StrEnum):
+    UNKNOWN = "unknown"
+    PASS = "pass"
+    FAIL = "fail"
+
+
+class GateMode(StrEnum):
+    UNKNOWN = "unknown"
+    ENFORCE = "enforce"
+    OBSERVE = "observe"
+
+
+class GateAction(StrEnum):
+    UNKNOWN = "unknown"
+    CONFIGURED = "configured"
+    HALTED = "halted"
+    RESUMED = "resumed"
+    FLATTENED = "flattened"
+
+
+class CalibrationMethod(StrEnum):
+    UNKNOWN = "unknown"
+    IDENTITY = "identity"
+    ISOTONIC = "isotonic"
+    PLATT = "platt"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleVerdict:
+    """One rule's verdict on a proposed entry, with its figure and limit."""
+
+    rule: str
+    kind: str
+    mode: GateMode
+    verdict: Verdict
+    value: Decimal | None = None
+    limit: Decimal | None = None
+    reason: str
+    halt: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeDecided:
+    """The pre-trade gate's decision on a proposed entry; see the schema's docs."""
+
+    envelope: Envelope
+    decision_id: str
+    signal_id: SignalId
+    account: str
+    instrument: str
+    strategy: str
+    variant: str | None = None
+    direction: Direction
+    entry_price: Decimal
+    intended_stop: Decimal | None = None
+    intended_target: Decimal | None = None
+    confidence: float | None = None
+    proposed_quantity: int
+    decision: Decision
+    quantity: int
+    rules: tuple[RuleVerdict, ...] = ()
+    sizing_method: str
+    sizing: str
+    calibrated_confidence: float | None = None
+    calibration_version: str | None = None
+    rules_version: str
+    trading_day: str
+    halt_id: str | None = None
+    as_of: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateChanged:
+    """The gate's rules configured, a scope halted or resumed, an account flattened on a halt."""
+
+    envelope: Envelope
+    action: GateAction
+    halt_id: str | None = None
+    account: str | None = None
+    strategy: str | None = None
+    instrument: str | None = None
+    rule: str | None = None
+    value: Decimal | None = None
+    limit: Decimal | None = None
+    trading_day: str | None = None
+    actor: str
+    reason: str = ""
+    rules_version: str | None = None
+    rules_text: str | None = None
+    instruments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalibrationFitted:
+    """A confidence calibration model fitted walk-forward; see the schema's docs."""
+
+    envelope: Envelope
+    model_id: str
+    strategy: str
+    regime: str | None = None
+    version: int
+    method: CalibrationMethod
+    thresholds_x: tuple[float, ...] = ()
+    thresholds_y: tuple[float, ...] = ()
+    platt_a: float = 0.0
+    platt_b: float = 0.0
+    fitted_at: datetime
+    trained_on: int
+    held_out: int = 0
+    brier_raw: float | None = None
+    brier_calibrated: float | None = None
+    ece_raw: float | None = None
+    ece_calibrated: float | None = None
+
+
 Event = (
     ExecutionReported
     | OrderUpdated
@@ -627,6 +748,9 @@ Event = (
     | ExecutionBusted
     | InstrumentDefined
     | PositionDrift
+    | TradeDecided
+    | GateChanged
+    | CalibrationFitted
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -652,6 +776,9 @@ EVENT_TYPES: dict[str, type[Any]] = {
         ExecutionBusted,
         InstrumentDefined,
         PositionDrift,
+        TradeDecided,
+        GateChanged,
+        CalibrationFitted,
     )
 }
 """Event classes by Avro full name."""
