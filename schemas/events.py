@@ -679,6 +679,9 @@ class TradeDecided:
     rules_version: str
     trading_day: str
     halt_id: str | None = None
+    halt_started: bool = False
+    halt_strategy: str | None = None
+    halt_instrument: str | None = None
     as_of: Mapping[str, int] = field(default_factory=dict)
 
 

@@ -339,6 +339,9 @@ EVENTS: dict[type[Any], st.SearchStrategy[Any]] = {
         rules_version=texts,
         trading_day=texts,
         halt_id=optional(ids),
+        halt_started=st.booleans(),
+        halt_strategy=optional(texts),
+        halt_instrument=optional(texts),
         as_of=st.dictionaries(texts, longs, max_size=4),
     ),
     GateChanged: st.builds(
