@@ -17,20 +17,21 @@ latest resume). Money figures are realized: closed trades' net P&L, after costs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import overload
 
 from domain.errors import UnknownInstrumentError
+from domain.gate.calibration import Model
 from domain.gate.rules import DrawdownFrom, Rule, RuleKind, Rules, Scope, SizingMethod
 from domain.gate.sizing import Sized, TradeStats, size
 from domain.gate.state import Closed, GateState
 from domain.performance.figures import session_bounds, trading_day
 from schemas.events import (
     CalibrationFitted,
-    CalibrationMethod,
     Decision,
     Direction,
     Envelope,
@@ -71,6 +72,7 @@ def decide(
     as_of: Mapping[str, int],
 ) -> TradeDecided:
     """The decision on ``proposal`` at ``envelope.ts_event``."""
+    proposal = _canonical(proposal)
     now = envelope.ts_event
     day = trading_day(now)
     regime = state.regime_at(proposal.instrument, now)
@@ -87,7 +89,7 @@ def decide(
     )
     in_scope = rules.in_scope(proposal.account, proposal.strategy, proposal.instrument)
     verdicts = [_verdict(rule, context) for rule in in_scope]
-    sized, sizing_verdict = _sized(proposal, rules, state, regime)
+    sized, sizing_verdict = _sized(proposal, rules, state, regime, now)
     caps = [_room(rule, context) for rule in in_scope if rule.kind is RuleKind.MAX_POSITION
             and rule.mode is GateMode.ENFORCE]  # fmt: skip
     quantity = min([sized.quantity, *caps])
@@ -143,23 +145,41 @@ def decide(
     )
 
 
+def _canonical(proposal: Proposal) -> Proposal:
+    """Prices without trailing zeros, so the reasons read the same whether the proposal came
+    from JSON (``21000.25``) or back from Avro (``21000.2500000000``): a replay must match."""
+    return replace(
+        proposal,
+        entry_price=_plain(proposal.entry_price),
+        intended_stop=_plain(proposal.intended_stop),
+        intended_target=_plain(proposal.intended_target),
+    )
+
+
+@overload
+def _plain(value: Decimal) -> Decimal: ...
+@overload
+def _plain(value: None) -> None: ...
+def _plain(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(format(value.normalize(), "f"))
+
+
 def calibrate(model: CalibrationFitted, confidence: float) -> float:
-    """``confidence`` through a published model: isotonic breakpoints interpolated linearly and
-    clipped at the ends; Platt's ``1 / (1 + exp(−(a x + b)))``."""
-    if model.method is CalibrationMethod.ISOTONIC and model.thresholds_x:
-        xs, ys = model.thresholds_x, model.thresholds_y
-        if confidence <= xs[0]:
-            return ys[0]
-        if confidence >= xs[-1]:
-            return ys[-1]
-        for i in range(1, len(xs)):
-            if confidence <= xs[i]:
-                span = xs[i] - xs[i - 1]
-                weight = (confidence - xs[i - 1]) / span if span else 1.0
-                return ys[i - 1] + weight * (ys[i] - ys[i - 1])
-    if model.method is CalibrationMethod.PLATT:
-        return 1.0 / (1.0 + math.exp(-(model.platt_a * confidence + model.platt_b)))
-    return min(max(confidence, 0.0), 1.0)
+    """``confidence`` through a published model (``domain.gate.calibration.Model.apply``)."""
+    return _model(model).apply(confidence)
+
+
+@lru_cache(maxsize=256)
+def _model(fitted: CalibrationFitted) -> Model:
+    return Model(
+        method=fitted.method,
+        thresholds_x=fitted.thresholds_x,
+        thresholds_y=fitted.thresholds_y,
+        platt_a=fitted.platt_a,
+        platt_b=fitted.platt_b,
+        fitted_at=fitted.fitted_at,
+        trained_on=fitted.trained_on,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,7 +229,7 @@ _Check = tuple[Decimal | None, bool, str]
 def _daily_loss(rule: Rule, c: _Context) -> _Check:
     assert rule.limit is not None
     net = sum((t.net for t in c.closed(rule, c.since(rule))), Decimal(0))
-    loss = max(-net, Decimal(0))
+    loss = -net if net < 0 else Decimal(0)
     ok = loss < rule.limit
     word = "below" if ok else "at or past"
     return (
@@ -316,9 +336,9 @@ def _blackout(rule: Rule, c: _Context) -> _Check:
 
 def _stale_data(rule: Rule, c: _Context) -> _Check:
     assert rule.limit is not None
-    last = c.state.last_bar(c.proposal.instrument)
+    last = c.state.last_bar(c.proposal.instrument, c.now)
     if last is None:
-        return None, False, f"no bar of {c.proposal.instrument} received yet"
+        return None, False, f"no bar of {c.proposal.instrument} in the last 3 days"
     age = Decimal(str(round((c.now - last).total_seconds(), 3)))
     ok = age <= rule.limit
     return age, ok, f"last bar closed {age} s ago, at most {rule.limit} s"
@@ -388,7 +408,7 @@ _CHECKS = {
 
 
 def _sized(
-    proposal: Proposal, rules: Rules, state: GateState, regime: str | None
+    proposal: Proposal, rules: Rules, state: GateState, regime: str | None, now: datetime
 ) -> tuple[Sized, RuleVerdict | None]:
     sizing = rules.sizing_for(proposal.account, proposal.strategy, proposal.instrument)
     try:
@@ -407,7 +427,7 @@ def _sized(
         stop=proposal.intended_stop,
         point_value=point_value,
         equity=equity,
-        bars=state.bars(proposal.instrument, sizing.bar_period),
+        bars=state.bars(proposal.instrument, sizing.bar_period, now),
         stats=_stats(proposal.strategy, state, regime, sizing.min_trades)
         if sizing.method is SizingMethod.KELLY
         else None,
