@@ -34,6 +34,17 @@ ASSIGNMENT_SECONDS = Histogram(
     "Time to answer POST /v1/assignments, storing the assignment included.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+DECISIONS = Counter(
+    "fillstream_bridge_decisions_total",
+    "Pre-trade decisions answered (POST /v1/decisions), by decision: allow, deny, or "
+    "unavailable (503: the log not read yet, or the decision not stored).",
+    ["decision"],
+)
+DECISION_SECONDS = Histogram(
+    "fillstream_bridge_decision_seconds",
+    "Time to answer POST /v1/decisions, storing the decision in Kafka included.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 SPOOLED = Counter("fillstream_bridge_spooled_records_total", "Records written to the disk spool.")
 DRAINED = Counter("fillstream_bridge_drained_records_total", "Spooled records delivered to Kafka.")
 SPOOL_RECORDS = Gauge("fillstream_bridge_spool_records", "Records waiting in the disk spool.")

@@ -20,9 +20,11 @@ from enum import StrEnum
 from typing import Any, Union
 
 from core.errors import InvalidEventError, InvalidEventsError
+from domain.gate.decide import Proposal
 from schemas.events import (
     BarClosed,
     BridgeHeartbeat,
+    Direction,
     Envelope,
     Event,
     EventId,
@@ -367,3 +369,80 @@ def _timestamp(value: Any) -> datetime:
     if not 1970 <= moment.year < 2100:
         raise InvalidEventError("", f"is out of range, was {value!r}")
     return moment
+
+
+_PROPOSAL_TEXT = ("signal_id", "account", "instrument", "strategy")
+_PROPOSAL_PRICES = ("entry_price", "intended_stop", "intended_target")
+_PROPOSAL_FIELDS = {*_PROPOSAL_TEXT, *_PROPOSAL_PRICES, "variant", "direction", "confidence",
+                    "quantity"}  # fmt: skip
+MAX_PROPOSED_QUANTITY = 10_000
+
+
+def parse_proposal(document: Any) -> Proposal:
+    """A proposed entry (``POST /v1/decisions``) from its JSON object; every problem at once as
+    ``InvalidEventsError``, each naming the field."""
+    if not isinstance(document, dict):
+        raise InvalidEventsError([InvalidEventError("body", "must be a JSON object")])
+    errors: list[InvalidEventError] = []
+    values: dict[str, Any] = {}
+
+    def field(name: str, read: Callable[[Any], Any], *, required: bool = True) -> None:
+        value = document.get(name)
+        if value is None:
+            if required:
+                errors.append(InvalidEventError(name, "is required"))
+            return
+        try:
+            values[name] = read(value)
+        except InvalidEventError as e:
+            errors.append(InvalidEventError(name, e.reason))
+
+    for name in _PROPOSAL_TEXT:
+        field(name, _text)
+    field("variant", _text, required=False)
+    field("direction", _direction)
+    field("entry_price", _price)
+    field("intended_stop", _price, required=False)
+    field("intended_target", _price, required=False)
+    field("confidence", _probability, required=False)
+    field("quantity", _quantity)
+    errors.extend(
+        InvalidEventError(name, "is not a field of a decision request")
+        for name in sorted(set(document) - _PROPOSAL_FIELDS)
+    )
+    if errors:
+        raise InvalidEventsError(errors)
+    return Proposal(**values)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEventError("", f"must be a non-empty string, was {value!r}")
+    return value
+
+
+def _direction(value: Any) -> Direction:
+    if value not in ("long", "short"):
+        raise InvalidEventError("", f"must be long or short, was {value!r}")
+    return Direction(value)
+
+
+def _price(value: Any) -> Decimal:
+    number = _decimal(value)
+    if number <= 0:
+        raise InvalidEventError("", f"must be positive, was {value}")
+    return number
+
+
+def _probability(value: Any) -> float:
+    number = _float(value)
+    if not 0 <= number <= 1:
+        raise InvalidEventError("", f"must be between 0 and 1, was {value}")
+    return number
+
+
+def _quantity(value: Any) -> int:
+    number = _int(value)
+    if not 0 < number <= MAX_PROPOSED_QUANTITY:
+        raise InvalidEventError("", f"must be from 1 to {MAX_PROPOSED_QUANTITY}, was {value}")
+    return number

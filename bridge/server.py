@@ -1,5 +1,6 @@
 """The ingest HTTP server: ``POST /v1/events``, ``POST /v1/assignments`` (which experiment arm
-runs a signal) plus ``/healthz``, ``/readyz`` and ``/metrics``.
+runs a signal), ``POST /v1/decisions`` (the pre-trade gate) and ``GET /v1/halts``, plus
+``/healthz``, ``/readyz`` and ``/metrics``.
 
 Acknowledged means durable: 2xx only after Kafka acknowledged every event of the request or,
 when Kafka is unreachable, after they were fsync'd into the disk spool (see ``publisher``).
@@ -12,6 +13,7 @@ import hmac
 import logging
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bridge import metrics
 from bridge.errors import PublishError
 from bridge.experiments import ExperimentFollower
-from bridge.parsing import EVENT_CLASSES, loads, parse_events
+from bridge.gate import Gate, GateUnavailable
+from bridge.parsing import EVENT_CLASSES, loads, parse_events, parse_proposal
 from bridge.publisher import Publisher
 from core.errors import InvalidEventError, InvalidEventsError
 from core.settings import Settings
@@ -32,6 +35,7 @@ from schemas.events import (
     EventId,
     ExperimentArm,
     Source,
+    TradeDecided,
     VariantAssigned,
 )
 
@@ -45,18 +49,22 @@ _PUBLISHER = web.AppKey("publisher", Publisher)
 _TOKEN = web.AppKey("token", str)
 _FEED = web.AppKey("feed", metrics.FeedMonitor)
 _EXPERIMENTS = web.AppKey("experiments", ExperimentFollower)
+_GATE = web.AppKey("gate", Gate)
 
 
 def create_app(
-    settings: Settings, publisher: Publisher, experiments: ExperimentFollower
+    settings: Settings, publisher: Publisher, experiments: ExperimentFollower, gate: Gate
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
     app[_PUBLISHER] = publisher
     app[_EXPERIMENTS] = experiments
+    app[_GATE] = gate
     app[_TOKEN] = settings.require_token()
     app[_FEED] = metrics.feed_monitor(settings.feed_silence_seconds)
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/assignments", post_assignment)
+    app.router.add_post("/v1/decisions", post_decision)
+    app.router.add_get("/v1/halts", get_halts)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
@@ -168,6 +176,100 @@ async def post_assignment(request: web.Request) -> web.Response:
     )
 
 
+async def post_decision(request: web.Request) -> web.Response:
+    """The pre-trade gate's decision on a proposed entry (``bridge.gate``), stored in Kafka
+    before it is answered. Bad input: 4xx naming each field, and nothing stored."""
+    started = time.perf_counter()
+    if not _authorized(request):
+        return _problem(
+            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
+        )
+    if request.content_type != "application/json":
+        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    try:
+        proposal = parse_proposal(loads(await request.read()))
+    except InvalidEventError as e:
+        return _problem(400, str(e), [{"field": e.field, "reason": e.reason}])
+    except InvalidEventsError as e:
+        errors = [{"field": err.field, "reason": err.reason} for err in e.errors]
+        return _problem(422, "invalid decision request; nothing was decided", errors)
+    try:
+        decision = await request.app[_GATE].decide(proposal)
+    except GateUnavailable as e:
+        metrics.DECISIONS.labels("unavailable").inc()
+        return _problem(503, str(e))
+    metrics.DECISIONS.labels(decision.decision.value).inc()
+    metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+    return web.json_response(decision_json(decision))
+
+
+def decision_json(decision: TradeDecided) -> dict[str, Any]:
+    """A decision as ``POST /v1/decisions`` answers it (money and figures as decimal strings)."""
+    return {
+        "decision_id": decision.decision_id,
+        "signal_id": decision.signal_id,
+        "decision": decision.decision.value,
+        "quantity": decision.quantity,
+        "rules": [
+            {
+                "rule": v.rule,
+                "kind": v.kind,
+                "mode": v.mode.value,
+                "verdict": v.verdict.value,
+                "value": plain(v.value),
+                "limit": plain(v.limit),
+                "reason": v.reason,
+                "halt": v.halt,
+            }
+            for v in decision.rules
+        ],
+        "sizing": {"method": decision.sizing_method, "arithmetic": decision.sizing},
+        "calibrated_confidence": decision.calibrated_confidence,
+        "calibration_version": decision.calibration_version,
+        "rules_version": decision.rules_version,
+        "trading_day": decision.trading_day,
+        "halted": None
+        if decision.halt_id is None
+        else {"halt_id": decision.halt_id, "started": decision.halt_started},
+    }
+
+
+def plain(value: Decimal | None) -> str | None:
+    """A decimal as written, without the trailing zeros of the Avro scale: ``604.18``."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+async def get_halts(request: web.Request) -> web.Response:
+    """The halts in force: what the gate denies every entry of until the session ends or a
+    person resumes it."""
+    if not _authorized(request):
+        return _problem(
+            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
+        )
+    halts = request.app[_GATE].halts()
+    return web.json_response(
+        {
+            "halts": [
+                {
+                    "halt_id": h.halt_id,
+                    "account": h.scope.account,
+                    "strategy": h.scope.strategy,
+                    "instrument": h.scope.instrument,
+                    "rule": h.rule,
+                    "reason": h.reason,
+                    "since": h.since.isoformat(),
+                    "trading_day": None if h.trading_day is None else h.trading_day.isoformat(),
+                    "actor": h.actor,
+                }
+                for h in halts
+            ]
+        }
+    )
+
+
 def assigned(assignment: Assignment, signal_id: str, strategy: str) -> VariantAssigned:
     """The event of an assignment to an experiment."""
     assert assignment.experiment_id is not None and assignment.variant is not None
@@ -226,6 +328,8 @@ async def readyz(request: web.Request) -> web.Response:
         "feed_age_seconds": {name: round(age, 1) for name, age in ages.items()},
         "silent_feeds": sorted(name for name, age in ages.items() if age > feed.silence_seconds),
         "experiments_loaded": request.app[_EXPERIMENTS].loaded.is_set(),
+        "gate_loaded": request.app[_GATE].loaded.is_set(),
+        "gate_rules_version": request.app[_GATE].rules.version,
     }
     return web.json_response(body)
 

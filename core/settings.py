@@ -232,6 +232,23 @@ SETTINGS: tuple[Setting, ...] = (
         doc="Seconds the bridge waits for Kafka's acknowledgement before it spools a batch.",
     ),
     Setting(
+        field="gate_rules",
+        env="FILLSTREAM_GATE_RULES",
+        type=RulesFile(),
+        doc="The pre-trade gate's rules and sizing (`.toml`, `.yaml` or `.yml`; "
+        "`domain.gate.rules`, checked by `fillstream gate check FILE`); it must exist. The bridge "
+        "reads it at start and logs each new version on `control.gate`. Unset: no rules, every "
+        "entry allowed at the strategy's own quantity (decisions are still recorded).",
+    ),
+    Setting(
+        field="gate_timeout",
+        env="FILLSTREAM_GATE_TIMEOUT",
+        type=Seconds(2.0),
+        doc="Seconds a decision (`POST /v1/decisions`) waits for Kafka to store it before the "
+        "bridge answers 503 and forgets it; the NinjaScript `Decide` then applies its failure "
+        "policy.",
+    ),
+    Setting(
         field="feed_silence_seconds",
         env="FILLSTREAM_FEED_SILENCE_SECONDS",
         type=Seconds(30.0),
@@ -429,6 +446,8 @@ class Settings:
     stall_seconds: float
     health_interval_seconds: int
     bridge_ack_timeout: float
+    gate_rules: Path | None
+    gate_timeout: float
     matching: str
     rolling_trades: int
     grace_ms: int

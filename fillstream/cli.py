@@ -72,6 +72,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fillstream.commands.corrections",
         "trades corrected by amended or removed executions, and how their P&L changed",
     ),
+    "gate": (
+        "fillstream.commands.gate",
+        "the pre-trade gate: check its rules file, halt or resume a scope, show the halts",
+    ),
     "experiments": (
         "fillstream.commands.experiments",
         "A/B experiments: create, list, show (arms and statistics), pause, promote, roll back",

@@ -182,8 +182,12 @@ class Rules:
         return Sizing(scope=Scope())
 
 
-def version_of(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+def version_of(text: str, *files: bytes) -> str:
+    """``sha256:`` and 16 hex digits of the rules' text and of the files it names, in order."""
+    digest = hashlib.sha256(text.encode())
+    for content in files:
+        digest.update(hashlib.sha256(content).digest())
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 Blackouts = Callable[[str], tuple[Window, ...]]

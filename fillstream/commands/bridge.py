@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 
 from prometheus_client import REGISTRY
 
 from bridge.experiments import ExperimentFollower
+from bridge.gate import Gate
+from bridge.gate_config import load_rules
 from bridge.metrics import feed_monitor
 from bridge.publisher import Publisher
 from bridge.server import create_app
@@ -15,6 +18,7 @@ from bridge.spool import Spool
 from bridge.tls import HOST_SETTING, listening, server_context
 from core.health_events import bridge_figures
 from core.service import Daemon
+from domain.gate import Rules
 from fillstream.web import run_until_stopped
 from schemas.codec import default_codec
 
@@ -48,23 +52,43 @@ def main(argv: list[str]) -> int:
     publisher.prepare()
     feed = feed_monitor(settings.feed_silence_seconds)
     experiments = ExperimentFollower(settings, codec, "bridge-experiments")
+    rules = Rules() if settings.gate_rules is None else load_rules(settings.gate_rules)
+    gate = Gate(settings, codec, rules, "bridge-gate")
     logging.getLogger("fillstream.bridge").info(
         "bridge listening on %s", listening(settings, host, port)
     )
     try:
         with daemon:
-            app = create_app(settings, publisher, experiments)
+            app = create_app(settings, publisher, experiments, gate)
             daemon.report(
                 port=port,
-                checks=lambda: {"kafka": publisher.kafka_reachable(timeout=2.0)},
+                checks=lambda: {
+                    "kafka": publisher.kafka_reachable(timeout=2.0),
+                    "gate": gate.loaded.is_set(),
+                },
                 figures=lambda: bridge_figures(REGISTRY.collect(), feed.ages()),
                 codec=codec,
             )
             experiments.start()
+            gate.start()
+            threading.Thread(
+                target=_log_rules, args=(gate,), name="gate-rules", daemon=True
+            ).start()
             daemon.handle_signals()
             run_until_stopped(app, daemon.stop, host=host, port=port, drain=_DRAIN_SECONDS,
                               ssl_context=tls)  # fmt: skip
         return daemon.finish(timeout=5.0)  # run_app returns on SIGTERM and SIGINT: a clean stop
     finally:
+        gate.close()
         experiments.close()
         publisher.close()
+
+
+def _log_rules(gate: Gate) -> None:
+    """Once the gate has read the log: its rules' version on ``control.gate`` if new."""
+    if gate.loaded.wait(timeout=300):
+        change = gate.log_rules_version()
+        if change is not None:
+            logging.getLogger("fillstream.bridge").info(
+                "gate rules %s logged on control.gate", change.rules_version
+            )

@@ -1,0 +1,343 @@
+"""The pre-trade gate in the bridge: decisions answered from memory, each stored first.
+
+``Gate`` follows the topics its state needs (``domain.gate.state``) from their first record, on
+a thread of its own (``raw.market`` only from ``BARS_LOOKBACK`` back), and counts, per
+``topic:partition``, the next offset it has not read: a decision records them (``as_of``), so a
+replay can fold the same records and decide it again. Until every partition was read to its end
+once, it answers nothing (``GateUnavailable``: the bridge says 503 and the strategy applies its
+failure policy).
+
+Deciding holds the state's lock while the decision is made, applied and handed to the producer,
+so decisions reach ``derived.decisions`` (one partition) in the order they were made, and each
+sees every earlier one. The answer waits for Kafka's acknowledgement, at most
+``FILLSTREAM_GATE_TIMEOUT`` (the producer's own message timeout, so its delivery report is
+final): a decision Kafka did not store is withdrawn from the state and answered 503. The same
+request for a signal already decided gets the recorded answer again, and nothing new is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from bridge.errors import PublishError
+from core.errors import CodecError, FillstreamError
+from core.kafka import consume_batch, producer_config
+from core.settings import Settings
+from domain.gate import GateState, Proposal, Rules, decide
+from domain.gate.state import BARS_LOOKBACK, GateEvent, Halt
+from domain.performance.figures import trading_day
+from schemas.catalog import (
+    CONTROL_GATE,
+    DERIVED_CALIBRATION,
+    DERIVED_DECISIONS,
+    DERIVED_POSITIONS,
+    DERIVED_REGIMES,
+    DERIVED_TRADES,
+    RAW_INSTRUMENTS,
+    RAW_MARKET,
+    record_headers,
+)
+from schemas.codec import Codec
+from schemas.events import (
+    BarClosed,
+    CalibrationFitted,
+    Envelope,
+    EventId,
+    GateAction,
+    GateChanged,
+    InstrumentDefined,
+    PositionChanged,
+    RegimeLabeled,
+    Source,
+    TradeClosed,
+    TradeDecided,
+    schema_name,
+)
+
+log = logging.getLogger("fillstream.bridge")
+
+FOLLOWED = (
+    DERIVED_TRADES,
+    DERIVED_POSITIONS,
+    RAW_MARKET,
+    DERIVED_REGIMES,
+    RAW_INSTRUMENTS,
+    DERIVED_CALIBRATION,
+    DERIVED_DECISIONS,
+    CONTROL_GATE,
+)
+"""The topics the gate's state is folded from."""
+
+PRODUCER = "fillstream-gate/0.1.0"
+_STATE_EVENTS = (TradeClosed, PositionChanged, BarClosed, RegimeLabeled, InstrumentDefined,
+                 CalibrationFitted, TradeDecided, GateChanged)  # fmt: skip
+
+
+class GateUnavailable(FillstreamError):
+    """The gate cannot decide now: the log not read yet, or the decision not stored."""
+
+
+class Gate:
+    """Follows the log into a ``GateState`` and decides proposals; see the module's docs."""
+
+    def __init__(self, settings: Settings, codec: Codec, rules: Rules, group: str) -> None:
+        self.rules = rules
+        self.state = GateState()
+        self.loaded = threading.Event()
+        self._settings = settings
+        self._codec = codec
+        self._group = group
+        self._lock = threading.Lock()
+        self._offsets: dict[str, int] = {}
+        self._catalog: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._consumer: Consumer | None = None
+        timeout_ms = int(settings.gate_timeout * 1000)
+        self._producer = Producer(
+            {
+                **producer_config(settings),
+                "linger.ms": 0,
+                "message.timeout.ms": timeout_ms,
+                "delivery.timeout.ms": timeout_ms,
+            }  # fmt: skip
+        )
+        self._threads = [
+            threading.Thread(target=self._follow, name="gate-follower", daemon=True),
+            threading.Thread(target=self._deliver, name="gate-delivery", daemon=True),
+        ]
+        self.last_read = time.monotonic()
+
+    def start(self) -> Gate:
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self._settings.bootstrap_servers,
+                "group.id": self._settings.group(self._group),
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.ident is not None:
+                thread.join(timeout=10)
+        self._producer.flush(5.0)
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    async def decide(self, proposal: Proposal) -> TradeDecided:
+        """The decision on ``proposal``, stored in Kafka; ``GateUnavailable`` when it cannot be."""
+        if not self.loaded.is_set():
+            raise GateUnavailable("the gate has not read the log yet (is Kafka reachable?)")
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            earlier = self.state.decided(proposal.signal_id)
+            if earlier is not None and same_request(earlier, proposal):
+                return earlier
+            now = datetime.now(UTC)
+            decision = decide(
+                proposal,
+                rules=self.rules,
+                state=self.state,
+                envelope=_envelope(now, causes=(proposal.signal_id,)),
+                decision_id=f"dc-{uuid.uuid4().hex}",
+                as_of=dict(self._offsets),
+            )
+            self.state.apply(decision)
+            self._produce(DERIVED_DECISIONS, f"{decision.account}|{decision.instrument}",
+                          decision, _resolver(loop, stored))  # fmt: skip
+        try:
+            await asyncio.wait_for(stored, timeout=self._settings.gate_timeout + 1.0)
+        except (TimeoutError, PublishError) as e:
+            with self._lock:
+                self.state.withdraw(decision)
+            log.error("decision %s for %s not stored (%s); answered 503",
+                      decision.decision_id, proposal.signal_id, e or "timed out")  # fmt: skip
+            reason = f"the decision could not be stored in Kafka: {e or 'timeout'}"
+            raise GateUnavailable(reason) from e
+        return decision
+
+    def halts(self) -> list[Halt]:
+        now = datetime.now(UTC)
+        with self._lock:
+            return self.state.halts(now, trading_day(now))
+
+    def log_rules_version(self) -> GateChanged | None:
+        """Log the rules' version on ``control.gate`` unless it is the last one logged."""
+        with self._lock:
+            if self.state.logged_version == self.rules.version:
+                return None
+        now = datetime.now(UTC)
+        change = GateChanged(
+            envelope=_envelope(now),
+            action=GateAction.CONFIGURED,
+            actor="bridge",
+            reason="the bridge started with these rules",
+            rules_version=self.rules.version,
+            rules_text=self.rules.text,
+        )
+        done = threading.Event()
+        self._produce(CONTROL_GATE, "rules", change, lambda error, _m: done.set())
+        done.wait(self._settings.gate_timeout + 1.0)
+        return change
+
+    def _produce(self, topic: str, key: str, event: Any, on_delivery: Callable[..., None]) -> None:
+        try:
+            self._producer.produce(
+                self._settings.topic(topic),
+                key=key.encode(),
+                value=self._codec.encode(event),
+                headers=list(record_headers(schema_name(event), event.envelope.event_id)),
+                on_delivery=on_delivery,
+            )
+        except (BufferError, KafkaException) as e:
+            on_delivery(KafkaError(KafkaError._QUEUE_FULL, str(e)), None)
+
+    def _deliver(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    # -- following -----------------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        unread = None
+        backoff = 0.5
+        while unread is None and not self._stop.is_set():
+            try:
+                unread = self._assign(consumer)
+            except KafkaException as e:  # Kafka down, or the topics not made yet
+                log.warning("gate: cannot read its topics (%s); retrying in %.1fs", e, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        if unread is None:
+            consumer.close()
+            return
+        reported = False
+        try:
+            while not self._stop.is_set():
+                for message in consume_batch(consumer, 500, 0.2):
+                    error = message.error()
+                    if error is None:
+                        self._apply(message)
+                    elif error.code() == KafkaError._PARTITION_EOF:
+                        unread.discard((message.topic() or "", message.partition() or 0))
+                        if not unread and not self.loaded.is_set():
+                            self.loaded.set()
+                            log.info("gate: the log read; deciding")
+                    elif not reported:
+                        log.warning("gate: reading %s: %s; retrying", message.topic(), error)
+                        reported = True
+                self.last_read = time.monotonic()
+        finally:
+            consumer.close()
+
+    def _assign(self, consumer: Consumer) -> set[tuple[str, int]]:
+        """Assign every partition of the followed topics; the set of them, all still unread."""
+        names = {self._settings.topic(t): t for t in FOLLOWED}
+        metadata = consumer.list_topics(timeout=10)
+        partitions = []
+        since = int((datetime.now(UTC) - BARS_LOOKBACK).timestamp() * 1000)
+        for name, topic in names.items():
+            known = metadata.topics.get(name)
+            if known is None or known.error is not None:
+                raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, name))
+            for p in known.partitions:
+                offset = since if topic == RAW_MARKET else OFFSET_BEGINNING
+                partitions.append(TopicPartition(name, p, offset))
+        market = [tp for tp in partitions if names[tp.topic] == RAW_MARKET]
+        if market:
+            found = consumer.offsets_for_times(market, timeout=10)
+            starts = {(tp.topic, tp.partition): tp.offset for tp in found}
+            for tp in market:
+                tp.offset = starts[(tp.topic, tp.partition)]
+        self._catalog = names
+        consumer.assign(partitions)
+        return {(tp.topic, tp.partition) for tp in partitions}
+
+    def _apply(self, message: Message) -> None:
+        try:
+            event = self._codec.decode(message.value() or b"")
+        except CodecError as e:
+            log.error("gate: %s offset %d does not decode (%s); skipped", message.topic(),
+                      message.offset(), e)  # fmt: skip
+            event = None
+        key = f"{self._catalog[message.topic() or '']}:{message.partition()}"
+        with self._lock:
+            if isinstance(event, _STATE_EVENTS):
+                self.state.apply(_as_state_event(event))
+            self._offsets[key] = (message.offset() or 0) + 1
+
+
+def _as_state_event(event: Any) -> GateEvent:
+    return event  # type: ignore[no-any-return]
+
+
+def same_request(decision: TradeDecided, proposal: Proposal) -> bool:
+    """Whether ``proposal`` asks again what ``decision`` answered (a retry)."""
+    return (
+        decision.account == proposal.account
+        and decision.instrument == proposal.instrument
+        and decision.strategy == proposal.strategy
+        and decision.variant == proposal.variant
+        and decision.direction == proposal.direction
+        and decision.entry_price == proposal.entry_price
+        and decision.intended_stop == proposal.intended_stop
+        and decision.intended_target == proposal.intended_target
+        and decision.confidence == proposal.confidence
+        and decision.proposed_quantity == proposal.quantity
+    )
+
+
+def _envelope(now: datetime, causes: tuple[str, ...] = ()) -> Envelope:
+    return Envelope(
+        event_id=EventId(f"gate-{uuid.uuid4().hex}"),
+        ts_event=now,
+        ts_ingested=now,
+        source=Source.LIVE,
+        producer=PRODUCER,
+        causation_ids=causes,
+    )
+
+
+def _resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> Any:
+    def on_delivery(error: KafkaError | None, _message: Any) -> None:
+        if error is None:
+            loop.call_soon_threadsafe(_settle, future, None)
+        else:
+            loop.call_soon_threadsafe(_settle, future, PublishError(str(error)))
+
+    return on_delivery
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
