@@ -1,5 +1,6 @@
 // fillstream bridge AddOn for NinjaTrader 8: reports every execution, order change and position
-// change of the configured accounts to the fillstream bridge (POST /v1/events).
+// change of the configured accounts to the fillstream bridge (POST /v1/events), and follows the
+// halts of its pre-trade gate (GET /v1/halts), flattening a halted account when configured to.
 //
 // Install: copy FillstreamBridgeAddOn.cs, FillstreamBars.cs, FillstreamClient.cs and
 // FillstreamSignals.cs into Documents\NinjaTrader 8\bin\Custom\AddOns and compile (NinjaScript
@@ -26,6 +27,9 @@ namespace NinjaTrader.NinjaScript.AddOns
         // back-office amendment (Operation.Update) from a repeat. An amendment of an execution
         // not in it goes as the execution followed by the amendment.
         public const int SentExecutionsCapacity = 50000;
+        /// <summary>How long a read of the halts in force may take.</summary>
+        public const int HaltsTimeoutMilliseconds = 2000;
+        private const int HandledHaltsCapacity = 4096;
 
         private readonly object sync = new object();
         private readonly List<Account> subscribed = new List<Account>();
@@ -33,6 +37,12 @@ namespace NinjaTrader.NinjaScript.AddOns
         private readonly HashSet<string> definedRoots = new HashSet<string>(StringComparer.Ordinal);
         private long skippedSod;
         private volatile FillstreamClient client;
+        // the halts acted on this run, by halt id and account: a halt of every account is acted on
+        // for each, also for an account that connects after the halt was first read
+        private readonly object haltGate = new object();
+        private FillstreamRecentSet handledHalts = new FillstreamRecentSet(HandledHaltsCapacity);
+        private string haltsProblem;
+        private Timer haltTimer;
 
         protected override void OnStateChange()
         {
@@ -68,6 +78,7 @@ namespace NinjaTrader.NinjaScript.AddOns
                 accounts = new List<Account>(Account.All);
             foreach (Account account in accounts)
                 Subscribe(account);
+            StartHaltPoll(client.Config);
             try
             {
                 FillstreamMarketFeed.Start();
@@ -83,6 +94,7 @@ namespace NinjaTrader.NinjaScript.AddOns
             // NinjaTrader also terminates instances that never became active
             if (client == null)
                 return;
+            StopHaltPoll();
             Account.AccountStatusUpdate -= OnAccountStatusUpdate;
             lock (sync)
             {
@@ -331,6 +343,145 @@ namespace NinjaTrader.NinjaScript.AddOns
             {
                 Write("fillstream: a position update was not captured: " + ex.Message, FillstreamLogLevel.Error);
             }
+        }
+
+        private void StartHaltPoll(FillstreamConfig config)
+        {
+            lock (haltGate)
+            {
+                handledHalts = new FillstreamRecentSet(HandledHaltsCapacity);
+                haltsProblem = null;
+            }
+            if (config.HaltPollSeconds <= 0)
+                return;
+            // a thread-pool timer, never NinjaTrader's UI thread; armed again after each poll, so
+            // a slow bridge never has two polls running
+            haltTimer = new Timer(OnHaltTimer, null, TimeSpan.FromSeconds(config.HaltPollSeconds), Timeout.InfiniteTimeSpan);
+        }
+
+        private void StopHaltPoll()
+        {
+            Timer timer = Interlocked.Exchange(ref haltTimer, null);
+            if (timer != null)
+                timer.Dispose();
+        }
+
+        private void OnHaltTimer(object state)
+        {
+            PollHalts();
+            FillstreamClient current = client;
+            Timer timer = haltTimer;
+            if (current == null || timer == null)
+                return;
+            try
+            {
+                timer.Change(TimeSpan.FromSeconds(current.Config.HaltPollSeconds), Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // terminated meanwhile
+            }
+        }
+
+        /// <summary>Reads the halts in force (GET /v1/halts) and acts on each new one for every
+        /// captured account it applies to: flattens the account when flatten_on_halt is true, else
+        /// logs it. The halt timer calls it; never throws.</summary>
+        public void PollHalts()
+        {
+            FillstreamClient current = client;
+            if (current == null || !Monitor.TryEnter(haltGate))
+                return; // not running, or a poll is still under way
+            try
+            {
+                string problem;
+                List<FillstreamHalt> halts = current.Halts(HaltsTimeoutMilliseconds, out problem);
+                ReportHaltsProblem(current, problem);
+                if (halts == null)
+                    return;
+                foreach (FillstreamHalt halt in halts)
+                {
+                    List<Account> accounts = new List<Account>();
+                    lock (sync)
+                        foreach (Account account in subscribed)
+                            if (halt.AppliesTo(account.Name))
+                                accounts.Add(account);
+                    foreach (Account account in accounts)
+                        if (handledHalts.Add(halt.HaltId + "|" + account.Name))
+                            OnHalt(current, halt, account);
+                }
+            }
+            catch (Exception ex)
+            {
+                Write("fillstream: halts not followed: " + ex.Message, FillstreamLogLevel.Error);
+            }
+            finally
+            {
+                Monitor.Exit(haltGate);
+            }
+        }
+
+        /// <summary>One line when reading halts starts failing, one when it works again.</summary>
+        private void ReportHaltsProblem(FillstreamClient current, string problem)
+        {
+            string previous = haltsProblem;
+            haltsProblem = problem;
+            if (problem != null && previous == null)
+                Write("fillstream: cannot read the halts in force from " + current.Config.Url + " (" + problem
+                    + "); trying again every " + current.Config.HaltPollSeconds + " s", FillstreamLogLevel.Warning);
+            else if (problem == null && previous != null)
+                Write("fillstream: reading the halts in force again", FillstreamLogLevel.Information);
+        }
+
+        private void OnHalt(FillstreamClient current, FillstreamHalt halt, Account account)
+        {
+            string what = "fillstream: halt " + halt.HaltId + " of " + account.Name
+                + (halt.Instrument == null ? "" : " in " + halt.Instrument) + " (" + halt.Rule + ": " + halt.Reason + ")";
+            if (!current.Config.FlattenOnHalt)
+            {
+                Write(what + "; flatten_on_halt is false: positions left as they are", FillstreamLogLevel.Warning);
+                return;
+            }
+            List<string> flattened;
+            string reason = Flatten(account, halt.Instrument, out flattened);
+            Write(what + ": " + reason, FillstreamLogLevel.Warning);
+            current.Enqueue(FillstreamEvents.Flattened(account.Name, halt.HaltId, flattened, reason, current.UtcNow()));
+        }
+
+        /// <summary>Flattens the account's open positions, only <paramref name="instrumentName"/>'s
+        /// when given, with Account.Flatten (which also cancels those instruments' orders); says what
+        /// it did.</summary>
+        private static string Flatten(Account account, string instrumentName, out List<string> flattened)
+        {
+            flattened = new List<string>();
+            List<Instrument> instruments = new List<Instrument>();
+            List<Position> positions;
+            lock (account.Positions)
+                positions = new List<Position>(account.Positions);
+            foreach (Position position in positions)
+            {
+                string name = FillstreamEvents.InstrumentName(position.Instrument);
+                if (position.MarketPosition == MarketPosition.Flat || position.Quantity <= 0 || name.Length == 0
+                    || flattened.Contains(name))
+                    continue;
+                if (instrumentName != null && !string.Equals(name, instrumentName, StringComparison.OrdinalIgnoreCase))
+                    continue;
+                flattened.Add(name);
+                instruments.Add(position.Instrument);
+            }
+            if (instruments.Count == 0)
+                return instrumentName == null ? "no open position" : "no open position in " + instrumentName;
+            try
+            {
+                account.Flatten(instruments);
+            }
+            catch (Exception ex)
+            {
+                string names = string.Join(", ", flattened);
+                flattened.Clear();
+                return "could not flatten " + names + ": " + ex.Message;
+            }
+            return "flattened " + instruments.Count.ToString(CultureInfo.InvariantCulture)
+                + (instruments.Count == 1 ? " position" : " positions");
         }
 
         private void Write(string message, FillstreamLogLevel level)
@@ -616,6 +767,19 @@ namespace NinjaTrader.NinjaScript.AddOns
                 .String("market_position", MarketPositionName(marketPosition))
                 .Integer("quantity", flat ? 0 : e.Quantity)
                 .Decimal("average_price", averagePrice)
+                .ToString();
+        }
+
+        /// <summary>A "flattened" event: what the AddOn did about a halt of the pre-trade gate in one
+        /// account (<paramref name="instruments"/>: the full names flattened, possibly none).</summary>
+        public static string Flattened(string accountName, string haltId, IEnumerable<string> instruments, string reason,
+            DateTime utcNow)
+        {
+            return Envelope("flattened", utcNow)
+                .String("account", accountName)
+                .String("halt_id", haltId)
+                .Strings("instruments", instruments)
+                .String("reason", reason)
                 .ToString();
         }
 

@@ -1,5 +1,6 @@
-// fillstream client for NinjaTrader 8: the JSON writer, the configuration file, the bounded
-// in-memory queue and the background worker that posts batches to the fillstream bridge.
+// fillstream client for NinjaTrader 8: the JSON writer and reader, the configuration file, the
+// bounded in-memory queue and the background worker that posts batches to the fillstream bridge,
+// and the strategies' pre-trade gate (FillstreamGate.Decide) and the halts it reads.
 //
 // Nothing here touches NinjaTrader types, so it can be compiled and tested on its own.
 // Written for C# 5 (the NinjaScript compiler): no string interpolation, no ?. operator.
@@ -14,7 +15,6 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.RegularExpressions;
 using System.Threading;
 
 namespace NinjaTrader.NinjaScript.AddOns
@@ -49,6 +49,11 @@ namespace NinjaTrader.NinjaScript.AddOns
         public string ExcursionPeriod = "1 Minute";
         /// <summary>Instruments whose bars are sent even without an open position (full names).</summary>
         public List<string> BarsInstruments = new List<string>();
+        /// <summary>Flatten a captured account's positions when the bridge's pre-trade gate halts it
+        /// (GET /v1/halts); off by default: flattening places orders.</summary>
+        public bool FlattenOnHalt = false;
+        /// <summary>How often the AddOn reads the halts in force; 0: never.</summary>
+        public int HaltPollSeconds = 5;
 
         public bool Includes(string accountName)
         {
@@ -85,22 +90,21 @@ namespace NinjaTrader.NinjaScript.AddOns
                     case "queue_capacity": config.QueueCapacity = ParseInt(value, 1, 10000000, config.QueueCapacity, where, warnings); break;
                     case "batch_size": config.BatchSize = ParseInt(value, 1, 1000, config.BatchSize, where, warnings); break;
                     case "batch_ms": config.BatchMilliseconds = ParseInt(value, 0, 10000, config.BatchMilliseconds, where, warnings); break;
-                    case "backfill":
-                        if (value == "true" || value == "false")
-                            config.Backfill = value == "true";
-                        else
-                            warnings.Add(where + ": must be true or false, was '" + value + "'");
-                        break;
+                    case "backfill": config.Backfill = ParseBool(value, config.Backfill, where, warnings); break;
+                    case "flatten_on_halt": config.FlattenOnHalt = ParseBool(value, config.FlattenOnHalt, where, warnings); break;
+                    case "halt_poll_seconds": config.HaltPollSeconds = ParseInt(value, 0, 3600, config.HaltPollSeconds, where, warnings); break;
                     case "excursion_period": if (value.Length > 0) config.ExcursionPeriod = value; break;
                     case "bars_instruments": config.BarsInstruments = SplitAccounts(value); break;
                     case "pin": config.Pins = FillstreamPin.ParseList(value, where, warnings); break;
                     default:
-                        warnings.Add(where + ": unknown key (known: url, token, pin, accounts, connection, heartbeat_seconds, queue_capacity, batch_size, batch_ms, backfill, excursion_period, bars_instruments)");
+                        warnings.Add(where + ": unknown key (known: url, token, pin, accounts, connection, heartbeat_seconds, queue_capacity, batch_size, batch_ms, backfill, excursion_period, bars_instruments, flatten_on_halt, halt_poll_seconds)");
                         break;
                 }
             }
             if (config.Pins.Count > 0 && !config.Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
                 warnings.Add(FileName + ": pin is set but url is not https://; the pin is only checked over HTTPS");
+            if (config.FlattenOnHalt && config.HaltPollSeconds == 0)
+                warnings.Add(FileName + ": flatten_on_halt is true but halt_poll_seconds is 0, so halts are never read and nothing is flattened");
             return config;
         }
 
@@ -137,6 +141,14 @@ namespace NinjaTrader.NinjaScript.AddOns
                     accounts.Add(name);
             }
             return accounts;
+        }
+
+        private static bool ParseBool(string value, bool fallback, string where, ICollection<string> warnings)
+        {
+            if (value == "true" || value == "false")
+                return value == "true";
+            warnings.Add(where + ": must be true or false, was '" + value + "'");
+            return fallback;
         }
 
         private static int ParseInt(string value, int min, int max, int fallback, string where, ICollection<string> warnings)
@@ -256,6 +268,25 @@ namespace NinjaTrader.NinjaScript.AddOns
             return this;
         }
 
+        /// <summary>A string, or null when it is null or empty: for requests whose fields are all
+        /// written (events leave absent values out, see String).</summary>
+        public FillstreamJsonObject StringOrNull(string name, string value)
+        {
+            if (string.IsNullOrEmpty(value))
+                Key(name).Append("null");
+            else
+                FillstreamJson.AppendQuoted(Key(name), value);
+            return this;
+        }
+
+        /// <summary>A JSON number already written (FillstreamJson.Decimal or Number), or null when
+        /// there is none.</summary>
+        public FillstreamJsonObject NumberOrNull(string name, string number)
+        {
+            Key(name).Append(number ?? "null");
+            return this;
+        }
+
         public FillstreamJsonObject Integer(string name, long value)
         {
             Key(name).Append(value.ToString(CultureInfo.InvariantCulture));
@@ -316,6 +347,230 @@ namespace NinjaTrader.NinjaScript.AddOns
         public override string ToString()
         {
             return first ? "{}" : builder.ToString() + "}";
+        }
+    }
+
+    /// <summary>Reads the bridge's small JSON answers: an object becomes a Dictionary of string to
+    /// object, an array a List of object, a number a double, true and false a bool, null null.
+    /// Only JSON is accepted, nested at most MaxDepth deep.</summary>
+    public static class FillstreamJsonReader
+    {
+        public const int MaxDepth = 32;
+
+        /// <summary>The object <paramref name="json"/> holds; null, with the problem, when it is not
+        /// valid JSON or not an object.</summary>
+        public static Dictionary<string, object> ReadObject(string json, out string problem)
+        {
+            problem = null;
+            string text = json ?? "";
+            try
+            {
+                int at = 0;
+                object value = Value(text, ref at, 0);
+                SkipSpace(text, ref at);
+                if (at < text.Length)
+                    throw Invalid(at, "more text after the value");
+                Dictionary<string, object> found = value as Dictionary<string, object>;
+                if (found == null)
+                    problem = "not a JSON object";
+                return found;
+            }
+            catch (FormatException e)
+            {
+                problem = e.Message;
+                return null;
+            }
+        }
+
+        /// <summary>The string field <paramref name="name"/>; null when absent, null or not a string.</summary>
+        public static string GetString(IDictionary<string, object> json, string name)
+        {
+            return Get(json, name) as string;
+        }
+
+        /// <summary>The number field <paramref name="name"/>; null when absent or not a number.</summary>
+        public static double? GetNumber(IDictionary<string, object> json, string name)
+        {
+            object value = Get(json, name);
+            return value is double ? (double?)(double)value : null;
+        }
+
+        /// <summary>The whole-number field <paramref name="name"/> within int's range; null otherwise.</summary>
+        public static int? GetInteger(IDictionary<string, object> json, string name)
+        {
+            double? number = GetNumber(json, name);
+            if (number == null || number.Value != Math.Floor(number.Value) || Math.Abs(number.Value) > int.MaxValue)
+                return null;
+            return (int)number.Value;
+        }
+
+        public static bool? GetBool(IDictionary<string, object> json, string name)
+        {
+            object value = Get(json, name);
+            return value is bool ? (bool?)(bool)value : null;
+        }
+
+        public static List<object> GetArray(IDictionary<string, object> json, string name)
+        {
+            return Get(json, name) as List<object>;
+        }
+
+        private static object Get(IDictionary<string, object> json, string name)
+        {
+            object value;
+            return json != null && json.TryGetValue(name, out value) ? value : null;
+        }
+
+        private static object Value(string text, ref int at, int depth)
+        {
+            if (depth > MaxDepth)
+                throw Invalid(at, "nested deeper than " + MaxDepth);
+            SkipSpace(text, ref at);
+            if (at >= text.Length)
+                throw Invalid(at, "the text ends where a value should be");
+            char c = text[at];
+            switch (c)
+            {
+                case '{': return ObjectValue(text, ref at, depth);
+                case '[': return ArrayValue(text, ref at, depth);
+                case '"': return StringValue(text, ref at);
+                case 't': Word(text, ref at, "true"); return true;
+                case 'f': Word(text, ref at, "false"); return false;
+                case 'n': Word(text, ref at, "null"); return null;
+                default:
+                    if (c == '-' || (c >= '0' && c <= '9'))
+                        return NumberValue(text, ref at);
+                    throw Invalid(at, "unexpected '" + c + "'");
+            }
+        }
+
+        private static Dictionary<string, object> ObjectValue(string text, ref int at, int depth)
+        {
+            Dictionary<string, object> found = new Dictionary<string, object>(StringComparer.Ordinal);
+            at++; // {
+            SkipSpace(text, ref at);
+            if (at < text.Length && text[at] == '}')
+            {
+                at++;
+                return found;
+            }
+            while (true)
+            {
+                SkipSpace(text, ref at);
+                if (at >= text.Length || text[at] != '"')
+                    throw Invalid(at, "a name in quotes expected");
+                string name = StringValue(text, ref at);
+                SkipSpace(text, ref at);
+                if (at >= text.Length || text[at] != ':')
+                    throw Invalid(at, "':' expected");
+                at++;
+                found[name] = Value(text, ref at, depth + 1);
+                if (Next(text, ref at, '}'))
+                    return found;
+            }
+        }
+
+        private static List<object> ArrayValue(string text, ref int at, int depth)
+        {
+            List<object> found = new List<object>();
+            at++; // [
+            SkipSpace(text, ref at);
+            if (at < text.Length && text[at] == ']')
+            {
+                at++;
+                return found;
+            }
+            while (true)
+            {
+                found.Add(Value(text, ref at, depth + 1));
+                if (Next(text, ref at, ']'))
+                    return found;
+            }
+        }
+
+        /// <summary>After a member: true at the closing character, false at a comma.</summary>
+        private static bool Next(string text, ref int at, char close)
+        {
+            SkipSpace(text, ref at);
+            if (at < text.Length && (text[at] == ',' || text[at] == close))
+                return text[at++] == close;
+            throw Invalid(at, "',' or '" + close + "' expected");
+        }
+
+        private static string StringValue(string text, ref int at)
+        {
+            StringBuilder builder = new StringBuilder();
+            at++; // "
+            while (true)
+            {
+                if (at >= text.Length)
+                    throw Invalid(at, "a string is not closed");
+                char c = text[at++];
+                if (c == '"')
+                    return builder.ToString();
+                if (c < ' ')
+                    throw Invalid(at - 1, "a control character inside a string");
+                if (c != '\\')
+                {
+                    builder.Append(c);
+                    continue;
+                }
+                if (at >= text.Length)
+                    throw Invalid(at, "a string is not closed");
+                char escaped = text[at++];
+                switch (escaped)
+                {
+                    case '"': builder.Append('"'); break;
+                    case '\\': builder.Append('\\'); break;
+                    case '/': builder.Append('/'); break;
+                    case 'b': builder.Append('\b'); break;
+                    case 'f': builder.Append('\f'); break;
+                    case 'n': builder.Append('\n'); break;
+                    case 'r': builder.Append('\r'); break;
+                    case 't': builder.Append('\t'); break;
+                    case 'u':
+                        int code;
+                        if (at + 4 > text.Length || !int.TryParse(text.Substring(at, 4), NumberStyles.AllowHexSpecifier,
+                            CultureInfo.InvariantCulture, out code))
+                            throw Invalid(at, "\\u needs four hex digits");
+                        builder.Append((char)code);
+                        at += 4;
+                        break;
+                    default:
+                        throw Invalid(at - 1, "unknown escape '\\" + escaped + "'");
+                }
+            }
+        }
+
+        private static double NumberValue(string text, ref int at)
+        {
+            int start = at;
+            while (at < text.Length && "+-0123456789.eE".IndexOf(text[at]) >= 0)
+                at++;
+            double number;
+            string literal = text.Substring(start, at - start);
+            if (!double.TryParse(literal, NumberStyles.Float, CultureInfo.InvariantCulture, out number)
+                || double.IsInfinity(number))
+                throw Invalid(start, "not a number: " + literal);
+            return number;
+        }
+
+        private static void Word(string text, ref int at, string word)
+        {
+            if (string.CompareOrdinal(text, at, word, 0, word.Length) != 0)
+                throw Invalid(at, "unexpected '" + text[at] + "'");
+            at += word.Length;
+        }
+
+        private static void SkipSpace(string text, ref int at)
+        {
+            while (at < text.Length && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+                at++;
+        }
+
+        private static FormatException Invalid(int at, string what)
+        {
+            return new FormatException("invalid JSON at character " + at.ToString(CultureInfo.InvariantCulture) + ": " + what);
         }
     }
 
@@ -524,6 +779,14 @@ namespace NinjaTrader.NinjaScript.AddOns
         FillstreamResponse Post(string path, string body, int timeoutMilliseconds);
     }
 
+    /// <summary>A transport that can also GET (the halts in force). Separate, so a transport that
+    /// only posts keeps compiling; with one, the client reads no halts.</summary>
+    public interface IFillstreamGetTransport : IFillstreamTransport
+    {
+        /// <summary>GETs a path of the bridge; never throws.</summary>
+        FillstreamResponse Get(string path, int timeoutMilliseconds);
+    }
+
     /// <summary>A pin of the bridge's certificate, as curl's --pinnedpubkey and HPKP write it:
     /// "sha256//" and the base64 SHA-256 of the certificate's SubjectPublicKeyInfo (DER), which
     /// `fillstream certs` prints. It names the key, so a certificate renewed with the same key
@@ -695,7 +958,7 @@ namespace NinjaTrader.NinjaScript.AddOns
     /// <summary>HTTP with a bearer token; one HttpClient, so connections are reused and a
     /// restarted bridge is reconnected to transparently. An https:// url is checked by
     /// FillstreamCertificateCheck.</summary>
-    public sealed class FillstreamHttpTransport : IFillstreamTransport
+    public sealed class FillstreamHttpTransport : IFillstreamGetTransport
     {
         private readonly HttpClient http;
         private readonly FillstreamCertificateCheck certificateCheck;
@@ -725,12 +988,24 @@ namespace NinjaTrader.NinjaScript.AddOns
 
         public FillstreamResponse Post(string path, string body, int timeoutMilliseconds)
         {
-            using (CancellationTokenSource cancel = new CancellationTokenSource(timeoutMilliseconds))
             using (StringContent content = new StringContent(body, new UTF8Encoding(false), "application/json"))
+                return Send(HttpMethod.Post, path, content, timeoutMilliseconds);
+        }
+
+        public FillstreamResponse Get(string path, int timeoutMilliseconds)
+        {
+            return Send(HttpMethod.Get, path, null, timeoutMilliseconds);
+        }
+
+        private FillstreamResponse Send(HttpMethod method, string path, HttpContent content, int timeoutMilliseconds)
+        {
+            using (CancellationTokenSource cancel = new CancellationTokenSource(timeoutMilliseconds))
+            using (HttpRequestMessage request = new HttpRequestMessage(method, path.TrimStart('/')))
             {
+                request.Content = content;
                 try
                 {
-                    using (HttpResponseMessage response = http.PostAsync(path.TrimStart('/'), content, cancel.Token).GetAwaiter().GetResult())
+                    using (HttpResponseMessage response = http.SendAsync(request, cancel.Token).GetAwaiter().GetResult())
                     {
                         string text = response.Content == null ? "" : response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
                         FillstreamResponse answer = new FillstreamResponse((int)response.StatusCode, text);
@@ -783,6 +1058,293 @@ namespace NinjaTrader.NinjaScript.AddOns
         }
     }
 
+    /// <summary>What Decide answers when the pre-trade gate gives no usable answer (no answer in
+    /// time, a network failure, a 4xx or 5xx, an answer it cannot read, an invalid request).</summary>
+    public enum FillstreamGateFailure
+    {
+        /// <summary>Deny: no entry without the gate's allow. The default.</summary>
+        Closed,
+        /// <summary>Allow the strategy's own quantity, as if there were no gate.</summary>
+        Open
+    }
+
+    /// <summary>A proposed entry for the pre-trade gate (POST /v1/decisions).</summary>
+    public sealed class FillstreamGateRequest
+    {
+        public const string Long = "long";
+        public const string Short = "short";
+
+        public string SignalId;
+        /// <summary>The account's name (Account.Name).</summary>
+        public string Account;
+        /// <summary>The instrument's full name (Instrument.FullName).</summary>
+        public string Instrument;
+        public string Strategy;
+        /// <summary>The experiment variant, or null.</summary>
+        public string Variant;
+        /// <summary>"long" or "short".</summary>
+        public string Direction;
+        public double EntryPrice;
+        /// <summary>NaN or 0: none.</summary>
+        public double IntendedStop = double.NaN;
+        /// <summary>NaN or 0: none.</summary>
+        public double IntendedTarget = double.NaN;
+        /// <summary>From 0 to 1; NaN: none.</summary>
+        public double Confidence = double.NaN;
+        /// <summary>What the strategy would trade; more than 0.</summary>
+        public int Quantity;
+
+        /// <summary>Why the gate would refuse the request, or null when it is valid.</summary>
+        public string Problem()
+        {
+            string direction = (Direction ?? "").Trim().ToLowerInvariant();
+            string what = "decision " + (SignalId ?? "");
+            if (string.IsNullOrEmpty(SignalId))
+                return "decision: no signal id";
+            if (string.IsNullOrEmpty(Account))
+                return what + ": no account";
+            if (string.IsNullOrEmpty(Instrument))
+                return what + ": no instrument";
+            if (string.IsNullOrEmpty(Strategy))
+                return what + ": no strategy";
+            if (direction != Long && direction != Short)
+                return what + ": direction must be long or short, was '" + Direction + "'";
+            if (!(EntryPrice > 0) || FillstreamJson.Decimal(EntryPrice) == null)
+                return what + ": entry price must be positive, was " + EntryPrice.ToString(CultureInfo.InvariantCulture);
+            if (IntendedStop < 0 || double.IsInfinity(IntendedStop))
+                return what + ": intended stop must be positive (0 or NaN for none), was " + IntendedStop.ToString(CultureInfo.InvariantCulture);
+            if (IntendedTarget < 0 || double.IsInfinity(IntendedTarget))
+                return what + ": intended target must be positive (0 or NaN for none), was " + IntendedTarget.ToString(CultureInfo.InvariantCulture);
+            if (!double.IsNaN(Confidence) && !(Confidence >= 0 && Confidence <= 1))
+                return what + ": confidence must be from 0 to 1 (NaN for none), was " + Confidence.ToString(CultureInfo.InvariantCulture);
+            if (Quantity <= 0)
+                return what + ": quantity must be positive, was " + Quantity.ToString(CultureInfo.InvariantCulture);
+            return null;
+        }
+
+        /// <summary>The request body: every field, null where there is no value; prices as JSON
+        /// numbers written like the events' decimals (invariant, at most 10 places).</summary>
+        public string ToJson()
+        {
+            return FillstreamJson.Object()
+                .String("signal_id", SignalId)
+                .String("account", Account)
+                .String("instrument", Instrument)
+                .String("strategy", Strategy)
+                .StringOrNull("variant", Variant)
+                .String("direction", (Direction ?? "").Trim().ToLowerInvariant())
+                .NumberOrNull("entry_price", FillstreamJson.Decimal(EntryPrice))
+                .NumberOrNull("intended_stop", PositiveDecimal(IntendedStop))
+                .NumberOrNull("intended_target", PositiveDecimal(IntendedTarget))
+                .NumberOrNull("confidence", FillstreamJson.Number(Confidence))
+                .Integer("quantity", Quantity)
+                .ToString();
+        }
+
+        private static string PositiveDecimal(double price)
+        {
+            return price > 0 ? FillstreamJson.Decimal(price) : null;
+        }
+    }
+
+    /// <summary>The pre-trade gate's answer to Decide, or the failure policy's when the gate gave
+    /// none (FromGate false, FailureReason says why).</summary>
+    public sealed class FillstreamGateAnswer
+    {
+        private FillstreamGateAnswer(bool allowed, int quantity, string decisionId, IList<string> reasons, string raw,
+            string failureReason)
+        {
+            Allowed = allowed;
+            Quantity = quantity;
+            DecisionId = decisionId;
+            Reasons = new System.Collections.ObjectModel.ReadOnlyCollection<string>(reasons);
+            Raw = raw;
+            FailureReason = failureReason;
+        }
+
+        /// <summary>Enter, with Quantity.</summary>
+        public bool Allowed { get; private set; }
+        /// <summary>What to trade when allowed (the gate may size it down); 0 when denied.</summary>
+        public int Quantity { get; private set; }
+        /// <summary>The gate's id of the decision; null when the failure policy answered.</summary>
+        public string DecisionId { get; private set; }
+        /// <summary>"rule: reason" of every failing rule, also those in observe mode (which do not deny).</summary>
+        public IList<string> Reasons { get; private set; }
+        /// <summary>The bridge's answer as it came (also a 4xx or 5xx one); null when there was none.</summary>
+        public string Raw { get; private set; }
+        /// <summary>Why the failure policy answered; null when the gate did.</summary>
+        public string FailureReason { get; private set; }
+
+        public bool FromGate
+        {
+            get { return FailureReason == null; }
+        }
+
+        /// <summary>The answer to a response of POST /v1/decisions: the gate's when it answered 2xx
+        /// with a decision, else the failure policy's.</summary>
+        public static FillstreamGateAnswer FromResponse(FillstreamResponse response, int proposedQuantity,
+            FillstreamGateFailure onFailure)
+        {
+            if (response.Status == 0)
+                return FromPolicy(proposedQuantity, onFailure, "no answer from the gate (" + response.Body + ")", null);
+            if (!FillstreamRetry.IsSuccess(response.Status))
+                return FromPolicy(proposedQuantity, onFailure, Refusal(response), response.Body);
+            string problem;
+            Dictionary<string, object> answer = FillstreamJsonReader.ReadObject(response.Body, out problem);
+            string decision = FillstreamJsonReader.GetString(answer, "decision");
+            int? quantity = FillstreamJsonReader.GetInteger(answer, "quantity");
+            if (problem == null && decision != "allow" && decision != "deny")
+                problem = "decision must be allow or deny, was " + (decision ?? "missing");
+            if (problem == null && decision == "allow" && !(quantity >= 0))
+                problem = "an allow without a whole quantity";
+            if (problem != null)
+                return FromPolicy(proposedQuantity, onFailure, "the gate's answer could not be read: " + problem, response.Body);
+            List<string> reasons = FailingRules(answer);
+            bool allowed = decision == "allow" && quantity > 0;
+            if (decision == "allow" && !allowed)
+                reasons.Add("sizing: the gate allowed a quantity of 0");
+            return new FillstreamGateAnswer(allowed, allowed ? quantity.Value : 0,
+                FillstreamJsonReader.GetString(answer, "decision_id"), reasons, response.Body, null);
+        }
+
+        /// <summary>The failure policy's answer: Closed denies, Open allows the proposed quantity.</summary>
+        public static FillstreamGateAnswer FromPolicy(int proposedQuantity, FillstreamGateFailure onFailure, string why,
+            string raw)
+        {
+            bool allowed = onFailure == FillstreamGateFailure.Open && proposedQuantity > 0;
+            return new FillstreamGateAnswer(allowed, allowed ? proposedQuantity : 0, null, new List<string>(), raw,
+                why ?? "no reason given");
+        }
+
+        /// <summary>"allow 2", "deny 0 (daily_loss: ...)", "deny 0, fail-closed: no answer from the gate (...)".</summary>
+        public override string ToString()
+        {
+            string head = (Allowed ? "allow " : "deny ") + Quantity.ToString(CultureInfo.InvariantCulture);
+            if (!FromGate)
+                return head + (Allowed ? ", fail-open: " : ", fail-closed: ") + FailureReason;
+            return Reasons.Count == 0 ? head : head + " (" + string.Join("; ", Reasons) + ")";
+        }
+
+        private static List<string> FailingRules(Dictionary<string, object> answer)
+        {
+            List<string> reasons = new List<string>();
+            List<object> rules = FillstreamJsonReader.GetArray(answer, "rules");
+            if (rules == null)
+                return reasons;
+            foreach (object item in rules)
+            {
+                Dictionary<string, object> rule = item as Dictionary<string, object>;
+                if (rule != null && FillstreamJsonReader.GetString(rule, "verdict") == "fail")
+                    reasons.Add((FillstreamJsonReader.GetString(rule, "rule") ?? "?") + ": "
+                        + (FillstreamJsonReader.GetString(rule, "reason") ?? ""));
+            }
+            return reasons;
+        }
+
+        /// <summary>"the gate refused the request (422): invalid ...; quantity: must be positive".</summary>
+        private static string Refusal(FillstreamResponse response)
+        {
+            string ignored;
+            Dictionary<string, object> answer = FillstreamJsonReader.ReadObject(response.Body, out ignored);
+            List<string> parts = new List<string>();
+            string error = FillstreamJsonReader.GetString(answer, "error");
+            if (!string.IsNullOrEmpty(error))
+                parts.Add(error);
+            List<object> errors = FillstreamJsonReader.GetArray(answer, "errors");
+            if (errors != null)
+                foreach (object item in errors)
+                {
+                    Dictionary<string, object> field = item as Dictionary<string, object>;
+                    if (field != null)
+                        parts.Add(FillstreamJsonReader.GetString(field, "field") + ": " + FillstreamJsonReader.GetString(field, "reason"));
+                }
+            string detail = parts.Count > 0 ? string.Join("; ", parts)
+                : response.Body.Length <= 300 ? response.Body : response.Body.Substring(0, 300) + "...";
+            string status = response.Status.ToString(CultureInfo.InvariantCulture);
+            if (response.Status >= 400 && response.Status < 500)
+                return "the gate refused the request (" + status + "): " + detail;
+            if (response.Status >= 500)
+                return "the gate could not decide (" + status + "): " + detail;
+            return "the gate answered " + status + ": " + detail;
+        }
+    }
+
+    /// <summary>What strategies call: the pre-trade gate through the AddOn's client.</summary>
+    public static class FillstreamGate
+    {
+        /// <summary>Asks the bridge's pre-trade gate whether to enter and with what quantity; see
+        /// FillstreamClient.Decide. Without a running client (the AddOn has no token) the failure
+        /// policy answers.</summary>
+        public static FillstreamGateAnswer Decide(FillstreamGateRequest request,
+            int timeoutMilliseconds = FillstreamClient.DecideTimeoutMilliseconds,
+            FillstreamGateFailure onFailure = FillstreamGateFailure.Closed)
+        {
+            FillstreamClient client = FillstreamClient.Shared;
+            if (client == null)
+                return FillstreamGateAnswer.FromPolicy(request == null ? 0 : request.Quantity, onFailure,
+                    "no fillstream client (the AddOn is not running, or " + FillstreamConfig.FileName + " has no token)", null);
+            return client.Decide(request, timeoutMilliseconds, onFailure);
+        }
+    }
+
+    /// <summary>A halt in force at the bridge's pre-trade gate (GET /v1/halts); a null account,
+    /// strategy or instrument means every one.</summary>
+    public sealed class FillstreamHalt
+    {
+        public string HaltId;
+        public string Account;
+        public string Strategy;
+        public string Instrument;
+        public string Rule;
+        public string Reason;
+        /// <summary>ISO 8601 UTC, as the bridge wrote it.</summary>
+        public string Since;
+
+        public bool AppliesTo(string accountName)
+        {
+            return Account == null || Account == accountName;
+        }
+
+        /// <summary>The halts of an answer of GET /v1/halts; null, with the problem, when it cannot
+        /// be read. A halt without a halt_id is left out: it could not be acted on only once.</summary>
+        public static List<FillstreamHalt> ReadAll(string json, out string problem)
+        {
+            Dictionary<string, object> answer = FillstreamJsonReader.ReadObject(json, out problem);
+            if (answer == null)
+                return null;
+            List<object> items = FillstreamJsonReader.GetArray(answer, "halts");
+            if (items == null)
+            {
+                problem = "no \"halts\" array in the answer";
+                return null;
+            }
+            List<FillstreamHalt> halts = new List<FillstreamHalt>();
+            foreach (object item in items)
+            {
+                Dictionary<string, object> halt = item as Dictionary<string, object>;
+                string id = FillstreamJsonReader.GetString(halt, "halt_id");
+                if (string.IsNullOrEmpty(id))
+                    continue;
+                halts.Add(new FillstreamHalt
+                {
+                    HaltId = id,
+                    Account = NonEmpty(FillstreamJsonReader.GetString(halt, "account")),
+                    Strategy = NonEmpty(FillstreamJsonReader.GetString(halt, "strategy")),
+                    Instrument = NonEmpty(FillstreamJsonReader.GetString(halt, "instrument")),
+                    Rule = FillstreamJsonReader.GetString(halt, "rule") ?? "",
+                    Reason = FillstreamJsonReader.GetString(halt, "reason") ?? "",
+                    Since = FillstreamJsonReader.GetString(halt, "since"),
+                });
+            }
+            return halts;
+        }
+
+        private static string NonEmpty(string value)
+        {
+            return string.IsNullOrEmpty(value) ? null : value;
+        }
+    }
+
     /// <summary>Queues events and posts them to the bridge from one background thread, in
     /// batches, retrying with backoff while the bridge is unreachable. Enqueueing never blocks
     /// and never does I/O, so NinjaTrader's event threads are never held up.</summary>
@@ -791,6 +1353,12 @@ namespace NinjaTrader.NinjaScript.AddOns
         public const string Producer = "fillstream-nt8-addon/0.1.0";
         public const string EventsPath = "/v1/events";
         public const string AssignmentsPath = "/v1/assignments";
+        public const string DecisionsPath = "/v1/decisions";
+        public const string HaltsPath = "/v1/halts";
+        /// <summary>How long Decide waits for the gate unless told otherwise.</summary>
+        public const int DecideTimeoutMilliseconds = 250;
+        /// <summary>The longest Decide waits, whatever it is told.</summary>
+        public const int MaxDecideTimeoutMilliseconds = 10000;
         private const int PostTimeoutMilliseconds = 10000;
 
         private static readonly object sharedGate = new object();
@@ -808,6 +1376,7 @@ namespace NinjaTrader.NinjaScript.AddOns
         private int heartbeatSequence;
         private long dropped;
         private DateTime lastDropWarning = DateTime.MinValue;
+        private DateTime lastGateWarning = DateTime.MinValue;
 
         /// <summary>Where messages go (the AddOn routes them to NinjaTrader's Print and Log).</summary>
         public Action<string, FillstreamLogLevel> Log = DefaultLog;
@@ -1031,11 +1600,72 @@ namespace NinjaTrader.NinjaScript.AddOns
             }
         }
 
-        /// <summary>A top-level string field of a small JSON answer, unescaped; null when absent.</summary>
+        /// <summary>A top-level string field of a small JSON answer, unescaped; null when absent or
+        /// when the answer is not a JSON object.</summary>
         public static string ReadStringField(string json, string name)
         {
-            Match match = Regex.Match(json ?? "", "\"" + Regex.Escape(name) + "\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
-            return match.Success ? Regex.Unescape(match.Groups[1].Value) : null;
+            string ignored;
+            return FillstreamJsonReader.GetString(FillstreamJsonReader.ReadObject(json, out ignored), name);
+        }
+
+        /// <summary>Asks the bridge's pre-trade gate (POST /v1/decisions) whether to enter and with
+        /// what quantity, blocking the calling thread for at most <paramref name="timeoutMilliseconds"/>
+        /// (0 or less: DecideTimeoutMilliseconds; never more than MaxDecideTimeoutMilliseconds).
+        /// Never throws: without a usable answer (none in time, a network failure, a 4xx or 5xx, an
+        /// unreadable answer, an invalid request, which is not sent) <paramref name="onFailure"/>
+        /// answers, and FailureReason says why.</summary>
+        public FillstreamGateAnswer Decide(FillstreamGateRequest request, int timeoutMilliseconds = DecideTimeoutMilliseconds,
+            FillstreamGateFailure onFailure = FillstreamGateFailure.Closed)
+        {
+            int proposed = request == null ? 0 : request.Quantity;
+            FillstreamGateAnswer answer;
+            try
+            {
+                string problem = request == null ? "decision: no request" : request.Problem();
+                if (problem != null)
+                    answer = FillstreamGateAnswer.FromPolicy(proposed, onFailure, "not asked, invalid request: " + problem, null);
+                else
+                {
+                    int timeout = timeoutMilliseconds <= 0 ? DecideTimeoutMilliseconds
+                        : Math.Min(timeoutMilliseconds, MaxDecideTimeoutMilliseconds);
+                    answer = FillstreamGateAnswer.FromResponse(transport.Post(DecisionsPath, request.ToJson(), timeout),
+                        proposed, onFailure);
+                }
+            }
+            catch (Exception e)
+            {
+                answer = FillstreamGateAnswer.FromPolicy(proposed, onFailure, "the gate could not be asked: " + e.Message, null);
+            }
+            if (!answer.FromGate)
+                WarnGateFailure(request == null ? null : request.SignalId, answer);
+            return answer;
+        }
+
+        /// <summary>The halts in force (GET /v1/halts), waiting at most
+        /// <paramref name="timeoutMilliseconds"/>; null, with the problem, when the bridge gives none.</summary>
+        public List<FillstreamHalt> Halts(int timeoutMilliseconds, out string problem)
+        {
+            try
+            {
+                IFillstreamGetTransport getter = transport as IFillstreamGetTransport;
+                if (getter == null)
+                {
+                    problem = "the transport cannot GET";
+                    return null;
+                }
+                FillstreamResponse response = getter.Get(HaltsPath, timeoutMilliseconds);
+                if (FillstreamRetry.IsSuccess(response.Status))
+                    return FillstreamHalt.ReadAll(response.Body, out problem);
+                problem = response.Status == 0 ? response.Body
+                    : response.Status == 404 ? "HTTP 404: the bridge serves no " + HaltsPath + " (older than the AddOn?)"
+                    : "HTTP " + response.Status.ToString(CultureInfo.InvariantCulture) + ": " + Shorten(response.Body);
+                return null;
+            }
+            catch (Exception e)
+            {
+                problem = e.Message;
+                return null;
+            }
         }
 
         private void Add(string json, bool isExecution)
@@ -1058,6 +1688,17 @@ namespace NinjaTrader.NinjaScript.AddOns
                 executionLost ? "the oldest execution" : drop == FillstreamDrop.Incoming ? "a new non-execution event" : "the oldest non-execution event",
                 total,
                 executionLost ? "; import NinjaTrader's Executions grid later to fill the gap" : ""));
+        }
+
+        /// <summary>At most one warning a minute: a strategy may ask on every bar.</summary>
+        private void WarnGateFailure(string signalId, FillstreamGateAnswer answer)
+        {
+            DateTime now = DateTime.UtcNow;
+            if (now - lastGateWarning < TimeSpan.FromMinutes(1))
+                return;
+            lastGateWarning = now;
+            Report(FillstreamLogLevel.Warning, "fillstream: the pre-trade gate did not decide signal " + (signalId ?? "?")
+                + ": " + answer.FailureReason + (answer.Allowed ? "; fail-open: allowed " + answer.Quantity : "; fail-closed: denied"));
         }
 
         private void OnHeartbeatTimer(object state)

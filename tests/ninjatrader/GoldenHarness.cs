@@ -2,7 +2,11 @@
 //
 //   mono GoldenHarness.exe golden [DIR]    the exact batch bodies the AddOn would POST, one per
 //                                           scenario: DIR/<scenario>.json, or to stdout
+//   mono GoldenHarness.exe requests [DIR]  the exact bodies of the other requests (Decide's), one per
+//                                           request: DIR/<request>.json, or to stdout
 //   mono GoldenHarness.exe selfcheck       queue, retry, dedupe, subscription and timeout checks
+//   mono GoldenHarness.exe selfcheck GROUP the checks of one group: decide (the pre-trade gate),
+//                                           halts (following halts, flatten_on_halt)
 //   mono GoldenHarness.exe send URL TOKEN  the same scenarios through the real HTTP client and
 //                                           worker thread to a running bridge, then one invalid
 //                                           event and an assignment request
@@ -32,12 +36,42 @@ namespace FillstreamHarness
         }
     }
 
-    /// <summary>Records every POST and answers from a script (default 202).</summary>
-    internal sealed class ScriptedTransport : IFillstreamTransport
+    /// <summary>Records every POST and answers from a script (default 202); answers GET /v1/halts
+    /// from its own script (default: Halts).</summary>
+    internal sealed class ScriptedTransport : IFillstreamGetTransport
     {
         public readonly List<string> Bodies = new List<string>();
         public readonly Queue<FillstreamResponse> Answers = new Queue<FillstreamResponse>();
         public bool Throw;
+        public readonly List<string> Gets = new List<string>();
+        /// <summary>Per GET: whether it came on a thread-pool thread.</summary>
+        public readonly List<bool> GetsOnPool = new List<bool>();
+        public readonly Queue<FillstreamResponse> GetAnswers = new Queue<FillstreamResponse>();
+        public string Halts = "{\"halts\": []}";
+
+        public FillstreamResponse Get(string path, int timeoutMilliseconds)
+        {
+            lock (this)
+            {
+                if (Throw)
+                    throw new InvalidOperationException("transport exploded");
+                Gets.Add(path);
+                GetsOnPool.Add(Thread.CurrentThread.IsThreadPoolThread);
+                return GetAnswers.Count > 0 ? GetAnswers.Dequeue() : new FillstreamResponse(200, Halts);
+            }
+        }
+
+        /// <summary>The body of the last POST to <paramref name="path"/>, or null.</summary>
+        public string LastBody(string path)
+        {
+            lock (this)
+            {
+                for (int i = Bodies.Count - 1; i >= 0; i--)
+                    if (Bodies[i].StartsWith(path + " ", StringComparison.Ordinal))
+                        return Bodies[i].Substring(path.Length + 1);
+                return null;
+            }
+        }
 
         public FillstreamResponse Post(string path, string body, int timeoutMilliseconds)
         {
@@ -66,6 +100,7 @@ namespace FillstreamHarness
         public readonly Instrument Es = NewInstrument("ES 12-26", "ES", "S&P 500", 50, 0.25, Currency.UsDollar, Exchange.Globex);
         public readonly List<string> Output = new List<string>();
         public readonly FillstreamClient Client;
+        public readonly IFillstreamTransport Transport;
         public readonly FillstreamBridgeAddOn AddOn = new FillstreamBridgeAddOn();
         public DateTime Now = new DateTime(2026, 9, 22, 13, 30, 0, DateTimeKind.Utc);
         private long nextOrderNumber = 4711000001;
@@ -82,6 +117,7 @@ namespace FillstreamHarness
                 Account.All.Add(Sim);
                 Account.All.Add(Apex);
             }
+            Transport = transport;
             Client = new FillstreamClient(config, transport);
             Client.UtcNow = delegate { return Now; };
             FillstreamClient.InstallShared(Client);
@@ -91,7 +127,8 @@ namespace FillstreamHarness
         {
             List<string> warnings = new List<string>();
             FillstreamConfig config = FillstreamConfig.Parse(
-                "token=harness-token-0123456789\naccounts=Sim101,Apex-12345\nbackfill=false\nconnection=nt8-harness\n" + extra, warnings);
+                "token=harness-token-0123456789\naccounts=Sim101,Apex-12345\nbackfill=false\nconnection=nt8-harness\n"
+                + "halt_poll_seconds=3600\n" + extra, warnings); // halts are read by hand (PollHalts): the timer's first read is an hour away
             if (warnings.Count > 0)
                 throw new InvalidOperationException(string.Join("; ", warnings));
             return config;
@@ -252,7 +289,7 @@ namespace FillstreamHarness
         {
             "instrument_defined", "executions_entry_exit_partial", "order_lifecycle", "position_update",
             "signal_with_features", "bar", "heartbeat", "reversal", "position_removed", "execution_amended",
-            "execution_removed", "sod_filtered", "atm_order", "fee_by_reflection", "order_number",
+            "execution_removed", "sod_filtered", "atm_order", "fee_by_reflection", "order_number", "halt_flattened",
         };
 
         public static void Run(World w, Action<string> done)
@@ -261,7 +298,7 @@ namespace FillstreamHarness
             {
                 InstrumentDefined, ExecutionsEntryExitPartial, OrderLifecycle, PositionUpdate, SignalWithFeatures,
                 Bars, Heartbeats, Reversal, PositionRemoved, ExecutionAmended, ExecutionRemoved, SodFiltered, AtmOrder,
-                FeeByReflection, OrderNumber,
+                FeeByReflection, OrderNumber, HaltFlattened,
             };
             for (int i = 0; i < scenarios.Length; i++)
             {
@@ -376,6 +413,41 @@ namespace FillstreamHarness
             w.Update(order, "884422181", OrderState.Working, 0, 0, World.At(12, 10, 5, 0), ErrorCode.NoError, "");
             w.Fill(w.Apex, order, "7301249200", order.OrderId, w.Nq, MarketPosition.Short, 1, 21070, 1.29, "Sell", false,
                 true, World.At(12, 12, 0, 0));
+        }
+
+        // flatten_on_halt: a daily-loss halt of Sim101 flattens its open positions (not the flat
+        // one); a halt of ES 12-26 in every account flattens Sim101's ES and finds none in
+        // Apex-12345; a halt of an account not captured is left alone; read again, nothing changes
+        private static void HaltFlattened(World w)
+        {
+            ScriptedTransport scripted = w.Transport as ScriptedTransport;
+            if (scripted == null)
+                return; // sent to a real bridge: its halts, if any
+            w.Sim.Positions.Add(new Position { Account = w.Sim, Instrument = w.Nq, MarketPosition = MarketPosition.Long, Quantity = 2, AveragePrice = 21000.25 });
+            w.Sim.Positions.Add(new Position { Account = w.Sim, Instrument = w.Es, MarketPosition = MarketPosition.Short, Quantity = 1, AveragePrice = 5750.25 });
+            Instrument nqMarch = World.NewInstrument("NQ 03-27", "NQ", "Nasdaq-100", 20, 0.25, Currency.UsDollar, Exchange.Globex);
+            w.Sim.Positions.Add(new Position { Account = w.Sim, Instrument = nqMarch, MarketPosition = MarketPosition.Flat, Quantity = 0 });
+            scripted.Halts = Halts(
+                Halt("h-2026-09-22-sim101-daily-loss", "Sim101", null, "daily_loss", "the day's loss 1250 reached the limit 1000"),
+                Halt("h-2026-09-22-sim102-daily-loss", "Sim102", null, "daily_loss", "the day's loss 600 reached the limit 500"),
+                Halt("h-2026-09-22-es-max-loss", null, "ES 12-26", "instrument_loss", "ES 12-26 lost 2000 today, the limit is 1500"));
+            w.Now = new DateTime(2026, 9, 22, 17, 0, 0, 250, DateTimeKind.Utc);
+            w.AddOn.PollHalts();
+            w.Now = new DateTime(2026, 9, 22, 17, 0, 5, 250, DateTimeKind.Utc);
+            w.AddOn.PollHalts();
+        }
+
+        /// <summary>An answer of GET /v1/halts.</summary>
+        public static string Halts(params string[] halts)
+        {
+            return "{\"halts\": [" + string.Join(", ", halts) + "]}";
+        }
+
+        public static string Halt(string haltId, string account, string instrument, string rule, string reason)
+        {
+            return "{\"halt_id\": \"" + haltId + "\", \"account\": " + (account == null ? "null" : "\"" + account + "\"")
+                + ", \"strategy\": null, \"instrument\": " + (instrument == null ? "null" : "\"" + instrument + "\"")
+                + ", \"rule\": \"" + rule + "\", \"reason\": \"" + reason + "\", \"since\": \"2026-09-22T16:59:58.125000Z\"}";
         }
 
         private static Order EntryOrder(World w)
@@ -504,8 +576,10 @@ namespace FillstreamHarness
             {
                 if (mode == "golden")
                     return Golden(args.Length > 1 ? args[1] : null);
+                if (mode == "requests")
+                    return Requests(args.Length > 1 ? args[1] : null);
                 if (mode == "selfcheck")
-                    return SelfCheck();
+                    return SelfCheck(args.Length > 1 ? args[1] : null);
                 if (mode == "send" && args.Length == 3)
                     return Send(args[1], args[2]);
             }
@@ -514,13 +588,13 @@ namespace FillstreamHarness
                 Console.Error.WriteLine("harness failed: " + e);
                 return 2;
             }
-            Console.Error.WriteLine("usage: GoldenHarness.exe golden [DIR] | selfcheck | send URL TOKEN");
+            Console.Error.WriteLine("usage: GoldenHarness.exe golden [DIR] | requests [DIR] | selfcheck [decide|halts] | send URL TOKEN");
             return 64;
         }
 
         private static int Golden(string directory)
         {
-            World w = new World(World.Config(""), new ScriptedTransport());
+            World w = new World(World.Config("flatten_on_halt=true\n"), new ScriptedTransport());
             w.Activate();
             Scenarios.Run(w, delegate(string name)
             {
@@ -535,6 +609,23 @@ namespace FillstreamHarness
                     File.WriteAllBytes(Path.Combine(directory, name + ".json"), new UTF8Encoding(false).GetBytes(body));
             });
             w.Terminate();
+            return 0;
+        }
+
+        /// <summary>The request bodies Decide posts: the golden files of tests/golden/ninjatrader-requests.</summary>
+        private static int Requests(string directory)
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            FillstreamClient client = new FillstreamClient(World.Config(""), transport);
+            transport.Answers.Enqueue(new FillstreamResponse(200, Gate.AllowAnswer));
+            client.Decide(Gate.FullRequest());
+            string body = transport.LastBody(FillstreamClient.DecisionsPath);
+            if (body == null)
+                throw new InvalidOperationException("Decide posted nothing");
+            if (directory == null)
+                Console.Out.Write("### decide_request.json\n" + body + "\n");
+            else
+                File.WriteAllBytes(Path.Combine(directory, "decide_request.json"), new UTF8Encoding(false).GetBytes(body));
             return 0;
         }
 
@@ -566,19 +657,35 @@ namespace FillstreamHarness
             return 0;
         }
 
-        private static void Check(bool condition, string what)
+        internal static void Check(bool condition, string what)
         {
             if (!condition)
                 failures.Add(what);
         }
 
-        private static void Equal<T>(T expected, T actual, string what)
+        internal static void Equal<T>(T expected, T actual, string what)
         {
             if (!EqualityComparer<T>.Default.Equals(expected, actual))
                 failures.Add(what + ": expected " + expected + ", was " + actual);
         }
 
-        private static int SelfCheck()
+        private static int SelfCheck(string group)
+        {
+            if (group == "decide")
+                Gate.Check();
+            else if (group == "halts")
+                HaltChecks.Check();
+            else if (group == null)
+                CoreChecks();
+            else
+                throw new ArgumentException("unknown selfcheck group " + group + " (decide, halts)");
+            foreach (string failure in failures)
+                Console.Out.WriteLine("FAIL " + failure);
+            Console.Out.WriteLine(failures.Count == 0 ? "selfcheck ok" : failures.Count + " selfcheck failures");
+            return failures.Count == 0 ? 0 : 1;
+        }
+
+        private static void CoreChecks()
         {
             QueuePolicy();
             DropWarnings();
@@ -593,10 +700,6 @@ namespace FillstreamHarness
             StartOfDayAndBackfill();
             ApiDetails();
             RecentMap();
-            foreach (string failure in failures)
-                Console.Out.WriteLine("FAIL " + failure);
-            Console.Out.WriteLine(failures.Count == 0 ? "selfcheck ok" : failures.Count + " selfcheck failures");
-            return failures.Count == 0 ? 0 : 1;
         }
 
         private static void QueuePolicy()
@@ -816,6 +919,14 @@ namespace FillstreamHarness
             Equal("http://127.0.0.1:8787", defaults.Url, "default url");
             Equal(10, defaults.HeartbeatSeconds, "default heartbeat");
             Equal(100000, defaults.QueueCapacity, "default capacity");
+            Check(!defaults.FlattenOnHalt, "flatten_on_halt is off by default");
+            Equal(5, defaults.HaltPollSeconds, "halts are read every 5 s by default");
+            FillstreamConfig halting = FillstreamConfig.Parse("flatten_on_halt=true\nhalt_poll_seconds=2\n", warnings = new List<string>());
+            Check(halting.FlattenOnHalt && halting.HaltPollSeconds == 2 && warnings.Count == 0, "flatten_on_halt and halt_poll_seconds are read: " + string.Join("; ", warnings));
+            FillstreamConfig bad = FillstreamConfig.Parse("flatten_on_halt=yes\nhalt_poll_seconds=-1\n", warnings = new List<string>());
+            Check(!bad.FlattenOnHalt && bad.HaltPollSeconds == 5 && warnings.Count == 2, "bad values keep the defaults, each reported: " + string.Join("; ", warnings));
+            FillstreamConfig never = FillstreamConfig.Parse("flatten_on_halt=true\nhalt_poll_seconds=0\n", warnings = new List<string>());
+            Check(never.HaltPollSeconds == 0 && warnings.Count == 1 && warnings[0].Contains("nothing is flattened"), "flatten_on_halt without polling is reported: " + string.Join("; ", warnings));
             FillstreamConfig template = FillstreamConfig.Parse(FillstreamConfig.Template(), warnings = new List<string>());
             Equal(0, warnings.Count, "the template parses cleanly");
             Equal("", template.Token, "the template leaves the token to fill in");
@@ -949,6 +1060,400 @@ namespace FillstreamHarness
             Check(output.Contains("Error: execution x-zero-price: price must be positive, was 0"), "a refused execution is logged as an error: " + output);
             Check(output.Contains("order o-3: quantity must be positive, was 0"), "a refused order is logged: " + output);
             w.Terminate();
+        }
+    }
+
+
+    /// <summary>Decide and the pre-trade gate's answers (selfcheck decide).</summary>
+    internal static class Gate
+    {
+        // the top-level quantity (1) is not sizing's (3), which comes first
+        public const string AllowAnswer = "{\"decision_id\": \"d-7f3a\", \"decision\": \"allow\", "
+            + "\"sizing\": {\"method\": \"fixed_risk\", \"quantity\": 3, \"arithmetic\": \"500 / (10 ticks \\u00d7 5) = 10, capped at 3\"}, "
+            + "\"quantity\": 1, \"rules\": ["
+            + "{\"rule\": \"max_position\", \"kind\": \"position_limit\", \"mode\": \"enforce\", \"verdict\": \"pass\", \"value\": \"1\", \"limit\": \"3\", \"reason\": \"1 of 3 contracts\", \"halt\": false}, "
+            + "{\"rule\": \"min_confidence\", \"kind\": \"confidence_floor\", \"mode\": \"observe\", \"verdict\": \"fail\", \"value\": \"0.41\", \"limit\": \"0.5\", \"reason\": \"calibrated confidence 0.41 is below 0.5\", \"halt\": false}], "
+            + "\"calibrated_confidence\": 0.41, \"calibration_version\": \"iso-3\", \"rules_version\": \"r-12\", \"halted\": null}";
+        public const string DenyAnswer = "{\"decision_id\": \"d-7f3b\", \"decision\": \"deny\", \"quantity\": 0, \"rules\": ["
+            + "{\"rule\": \"daily_loss\", \"kind\": \"daily_loss_limit\", \"mode\": \"enforce\", \"verdict\": \"fail\", \"value\": \"1250\", \"limit\": \"1000\", \"reason\": \"the day's loss 1250 reached the limit 1000\", \"halt\": true}, "
+            + "{\"rule\": \"max_position\", \"kind\": \"position_limit\", \"mode\": \"enforce\", \"verdict\": \"pass\", \"value\": null, \"limit\": \"3\", \"reason\": \"0 of 3 contracts\", \"halt\": false}], "
+            + "\"sizing\": {\"method\": \"fixed\", \"quantity\": 2, \"arithmetic\": \"2\"}, \"calibrated_confidence\": null, "
+            + "\"calibration_version\": null, \"rules_version\": \"r-12\", \"halted\": {\"halt_id\": \"h-1\", \"rule\": \"daily_loss\"}}";
+
+        /// <summary>Every field set: the golden request (tests/golden/ninjatrader-requests).</summary>
+        public static FillstreamGateRequest FullRequest()
+        {
+            return new FillstreamGateRequest
+            {
+                SignalId = "or-2026-09-22-0935", Account = "Sim101", Instrument = "NQ 12-26", Strategy = "Opening Range \u2013 v2",
+                Variant = "wide-stop", Direction = FillstreamGateRequest.Long, EntryPrice = 21000.25, IntendedStop = 20990.25,
+                IntendedTarget = 21025.5, Confidence = 0.72, Quantity = 2,
+            };
+        }
+
+        /// <summary>Only what is required: the rest is written as null.</summary>
+        public static FillstreamGateRequest MinimalRequest()
+        {
+            return new FillstreamGateRequest
+            {
+                SignalId = "fade-1", Account = "Apex-12345", Instrument = "ES 12-26", Strategy = "Fade", Direction = "Short",
+                EntryPrice = 5750.5, IntendedTarget = 0, Quantity = 1,
+            };
+        }
+
+        public static void Check()
+        {
+            Requests();
+            Answers();
+            Failures();
+            Timeouts();
+            Shared();
+            Reader();
+        }
+
+        private static void Requests()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            FillstreamClient client = new FillstreamClient(World.Config(""), transport);
+            transport.Answers.Enqueue(new FillstreamResponse(200, AllowAnswer));
+            client.Decide(MinimalRequest());
+            Program.Equal("/v1/decisions {\"signal_id\":\"fade-1\",\"account\":\"Apex-12345\",\"instrument\":\"ES 12-26\",\"strategy\":\"Fade\","
+                + "\"variant\":null,\"direction\":\"short\",\"entry_price\":5750.5,\"intended_stop\":null,\"intended_target\":null,"
+                + "\"confidence\":null,\"quantity\":1}", transport.Bodies[0], "a minimal request: every field, null where there is none");
+            Program.Equal(null, FullRequest().Problem(), "the full request is valid");
+            FillstreamGateRequest request = MinimalRequest();
+            request.Quantity = 0;
+            Program.Equal("decision fade-1: quantity must be positive, was 0", request.Problem(), "quantity");
+            request = MinimalRequest();
+            request.Direction = "flat";
+            Program.Equal("decision fade-1: direction must be long or short, was 'flat'", request.Problem(), "direction");
+            request = MinimalRequest();
+            request.Confidence = 1.5;
+            Program.Check(request.Problem() != null && request.Problem().Contains("confidence"), "confidence above 1");
+            request = MinimalRequest();
+            request.EntryPrice = double.NaN;
+            Program.Check(request.Problem() != null && request.Problem().Contains("entry price"), "no entry price");
+            request = MinimalRequest();
+            request.IntendedStop = -1;
+            Program.Check(request.Problem() != null && request.Problem().Contains("intended stop"), "a negative stop");
+        }
+
+        private static void Answers()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            FillstreamClient client = new FillstreamClient(World.Config(""), transport);
+            transport.Answers.Enqueue(new FillstreamResponse(200, AllowAnswer));
+            FillstreamGateAnswer allow = client.Decide(FullRequest());
+            Program.Check(allow.Allowed && allow.FromGate && allow.FailureReason == null, "an allow: " + allow);
+            Program.Equal(1, allow.Quantity, "the gate's top-level quantity, not sizing's");
+            Program.Equal("d-7f3a", allow.DecisionId, "decision id");
+            Program.Equal("min_confidence: calibrated confidence 0.41 is below 0.5", string.Join("|", allow.Reasons),
+                "the failing rules, observe mode too; passing rules are no reasons");
+            Program.Equal(AllowAnswer, allow.Raw, "the raw answer");
+            Program.Equal("allow 1 (min_confidence: calibrated confidence 0.41 is below 0.5)", allow.ToString(), "an allow, printed");
+
+            transport.Answers.Enqueue(new FillstreamResponse(200, DenyAnswer));
+            FillstreamGateAnswer deny = client.Decide(FullRequest(), 250, FillstreamGateFailure.Open);
+            Program.Check(!deny.Allowed && deny.FromGate, "a deny is a deny, fail-open or not: " + deny);
+            Program.Equal(0, deny.Quantity, "denied: quantity 0");
+            Program.Equal("d-7f3b", deny.DecisionId, "deny's decision id");
+            Program.Equal("daily_loss: the day's loss 1250 reached the limit 1000", string.Join("|", deny.Reasons), "deny's reason");
+
+            transport.Answers.Enqueue(new FillstreamResponse(200, "{\"decision\": \"allow\", \"quantity\": 0, \"decision_id\": \"d-0\"}"));
+            FillstreamGateAnswer zero = client.Decide(FullRequest());
+            Program.Check(!zero.Allowed && zero.FromGate && zero.Quantity == 0, "an allow of 0 contracts enters nothing: " + zero);
+            Program.Equal("sizing: the gate allowed a quantity of 0", string.Join("|", zero.Reasons), "and says so");
+        }
+
+        private static void Failures()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            List<string> log = new List<string>();
+            FillstreamClient client = new FillstreamClient(World.Config(""), transport);
+            client.Log = delegate(string message, FillstreamLogLevel level) { lock (log) log.Add(level + " " + message); };
+
+            transport.Answers.Enqueue(new FillstreamResponse(503, "{\"error\": \"the gate is not loaded yet\"}"));
+            FillstreamGateAnswer closed = client.Decide(FullRequest());
+            Program.Check(!closed.Allowed && !closed.FromGate && closed.Quantity == 0, "503, fail-closed: denied: " + closed);
+            Program.Equal("the gate could not decide (503): the gate is not loaded yet", closed.FailureReason, "503: why");
+            Program.Equal("{\"error\": \"the gate is not loaded yet\"}", closed.Raw, "503: the raw answer");
+            Program.Equal("deny 0, fail-closed: the gate could not decide (503): the gate is not loaded yet", closed.ToString(), "503, printed");
+
+            transport.Answers.Enqueue(new FillstreamResponse(503, "{\"error\": \"the decision could not be stored\"}"));
+            FillstreamGateAnswer open = client.Decide(FullRequest(), 250, FillstreamGateFailure.Open);
+            Program.Check(open.Allowed && !open.FromGate && open.Quantity == 2, "503, fail-open: the strategy's quantity: " + open);
+            Program.Equal(null, open.DecisionId, "the policy's answer has no decision id");
+
+            transport.Answers.Enqueue(new FillstreamResponse(422, "{\"error\": \"invalid decision request\", \"errors\": [{\"field\": \"entry_price\", \"reason\": \"must be positive\"}]}"));
+            Program.Equal("the gate refused the request (422): invalid decision request; entry_price: must be positive",
+                client.Decide(FullRequest()).FailureReason, "a 4xx: the bridge's reasons");
+            transport.Answers.Enqueue(new FillstreamResponse(0, "connection refused"));
+            Program.Equal("no answer from the gate (connection refused)", client.Decide(FullRequest()).FailureReason, "no answer");
+            foreach (string body in new[] { "not json", "{\"decision\": \"maybe\"}", "{\"decision\": \"allow\"}", "[1, 2]", "{\"decision\": \"allow\", \"quantity\": 1.5}" })
+            {
+                transport.Answers.Enqueue(new FillstreamResponse(200, body));
+                FillstreamGateAnswer unreadable = client.Decide(FullRequest());
+                Program.Check(!unreadable.Allowed && !unreadable.FromGate && unreadable.FailureReason.StartsWith("the gate's answer could not be read: "),
+                    "an unreadable 200 is a failure: " + body + " -> " + unreadable);
+            }
+
+            int posted = transport.Bodies.Count;
+            FillstreamGateRequest invalid = FullRequest();
+            invalid.Quantity = 0;
+            FillstreamGateAnswer notAsked = client.Decide(invalid, 250, FillstreamGateFailure.Open);
+            Program.Equal(posted, transport.Bodies.Count, "an invalid request is not sent");
+            Program.Check(!notAsked.Allowed && !notAsked.FromGate, "nothing to allow for quantity 0, even fail-open: " + notAsked);
+            Program.Equal("not asked, invalid request: decision or-2026-09-22-0935: quantity must be positive, was 0", notAsked.FailureReason, "why");
+            Program.Check(!client.Decide(null).FromGate, "no request: the policy answers");
+
+            transport.Throw = true;
+            FillstreamGateAnswer exploded = client.Decide(FullRequest(), 250, FillstreamGateFailure.Open);
+            Program.Check(exploded.Allowed && exploded.Quantity == 2, "a throwing transport: the policy answers: " + exploded);
+            Program.Equal("the gate could not be asked: transport exploded", exploded.FailureReason, "a throwing transport: why");
+
+            string all;
+            lock (log)
+                all = string.Join("\n", log);
+            Program.Equal(1, log.Count, "gate failures are logged once a minute: " + all);
+            Program.Check(all.StartsWith("Warning fillstream: the pre-trade gate did not decide signal or-2026-09-22-0935: the gate could not decide (503)")
+                && all.EndsWith("fail-closed: denied"), "the warning names the signal, the reason and the policy: " + all);
+        }
+
+        private static void Timeouts()
+        {
+            FillstreamConfig config = World.Config("");
+            // a bridge that accepts the connection and never answers: the timeout holds
+            TcpListener silent = new TcpListener(IPAddress.Loopback, 0);
+            silent.Start();
+            try
+            {
+                int port = ((IPEndPoint)silent.LocalEndpoint).Port;
+                FillstreamClient real = new FillstreamClient(config, new FillstreamHttpTransport("http://127.0.0.1:" + port, "t"));
+                real.Decide(FullRequest(), 200); // mono's first HTTP request also loads the stack
+                Stopwatch watch = Stopwatch.StartNew();
+                FillstreamGateAnswer late = real.Decide(FullRequest(), 250);
+                long took = watch.ElapsedMilliseconds;
+                Program.Check(!late.Allowed && !late.FromGate, "no answer in time, fail-closed: denied: " + late);
+                Program.Equal("no answer from the gate (no answer within 250 ms)", late.FailureReason, "timeout: why");
+                Program.Check(took < 1500, "decide gives up after its timeout, took " + took + " ms");
+                FillstreamGateAnswer lateOpen = real.Decide(FullRequest(), 250, FillstreamGateFailure.Open);
+                Program.Check(lateOpen.Allowed && lateOpen.Quantity == 2, "no answer in time, fail-open: allowed: " + lateOpen);
+                real.Dispose();
+            }
+            finally
+            {
+                silent.Stop();
+            }
+            FillstreamClient refused = new FillstreamClient(config, new FillstreamHttpTransport("http://127.0.0.1:1", "t"));
+            FillstreamGateAnswer broken = refused.Decide(FullRequest());
+            Program.Check(!broken.Allowed && !broken.FromGate && broken.FailureReason.StartsWith("no answer from the gate ("),
+                "connection refused, fail-closed: denied: " + broken);
+        }
+
+        private static void Shared()
+        {
+            FillstreamClient.InstallShared(null);
+            FillstreamGateAnswer none = FillstreamGate.Decide(FullRequest(), 250, FillstreamGateFailure.Open);
+            Program.Check(none.Allowed && !none.FromGate && none.FailureReason.StartsWith("no fillstream client"),
+                "without a client the policy answers: " + none);
+            ScriptedTransport transport = new ScriptedTransport();
+            FillstreamClient client = new FillstreamClient(World.Config(""), transport);
+            FillstreamClient.InstallShared(client);
+            transport.Answers.Enqueue(new FillstreamResponse(200, DenyAnswer));
+            FillstreamGateAnswer deny = FillstreamGate.Decide(FullRequest());
+            Program.Check(!deny.Allowed && deny.FromGate, "FillstreamGate.Decide asks through the shared client: " + deny);
+            FillstreamClient.InstallShared(null);
+        }
+
+        private static void Reader()
+        {
+            string problem;
+            Dictionary<string, object> json = FillstreamJsonReader.ReadObject(
+                " {\"s\": \"a\\\"b\\\\c\\/\\u00e9\\n\", \"n\": -1.5e2, \"t\": true, \"f\": false, \"z\": null, \"a\": [1, {\"b\": []}], \"o\": {}} ", out problem);
+            Program.Check(json != null && problem == null, "a valid object is read: " + problem);
+            Program.Equal("a\"b\\c/\u00e9\n", FillstreamJsonReader.GetString(json, "s"), "escapes");
+            Program.Equal(-150.0, FillstreamJsonReader.GetNumber(json, "n").GetValueOrDefault(), "a number");
+            Program.Equal(true, FillstreamJsonReader.GetBool(json, "t").GetValueOrDefault(), "true");
+            Program.Equal(null, FillstreamJsonReader.GetString(json, "z"), "null");
+            Program.Equal(2, FillstreamJsonReader.GetArray(json, "a").Count, "an array");
+            Program.Equal(-150, FillstreamJsonReader.GetInteger(json, "n").GetValueOrDefault(), "a whole number as an integer");
+            Program.Equal(null, FillstreamJsonReader.GetString(json, "missing"), "a missing field");
+            foreach (string bad in new[] { "", "{", "{\"a\": 1,}", "{\"a\" 1}", "{\"a\": tru}", "{\"a\": \"\\x\"}", "{\"a\": 1} x", "{'a': 1}", "{\"a\": 1e999}" })
+                Program.Check(FillstreamJsonReader.ReadObject(bad, out problem) == null && problem != null, "invalid JSON is refused: " + bad);
+            Program.Check(FillstreamJsonReader.ReadObject(new string('[', 20) + new string(']', 20), out problem) == null
+                && problem == "not a JSON object", "nested arrays are read, and are no object: " + problem);
+            Program.Check(FillstreamJsonReader.ReadObject("{\"a\": " + new string('[', 40) + new string(']', 40) + "}", out problem) == null
+                && problem.Contains("nested deeper"), "nesting is bounded: " + problem);
+            Program.Equal("y", FillstreamClient.ReadStringField("{\"sizing\": {\"arm\": \"x\"}, \"arm\": \"y\"}", "arm"), "ReadStringField reads the top level");
+            Program.Equal(null, FillstreamClient.ReadStringField("{\"sizing\": {\"arm\": \"x\"}}", "arm"), "a nested field is not the top level's");
+        }
+    }
+
+    /// <summary>Following halts: flatten_on_halt, once per halt and account (selfcheck halts).</summary>
+    internal static class HaltChecks
+    {
+        private static readonly string SimHalt = Scenarios.Halt("h-sim", "Sim101", null, "daily_loss", "the day's loss reached the limit");
+        private static readonly string EveryEs = Scenarios.Halt("h-es", null, "ES 12-26", "instrument_loss", "ES lost too much");
+
+        public static void Check()
+        {
+            OffByDefault();
+            FlattensOnce();
+            LateAccount();
+            FlattenFails();
+            BridgeProblems();
+            Timer();
+        }
+
+        private static World Open(string extra, ScriptedTransport transport)
+        {
+            World w = new World(World.Config(extra), transport);
+            w.Sim.Positions.Add(new Position { Account = w.Sim, Instrument = w.Nq, MarketPosition = MarketPosition.Long, Quantity = 2, AveragePrice = 21000 });
+            w.Sim.Positions.Add(new Position { Account = w.Sim, Instrument = w.Es, MarketPosition = MarketPosition.Short, Quantity = 1, AveragePrice = 5750 });
+            w.Apex.Positions.Add(new Position { Account = w.Apex, Instrument = w.Es, MarketPosition = MarketPosition.Long, Quantity = 3, AveragePrice = 5751 });
+            return w;
+        }
+
+        private static string Output(World w)
+        {
+            lock (w.Output)
+                return string.Join("\n", w.Output);
+        }
+
+        private static int Count(string text, string part)
+        {
+            int count = 0;
+            for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + 1, StringComparison.Ordinal))
+                count++;
+            return count;
+        }
+
+        private static void OffByDefault()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("", transport);
+            w.Activate();
+            transport.Halts = Scenarios.Halts(SimHalt);
+            w.AddOn.PollHalts();
+            w.AddOn.PollHalts();
+            Program.Equal(2, transport.Gets.Count, "halts are read even with flatten_on_halt off");
+            Program.Equal("/v1/halts", transport.Gets[0], "from GET /v1/halts");
+            Program.Equal(0, w.Sim.FlattenCalls.Count + w.Apex.FlattenCalls.Count, "flatten_on_halt off: nothing is flattened");
+            Program.Equal(0, w.Client.QueueDepth, "and nothing is reported");
+            string output = Output(w);
+            Program.Equal(1, Count(output, "Warning: fillstream: halt h-sim"), "the halt is logged (Log tab) once: " + output);
+            Program.Check(output.Contains("fillstream: halt h-sim of Sim101 (daily_loss: the day's loss reached the limit); flatten_on_halt is false"),
+                "the log names halt, account, rule and reason: " + output);
+            w.Terminate();
+        }
+
+        private static void FlattensOnce()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("flatten_on_halt=true\n", transport);
+            w.Activate();
+            transport.Halts = Scenarios.Halts(SimHalt, Scenarios.Halt("h-other", "Sim102", null, "daily_loss", "not ours"), EveryEs);
+            w.AddOn.PollHalts();
+            Program.Equal("NQ 12-26,ES 12-26|ES 12-26", string.Join("|", w.Sim.FlattenCalls), "Sim101: its halt, then the ES halt");
+            Program.Equal("ES 12-26", string.Join("|", w.Apex.FlattenCalls), "Apex-12345: the ES halt of every account");
+            Program.Equal(3, w.Client.QueueDepth, "one flattened event per halt and account; none for an account not captured");
+            w.AddOn.PollHalts();
+            transport.Halts = Scenarios.Halts(EveryEs, SimHalt);
+            w.AddOn.PollHalts();
+            Program.Equal(3, w.Sim.FlattenCalls.Count + w.Apex.FlattenCalls.Count, "each halt is acted on once per account");
+            Program.Equal(3, w.Client.QueueDepth, "and reported once");
+            string body = w.Client.TakeBatchBody() ?? "";
+            Program.Check(body.Contains("\"type\":\"flattened\"") && body.Contains("\"account\":\"Apex-12345\",\"halt_id\":\"h-es\",\"instruments\":[\"ES 12-26\"],\"reason\":\"flattened 1 position\""),
+                "the flattened event: " + body);
+            transport.Halts = Scenarios.Halts(Scenarios.Halt("h-nq", "Apex-12345", "NQ 12-26", "instrument_loss", "NQ"));
+            w.AddOn.PollHalts();
+            string none = w.Client.TakeBatchBody() ?? "";
+            Program.Check(none.Contains("\"instruments\":[],\"reason\":\"no open position in NQ 12-26\""), "nothing to flatten is reported too: " + none);
+            Program.Equal(1, w.Apex.FlattenCalls.Count, "and Flatten is not called");
+            w.Terminate();
+            transport.Halts = Scenarios.Halts(Scenarios.Halt("h-after", "Sim101", null, "daily_loss", "after"));
+            w.AddOn.PollHalts();
+            Program.Equal(2, w.Sim.FlattenCalls.Count, "nothing after terminate");
+        }
+
+        private static void LateAccount()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("flatten_on_halt=true\n", transport);
+            lock (Account.All)
+                Account.All.Remove(w.Apex);
+            w.Activate();
+            transport.Halts = Scenarios.Halts(EveryEs);
+            w.AddOn.PollHalts();
+            Program.Equal("ES 12-26", string.Join("|", w.Sim.FlattenCalls), "the connected account is flattened");
+            Program.Equal(0, w.Apex.FlattenCalls.Count, "an account not connected yet is not");
+            lock (Account.All)
+                Account.All.Add(w.Apex);
+            w.Apex.RaiseAccountStatusUpdate(new AccountStatusEventArgs { Account = w.Apex, Status = ConnectionStatus.Connected, PreviousStatus = ConnectionStatus.Connecting });
+            w.AddOn.PollHalts();
+            Program.Equal("ES 12-26", string.Join("|", w.Apex.FlattenCalls), "a halt of every account reaches an account that connects later");
+            Program.Equal(1, w.Sim.FlattenCalls.Count, "and not the first account again");
+            w.Terminate();
+        }
+
+        private static void FlattenFails()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("flatten_on_halt=true\n", transport);
+            w.Activate();
+            w.Sim.FlattenError = "the connection is lost";
+            transport.Halts = Scenarios.Halts(SimHalt);
+            w.AddOn.PollHalts();
+            string body = w.Client.TakeBatchBody() ?? "";
+            Program.Check(body.Contains("\"instruments\":[],\"reason\":\"could not flatten NQ 12-26, ES 12-26: the connection is lost\""),
+                "a failed flatten is reported, never thrown: " + body);
+            w.Terminate();
+        }
+
+        private static void BridgeProblems()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("flatten_on_halt=true\n", transport);
+            w.Activate();
+            transport.GetAnswers.Enqueue(new FillstreamResponse(404, "{\"error\": \"not found\"}"));
+            transport.GetAnswers.Enqueue(new FillstreamResponse(0, "no answer within 2000 ms"));
+            transport.GetAnswers.Enqueue(new FillstreamResponse(200, "{\"halted\": []}"));
+            for (int i = 0; i < 3; i++)
+                w.AddOn.PollHalts();
+            transport.Halts = Scenarios.Halts(SimHalt);
+            w.AddOn.PollHalts();
+            transport.Throw = true;
+            w.AddOn.PollHalts();
+            string output = Output(w);
+            Program.Equal(2, Count(output, "Warning: fillstream: cannot read the halts in force"), "a failing read is logged once per run of failures: " + output);
+            Program.Check(output.Contains("(HTTP 404: the bridge serves no /v1/halts (older than the AddOn?))"), "a bridge without halts is named: " + output);
+            Program.Equal(1, Count(output, "reading the halts in force again"), "and its end: " + output);
+            Program.Equal(1, w.Sim.FlattenCalls.Count, "halts are acted on once the bridge answers");
+            transport.Throw = false;
+            w.Terminate();
+        }
+
+        private static void Timer()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("flatten_on_halt=true\nhalt_poll_seconds=1\n", transport);
+            transport.Halts = Scenarios.Halts(SimHalt);
+            w.Activate();
+            Stopwatch watch = Stopwatch.StartNew();
+            while (w.Sim.FlattenCalls.Count == 0 && watch.ElapsedMilliseconds < 10000)
+                Thread.Sleep(20);
+            Program.Equal(1, w.Sim.FlattenCalls.Count, "the timer reads the halts and acts on them");
+            bool onPool;
+            lock (transport)
+                onPool = transport.GetsOnPool.Count > 0 && transport.GetsOnPool.TrueForAll(delegate(bool pool) { return pool; });
+            Program.Check(onPool, "halts are read on thread-pool threads, never the caller's");
+            w.Terminate();
+            int reads;
+            lock (transport)
+                reads = transport.Gets.Count;
+            Thread.Sleep(1300);
+            lock (transport)
+                Program.Equal(reads, transport.Gets.Count, "terminate stops the polling");
         }
     }
 }

@@ -7,6 +7,7 @@
 // NinjaTraderStrategyStubs.cs declares the strategy and bars side of the API.
 
 using System;
+using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.IO;
 
@@ -118,6 +119,7 @@ namespace NinjaTrader.Cbi
             Executions = new Collection<Execution>();
             Orders = new Collection<Order>();
             Positions = new Collection<Position>();
+            FlattenCalls = new List<string>();
         }
 
         public static Collection<Account> All { get { return all; } }
@@ -152,6 +154,27 @@ namespace NinjaTrader.Cbi
             EventHandler<PositionEventArgs> handler = PositionUpdate;
             if (handler != null) handler(this, e);
         }
+
+        /// <summary>Cancels the orders and closes the positions of these instruments (NT8 help,
+        /// Account > Flatten()). The stub records the call, or throws FlattenError.</summary>
+        public void Flatten(ICollection<Instrument> instruments)
+        {
+            if (FlattenError != null)
+                throw new InvalidOperationException(FlattenError);
+            List<string> names = new List<string>();
+            foreach (Instrument instrument in instruments)
+                names.Add(instrument.FullName);
+            lock (FlattenCalls)
+                FlattenCalls.Add(string.Join(",", names));
+        }
+
+        /// <summary>One entry per Flatten call: the instruments' full names, comma-separated.</summary>
+        [StubOnly]
+        public List<string> FlattenCalls { get; private set; }
+
+        /// <summary>Set: Flatten throws with this message.</summary>
+        [StubOnly]
+        public string FlattenError { get; set; }
 
         public void RaiseAccountStatusUpdate(AccountStatusEventArgs e)
         {

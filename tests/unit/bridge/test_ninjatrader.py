@@ -1,5 +1,6 @@
 """The NinjaTrader AddOn: it compiles against the NT8 API's shape, the JSON it posts is exactly
-the golden files, and the golden files pass the bridge's validation."""
+the golden files, and the golden files pass the bridge's validation; the strategy API's pre-trade
+gate (Decide) and the AddOn's following of halts (flatten_on_halt)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ SCENARIOS = {
     "execution_removed",
     "executions_entry_exit_partial",
     "fee_by_reflection",
+    "halt_flattened",
     "heartbeat",
     "instrument_defined",
     "order_lifecycle",
@@ -42,6 +44,8 @@ SCENARIOS = {
     "signal_with_features",
     "sod_filtered",
 }
+# request bodies other than events (POST /v1/decisions), from the harness's "requests" mode
+REQUESTS = ninjascript.GOLDEN.parent / "ninjatrader-requests"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +82,8 @@ def test_queue_retry_dedupe_and_subscriptions_behave(harness: Path) -> None:
     assert result.stdout.strip().endswith("selfcheck ok")
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+# the bridge's parsing of flattened events comes with the gate
+@pytest.mark.parametrize("name", sorted(SCENARIOS - {"halt_flattened"}))
 def test_every_golden_file_passes_the_bridge_validation(name: str) -> None:
     events = golden(name)
     assert events
@@ -210,8 +215,8 @@ def test_an_instrument_is_defined_once_per_root_before_its_first_event() -> None
         None,
     )
     # no other scenario defines an instrument again: the AddOn keeps the roots for its session
-    others = [golden(n) for n in SCENARIOS - {"instrument_defined"}]
-    assert not [e for events in others for e in events if isinstance(e, InstrumentDefined)]
+    others = [raw(n) for n in SCENARIOS - {"instrument_defined"}]
+    assert not [e for events in others for e in events if e["type"] == "instrument"]
 
 
 def test_a_removed_position_is_flat_whatever_direction_it_names() -> None:
@@ -283,3 +288,65 @@ def test_the_order_number_stays_when_the_order_id_changes() -> None:
     assert all(isinstance(n, str) and n.isdigit() for n in numbers)
     # an exit on session close has no order, hence no order number
     assert "order_number" not in raw("reversal")[4]
+
+
+def test_decide_posts_exactly_the_golden_request(harness: Path, tmp_path: Path) -> None:
+    result = ninjascript.run_harness(harness, "requests", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decide_request.json"]
+    assert sorted(p.name for p in REQUESTS.glob("*.json")) == ["decide_request.json"]
+    assert (tmp_path / "decide_request.json").read_bytes() == (
+        REQUESTS / "decide_request.json"
+    ).read_bytes(), (
+        "decide_request.json differs from what Decide posts; if the change is intended, "
+        f"regenerate with: mono {harness} requests {REQUESTS}"
+    )
+
+
+def test_the_decide_request_has_every_field_and_prices_as_exact_numbers() -> None:
+    request = loads((REQUESTS / "decide_request.json").read_bytes())
+    assert list(request) == [
+        "signal_id", "account", "instrument", "strategy", "variant", "direction",
+        "entry_price", "intended_stop", "intended_target", "confidence", "quantity",
+    ]  # fmt: skip
+    assert (request["entry_price"], request["intended_stop"], request["intended_target"]) == (
+        Decimal("21000.25"),
+        Decimal("20990.25"),
+        Decimal("21025.5"),
+    )
+    assert (request["direction"], request["confidence"], request["quantity"]) == (
+        "long",
+        Decimal("0.72"),
+        2,
+    )
+    assert request["strategy"] == "Opening Range \u2013 v2"
+
+
+def test_decide_answers_from_the_gate_or_from_the_failure_policy(harness: Path) -> None:
+    """Allow, deny and the quantity from the gate's answer; fail-closed and fail-open on a
+    timeout, a 503, a 4xx, a refused connection, a throwing transport and an unreadable answer."""
+    result = ninjascript.run_harness(harness, "selfcheck", "decide")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("selfcheck ok")
+
+
+def test_the_addon_flattens_a_new_halt_once_and_only_when_configured(harness: Path) -> None:
+    result = ninjascript.run_harness(harness, "selfcheck", "halts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("selfcheck ok")
+
+
+def test_a_halt_flattens_the_captured_accounts_it_names_and_reports_each_once() -> None:
+    events = raw("halt_flattened")
+    assert [
+        (e["type"], e["account"], e["halt_id"], e["instruments"], e["reason"]) for e in events
+    ] == [
+        ("flattened", "Sim101", "h-2026-09-22-sim101-daily-loss",
+         ["NQ 12-26", "ES 12-26"], "flattened 2 positions"),
+        ("flattened", "Sim101", "h-2026-09-22-es-max-loss", ["ES 12-26"], "flattened 1 position"),
+        ("flattened", "Apex-12345", "h-2026-09-22-es-max-loss", [], "no open position in ES 12-26"),
+    ]  # fmt: skip
+    assert {(e["source"], e["producer"]) for e in events} == {
+        ("live", "fillstream-nt8-addon/0.1.0")
+    }
+    assert {e["ts_event"] for e in events} == {"2026-09-22T17:00:00.250000Z"}
