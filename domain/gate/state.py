@@ -15,7 +15,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from domain.contracts import ContractBook
@@ -36,6 +36,9 @@ from schemas.events import (
 PAPER_PREFIX = "PAPER:"
 BARS_KEPT = 64
 """Bars kept per instrument and period: enough for a 50-bar ATR."""
+BARS_LOOKBACK = timedelta(days=3)
+"""Bars older than this (by close time) at a decision are not looked at: the bridge reads
+``raw.market`` from this far back only, and a replay from the start must see what it saw."""
 
 GateEvent = (
     TradeClosed
@@ -90,6 +93,8 @@ class GateState:
         self._entries: dict[str, list[TradeDecided]] = defaultdict(list)
         self._halts: dict[str, Halt] = {}
         self._resumes: list[GateChanged] = []
+        self.logged_version: str | None = None
+        """The rules version ``control.gate`` last logged."""
 
     # -- the fold ------------------------------------------------------------------------------
 
@@ -199,6 +204,21 @@ class GateState:
             )
         elif change.action is GateAction.RESUMED:
             bisect.insort(self._resumes, change, key=lambda c: c.envelope.ts_event)
+        elif change.action is GateAction.CONFIGURED:
+            self.logged_version = change.rules_version
+
+    def withdraw(self, decision: TradeDecided) -> None:
+        """Forget a decision that was applied but could not be stored (never answered)."""
+        if decision.decision_id not in self._decision_ids:
+            return
+        self._decision_ids.discard(decision.decision_id)
+        if self._decisions.get(decision.signal_id) is decision:
+            del self._decisions[decision.signal_id]
+        entries = self._entries.get(decision.account, [])
+        if decision in entries:
+            entries.remove(decision)
+        if decision.halt_started and decision.halt_id is not None:
+            self._halts.pop(decision.halt_id, None)
 
     # -- what the rules ask --------------------------------------------------------------------
 
@@ -230,19 +250,24 @@ class GateState:
         start = bisect.bisect_left(allowed, since, key=lambda d: d.envelope.ts_event)
         return [d for d in allowed[start:] if _within(scope, d.strategy, d.instrument)]
 
-    def last_bar(self, instrument: str) -> datetime | None:
-        return self._last_bar.get(instrument)
+    def last_bar(self, instrument: str, now: datetime) -> datetime | None:
+        """When the instrument's newest bar closed, unless before ``BARS_LOOKBACK``."""
+        last = self._last_bar.get(instrument)
+        return last if last is not None and last >= now - BARS_LOOKBACK else None
 
-    def bars(self, instrument: str, period: str | None) -> list[BarClosed]:
-        """An instrument's bars of ``period`` (else of the period with the newest bar), oldest
-        first."""
+    def bars(self, instrument: str, period: str | None, now: datetime) -> list[BarClosed]:
+        """An instrument's bars of ``period`` (else of the period with the newest bar) closed
+        within ``BARS_LOOKBACK`` of ``now``, oldest first."""
         if period is not None:
-            return list(self._bars.get((instrument, period), []))
-        series = [kept for (i, _), kept in self._bars.items() if i == instrument and kept]
-        if not series:
-            return []
-        newest = max(series, key=_newest)
-        return list(newest)
+            kept = self._bars.get((instrument, period), [])
+        else:
+            series = [kept for (i, _), kept in self._bars.items() if i == instrument and kept]
+            if not series:
+                return []
+            kept = max(series, key=_newest)
+        start = bisect.bisect_left(kept, now - BARS_LOOKBACK, key=_closed_at)
+        end = bisect.bisect_right(kept, now, key=_closed_at)
+        return kept[start:end]
 
     def regime_at(self, instrument: str, moment: datetime) -> str | None:
         """The newest label of ``instrument`` in force at ``moment``."""
