@@ -188,8 +188,9 @@ class Gate:
     def log_rules_version(self) -> GateChanged | None:
         """Log the rules' version on ``control.gate`` unless it is the last one logged."""
         with self._lock:
-            if self.state.logged_version == self.rules.version:
-                return None
+            logged = self.state.logged_version
+        if logged == self.rules.version or (logged is None and self.rules == Rules()):
+            return None  # the same, or no rules file ever
         now = datetime.now(UTC)
         change = GateChanged(
             envelope=_envelope(now),

@@ -31,6 +31,8 @@ from schemas.events import (
     ExecutionBusted,
     ExecutionCorrected,
     ExecutionReported,
+    GateAction,
+    GateChanged,
     InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
@@ -48,8 +50,18 @@ EVENT_CLASSES: dict[str, type[Any]] = {
     "execution_corrected": ExecutionCorrected,
     "execution_busted": ExecutionBusted,
     "instrument": InstrumentDefined,
+    "flattened": GateChanged,
 }
-"""Ingestible event classes by their JSON ``type``."""
+"""Ingestible event classes by their JSON ``type``. ``flattened`` (the add-on closed an account's
+positions on a gate halt) takes ``account``, ``halt_id``, ``instruments`` and ``reason`` and is
+logged as a ``GateChanged`` of action ``flattened`` on ``control.gate``, its producer the actor."""
+
+_FLATTENED_FIELDS: dict[str, tuple[Any, bool]] = {
+    "account": (str, True),
+    "halt_id": (str, True),
+    "instruments": (tuple[str, ...], False),
+    "reason": (str, False),
+}
 
 MAX_DECIMAL_PLACES = 10
 _MAX_DECIMAL = Decimal(10) ** 17
@@ -161,7 +173,7 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
             [InvalidEventError("type", f"must be one of {known}, was {kind!r}")]
         )
     errors: list[InvalidEventError] = []
-    fields = _fields(cls)
+    fields = _FLATTENED_FIELDS if cls is GateChanged else _fields(cls)
     values: dict[str, Any] = {}
     for name, (hint, required) in fields.items():
         if name not in item or item[name] is None:
@@ -183,6 +195,9 @@ def parse_event(item: Any, *, ts_ingested: datetime, producer: str) -> Event:
     envelope = _envelope(str(kind), item, values, ts_ingested, producer, errors)
     if errors:
         raise InvalidEventsError(errors)
+    if cls is GateChanged:
+        return GateChanged(envelope=envelope, action=GateAction.FLATTENED,
+                           actor=envelope.producer, **values)  # fmt: skip
     event: Event = cls(envelope=envelope, **values)
     return event
 

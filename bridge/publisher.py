@@ -26,6 +26,7 @@ from core.errors import ServiceError
 from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
 from schemas.catalog import (
+    CONTROL_GATE,
     DERIVED_TRADES,
     RAW_ASSIGNMENTS,
     RAW_EXECUTIONS,
@@ -46,6 +47,7 @@ from schemas.events import (
     ExecutionBusted,
     ExecutionCorrected,
     ExecutionReported,
+    GateChanged,
     InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
@@ -89,6 +91,11 @@ def route(event: Event) -> tuple[str, str]:
             return RAW_HEARTBEATS, event.connection
         case VariantAssigned():
             return RAW_ASSIGNMENTS, event.experiment_id
+        case GateChanged():
+            return (
+                CONTROL_GATE,
+                f"{event.account or ''}|{event.strategy or ''}|{event.instrument or ''}",
+            )
     raise TypeError(f"no route for {type(event).__name__}")
 
 

@@ -82,8 +82,7 @@ def test_queue_retry_dedupe_and_subscriptions_behave(harness: Path) -> None:
     assert result.stdout.strip().endswith("selfcheck ok")
 
 
-# the bridge's parsing of flattened events comes with the gate
-@pytest.mark.parametrize("name", sorted(SCENARIOS - {"halt_flattened"}))
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_golden_file_passes_the_bridge_validation(name: str) -> None:
     events = golden(name)
     assert events
