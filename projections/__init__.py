@@ -1,6 +1,7 @@
 """Materializing: migrations, projection definitions and the batch projector."""
 
 from projections.alerts import ALERTS
+from projections.decisions import DECISIONS
 from projections.experiments import ASSIGNMENTS, SIGNALS
 from projections.migrate import migrate
 from projections.orders import EXECUTION_CORRECTIONS, EXECUTIONS, ORDERS
@@ -26,12 +27,14 @@ PROJECTIONS: tuple[Projection, ...] = (
     ASSIGNMENTS,
     SIGNALS,
     POSITION_DRIFTS,
+    DECISIONS,
 )
 """Every projection ``fillstream project`` runs."""
 
 __all__ = [
     "ALERTS",
     "ASSIGNMENTS",
+    "DECISIONS",
     "EXECUTIONS",
     "EXECUTION_CORRECTIONS",
     "MARKET_BARS",

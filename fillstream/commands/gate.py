@@ -7,6 +7,9 @@
   fillstream gate status                             the rules version and the halts in force
   fillstream gate replay                             decide every logged decision again from the
                                                      log; exit 1 if any comes out different
+  fillstream gate report [--from D] [--to D] [--account A] [--strategy S]
+                                                     per rule: what the signals it failed made
+                                                     (paper, when denied) beside those it passed
 
 A SCOPE is an account (``Sim101``) or ``account=Sim101[,strategy=ORB][,instrument=NQ 06-26]``.
 Halts and resumes are events on ``control.gate``; the bridge applies them within a second. Each
@@ -20,18 +23,23 @@ import getpass
 import json
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+from psycopg import sql
 
 from bridge.gate_config import load_rules
 from control.gate_replay import replay
 from core.control_log import publish_control, read_events
+from core.database import connect
 from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table as table
 from core.text import when
 from domain.gate import GateState, Scope
+from domain.gate.report import Group, RuleValue, evaluate
+from domain.gate.report import Outcome as GateOutcome
 from domain.gate.rules import Rule, Sizing
 from domain.performance.figures import trading_day
 from schemas.catalog import CONTROL_GATE, DERIVED_DECISIONS
@@ -55,7 +63,12 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--by", help="who (default: the operating system user)")
     status = commands.add_parser("status", help="the rules version logged and the halts in force")
     again = commands.add_parser("replay", help="decide the logged decisions again from the log")
-    for sub in (check, halt, resume, status, again):
+    report = commands.add_parser("report", help="per rule: what failed and passed signals made")
+    report.add_argument("--from", dest="start", type=date.fromisoformat, help="first trading day")
+    report.add_argument("--to", dest="end", type=date.fromisoformat, help="last trading day")
+    report.add_argument("--account", help="one account's decisions")
+    report.add_argument("--strategy", help="one strategy's decisions")
+    for sub in (check, halt, resume, status, again, report):
         sub.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -70,6 +83,8 @@ def main(argv: list[str]) -> int:
             return _change(settings, args)
         case "replay":
             return _replay(settings, args.json)
+        case "report":
+            return _report(settings, args)
         case _:
             return _status(settings, args.json)
 
@@ -256,3 +271,80 @@ def _progress(done: int, total: int) -> None:
     if done == total or done % 1000 == 0:
         print(f"\r  {done} of {total} decided again", end="\n" if done == total else "",
               file=sys.stderr, flush=True)  # fmt: skip
+
+
+_REPORT_FILTERS = (("trading_day >= %s", "start"), ("trading_day <= %s", "end"),
+                   ("account = %s", "account"), ("strategy = %s", "strategy"))  # fmt: skip
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    used = [(clause, getattr(args, name)) for clause, name in _REPORT_FILTERS
+            if getattr(args, name) is not None]  # fmt: skip
+    where = sql.SQL(" AND ").join([sql.SQL(clause) for clause, _ in used] or [sql.SQL("true")])
+    params = tuple(value for _, value in used)
+    statement = "SELECT {} FROM {} WHERE {} ORDER BY decided_at, decision_id"
+    with connect(settings) as conn:
+        rows = conn.execute(
+            sql.SQL(statement).format(
+                sql.SQL("rule, kind, mode, verdict, net_pnl"),
+                sql.Identifier("gate_rule_outcomes"),
+                where,
+            ),
+            params,
+        ).fetchall()
+        overall = conn.execute(
+            sql.SQL(statement).format(
+                sql.SQL("decision, net_pnl"), sql.Identifier("gate_outcomes"), where
+            ),
+            params,
+        ).fetchall()
+    values = evaluate([
+        *(GateOutcome(rule="(the gate)", kind="decision", mode="enforce", failed=d == "deny",
+                      net=net) for d, net in overall),
+        *(GateOutcome(rule=rule, kind=kind, mode=mode, failed=verdict == "fail", net=net)
+          for rule, kind, mode, verdict, net in rows),
+    ])  # fmt: skip
+    if args.json:
+        print(json.dumps([_value_json(v) for v in values], indent=2))
+        return 0
+    if not values:
+        print("no decisions")
+        return 0
+    print(table(
+        ["rule", "mode", "failed: signals", "outcomes", "mean", "95% interval", "won",
+         "passed: signals", "outcomes", "mean", "95% interval", "won", "failed − passed",
+         "95% interval"],
+        [[v.rule, v.mode, *_group_cells(v.failed), *_group_cells(v.passed),
+          *_difference_cells(v)] for v in values],
+    ))  # fmt: skip
+    print("outcomes: live trades of allowed signals, paper trades of denied ones; a rule helps "
+          "where failed − passed is below 0 with its interval")  # fmt: skip
+    return 0
+
+
+def _group_cells(group: Group) -> list[str]:
+    if group.mean is None:
+        return [str(group.signals), "0", "", "", ""]
+    interval = "" if group.ci_low is None else f"{group.ci_low:.2f} to {group.ci_high:.2f}"
+    return [str(group.signals), str(group.with_outcome), f"{group.mean:.2f}", interval,
+            f"{group.win_rate:.0%}"]  # fmt: skip
+
+
+def _difference_cells(value: RuleValue) -> list[str]:
+    d = value.difference
+    if d is None:
+        return ["", ""]
+    return [f"{d.difference:.2f}", f"{d.ci_low:.2f} to {d.ci_high:.2f}"]
+
+
+def _value_json(value: RuleValue) -> dict[str, Any]:
+    def side(group: Group) -> dict[str, Any]:
+        return {"signals": group.signals, "with_outcome": group.with_outcome, "mean": group.mean,
+                "ci_low": group.ci_low, "ci_high": group.ci_high, "win_rate": group.win_rate,
+                "total": str(group.total)}  # fmt: skip
+
+    d = value.difference
+    return {"rule": value.rule, "kind": value.kind, "mode": value.mode,
+            "failed": side(value.failed), "passed": side(value.passed),
+            "difference": None if d is None else {"mean": d.difference, "ci_low": d.ci_low,
+                                                  "ci_high": d.ci_high}}  # fmt: skip
