@@ -10,6 +10,9 @@
   fillstream gate report [--from D] [--to D] [--account A] [--strategy S]
                                                      per rule: what the signals it failed made
                                                      (paper, when denied) beside those it passed
+  fillstream gate calibrate [--strategy S] [--dry-run]
+                                                     fit confidence calibration walk-forward,
+                                                     report it held out, publish the models
 
 A SCOPE is an account (``Sim101``) or ``account=Sim101[,strategy=ORB][,instrument=NQ 06-26]``.
 Halts and resumes are events on ``control.gate``; the bridge applies them within a second. Each
@@ -42,6 +45,7 @@ from domain.gate.report import Group, RuleValue, evaluate
 from domain.gate.report import Outcome as GateOutcome
 from domain.gate.rules import Rule, Sizing
 from domain.performance.figures import trading_day
+from fillstream.commands import gate_calibrate
 from schemas.catalog import CONTROL_GATE, DERIVED_DECISIONS
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, GateAction, GateChanged, Source, TradeDecided
@@ -68,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", type=date.fromisoformat, help="last trading day")
     report.add_argument("--account", help="one account's decisions")
     report.add_argument("--strategy", help="one strategy's decisions")
+    gate_calibrate.add_parser(commands)
     for sub in (check, halt, resume, status, again, report):
         sub.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -85,6 +90,8 @@ def main(argv: list[str]) -> int:
             return _replay(settings, args.json)
         case "report":
             return _report(settings, args)
+        case "calibrate":
+            return gate_calibrate.run(settings, args)
         case _:
             return _status(settings, args.json)
 
