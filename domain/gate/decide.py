@@ -87,7 +87,9 @@ def decide(
         session_start=session_bounds(day)[0],
         confidence=calibrated if calibrated is not None else proposal.confidence,
     )
-    in_scope = rules.in_scope(proposal.account, proposal.strategy, proposal.instrument)
+    in_scope = rules.in_scope(
+        proposal.account, proposal.strategy, proposal.instrument, proposal.variant
+    )
     verdicts = [_verdict(rule, context) for rule in in_scope]
     sized, sizing_verdict = _sized(proposal, rules, state, regime, now)
     caps = [_room(rule, context) for rule in in_scope if rule.kind is RuleKind.MAX_POSITION
@@ -410,7 +412,9 @@ _CHECKS = {
 def _sized(
     proposal: Proposal, rules: Rules, state: GateState, regime: str | None, now: datetime
 ) -> tuple[Sized, RuleVerdict | None]:
-    sizing = rules.sizing_for(proposal.account, proposal.strategy, proposal.instrument)
+    sizing = rules.sizing_for(
+        proposal.account, proposal.strategy, proposal.instrument, proposal.variant
+    )
     try:
         point_value = state.contracts.spec_for(proposal.instrument).point_value
     except UnknownInstrumentError as e:

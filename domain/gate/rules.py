@@ -1,8 +1,9 @@
 """The gate's rules and sizing, as the rules file declares them (``FILLSTREAM_GATE_RULES``).
 
 One ``[[rule]]`` table per rule and one ``[[sizing]]`` table per strategy (or none: the default),
-each scoped by ``scope = { account = …, strategy = …, instrument = … }`` (a key left out matches
-any; an instrument names a contract, ``"NQ 12-26"``, or a root, ``"NQ"``). ``parse`` checks every
+each scoped by ``scope = { account = …, strategy = …, instrument = …, variant = … }`` (a key left
+out matches any; an instrument names a contract, ``"NQ 12-26"``, or a root, ``"NQ"``; a variant
+lets an experiment's treatment run rules and sizing of its own). ``parse`` checks every
 key and value and raises ``GateRulesError`` naming the first wrong one (``rule[2].limit``). The
 version is the digest of the file's text, so any change is a new version. Blackout windows come
 from files (CSV or ICS) read at the edge and handed in by path.
@@ -66,15 +67,22 @@ class DrawdownFrom(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scope:
+    """What a rule, a sizing or a halt applies to; ``variant`` selects a strategy's variant, so
+    an experiment's treatment can run rules and sizing of its own."""
+
     account: str | None = None
     strategy: str | None = None
     instrument: str | None = None
+    variant: str | None = None
 
-    def matches(self, account: str, strategy: str | None, instrument: str) -> bool:
+    def matches(
+        self, account: str, strategy: str | None, instrument: str, variant: str | None = None
+    ) -> bool:
         return (
             (self.account is None or self.account == account)
             and (self.strategy is None or self.strategy == strategy)
             and (self.instrument is None or _same_contract(self.instrument, instrument))
+            and (self.variant is None or self.variant == variant)
         )
 
     def covers(self, other: Scope) -> bool:
@@ -83,6 +91,7 @@ class Scope:
             (self.account is None or self.account == other.account)
             and (self.strategy is None or self.strategy == other.strategy)
             and (self.instrument is None or self.instrument == other.instrument)
+            and (self.variant is None or self.variant == other.variant)
         )
 
     def __str__(self) -> str:
@@ -91,7 +100,7 @@ class Scope:
 
     def _items(self) -> tuple[tuple[str, str | None], ...]:
         return (("account", self.account), ("strategy", self.strategy),
-                ("instrument", self.instrument))  # fmt: skip
+                ("instrument", self.instrument), ("variant", self.variant))  # fmt: skip
 
 
 def _same_contract(pattern: str, instrument: str) -> bool:
@@ -171,13 +180,18 @@ class Rules:
     version: str = "sha256:none"
     text: str = ""
 
-    def in_scope(self, account: str, strategy: str, instrument: str) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.scope.matches(account, strategy, instrument))
+    def in_scope(
+        self, account: str, strategy: str, instrument: str, variant: str | None = None
+    ) -> tuple[Rule, ...]:
+        where = (account, strategy, instrument, variant)
+        return tuple(r for r in self.rules if r.scope.matches(*where))
 
-    def sizing_for(self, account: str, strategy: str, instrument: str) -> Sizing:
+    def sizing_for(
+        self, account: str, strategy: str, instrument: str, variant: str | None = None
+    ) -> Sizing:
         """The first sizing table whose scope matches, else fixed at the strategy's quantity."""
         for sizing in self.sizing:
-            if sizing.scope.matches(account, strategy, instrument):
+            if sizing.scope.matches(account, strategy, instrument, variant):
                 return sizing
         return Sizing(scope=Scope())
 
@@ -348,7 +362,7 @@ def _known_keys(at: str, table: Mapping[str, Any], known: set[str]) -> None:
 def _scope(at: str, value: Any) -> Scope:
     if not isinstance(value, dict):
         raise GateRulesError(at, 'must be a table such as { account = "Sim101" }')
-    _known_keys(at, value, {"account", "strategy", "instrument"})
+    _known_keys(at, value, {"account", "strategy", "instrument", "variant"})
     for key, item in value.items():
         if not isinstance(item, str) or not item:
             raise GateRulesError(f"{at}.{key}", f"must be a non-empty string, was {item!r}")

@@ -74,6 +74,20 @@ def test_a_corrected_trade_counts_once_and_a_voided_one_not_at_all() -> None:
     assert verdict(decided(proposal(), rules(DAILY_LOSS), state), "daily_loss")[1] == 0
 
 
+def test_a_variant_scoped_rule_and_sizing_apply_to_that_variant_only() -> None:
+    text = (
+        '[[rule]]\nkind = "min_confidence"\nlimit = 0.7\nscope = { variant = "v2" }\n'
+        '[[sizing]]\ncontracts = 1\nscope = { strategy = "ORB", variant = "v2" }\n'
+    )
+    r = rules(text)
+    control = decided(proposal(variant="v1", confidence=0.6), r, GateState())
+    assert control.decision is Decision.ALLOW and control.rules == () and control.quantity == 2
+    treatment = decided(proposal(variant="v2", confidence=0.8), r, GateState())
+    assert treatment.decision is Decision.ALLOW and treatment.quantity == 1
+    assert treatment.rules[0].rule == "min_confidence"
+    assert decided(proposal(variant="v2"), r, GateState()).decision is Decision.DENY
+
+
 def test_observe_records_the_verdict_and_decides_nothing() -> None:
     r = rules(DAILY_LOSS + 'mode = "observe"\n')
     decision = decided(proposal(), r, state_of(trade("-800")))
