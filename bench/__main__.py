@@ -1,6 +1,6 @@
 """``python -m bench [MODULE ...]``: start a private broker, PostgreSQL and the bridge, run
 every benchmark (or those of the modules named: ingest, imports, latency, derive, rebuild,
-alerts, experiments, dashboard), report."""
+alerts, experiments, dashboard, gate), report."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import alerts, dashboard, derive, experiments, imports, ingest, latency, rebuild, report
+from bench import (
+    alerts,
+    dashboard,
+    derive,
+    experiments,
+    gate,
+    imports,
+    ingest,
+    latency,
+    rebuild,
+    report,
+)
 from core.kafka import ensure_topics
 from core.settings import PROJECT_ROOT, Settings
 from tests.fixtures.pipeline import ServiceProcess
@@ -26,6 +37,7 @@ MODULES = (
     "alerts",
     "experiments",
     "dashboard",
+    "gate",
 )
 
 
@@ -64,6 +76,7 @@ def main(chosen: Sequence[str] = ()) -> int:
             "alerts": lambda: alerts.run(settings),
             "experiments": lambda: experiments.run(settings),
             "dashboard": lambda: dashboard.run(settings),
+            "gate": lambda: gate.run(settings, home),
         }
         try:
             for name, run in modules.items():

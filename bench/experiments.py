@@ -58,15 +58,18 @@ SECONDS = 8
 BARS = 60_000
 
 
-def _paced(settings: Settings, method: str, path: str, bodies: list[bytes]) -> list[float]:
-    """Latencies (s) of ``bodies`` sent open-loop at RATE over CLIENTS keep-alive connections."""
+def paced(
+    settings: Settings, method: str, path: str, bodies: list[bytes], rate: int = RATE
+) -> list[float]:
+    """Latencies (s) of ``bodies`` sent open-loop at ``rate`` over CLIENTS keep-alive
+    connections to the bridge of ``settings``."""
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {settings.token}"}
     latencies: list[float] = []
     lock = threading.Lock()
 
     def client(share: list[bytes]) -> None:
         connection = http.client.HTTPConnection(settings.bridge_host, settings.bridge_port, 30)
-        interval = CLIENTS / RATE
+        interval = CLIENTS / rate
         mine, next_at = [], time.perf_counter()
         for body in share:
             delay = next_at - time.perf_counter()
@@ -91,7 +94,7 @@ def _paced(settings: Settings, method: str, path: str, bodies: list[bytes]) -> l
     return latencies
 
 
-def _p99_ms(latencies: list[float]) -> float:
+def p99_ms(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=100)[98] * 1000
 
 
@@ -107,12 +110,12 @@ def assignment_latency(settings: Settings) -> Result:
              message="the bridge did not read the bench experiment")  # fmt: skip
     count = RATE * SECONDS
     warm = [json.dumps({"signal_id": f"w{i}", "strategy": "Bench"}).encode() for i in range(200)]
-    _paced(settings, "POST", "/v1/assignments", warm)
+    paced(settings, "POST", "/v1/assignments", warm)
     bodies = [
         json.dumps({"signal_id": f"s{i}", "strategy": "Bench"}).encode() for i in range(count)
     ]
-    p99 = _p99_ms(_paced(settings, "POST", "/v1/assignments", bodies))
-    baseline = _p99_ms(_paced(settings, "GET", "/healthz", [b""] * count))
+    p99 = p99_ms(paced(settings, "POST", "/v1/assignments", bodies))
+    baseline = p99_ms(paced(settings, "GET", "/healthz", [b""] * count))
     return Result(
         name=f"assignment p99 @{RATE} req/s",
         value=p99,

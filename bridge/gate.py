@@ -36,6 +36,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from bridge import metrics
 from bridge.errors import PublishError
 from core.errors import CodecError, FillstreamError
 from core.kafka import consume_batch, producer_config
@@ -107,6 +108,7 @@ class Gate:
         self._lock = threading.Lock()
         self._offsets: dict[str, int] = {}
         self._catalog: dict[str, str] = {}
+        self._made = _Made()
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         timeout_ms = int(settings.gate_timeout * 1000)
@@ -153,7 +155,9 @@ class Gate:
             raise GateUnavailable("the gate has not read the log yet (is Kafka reachable?)")
         loop = asyncio.get_running_loop()
         stored: asyncio.Future[None] = loop.create_future()
+        asked = time.perf_counter()
         with self._lock:
+            locked = time.perf_counter()
             earlier = self.state.decided(proposal.signal_id)
             if earlier is not None and same_request(earlier, proposal):
                 return earlier
@@ -167,17 +171,23 @@ class Gate:
                 as_of=dict(self._offsets),
             )
             self.state.apply(decision)
+            self._made.add(decision.envelope.event_id)
             self._produce(DERIVED_DECISIONS, f"{decision.account}|{decision.instrument}",
                           decision, _resolver(loop, stored))  # fmt: skip
+        handed = time.perf_counter()
         try:
             await asyncio.wait_for(stored, timeout=self._settings.gate_timeout + 1.0)
         except (TimeoutError, PublishError) as e:
+            self._made.discard_if_present(decision.envelope.event_id)
             with self._lock:
                 self.state.withdraw(decision)
             log.error("decision %s for %s not stored (%s); answered 503",
                       decision.decision_id, proposal.signal_id, e or "timed out")  # fmt: skip
             reason = f"the decision could not be stored in Kafka: {e or 'timeout'}"
             raise GateUnavailable(reason) from e
+        metrics.DECISION_PART_SECONDS.labels("wait").observe(locked - asked)
+        metrics.DECISION_PART_SECONDS.labels("evaluate").observe(handed - locked)
+        metrics.DECISION_PART_SECONDS.labels("store").observe(time.perf_counter() - handed)
         return decision
 
     def halts(self) -> list[Halt]:
@@ -281,17 +291,50 @@ class Gate:
         return {(tp.topic, tp.partition) for tp in partitions}
 
     def _apply(self, message: Message) -> None:
+        key = f"{self._catalog[message.topic() or '']}:{message.partition()}"
+        if self._own(message):  # applied when it was made: not decoded again
+            with self._lock:
+                self._offsets[key] = (message.offset() or 0) + 1
+            return
         try:
             event = self._codec.decode(message.value() or b"")
         except CodecError as e:
             log.error("gate: %s offset %d does not decode (%s); skipped", message.topic(),
                       message.offset(), e)  # fmt: skip
             event = None
-        key = f"{self._catalog[message.topic() or '']}:{message.partition()}"
         with self._lock:
             if isinstance(event, _STATE_EVENTS):
                 self.state.apply(_as_state_event(event))
             self._offsets[key] = (message.offset() or 0) + 1
+
+    def _own(self, message: Message) -> bool:
+        """A decision this process made and applied (its record's event id is one it wrote)."""
+        if self._catalog.get(message.topic() or "") != DERIVED_DECISIONS:
+            return False
+        headers = message.headers() or []
+        pairs = headers.items() if isinstance(headers, dict) else headers
+        event_id = next((value for name, value in pairs if name == "event_id"), None)
+        return event_id is not None and self._made.discard_if_present(event_id)
+
+
+class _Made:
+    """The event ids of the decisions this process stored and has not read back yet."""
+
+    def __init__(self) -> None:
+        self._ids: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    def add(self, event_id: str) -> None:
+        with self._lock:
+            self._ids.add(event_id.encode())
+
+    def discard_if_present(self, event_id: bytes | str | None) -> bool:
+        raw = event_id.encode() if isinstance(event_id, str) else event_id
+        with self._lock:
+            if raw in self._ids:
+                self._ids.discard(raw)
+                return True
+        return False
 
 
 def _as_state_event(event: Any) -> GateEvent:

@@ -40,10 +40,20 @@ DECISIONS = Counter(
     "unavailable (503: the log not read yet, or the decision not stored).",
     ["decision"],
 )
+_DECISION_BUCKETS = (0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015,
+                     0.02, 0.03, 0.05, 0.1, 0.25, 1.0)  # fmt: skip
 DECISION_SECONDS = Histogram(
     "fillstream_bridge_decision_seconds",
     "Time to answer POST /v1/decisions, storing the decision in Kafka included.",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    buckets=_DECISION_BUCKETS,
+)
+DECISION_PART_SECONDS = Histogram(
+    "fillstream_bridge_decision_part_seconds",
+    "Where a decision's time goes, by part: parse (the request's JSON), wait (for the state's "
+    "lock), evaluate (the rules, sizing and calibration, applied to the state, handed to the "
+    "producer), store (until Kafka acknowledged it).",
+    ["part"],
+    buckets=_DECISION_BUCKETS,
 )
 SPOOLED = Counter("fillstream_bridge_spooled_records_total", "Records written to the disk spool.")
 DRAINED = Counter("fillstream_bridge_drained_records_total", "Spooled records delivered to Kafka.")

@@ -186,13 +186,16 @@ async def post_decision(request: web.Request) -> web.Response:
         )
     if request.content_type != "application/json":
         return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    body = await request.read()
+    parsing = time.perf_counter()
     try:
-        proposal = parse_proposal(loads(await request.read()))
+        proposal = parse_proposal(loads(body))
     except InvalidEventError as e:
         return _problem(400, str(e), [{"field": e.field, "reason": e.reason}])
     except InvalidEventsError as e:
         errors = [{"field": err.field, "reason": err.reason} for err in e.errors]
         return _problem(422, "invalid decision request; nothing was decided", errors)
+    metrics.DECISION_PART_SECONDS.labels("parse").observe(time.perf_counter() - parsing)
     try:
         decision = await request.app[_GATE].decide(proposal)
     except GateUnavailable as e:
