@@ -30,6 +30,9 @@ class Kind(StrEnum):
     """A calendar day, ``2026-09-22``."""
     OBJECT = "object"
     """A JSON object, as stored (alert labels)."""
+    VERDICTS = "verdicts"
+    """The gate's rule verdicts, as stored: an array of objects with rule, kind, mode, verdict,
+    value, limit (decimal strings or null), reason and halt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +497,47 @@ PAPER_COMPARISON = Endpoint(
 )
 
 
+DECISIONS = Endpoint(
+    name="decisions",
+    view="decisions",
+    summary="The pre-trade gate's decisions with every rule's verdict, newest first.",
+    columns=(
+        _c("decision_id", T),
+        _c("signal_id", T),
+        _c("account", T),
+        _c("instrument", T),
+        _c("strategy", T),
+        _n("variant", T),
+        _c("direction", T),
+        _c("decision", T, "allow or deny"),
+        _c("quantity", INT, "recommended: whole contracts, 0 when denied"),
+        _c("proposed_quantity", INT),
+        _c("entry_price", D),
+        _n("intended_stop", D),
+        _n("intended_target", D),
+        _n("confidence", F),
+        _n("calibrated_confidence", F),
+        _n("calibration_version", T),
+        _c("rules", Kind.VERDICTS),
+        _c("sizing_method", T),
+        _c("sizing", T, "the sizing's arithmetic"),
+        _c("rules_version", T),
+        _c("trading_day", Kind.DATE),
+        _n("halt_id", T),
+        _c("halt_started", Kind.BOOLEAN),
+        _c("decided_at", TS),
+        _c("event_id", T),
+        _c("ts_ingested", TS),
+    ),  # fmt: skip
+    order=("decided_at", "decision_id"),
+    filters=(
+        *_equal("account", "instrument", "strategy", "variant", "decision", "signal_id"),
+        Filter("from", "decided_at", "from", "decided at or after this time (ISO 8601)"),
+        Filter("to", "decided_at", "to", "decided before this time (ISO 8601)"),
+    ),
+)
+
+
 def _uptime(name: str, period: str, summary: str) -> Endpoint:
     return Endpoint(
         name=name,
@@ -535,6 +579,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     REGIMES,
     PERFORMANCE_BY_REGIME,
     PAPER_COMPARISON,
+    DECISIONS,
     UPTIME_DAILY,
     UPTIME_MONTHLY,
 )

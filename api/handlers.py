@@ -11,7 +11,7 @@ import io
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from api.definitions import VERSION, definitions
 from api.endpoints import EXECUTIONS, MARKET_BARS, SERVICE_CHECKS, SIGNALS, TRADES
 from api.queries import QueryError, columns, conditions, parse, rows_json
 from core.errors import ServiceError
+from domain.gate.report import OVERALL, Outcome, evaluate, value_json
 
 log = logging.getLogger("fillstream.api")
 
@@ -403,3 +404,46 @@ def add_dashboard(app: web.Application, built: Path) -> None:
         app.router.add_static("/assets/", built / "assets", append_version=False)
     app.router.add_get("/", page)
     app.router.add_get("/{panel:(trades|performance|monitor)}", page)
+
+
+_GATE_FILTERS = (("account", "account = {}"), ("strategy", "strategy = {}"),
+                 ("from", "trading_day >= {}"), ("to", "trading_day <= {}"))  # fmt: skip
+_GATE_RULES = "SELECT rule, kind, mode, verdict, net_pnl FROM gate_rule_outcomes WHERE {} " \
+    "ORDER BY decided_at, decision_id"  # fmt: skip
+_GATE_OVERALL = "SELECT decision, net_pnl FROM gate_outcomes WHERE {} " \
+    "ORDER BY decided_at, decision_id"  # fmt: skip
+
+
+def gate_report(fetch: Fetch) -> Handler:
+    """``/api/gate-report``: per rule, what the signals it failed made (paper trades, when
+    denied) beside what those it passed made, as ``fillstream gate report`` shows it
+    (``domain.gate.report``); ``account``, ``strategy`` and trading days ``from`` to ``to``."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        args: dict[str, Any] = {}
+        clauses: list[sql.Composable] = []
+        for name, clause in _GATE_FILTERS:
+            text = request.query.get(name)
+            if not text:
+                continue
+            if name in ("from", "to"):
+                try:
+                    args[name] = date.fromisoformat(text)
+                except ValueError:
+                    return problem(400, f"{name}: not a day (YYYY-MM-DD), was {text!r}",
+                                   parameter=name)  # fmt: skip
+            else:
+                args[name] = text
+            clauses.append(sql.SQL(clause).format(sql.Placeholder(name)))
+        where = sql.SQL(" AND ").join(clauses or [sql.SQL("true")])
+        rules = await fetch(sql.SQL(_GATE_RULES).format(where), args)
+        overall = await fetch(sql.SQL(_GATE_OVERALL).format(where), args)
+        values = evaluate([
+            *(Outcome(rule=OVERALL, kind="decision", mode="enforce", failed=d == "deny",
+                      net=net) for d, net in overall),
+            *(Outcome(rule=rule, kind=kind, mode=mode, failed=verdict == "fail", net=net)
+              for rule, kind, mode, verdict, net in rules),
+        ])  # fmt: skip
+        return web.json_response({"items": [value_json(v) for v in values]})
+
+    return handler

@@ -40,6 +40,18 @@ _SCHEMAS: dict[Kind, dict[str, Any]] = {
     Kind.BOOLEAN: {"type": "boolean"},
     Kind.DATE: {"type": "string", "format": "date"},
     Kind.OBJECT: {"type": "object"},
+    Kind.VERDICTS: {"type": "array", "items": {
+        "type": "object",
+        "required": ["rule", "kind", "mode", "verdict", "value", "limit", "reason", "halt"],
+        "properties": {
+            "rule": {"type": "string"}, "kind": {"type": "string"},
+            "mode": {"type": "string", "enum": ["enforce", "observe"]},
+            "verdict": {"type": "string", "enum": ["pass", "fail"]},
+            "value": {"oneOf": [{"type": "string", "format": "decimal"}, {"type": "null"}]},
+            "limit": {"oneOf": [{"type": "string", "format": "decimal"}, {"type": "null"}]},
+            "reason": {"type": "string"}, "halt": {"type": "boolean"},
+        },
+    }},  # fmt: skip
 }  # fmt: skip
 
 
@@ -259,6 +271,52 @@ def _more_schemas() -> dict[str, Any]:
             },
         },
         "Change": {**free, "description": "what was recorded"},
+        "GateGroup": {
+            "type": "object",
+            "required": [
+                "signals",
+                "with_outcome",
+                "mean",
+                "ci_low",
+                "ci_high",
+                "win_rate",
+                "total",
+            ],
+            "properties": {
+                "signals": {"type": "integer"},
+                "with_outcome": {"type": "integer", "description": "with a closed trade yet"},
+                "mean": _maybe_number("the mean net P&L per signal"),
+                "ci_low": _maybe_number("the mean's 95 % bootstrap interval"),
+                "ci_high": _maybe_number(),
+                "win_rate": _maybe_number(),
+                "total": {"type": "string", "format": "decimal"},
+            },
+        },
+        "GateRuleValue": {
+            "type": "object",
+            "required": ["rule", "kind", "mode", "failed", "passed", "difference"],
+            "properties": {
+                "rule": {"type": "string"},
+                "kind": {"type": "string"},
+                "mode": {"type": "string"},
+                "failed": _ref("GateGroup"),
+                "passed": _ref("GateGroup"),
+                "difference": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["mean", "ci_low", "ci_high"],
+                            "properties": {
+                                "mean": {"type": "number"},
+                                "ci_low": {"type": "number"},
+                                "ci_high": {"type": "number"},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
         "Pipeline": {
             "type": "object",
             "required": ["groups", "latency"],
@@ -292,6 +350,10 @@ def _more_schemas() -> dict[str, Any]:
             },
         },  # fmt: skip
     }
+
+
+def _maybe_number(description: str = "") -> dict[str, Any]:
+    return {"oneOf": [{"type": "number"}, {"type": "null"}], "description": description}
 
 
 def _items(schema: dict[str, Any]) -> dict[str, Any]:
@@ -352,6 +414,23 @@ def _more_paths() -> dict[str, Any]:
                             "schema": {"type": "string"}, "description": "comma-separated"}],
             "responses": {"200": {"description": "CSV",
                                   "content": {"text/csv": {"schema": {"type": "string"}}}}},
+        }},
+        "/api/gate-report": {"get": {
+            "operationId": "get_gate_report",
+            "summary": "Per rule of the pre-trade gate, what the signals it failed made (paper "
+            "trades, when denied) beside what those it passed made, each mean with its bootstrap "
+            "interval, and the difference (failed − passed) with its own; the first row sets "
+            "every denied signal beside every allowed one.",
+            "parameters": [
+                {"name": n, "in": "query", "required": False, "description": d,
+                 "schema": {"type": "string", **({"format": "date"} if f else {})}}
+                for n, d, f in (("account", "one account's decisions", False),
+                                ("strategy", "one strategy's decisions", False),
+                                ("from", "the first trading day", True),
+                                ("to", "the last trading day", True))
+            ],
+            "responses": {"200": _json(_items(_ref("GateRuleValue"))),
+                          "400": {"description": "a day that is not one", "content": _PROBLEM}},
         }},
         "/api/definitions": {"get": {
             "operationId": "get_definitions",

@@ -149,6 +149,7 @@ def create_app(
         app.router.add_get(which.path, handlers.analytic(cached, fetch, which))
     app.router.add_get("/api/trade", handlers.trade_detail(connect))
     app.router.add_get("/api/services", handlers.services(fetch))
+    app.router.add_get("/api/gate-report", handlers.gate_report(fetch))
     app.router.add_get("/api/trades.csv", handlers.trades_csv(connect))
     app.router.add_get("/api/definitions", handlers.figure_definitions)
     handlers.add_control_routes(app, control)

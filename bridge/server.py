@@ -13,7 +13,6 @@ import hmac
 import logging
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +26,7 @@ from bridge.parsing import EVENT_CLASSES, loads, parse_events, parse_proposal
 from bridge.publisher import Publisher
 from core.errors import InvalidEventError, InvalidEventsError
 from core.settings import Settings
+from core.text import plain
 from domain.experiments.model import Assignment, assign
 from schemas.events import (
     BridgeHeartbeat,
@@ -235,14 +235,6 @@ def decision_json(decision: TradeDecided) -> dict[str, Any]:
         if decision.halt_id is None
         else {"halt_id": decision.halt_id, "started": decision.halt_started},
     }
-
-
-def plain(value: Decimal | None) -> str | None:
-    """A decimal as written, without the trailing zeros of the Avro scale: ``604.18``."""
-    if value is None:
-        return None
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
 
 
 async def get_halts(request: web.Request) -> web.Response:

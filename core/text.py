@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -25,3 +26,11 @@ def when(at: datetime) -> str:
 def json_value(value: Any) -> Any:
     """``json.dumps``'s ``default``: a moment in ISO 8601, anything else (amounts) as text."""
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def plain(value: Decimal | None) -> str | None:
+    """A decimal as written, without the trailing zeros of the Avro scale: ``604.18``."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text

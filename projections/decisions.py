@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.text import plain
 from projections.projection import LINEAGE_COLUMNS, Location, Projection, lineage
 from schemas.catalog import DERIVED_DECISIONS
 from schemas.events import Event, TradeDecided
@@ -19,8 +20,7 @@ def decision_rows(event: Event, where: Location) -> Sequence[tuple[Any, ...]]:
         return ()
     rules = [
         {"rule": v.rule, "kind": v.kind, "mode": v.mode.value, "verdict": v.verdict.value,
-         "value": None if v.value is None else str(v.value),
-         "limit": None if v.limit is None else str(v.limit), "reason": v.reason, "halt": v.halt}
+         "value": plain(v.value), "limit": plain(v.limit), "reason": v.reason, "halt": v.halt}
         for v in event.rules
     ]  # fmt: skip
     return (

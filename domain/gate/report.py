@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,8 @@ from domain.experiments.bootstrap import (
 
 SEED = 23
 RESAMPLES = 2000
+OVERALL = "(the gate)"
+"""The name of the row that sets every denied signal beside every allowed one."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +86,21 @@ def evaluate(outcomes: Sequence[Outcome], *, confidence: float = 0.95) -> list[R
             )
         )
     return values
+
+
+def value_json(value: RuleValue) -> dict[str, Any]:
+    """A rule's value as ``fillstream gate report --json`` and the read API give it."""
+
+    def side(group: Group) -> dict[str, Any]:
+        return {"signals": group.signals, "with_outcome": group.with_outcome, "mean": group.mean,
+                "ci_low": group.ci_low, "ci_high": group.ci_high, "win_rate": group.win_rate,
+                "total": str(group.total)}  # fmt: skip
+
+    d = value.difference
+    return {"rule": value.rule, "kind": value.kind, "mode": value.mode,
+            "failed": side(value.failed), "passed": side(value.passed),
+            "difference": None if d is None else {"mean": d.difference, "ci_low": d.ci_low,
+                                                  "ci_high": d.ci_high}}  # fmt: skip
 
 
 def group(nets: Sequence[Decimal | None], *, confidence: float = 0.95) -> Group:

@@ -41,7 +41,7 @@ from core.settings import Settings
 from core.text import text_table as table
 from core.text import when
 from domain.gate import GateState, Scope
-from domain.gate.report import Group, RuleValue, evaluate
+from domain.gate.report import OVERALL, Group, RuleValue, evaluate, value_json
 from domain.gate.report import Outcome as GateOutcome
 from domain.gate.rules import Rule, Sizing
 from domain.performance.figures import trading_day
@@ -306,13 +306,13 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
             params,
         ).fetchall()
     values = evaluate([
-        *(GateOutcome(rule="(the gate)", kind="decision", mode="enforce", failed=d == "deny",
+        *(GateOutcome(rule=OVERALL, kind="decision", mode="enforce", failed=d == "deny",
                       net=net) for d, net in overall),
         *(GateOutcome(rule=rule, kind=kind, mode=mode, failed=verdict == "fail", net=net)
           for rule, kind, mode, verdict, net in rows),
     ])  # fmt: skip
     if args.json:
-        print(json.dumps([_value_json(v) for v in values], indent=2))
+        print(json.dumps([value_json(v) for v in values], indent=2))
         return 0
     if not values:
         print("no decisions")
@@ -342,16 +342,3 @@ def _difference_cells(value: RuleValue) -> list[str]:
     if d is None:
         return ["", ""]
     return [f"{d.difference:.2f}", f"{d.ci_low:.2f} to {d.ci_high:.2f}"]
-
-
-def _value_json(value: RuleValue) -> dict[str, Any]:
-    def side(group: Group) -> dict[str, Any]:
-        return {"signals": group.signals, "with_outcome": group.with_outcome, "mean": group.mean,
-                "ci_low": group.ci_low, "ci_high": group.ci_high, "win_rate": group.win_rate,
-                "total": str(group.total)}  # fmt: skip
-
-    d = value.difference
-    return {"rule": value.rule, "kind": value.kind, "mode": value.mode,
-            "failed": side(value.failed), "passed": side(value.passed),
-            "difference": None if d is None else {"mean": d.difference, "ci_low": d.ci_low,
-                                                  "ci_high": d.ci_high}}  # fmt: skip

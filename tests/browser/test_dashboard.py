@@ -31,6 +31,7 @@ from tests.browser.conftest import AXE, artifact
 from tests.fixtures.pipeline import ServiceProcess, execution, post, query
 from tests.fixtures.services import wait_for
 from tests.integration.test_alerts import Hook, fillstream, hook, notifier, outcomes, with_rules
+from tests.integration.test_gate import decide
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -241,6 +242,16 @@ def test_every_figure_the_panels_show_is_the_views(
         )
     definition = table.locator("abbr", has_text="Win rate").get_attribute("title") or ""
     assert "wins / (wins + losses)" in definition and "definitions v1" in definition
+
+    # the pre-trade gate: a decision asked at the bridge, as the decisions view holds it
+    answer = decide(settings, signal_id="gate-browser-1", account="Sim101")
+    wait_for(lambda: query(settings, "SELECT decision FROM decisions") == [(answer["decision"],)],
+             timeout=60, message="the decision was not projected")  # fmt: skip
+    page.reload()
+    page.get_by_role("tab", name="Performance").click()
+    gate = page.get_by_test_id("gate")
+    expect(gate.get_by_role("row", name="gate-browser-1")).to_contain_text(answer["decision"])
+    expect(gate.get_by_role("row", name="(the gate)")).to_contain_text("0/1")
 
     # the services, as their latest checks say
     page.get_by_role("tab", name="Monitor").click()

@@ -48,7 +48,8 @@ pytestmark = pytest.mark.integration
 TYPES = {Kind.TEXT: {"text"}, Kind.INTEGER: {"integer", "bigint"}, Kind.DECIMAL: {"numeric"},
          Kind.TIMESTAMP: {"timestamp with time zone"}, Kind.SECONDS: {"interval"},
          Kind.TEXTS: {"ARRAY"}, Kind.NUMBER: {"double precision"},
-         Kind.BOOLEAN: {"boolean"}, Kind.OBJECT: {"jsonb"}, Kind.DATE: {"date"}}  # fmt: skip
+         Kind.BOOLEAN: {"boolean"}, Kind.OBJECT: {"jsonb"}, Kind.DATE: {"date"},
+         Kind.VERDICTS: {"jsonb"}}  # fmt: skip
 NOT_SERVED = {"trades": {"projected_xid"}}
 """View columns an endpoint leaves out."""
 
@@ -179,8 +180,9 @@ def test_the_api_serves_the_trades_view_page_by_page_behind_the_token(
     )  # fmt: skip
     (active,) = walk(settings, ACTIVE_ALERTS, limit=3)
     assert (active["rule"], active["labels"]) == ("dd", {"account": "Sim101"})
-    figures = walk(settings, PERFORMANCE, limit=3)
-    assert figures and any(f["scope"] == "account" and f["scope_key"] == "Sim101" for f in figures)
+    figures = wait_for(lambda: walk(settings, PERFORMANCE, limit=3), timeout=60,
+                       message="no performance figures were projected")  # fmt: skip
+    assert any(f["scope"] == "account" and f["scope_key"] == "Sim101" for f in figures)
 
     # filters
     sim = authorized(settings, "/api/trades?account=Sim101")["items"]

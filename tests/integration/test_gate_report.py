@@ -18,8 +18,9 @@ import pytest
 
 from core.settings import Settings
 from fillstream.commands.gate import main as gate_main
-from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.pipeline import ServiceProcess, execution, post, query
 from tests.fixtures.services import wait_for
+from tests.integration.test_api import authorized, get
 from tests.integration.test_gate import decide, gate_loaded
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -145,7 +146,8 @@ def test_the_report_sets_what_failed_signals_made_beside_what_passed_ones_made(
     }  # fmt: skip
 
     assert gate_main(["report", "--json", "--account", "Sim101"]) == 0
-    report = {r["rule"]: r for r in json.loads(capsys.readouterr().out)}
+    printed = json.loads(capsys.readouterr().out)
+    report = {r["rule"]: r for r in printed}
     assert set(report) == {"(the gate)", "confidence", "one-a-day"}
 
     def mean(*signals: str) -> float:
@@ -173,3 +175,17 @@ def test_the_report_sets_what_failed_signals_made_beside_what_passed_ones_made(
     assert gate_main(["report"]) == 0
     table = capsys.readouterr().out
     assert "confidence" in table and "one-a-day" in table and "failed − passed" in table
+
+    # the dashboard's read API gives the same report, and the decisions with their verdicts
+    api = ServiceProcess(gated, "api", gated.api_port).start()
+    try:
+        assert authorized(gated, "/api/gate-report?account=Sim101") == {"items": printed}
+        decisions = authorized(gated, "/api/decisions?strategy=Swing-2")["items"]
+        ((denied,),) = [decisions]
+        assert (denied["signal_id"], denied["decision"], denied["quantity"]) == ("gr-2", "deny", 0)
+        assert [r["verdict"] for r in denied["rules"]] == ["fail", "fail"]
+        status, body = get(gated, "/api/gate-report?from=yesterday",
+                           {"Authorization": f"Bearer {gated.token}"})  # fmt: skip
+        assert status == 400 and body["parameter"] == "from"
+    finally:
+        api.stop()

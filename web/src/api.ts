@@ -25,6 +25,9 @@ export type UptimeMonth = Schemas["UptimeMonthlyRow"];
 export type RegimeRow = Schemas["RegimesRow"];
 export type RegimePerformance = Schemas["PerformanceByRegimeRow"];
 export type PaperRow = Schemas["PaperComparisonRow"];
+export type Decision = Schemas["DecisionsRow"];
+export type GateRuleValue = Schemas["GateRuleValue"];
+export type GateGroup = Schemas["GateGroup"];
 
 export type TradeColumn = keyof Trade;
 export type TradeSort = NonNullable<

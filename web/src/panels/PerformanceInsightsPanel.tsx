@@ -5,6 +5,7 @@ import { get, post, type Calibration, type Definitions, type Filters, type Page,
 import { formatMoney, formatNumber, formatPercent, formatTime, tone } from "../format";
 import { ChartJs, chartDefaults, themeColor } from "../components/charts";
 import type { ConfirmRequest } from "../components/Confirm";
+import { Gate } from "./Gate";
 
 type Figure = { key: keyof PerformanceRow; label: string; shown: (v: unknown) => string };
 const money = (v: unknown) => formatMoney(v as string | null);
@@ -315,6 +316,7 @@ export function PerformanceInsightsPanel({ filters, theme, confirm }: { filters:
           </p>
           {calibration.data?.bins.length ? <ChartJs config={calibrationChart} label="Share of trades won against the signals' mean confidence, per bin of 0.2" /> : <p className="muted">No signal gave a confidence yet.</p>}
         </section>
+        <Gate filters={filters} />
         <Experiments confirm={confirm} />
       </div>
     </div>
