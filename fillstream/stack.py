@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Callable
 
+from bridge.gate_config import load_rules
 from bridge.tls import server_context
 from core.kafka import ensure_topics
 from core.settings import Settings
@@ -67,6 +68,8 @@ def up(settings: Settings, echo: Echo = print) -> Settings:
     """Start everything that is not running yet; the settings the services were started with."""
     parse_classifiers(settings.regime)  # the worker's FILLSTREAM_REGIME, before anything starts
     server_context(settings, settings.bridge_host)  # and whether the bridge may listen there
+    if settings.gate_rules is not None:
+        load_rules(settings.gate_rules)  # and the bridge's gate rules
     if runs_local_kafka(settings):
         kafka = local_kafka(settings)
         kafka.start()

@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
     daemon = Daemon("bridge")
     settings = daemon.settings
     settings.require_token()
+    rules = Rules() if settings.gate_rules is None else load_rules(settings.gate_rules)
     host = args.host or settings.bridge_host
     port = args.port or settings.bridge_port
     tls = server_context(settings, host, "--host" if args.host else HOST_SETTING)
@@ -57,7 +58,6 @@ def main(argv: list[str]) -> int:
     publisher.prepare()
     feed = feed_monitor(settings.feed_silence_seconds)
     experiments = ExperimentFollower(settings, codec, "bridge-experiments")
-    rules = Rules() if settings.gate_rules is None else load_rules(settings.gate_rules)
     gate = Gate(settings, codec, rules, "bridge-gate")
     logging.getLogger("fillstream.bridge").info(
         "bridge listening on %s", listening(settings, host, port)
