@@ -442,7 +442,15 @@ namespace NinjaTrader.NinjaScript.AddOns
                 return;
             }
             List<string> flattened;
-            string reason = Flatten(account, halt.Instrument, out flattened);
+            string reason;
+            if (halt.Strategy != null) // an account's positions are not kept per strategy: the strategy's own exits apply
+            {
+                flattened = new List<string>();
+                reason = "not flattened: the halt is of strategy " + halt.Strategy
+                    + " alone, and an account's positions are not kept per strategy";
+            }
+            else
+                reason = Flatten(account, halt.Instrument, out flattened);
             Write(what + ": " + reason, FillstreamLogLevel.Warning);
             current.Enqueue(FillstreamEvents.Flattened(account.Name, halt.HaltId, flattened, reason, current.UtcNow()));
         }

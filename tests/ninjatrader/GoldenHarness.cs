@@ -1299,6 +1299,7 @@ namespace FillstreamHarness
         {
             OffByDefault();
             FlattensOnce();
+            StrategyHalt();
             LateAccount();
             FlattenFails();
             BridgeProblems();
@@ -1374,6 +1375,20 @@ namespace FillstreamHarness
             transport.Halts = Scenarios.Halts(Scenarios.Halt("h-after", "Sim101", null, "daily_loss", "after"));
             w.AddOn.PollHalts();
             Program.Equal(2, w.Sim.FlattenCalls.Count, "nothing after terminate");
+        }
+
+        private static void StrategyHalt()
+        {
+            ScriptedTransport transport = new ScriptedTransport();
+            World w = Open("flatten_on_halt=true\n", transport);
+            w.Activate();
+            transport.Halts = Scenarios.Halts(Scenarios.Halt("h-orb", "Sim101", null, "max_trades", "ORB traded enough").Replace("\"strategy\": null", "\"strategy\": \"ORB\""));
+            w.AddOn.PollHalts();
+            Program.Equal(0, w.Sim.FlattenCalls.Count, "a strategy's halt flattens nothing: an account's positions are not per strategy");
+            string body = w.Client.TakeBatchBody() ?? "";
+            Program.Check(body.Contains("\"halt_id\":\"h-orb\",\"instruments\":[],\"reason\":\"not flattened: the halt is of strategy ORB alone"),
+                "and says so, once: " + body);
+            w.Terminate();
         }
 
         private static void LateAccount()
