@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.parsing import loads, parse_events
+from bridge.parsing import loads, parse_events, parse_proposal
 from schemas.events import (
     BarClosed,
     BridgeHeartbeat,
@@ -319,6 +319,11 @@ def test_the_decide_request_has_every_field_and_prices_as_exact_numbers() -> Non
         2,
     )
     assert request["strategy"] == "Opening Range \u2013 v2"
+    # and the bridge takes it as it is: the contract between Decide and POST /v1/decisions
+    proposal = parse_proposal(request)
+    assert (proposal.signal_id, proposal.variant, proposal.quantity) == (
+        "or-2026-09-22-0935", "wide-stop", 2)  # fmt: skip
+    assert proposal.intended_target == Decimal("21025.5") and proposal.confidence == 0.72
 
 
 def test_decide_answers_from_the_gate_or_from_the_failure_policy(harness: Path) -> None:
