@@ -38,6 +38,7 @@ from confluent_kafka import (
 
 from bridge import metrics
 from bridge.errors import PublishError
+from bridge.publisher import async_resolver, kafka_record, produce
 from core.errors import CodecError, FillstreamError
 from core.kafka import consume_batch, producer_config
 from core.settings import Settings
@@ -53,7 +54,6 @@ from schemas.catalog import (
     DERIVED_TRADES,
     RAW_INSTRUMENTS,
     RAW_MARKET,
-    record_headers,
 )
 from schemas.codec import Codec
 from schemas.events import (
@@ -69,7 +69,6 @@ from schemas.events import (
     Source,
     TradeClosed,
     TradeDecided,
-    schema_name,
 )
 
 log = logging.getLogger("fillstream.bridge")
@@ -172,8 +171,7 @@ class Gate:
             )
             self.state.apply(decision)
             self._made.add(decision.envelope.event_id)
-            self._produce(DERIVED_DECISIONS, f"{decision.account}|{decision.instrument}",
-                          decision, _resolver(loop, stored))  # fmt: skip
+            self._produce(decision, async_resolver(loop, stored))
         handed = time.perf_counter()
         try:
             await asyncio.wait_for(stored, timeout=self._settings.gate_timeout + 1.0)
@@ -211,21 +209,12 @@ class Gate:
             rules_text=self.rules.text,
         )
         done = threading.Event()
-        self._produce(CONTROL_GATE, "rules", change, lambda error, _m: done.set())
+        self._produce(change, lambda error, _m: done.set())
         done.wait(self._settings.gate_timeout + 1.0)
         return change
 
-    def _produce(self, topic: str, key: str, event: Any, on_delivery: Callable[..., None]) -> None:
-        try:
-            self._producer.produce(
-                self._settings.topic(topic),
-                key=key.encode(),
-                value=self._codec.encode(event),
-                headers=list(record_headers(schema_name(event), event.envelope.event_id)),
-                on_delivery=on_delivery,
-            )
-        except (BufferError, KafkaException) as e:
-            on_delivery(KafkaError(KafkaError._QUEUE_FULL, str(e)), None)
+    def _produce(self, event: TradeDecided | GateChanged, on_delivery: Callable[..., None]) -> None:
+        produce(self._producer, kafka_record(self._settings, self._codec, event), on_delivery)
 
     def _deliver(self) -> None:
         while not self._stop.is_set():
@@ -366,22 +355,3 @@ def _envelope(now: datetime, causes: tuple[str, ...] = ()) -> Envelope:
         producer=PRODUCER,
         causation_ids=causes,
     )
-
-
-def _resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> Any:
-    def on_delivery(error: KafkaError | None, _message: Any) -> None:
-        if error is None:
-            loop.call_soon_threadsafe(_settle, future, None)
-        else:
-            loop.call_soon_threadsafe(_settle, future, PublishError(str(error)))
-
-    return on_delivery
-
-
-def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

@@ -27,6 +27,7 @@ from core.kafka import ensure_topics, producer_config
 from core.settings import Settings
 from schemas.catalog import (
     CONTROL_GATE,
+    DERIVED_DECISIONS,
     DERIVED_TRADES,
     RAW_ASSIGNMENTS,
     RAW_EXECUTIONS,
@@ -47,12 +48,14 @@ from schemas.events import (
     ExecutionBusted,
     ExecutionCorrected,
     ExecutionReported,
+    GateAction,
     GateChanged,
     InstrumentDefined,
     OrderUpdated,
     PositionUpdated,
     SignalEmitted,
     TradeClosed,
+    TradeDecided,
     TradeReported,
     VariantAssigned,
     schema_name,
@@ -91,6 +94,10 @@ def route(event: Event) -> tuple[str, str]:
             return RAW_HEARTBEATS, event.connection
         case VariantAssigned():
             return RAW_ASSIGNMENTS, event.experiment_id
+        case TradeDecided():
+            return DERIVED_DECISIONS, f"{event.account}|{event.instrument}"
+        case GateChanged() if event.action is GateAction.CONFIGURED:
+            return CONTROL_GATE, "rules"
         case GateChanged():
             return (
                 CONTROL_GATE,
@@ -205,25 +212,13 @@ class Publisher:
         for record in records:
             future: asyncio.Future[None] = loop.create_future()
             futures.append(future)
-            self._produce(record, _async_resolver(loop, future))
+            produce(self._producer, record, async_resolver(loop, future))
         results = await asyncio.gather(*futures, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise PublishError(
                 f"{len(failures)} of {len(records)} records not acknowledged: {failures[0]}"
             )
-
-    def _produce(self, record: SpoolRecord, on_delivery: Any) -> None:
-        try:
-            self._producer.produce(
-                record.topic,
-                key=record.key,
-                value=record.value,
-                headers=list(record.headers),
-                on_delivery=on_delivery,
-            )
-        except (BufferError, KafkaException) as e:
-            on_delivery(KafkaError(KafkaError._QUEUE_FULL, str(e)), None)
 
     def _mark_down(self) -> None:
         self._kafka_down = True
@@ -289,7 +284,7 @@ class Publisher:
                 done.notify_all()
 
         for record in records:
-            self._produce(record, on_delivery)
+            produce(self._producer, record, on_delivery)
         with done:
             finished = done.wait_for(
                 lambda: outcome["acked"] + outcome["failed"] == len(records),
@@ -301,7 +296,24 @@ class Publisher:
         return False
 
 
-def _async_resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> Any:
+def produce(producer: Producer, record: SpoolRecord, on_delivery: Any) -> None:
+    """Hand ``record`` to ``producer``; a full local queue is reported to ``on_delivery`` as a
+    failed delivery, never raised."""
+    try:
+        producer.produce(
+            record.topic,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
+            on_delivery=on_delivery,
+        )
+    except (BufferError, KafkaException) as e:
+        on_delivery(KafkaError(KafkaError._QUEUE_FULL, str(e)), None)
+
+
+def async_resolver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> Any:
+    """A delivery callback that settles ``future`` on ``loop`` (``PublishError`` on failure)."""
+
     def on_delivery(error: KafkaError | None, _message: Any) -> None:
         if error is None:
             loop.call_soon_threadsafe(_set_result, future)
