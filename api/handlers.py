@@ -10,7 +10,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from api.definitions import VERSION, definitions
 from api.endpoints import EXECUTIONS, MARKET_BARS, SERVICE_CHECKS, SIGNALS, TRADES
 from api.queries import QueryError, columns, conditions, parse, rows_json
 from core.errors import ServiceError
-from domain.gate.report import OVERALL, Outcome, evaluate, value_json
+from domain.gate.report import evaluate, outcomes, value_json
 
 log = logging.getLogger("fillstream.api")
 
@@ -406,12 +406,27 @@ def add_dashboard(app: web.Application, built: Path) -> None:
     app.router.add_get("/{panel:(trades|performance|monitor)}", page)
 
 
-_GATE_FILTERS = (("account", "account = {}"), ("strategy", "strategy = {}"),
-                 ("from", "trading_day >= {}"), ("to", "trading_day <= {}"))  # fmt: skip
-_GATE_RULES = "SELECT rule, kind, mode, verdict, net_pnl FROM gate_rule_outcomes WHERE {} " \
-    "ORDER BY decided_at, decision_id"  # fmt: skip
-_GATE_OVERALL = "SELECT decision, net_pnl FROM gate_outcomes WHERE {} " \
-    "ORDER BY decided_at, decision_id"  # fmt: skip
+GATE_FILTERS = (("account", "account = {}"), ("strategy", "strategy = {}"),
+                ("from", "trading_day >= {}"), ("to", "trading_day <= {}"))  # fmt: skip
+"""The gate report's filters: query parameter, and its condition on the gate views."""
+
+
+def gate_statements(args: Mapping[str, Any]) -> tuple[sql.Composed, sql.Composed]:
+    """The gate report's two queries, of ``gate_outcomes`` and of ``gate_rule_outcomes``, with
+    a named placeholder for each of ``GATE_FILTERS`` given in ``args``."""
+    conditions: list[sql.Composable] = [
+        sql.SQL(clause).format(sql.Placeholder(name)) for name, clause in GATE_FILTERS
+        if name in args
+    ]  # fmt: skip
+    where = sql.SQL(" AND ").join(conditions or [sql.SQL("true")])
+    order = sql.SQL(" ORDER BY decided_at, decision_id")
+    return (
+        sql.SQL("SELECT decision, net_pnl FROM gate_outcomes WHERE {}").format(where) + order,
+        sql.SQL(
+            "SELECT rule, kind, mode, verdict, net_pnl FROM gate_rule_outcomes WHERE {}"
+        ).format(where)
+        + order,
+    )
 
 
 def gate_report(fetch: Fetch) -> Handler:
@@ -421,8 +436,7 @@ def gate_report(fetch: Fetch) -> Handler:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         args: dict[str, Any] = {}
-        clauses: list[sql.Composable] = []
-        for name, clause in _GATE_FILTERS:
+        for name, _ in GATE_FILTERS:
             text = request.query.get(name)
             if not text:
                 continue
@@ -434,16 +448,10 @@ def gate_report(fetch: Fetch) -> Handler:
                                    parameter=name)  # fmt: skip
             else:
                 args[name] = text
-            clauses.append(sql.SQL(clause).format(sql.Placeholder(name)))
-        where = sql.SQL(" AND ").join(clauses or [sql.SQL("true")])
-        rules = await fetch(sql.SQL(_GATE_RULES).format(where), args)
-        overall = await fetch(sql.SQL(_GATE_OVERALL).format(where), args)
-        values = evaluate([
-            *(Outcome(rule=OVERALL, kind="decision", mode="enforce", failed=d == "deny",
-                      net=net) for d, net in overall),
-            *(Outcome(rule=rule, kind=kind, mode=mode, failed=verdict == "fail", net=net)
-              for rule, kind, mode, verdict, net in rules),
-        ])  # fmt: skip
+        decided_sql, verdicts_sql = gate_statements(args)
+        decided = await fetch(decided_sql, args)
+        verdicts = await fetch(verdicts_sql, args)
+        values = evaluate(outcomes(decided, verdicts))
         return web.json_response({"items": [value_json(v) for v in values]})
 
     return handler

@@ -12,7 +12,7 @@ its interval stays below zero. ``overall`` sets every denied signal beside every
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,21 @@ class RuleValue:
     passed: Group
     difference: BootstrapInterval | None
     """mean(failed) − mean(passed), with its interval; None without two outcomes on each side."""
+
+
+def outcomes(
+    decided: Iterable[tuple[str, Decimal | None]],
+    verdicts: Iterable[tuple[str, str, str, str, Decimal | None]],
+) -> list[Outcome]:
+    """The outcomes ``evaluate`` takes, from the rows of ``gate_outcomes`` (decision, net) and of
+    ``gate_rule_outcomes`` (rule, kind, mode, verdict, net): every denied signal beside every
+    allowed one first (``OVERALL``), then each rule's."""
+    return [
+        *(Outcome(rule=OVERALL, kind="decision", mode="enforce", failed=decision == "deny",
+                  net=net) for decision, net in decided),
+        *(Outcome(rule=rule, kind=kind, mode=mode, failed=verdict == "fail", net=net)
+          for rule, kind, mode, verdict, net in verdicts),
+    ]  # fmt: skip
 
 
 def evaluate(outcomes: Sequence[Outcome], *, confidence: float = 0.95) -> list[RuleValue]:

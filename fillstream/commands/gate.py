@@ -30,9 +30,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
+from api.handlers import gate_statements
 from bridge.gate_config import load_rules
+from bridge.publisher import route
 from control.gate_replay import replay
 from core.control_log import publish_control, read_events
 from core.database import connect
@@ -41,8 +41,7 @@ from core.settings import Settings
 from core.text import text_table as table
 from core.text import when
 from domain.gate import GateState, Scope
-from domain.gate.report import OVERALL, Group, RuleValue, evaluate, value_json
-from domain.gate.report import Outcome as GateOutcome
+from domain.gate.report import Group, RuleValue, evaluate, outcomes, value_json
 from domain.gate.rules import Rule, Sizing
 from domain.performance.figures import trading_day
 from fillstream.commands import gate_calibrate
@@ -206,7 +205,7 @@ def _change(settings: Settings, args: argparse.Namespace) -> int:
             return 1
     change = gate_change(action, scope, actor=args.by or getpass.getuser(), reason=args.reason,
                          at=now)  # fmt: skip
-    publish_control(settings, CONTROL_GATE, _key(scope), change)
+    publish_control(settings, CONTROL_GATE, route(change)[1], change)
     if args.json:
         print(json.dumps({"action": action.value, "scope": str(scope), "halt_id": change.halt_id,
                           "at": now.isoformat()}))  # fmt: skip
@@ -215,10 +214,6 @@ def _change(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"resumed {scope}: {_count(len(held), 'halt')} ended; its rules count from now")
     return 0
-
-
-def _key(scope: Scope) -> str:
-    return f"{scope.account or ''}|{scope.strategy or ''}|{scope.instrument or ''}"
 
 
 def _state(settings: Settings) -> GateState:
@@ -280,37 +275,15 @@ def _progress(done: int, total: int) -> None:
               file=sys.stderr, flush=True)  # fmt: skip
 
 
-_REPORT_FILTERS = (("trading_day >= %s", "start"), ("trading_day <= %s", "end"),
-                   ("account = %s", "account"), ("strategy = %s", "strategy"))  # fmt: skip
-
-
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    used = [(clause, getattr(args, name)) for clause, name in _REPORT_FILTERS
-            if getattr(args, name) is not None]  # fmt: skip
-    where = sql.SQL(" AND ").join([sql.SQL(clause) for clause, _ in used] or [sql.SQL("true")])
-    params = tuple(value for _, value in used)
-    statement = "SELECT {} FROM {} WHERE {} ORDER BY decided_at, decision_id"
+    given = {"account": args.account, "strategy": args.strategy, "from": args.start,
+             "to": args.end}  # fmt: skip
+    chosen = {name: value for name, value in given.items() if value is not None}
+    decided_sql, verdicts_sql = gate_statements(chosen)
     with connect(settings) as conn:
-        rows = conn.execute(
-            sql.SQL(statement).format(
-                sql.SQL("rule, kind, mode, verdict, net_pnl"),
-                sql.Identifier("gate_rule_outcomes"),
-                where,
-            ),
-            params,
-        ).fetchall()
-        overall = conn.execute(
-            sql.SQL(statement).format(
-                sql.SQL("decision, net_pnl"), sql.Identifier("gate_outcomes"), where
-            ),
-            params,
-        ).fetchall()
-    values = evaluate([
-        *(GateOutcome(rule=OVERALL, kind="decision", mode="enforce", failed=d == "deny",
-                      net=net) for d, net in overall),
-        *(GateOutcome(rule=rule, kind=kind, mode=mode, failed=verdict == "fail", net=net)
-          for rule, kind, mode, verdict, net in rows),
-    ])  # fmt: skip
+        decided = conn.execute(decided_sql, chosen).fetchall()
+        verdicts = conn.execute(verdicts_sql, chosen).fetchall()
+    values = evaluate(outcomes(decided, verdicts))
     if args.json:
         print(json.dumps([value_json(v) for v in values], indent=2))
         return 0
