@@ -30,24 +30,31 @@ EXCHANGE_ZONE = ZoneInfo("America/Chicago")
 def load_rules(path: Path, setting: str = SETTING) -> Rules:
     """The rules of ``path``; ``ConfigError(setting, "<path>: <key>: <reason>")`` on a mistake."""
     text = _text(path, setting)
-    read: list[bytes] = []
-
-    def windows(name: str) -> tuple[Window, ...]:
-        found = blackouts(path.parent / name)
-        read.append((path.parent / name).read_bytes())
-        return found
 
     def parsed(document: Any) -> Rules:
         if not isinstance(document, dict):
             raise ConfigError(setting, f"{path}: must hold [[rule]] and [[sizing]] tables")
         try:
-            rules = parse(document, text=text, blackouts=windows)
+            return rules_of(document, text, path.parent)
         except GateRulesError as e:
             raise ConfigError(setting, f"{path}: {e}") from e
-        # the blackout files decide too: a changed calendar is a new version
-        return replace(rules, version=version_of(text, *read))
 
     return load_file(path, setting, parsed)
+
+
+def rules_of(document: dict[str, Any], text: str, folder: Path) -> Rules:
+    """The rules of a parsed document whose text is ``text``, its blackout files read from
+    ``folder``; the version covers the text and those files (a changed calendar is a new
+    version). ``GateRulesError`` naming the key on a mistake."""
+    read: list[bytes] = []
+
+    def windows(name: str) -> tuple[Window, ...]:
+        found = blackouts(folder / name)
+        read.append((folder / name).read_bytes())
+        return found
+
+    rules = parse(document, text=text, blackouts=windows)
+    return replace(rules, version=version_of(text, *read))
 
 
 def _text(path: Path, setting: str) -> str:

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from bridge.gate import FOLLOWED
-from bridge.gate_config import blackouts
+from bridge.gate_config import rules_of
 from core.errors import ConfigError, ServiceError
 from core.kafka import watermarks
 from core.settings import Settings
-from domain.gate import GateRulesError, GateState, Proposal, Rules, decide, parse
-from domain.gate.rules import version_of
+from domain.gate import GateRulesError, GateState, Proposal, Rules, decide
 from domain.gate.state import GateEvent
 from schemas.catalog import CONTROL_GATE, DERIVED_DECISIONS
 from schemas.codec import Codec
@@ -146,21 +145,13 @@ def proposal_of(decision: TradeDecided) -> Proposal:
 def _rules(text: str | None, version: str, folder: Path) -> Rules | str:
     if text is None:
         return f"rules version {version} was never logged on control.gate"
-    read: list[bytes] = []
-
-    def windows(name: str) -> tuple:  # type: ignore[type-arg]
-        found = blackouts(folder / name)
-        read.append((folder / name).read_bytes())
-        return found
-
     try:
-        rules = parse(tomllib.loads(text), text=text, blackouts=windows)
+        rules = rules_of(tomllib.loads(text), text, folder)
     except (GateRulesError, tomllib.TOMLDecodeError) as e:
         return f"rules version {version} does not parse now ({e})"
-    now = version_of(text, *read)
-    if now != version:
-        return f"rules version {version}: its blackout files changed since (now {now})"
-    return replace(rules, version=version)
+    if rules.version != version:
+        return f"rules version {version}: its blackout files changed since (now {rules.version})"
+    return rules
 
 
 def _difference(recorded: TradeDecided, again: TradeDecided) -> str:
