@@ -89,12 +89,9 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 async def post_events(request: web.Request) -> web.Response:
-    if not _authorized(request):
-        return _problem(
-            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
-        )
-    if request.content_type != "application/json":
-        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     started = time.perf_counter()
     body = await request.read()
     try:
@@ -126,12 +123,9 @@ async def post_assignment(request: web.Request) -> web.Response:
     """Which experiment arm runs this signal (``domain.experiments.model.assign``)? An assignment to
     an experiment is published to ``raw.assignments`` before it is answered."""
     started = time.perf_counter()
-    if not _authorized(request):
-        return _problem(
-            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
-        )
-    if request.content_type != "application/json":
-        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     try:
         query = loads(await request.read())
     except InvalidEventError as e:
@@ -180,12 +174,9 @@ async def post_decision(request: web.Request) -> web.Response:
     """The pre-trade gate's decision on a proposed entry (``bridge.gate``), stored in Kafka
     before it is answered. Bad input: 4xx naming each field, and nothing stored."""
     started = time.perf_counter()
-    if not _authorized(request):
-        return _problem(
-            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
-        )
-    if request.content_type != "application/json":
-        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     body = await request.read()
     parsing = time.perf_counter()
     try:
@@ -241,9 +232,7 @@ async def get_halts(request: web.Request) -> web.Response:
     """The halts in force: what the gate denies every entry of until the session ends or a
     person resumes it."""
     if not _authorized(request):
-        return _problem(
-            401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)"
-        )
+        return _unauthorized()
     halts = request.app[_GATE].halts()
     return web.json_response(
         {
@@ -293,6 +282,20 @@ def _count(events: list[Event], feed: metrics.FeedMonitor) -> None:
         metrics.EVENTS_ACCEPTED.labels(_TYPE_NAMES[type(event)]).inc()
         if isinstance(event, BridgeHeartbeat):
             feed.heartbeat(event.connection)
+
+
+def _refused(request: web.Request) -> web.Response | None:
+    """The answer to a POST without the token (401) or whose body is not JSON (415); None for
+    one to serve."""
+    if not _authorized(request):
+        return _unauthorized()
+    if request.content_type != "application/json":
+        return _problem(415, f"Content-Type must be application/json, was {request.content_type!r}")
+    return None
+
+
+def _unauthorized() -> web.Response:
+    return _problem(401, "missing or wrong bearer token (Authorization: Bearer $FILLSTREAM_TOKEN)")
 
 
 def _authorized(request: web.Request) -> bool:
