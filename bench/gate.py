@@ -37,7 +37,7 @@ from schemas.events import (
     TradeClosed,
     TradeId,
 )
-from tests.fixtures.pipeline import ServiceProcess
+from tests.fixtures.pipeline import ServiceProcess, gate_loaded, with_gate_rules
 from tests.fixtures.services import free_ports, wait_for
 
 RATE = 200
@@ -106,14 +106,13 @@ max_contracts = 10
 def run(settings: Settings, home: Path) -> list[Result]:
     folder = home / "gate"
     folder.mkdir(exist_ok=True)
-    (folder / "gate.toml").write_text(RULES)
     (folder / "news.csv").write_text("start,end,label\n2020-01-01T08:30,2020-01-01T08:35,CPI\n")
     (port,) = free_ports(1)
-    gated = dataclasses.replace(settings, gate_rules=folder / "gate.toml", bridge_port=port)
+    gated = dataclasses.replace(with_gate_rules(settings, folder, RULES), bridge_port=port)
     _prefill(gated)
     bridge = ServiceProcess(gated, "bridge", port).start()
     try:
-        wait_for(lambda: _loaded(gated), timeout=120, message="the gate did not read the log")
+        wait_for(lambda: gate_loaded(gated), timeout=120, message="the gate did not read the log")
         paced(gated, "POST", "/v1/decisions", _bodies("warm", 200), rate=RATE)
         count = RATE * SECONDS
         before = _parts(gated)
@@ -238,14 +237,6 @@ def _bodies(prefix: str, count: int) -> list[bytes]:
         ).encode()  # fmt: skip
         for i in range(count)
     ]
-
-
-def _loaded(settings: Settings) -> bool:
-    try:
-        with urllib.request.urlopen(f"{settings.bridge_url}/readyz", timeout=5) as response:
-            return bool(json.loads(response.read())["gate_loaded"])
-    except OSError:
-        return False
 
 
 def _prefill(settings: Settings) -> None:

@@ -7,7 +7,6 @@ to the same decision."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +22,14 @@ from bridge.gate_config import load_rules
 from core.settings import Settings
 from fillstream.commands.gate import main as gate_main
 from schemas.catalog import DERIVED_DECISIONS
-from tests.fixtures.pipeline import answered, end_offsets, execution, post
+from tests.fixtures.pipeline import (
+    answered,
+    end_offsets,
+    execution,
+    gate_loaded,
+    post,
+    with_gate_rules,
+)
 from tests.fixtures.services import wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -51,9 +57,7 @@ _signals = count(1)
 
 @pytest.fixture
 def gated(settings: Settings, tmp_path: Path) -> Settings:
-    rules = tmp_path / "gate.toml"
-    rules.write_text(RULES)
-    return dataclasses.replace(settings, gate_rules=rules)
+    return with_gate_rules(settings, tmp_path, RULES)
 
 
 @pytest.fixture
@@ -102,11 +106,6 @@ def decide(settings: Settings, **overrides: Any) -> dict[str, Any]:
 def rule(answer: dict[str, Any], name: str) -> dict[str, Any]:
     (found,) = [r for r in answer["rules"] if r["rule"] == name]
     return dict(found)
-
-
-def gate_loaded(settings: Settings) -> bool:
-    status, body = request(settings, "/readyz")
-    return status == 200 and bool(body["gate_loaded"])
 
 
 def decisions_stored(settings: Settings) -> int:

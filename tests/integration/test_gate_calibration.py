@@ -16,9 +16,10 @@ import pytest
 from core.settings import Settings
 from domain.gate.calibration import Model, Outcome, walk_forward
 from fillstream.commands.gate import main as gate_main
-from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.pipeline import execution, gate_loaded, post, query
 from tests.fixtures.services import wait_for
-from tests.integration.test_gate import decide, gate_loaded
+from tests.integration.test_gate import decide
+from tests.integration.test_paper import iso
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -29,10 +30,6 @@ SIGNALS = 160
 @pytest.fixture
 def pipeline(settings: Settings) -> Iterator[Pipeline]:
     yield from running(settings)
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def session(start: datetime) -> tuple[list[dict[str, Any]], list[Outcome]]:

@@ -5,7 +5,6 @@ figures of the trades view."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,18 @@ import pytest
 
 from core.settings import Settings
 from fillstream.commands.gate import main as gate_main
-from tests.fixtures.pipeline import ServiceProcess, execution, post, query
+from tests.fixtures.pipeline import (
+    ServiceProcess,
+    execution,
+    gate_loaded,
+    post,
+    query,
+    with_gate_rules,
+)
 from tests.fixtures.services import wait_for
 from tests.integration.test_api import authorized, get
-from tests.integration.test_gate import decide, gate_loaded
+from tests.integration.test_gate import decide
+from tests.integration.test_paper import iso
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -53,18 +60,12 @@ SIGNALS = {
 
 @pytest.fixture
 def gated(settings: Settings, tmp_path: Path) -> Settings:
-    rules = tmp_path / "gate.toml"
-    rules.write_text(RULES)
-    return dataclasses.replace(settings, gate_rules=rules)
+    return with_gate_rules(settings, tmp_path, RULES)
 
 
 @pytest.fixture
 def pipeline(gated: Settings) -> Iterator[Pipeline]:
     yield from running(gated)
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def bar(minute: int, open_: str, close: str) -> dict[str, Any]:
