@@ -17,7 +17,7 @@ latest resume). Money figures are realized: closed trades' net P&L, after costs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from domain.errors import UnknownInstrumentError
 from domain.gate.calibration import Model
 from domain.gate.rules import DrawdownFrom, Rule, RuleKind, Rules, Scope, SizingMethod
 from domain.gate.sizing import Sized, TradeStats, size
-from domain.gate.state import Closed, GateState
+from domain.gate.state import Closed, GateState, Run
 from domain.performance.figures import session_bounds, trading_day
 from schemas.events import (
     CalibrationFitted,
@@ -206,9 +206,13 @@ class _Context:
         resumed = self.state.resumed(self.narrow(rule), self.now)
         return max(self.session_start, resumed) if resumed else self.session_start
 
-    def closed(self, rule: Rule, since: datetime | None) -> list[Closed]:
-        return self.state.closed(self.proposal.account, since=since, until=self.now,
-                                 scope=self.narrow(rule))  # fmt: skip
+    def run(self, rule: Rule, since: datetime | None) -> Run:
+        return self.state.run(self.proposal.account, since=since, until=self.now,
+                              scope=self.narrow(rule))  # fmt: skip
+
+    def latest_first(self, rule: Rule, since: datetime | None) -> Iterator[Closed]:
+        return self.state.latest_first(self.proposal.account, since=since, until=self.now,
+                                       scope=self.narrow(rule))  # fmt: skip
 
 
 def _verdict(rule: Rule, c: _Context) -> RuleVerdict:
@@ -230,7 +234,7 @@ _Check = tuple[Decimal | None, bool, str]
 
 def _daily_loss(rule: Rule, c: _Context) -> _Check:
     assert rule.limit is not None
-    net = sum((t.net for t in c.closed(rule, c.since(rule))), Decimal(0))
+    net = c.run(rule, c.since(rule)).net
     loss = -net if net < 0 else Decimal(0)
     ok = loss < rule.limit
     word = "below" if ok else "at or past"
@@ -247,11 +251,9 @@ def _trailing_drawdown(rule: Rule, c: _Context) -> _Check:
         start: datetime | None = c.since(rule)
     else:
         start = c.state.resumed(c.narrow(rule), c.now)
-    equity = high = Decimal(0)
-    for trade in c.closed(rule, start):
-        equity += trade.net
-        high = max(high, equity)
-    drawdown = high - equity
+    run = c.run(rule, start)
+    high = run.high
+    drawdown = high - run.net
     ok = drawdown < rule.limit
     return drawdown, ok, (
         f"drawdown {drawdown} from the {rule.drawdown_from}'s high-water mark {high} "
@@ -279,7 +281,7 @@ def _room(rule: Rule, c: _Context) -> int:
 
 def _max_trades(rule: Rule, c: _Context) -> _Check:
     assert rule.limit is not None
-    count = len(c.state.entries(c.proposal.account, since=c.since(rule), scope=c.narrow(rule)))
+    count = c.state.entry_count(c.proposal.account, since=c.since(rule), scope=c.narrow(rule))
     ok = count < rule.limit
     return Decimal(count), ok, f"{count} entries allowed this trading day of at most {rule.limit}"
 
@@ -287,7 +289,7 @@ def _max_trades(rule: Rule, c: _Context) -> _Check:
 def _loss_cooldown(rule: Rule, c: _Context) -> _Check:
     assert rule.limit is not None
     streak: list[Closed] = []
-    for trade in reversed(c.closed(rule, c.since(rule))):
+    for trade in c.latest_first(rule, c.since(rule)):
         if trade.net >= 0:
             break
         streak.append(trade)
@@ -444,6 +446,14 @@ def _sized(
 
 
 def _stats(strategy: str, state: GateState, regime: str | None, minimum: int) -> TradeStats:
+    """The strategy's live trades tallied for Kelly sizing, in ``regime`` when it has at least
+    ``minimum`` there; remembered by the state until its trades or regime labels change."""
+    return state.remembered(
+        ("kelly", strategy, regime, minimum), lambda: _stats_now(strategy, state, regime, minimum)
+    )
+
+
+def _stats_now(strategy: str, state: GateState, regime: str | None, minimum: int) -> TradeStats:
     trades = list(state.strategy_trades(strategy))
     if regime is not None:
         there = [(a, t) for a, t in trades if state.regime_at(t.instrument, t.entry_time) == regime]

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
+from typing import Any, TypeVar
 
 from domain.contracts import ContractBook
 from domain.gate.rules import Scope
@@ -32,6 +34,8 @@ from schemas.events import (
     TradeClosed,
     TradeDecided,
 )
+
+T = TypeVar("T")
 
 PAPER_PREFIX = "PAPER:"
 BARS_KEPT = 64
@@ -64,6 +68,30 @@ class Closed:
     entry_time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """The running net of a stretch of an account's trades in exit order, and its high-water
+    mark (never below 0, where the stretch starts)."""
+
+    net: Decimal
+    high: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """A ``Run`` over ``trades[lo:hi]`` of an account whose trades had ``generation``."""
+
+    generation: int
+    lo: int
+    hi: int
+    run: Run
+
+
+RUNS_KEPT = 4096
+"""Folded runs remembered (a few per account, scope and session); past it they are forgotten
+and folded again when asked."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Halt:
     halt_id: str
@@ -83,6 +111,12 @@ class GateState:
         self.contracts = ContractBook()
         self._revisions: dict[str, tuple[int, Closed | None, str]] = {}
         self._closed: dict[str, list[Closed]] = defaultdict(list)
+        self._generation: dict[str, int] = defaultdict(int)
+        """Per account, bumped when its trades change other than by a trade exiting last."""
+        self._realized: dict[str, Decimal] = defaultdict(Decimal)
+        self._runs: dict[tuple[str, str | None, str | None, datetime | None], _Folded] = {}
+        self._memo: dict[Hashable, Any] = {}
+        """Figures of all trades and regime labels (``remembered``); emptied when they change."""
         self._positions: dict[tuple[str, str, str | None], tuple[int, int]] = {}
         self._bars: dict[tuple[str, str], list[BarClosed]] = defaultdict(list)
         self._last_bar: dict[str, datetime] = {}
@@ -111,6 +145,7 @@ class GateState:
                 item = (event.envelope.ts_event, event.period, event.label.value)
                 if item not in series:
                     bisect.insort(series, item)
+                    self._memo.clear()
             case InstrumentDefined():
                 self.contracts.define(event)
             case CalibrationFitted():
@@ -131,7 +166,10 @@ class GateState:
             return
         if known is not None and known[1] is not None:
             closed = self._closed[known[2]]
-            closed.pop(bisect.bisect_left(closed, _order(known[1]), key=_order))
+            gone = closed.pop(bisect.bisect_left(closed, _order(known[1]), key=_order))
+            self._generation[known[2]] += 1
+            self._realized[known[2]] -= gone.net
+            self._memo.clear()
         entry = None
         if not trade.voided:
             entry = Closed(
@@ -142,7 +180,13 @@ class GateState:
                 instrument=trade.instrument,
                 entry_time=trade.entry_time,
             )
-            bisect.insort(self._closed[trade.account], entry, key=_order)
+            closed = self._closed[trade.account]
+            index = bisect.bisect_right(closed, _order(entry), key=_order)
+            if index < len(closed):  # not the newest exit: folded runs past it are wrong now
+                self._generation[trade.account] += 1
+            closed.insert(index, entry)
+            self._realized[trade.account] += entry.net
+            self._memo.clear()
         self._revisions[trade.trade_id] = (trade.revision, entry, trade.account)
 
     def _position(self, change: PositionChanged) -> None:
@@ -225,15 +269,44 @@ class GateState:
     def decided(self, signal_id: str) -> TradeDecided | None:
         return self._decisions.get(signal_id)
 
-    def closed(
+    def run(self, account: str, *, since: datetime | None, until: datetime, scope: Scope) -> Run:
+        """The ``Run`` of the account's trades that exited in ``[since, until]`` within
+        ``scope``. Remembered per account, scope and ``since``: asked again later, it folds only
+        the trades that exited since, unless an earlier exit changed meanwhile."""
+        trades = self._closed.get(account, [])
+        lo = 0 if since is None else bisect.bisect_left(trades, since, key=_exit)
+        hi = max(lo, bisect.bisect_right(trades, until, key=_exit))  # until before since: none
+        key = (account, scope.strategy, scope.instrument, since)
+        generation = self._generation[account]
+        known = self._runs.get(key)
+        if known is None or known.generation != generation or known.lo != lo or known.hi > hi:
+            net = high = Decimal(0)
+            start = lo
+        else:
+            net, high, start = known.run.net, known.run.high, known.hi
+        for trade in islice(trades, start, hi):
+            if _within(scope, trade.strategy, trade.instrument):
+                net += trade.net
+                if net > high:
+                    high = net
+        run = Run(net, high)
+        if len(self._runs) >= RUNS_KEPT:
+            self._runs.clear()
+        self._runs[key] = _Folded(generation, lo, hi, run)
+        return run
+
+    def latest_first(
         self, account: str, *, since: datetime | None, until: datetime, scope: Scope
-    ) -> list[Closed]:
-        """The account's trades that exited in ``[since, until]``, in exit order, within
-        ``scope``'s strategy and instrument."""
+    ) -> Iterator[Closed]:
+        """The account's trades that exited in ``[since, until]`` within ``scope``, newest
+        exit first, read only as far as asked."""
         trades = self._closed.get(account, [])
         lo = 0 if since is None else bisect.bisect_left(trades, since, key=_exit)
         hi = bisect.bisect_right(trades, until, key=_exit)
-        return [t for t in trades[lo:hi] if _within(scope, t.strategy, t.instrument)]
+        for index in range(hi - 1, lo - 1, -1):
+            trade = trades[index]
+            if _within(scope, trade.strategy, trade.instrument):
+                yield trade
 
     def position(self, account: str, instrument: str, strategy: str | None) -> int:
         """The net position (long positive) of ``account`` in ``instrument``: of ``strategy``'s
@@ -244,10 +317,18 @@ class GateState:
             if a == account and i == instrument and (strategy is None or s == strategy)
         )
 
+    def entry_count(self, account: str, *, since: datetime, scope: Scope) -> int:
+        """How many entries ``entries`` lists, counted without listing them when the scope is
+        the whole account."""
+        if scope.strategy is None and scope.instrument is None:
+            allowed = self._entries.get(account, [])
+            return len(allowed) - bisect.bisect_left(allowed, since, key=_decided_at)
+        return len(self.entries(account, since=since, scope=scope))
+
     def entries(self, account: str, *, since: datetime, scope: Scope) -> list[TradeDecided]:
         """The entries the gate allowed for ``account`` since ``since``, within ``scope``."""
         allowed = self._entries.get(account, [])
-        start = bisect.bisect_left(allowed, since, key=lambda d: d.envelope.ts_event)
+        start = bisect.bisect_left(allowed, since, key=_decided_at)
         return [d for d in allowed[start:] if _within(scope, d.strategy, d.instrument)]
 
     def last_bar(self, instrument: str, now: datetime) -> datetime | None:
@@ -299,7 +380,15 @@ class GateState:
         return max(times) if times else None
 
     def realized(self, account: str) -> Decimal:
-        return sum((t.net for t in self._closed.get(account, [])), Decimal(0))
+        """The net of all the account's trades, kept as they come and go."""
+        return self._realized.get(account, Decimal(0))
+
+    def remembered(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered under ``key`` until a trade or a regime label changes: for
+        figures of all trades (a strategy's statistics for Kelly sizing)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def strategy_trades(self, strategy: str) -> Iterable[tuple[str, Closed]]:
         for account, trades in self._closed.items():
@@ -314,6 +403,10 @@ def _order(trade: Closed) -> tuple[datetime, str]:
 
 def _exit(trade: Closed) -> datetime:
     return trade.exit_time
+
+
+def _decided_at(decision: TradeDecided) -> datetime:
+    return decision.envelope.ts_event
 
 
 def _newest(bars: list[BarClosed]) -> tuple[datetime, str]:
