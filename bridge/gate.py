@@ -13,6 +13,12 @@ sees every earlier one. The answer waits for Kafka's acknowledgement, at most
 ``FILLSTREAM_GATE_TIMEOUT`` (the producer's own message timeout, so its delivery report is
 final): a decision Kafka did not store is withdrawn from the state and answered 503. The same
 request for a signal already decided gets the recorded answer again, and nothing new is stored.
+
+``derived.decisions`` is followed by a consumer of its own that fetches at most every
+``DECISIONS_FETCH_WAIT_MS`` once read to its end: the bridge applies its own decisions as it makes
+them, and reading each one back the moment it is stored would cost every decision a fetch and a
+wake-up of the follower. Read back in batches, a decision that Kafka stored but reported as not
+stored (answered 503) still reaches the state, later.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +92,10 @@ FOLLOWED = (
 )
 """The topics the gate's state is folded from."""
 
+DECISIONS_FETCH_WAIT_MS = 250
+"""How long the broker may hold a fetch of ``derived.decisions`` for more to arrive."""
+_BATCHED_FETCHES = {"fetch.wait.max.ms": DECISIONS_FETCH_WAIT_MS, "fetch.min.bytes": 1 << 20}
+
 PRODUCER = "fillstream-gate/0.1.0"
 _STATE_EVENTS = (TradeClosed, PositionChanged, BarClosed, RegimeLabeled, InstrumentDefined,
                  CalibrationFitted, TradeDecided, GateChanged)  # fmt: skip
@@ -109,7 +120,10 @@ class Gate:
         self._catalog: dict[str, str] = {}
         self._made = _Made()
         self._stop = threading.Event()
-        self._consumer: Consumer | None = None
+        self._unread: set[tuple[str, int]] = set()
+        """The partitions not yet read to their end once; the gate decides when none is left."""
+        self._waiting = len(_PARTS)
+        """The followers that have not assigned their partitions yet."""
         timeout_ms = int(settings.gate_timeout * 1000)
         self._producer = Producer(
             {
@@ -120,21 +134,14 @@ class Gate:
             }  # fmt: skip
         )
         self._threads = [
-            threading.Thread(target=self._follow, name="gate-follower", daemon=True),
+            *(
+                threading.Thread(target=self._follow, args=(part,), name=name, daemon=True)
+                for name, part in _PARTS.items()
+            ),
             threading.Thread(target=self._deliver, name="gate-delivery", daemon=True),
         ]
-        self.last_read = time.monotonic()
 
     def start(self) -> Gate:
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": self._settings.bootstrap_servers,
-                "group.id": self._settings.group(self._group),
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            }
-        )
         for thread in self._threads:
             thread.start()
         return self
@@ -222,21 +229,32 @@ class Gate:
 
     # -- following -----------------------------------------------------------------------------
 
-    def _follow(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        unread = None
+    def _follow(self, part: _Part) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._settings.bootstrap_servers,
+                "group.id": self._settings.group(self._group),
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                **part.fetches,
+            }
+        )
+        assigned = None
         backoff = 0.5
-        while unread is None and not self._stop.is_set():
+        while assigned is None and not self._stop.is_set():
             try:
-                unread = self._assign(consumer)
+                assigned = self._assign(consumer, part.topics)
             except KafkaException as e:  # Kafka down, or the topics not made yet
                 log.warning("gate: cannot read its topics (%s); retrying in %.1fs", e, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
-        if unread is None:
+        if assigned is None:
             consumer.close()
             return
+        with self._lock:
+            self._unread |= assigned
+            self._waiting -= 1
         reported = False
         try:
             while not self._stop.is_set():
@@ -245,20 +263,24 @@ class Gate:
                     if error is None:
                         self._apply(message)
                     elif error.code() == KafkaError._PARTITION_EOF:
-                        unread.discard((message.topic() or "", message.partition() or 0))
-                        if not unread and not self.loaded.is_set():
-                            self.loaded.set()
-                            log.info("gate: the log read; deciding")
+                        self._read_once((message.topic() or "", message.partition() or 0))
                     elif not reported:
                         log.warning("gate: reading %s: %s; retrying", message.topic(), error)
                         reported = True
-                self.last_read = time.monotonic()
         finally:
             consumer.close()
 
-    def _assign(self, consumer: Consumer) -> set[tuple[str, int]]:
-        """Assign every partition of the followed topics; the set of them, all still unread."""
-        names = {self._settings.topic(t): t for t in FOLLOWED}
+    def _read_once(self, partition: tuple[str, int]) -> None:
+        with self._lock:
+            self._unread.discard(partition)
+            done = not self._unread and not self._waiting
+        if done and not self.loaded.is_set():
+            self.loaded.set()
+            log.info("gate: the log read; deciding")
+
+    def _assign(self, consumer: Consumer, topics: tuple[str, ...]) -> set[tuple[str, int]]:
+        """Assign every partition of ``topics``; the set of them, all still unread."""
+        names = {self._settings.topic(t): t for t in topics}
         metadata = consumer.list_topics(timeout=10)
         partitions = []
         since = int((datetime.now(UTC) - BARS_LOOKBACK).timestamp() * 1000)
@@ -275,7 +297,8 @@ class Gate:
             starts = {(tp.topic, tp.partition): tp.offset for tp in found}
             for tp in market:
                 tp.offset = starts[(tp.topic, tp.partition)]
-        self._catalog = names
+        with self._lock:
+            self._catalog.update(names)
         consumer.assign(partitions)
         return {(tp.topic, tp.partition) for tp in partitions}
 
@@ -304,6 +327,20 @@ class Gate:
         pairs = headers.items() if isinstance(headers, dict) else headers
         event_id = next((value for name, value in pairs if name == "event_id"), None)
         return event_id is not None and self._made.discard_if_present(event_id)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one of the gate's consumers follows, and how it fetches."""
+
+    topics: tuple[str, ...]
+    fetches: dict[str, int] = field(default_factory=dict)
+
+
+_PARTS = {
+    "gate-follower": _Part(tuple(t for t in FOLLOWED if t != DERIVED_DECISIONS)),
+    "gate-decisions": _Part((DERIVED_DECISIONS,), _BATCHED_FETCHES),
+}
 
 
 class _Made:

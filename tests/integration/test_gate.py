@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
@@ -17,11 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
 from bridge.gate_config import load_rules
+from bridge.parsing import parse_proposal
+from bridge.publisher import kafka_record
+from core.kafka import producer_config
 from core.settings import Settings
+from domain.gate import GateState
+from domain.gate import decide as domain_decide
 from fillstream.commands.gate import main as gate_main
 from schemas.catalog import DERIVED_DECISIONS
+from schemas.codec import default_codec
+from schemas.events import Envelope, EventId, Source
 from tests.fixtures.pipeline import (
     answered,
     end_offsets,
@@ -215,3 +224,47 @@ def test_a_daily_loss_halts_the_account_and_a_resume_allows_again_and_it_all_rep
     total = decisions_stored(gated)
     assert f"{total} decisions replayed: {total} the same, 0 different, 0 skipped" in out
     assert Decimal(rule(breach, "daily_loss")["value"]) > Decimal(500)
+
+
+def test_a_decision_stored_by_another_writer_reaches_the_state(
+    gated: Settings, pipeline: Pipeline
+) -> None:
+    """``derived.decisions`` is read back in batches (``bridge.gate``), not skipped: a decision
+    the bridge did not make (or one Kafka stored but reported as failed) still reaches its state:
+    the halt it started is in force, and the same request gets that decision's answer."""
+    wait_for(lambda: gate_loaded(gated), timeout=60, message="the gate did not read the log")
+    asked = proposal(account="Sim202")
+    now = datetime.now(UTC)
+    made = domain_decide(
+        parse_proposal(json.loads(json.dumps(asked), parse_float=Decimal)),
+        rules=load_rules(gated.gate_rules),  # type: ignore[arg-type]
+        state=GateState(),
+        envelope=Envelope(
+            event_id=EventId("ev-elsewhere"),
+            ts_event=now,
+            ts_ingested=now,
+            source=Source.LIVE,
+            producer="test",
+        ),  # fmt: skip
+        decision_id="dc-elsewhere",
+        as_of={},
+    )
+    elsewhere = replace(made, halt_id="halt-elsewhere", halt_started=True)
+    record = kafka_record(gated, default_codec(), elsewhere)
+    producer = Producer(producer_config(gated))
+    producer.produce(record.topic, key=record.key, value=record.value,
+                     headers=list(record.headers))  # fmt: skip
+    assert producer.flush(15) == 0
+
+    def halted() -> bool:
+        status, answer = request(gated, "/v1/halts")
+        assert status == 200, answer
+        return [h["halt_id"] for h in answer["halts"]] == ["halt-elsewhere"]
+
+    wait_for(halted, timeout=15, message="the bridge did not read back the decision stored")
+    again = decide(gated, **{k: v for k, v in asked.items() if k != "signal_id"},
+                   signal_id=asked["signal_id"])  # fmt: skip
+    assert again["decision_id"] == "dc-elsewhere"
+    other = decide(gated, account="Sim202")
+    assert other["decision"] == "deny" and other["halted"]["halt_id"] == "halt-elsewhere"
+    assert decisions_stored(gated) == 2  # the stored one and the denial; the retry stored nothing
