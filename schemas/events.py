@@ -319,6 +319,10 @@ class TradeClosed:
     """The event id of the ExecutionCorrected or ExecutionBusted behind this revision."""
     voided: bool = False
     """The correction left no such trade: it no longer counts."""
+    etd: Decimal | None = None
+    """End trade drawdown as NinjaTrader reported it (imported trades, since schema v6)."""
+    covered_by: str | None = None
+    """An imported trade voided because this trade, derived from executions, covers it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
