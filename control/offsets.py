@@ -27,6 +27,7 @@ from control.errors import OffsetsError
 from core.kafka import probe_consumer, quiet_admin
 from core.settings import Settings
 from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, AlertOnReconciliation
+from streams.stages.imported import PublishImported
 from streams.stages.matching import MatchExecutions
 from streams.stages.paper import PaperTrades
 from streams.stages.performance import ScopeTrades, ScoreTrades
@@ -172,6 +173,7 @@ STATEFUL_STAGES = {
         AlertOnHealth,
         ReconcilePositions,
         AlertOnReconciliation,
+        PublishImported,
     )
     if stage.changelog is not None
 }

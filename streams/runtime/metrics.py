@@ -41,6 +41,12 @@ RESTORED = Counter(
     "state store or the changelog topic.",
     ["stage", "source"],
 )
+IMPORTED_DIFFERENCES = Counter(
+    "fillstream_stream_imported_differences_total",
+    "Imported trades (Trades exports) covered by a trade derived from executions that differs "
+    "from them, by field (entry_price, exit_price, net_pnl).",
+    ["field"],
+)
 DEAD_LETTERS = Counter(
     "fillstream_stream_dead_letters_total",
     "Events sent to the dead-letter topic, by reason.",

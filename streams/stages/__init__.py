@@ -1,6 +1,6 @@
 """The worker's derivation stages, each a ``streams.runtime.deriver.Stage`` over a pure
-``domain`` fold: matching, the performance scopes and scores, regimes, paper trading, position
-reconciliation, alerts."""
+``domain`` fold: matching, imported trades, the performance scopes and scores, regimes, paper
+trading, position reconciliation, alerts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from core.settings import Settings
 from schemas.codec import Codec
 from streams.runtime.deriver import Stage
 from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, AlertOnReconciliation
+from streams.stages.imported import CopyDerived as CopyDerivedTrades
+from streams.stages.imported import CopyInstruments as CopyImportedInstruments
+from streams.stages.imported import CopyReported as CopyReportedTrades
+from streams.stages.imported import PublishImported
 from streams.stages.matching import MatchExecutions
 from streams.stages.paper import PaperBars, PaperInstruments, PaperSignals, PaperTrades
 from streams.stages.performance import ScopeTrades, ScoreTrades
@@ -18,6 +22,10 @@ from streams.stages.regimes import LabelRegimes
 
 STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
     "matching": MatchExecutions.from_settings,
+    "imported-reported": lambda settings, codec: CopyReportedTrades(codec),
+    "imported-derived": lambda settings, codec: CopyDerivedTrades(codec),
+    "imported-instruments": lambda settings, codec: CopyImportedInstruments(codec),
+    "imported-trades": lambda settings, codec: PublishImported(codec),
     "scopes": lambda settings, codec: ScopeTrades(codec),
     "performance": ScoreTrades.from_settings,
     "regimes": LabelRegimes.from_settings,
@@ -39,6 +47,10 @@ PAPER_STAGES = ("paper-signals", "paper-bars", "paper-instruments", "paper")
 
 STAGE_SOURCES: dict[str, str] = {
     "matching": MatchExecutions.source,
+    "imported-reported": CopyReportedTrades.source,
+    "imported-derived": CopyDerivedTrades.source,
+    "imported-instruments": CopyImportedInstruments.source,
+    "imported-trades": PublishImported.source,
     "scopes": ScopeTrades.source,
     "performance": ScoreTrades.source,
     "regimes": LabelRegimes.source,
