@@ -53,6 +53,8 @@ TRADE_ROW = RowSpec.of(
         "supersedes": "supersedes",
         "correction_id": "correction_id",
         "voided": "voided",
+        "etd": "etd",
+        "covered_by": "covered_by",
     },
 )
 

@@ -7,7 +7,7 @@ SELECT trade_id, account, instrument, strategy, variant, direction, quantity,
        entry_time, exit_time, entry_price, exit_price, gross_pnl, commission, net_pnl,
        mae, mfe, source, signal_id, currency, point_value, exit_name, execution_ids,
        round_trip_id, fees, entry_name, exit_reason, points, ticks, duration,
-       initial_stop, risk, r_multiple, projected_xid, revision
+       initial_stop, risk, r_multiple, projected_xid, revision, etd
 FROM trades_v1 t
 WHERE NOT t.voided
   AND NOT EXISTS (SELECT FROM trades_v1 later

@@ -1,0 +1,101 @@
+"""Trades exports count, end to end on a real broker, worker, projector and PostgreSQL: the real
+1,191-trade Trades export imports into the ``trades`` and ``performance`` views (its net equal to
+NinjaTrader's own ``Cum. net profit``), imported again nothing changes, and a trade known both
+from executions and from a Trades export counts once, the derived one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings
+from fillstream.commands import imports as cmd_import
+from tests.fixtures.ntsamples import TOPSTEP, data
+from tests.fixtures.pipeline import execution, post, query
+from tests.fixtures.services import wait_for
+from tests.integration.test_walking_skeleton import Pipeline, running
+
+pytestmark = pytest.mark.integration
+
+HEADER = (
+    "Trade number,Instrument,Account,Strategy,Market pos.,Qty,Entry price,Exit price,Entry time,"
+    "Exit time,Entry name,Exit name,Profit,Cum. net profit,Commission,MAE,MFE,ETD,Bars,"
+)
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Iterator[Pipeline]:
+    yield from running(settings)
+
+
+def imported(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    code = cmd_import.main(["trades", *argv], settings=settings)
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0, out
+    return out
+
+
+def test_the_real_trades_export_counts_in_trades_and_performance(
+    settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = data(TOPSTEP)
+    last = export.read_text().strip().splitlines()[-1].split(",")
+    cumulative = Decimal(last[13].replace("$", "").replace("(", "-").replace(")", ""))
+    imported(settings, capsys, str(export))
+    totals = "SELECT count(*), sum(net_pnl), min(source), max(source), max(revision) FROM trades"
+    expected = [(1191, cumulative, "import", "import", 0)]
+    wait_for(lambda: query(settings, totals) == expected, timeout=180,
+             message=f"imported trades: {query(settings, totals)}")  # fmt: skip
+    per_account = "SELECT account, count(*), sum(net_pnl) FROM trades GROUP BY 1 ORDER BY 1"
+    figures = (
+        "SELECT scope_key, trades, net_profit FROM performance WHERE scope = 'account'"
+        " AND time_window = 'all_time' ORDER BY 1"
+    )
+    wait_for(lambda: query(settings, figures) == query(settings, per_account), timeout=120,
+             message=f"performance {query(settings, figures)}")  # fmt: skip
+    mae = "SELECT count(*) FROM trades WHERE mae IS NULL OR mfe IS NULL OR fees IS NULL"
+    assert query(settings, mae) == [(0,)]
+
+    out = imported(settings, capsys, str(export))
+    assert out[-1].endswith(": 0 new, 1191 already in the log; published 0")
+    assert query(settings, totals) == expected
+
+
+def test_a_trade_known_from_executions_and_from_an_export_counts_once(
+    settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fills = [
+        execution("e-in", "buy", "21000", ts="2026-09-22T13:35:00Z"),
+        execution("e-out", "sell", "21010", ts="2026-09-22T13:40:00Z"),
+    ]
+    status, body = post(settings, fills)
+    assert status == 202, body
+    export = tmp_path / "trades.csv"
+    export.write_text("\n".join([
+        HEADER,
+        "1,NQ 12-26,Sim101,,Long,1,21000.00,21010.00,9/22/2026 1:35:00 PM,9/22/2026 1:40:00 PM,"
+        ",Close,$195.82,$195.82,$4.18,$0.00,$200.00,$4.18,0,",
+        "2,NQ 12-26,Sim101,,Long,1,21000.00,21005.00,9/22/2026 2:35:00 PM,9/22/2026 2:40:00 PM,"
+        ",Close,$100.00,$295.82,$0.00,$0.00,$100.00,$0.00,0,",
+    ]) + "\n")  # fmt: skip
+    imported(settings, capsys, str(export), "--tz", "UTC")
+    rows = "SELECT source, round(net_pnl, 2) FROM trades ORDER BY entry_time"
+    expected = [("live", Decimal("195.82")), ("import", Decimal("100.00"))]
+    wait_for(lambda: query(settings, rows) == expected, timeout=120,
+             message=f"trades: {query(settings, rows)}")  # fmt: skip
+    figures = (
+        "SELECT trades, round(net_profit, 2) FROM performance WHERE scope = 'account'"
+        " AND scope_key = 'Sim101' AND time_window = 'all_time'"
+    )
+    wait_for(lambda: query(settings, figures) == [(2, Decimal("295.82"))], timeout=60,
+             message=f"performance: {query(settings, figures)}")  # fmt: skip
+    # the imported twin is voided (at revision 0, or 1 if it came before the derived trade),
+    # naming the derived trade that covers it
+    covered = (
+        "SELECT t.covered_by = live.trade_id FROM trades_v1 t"
+        " JOIN trades live ON live.source = 'live' WHERE t.source = 'import' AND t.voided"
+    )
+    assert query(settings, covered) == [(True,)]
