@@ -43,6 +43,7 @@ STREAMS_IMPORTED_CHANGELOG = "streams-imported-changelog"
 DERIVED_DECISIONS = "derived.decisions"
 CONTROL_GATE = "control.gate"
 DERIVED_CALIBRATION = "derived.calibration"
+CONTROL_BASELINES = "control.baselines"
 DEAD_LETTER = "dead-letter"
 
 

@@ -690,6 +690,56 @@ class TradeDecided:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineFigures:
+    """The figures of one scope over a baseline's period; see the schema's docs."""
+
+    scope: MetricScope
+    scope_key: str
+    account: str
+    strategy: str | None = None
+    variant: str | None = None
+    currency: str | None = None
+    trades: int
+    wins: int
+    losses: int
+    win_rate: float | None = None
+    net_profit: Decimal
+    gross_profit: Decimal
+    gross_loss: Decimal
+    profit_factor: float | None = None
+    expectancy: Decimal | None = None
+    max_drawdown: Decimal
+    sharpe: float | None = None
+    sortino: float | None = None
+    sharpe_per_trade: float | None = None
+    sortino_per_trade: float | None = None
+    avg_r: float | None = None
+    predictions: int = 0
+    hit_rate: float | None = None
+    brier: float | None = None
+    first_exit: datetime | None = None
+    last_exit: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineFrozen:
+    """A period's figures frozen under a name (``fillstream baseline freeze``)."""
+
+    envelope: Envelope
+    name: str
+    from_day: str
+    to_day: str
+    account: str | None = None
+    strategy: str | None = None
+    variant: str | None = None
+    actor: str
+    note: str | None = None
+    definitions_version: int
+    trades_digest: str
+    figures: tuple[BaselineFigures, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GateChanged:
     """The gate's rules configured, a scope halted or resumed, an account flattened on a halt."""
 
@@ -758,6 +808,7 @@ Event = (
     | TradeDecided
     | GateChanged
     | CalibrationFitted
+    | BaselineFrozen
 )
 EVENT_TYPES: dict[str, type[Any]] = {
     f"fillstream.{cls.__name__}": cls
@@ -786,6 +837,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         TradeDecided,
         GateChanged,
         CalibrationFitted,
+        BaselineFrozen,
     )
 }
 """Event classes by Avro full name."""
