@@ -176,17 +176,17 @@ def snapshot(
         breakevens=p.breakevens,
         win_rate=p.win_rate,
         nt_percent_profitable=p.nt_percent_profitable,
-        gross_profit=_money(p.gross_profit),
-        gross_loss=_money(p.gross_loss),
-        net_profit=_money(p.net_profit),
-        avg_win=_maybe(p.avg_win),
-        avg_loss=_maybe(p.avg_loss),
+        gross_profit=money(p.gross_profit),
+        gross_loss=money(p.gross_loss),
+        net_profit=money(p.net_profit),
+        avg_win=maybe_money(p.avg_win),
+        avg_loss=maybe_money(p.avg_loss),
         payoff_ratio=p.payoff_ratio,
         profit_factor=p.profit_factor,
-        expectancy=_maybe(p.expectancy),
-        max_drawdown=_money(p.max_drawdown),
+        expectancy=maybe_money(p.expectancy),
+        max_drawdown=money(p.max_drawdown),
         max_drawdown_pct=p.max_drawdown_pct,
-        current_drawdown=_money(p.current_drawdown),
+        current_drawdown=money(p.current_drawdown),
         recovery_factor=p.recovery_factor,
         trading_days=p.trading_days,
         sharpe=p.sharpe,
@@ -199,9 +199,9 @@ def snapshot(
         longest_loss_streak=p.longest_loss_streak,
         current_win_streak=p.current_win_streak,
         current_loss_streak=p.current_loss_streak,
-        avg_mae=_maybe(p.avg_mae),
-        avg_mfe=_maybe(p.avg_mfe),
-        avg_etd=_maybe(p.avg_etd),
+        avg_mae=maybe_money(p.avg_mae),
+        avg_mfe=maybe_money(p.avg_mfe),
+        avg_etd=maybe_money(p.avg_etd),
         entry_efficiency=p.entry_efficiency,
         exit_efficiency=p.exit_efficiency,
         total_efficiency=p.total_efficiency,
@@ -210,9 +210,10 @@ def snapshot(
     )
 
 
-def _money(value: Decimal) -> Decimal:
+def money(value: Decimal) -> Decimal:
+    """``value`` at the events' scale (10 places), rounded half to even."""
     return value.quantize(_PLACES, rounding=ROUND_HALF_EVEN)
 
 
-def _maybe(value: Decimal | None) -> Decimal | None:
-    return None if value is None else _money(value)
+def maybe_money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else money(value)
