@@ -76,6 +76,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fillstream.commands.gate",
         "the pre-trade gate: check its rules file, halt or resume a scope, show the halts",
     ),
+    "baseline": (
+        "fillstream.commands.baseline",
+        "freeze a period's figures under a name; list and show baselines",
+    ),
     "experiments": (
         "fillstream.commands.experiments",
         "A/B experiments: create, list, show (arms and statistics), pause, promote, roll back",

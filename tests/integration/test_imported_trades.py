@@ -5,14 +5,18 @@ from executions and from a Trades export counts once, the derived one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from core.settings import Settings
+from domain.baselines import period_bounds
 from fillstream.commands import imports as cmd_import
+from fillstream.commands.baseline import main as baseline_main
 from tests.fixtures.ntsamples import TOPSTEP, data
 from tests.fixtures.pipeline import execution, post, query
 from tests.fixtures.services import wait_for
@@ -99,3 +103,47 @@ def test_a_trade_known_from_executions_and_from_an_export_counts_once(
         " JOIN trades live ON live.source = 'live' WHERE t.source = 'import' AND t.voided"
     )
     assert query(settings, covered) == [(True,)]
+
+
+def test_a_baseline_frozen_from_an_imported_export_equals_the_sql_over_the_trades_view(
+    settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imported(settings, capsys, str(data(TOPSTEP)))
+    count = "SELECT count(*) FROM trades"
+    wait_for(lambda: query(settings, count) == [(1191,)], timeout=180,
+             message=f"imported trades: {query(settings, count)}")  # fmt: skip
+    freeze = ["freeze", "first-half-may", "--from", "2025-05-01", "--to", "2025-05-15",
+              "--note", "before the new exits"]  # fmt: skip
+    assert baseline_main(freeze, settings=settings) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("froze 'first-half-may': ")
+
+    start, end = period_bounds(date(2025, 5, 1), date(2025, 5, 15))
+    by_account = query(
+        settings,
+        "SELECT account, count(*), sum(net_pnl), count(*) FILTER (WHERE net_pnl > 0),"
+        " count(*) FILTER (WHERE net_pnl < 0) FROM trades"
+        " WHERE exit_time >= %s AND exit_time < %s GROUP BY 1 ORDER BY 1",
+        (start, end),
+    )
+    assert baseline_main(["show", "first-half-may", "--json"], settings=settings) == 0
+    shown = json.loads(capsys.readouterr().out)
+    accounts = [f for f in shown["figures"] if f["scope"] == "account"]
+    assert [(f["scope_key"], f["trades"], Decimal(f["net_profit"]), f["wins"], f["losses"])
+            for f in accounts] == by_account  # fmt: skip
+    assert shown["trades"] == sum(row[1] for row in by_account) > 0
+    assert shown["note"] == "before the new exits" and shown["from"] == "2025-05-01"
+
+    assert baseline_main(["list"], settings=settings) == 0
+    assert "first-half-may  2025-05-01  2025-05-15  all" in capsys.readouterr().out
+    assert baseline_main(freeze, settings=settings) == 1  # a name is frozen once
+    assert "frozen once" in capsys.readouterr().err
+    assert baseline_main(["show", "nope"], settings=settings) == 1
+    empty = ["freeze", "quiet", "--from", "2024-01-02", "--to", "2024-01-05"]
+    assert baseline_main(empty, settings=settings) == 1
+    assert "no trade from 2024-01-02 to 2024-01-05" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad:
+        baseline_main(["freeze", "x", "--from", "2025-05-01", "--to", "2025-05-02",
+                       "--scope", "desk=3"], settings=settings)  # fmt: skip
+    assert bad.value.code == 2
+    assert "a scope is account=…, strategy=…, variant=…" in capsys.readouterr().err
