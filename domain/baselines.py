@@ -15,11 +15,19 @@ from __future__ import annotations
 import hashlib
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from domain.experiments.bootstrap import (
+    RowStatistic,
+    bootstrap_difference,
+    max_drawdown,
+    mean,
+    of,
+    sharpe,
+)
 from domain.performance.figures import (
     DEFINITIONS_VERSION,
     TradeResult,
@@ -194,3 +202,101 @@ def _figures(scope: MetricScope, key: str, trades: list[Traded]) -> BaselineFigu
         first_exit=p.first_exit,
         last_exit=p.last_exit,
     )
+
+
+TARGETS: tuple[tuple[str, float], ...] = (
+    ("win_rate", 0.05),
+    ("sharpe_per_trade", 0.15),
+    ("max_drawdown", -0.10),
+    ("hit_rate", 0.10),
+)
+"""The roadmap's trading targets against the baseline, each a change relative to the baseline's
+figure: win rate +5 %, risk-adjusted returns (the Sharpe ratio per trade) +15 %, maximum
+drawdown −10 %, prediction accuracy (the hit rate) +10 %."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """One figure of a scope, now against its baseline, with the bootstrap interval of the
+    difference and the roadmap's target."""
+
+    metric: str
+    baseline: float | None
+    current: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    target: float
+    """The change asked for, relative to the baseline (0.05: +5 %)."""
+    goal: float | None
+    """The figure that meets it: the baseline's times 1 + target."""
+    met: bool | None
+    """None when a side has too few trades to tell."""
+    baseline_trades: int
+    current_trades: int
+
+
+def compare(
+    baseline: Sequence[Traded],
+    current: Sequence[Traded],
+    *,
+    seed: int = 20_240_501,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+) -> tuple[Comparison, ...]:
+    """The roadmap's figures of ``current`` against ``baseline`` (both one scope's trades, in
+    exit order): each side's own figure, the difference, and its percentile bootstrap interval
+    (``domain.experiments.bootstrap``, both sides resampled).
+
+    A maximum drawdown grows with the number of trades, so a longer period has a deeper one for
+    no fault of its own: its difference, interval and verdict are those of resamples of the same
+    size on both sides (the smaller period's count), while ``baseline`` and ``current`` stay each
+    period's own figure."""
+
+    def nets(trades: Sequence[Traded]) -> list[float]:
+        return [float(t.result.net) for t in trades]
+
+    def wins(trades: Sequence[Traded]) -> list[float]:
+        return [1.0 if t.result.net > 0 else 0.0 for t in trades if t.result.net != 0]
+
+    def hits(trades: Sequence[Traded]) -> list[float]:
+        return [1.0 if (t.confidence >= 0.5) == (t.result.net > 0) else 0.0
+                for t in trades if t.confidence is not None]  # fmt: skip
+
+    samples: tuple[tuple[str, Callable[[Sequence[Traded]], list[float]], RowStatistic, bool], ...]
+    samples = (
+        ("win_rate", wins, mean, False),
+        ("sharpe_per_trade", nets, sharpe, False),
+        ("max_drawdown", nets, max_drawdown, True),
+        ("hit_rate", hits, mean, False),
+    )
+    targets = dict(TARGETS)
+    out = []
+    for metric, values, statistic, same_size in samples:
+        xs, ys = values(baseline), values(current)
+        was, now = _statistic(statistic, xs), _statistic(statistic, ys)
+        target = targets[metric]
+        goal = None if was is None else was * (1 + target) if was >= 0 else was * (1 - target)
+        low = high = difference = met = None
+        if was is not None and now is not None and goal is not None:
+            size = min(len(xs), len(ys)) if same_size else None
+            interval = bootstrap_difference(
+                xs, ys, statistic, seed=seed, resamples=resamples, confidence=confidence,
+                size=size,
+            )  # fmt: skip
+            low, high = interval.ci_low, interval.ci_high
+            difference = interval.difference if same_size else now - was
+            wanted = goal - was  # the change the target asks for
+            met = difference <= wanted if target < 0 else difference >= wanted
+        out.append(
+            Comparison(
+                metric=metric, baseline=was, current=now, difference=difference, ci_low=low,
+                ci_high=high, target=target, goal=goal, met=met, baseline_trades=len(baseline),
+                current_trades=len(current),
+            )
+        )  # fmt: skip
+    return tuple(out)
+
+
+def _statistic(statistic: RowStatistic, values: list[float]) -> float | None:
+    return of(statistic, values) if len(values) >= 2 else None

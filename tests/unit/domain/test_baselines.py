@@ -4,6 +4,7 @@ and scikit-learn; the period's bounds are the trading days'; the digest ignores 
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ from domain.baselines import (
     Filter,
     PeriodError,
     Traded,
+    compare,
     digest,
     figures,
     freeze,
@@ -127,3 +129,61 @@ def test_freezing_keeps_the_scope_and_digests_ids_and_revisions_in_any_order() -
         "2026-03-09", "2026-03-13", "ORB")  # fmt: skip
     assert digest(SAMPLE) == digest(list(reversed(SAMPLE)))
     assert digest(SAMPLE) != digest([replace(SAMPLE[0], revision=1), *SAMPLE[1:]])
+
+
+def _period(nets: list[int], *, start: int = 0, confidence: float | None = None) -> list[Traded]:
+    return [traded(start + i, str(n), confidence=confidence) for i, n in enumerate(nets)]
+
+
+def test_a_comparison_holds_each_sides_own_figures_and_the_targets() -> None:
+    before = _period([100, -80, 50, -60, 20, -40, 90, -70], confidence=0.6)
+    after = _period([120, -50, 80, -30, 60, 70, -20, 90, 40], start=100, confidence=0.6)
+    found = {c.metric: c for c in compare(before, after, resamples=500)}
+    p_before, p_after = summarize([t.result for t in before]), summarize([t.result for t in after])
+    assert found["win_rate"].baseline == pytest.approx(p_before.win_rate)
+    assert found["win_rate"].current == pytest.approx(p_after.win_rate)
+    assert found["sharpe_per_trade"].current == pytest.approx(
+        per_trade_ratios([t.result.net for t in after])[0])  # fmt: skip
+    assert found["max_drawdown"].baseline == pytest.approx(float(p_before.max_drawdown))
+    assert found["hit_rate"].current == pytest.approx(prediction_accuracy(after)[1])
+    for c in found.values():
+        assert c.ci_low is not None and c.ci_high is not None and c.ci_low <= c.ci_high
+        assert (c.baseline_trades, c.current_trades) == (8, 9)
+    assert found["win_rate"].met is True  # eight and nine trades: the interval holds 0
+    assert found["win_rate"].ci_low < 0 < found["win_rate"].ci_high  # type: ignore[operator]
+    assert found["max_drawdown"].met is True and found["max_drawdown"].target == -0.10
+    assert found["win_rate"].goal == pytest.approx(p_before.win_rate * 1.05)  # type: ignore[operator]
+
+
+def test_the_same_trades_again_meet_no_target_that_asks_for_better() -> None:
+    before = _period([100, -80, 50, -60, 20], confidence=0.7)
+    same = {c.metric: c for c in compare(before, before, resamples=300)}
+    assert same["win_rate"].difference == 0 and same["win_rate"].met is False
+    assert same["max_drawdown"].met is False  # not 10 % lower
+    assert compare(before, before, resamples=300) == compare(before, before, resamples=300)
+
+
+def test_a_side_with_too_few_trades_tells_nothing() -> None:
+    found = {c.metric: c for c in compare(_period([10]), _period([5, -3, 8]), resamples=100)}
+    assert found["win_rate"].baseline is None and found["win_rate"].met is None
+    assert found["win_rate"].ci_low is None
+    assert found["hit_rate"].current is None  # no confidence given
+
+
+def test_a_planted_improvement_over_many_trades_clears_zero() -> None:
+    before = _period([60 if i % 5 < 2 else -40 for i in range(200)])  # 40 % won
+    after = _period([60 if i % 10 < 7 else -40 for i in range(200)], start=300)  # 70 % won
+    found = {c.metric: c for c in compare(before, after, resamples=1000)}
+    assert found["win_rate"].ci_low > 0  # type: ignore[operator]
+    assert found["sharpe_per_trade"].ci_low > 0 and found["sharpe_per_trade"].met  # type: ignore[operator]
+
+
+def test_a_longer_period_of_the_same_trading_is_not_a_deeper_drawdown() -> None:
+    draw = random.Random(7)
+    before = _period([draw.choice((50, -50)) for _ in range(40)])
+    after = _period([draw.choice((50, -50)) for _ in range(400)], start=100)
+    drawdown = next(c for c in compare(before, after, resamples=1000)
+                    if c.metric == "max_drawdown")  # fmt: skip
+    assert drawdown.current > 2 * drawdown.baseline  # type: ignore[operator]
+    assert drawdown.ci_low < 0 < drawdown.ci_high  # type: ignore[operator]
+    assert drawdown.met is False
