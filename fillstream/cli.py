@@ -80,6 +80,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fillstream.commands.baseline",
         "freeze a period's figures under a name; list and show baselines",
     ),
+    "report": (
+        "fillstream.commands.report",
+        "performance against a frozen baseline, as HTML, Markdown or JSON",
+    ),
     "experiments": (
         "fillstream.commands.experiments",
         "A/B experiments: create, list, show (arms and statistics), pause, promote, roll back",

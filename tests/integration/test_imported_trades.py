@@ -17,6 +17,7 @@ from core.settings import Settings
 from domain.baselines import period_bounds
 from fillstream.commands import imports as cmd_import
 from fillstream.commands.baseline import main as baseline_main
+from fillstream.commands.report import main as report_main
 from tests.fixtures.ntsamples import TOPSTEP, data
 from tests.fixtures.pipeline import execution, post, query
 from tests.fixtures.services import wait_for
@@ -147,3 +148,34 @@ def test_a_baseline_frozen_from_an_imported_export_equals_the_sql_over_the_trade
                        "--scope", "desk=3"], settings=settings)  # fmt: skip
     assert bad.value.code == 2
     assert "a scope is account=…, strategy=…, variant=…" in capsys.readouterr().err
+
+    # the report against it: the figures now equal the SQL over the same view
+    later = ["baseline", "first-half-may", "--from", "2025-05-16", "--to", "2025-05-23"]
+    assert report_main([*later, "--format", "json"], settings=settings) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["baseline_trades_changed"] is False
+    start, end = period_bounds(date(2025, 5, 16), date(2025, 5, 23))
+    now = dict(
+        (account, (trades, wins / (wins + losses) if wins + losses else None))
+        for account, trades, wins, losses in query(
+            settings,
+            "SELECT account, count(*), count(*) FILTER (WHERE net_pnl > 0),"
+            " count(*) FILTER (WHERE net_pnl < 0) FROM trades"
+            " WHERE exit_time >= %s AND exit_time < %s GROUP BY 1",
+            (start, end),
+        )
+    )
+    for scope in report["scopes"]:
+        win_rate = next(c for c in scope["comparisons"] if c["metric"] == "win_rate")
+        trades, rate = now.get(scope["key"], (0, None))
+        assert win_rate["current_trades"] == trades
+        assert win_rate["current"] == (pytest.approx(rate) if rate is not None else None)
+        assert win_rate["baseline"] == pytest.approx(scope["frozen"]["win_rate"])
+    for kind, suffix in (("markdown", ".md"), ("html", ".html")):
+        assert report_main([*later, "--format", kind], settings=settings) == 0
+        written = Path(capsys.readouterr().out.strip())
+        assert written.suffix == suffix and written.parent == settings.home / "reports"
+        text = written.read_text()
+        assert "Performance against the baseline" in text and "first-half-may" in text
+        assert all(scope["key"] in text for scope in report["scopes"])
+        assert "maximum drawdown" in text and ("not met" in text or "met" in text)
