@@ -1,0 +1,203 @@
+"""The daily summary and the weekly review: a period's figures, from what the log and the views
+hold, as one structure every reader renders (the CLI, the scheduled report). Pure.
+
+The period is a range of trading days (``domain.performance.figures.trading_day``): a day, or the
+five of an ISO week. Its parts follow the roadmap's templates:
+
+- **completed**: the trades (figures per account and strategy, ``domain.baselines.figures``),
+  phases started or rolled back, experiment changes;
+- **issues**: the alerts raised in the period and how they ended;
+- **health**: each service's availability over the period's days (the ``uptime_daily`` view);
+- **against the baseline**: ``domain.baselines.compare`` per account, when a baseline is named;
+- **next**: the experiments still running.
+
+The series behind the plots (equity and drawdown by trade, net P&L by day and by strategy) are
+computed here too, so a plot shows the same numbers as the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from domain.baselines import Comparison, Traded, compare, figures
+from domain.performance.snapshots import money
+from schemas.events import (
+    BaselineFigures,
+    BaselineFrozen,
+    ExperimentAction,
+    ExperimentChanged,
+    MetricScope,
+    PhaseChanged,
+)
+
+ENDED = (ExperimentAction.ROLLED_BACK, ExperimentAction.KILLED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Period:
+    kind: str
+    """``daily`` or ``weekly``."""
+    first: date
+    last: date
+
+    @property
+    def title(self) -> str:
+        if self.kind == "daily":
+            return f"Daily summary, {self.first:%A %d %B %Y}"
+        year, week, _ = self.first.isocalendar()
+        return f"Weekly review, {year}-W{week:02d} ({self.first} to {self.last})"
+
+
+def day_period(day: date) -> Period:
+    return Period(kind="daily", first=day, last=day)
+
+
+def week_period(text: str) -> Period:
+    """``2025-W20``: its Monday to its Friday. ``ValueError`` naming the form otherwise."""
+    try:
+        monday = datetime.strptime(f"{text}-1", "%G-W%V-%u").date()
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO week (YYYY-Www, e.g. 2025-W20)") from None
+    return Period(kind="weekly", first=monday, last=monday + timedelta(days=4))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRow:
+    rule: str
+    key: str
+    severity: str
+    raised_at: datetime
+    resolved_at: datetime | None
+    summary: str
+    resolution: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Availability:
+    service: str
+    availability: float
+    """Up seconds over observed seconds, over the period's days."""
+    days: int
+    meets_target: bool
+    """At least 99.5 %."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Series:
+    """What the plots draw."""
+
+    equity: tuple[tuple[datetime, Decimal], ...] = ()
+    """Cumulative net P&L after each trade, in exit order."""
+    drawdown: tuple[tuple[datetime, Decimal], ...] = ()
+    """How far below its high-water mark (from 0) the equity is after each trade."""
+    daily: tuple[tuple[date, Decimal], ...] = ()
+    by_strategy: tuple[tuple[str, Decimal], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    period: Period
+    trades: int
+    net_profit: Decimal
+    scopes: tuple[BaselineFigures, ...]
+    phases: tuple[PhaseChanged, ...]
+    experiments: tuple[ExperimentChanged, ...]
+    alerts: tuple[AlertRow, ...]
+    availability: tuple[Availability, ...]
+    running: tuple[str, ...]
+    """Experiments not rolled back or killed by the period's end."""
+    baseline: BaselineFrozen | None = None
+    against: dict[str, tuple[Comparison, ...]] = field(default_factory=dict)
+    """Per account of the baseline: the comparison."""
+    series: Series = Series()
+
+
+def build(
+    period: Period,
+    trades: Sequence[Traded],
+    *,
+    phases: Sequence[PhaseChanged] = (),
+    experiments: Sequence[ExperimentChanged] = (),
+    alerts: Sequence[AlertRow] = (),
+    uptime: Sequence[tuple[str, date, Decimal, Decimal]] = (),
+    start: datetime,
+    end: datetime,
+    baseline: BaselineFrozen | None = None,
+    baseline_trades: Sequence[Traded] = (),
+) -> Report:
+    """The report of ``period`` (its instants ``[start, end)``): ``trades`` in exit order;
+    ``phases`` and ``experiments``, the whole control logs; ``alerts``, those raised in the
+    period; ``uptime``, ``(service, day, up_seconds, observed_seconds)`` rows of its days."""
+    scopes = figures(trades)
+    accounts = [f for f in scopes if f.scope is MetricScope.ACCOUNT]
+    against: dict[str, tuple[Comparison, ...]] = {}
+    if baseline is not None:
+        for frozen in baseline.figures:
+            if frozen.scope is MetricScope.ACCOUNT:
+                before = [t for t in baseline_trades if t.account == frozen.scope_key]
+                now = [t for t in trades if t.account == frozen.scope_key]
+                against[frozen.scope_key] = compare(before, now)
+    return Report(
+        period=period,
+        trades=sum(f.trades for f in accounts),
+        net_profit=money(sum((f.net_profit for f in accounts), Decimal(0))),
+        scopes=scopes,
+        phases=tuple(p for p in phases if start <= p.envelope.ts_event < end),
+        experiments=tuple(e for e in experiments if start <= e.envelope.ts_event < end),
+        alerts=tuple(alerts),
+        availability=_availability(uptime),
+        running=_running(experiments, end),
+        baseline=baseline,
+        against=against,
+        series=series(trades),
+    )
+
+
+def series(trades: Sequence[Traded]) -> Series:
+    equity: list[tuple[datetime, Decimal]] = []
+    drawdown: list[tuple[datetime, Decimal]] = []
+    daily: dict[date, Decimal] = {}
+    by_strategy: dict[str, Decimal] = {}
+    total = high = Decimal(0)
+    for t in trades:
+        total += t.result.net
+        high = max(high, total)
+        equity.append((t.result.exit_time, total))
+        drawdown.append((t.result.exit_time, high - total))
+        day = t.result.trading_day
+        daily[day] = daily.get(day, Decimal(0)) + t.result.net
+        name = t.strategy or "(none)"
+        by_strategy[name] = by_strategy.get(name, Decimal(0)) + t.result.net
+    return Series(
+        equity=tuple(equity),
+        drawdown=tuple(drawdown),
+        daily=tuple(sorted(daily.items())),
+        by_strategy=tuple(sorted(by_strategy.items())),
+    )
+
+
+def _availability(rows: Sequence[tuple[str, date, Decimal, Decimal]]) -> tuple[Availability, ...]:
+    up: dict[str, Decimal] = {}
+    observed: dict[str, Decimal] = {}
+    days: dict[str, set[date]] = {}
+    for service, day, up_seconds, observed_seconds in rows:
+        up[service] = up.get(service, Decimal(0)) + up_seconds
+        observed[service] = observed.get(service, Decimal(0)) + observed_seconds
+        days.setdefault(service, set()).add(day)
+    out = []
+    for service in sorted(up):
+        share = float(up[service] / observed[service]) if observed[service] else 0.0
+        out.append(Availability(service=service, availability=share,
+                                days=len(days[service]), meets_target=share >= 0.995))  # fmt: skip
+    return tuple(out)
+
+
+def _running(experiments: Sequence[ExperimentChanged], end: datetime) -> tuple[str, ...]:
+    last: dict[str, ExperimentAction] = {}
+    for change in experiments:
+        if change.envelope.ts_event < end:
+            last[change.experiment_id] = change.action
+    return tuple(sorted(e for e, action in last.items() if action not in ENDED))
