@@ -27,7 +27,8 @@ setup: system-packages $(VENV)/.installed $(KAFKA_LIBS)/.resolved $(WEB)/dist/in
 # runs the NinjaTrader AddOn (bridge/ninjatrader) in the tests; Prometheus (and its promtool)
 # scrapes the processes and checks the metrics and alerting rules in the tests; Alertmanager's
 # amtool and docker-compose (no Docker engine: it checks the compose file offline) check the
-# deployment files under deploy/ in the tests, and systemd-analyze the units.
+# deployment files under deploy/ in the tests, and systemd-analyze the units. WeasyPrint draws
+# the reports' PDF with Pango; poppler's pdftoppm and pdftotext check it in the tests.
 system-packages:
 	@missing=(); lean=(); \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv); \
@@ -43,6 +44,8 @@ system-packages:
 	command -v amtool >/dev/null || missing+=(prometheus-alertmanager); \
 	command -v systemd-analyze >/dev/null || missing+=(systemd); \
 	command -v docker-compose >/dev/null || lean+=(docker-compose); \
+	ls /usr/lib/*/libpangoft2-1.0.so.0 >/dev/null 2>&1 || missing+=(libpango-1.0-0 libpangoft2-1.0-0); \
+	command -v pdftoppm >/dev/null || missing+=(poppler-utils); \
 	if [ $$(( $${#missing[@]} + $${#lean[@]} )) -eq 0 ]; then exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then \
 		echo "make setup: installing $${missing[*]} $${lean[*]} with apt-get"; \

@@ -1,16 +1,22 @@
-"""``fillstream report``: performance against a frozen baseline.
+"""``fillstream report``: the daily summary, the weekly review, performance against a baseline.
 
-  fillstream report baseline NAME [--from D] [--to D] [--format html|markdown|json] [--out FILE]
+  fillstream report daily [--date D] [--account A] [--baseline NAME] [--format F] [--out FILE]
+        the trading day's report (default: today's): trades and their figures per account and
+        strategy with plots, phases and experiment changes, alerts and how they ended, each
+        service's availability, the figures against a baseline when named, what comes next
+  fillstream report weekly [--week 2025-W20] [--account A] [--baseline NAME] [--format F] …
+        the same over the five trading days of an ISO week (default: this one)
+  fillstream report baseline NAME [--from D] [--to D] [--format F] [--out FILE]
         each scope of the baseline: its figures then (frozen) and now (the trades of --from to
         --to, by default from the day after the baseline's period to today), the difference with
         its bootstrap interval, and the roadmap's targets met or not: win rate +5 %,
         risk-adjusted returns (Sharpe per trade) +15 %, maximum drawdown −10 %, prediction
         accuracy (hit rate) +10 %
 
-The report is written under the state folder's ``reports/`` (or to --out) and its path printed;
-``--format json`` prints it instead. The figures are ``domain.baselines``'s, over the ``trades``
-view: the baseline period's trades are read again for the intervals, and a change since the
-freeze (its trades' digest) is said.
+F is html (the default), pdf, markdown or json. A report is written under the state folder's
+``reports/`` (or to --out) and its path printed; json prints it instead. Its figures are
+``domain.reports`` and ``domain.baselines``'s over the views (``trades``, ``alert_history``,
+``uptime_daily``) and the control topics; ``fillstream.reports`` only renders them.
 """
 
 from __future__ import annotations
@@ -23,22 +29,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
+from core.control_log import read_events
+from core.database import connect
 from core.settings import Settings
-from domain.baselines import Comparison, Filter, Traded, compare, digest
+from domain.baselines import Comparison, Filter, PeriodError, Traded, compare, digest, period_bounds
 from domain.performance.figures import trading_day
+from domain.reports import AlertRow, Period, Report, build, day_period, week_period
 from fillstream.commands.baseline import baselines, period_trades
-from schemas.events import BaselineFrozen, MetricScope
+from fillstream.reports import LABELS, as_json, environment, pdf, plots
+from fillstream.reports import render as render_period
+from schemas.catalog import CONTROL_EXPERIMENTS, CONTROL_PHASES
+from schemas.events import BaselineFrozen, ExperimentChanged, MetricScope, PhaseChanged
 
-FORMATS = ("html", "markdown", "json")
-_SUFFIX = {"html": ".html", "markdown": ".md"}
-LABELS = {
-    "win_rate": "win rate",
-    "sharpe_per_trade": "risk-adjusted returns (Sharpe per trade)",
-    "max_drawdown": "maximum drawdown",
-    "hit_rate": "prediction accuracy (hit rate)",
-}
+FORMATS = ("html", "pdf", "markdown", "json")
+_SUFFIX = {"html": ".html", "pdf": ".pdf", "markdown": ".md", "json": ".json"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,6 +51,16 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     kinds = parser.add_subparsers(dest="kind", required=True)
+    daily = kinds.add_parser("daily", help="a trading day's summary")
+    daily.add_argument("--date", type=_day, metavar="D", help="the trading day (default: today's)")
+    weekly = kinds.add_parser("weekly", help="an ISO week's review")
+    weekly.add_argument("--week", type=_week, metavar="W",
+                        help="an ISO week, YYYY-Www (default: this one)")  # fmt: skip
+    for sub in (daily, weekly):
+        sub.add_argument("--account", help="one account's trades only")
+        sub.add_argument("--baseline", metavar="NAME", help="compare with this baseline")
+        sub.add_argument("--format", choices=FORMATS, default="html")
+        sub.add_argument("--out", type=Path, metavar="FILE", help="where to write the report")
     against = kinds.add_parser("baseline", help="performance now against a frozen baseline")
     against.add_argument("name", metavar="NAME")
     against.add_argument(
@@ -63,6 +77,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str], settings: Settings | None = None) -> int:
     args = parser().parse_args(argv)
     settings = settings or Settings.from_env()
+    if args.kind in ("daily", "weekly"):
+        return _period(settings, args)
+    if args.format == "pdf":
+        print("fillstream report: a baseline report is html, markdown or json", file=sys.stderr)
+        return 2
     baseline = baselines(settings).get(args.name)
     if baseline is None:
         print(f"fillstream report: no baseline named {args.name!r} (fillstream baseline list)",
@@ -123,17 +142,8 @@ def baseline_report(
 
 
 def render(report: dict[str, Any], kind: str) -> str:
-    """The report as HTML or Markdown (``templates/``), from its figures."""
-    environment = Environment(
-        loader=PackageLoader("fillstream", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters["pct"] = lambda v: "" if v is None else f"{v:+.1%}" if abs(v) < 10 else ""
-    environment.filters["num"] = lambda v: "" if v is None else f"{v:.3f}"
-    environment.filters["verdict"] = lambda v: "n/a" if v is None else "met" if v else "not met"
-    template = environment.get_template(f"baseline.{'html' if kind == 'html' else 'md'}.j2")
+    """The baseline report as HTML or Markdown (``templates/``), from its figures."""
+    template = environment().get_template(f"baseline.{'html' if kind == 'html' else 'md'}.j2")
     return template.render(report=report, labels=LABELS)
 
 
@@ -153,6 +163,98 @@ def _in_scope(scope: MetricScope, key: str, t: Traded) -> bool:
             return f"{t.account}|{t.strategy}" == key
         case _:
             return f"{t.account}|{t.strategy or ''}|{t.variant}" == key
+
+
+def _period(settings: Settings, args: argparse.Namespace) -> int:
+    today = trading_day(datetime.now(UTC))
+    if args.kind == "daily":
+        period = day_period(args.date or today)
+    else:
+        period = args.week or week_period(f"{today:%G-W%V}")
+    baseline = None
+    if args.baseline is not None:
+        baseline = baselines(settings).get(args.baseline)
+        if baseline is None:
+            print(f"fillstream report: no baseline named {args.baseline!r} "
+                  "(fillstream baseline list)", file=sys.stderr)  # fmt: skip
+            return 1
+    try:
+        report = period_report(settings, period, account=args.account, baseline=baseline)
+    except PeriodError as e:
+        print(f"fillstream report: {e}", file=sys.stderr)
+        return 1
+    name = f"{period.kind}-{period.first}" + (f"-{args.account}" if args.account else "")
+    out = args.out or settings.home / "reports" / f"{name}{_SUFFIX[args.format]}"
+    if args.format == "json":
+        text = json.dumps(as_json(report), indent=2)
+        if args.out is None:
+            print(text)
+            return 0
+        out.write_text(text)
+        print(out)
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "markdown":
+        images = {}
+        for plot, svg in plots(report).items():
+            image = out.with_name(f"{out.stem}-{plot}.svg")
+            image.write_text(svg)
+            images[plot] = image.name
+        out.write_text(render_period(report, "markdown", images))
+    elif args.format == "pdf":
+        out.write_bytes(pdf(render_period(report, "html")))
+    else:
+        out.write_text(render_period(report, "html"))
+    print(out)
+    return 0
+
+
+ALERTS_SQL = """
+SELECT rule, key, severity, raised_at, resolved_at, summary, resolution FROM alert_history
+WHERE raised_at >= %(start)s AND raised_at < %(end)s ORDER BY raised_at, rule, key
+"""
+UPTIME_SQL = """
+SELECT service, day, up_seconds, observed_seconds FROM uptime_daily
+WHERE day >= %(first)s AND day <= %(last)s
+"""
+
+
+def period_report(
+    settings: Settings,
+    period: Period,
+    *,
+    account: str | None = None,
+    baseline: BaselineFrozen | None = None,
+) -> Report:
+    """``domain.reports.build`` over what the views and the control topics hold for
+    ``period``."""
+    start, end = period_bounds(period.first, period.last)
+    trades = [t for t in period_trades(settings, period.first, period.last)
+              if account is None or t.account == account]  # fmt: skip
+    with connect(settings) as conn:
+        alerts = [AlertRow(rule=r[0], key=r[1], severity=r[2], raised_at=r[3], resolved_at=r[4],
+                           summary=r[5] or "", resolution=r[6])
+                  for r in conn.execute(ALERTS_SQL, {"start": start, "end": end})]  # fmt: skip
+        days = {"first": start.astimezone(UTC).date(), "last": end.astimezone(UTC).date()}
+        uptime = conn.execute(UPTIME_SQL, days).fetchall()
+    before: list[Traded] = []
+    if baseline is not None:
+        before = period_trades(settings, date.fromisoformat(baseline.from_day),
+                               date.fromisoformat(baseline.to_day))  # fmt: skip
+    return build(
+        period, trades,
+        phases=read_events(settings, CONTROL_PHASES, PhaseChanged),
+        experiments=read_events(settings, CONTROL_EXPERIMENTS, ExperimentChanged),
+        alerts=alerts, uptime=[tuple(row) for row in uptime], start=start, end=end,
+        baseline=baseline, baseline_trades=before,
+    )  # fmt: skip
+
+
+def _week(text: str) -> Period:
+    try:
+        return week_period(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _day(text: str) -> date:

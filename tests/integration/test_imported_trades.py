@@ -6,6 +6,7 @@ from executions and from a Trades export counts once, the derived one."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -179,3 +180,53 @@ def test_a_baseline_frozen_from_an_imported_export_equals_the_sql_over_the_trade
         assert "Performance against the baseline" in text and "first-half-may" in text
         assert all(scope["key"] in text for scope in report["scopes"])
         assert "maximum drawdown" in text and ("not met" in text or "met" in text)
+
+
+def test_the_daily_and_weekly_reports_equal_the_sql_and_the_pdf_renders(
+    settings: Settings, pipeline: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    imported(settings, capsys, str(data(TOPSTEP)))
+    count = "SELECT count(*) FROM trades"
+    wait_for(lambda: query(settings, count) == [(1191,)], timeout=180,
+             message=f"imported trades: {query(settings, count)}")  # fmt: skip
+    by_account = (
+        "SELECT account, count(*), sum(net_pnl) FROM trades"
+        " WHERE exit_time >= %s AND exit_time < %s GROUP BY 1 ORDER BY 1"
+    )
+    assert report_main(["daily", "--date", "2025-05-16", "--format", "json"],
+                       settings=settings) == 0  # fmt: skip
+    daily = json.loads(capsys.readouterr().out)
+    rows = query(settings, by_account, period_bounds(date(2025, 5, 16), date(2025, 5, 16)))
+    accounts = [(f["scope_key"], f["trades"], Decimal(f["net_profit"]))
+                for f in daily["scopes"] if f["scope"] == "account"]  # fmt: skip
+    assert accounts == rows and len(rows) > 0
+    assert daily["trades"] == sum(r[1] for r in rows)
+    assert Decimal(daily["net_profit"]) == sum(r[2] for r in rows)
+    assert daily["period"] == {"kind": "daily", "first": "2025-05-16", "last": "2025-05-16"}
+
+    week = period_bounds(date(2025, 5, 12), date(2025, 5, 16))
+    net = query(settings, "SELECT sum(net_pnl) FROM trades WHERE exit_time >= %s"
+                " AND exit_time < %s", week)[0][0]  # fmt: skip
+    out = tmp_path / "week.pdf"
+    argv = ["weekly", "--week", "2025-W20", "--format", "pdf", "--out", str(out)]
+    assert report_main(argv, settings=settings) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    first_page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(out), "-"],
+                                capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "Weekly review, 2025-W20 (2025-05-12 to 2025-05-16)" in first_page
+    assert f"Net P&L: {net:,.2f}" in first_page
+    assert "What was completed" in first_page
+    subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-png", "-r", "40", str(out),
+                    str(tmp_path / "page")], check=True)  # fmt: skip
+    assert (tmp_path / "page-1.png").stat().st_size > 1000
+
+    assert report_main(["weekly", "--week", "2025-W20", "--format", "markdown"],
+                       settings=settings) == 0  # fmt: skip
+    markdown = Path(capsys.readouterr().out.strip())
+    text = markdown.read_text()
+    assert text.startswith("# Weekly review, 2025-W20")
+    assert "![equity](weekly-2025-05-12-equity.svg)" in text
+    assert (markdown.parent / "weekly-2025-05-12-equity.svg").read_text().startswith("<svg")
+    with pytest.raises(SystemExit):
+        report_main(["weekly", "--week", "2025-20"], settings=settings)
+    assert "not an ISO week" in capsys.readouterr().err

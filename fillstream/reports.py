@@ -1,0 +1,125 @@
+"""Rendering a report (``domain.reports.Report``): HTML and Markdown from Jinja2 templates
+(``templates/``), plots drawn by matplotlib as SVG, the PDF by WeasyPrint from the HTML. Every
+number shown comes from the report's figures; nothing here computes one."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from domain.reports import Report
+
+LABELS = {
+    "win_rate": "win rate",
+    "sharpe_per_trade": "risk-adjusted returns (Sharpe per trade)",
+    "max_drawdown": "maximum drawdown",
+    "hit_rate": "prediction accuracy (hit rate)",
+}
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("fillstream", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v: "" if v is None else f"{v:+.1%}"
+    env.filters["share"] = lambda v: "" if v is None else f"{v:.1%}"
+    env.filters["num"] = lambda v: "" if v is None else f"{v:.3f}"
+    env.filters["cents"] = lambda v: "" if v is None else f"{Decimal(v):,.2f}"
+    env.filters["verdict"] = lambda v: "n/a" if v is None else "met" if v else "not met"
+    env.filters["when"] = lambda v: "" if v is None else f"{v:%Y-%m-%d %H:%M}"
+    return env
+
+
+def plots(report: Report) -> dict[str, str]:
+    """SVG of each plot the report's data allows: equity and drawdown, daily P&L, P&L by
+    strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    drawn: dict[str, str] = {}
+    s = report.series
+    if s.equity:
+        figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True,
+                                             height_ratios=(2, 1))  # fmt: skip
+        times = [t for t, _ in s.equity]
+        top.plot(times, [float(v) for _, v in s.equity], color="#0969da")
+        top.set_ylabel("net P&L")
+        top.set_title("Equity")
+        bottom.fill_between(times, [-float(v) for _, v in s.drawdown], color="#cf222e", step="post")
+        bottom.set_ylabel("drawdown")
+        figure.autofmt_xdate()
+        drawn["equity"] = _svg(figure, plt)
+    if len(s.daily) > 1:
+        figure, axes = plt.subplots(figsize=(8, 2.8))
+        values = [float(v) for _, v in s.daily]
+        axes.bar([d.isoformat() for d, _ in s.daily], values,
+                 color=["#1a7f37" if v >= 0 else "#cf222e" for v in values])  # fmt: skip
+        axes.set_title("Net P&L by trading day")
+        axes.tick_params(axis="x", labelrotation=45)
+        drawn["daily"] = _svg(figure, plt)
+    if s.by_strategy:
+        figure, axes = plt.subplots(figsize=(8, 0.6 + 0.4 * len(s.by_strategy)))
+        values = [float(v) for _, v in s.by_strategy]
+        axes.barh([name for name, _ in s.by_strategy], values,
+                  color=["#1a7f37" if v >= 0 else "#cf222e" for v in values])  # fmt: skip
+        axes.set_title("Net P&L by strategy")
+        drawn["by_strategy"] = _svg(figure, plt)
+    return drawn
+
+
+def render(report: Report, kind: str, images: dict[str, str] | None = None) -> str:
+    """``html`` (the plots inline) or ``markdown`` (the plots as ``images``: name → file)."""
+    template = environment().get_template(f"period.{'html' if kind == 'html' else 'md'}.j2")
+    return template.render(r=report, labels=LABELS, svg=plots(report) if kind == "html" else {},
+                           images=images or {})  # fmt: skip
+
+
+def pdf(html: str) -> bytes:
+    """The PDF of a rendered HTML report."""
+    from weasyprint import HTML
+
+    written: bytes = HTML(string=html).write_pdf()
+    return written
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """The report's figures as JSON values (money as decimal strings)."""
+    value = _plain(asdict(report))
+    assert isinstance(value, dict)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value else "0"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _svg(figure: Any, plt: Any) -> str:
+    buffer = io.StringIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
