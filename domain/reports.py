@@ -7,7 +7,9 @@ five of an ISO week. Its parts follow the roadmap's templates:
 - **completed**: the trades (figures per account and strategy, ``domain.baselines.figures``),
   phases started or rolled back, experiment changes;
 - **issues**: the alerts raised in the period and how they ended;
-- **health**: each service's availability over the period's days (the ``uptime_daily`` view);
+- **health**: each service's availability over the period's days (the ``uptime_daily`` view),
+  the alert response per channel and day (``alert_response_daily``), and the critical failures:
+  the critical alerts raised and how long each took to resolve;
 - **against the baseline**: ``domain.baselines.compare`` per account, when a baseline is named;
 - **next**: the experiments still running.
 
@@ -86,6 +88,29 @@ class Availability:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    """A row of the ``alert_response_daily`` view: cause to acknowledged delivery."""
+
+    channel: str
+    day: date
+    deliveries: int
+    p50_seconds: float
+    p99_seconds: float
+    meets_target: bool
+    """p99 under 30 s."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Critical:
+    """The critical failures: critical alerts raised in the period, and their time to resolve."""
+
+    raised: int = 0
+    resolved: int = 0
+    mean_to_resolve: timedelta | None = None
+    longest_to_resolve: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Series:
     """What the plots draw."""
 
@@ -107,6 +132,8 @@ class Report:
     experiments: tuple[ExperimentChanged, ...]
     alerts: tuple[AlertRow, ...]
     availability: tuple[Availability, ...]
+    responses: tuple[Response, ...] = ()
+    critical: Critical = Critical()
     running: tuple[str, ...]
     """Experiments not rolled back or killed by the period's end."""
     baseline: BaselineFrozen | None = None
@@ -123,6 +150,7 @@ def build(
     experiments: Sequence[ExperimentChanged] = (),
     alerts: Sequence[AlertRow] = (),
     uptime: Sequence[tuple[str, date, Decimal, Decimal]] = (),
+    responses: Sequence[Response] = (),
     start: datetime,
     end: datetime,
     baseline: BaselineFrozen | None = None,
@@ -149,10 +177,24 @@ def build(
         experiments=tuple(e for e in experiments if start <= e.envelope.ts_event < end),
         alerts=tuple(alerts),
         availability=_availability(uptime),
+        responses=tuple(responses),
+        critical=critical(alerts),
         running=_running(experiments, end),
         baseline=baseline,
         against=against,
         series=series(trades),
+    )
+
+
+def critical(alerts: Sequence[AlertRow]) -> Critical:
+    """The critical alerts among ``alerts`` and their times to resolve."""
+    raised = [a for a in alerts if a.severity == "critical"]
+    times = [a.resolved_at - a.raised_at for a in raised if a.resolved_at is not None]
+    return Critical(
+        raised=len(raised),
+        resolved=len(times),
+        mean_to_resolve=sum(times, timedelta()) / len(times) if times else None,
+        longest_to_resolve=max(times) if times else None,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -36,6 +36,8 @@ def environment() -> Environment:
     env.filters["cents"] = lambda v: "" if v is None else f"{Decimal(v):,.2f}"
     env.filters["verdict"] = lambda v: "n/a" if v is None else "met" if v else "not met"
     env.filters["when"] = lambda v: "" if v is None else f"{v:%Y-%m-%d %H:%M}"
+    env.filters["seconds"] = lambda v: "" if v is None else f"{v:.2f} s"
+    env.filters["duration"] = _duration
     return env
 
 
@@ -111,9 +113,18 @@ def _plain(value: Any) -> Any:
         return str(value.normalize()) if value else "0"
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _svg(figure: Any, plt: Any) -> str:

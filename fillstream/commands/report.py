@@ -34,7 +34,15 @@ from core.database import connect
 from core.settings import Settings
 from domain.baselines import Comparison, Filter, PeriodError, Traded, compare, digest, period_bounds
 from domain.performance.figures import trading_day
-from domain.reports import AlertRow, Period, Report, build, day_period, week_period
+from domain.reports import (
+    AlertRow,
+    Period,
+    Report,
+    Response,
+    build,
+    day_period,
+    week_period,
+)
 from fillstream.commands.baseline import baselines, period_trades
 from fillstream.reports import LABELS, as_json, environment, pdf, plots
 from fillstream.reports import render as render_period
@@ -213,6 +221,10 @@ ALERTS_SQL = """
 SELECT rule, key, severity, raised_at, resolved_at, summary, resolution FROM alert_history
 WHERE raised_at >= %(start)s AND raised_at < %(end)s ORDER BY raised_at, rule, key
 """
+RESPONSE_SQL = """
+SELECT channel, day, deliveries, p50_seconds, p99_seconds, meets_target FROM alert_response_daily
+WHERE day >= %(first)s AND day <= %(last)s ORDER BY day, channel
+"""
 UPTIME_SQL = """
 SELECT service, day, up_seconds, observed_seconds FROM uptime_daily
 WHERE day >= %(first)s AND day <= %(last)s
@@ -237,6 +249,9 @@ def period_report(
                   for r in conn.execute(ALERTS_SQL, {"start": start, "end": end})]  # fmt: skip
         days = {"first": start.astimezone(UTC).date(), "last": end.astimezone(UTC).date()}
         uptime = conn.execute(UPTIME_SQL, days).fetchall()
+        responses = [Response(channel=r[0], day=r[1], deliveries=r[2], p50_seconds=r[3],
+                              p99_seconds=r[4], meets_target=r[5])
+                     for r in conn.execute(RESPONSE_SQL, days)]  # fmt: skip
     before: list[Traded] = []
     if baseline is not None:
         before = period_trades(settings, date.fromisoformat(baseline.from_day),
@@ -245,7 +260,8 @@ def period_report(
         period, trades,
         phases=read_events(settings, CONTROL_PHASES, PhaseChanged),
         experiments=read_events(settings, CONTROL_EXPERIMENTS, ExperimentChanged),
-        alerts=alerts, uptime=[tuple(row) for row in uptime], start=start, end=end,
+        alerts=alerts, uptime=[tuple(row) for row in uptime], responses=responses,
+        start=start, end=end,
         baseline=baseline, baseline_trades=before,
     )  # fmt: skip
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from alerts.ledger import DeliveryLedger
@@ -92,6 +93,26 @@ def test_sent_once_reminded_until_resolved_on_every_channel(migrated: Settings) 
     assert ledger.due_reminders(0) == []
     assert [a.state for a in every.sent] == [AlertState.RAISED, AlertState.RESOLVED]
     notifier.dispatcher.close()
+
+    # the alert response: from the cause (the alert's ts_event) to the channel's acknowledgement,
+    # first notifications only, per channel and day, as numpy takes the percentiles of the ledger
+    with connect(migrated) as conn:
+        rows = conn.execute(
+            "SELECT channel, extract(epoch FROM delivered_at - ts_event)::float8"
+            " FROM alert_deliveries WHERE outcome = 'delivered' AND repeat = 0"
+        ).fetchall()
+        view = conn.execute(
+            "SELECT channel, day, deliveries, p50_seconds, p99_seconds, meets_target"
+            " FROM alert_response_daily ORDER BY channel"
+        ).fetchall()
+    expected = []
+    for channel in sorted({c for c, _ in rows}):
+        seconds = np.array([s for c, s in rows if c == channel])
+        expected.append((channel, date(2026, 11, 24), len(seconds),
+                         pytest.approx(np.percentile(seconds, 50)),
+                         pytest.approx(np.percentile(seconds, 99)), False))  # fmt: skip
+    assert view == expected  # caused on 2026-11-24: far more than 30 s ago
+    assert [row[2] for row in view] == [2, 1]  # every: raised and resolved; quiet: raised
 
 
 def test_stale_history_is_recorded_and_a_crash_leaves_pending_deliveries_to_resume(
