@@ -25,10 +25,15 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from confluent_kafka import Producer
 from prometheus_client.metrics_core import Metric
 
+from core.kafka import producer_config
 from core.lag import worst
-from schemas.events import Envelope, EventId, ServiceChecked, Source
+from core.settings import Settings
+from schemas.catalog import record_headers
+from schemas.codec import default_codec
+from schemas.events import Envelope, EventId, ServiceChecked, Source, schema_name
 
 PRODUCER = "fillstream-health/0.1.0"
 
@@ -130,3 +135,16 @@ def sample_sum(families: Iterable[Metric], sample: str, **labels: str) -> float:
         ),
         0.0,
     )
+
+
+def publish_check(settings: Settings, check: ServiceChecked, *, timeout: float = 10.0) -> bool:
+    """One health check of a short-lived job (a rebuild's outcome, an accuracy run) on the
+    ``health`` topic, keyed ``service|instance``; whether Kafka took it within ``timeout``."""
+    producer = Producer(producer_config(settings))
+    producer.produce(
+        settings.topic("health"),
+        key=f"{check.service}|{check.instance}".encode(),
+        value=default_codec().encode(check),
+        headers=list(record_headers(schema_name(check), check.envelope.event_id)),
+    )
+    return producer.flush(timeout) == 0

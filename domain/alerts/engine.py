@@ -184,6 +184,16 @@ class AlertBook:
                         + ("failed" if failed >= 1 else "succeeded"),
                         {"projection": projection},
                     )
+            case RuleType.ACCURACY:
+                least = rule.parameters["min"]
+                for projection, share in _per(figures, "accuracy"):
+                    yield Finding(
+                        f"projection={projection}",
+                        share < least,
+                        f"data accuracy of {projection}: {share:.4%} of rows identical to a "
+                        f"rebuild's (at least {least:.1%})",
+                        {"projection": projection, "value": f"{share:.6f}", "limit": f"{least:g}"},
+                    )
             case RuleType.RECOVERY_STALL if "recovery_remaining_records" in figures:
                 remaining = figures["recovery_remaining_records"]
                 stalled = self._stalled(rule, instance, remaining, at)

@@ -19,6 +19,8 @@ feed_silent    bridge checks       a NinjaTrader connection's last heartbeat > `
 consumer_lag   health checks       a process's worst partition > ``records`` behind
 error_rate     health checks       rejected or dead-lettered events > ``per_minute``
 rebuild_failed health checks       a projection rebuild failed (until one succeeds)
+accuracy       health checks       a projection's data accuracy (``fillstream verify --record``:
+                                   its share of rows identical to a rebuild's) < ``min`` (99.9 %)
 recovery_stall worker checks       state recovery has not advanced for ``seconds``
 stage_stall    worker checks       records have waited ``seconds`` (30 s) for a stage's progress
 unhealthy      health checks       a process reports a readiness check failing
@@ -52,6 +54,7 @@ class RuleType(StrEnum):
     CONSUMER_LAG = "consumer_lag"
     ERROR_RATE = "error_rate"
     REBUILD_FAILED = "rebuild_failed"
+    ACCURACY = "accuracy"
     RECOVERY_STALL = "recovery_stall"
     STAGE_STALL = "stage_stall"
     UNHEALTHY = "unhealthy"
@@ -75,6 +78,7 @@ _PARAMETERS: dict[RuleType, dict[str, str]] = {
     RuleType.CONSUMER_LAG: {"records": "count"},
     RuleType.ERROR_RATE: {"per_minute": "amount"},
     RuleType.REBUILD_FAILED: {},
+    RuleType.ACCURACY: {"min": "share?"},
     RuleType.RECOVERY_STALL: {"seconds": "seconds?"},
     RuleType.STAGE_STALL: {"seconds": "seconds?"},
     RuleType.UNHEALTHY: {"seconds": "seconds?"},
@@ -86,6 +90,7 @@ _DEFAULTS: dict[str, Any] = {
     "drop": 0.15,
     "min_trades": 20,
     "seconds": 60.0,
+    "min": 0.999,
 }
 
 _TYPE_DEFAULTS: dict[RuleType, dict[str, Any]] = {

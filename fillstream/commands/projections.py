@@ -14,18 +14,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Producer
-
 from control.offsets import parse_moment
 from core.errors import FillstreamError
-from core.health_events import service_checked
-from core.kafka import producer_config
+from core.health_events import publish_check, service_checked
 from core.settings import Settings
 from projections.listing import list_projections, render
 from projections.rebuild import Outcome, by_name, drop, rebuild, switch
-from schemas.catalog import record_headers
-from schemas.codec import default_codec
-from schemas.events import schema_name
 
 log = logging.getLogger("fillstream.projections")
 
@@ -135,15 +129,7 @@ def _report_rebuild(
         started_at=started_at,
         at=datetime.now(UTC),
     )
-    codec = default_codec()
-    producer = Producer(producer_config(settings))
-    producer.produce(
-        settings.topic("health"),
-        key=f"rebuild|{check.instance}".encode(),
-        value=codec.encode(check),
-        headers=list(record_headers(schema_name(check), check.envelope.event_id)),
-    )
-    if producer.flush(10):
+    if not publish_check(settings, check):
         log.warning("the outcome of the %s rebuild did not reach Kafka", projection)
 
 

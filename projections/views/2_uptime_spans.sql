@@ -12,7 +12,7 @@ WITH checked AS (
            least(coalesce(lead(ts_event) OVER (PARTITION BY service, instance ORDER BY ts_event),
                           'infinity'), now()) AS next_at
     FROM service_checks
-    WHERE ts_event < now() AND service <> 'rebuild'  -- a rebuild's outcome: one check, no service
+    WHERE ts_event < now() AND service NOT IN ('rebuild', 'accuracy')  -- a job's outcome: one check, no service
 ), covered AS (
     SELECT service, instance, ts_event, next_at,
            CASE WHEN stopping THEN 'stopped' WHEN healthy THEN 'up' ELSE 'unhealthy' END AS state,

@@ -25,7 +25,7 @@ WITH pieces AS (  -- each span cut at the months' bounds
            count(*) FILTER (WHERE NOT healthy AND NOT checks @> '{"running": false}') AS unhealthy_checks,
            count(*) FILTER (WHERE checks @> '{"running": false}') AS stops
     FROM service_checks
-    WHERE ts_event < now() AND service <> 'rebuild'  -- a rebuild's outcome: one check, no service
+    WHERE ts_event < now() AND service NOT IN ('rebuild', 'accuracy')  -- a job's outcome: one check, no service
     GROUP BY service, instance, period
 )
 SELECT t.service, t.instance, t.period::date AS month,

@@ -28,7 +28,7 @@ from core.settings import PROJECT_ROOT, Settings
 from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
-from tests.fixtures.pipeline import ServiceProcess, answered, execution, post
+from tests.fixtures.pipeline import ServiceProcess, answered, execution, post, query
 from tests.fixtures.services import free_port, wait_for
 from tests.integration.test_walking_skeleton import Pipeline, running
 
@@ -88,6 +88,11 @@ limit = "10"
 [[rules]]
 name = "rebuild"
 type = "rebuild_failed"
+
+[[rules]]
+name = "accuracy"
+type = "accuracy"
+severity = "critical"
 
 [channels.hook]
 type = "webhook"
@@ -304,6 +309,47 @@ def test_a_failed_rebuild_raises_and_the_next_good_one_resolves(
         assert hook.alerts("rebuild")[1]["summary"] == "rebuild of projection trades succeeded"
     finally:
         notify.stop()
+
+
+def test_a_row_changed_by_hand_lowers_the_accuracy_and_raises_until_a_rebuild(
+    alerting: tuple[Settings, Pipeline], hook: Hook
+) -> None:
+    settings, _ = alerting
+    status, body = post(settings, losing_trades(4))
+    assert status == 202, body
+    count = "SELECT count(*) FROM trades"
+    wait_for(lambda: query(settings, count) == [(4,)], timeout=60, message="no trades")
+    with connect(settings) as conn:  # the live version's table, changed behind the projector
+        conn.execute("UPDATE trades_v1 SET net_pnl = net_pnl + 1 WHERE trade_id ="
+                     " (SELECT min(trade_id) FROM trades_v1)")  # fmt: skip
+        conn.commit()
+    notify = notifier(settings).start()
+    try:
+        first = verified(settings)
+        assert first.returncode == 1, first.stderr  # different
+        assert "75.0000% of rows identical" in first.stdout
+        wait_for(lambda: hook.alerts("accuracy"), timeout=60, message="no accuracy alert")
+        (raised,) = hook.alerts("accuracy")
+        assert raised["state"] == "raised" and raised["key"] == "projection=trades"
+        assert raised["summary"].startswith("data accuracy of trades: 75.0000% of rows")
+        out = fillstream(settings, "projections", "rebuild", "trades", "--accept-diff", "--json")
+        assert json.loads(out)[0]["state"] == "live"
+        again = verified(settings)
+        assert again.returncode == 0, again.stdout + again.stderr
+        wait_for(lambda: len(hook.alerts("accuracy")) == 2, timeout=60, message="not resolved")
+        assert hook.alerts("accuracy")[1]["state"] == "resolved"
+        assert "100.0000% of rows" in hook.alerts("accuracy")[1]["summary"]
+    finally:
+        notify.stop()
+
+
+def verified(settings: Settings) -> subprocess.CompletedProcess[str]:
+    """``fillstream verify trades --record``, its exit status as it is."""
+    return subprocess.run(
+        [sys.executable, "-m", "fillstream", "verify", "trades", "--record"],
+        cwd=PROJECT_ROOT, env={**os.environ, **settings.to_env()}, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
 
 
 def test_alerts_raised_together_are_grouped_into_one_notification(

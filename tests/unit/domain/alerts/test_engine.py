@@ -243,6 +243,26 @@ def test_rebuild_failed_until_a_rebuild_succeeds() -> None:
     assert states(alerts) == [("projection=trades", "raised"), ("projection=trades", "resolved")]
 
 
+def test_accuracy_below_its_minimum_until_a_run_at_or_above_it() -> None:
+    ruleset = rules({"name": "accuracy", "type": "accuracy"})  # min 0.999 by default
+    alerts = run(
+        ruleset,
+        [
+            check(service="accuracy", accuracy__trades=0.9995, accuracy__positions=1.0),
+            check(T0 + timedelta(hours=24), service="accuracy", accuracy__trades=0.998),
+            check(T0 + timedelta(hours=48), service="accuracy", accuracy__trades=0.999),
+        ],
+    )
+    assert states(alerts) == [("projection=trades", "raised"), ("projection=trades", "resolved")]
+    assert alerts[0].labels["value"] == "0.998000" and alerts[0].labels["limit"] == "0.999"
+    assert alerts[0].summary == (
+        "data accuracy of trades: 99.8000% of rows identical to a rebuild's (at least 99.9%)"
+    )
+    strict = rules({"name": "accuracy", "type": "accuracy", "min": 0.9999})
+    assert states(run(strict, [check(service="accuracy", accuracy__trades=0.9995)])) == [
+        ("projection=trades", "raised")]  # fmt: skip
+
+
 def test_recovery_stall_needs_no_progress_for_the_whole_time() -> None:
     ruleset = rules({"name": "stall", "type": "recovery_stall", "seconds": 60})
     at = [T0 + timedelta(seconds=30 * i) for i in range(8)]
