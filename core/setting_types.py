@@ -336,3 +336,32 @@ class OptionalFile:
 
 def _on_off(value: bool) -> str:
     return "on" if value else "off"
+
+
+@dataclass(frozen=True, slots=True)
+class MinutesOrOff:
+    """``off``, or a whole number of minutes from 0 to a day (1440)."""
+
+    default: int | None
+
+    @property
+    def shown(self) -> str:
+        return "off" if self.default is None else str(self.default)
+
+    def read(self, name: str, text: str | None) -> int | None:
+        if not text:
+            return self.default
+        if text.strip().lower() == "off":
+            return None
+        try:
+            minutes = int(text)
+        except ValueError:
+            raise ConfigError(
+                name, f"must be off or a whole number of minutes, was {text!r}"
+            ) from None
+        if not 0 <= minutes <= 1440:
+            raise ConfigError(name, f"must be off or from 0 to 1440 minutes, was {minutes}")
+        return minutes
+
+    def write(self, value: int | None) -> str | None:
+        return "off" if value is None else str(value)

@@ -23,6 +23,7 @@ from core.setting_types import (
     Count,
     Folder,
     Host,
+    MinutesOrOff,
     Namespace,
     OptionalFile,
     OptionalText,
@@ -278,6 +279,16 @@ SETTINGS: tuple[Setting, ...] = (
         doc="How often the bridge, the worker, the projectors and the notifier publish a health "
         "check (`ServiceChecked`) to the `health` topic, in whole seconds.",
     ),
+    Setting(
+        field="accuracy_schedule",
+        env="FILLSTREAM_ACCURACY_SCHEDULE",
+        type=MinutesOrOff(60),
+        doc="When the projectors run the nightly data-accuracy job (`control.accuracy`: each "
+        "projection verified against a fresh rebuild, and the imported trades reconciled, each "
+        "share recorded for the `accuracy` alert rule): this many minutes after each trading "
+        "day's session ends (17:00 Chicago), once per day whatever the number of projector "
+        "processes, and at a start if the last one was missed; `off` runs none.",
+    ),
     # the derivations: a phase may change these
     Setting(
         field="matching",
@@ -445,6 +456,7 @@ class Settings:
     ready_lag_records: int
     stall_seconds: float
     health_interval_seconds: int
+    accuracy_schedule: int | None
     bridge_ack_timeout: float
     gate_rules: Path | None
     gate_timeout: float

@@ -1,5 +1,6 @@
-"""``fillstream project``: run every projector in the foreground, with /metrics and /healthz, and
-the experiment guard (``control.guard``: guardrail breaches roll experiments back).
+"""``fillstream project``: run every projector in the foreground, with /metrics and /healthz, the
+experiment guard (``control.guard``: guardrail breaches roll experiments back) and the nightly
+data-accuracy job (``control.accuracy``, ``FILLSTREAM_ACCURACY_SCHEDULE``).
 
 A projector that loses Kafka or PostgreSQL (a broker restart, a failover) starts again from the
 offsets stored with its rows, after a pause that grows while the failures go on; only an error
@@ -17,6 +18,7 @@ import psycopg
 from confluent_kafka import KafkaException
 from prometheus_client import REGISTRY, Counter
 
+from control.accuracy import scheduled
 from control.guard import guard
 from core.backoff import Backoff
 from core.database import connect
@@ -79,6 +81,8 @@ def main(argv: list[str]) -> int:
         threading.Thread(target=follow, args=(settings, p, stop), name=p.name) for p in PROJECTIONS
     ]
     threads.append(threading.Thread(target=guard, args=(settings, stop), name="experiment-guard"))
+    if settings.accuracy_schedule is not None:
+        threads.append(threading.Thread(target=scheduled, args=(settings, stop), name="accuracy"))
     for thread in threads:
         thread.start()
     daemon.report(

@@ -61,6 +61,7 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_BRIDGE_ACK_TIMEOUT": "0.5",
             "FILLSTREAM_GATE_RULES": str(rules),
             "FILLSTREAM_GATE_TIMEOUT": "0.75",
+            "FILLSTREAM_ACCURACY_SCHEDULE": "off",
             "FILLSTREAM_MATCHING": "average-cost",
             "FILLSTREAM_ROLLING_TRADES": "20",
             "FILLSTREAM_GRACE_MS": "0",
@@ -141,3 +142,18 @@ def test_the_phase_settings_are_the_derivations() -> None:
     assert str(caught.value) == (
         "FILLSTREAM_TOKEN is not a phase setting (one of " + ", ".join(PHASE_SETTINGS) + ")"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("", 60), ("off", None), ("OFF", None), ("0", 0), ("1440", 1440)]
+)
+def test_the_accuracy_schedule_is_off_or_minutes(text: str, expected: int | None) -> None:
+    settings = Settings.from_env({"FILLSTREAM_ACCURACY_SCHEDULE": text})
+    assert settings.accuracy_schedule == expected
+
+
+@pytest.mark.parametrize("text", ["nightly", "-5", "1441"])
+def test_a_bad_accuracy_schedule_names_the_setting(text: str) -> None:
+    with pytest.raises(ConfigError, match="FILLSTREAM_ACCURACY_SCHEDULE") as caught:
+        Settings.from_env({"FILLSTREAM_ACCURACY_SCHEDULE": text})
+    assert "off or" in str(caught.value)
