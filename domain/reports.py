@@ -15,16 +15,23 @@ five of an ISO week. Its parts follow the roadmap's templates:
 
 The series behind the plots (equity and drawdown by trade, net P&L by day and by strategy) are
 computed here too, so a plot shows the same numbers as the tables.
+
+What to read is here as well, for every reader to run with its own connection: the SQL over the
+views (``TRADES_SQL``, ``ALERTS_SQL``, ``UPTIME_SQL``, ``RESPONSE_SQL``) and what their rows
+become (``traded``, ``alert_row``, ``response_row``). The CLI, the notifier and the read API
+cannot import each other; they share this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from domain.baselines import Comparison, Traded, compare, figures
+from domain.performance.figures import TradeResult
 from domain.performance.snapshots import money
 from schemas.events import (
     BaselineFigures,
@@ -36,6 +43,36 @@ from schemas.events import (
 )
 
 ENDED = (ExperimentAction.ROLLED_BACK, ExperimentAction.KILLED)
+
+TRADES_SQL = """
+SELECT t.trade_id, t.revision, t.account, t.strategy, t.variant, t.exit_time, t.net_pnl,
+       t.gross_pnl, t.mae, t.mfe, t.risk, t.currency, s.confidence
+FROM trades t
+LEFT JOIN LATERAL (SELECT confidence FROM signals WHERE signals.signal_id = t.signal_id
+                   LIMIT 1) s ON true
+WHERE t.exit_time >= %(start)s AND t.exit_time < %(end)s
+ORDER BY t.exit_time, t.trade_id
+"""
+"""The trades of ``[start, end)`` (latest revisions, not voided), with their signals'
+confidence: rows for ``traded``."""
+
+ALERTS_SQL = """
+SELECT rule, key, severity, raised_at, resolved_at, summary, resolution FROM alert_history
+WHERE raised_at >= %(start)s AND raised_at < %(end)s ORDER BY raised_at, rule, key
+"""
+"""The alerts raised in ``[start, end)``: rows for ``alert_row``."""
+
+UPTIME_SQL = """
+SELECT service, day, up_seconds, observed_seconds FROM uptime_daily
+WHERE day >= %(first)s AND day <= %(last)s
+"""
+"""Availability rows of the UTC days ``[first, last]``: ``build``'s ``uptime``."""
+
+RESPONSE_SQL = """
+SELECT channel, day, deliveries, p50_seconds, p99_seconds, meets_target FROM alert_response_daily
+WHERE day >= %(first)s AND day <= %(last)s ORDER BY day, channel
+"""
+"""Alert response rows of the UTC days ``[first, last]``: rows for ``response_row``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,3 +280,45 @@ def _running(experiments: Sequence[ExperimentChanged], end: datetime) -> tuple[s
         if change.envelope.ts_event < end:
             last[change.experiment_id] = change.action
     return tuple(sorted(e for e, action in last.items() if action not in ENDED))
+
+
+def parameters(start: datetime, end: datetime) -> dict[str, object]:
+    """The statements' parameters for the instants ``[start, end)``."""
+    return {"start": start, "end": end, "first": start.astimezone(UTC).date(),
+            "last": end.astimezone(UTC).date()}  # fmt: skip
+
+
+def traded(row: Sequence[Any]) -> Traded:
+    """A row of ``TRADES_SQL``."""
+    (trade_id, revision, account, strategy, variant, exit_time, net, gross, mae, mfe, risk,
+     currency, confidence) = row  # fmt: skip
+    return Traded(
+        result=TradeResult(exit_time=exit_time, net=net, gross=gross, mae=mae, mfe=mfe,
+                           risk=risk, trade_id=trade_id, currency=currency),
+        revision=revision, account=account, strategy=strategy, variant=variant,
+        confidence=confidence,
+    )  # fmt: skip
+
+
+def alert_row(row: Sequence[Any]) -> AlertRow:
+    """A row of ``ALERTS_SQL``."""
+    rule, key, severity, raised_at, resolved_at, summary, resolution = row
+    return AlertRow(
+        rule=rule, key=key, severity=severity, raised_at=raised_at, resolved_at=resolved_at,
+        summary=summary or "", resolution=resolution,
+    )  # fmt: skip
+
+
+def response_row(row: Sequence[Any]) -> Response:
+    """A row of ``RESPONSE_SQL``."""
+    channel, day, deliveries, p50, p99, meets = row
+    return Response(channel=channel, day=day, deliveries=deliveries, p50_seconds=p50,
+                    p99_seconds=p99, meets_target=meets)  # fmt: skip
+
+
+def first_by_name(frozen: Sequence[BaselineFrozen]) -> dict[str, BaselineFrozen]:
+    """Baselines by name, in log order: a name is frozen once, the first one stands."""
+    found: dict[str, BaselineFrozen] = {}
+    for event in frozen:
+        found.setdefault(event.name, event)
+    return found

@@ -30,20 +30,9 @@ from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table as table
 from domain.baselines import Filter, PeriodError, Traded, freeze, period_bounds
-from domain.performance.figures import TradeResult
+from domain.reports import TRADES_SQL, first_by_name, parameters, traded
 from schemas.catalog import CONTROL_BASELINES
 from schemas.events import BaselineFigures, BaselineFrozen, Envelope, EventId, Source
-
-TRADES_SQL = """
-SELECT t.trade_id, t.revision, t.account, t.strategy, t.variant, t.exit_time, t.net_pnl,
-       t.gross_pnl, t.mae, t.mfe, t.risk, t.currency, s.confidence
-FROM trades t
-LEFT JOIN LATERAL (SELECT confidence FROM signals WHERE signals.signal_id = t.signal_id
-                   LIMIT 1) s ON true
-WHERE t.exit_time >= %(start)s AND t.exit_time < %(end)s
-ORDER BY t.exit_time, t.trade_id
-"""
-"""The period's trades (latest revisions, not voided), with their signals' confidence."""
 
 _SCOPE_KEYS = ("account", "strategy", "variant")
 
@@ -111,51 +100,14 @@ def _day(text: str) -> date:
 
 def baselines(settings: Settings) -> dict[str, BaselineFrozen]:
     """Every baseline by name (a name is frozen once: the first one stands)."""
-    found: dict[str, BaselineFrozen] = {}
-    for event in read_events(settings, CONTROL_BASELINES, BaselineFrozen):
-        found.setdefault(event.name, event)
-    return found
+    return first_by_name(read_events(settings, CONTROL_BASELINES, BaselineFrozen))
 
 
 def period_trades(settings: Settings, first: date, last: date) -> list[Traded]:
     """The trades of the trading days ``[first, last]`` from the ``trades`` view."""
     start, end = period_bounds(first, last)
     with connect(settings) as conn:
-        rows = conn.execute(TRADES_SQL, {"start": start, "end": end}).fetchall()
-    return [
-        Traded(
-            result=TradeResult(
-                exit_time=exit_time,
-                net=net,
-                gross=gross,
-                mae=mae,
-                mfe=mfe,
-                risk=risk,
-                trade_id=trade_id,
-                currency=currency,
-            ),
-            revision=revision,
-            account=account,
-            strategy=strategy,
-            variant=variant,
-            confidence=confidence,
-        )  # fmt: skip
-        for (
-            trade_id,
-            revision,
-            account,
-            strategy,
-            variant,
-            exit_time,
-            net,
-            gross,
-            mae,
-            mfe,
-            risk,
-            currency,
-            confidence,
-        ) in rows  # fmt: skip
-    ]
+        return [traded(row) for row in conn.execute(TRADES_SQL, parameters(start, end))]
 
 
 def _freeze(settings: Settings, args: argparse.Namespace) -> int:

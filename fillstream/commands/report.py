@@ -16,7 +16,7 @@
 F is html (the default), pdf, markdown or json. A report is written under the state folder's
 ``reports/`` (or to --out) and its path printed; json prints it instead. Its figures are
 ``domain.reports`` and ``domain.baselines``'s over the views (``trades``, ``alert_history``,
-``uptime_daily``) and the control topics; ``fillstream.reports`` only renders them.
+``uptime_daily``) and the control topics; ``alerts.reports`` only renders them.
 """
 
 from __future__ import annotations
@@ -29,23 +29,27 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alerts.reports import LABELS, as_json, environment, pdf, plots
+from alerts.reports import render as render_period
 from core.control_log import read_events
 from core.database import connect
 from core.settings import Settings
 from domain.baselines import Comparison, Filter, PeriodError, Traded, compare, digest, period_bounds
 from domain.performance.figures import trading_day
 from domain.reports import (
-    AlertRow,
+    ALERTS_SQL,
+    RESPONSE_SQL,
+    UPTIME_SQL,
     Period,
     Report,
-    Response,
+    alert_row,
     build,
     day_period,
+    parameters,
+    response_row,
     week_period,
 )
 from fillstream.commands.baseline import baselines, period_trades
-from fillstream.reports import LABELS, as_json, environment, pdf, plots
-from fillstream.reports import render as render_period
 from schemas.catalog import CONTROL_EXPERIMENTS, CONTROL_PHASES
 from schemas.events import BaselineFrozen, ExperimentChanged, MetricScope, PhaseChanged
 
@@ -217,20 +221,6 @@ def _period(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-ALERTS_SQL = """
-SELECT rule, key, severity, raised_at, resolved_at, summary, resolution FROM alert_history
-WHERE raised_at >= %(start)s AND raised_at < %(end)s ORDER BY raised_at, rule, key
-"""
-RESPONSE_SQL = """
-SELECT channel, day, deliveries, p50_seconds, p99_seconds, meets_target FROM alert_response_daily
-WHERE day >= %(first)s AND day <= %(last)s ORDER BY day, channel
-"""
-UPTIME_SQL = """
-SELECT service, day, up_seconds, observed_seconds FROM uptime_daily
-WHERE day >= %(first)s AND day <= %(last)s
-"""
-
-
 def period_report(
     settings: Settings,
     period: Period,
@@ -243,15 +233,11 @@ def period_report(
     start, end = period_bounds(period.first, period.last)
     trades = [t for t in period_trades(settings, period.first, period.last)
               if account is None or t.account == account]  # fmt: skip
+    given = parameters(start, end)
     with connect(settings) as conn:
-        alerts = [AlertRow(rule=r[0], key=r[1], severity=r[2], raised_at=r[3], resolved_at=r[4],
-                           summary=r[5] or "", resolution=r[6])
-                  for r in conn.execute(ALERTS_SQL, {"start": start, "end": end})]  # fmt: skip
-        days = {"first": start.astimezone(UTC).date(), "last": end.astimezone(UTC).date()}
-        uptime = conn.execute(UPTIME_SQL, days).fetchall()
-        responses = [Response(channel=r[0], day=r[1], deliveries=r[2], p50_seconds=r[3],
-                              p99_seconds=r[4], meets_target=r[5])
-                     for r in conn.execute(RESPONSE_SQL, days)]  # fmt: skip
+        alerts = [alert_row(r) for r in conn.execute(ALERTS_SQL, given)]
+        uptime = [tuple(r) for r in conn.execute(UPTIME_SQL, given)]
+        responses = [response_row(r) for r in conn.execute(RESPONSE_SQL, given)]
     before: list[Traded] = []
     if baseline is not None:
         before = period_trades(settings, date.fromisoformat(baseline.from_day),
@@ -260,7 +246,7 @@ def period_report(
         period, trades,
         phases=read_events(settings, CONTROL_PHASES, PhaseChanged),
         experiments=read_events(settings, CONTROL_EXPERIMENTS, ExperimentChanged),
-        alerts=alerts, uptime=[tuple(row) for row in uptime], responses=responses,
+        alerts=alerts, uptime=uptime, responses=responses,
         start=start, end=end,
         baseline=baseline, baseline_trades=before,
     )  # fmt: skip

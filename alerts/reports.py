@@ -1,6 +1,8 @@
 """Rendering a report (``domain.reports.Report``): HTML and Markdown from Jinja2 templates
-(``templates/``), plots drawn by matplotlib as SVG, the PDF by WeasyPrint from the HTML. Every
-number shown comes from the report's figures; nothing here computes one."""
+(``alerts/templates/``), plots drawn by matplotlib as SVG, the PDF by WeasyPrint from the HTML.
+Every number shown comes from the report's figures; nothing here computes one. It is here, with
+the channels, because the notifier is what sends scheduled reports; ``fillstream report`` uses
+it too."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ LABELS = {
 
 def environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("fillstream", "templates"),
+        loader=PackageLoader("alerts", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

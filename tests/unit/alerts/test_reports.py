@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from alerts.reports import as_json, pdf, render
 from domain.baselines import Filter, Traded, freeze, period_bounds
 from domain.performance.figures import TradeResult
 from domain.reports import AlertRow, Report, Response, build, critical, week_period
-from fillstream.reports import as_json, pdf, render
 from schemas.events import (
     Envelope,
     EventId,
