@@ -45,7 +45,7 @@ def environment() -> Environment:
 
 def plots(report: Report) -> dict[str, str]:
     """SVG of each plot the report's data allows: equity and drawdown, daily P&L, P&L by
-    strategy."""
+    strategy, the calibration of the signals' confidence."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,6 +79,18 @@ def plots(report: Report) -> dict[str, str]:
                   color=["#1a7f37" if v >= 0 else "#cf222e" for v in values])  # fmt: skip
         axes.set_title("Net P&L by strategy")
         drawn["by_strategy"] = _svg(figure, plt)
+    if s.calibration:
+        figure, axes = plt.subplots(figsize=(4.5, 4.2))
+        axes.plot([0, 1], [0, 1], linestyle="--", color="#8c959f", label="calibrated")
+        axes.plot([c for c, _, _ in s.calibration], [w for _, w, _ in s.calibration],
+                  marker="o", color="#0969da", label="signals")  # fmt: skip
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("confidence")
+        axes.set_ylabel("share won")
+        axes.set_title("Calibration of the signals' confidence")
+        axes.legend(loc="upper left")
+        drawn["calibration"] = _svg(figure, plt)
     return drawn
 
 

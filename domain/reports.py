@@ -157,6 +157,9 @@ class Series:
     """How far below its high-water mark (from 0) the equity is after each trade."""
     daily: tuple[tuple[date, Decimal], ...] = ()
     by_strategy: tuple[tuple[str, Decimal], ...] = ()
+    calibration: tuple[tuple[float, float, int], ...] = ()
+    """The reliability diagram of the signals' confidence: per tenth of confidence holding any
+    trade, the mean confidence, the share won, the trades."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,7 +258,23 @@ def series(trades: Sequence[Traded]) -> Series:
         drawdown=tuple(drawdown),
         daily=tuple(sorted(daily.items())),
         by_strategy=tuple(sorted(by_strategy.items())),
+        calibration=reliability(trades),
     )
+
+
+def reliability(trades: Sequence[Traded], bins: int = 10) -> tuple[tuple[float, float, int], ...]:
+    """Per bin of confidence (``[k/bins, (k+1)/bins)``, the last one closed) holding any trade:
+    the mean confidence, the share of those trades won, how many."""
+    grouped: dict[int, list[tuple[float, bool]]] = {}
+    for t in trades:
+        if t.confidence is not None:
+            k = min(int(t.confidence * bins), bins - 1)
+            grouped.setdefault(k, []).append((t.confidence, t.result.net > 0))
+    return tuple(
+        (sum(c for c, _ in items) / len(items), sum(1 for _, won in items if won) / len(items),
+         len(items))
+        for _, items in sorted(grouped.items())
+    )  # fmt: skip
 
 
 def _availability(rows: Sequence[tuple[str, date, Decimal, Decimal]]) -> tuple[Availability, ...]:

@@ -75,6 +75,7 @@ def test_critical_failures_and_their_time_to_resolve() -> None:
 def test_every_section_renders_in_html_markdown_and_json() -> None:
     r = report()
     html = render(r, "html")
+    assert html.count("<svg") == 3  # equity, by strategy, calibration (one day: no daily bars)
     for text in ("Weekly review, 2025-W20", "Net P&amp;L: <b>1,405.50</b>", "<svg",
                  "ml started", "exits promoted", "dd account=Sim101", "still raised",
                  "Critical failures: 1 raised, 1 resolved (in 1 h 30 min on average",

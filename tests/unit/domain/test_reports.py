@@ -3,6 +3,7 @@ availability over days, and the plots' series against the tables' figures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import pytest
 
 from domain.baselines import Traded, figures, period_bounds
 from domain.performance.figures import TradeResult, summarize
-from domain.reports import build, day_period, series, week_period
+from domain.reports import build, day_period, reliability, series, week_period
 from schemas.events import (
     Envelope,
     EventId,
@@ -86,3 +87,17 @@ def test_the_plots_series_agree_with_the_tables() -> None:
     assert s.daily == ((DAY, Decimal(65)),)
     assert dict(s.by_strategy) == {"ORB": Decimal(25), "(none)": Decimal(40)}
     assert series([]).equity == ()
+
+
+def test_the_reliability_diagram_bins_the_confidence_by_tenths() -> None:
+    def with_confidence(n: int, net: str, confidence: float) -> Traded:
+        return replace(traded(n, net), confidence=confidence)
+
+    trades = [with_confidence(1, "10", 0.62), with_confidence(2, "-5", 0.68),
+              with_confidence(3, "7", 0.91), with_confidence(4, "3", 1.0),
+              traded(5, "4")]  # fmt: skip
+    (low, low_won, low_n), (high, high_won, high_n) = reliability(trades)
+    assert low == pytest.approx(0.65) and (low_won, low_n) == (0.5, 2)
+    assert high == pytest.approx(0.955) and (high_won, high_n) == (1.0, 2)  # 1.0: the last bin
+    assert series(trades).calibration == reliability(trades)
+    assert reliability([traded(1, "5")]) == ()
