@@ -28,7 +28,7 @@ from confluent_kafka import (
 )
 
 from core.errors import ConfigError, ControlError, PhaseError
-from core.kafka import producer_config, watermarks
+from core.kafka import QUIET_LOGGER, producer_config, watermarks
 from core.settings import PHASE_SETTINGS, Settings
 from schemas.catalog import (
     CONTROL_PHASES,
@@ -180,6 +180,8 @@ def read_events(
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "enable.partition.eof": True,
+            # a command's one-line error says Kafka is unreachable; not librdkafka's retries
+            "logger": QUIET_LOGGER,
         }
     )
     events: list[E] = []
