@@ -135,6 +135,7 @@ TRADES = Endpoint(
         _n("risk", D),
         _n("r_multiple", D),
         _c("revision", INT, "0 for a trade never corrected"),
+        _n("etd", D, "end trade drawdown, as NinjaTrader reported it (imported trades)"),
     ),  # fmt: skip
     order=("exit_time", "trade_id"),
     filters=(
