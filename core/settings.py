@@ -280,6 +280,14 @@ SETTINGS: tuple[Setting, ...] = (
         "check (`ServiceChecked`) to the `health` topic, in whole seconds.",
     ),
     Setting(
+        field="imported_trades",
+        env="FILLSTREAM_IMPORTED_TRADES",
+        type=Switch(True),
+        doc="`on` or `off`: whether the worker runs the imported-trades stages, which make the "
+        "trades of NinjaTrader's Trades exports (`fillstream import trades`) count like derived "
+        "ones (`streams.stages.imported`).",
+    ),
+    Setting(
         field="accuracy_schedule",
         env="FILLSTREAM_ACCURACY_SCHEDULE",
         type=MinutesOrOff(60),
@@ -456,6 +464,7 @@ class Settings:
     ready_lag_records: int
     stall_seconds: float
     health_interval_seconds: int
+    imported_trades: bool
     accuracy_schedule: int | None
     bridge_ack_timeout: float
     gate_rules: Path | None

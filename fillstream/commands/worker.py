@@ -59,7 +59,7 @@ from schemas.catalog import load_catalog
 from schemas.codec import default_codec
 from streams.runtime.deriver import Deriver
 from streams.runtime.stalls import StallMonitor
-from streams.stages import PAPER_STAGES, STAGE_SOURCES, STAGES
+from streams.stages import IMPORTED_STAGES, PAPER_STAGES, STAGE_SOURCES, STAGES
 
 log = logging.getLogger("fillstream.streams")
 
@@ -125,7 +125,8 @@ def main(argv: list[str]) -> int:
     counts = {
         name: args.matching_processes if name == "matching" else 1
         for name in STAGES
-        if settings.paper or name not in PAPER_STAGES
+        if (settings.paper or name not in PAPER_STAGES)
+        and (settings.imported_trades or name not in IMPORTED_STAGES)
     }
     port = args.port or settings.worker_port
     metrics = settings.home / "worker-metrics" / str(port)

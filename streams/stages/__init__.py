@@ -42,6 +42,10 @@ STAGES: dict[str, Callable[[Settings, Codec], Stage]] = {
 }
 """The stages, by name, in the order records flow through them."""
 
+IMPORTED_STAGES = ("imported-reported", "imported-derived", "imported-instruments",
+                   "imported-trades")  # fmt: skip
+"""Run only with ``FILLSTREAM_IMPORTED_TRADES=on`` (the default)."""
+
 PAPER_STAGES = ("paper-signals", "paper-bars", "paper-instruments", "paper")
 """Run only with ``FILLSTREAM_PAPER=on`` (the default)."""
 

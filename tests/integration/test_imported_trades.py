@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +35,7 @@ HEADER = (
 
 @pytest.fixture
 def pipeline(settings: Settings) -> Iterator[Pipeline]:
-    yield from running(settings)
+    yield from running(replace(settings, imported_trades=True))
 
 
 def imported(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:

@@ -6,6 +6,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -47,8 +48,10 @@ def stages(worker: int) -> list[int]:
 
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[ServiceProcess]:
-    """A started worker, stopped (if the test has not) however the test ends."""
-    process = ServiceProcess(settings, "worker", settings.worker_port).start()
+    """A started worker with every stage (the imported-trades ones too), stopped (if the test has
+    not) however the test ends."""
+    process = ServiceProcess(replace(settings, imported_trades=True), "worker",
+                             settings.worker_port).start()  # fmt: skip
     try:
         yield process
     finally:

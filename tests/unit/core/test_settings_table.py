@@ -62,6 +62,7 @@ def test_chosen_settings_survive_a_trip_through_the_environment(tmp_path: Path) 
             "FILLSTREAM_GATE_RULES": str(rules),
             "FILLSTREAM_GATE_TIMEOUT": "0.75",
             "FILLSTREAM_ACCURACY_SCHEDULE": "off",
+            "FILLSTREAM_IMPORTED_TRADES": "off",
             "FILLSTREAM_MATCHING": "average-cost",
             "FILLSTREAM_ROLLING_TRADES": "20",
             "FILLSTREAM_GRACE_MS": "0",
