@@ -21,7 +21,7 @@ from core.settings import Settings
 from projections import PROJECTIONS
 from schemas.codec import default_codec
 from schemas.events import ServiceChecked
-from streams.stages import STAGES
+from streams.stages import IMPORTED_STAGES, PAPER_STAGES, STAGES
 from tests.fixtures.kafka_clients import none_left_alive
 from tests.fixtures.pipeline import post, query, readiness
 from tests.fixtures.services import free_port, wait_for
@@ -89,7 +89,12 @@ def test_every_process_publishes_its_checks_and_figures(
     assert 0 <= bridge.figures["feed_age_seconds|Rithmic"] < 90
     assert set(worker.checks) == worker_checks and "stage matching assigned" in worker_checks
     assert "stage matching progressing" in worker_checks
-    stalls = {f"stalled_seconds|{name}" for name in STAGES if quick.paper or "paper" not in name}
+    stalls = {
+        f"stalled_seconds|{name}"
+        for name in STAGES
+        if (quick.paper or name not in PAPER_STAGES)
+        and (quick.imported_trades or name not in IMPORTED_STAGES)
+    }
     assert set(worker.figures) == {
         "lag_records", "errors_total", "recovery_remaining_records", *stalls
     }  # fmt: skip
