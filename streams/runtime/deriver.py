@@ -58,9 +58,9 @@ from core.kafka import admin_client, consume_batch, producer_config
 from core.lag import LagGauge
 from core.settings import Settings
 from core.watchdog import Watchdog
-from schemas.catalog import DEAD_LETTER
+from schemas.catalog import DEAD_LETTER, record_headers
 from schemas.codec import Codec
-from schemas.events import schema_name
+from schemas.events import InstrumentDefined, schema_name
 from streams.errors import UnfinishedRewindError
 from streams.runtime import metrics
 from streams.runtime.store import Entry, LocalStore
@@ -627,6 +627,18 @@ def decoded(codec: Codec, record: Record, kind: type[T], batch: Batch, stage: st
         batch.outputs.append(dead_letter(record, reason, "wrong_schema", stage))
         return None
     return event
+
+
+def to_every_partition(
+    record: Record, definition: InstrumentDefined, feed: str, partitions: int
+) -> list[Output]:
+    """A contract definition's record, unchanged and keyed by its root, to each of the
+    ``partitions`` of ``feed``: every partition of a stage that values trades needs it."""
+    headers = record_headers(schema_name(definition), definition.envelope.event_id)
+    return [
+        Output(feed, definition.root.encode(), record.value, headers, partition)
+        for partition in range(partitions)
+    ]
 
 
 def dead_letter(record: Record, reason: str, code: str, stage: str) -> Output:

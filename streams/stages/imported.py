@@ -64,7 +64,14 @@ from schemas.catalog import (
 from schemas.codec import Codec
 from schemas.events import InstrumentDefined, Source, TradeClosed, TradeReported, schema_name
 from streams.runtime import metrics
-from streams.runtime.deriver import Batch, Output, Record, Stateless, decoded
+from streams.runtime.deriver import (
+    Batch,
+    Output,
+    Record,
+    Stateless,
+    decoded,
+    to_every_partition,
+)
 
 log = logging.getLogger("fillstream.streams")
 
@@ -135,11 +142,7 @@ class CopyInstruments(Stateless):
             if event is None:
                 continue
             copied += 1
-            headers = record_headers(schema_name(event), event.envelope.event_id)
-            for partition in range(self.partitions):
-                batch.outputs.append(
-                    Output(FEED_TOPIC, event.root.encode(), record.value, headers, partition)
-                )
+            batch.outputs.extend(to_every_partition(record, event, FEED_TOPIC, self.partitions))
         if records:
             metrics.EVENTS.labels(records[0].topic, "copied").inc(copied)
 

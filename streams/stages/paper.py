@@ -68,7 +68,14 @@ from schemas.events import (
     schema_name,
 )
 from streams.runtime import metrics
-from streams.runtime.deriver import Batch, Output, Record, Stateless, decoded
+from streams.runtime.deriver import (
+    Batch,
+    Output,
+    Record,
+    Stateless,
+    decoded,
+    to_every_partition,
+)
 
 FEED_TOPIC = STREAMS_PAPER_FEED
 EXECUTIONS_TOPIC = RAW_EXECUTIONS
@@ -140,11 +147,9 @@ class PaperInstruments(Stateless):
             if definition is None:
                 continue
             copied += 1
-            headers = record_headers(schema_name(definition), definition.envelope.event_id)
-            for partition in range(self.partitions):
-                batch.outputs.append(
-                    Output(FEED_TOPIC, definition.root.encode(), record.value, headers, partition)
-                )
+            batch.outputs.extend(
+                to_every_partition(record, definition, FEED_TOPIC, self.partitions)
+            )
         _count(records, copied)
 
 
