@@ -60,7 +60,7 @@ from core.settings import Settings
 from core.watchdog import Watchdog
 from schemas.catalog import DEAD_LETTER, record_headers
 from schemas.codec import Codec
-from schemas.events import InstrumentDefined, schema_name
+from schemas.events import Event, InstrumentDefined, schema_name
 from streams.errors import UnfinishedRewindError
 from streams.runtime import metrics
 from streams.runtime.store import Entry, LocalStore
@@ -627,6 +627,13 @@ def decoded(codec: Codec, record: Record, kind: type[T], batch: Batch, stage: st
         batch.outputs.append(dead_letter(record, reason, "wrong_schema", stage))
         return None
     return event
+
+
+def copy_to(record: Record, feed: str, key: str, event: Event) -> Output:
+    """``record`` unchanged, keyed by ``key``, to ``feed`` (a stage re-keying what another
+    reads), with ``event``'s schema and id headers."""
+    headers = record_headers(schema_name(event), event.envelope.event_id)
+    return Output(feed, key.encode(), record.value, headers)
 
 
 def to_every_partition(

@@ -69,6 +69,7 @@ from streams.runtime.deriver import (
     Output,
     Record,
     Stateless,
+    copy_to,
     decoded,
     to_every_partition,
 )
@@ -95,8 +96,7 @@ class CopyReported(Stateless):
             event = decoded(self.codec, record, TradeReported, batch, f"streams.{self.name}")
             if event is not None:
                 copied += 1
-                batch.outputs.append(_copy(record, event.account, schema_name(event),
-                                           event.envelope.event_id))  # fmt: skip
+                batch.outputs.append(copy_to(record, FEED_TOPIC, event.account, event))
         if records:
             metrics.EVENTS.labels(records[0].topic, "copied").inc(copied)
 
@@ -119,8 +119,7 @@ class CopyDerived(Stateless):
             if event.account.startswith(PAPER_PREFIX):
                 continue
             copied += 1
-            batch.outputs.append(_copy(record, event.account, schema_name(event),
-                                       event.envelope.event_id))  # fmt: skip
+            batch.outputs.append(copy_to(record, FEED_TOPIC, event.account, event))
         if records:
             metrics.EVENTS.labels(records[0].topic, "copied").inc(copied)
 
@@ -371,8 +370,3 @@ class PublishImported:
             },
             imported=imported,
         )
-
-
-def _copy(record: Record, account: str, schema: str, event_id: str) -> Output:
-    """``record`` unchanged, keyed by ``account``, to the feed."""
-    return Output(FEED_TOPIC, account.encode(), record.value, record_headers(schema, event_id))

@@ -73,6 +73,7 @@ from streams.runtime.deriver import (
     Output,
     Record,
     Stateless,
+    copy_to,
     decoded,
     to_every_partition,
 )
@@ -103,7 +104,7 @@ class PaperSignals(Stateless):
             except PaperError:
                 continue
             copied += 1
-            batch.outputs.append(_copy(record, signal.instrument, signal))
+            batch.outputs.append(copy_to(record, FEED_TOPIC, signal.instrument, signal))
         _count(records, copied)
 
 
@@ -124,7 +125,7 @@ class PaperBars(Stateless):
             if bar is None or bar.period != self.period:
                 continue
             copied += 1
-            batch.outputs.append(_copy(record, bar.instrument, bar))
+            batch.outputs.append(copy_to(record, FEED_TOPIC, bar.instrument, bar))
         _count(records, copied)
 
 
@@ -453,15 +454,6 @@ class PaperTrades:
             )
         held = state.open.get(name)
         return None if held is None else json.dumps(_open_json(self.codec, *held)).encode()
-
-
-def _copy(record: Record, instrument: str, event: SignalEmitted | BarClosed) -> Output:
-    return Output(
-        FEED_TOPIC,
-        instrument.encode(),
-        record.value,
-        record_headers(schema_name(event), event.envelope.event_id),
-    )
 
 
 def _count(records: Sequence[Record], copied: int) -> None:

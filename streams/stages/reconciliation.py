@@ -63,7 +63,7 @@ from schemas.catalog import (
 from schemas.codec import Codec
 from schemas.events import PositionChanged, PositionUpdated, Source, schema_name
 from streams.runtime import metrics
-from streams.runtime.deriver import Batch, Output, Record, Stateless, decoded
+from streams.runtime.deriver import Batch, Output, Record, Stateless, copy_to, decoded
 
 FEED_TOPIC = STREAMS_RECONCILIATION_FEED
 DRIFTS_TOPIC = DERIVED_RECONCILIATION
@@ -94,7 +94,7 @@ class CopyReported(Stateless):
             if event is None or event.strategy:
                 continue
             copied += 1
-            batch.outputs.append(_copy(record, event.account, event))
+            batch.outputs.append(copy_to(record, FEED_TOPIC, event.account, event))
         _count(records, copied)
 
 
@@ -114,7 +114,7 @@ class CopyDerived(Stateless):
             if event is None or _paper(event):
                 continue
             copied += 1
-            batch.outputs.append(_copy(record, event.account, event))
+            batch.outputs.append(copy_to(record, FEED_TOPIC, event.account, event))
         _count(records, copied)
 
 
@@ -273,16 +273,6 @@ class ReconcilePositions:
 
 def _paper(event: PositionChanged) -> bool:
     return event.envelope.source is Source.PAPER or event.account.startswith(PAPER_PREFIX)
-
-
-def _copy(record: Record, account: str, event: PositionUpdated | PositionChanged) -> Output:
-    """``record`` unchanged, keyed by ``account``, to the feed."""
-    return Output(
-        FEED_TOPIC,
-        account.encode(),
-        record.value,
-        record_headers(schema_name(event), event.envelope.event_id),
-    )
 
 
 def _count(records: Sequence[Record], copied: int) -> None:
