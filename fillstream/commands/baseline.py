@@ -45,9 +45,9 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     frozen = commands.add_parser("freeze", help="freeze a period's figures under a name")
     frozen.add_argument("name", metavar="NAME")
-    frozen.add_argument("--from", dest="start", required=True, type=_day, metavar="D",
+    frozen.add_argument("--from", dest="start", required=True, type=day_argument, metavar="D",
                         help="first trading day (YYYY-MM-DD)")  # fmt: skip
-    frozen.add_argument("--to", dest="end", required=True, type=_day, metavar="D",
+    frozen.add_argument("--to", dest="end", required=True, type=day_argument, metavar="D",
                         help="last trading day, included (YYYY-MM-DD)")  # fmt: skip
     frozen.add_argument(
         "--scope", type=parse_scope, default=Filter(),
@@ -91,7 +91,8 @@ def parse_scope(text: str) -> Filter:
     return Filter(**given)
 
 
-def _day(text: str) -> date:
+def day_argument(text: str) -> date:
+    """A ``YYYY-MM-DD`` command-line date; argparse's one-line error otherwise."""
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -49,7 +49,7 @@ from domain.reports import (
     response_row,
     week_period,
 )
-from fillstream.commands.baseline import baselines, period_trades
+from fillstream.commands.baseline import baselines, day_argument, period_trades
 from schemas.catalog import CONTROL_EXPERIMENTS, CONTROL_PHASES
 from schemas.events import BaselineFrozen, ExperimentChanged, MetricScope, PhaseChanged
 
@@ -64,7 +64,9 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     kinds = parser.add_subparsers(dest="kind", required=True)
     daily = kinds.add_parser("daily", help="a trading day's summary")
-    daily.add_argument("--date", type=_day, metavar="D", help="the trading day (default: today's)")
+    daily.add_argument(
+        "--date", type=day_argument, metavar="D", help="the trading day (default: today's)"
+    )
     weekly = kinds.add_parser("weekly", help="an ISO week's review")
     weekly.add_argument("--week", type=_week, metavar="W",
                         help="an ISO week, YYYY-Www (default: this one)")  # fmt: skip
@@ -76,10 +78,10 @@ def parser() -> argparse.ArgumentParser:
     against = kinds.add_parser("baseline", help="performance now against a frozen baseline")
     against.add_argument("name", metavar="NAME")
     against.add_argument(
-        "--from", dest="start", type=_day, metavar="D",
+        "--from", dest="start", type=day_argument, metavar="D",
         help="first trading day of now (default: the day after the baseline's period)",
     )  # fmt: skip
-    against.add_argument("--to", dest="end", type=_day, metavar="D",
+    against.add_argument("--to", dest="end", type=day_argument, metavar="D",
                          help="last trading day of now (default: today's)")  # fmt: skip
     against.add_argument("--format", choices=FORMATS, default="html")
     against.add_argument("--out", type=Path, metavar="FILE", help="where to write the report")
@@ -257,10 +259,3 @@ def _week(text: str) -> Period:
         return week_period(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
