@@ -1,5 +1,7 @@
 """The e-mail channel: one plain-text message per alert over SMTP (STARTTLS, TLS or plain),
-the server's certificate verified against the system's CAs or a ``ca_file``."""
+the server's certificate verified against the system's CAs or a ``ca_file``; a scheduled report
+as one message with its HTML inline (plots as attached PNG images, which every mail reader
+shows), a plain-text alternative, and its PDF attached."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate, make_msgid
 
 from alerts.config import Table
 from alerts.errors import DeliveryError
 from alerts.render import one_line, subject, text_body
+from alerts.report_message import ReportMessage
 from alerts.routing import EVERYTHING, Routing
 from schemas.events import AlertChanged
 
@@ -48,7 +51,12 @@ class EmailChannel:
         return self.routing.wants(alert)
 
     def send(self, alert: AlertChanged) -> None:
-        message = self.message(alert)
+        self._deliver(self.message(alert))
+
+    def send_report(self, report: ReportMessage) -> None:
+        self._deliver(self.report_message(report))
+
+    def _deliver(self, message: EmailMessage) -> None:
         smtp = self.smtp
         try:
             with self._connect() as client:
@@ -78,6 +86,29 @@ class EmailChannel:
         message["Message-ID"] = make_msgid(domain=self.smtp.sender.rpartition("@")[2] or None)
         message["X-Fillstream-Alert"] = one_line(alert.alert_id)
         message.set_content(text_body(alert))
+        return message
+
+    def report_message(self, report: ReportMessage) -> EmailMessage:
+        """multipart/mixed: the text and the HTML (multipart/alternative, the HTML's plots as
+        multipart/related PNG parts), then the PDF. Its Message-ID is the report's and the
+        channel's, so a reader's mail system can tell a copy sent twice."""
+        message = EmailMessage()
+        domain = self.smtp.sender.rpartition("@")[2] or "fillstream.invalid"
+        message["Subject"] = report.subject
+        message["From"] = self.smtp.sender
+        message["To"] = ", ".join(self.smtp.recipients)
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = f"<report.{report.kind}.{report.first}.{self.name}@{domain}>"
+        message["X-Fillstream-Report"] = f"{report.kind} {report.first}"
+        message.set_content(report.text())
+        message.add_alternative(report.html, subtype="html")
+        html = message.get_body(preferencelist=("html",))
+        assert isinstance(html, MIMEPart)
+        for cid, png in report.images.items():
+            html.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>",
+                             filename=f"{cid}.png")  # fmt: skip
+        message.add_attachment(report.pdf, maintype="application", subtype="pdf",
+                               filename=report.file_name)  # fmt: skip
         return message
 
     def _connect(self) -> smtplib.SMTP:

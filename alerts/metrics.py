@@ -23,3 +23,19 @@ QUEUE_DEPTH = Gauge(
     "Deliveries handed to a channel's worker and not finished (queued or being attempted).",
     ["channel"],
 )
+REPORTS = Counter(
+    "fillstream_reports_total",
+    "Scheduled reports finished per channel: delivered, failed (after every retry; tried again "
+    "later) or skipped (due longer ago than the catch-up window).",
+    ["kind", "channel", "outcome"],
+)
+REPORT_LATE = Counter(
+    "fillstream_reports_late_total",
+    "Scheduled reports delivered late (the notifier was down or the channel failing at their "
+    "time).",
+    ["kind", "channel"],
+)
+REPORTS_CHECKED = Gauge(
+    "fillstream_reports_checked_timestamp_seconds",
+    "When the report scheduler last finished looking for reports due (and sending them).",
+)

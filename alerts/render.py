@@ -63,13 +63,13 @@ def generic(alert: AlertChanged) -> dict[str, Any]:
 def slack(alert: AlertChanged) -> dict[str, Any]:
     """An incoming-webhook message: ``{"text": …}`` in Slack's mrkdwn, with <, > and & escaped
     so an alert's text cannot form links or mentions."""
-    text = f"*{_slack_escape(subject(alert))}*\n{_slack_escape(alert.summary)}"
+    text = f"*{slack_escape(subject(alert))}*\n{slack_escape(alert.summary)}"
     return {"text": text}
 
 
 def discord(alert: AlertChanged) -> dict[str, Any]:
     """A webhook message: ``{"content": …}``, at most 2000 characters, mentioning nobody."""
-    content = _clip(f"**{subject(alert)}**\n{alert.summary}", DISCORD_LIMIT)
+    content = clip(f"**{subject(alert)}**\n{alert.summary}", DISCORD_LIMIT)
     return {"content": content, "allowed_mentions": {"parse": []}}
 
 
@@ -112,7 +112,7 @@ def sms(alert: AlertChanged) -> str:
         head = f"RESOLVED {alert.rule} {alert.key}"
     else:
         head = f"{alert.severity.value.upper()} {alert.state.value} {alert.rule} {alert.key}"
-    return _clip(one_line(f"{head}: {alert.summary}"), SMS_LIMIT)
+    return clip(one_line(f"{head}: {alert.summary}"), SMS_LIMIT)
 
 
 def one_line(text: str) -> str:
@@ -121,9 +121,9 @@ def one_line(text: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -46,12 +46,24 @@ def environment() -> Environment:
 def plots(report: Report) -> dict[str, str]:
     """SVG of each plot the report's data allows: equity and drawdown, daily P&L, P&L by
     strategy, the calibration of the signals' confidence."""
+    return {name: svg.decode() for name, svg in _drawn(report, "svg").items()}
+
+
+def png_plots(report: Report) -> dict[str, bytes]:
+    """The same plots as PNG (e-mail readers that show no SVG show these)."""
+    return _drawn(report, "png")
+
+
+def _drawn(report: Report, form: str) -> dict[str, bytes]:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    drawn: dict[str, str] = {}
+    def _out(figure: Any) -> bytes:
+        return _saved(figure, plt, form)
+
+    drawn: dict[str, bytes] = {}
     s = report.series
     if s.equity:
         figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True,
@@ -63,7 +75,7 @@ def plots(report: Report) -> dict[str, str]:
         bottom.fill_between(times, [-float(v) for _, v in s.drawdown], color="#cf222e", step="post")
         bottom.set_ylabel("drawdown")
         figure.autofmt_xdate()
-        drawn["equity"] = _svg(figure, plt)
+        drawn["equity"] = _out(figure)
     if len(s.daily) > 1:
         figure, axes = plt.subplots(figsize=(8, 2.8))
         values = [float(v) for _, v in s.daily]
@@ -71,14 +83,14 @@ def plots(report: Report) -> dict[str, str]:
                  color=["#1a7f37" if v >= 0 else "#cf222e" for v in values])  # fmt: skip
         axes.set_title("Net P&L by trading day")
         axes.tick_params(axis="x", labelrotation=45)
-        drawn["daily"] = _svg(figure, plt)
+        drawn["daily"] = _out(figure)
     if s.by_strategy:
         figure, axes = plt.subplots(figsize=(8, 0.6 + 0.4 * len(s.by_strategy)))
         values = [float(v) for _, v in s.by_strategy]
         axes.barh([name for name, _ in s.by_strategy], values,
                   color=["#1a7f37" if v >= 0 else "#cf222e" for v in values])  # fmt: skip
         axes.set_title("Net P&L by strategy")
-        drawn["by_strategy"] = _svg(figure, plt)
+        drawn["by_strategy"] = _out(figure)
     if s.calibration:
         figure, axes = plt.subplots(figsize=(4.5, 4.2))
         axes.plot([0, 1], [0, 1], linestyle="--", color="#8c959f", label="calibrated")
@@ -90,15 +102,28 @@ def plots(report: Report) -> dict[str, str]:
         axes.set_ylabel("share won")
         axes.set_title("Calibration of the signals' confidence")
         axes.legend(loc="upper left")
-        drawn["calibration"] = _svg(figure, plt)
+        drawn["calibration"] = _out(figure)
     return drawn
 
 
-def render(report: Report, kind: str, images: dict[str, str] | None = None) -> str:
-    """``html`` (the plots inline) or ``markdown`` (the plots as ``images``: name → file)."""
+def render(
+    report: Report,
+    kind: str,
+    images: dict[str, str] | None = None,
+    *,
+    note: str | None = None,
+    link: str | None = None,
+    pdf_link: str | None = None,
+    note_slot: str | None = None,
+) -> str:
+    """``html`` (the plots inline as SVG, or as ``images``: name → address) or ``markdown``
+    (the plots as ``images``: name → file). ``note`` is shown first (a report sent late says
+    so); ``link`` and ``pdf_link`` lead to the report in the browser; ``note_slot`` is written
+    as is where a note goes, for a note filled in later."""
     template = environment().get_template(f"period.{'html' if kind == 'html' else 'md'}.j2")
-    return template.render(r=report, labels=LABELS, svg=plots(report) if kind == "html" else {},
-                           images=images or {})  # fmt: skip
+    inline = plots(report) if kind == "html" and images is None else {}
+    return template.render(r=report, labels=LABELS, svg=inline, images=images or {}, note=note,
+                           link=link, pdf_link=pdf_link, note_slot=note_slot)  # fmt: skip
 
 
 def pdf(html: str) -> bytes:
@@ -141,10 +166,10 @@ def _duration(value: timedelta | None) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def _svg(figure: Any, plt: Any) -> str:
-    buffer = io.StringIO()
+def _saved(figure: Any, plt: Any, form: str) -> bytes:
+    buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="svg")
+    figure.savefig(buffer, format=form, dpi=110)
     plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    data = buffer.getvalue()
+    return data[data.index(b"<svg") :] if form == "svg" else data

@@ -1,5 +1,6 @@
 """The webhook channel: an HTTP POST of JSON per alert, in the shape its receiver expects
-(``generic``, ``slack``, ``discord`` or ``teams``; see ``alerts.render``)."""
+(``generic``, ``slack``, ``discord`` or ``teams``; see ``alerts.render``); a scheduled report as
+its headline and links in the same format (``alerts.report_message``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts import render
+from alerts import render, report_message
 from alerts.config import Table
 from alerts.http import post_json
+from alerts.report_message import ReportMessage
 from alerts.routing import EVERYTHING, Routing
 from schemas.events import AlertChanged
 
@@ -41,6 +43,12 @@ class WebhookChannel:
     def send(self, alert: AlertChanged) -> None:
         post_json(
             self.name, self.url, self.body(alert),
+            headers=self.headers, timeout=self.timeout, ca_file=self.ca_file,
+        )  # fmt: skip
+
+    def send_report(self, report: ReportMessage) -> None:
+        post_json(
+            self.name, self.url, report_message.FORMATS[self.format](report),
             headers=self.headers, timeout=self.timeout, ca_file=self.ca_file,
         )  # fmt: skip
 

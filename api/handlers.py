@@ -1,12 +1,14 @@
 """The read API's handlers beyond the view pages: the figures (``api/analytics.py``), a trade's
 detail, the processes' health, the trades as CSV, the figures' definitions, the experiments and
-silences, the changes a page makes (POST, same origin only, recorded with who = dashboard), and
-the dashboard's files."""
+silences, the changes a page makes (POST, same origin only, recorded with who = dashboard), the
+scheduled reports the notifier made (their list, and each as a page and a PDF, which a signed
+link opens without the token), and the dashboard's files."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import hmac
 import io
 import logging
 import re
@@ -26,6 +28,7 @@ from api.endpoints import EXECUTIONS, MARKET_BARS, SERVICE_CHECKS, SIGNALS, TRAD
 from api.queries import QueryError, columns, conditions, parse, rows_json
 from core.errors import ServiceError
 from domain.gate.report import evaluate, outcomes, value_json
+from domain.reports import signature
 
 log = logging.getLogger("fillstream.api")
 
@@ -453,5 +456,97 @@ def gate_report(fetch: Fetch) -> Handler:
         verdicts = await fetch(verdicts_sql, args)
         values = evaluate(outcomes(decided, verdicts))
         return web.json_response({"items": [value_json(v) for v in values]})
+
+    return handler
+
+
+_REPORT_PATH = re.compile(r"^/reports/(daily|weekly)/(\d{4}-\d{2}-\d{2})(\.pdf)?$")
+_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+
+def signed_report(request: web.Request, token: str) -> bool:
+    """Whether ``request`` is for a scheduled report with its link's signature
+    (``domain.reports.signature``): such a link opens that report alone, without the token."""
+    match = _REPORT_PATH.match(request.path)
+    given = request.query.get("sig", "")
+    if match is None or not given or request.method != "GET":
+        return False
+    try:
+        first = date.fromisoformat(match.group(2))
+    except ValueError:
+        return False
+    return hmac.compare_digest(given.encode(), signature(token, match.group(1), first).encode())
+
+
+_DOCUMENT = sql.Composed([sql.SQL(
+    "SELECT html, pdf FROM report_documents WHERE kind = %(kind)s AND period_first = %(first)s"
+)])  # fmt: skip
+
+
+def report_document(fetch: Fetch) -> Handler:
+    """``/reports/<kind>/<first day>`` (the page) and ``….pdf``: a scheduled report as the
+    notifier rendered and sent it."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        match = _REPORT_PATH.match(request.path)
+        if match is None:
+            return problem(404, "a report is /reports/daily/<day> or /reports/weekly/<monday>")
+        kind, day, as_pdf = match.groups()
+        try:
+            first = date.fromisoformat(day)
+        except ValueError:
+            return problem(404, f"{day} is not a day")
+        rows = await fetch(_DOCUMENT, {"kind": kind, "first": first})
+        if not rows:
+            return problem(404, f"no {kind} report of {first} was made")
+        page, pdf = rows[0]
+        headers = {"Content-Security-Policy": _REPORT_CSP, "Referrer-Policy": "no-referrer",
+                   "Cache-Control": "private, max-age=300"}  # fmt: skip
+        if as_pdf:
+            headers["Content-Disposition"] = f'inline; filename="{kind}-{first}.pdf"'
+            return web.Response(body=bytes(pdf), content_type="application/pdf", headers=headers)
+        return web.Response(text=page, content_type="text/html", headers=headers)
+
+    return handler
+
+
+_REPORTS_SQL = """
+SELECT r.kind, r.period_first, r.period_last, r.title, r.rendered_at, r.figures -> 'headline',
+       coalesce(jsonb_agg(jsonb_build_object('channel', d.channel, 'outcome', d.outcome,
+                                             'late', d.late, 'delivered_at', d.delivered_at)
+                          ORDER BY d.channel) FILTER (WHERE d.channel IS NOT NULL), '[]')
+FROM report_documents r
+LEFT JOIN report_deliveries d ON d.kind = r.kind AND d.period_first = r.period_first
+WHERE (%(kind)s::text IS NULL OR r.kind = %(kind)s)
+GROUP BY r.kind, r.period_first
+ORDER BY r.period_first DESC, r.kind
+LIMIT %(limit)s
+"""
+_REPORTS = sql.Composed([sql.SQL(_REPORTS_SQL)])
+
+
+def reports(fetch: Fetch) -> Handler:
+    """``/api/reports``: the scheduled reports made, newest first, with their headline figures
+    and each channel's delivery."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        kind = request.query.get("kind")
+        if kind not in (None, "daily", "weekly"):
+            return problem(400, "kind must be daily or weekly", parameter="kind")
+        try:
+            limit = int(request.query.get("limit", "60"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return problem(400, "limit must be an integer 1-1000", parameter="limit")
+        rows = await fetch(_REPORTS, {"kind": kind, "limit": limit})
+        items = [
+            {"kind": k, "first": first.isoformat(), "last": last.isoformat(), "title": title,
+             "rendered_at": rendered.isoformat().replace("+00:00", "Z"),
+             "headline": dict(headline or []), "page": f"/reports/{k}/{first}",
+             "pdf": f"/reports/{k}/{first}.pdf", "deliveries": deliveries}
+            for k, first, last, title, rendered, headline, deliveries in rows
+        ]  # fmt: skip
+        return web.json_response({"items": items})
 
     return handler

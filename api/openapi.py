@@ -432,6 +432,20 @@ def _more_paths() -> dict[str, Any]:
             "responses": {"200": _json(_items(_ref("GateRuleValue"))),
                           "400": {"description": "a day that is not one", "content": _PROBLEM}},
         }},
+        "/api/reports": {"get": {
+            "operationId": "get_reports",
+            "summary": "The scheduled reports the notifier made, newest first: kind, period, "
+            "title, headline figures, the page and PDF addresses, and each channel's delivery "
+            "(outcome, late, when).",
+            "parameters": [
+                {"name": "kind", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["daily", "weekly"]}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 60}},
+            ],
+            "responses": {"200": _json(_items({"type": "object"})),
+                          "400": {"description": "a bad kind or limit", "content": _PROBLEM}},
+        }},
         "/api/definitions": {"get": {
             "operationId": "get_definitions",
             "summary": "Each performance figure's definition, and the definitions' version.",

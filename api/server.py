@@ -1,7 +1,8 @@
 """The read API's HTTP server (aiohttp): ``/api/<endpoint>`` pages, ``/api/openapi.json``, and
 ``/login?token=`` which trades the token for an HttpOnly, SameSite=Strict cookie and sends the
 browser on without the token in its address. Every ``/api/`` request needs the token (bearer
-header or that cookie). ``/healthz``, ``/readyz`` and ``/metrics`` answer without it, as every
+header or that cookie); a scheduled report's page (``/reports/…``) takes it or its link's
+signature. ``/healthz``, ``/readyz`` and ``/metrics`` answer without it, as every
 fillstream process's do, on loopback."""
 
 from __future__ import annotations
@@ -59,7 +60,16 @@ _OPEN = ("/healthz", "/readyz", "/metrics", "/login")
 _NAMES = frozenset(
     [e.name for e in ENDPOINTS]
     + [a.name for a in ANALYTICS]
-    + ["trade", "services", "trades.csv", "definitions", "openapi.json", "experiments", "silences"]
+    + [
+        "trade",
+        "services",
+        "trades.csv",
+        "definitions",
+        "openapi.json",
+        "experiments",
+        "silences",
+        "reports",
+    ]
 )
 """The endpoints counted by name; any other path under /api/ is counted as ``other``."""
 _LOGIN_NEEDED = (
@@ -83,7 +93,11 @@ def create_app(
 
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in _OPEN or _allowed(request, token):
+        if (
+            request.path in _OPEN
+            or _allowed(request, token)
+            or handlers.signed_report(request, token)
+        ):
             return await handler(request)
         if not request.path.startswith("/api/") and request.method == "GET":
             return web.Response(text=_LOGIN_NEEDED, content_type="text/html", status=401)
@@ -152,6 +166,8 @@ def create_app(
     app.router.add_get("/api/gate-report", handlers.gate_report(fetch))
     app.router.add_get("/api/trades.csv", handlers.trades_csv(connect))
     app.router.add_get("/api/definitions", handlers.figure_definitions)
+    app.router.add_get("/api/reports", handlers.reports(fetch))
+    app.router.add_get(r"/reports/{kind:(daily|weekly)}/{page}", handlers.report_document(fetch))
     handlers.add_control_routes(app, control)
     handlers.add_dashboard(app, web_dir)
     app.router.add_get("/healthz", _healthz)

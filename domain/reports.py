@@ -24,6 +24,8 @@ cannot import each other; they share this module.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -341,3 +343,25 @@ def first_by_name(frozen: Sequence[BaselineFrozen]) -> dict[str, BaselineFrozen]
     for event in frozen:
         found.setdefault(event.name, event)
     return found
+
+
+def signature(secret: str, kind: str, first: date) -> str:
+    """What signs the address of a scheduled report (``/reports/daily/2026-12-07?sig=…``) with
+    the read API's token: the address opens that report alone, without the token, from the
+    e-mail or chat message that carries it."""
+    text = f"report|{kind}|{first.isoformat()}".encode()
+    return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()[:32]
+
+
+def headline(report: Report) -> tuple[tuple[str, str], ...]:
+    """The figures a glance at a report needs, as text: trades, net P&L, win rate, alerts."""
+    accounts = [f for f in report.scopes if f.scope is MetricScope.ACCOUNT]
+    won = sum(f.wins for f in accounts)
+    rate = f"{won / report.trades:.1%}" if report.trades else "n/a"
+    critical = f" ({report.critical.raised} critical)" if report.critical.raised else ""
+    return (
+        ("Trades", str(report.trades)),
+        ("Net P&L", f"{report.net_profit:,.2f}"),
+        ("Win rate", rate),
+        ("Alerts", f"{len(report.alerts)}{critical}"),
+    )

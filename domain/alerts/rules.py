@@ -2,9 +2,10 @@
 ``core.config_files.load_file`` reads).
 
 A file holds ``[[rules]]`` (what to watch, evaluated by ``domain.alerts.engine`` in event time),
-``[channels.<name>]`` (where to deliver, read by ``alerts.channels``) and ``[delivery]`` (the
-notifier's repeat interval). Every mistake is a ``ConfigError`` naming its place in the file
-(``rules[2].limit``) and what was wrong, before anything runs.
+``[channels.<name>]`` (where to deliver, read by ``alerts.channels``), ``[delivery]`` (the
+notifier's repeat interval) and ``[reports]`` (which channels receive the scheduled daily summary
+and weekly review, and when: ``ReportRoutes``). Every mistake is a ``ConfigError`` naming its
+place in the file (``rules[2].limit``) and what was wrong, before anything runs.
 
 Rule types, what they read and when they hold:
 
@@ -35,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -168,6 +169,36 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReportRoutes:
+    """``[reports]``: the channels the notifier sends the scheduled reports to, and when."""
+
+    daily: tuple[str, ...] = ()
+    """Channels of the daily summary, sent ``delay`` after each trading day's session ends."""
+    weekly: tuple[str, ...] = ()
+    """Channels of the weekly review, sent ``delay`` after the week's last session ends."""
+    delay: timedelta = timedelta(minutes=10)
+    catch_up: timedelta = timedelta(days=3)
+    """A report the notifier could not send at its time (it was down) is sent late when it
+    comes back, within this long of its time; an older one is recorded as skipped."""
+    baseline: str | None = None
+    """The baseline the reports compare with (``fillstream baseline freeze``)."""
+    link: str | None = None
+    """The read API's address as its readers reach it (``https://fillstream.example.com``): the
+    reports' links start with it. Default: this machine's read API."""
+    holidays: frozenset[date] = frozenset()
+    """Days the exchange does not trade: no daily summary, and a week's review follows its
+    last session."""
+    account: str | None = None
+    """Only this account's trades (default: every account's)."""
+
+    def routes(self, kind: str) -> tuple[str, ...]:
+        return self.daily if kind == "daily" else self.weekly
+
+
+EMPTY_REPORTS = ReportRoutes()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSet:
     rules: tuple[Rule, ...] = ()
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -177,6 +208,7 @@ class RuleSet:
     group_seconds: float = 0.0
     """The notifier sends the alerts of one rule and state raised within this long of the
     first as one notification per channel (0: each alone)."""
+    reports: ReportRoutes = EMPTY_REPORTS
 
 
 EMPTY = RuleSet()
@@ -185,7 +217,7 @@ EMPTY = RuleSet()
 def parse_rules(document: Any) -> RuleSet:
     """A rule set from a parsed rules file; see the module docstring."""
     top = _table(document, "(the file)")
-    _known(top, {"rules", "channels", "delivery"}, "")
+    _known(top, {"rules", "channels", "delivery", "reports"}, "")
     rules = top.get("rules", [])
     if not isinstance(rules, list):
         raise ConfigError("rules", f"must be a list of rules ([[rules]]), was {_shown(rules)}")
@@ -198,6 +230,7 @@ def parse_rules(document: Any) -> RuleSet:
     channels = _table(top.get("channels", {}), "channels")
     for name, table in channels.items():
         _table(table, f"channels.{name}")
+    reports = _reports(_table(top.get("reports", {}), "reports"), channels)
     delivery = _table(top.get("delivery", {}), "delivery")
     _known(delivery, {"repeat_interval", "group_wait"}, "delivery")
     repeat = delivery.get("repeat_interval", "4h")
@@ -208,7 +241,69 @@ def parse_rules(document: Any) -> RuleSet:
         group_seconds=parse_duration(
             delivery.get("group_wait", 0), "delivery.group_wait", allow_zero=True
         ),
+        reports=reports,
     )
+
+
+_REPORT_CHANNELS = ("email", "webhook")
+"""The channel types a report can go through: e-mail carries it whole, a webhook its headline
+and a link."""
+
+
+def _reports(table: Mapping[str, Any], channels: Mapping[str, Any]) -> ReportRoutes:
+    _known(table, {"daily", "weekly", "delay", "catch_up", "baseline", "link", "holidays",
+                   "account"}, "reports")  # fmt: skip
+    routes = {}
+    for kind in ("daily", "weekly"):
+        names = table.get(kind, [])
+        where = f"reports.{kind}"
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError(where, f"must be a list of channel names, was {_shown(names)}")
+        for name in names:
+            if name not in channels:
+                known = ", ".join(sorted(channels)) or "none"
+                raise ConfigError(where, f"names no channel {name!r} (channels: {known})")
+            kind_of = channels[name].get("type") if isinstance(channels[name], dict) else None
+            if kind_of not in _REPORT_CHANNELS:
+                raise ConfigError(
+                    where, f"{name!r} is a {kind_of} channel: reports go by email or webhook"
+                )
+        if len(set(names)) != len(names):
+            raise ConfigError(where, f"names a channel twice: {names!r}")
+        routes[kind] = tuple(names)
+    delay = parse_duration(table.get("delay", "10m"), "reports.delay", allow_zero=True)
+    if delay >= 7 * 86400:
+        raise ConfigError("reports.delay", "must be less than 7 days after the session's close")
+    catch_up = parse_duration(table.get("catch_up", "3d"), "reports.catch_up", allow_zero=True)
+    link = table.get("link")
+    if link is not None and (not isinstance(link, str)
+                             or not re.match(r"^https?://[^/\s]+/?$", link)):  # fmt: skip
+        raise ConfigError(
+            "reports.link",
+            "must be the read API's address, like https://fillstream.example.com, was "
+            f"{_shown(link)}",
+        )
+    holidays = table.get("holidays", [])
+    if not isinstance(holidays, list):
+        raise ConfigError("reports.holidays", f"must be a list of days, was {_shown(holidays)}")
+    days = set()
+    for i, day in enumerate(holidays):
+        try:
+            days.add(day if isinstance(day, date) else date.fromisoformat(day))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"reports.holidays[{i}]", f"must be a day like 2026-12-25, was {_shown(day)}"
+            ) from None
+    for key in ("baseline", "account"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"reports.{key}", f"must be a name, was {_shown(value)}")
+    return ReportRoutes(
+        daily=routes["daily"], weekly=routes["weekly"], delay=timedelta(seconds=delay),
+        catch_up=timedelta(seconds=catch_up), baseline=table.get("baseline"),
+        link=link.rstrip("/") if isinstance(link, str) else None, holidays=frozenset(days),
+        account=table.get("account"),
+    )  # fmt: skip
 
 
 def _rule(value: Any, where: str) -> Rule:

@@ -24,13 +24,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from core.control_log import publish_control, read_events
-from core.database import connect
+from alerts.report_data import baselines, period_trades
+from core.control_log import publish_control
 from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table as table
-from domain.baselines import Filter, PeriodError, Traded, freeze, period_bounds
-from domain.reports import TRADES_SQL, first_by_name, parameters, traded
+from domain.baselines import Filter, PeriodError, freeze
 from schemas.catalog import CONTROL_BASELINES
 from schemas.events import BaselineFigures, BaselineFrozen, Envelope, EventId, Source
 
@@ -97,18 +96,6 @@ def day_argument(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def baselines(settings: Settings) -> dict[str, BaselineFrozen]:
-    """Every baseline by name (a name is frozen once: the first one stands)."""
-    return first_by_name(read_events(settings, CONTROL_BASELINES, BaselineFrozen))
-
-
-def period_trades(settings: Settings, first: date, last: date) -> list[Traded]:
-    """The trades of the trading days ``[first, last]`` from the ``trades`` view."""
-    start, end = period_bounds(first, last)
-    with connect(settings) as conn:
-        return [traded(row) for row in conn.execute(TRADES_SQL, parameters(start, end))]
 
 
 def _freeze(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,17 +1,20 @@
 """``fillstream notify``: deliver the alerts of ``derived.alerts`` to the channels of the rules
-file (FILLSTREAM_ALERT_RULES), with /metrics, /healthz, /readyz and the live feed
-/alerts/feed, until SIGTERM or Ctrl-C."""
+file (FILLSTREAM_ALERT_RULES), and the scheduled daily and weekly reports to those its
+``[reports]`` names, with /metrics, /healthz, /readyz and the live feed /alerts/feed, until
+SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import threading
 
 from alerts.channels import channels_from_config
 from alerts.feed import AlertFeed
-from alerts.metrics import DELIVERIES
+from alerts.metrics import DELIVERIES, REPORTS
 from alerts.notifier import DEFAULT_MAX_AGE, Notifier
+from alerts.scheduled import ReportScheduler
 from core.config_files import load_file
 from core.health_events import ERRORS_TOTAL, LAG_RECORDS, sample_sum
 from core.kafka import ensure_topics
@@ -60,27 +63,37 @@ def main(argv: list[str]) -> int:
         settings, default_codec(), channels, repeat_seconds=rules.repeat_seconds,
         group_seconds=rules.group_seconds, max_age=args.max_age,
     )  # fmt: skip
+    scheduler = ReportScheduler(settings, rules.reports, channels)
     feeds = [channel for channel in channels.values() if isinstance(channel, AlertFeed)]
     daemon.handle_signals()
     port = args.port or settings.notify_port
 
     def checks() -> dict[str, bool]:
-        return _ready(settings, notifier)
+        ready = _ready(settings, notifier)
+        if scheduler.wanted:
+            ready["reports"] = reports.is_alive() and scheduler.healthy
+        return ready
 
     daemon.serve_health(port, checks, routes={feed.path: feed.handle for feed in feeds})
     daemon.report(port=port, checks=checks, figures=_figures)
     log.info("notifier running on port %d: %s", port, ", ".join(channels) or "no channels")
+    reports = threading.Thread(target=scheduler.run, args=(daemon.stop,), name="reports",
+                               daemon=True)  # fmt: skip
     with daemon:
+        reports.start()
         notifier.run(daemon.stop)
+        reports.join(5)  # a report being sent is left pending: the next start sends it
     return daemon.finish()
 
 
 def _figures() -> dict[str, float]:
-    """The notifier's health figures: its lag, and deliveries that failed after every retry."""
+    """The notifier's health figures: its lag, and deliveries of alerts and reports that failed
+    after every retry."""
     return {
         LAG_RECORDS: worst(LAG.collect()),
         ERRORS_TOTAL: sample_sum(DELIVERIES.collect(), "fillstream_alerts_deliveries_total",
-                                 outcome="failed"),
+                                 outcome="failed")
+        + sample_sum(REPORTS.collect(), "fillstream_reports_total", outcome="failed"),
     }  # fmt: skip
 
 

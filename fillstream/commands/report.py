@@ -29,29 +29,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alerts.report_data import baselines, period_report, period_trades
 from alerts.reports import LABELS, as_json, environment, pdf, plots
 from alerts.reports import render as render_period
-from core.control_log import read_events
-from core.database import connect
 from core.settings import Settings
-from domain.baselines import Comparison, Filter, PeriodError, Traded, compare, digest, period_bounds
+from domain.baselines import Comparison, Filter, PeriodError, Traded, compare, digest
 from domain.performance.figures import trading_day
 from domain.reports import (
-    ALERTS_SQL,
-    RESPONSE_SQL,
-    UPTIME_SQL,
     Period,
-    Report,
-    alert_row,
-    build,
     day_period,
-    parameters,
-    response_row,
     week_period,
 )
-from fillstream.commands.baseline import baselines, day_argument, period_trades
-from schemas.catalog import CONTROL_EXPERIMENTS, CONTROL_PHASES
-from schemas.events import BaselineFrozen, ExperimentChanged, MetricScope, PhaseChanged
+from fillstream.commands.baseline import day_argument
+from schemas.events import BaselineFrozen, MetricScope
 
 FORMATS = ("html", "pdf", "markdown", "json")
 _SUFFIX = {"html": ".html", "pdf": ".pdf", "markdown": ".md", "json": ".json"}
@@ -221,37 +211,6 @@ def _period(settings: Settings, args: argparse.Namespace) -> int:
         out.write_text(render_period(report, "html"))
     print(out)
     return 0
-
-
-def period_report(
-    settings: Settings,
-    period: Period,
-    *,
-    account: str | None = None,
-    baseline: BaselineFrozen | None = None,
-) -> Report:
-    """``domain.reports.build`` over what the views and the control topics hold for
-    ``period``."""
-    start, end = period_bounds(period.first, period.last)
-    trades = [t for t in period_trades(settings, period.first, period.last)
-              if account is None or t.account == account]  # fmt: skip
-    given = parameters(start, end)
-    with connect(settings) as conn:
-        alerts = [alert_row(r) for r in conn.execute(ALERTS_SQL, given)]
-        uptime = [tuple(r) for r in conn.execute(UPTIME_SQL, given)]
-        responses = [response_row(r) for r in conn.execute(RESPONSE_SQL, given)]
-    before: list[Traded] = []
-    if baseline is not None:
-        before = period_trades(settings, date.fromisoformat(baseline.from_day),
-                               date.fromisoformat(baseline.to_day))  # fmt: skip
-    return build(
-        period, trades,
-        phases=read_events(settings, CONTROL_PHASES, PhaseChanged),
-        experiments=read_events(settings, CONTROL_EXPERIMENTS, ExperimentChanged),
-        alerts=alerts, uptime=uptime, responses=responses,
-        start=start, end=end,
-        baseline=baseline, baseline_trades=before,
-    )  # fmt: skip
 
 
 def _week(text: str) -> Period:

@@ -46,9 +46,8 @@ class Hook:
         return [b for b in self.bodies if rule is None or b.get("rule") == rule]
 
 
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    received = Hook(free_port())
+def serve_hook(received: Hook) -> ThreadingHTTPServer:
+    """Serve ``received`` on its port in a thread of its own, until ``shutdown``."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
@@ -63,6 +62,13 @@ def hook() -> Iterator[Hook]:
 
     server = ThreadingHTTPServer(("127.0.0.1", received.port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    received = Hook(free_port())
+    server = serve_hook(received)
     yield received
     server.shutdown()
     server.server_close()

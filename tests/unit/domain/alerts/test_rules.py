@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,13 @@ import yaml
 from core.config_files import load_file
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT
-from domain.alerts.rules import RuleSet, RuleType, parse_rules
+from domain.alerts.rules import ReportRoutes, RuleSet, RuleType, parse_rules
 from schemas.events import MetricScope, Severity
 
 EXAMPLE = PROJECT_ROOT / "deploy" / "alerts" / "alerts.toml"
+
+
+MAIL = {"channels": {"mail": {"type": "email"}}}
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -84,6 +88,19 @@ def test_defaults() -> None:
          "rules[0].active[0].days", "must list days of mon"),
         ({"delivery": {"repeat_interval": "often"}}, "delivery.repeat_interval", "duration"),
         ({"channels": {"mail": "smtp://x"}}, "channels.mail", "must be a table"),
+        ({"reports": {"daily": ["mail"]}}, "reports.daily", "names no channel 'mail'"),
+        ({"reports": {"weekly": "mail"}, **MAIL}, "reports.weekly", "must be a list of channel"),
+        ({"reports": {"daily": ["live"]}, "channels": {"live": {"type": "feed"}}},
+         "reports.daily", "'live' is a feed channel: reports go by email or webhook"),
+        ({"reports": {"daily": ["mail", "mail"]}, **MAIL}, "reports.daily",
+         "names a channel twice"),
+        ({"reports": {"dayly": ["mail"]}, **MAIL}, "reports.dayly", "is not a setting here"),
+        ({"reports": {"delay": "soon"}}, "reports.delay", "must be a duration"),
+        ({"reports": {"delay": "8d"}}, "reports.delay", "less than 7 days"),
+        ({"reports": {"link": "fillstream.example.com"}}, "reports.link", "read API's address"),
+        ({"reports": {"link": "https://x.example/reports"}}, "reports.link", "read API's address"),
+        ({"reports": {"holidays": ["2026-12-32"]}}, "reports.holidays[0]", "a day like"),
+        ({"reports": {"baseline": ""}}, "reports.baseline", "must be a name"),
     ],
 )  # fmt: skip
 def test_errors_name_the_place_and_the_reason(
@@ -93,6 +110,33 @@ def test_errors_name_the_place_and_the_reason(
         parse_rules(document)
     assert caught.value.setting == setting
     assert reason in caught.value.reason
+
+
+def test_reports_routes_with_their_defaults_and_settings() -> None:
+    assert parse_rules({}).reports == ReportRoutes()
+    assert ReportRoutes().delay == timedelta(minutes=10)
+    document = tomllib.loads("""
+[channels.mail]
+type = "email"
+[channels.desk]
+type = "webhook"
+[reports]
+daily = ["mail", "desk"]
+weekly = ["mail"]
+delay = "30m"
+catch_up = "2d"
+baseline = "2025-h1"
+link = "https://fillstream.example.com/"
+holidays = [2026-12-25, "2027-01-01"]
+account = "Sim101"
+""")
+    routes = parse_rules(document).reports
+    assert routes.daily == ("mail", "desk") and routes.weekly == ("mail",)
+    assert routes.routes("weekly") == ("mail",)
+    assert routes.delay == timedelta(minutes=30) and routes.catch_up == timedelta(days=2)
+    assert routes.baseline == "2025-h1" and routes.account == "Sim101"
+    assert routes.link == "https://fillstream.example.com"
+    assert routes.holidays == {date(2026, 12, 25), date(2027, 1, 1)}
 
 
 def test_file_errors(tmp_path: Path) -> None:
