@@ -29,7 +29,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from core.text import text_table as table
 from core.text import when
-from domain.alerts.rules import parse_duration, parse_rules
+from domain.alerts.rules import ReportRoutes, parse_duration, parse_rules
 from schemas.codec import default_codec
 from schemas.events import AlertSilenced
 
@@ -104,6 +104,11 @@ def _check(settings: Settings, file: Path | None, as_json: bool) -> int:
             ],
             "channels": sorted(channels),
             "repeat_seconds": rules.repeat_seconds,
+            "reports": {"daily": list(rules.reports.daily), "weekly": list(rules.reports.weekly),
+                        "delay_seconds": rules.reports.delay.total_seconds(),
+                        "catch_up_seconds": rules.reports.catch_up.total_seconds(),
+                        "baseline": rules.reports.baseline,
+                        "holidays": sorted(d.isoformat() for d in rules.reports.holidays)},
         }, indent=2))  # fmt: skip
         return 0
     rows = [
@@ -116,7 +121,19 @@ def _check(settings: Settings, file: Path | None, as_json: bool) -> int:
     if rows:
         print(table(["rule", "type", "severity", "parameters", "sessions"], rows))
     print(f"channels: {', '.join(sorted(channels)) or 'none (alerts are recorded, not sent)'}")
+    print(_reports(rules.reports))
     return 0
+
+
+def _reports(routes: ReportRoutes) -> str:
+    if not routes.daily and not routes.weekly:
+        return "reports: none scheduled ([reports] names no channel)"
+    minutes = routes.delay.total_seconds() / 60
+    sent = "; ".join(f"{kind} to {', '.join(names)}" for kind, names in
+                     (("daily", routes.daily), ("weekly", routes.weekly)) if names)  # fmt: skip
+    return f"reports: {sent}; {minutes:g} min after the session's close (17:00 Chicago)" + (
+        f", against the baseline {routes.baseline!r}" if routes.baseline else ""
+    )
 
 
 def _count(n: int, thing: str) -> str:
