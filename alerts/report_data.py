@@ -11,18 +11,32 @@ from core.control_log import read_events
 from core.database import connect
 from core.settings import Settings
 from domain.baselines import Traded, period_bounds
+from domain.experiments.guardrails import (
+    STEP_TRADES_SQL,
+    TREATMENT_SQL,
+    TreatmentFigures,
+    step_counts,
+    step_parameters,
+    treatment_parameters,
+    treatment_rows,
+)
 from domain.reports import (
+    ACCURACY_SQL,
     ALERTS_SQL,
+    LAG_SQL,
     RESPONSE_SQL,
     TRADES_SQL,
     UPTIME_SQL,
     Period,
     Report,
+    accuracy_row,
     alert_row,
     build,
     first_by_name,
+    lag_row,
     parameters,
     response_row,
+    running_at,
     traded,
 )
 from schemas.catalog import CONTROL_BASELINES, CONTROL_EXPERIMENTS, CONTROL_PHASES
@@ -54,10 +68,23 @@ def period_report(
     trades = [t for t in period_trades(settings, period.first, period.last)
               if account is None or t.account == account]  # fmt: skip
     given = parameters(start, end)
+    experiments = read_events(settings, CONTROL_EXPERIMENTS, ExperimentChanged)
+    treatment: dict[str, list[TreatmentFigures]] = {}
+    step_trades: dict[str, dict[str, int]] = {}
     with connect(settings) as conn:
         alerts = [alert_row(r) for r in conn.execute(ALERTS_SQL, given)]
         uptime = [tuple(r) for r in conn.execute(UPTIME_SQL, given)]
         responses = [response_row(r) for r in conn.execute(RESPONSE_SQL, given)]
+        accuracy = [accuracy_row(r) for r in conn.execute(ACCURACY_SQL, given)]
+        lag = [lag_row(r) for r in conn.execute(LAG_SQL, given)]
+        for experiment in running_at(experiments, end):
+            key = experiment.spec.experiment_id
+            treatment[key] = treatment_rows(
+                conn.execute(TREATMENT_SQL, treatment_parameters(experiment))
+            )
+            step_trades[key] = step_counts(
+                conn.execute(STEP_TRADES_SQL, step_parameters(experiment, end))
+            )
     before: list[Traded] = []
     if baseline is not None:
         before = period_trades(settings, date.fromisoformat(baseline.from_day),
@@ -65,8 +92,9 @@ def period_report(
     return build(
         period, trades,
         phases=read_events(settings, CONTROL_PHASES, PhaseChanged),
-        experiments=read_events(settings, CONTROL_EXPERIMENTS, ExperimentChanged),
+        experiments=experiments,
         alerts=alerts, uptime=uptime, responses=responses,
         start=start, end=end,
         baseline=baseline, baseline_trades=before,
+        accuracy=accuracy, lag=lag, treatment=treatment, step_trades=step_trades,
     )  # fmt: skip

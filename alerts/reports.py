@@ -34,6 +34,7 @@ def environment() -> Environment:
     )
     env.filters["pct"] = lambda v: "" if v is None else f"{v:+.1%}"
     env.filters["share"] = lambda v: "" if v is None else f"{v:.1%}"
+    env.filters["share4"] = lambda v: "" if v is None else f"{v:.2%}"
     env.filters["num"] = lambda v: "" if v is None else f"{v:.3f}"
     env.filters["cents"] = lambda v: "" if v is None else f"{Decimal(v):,.2f}"
     env.filters["verdict"] = lambda v: "n/a" if v is None else "met" if v else "not met"

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -28,7 +26,16 @@ from core.database import connect
 from core.errors import FillstreamError
 from core.settings import Settings
 from domain.errors import ExperimentError
-from domain.experiments.guardrails import Decision, NextStep, TreatmentFigures, breaches, next_step
+from domain.experiments.guardrails import (
+    TREATMENT_SQL,
+    Decision,
+    NextStep,
+    TreatmentFigures,
+    breaches,
+    next_step,
+    treatment_parameters,
+    treatment_rows,
+)
 from domain.experiments.model import Experiment
 from domain.experiments.stats import SequentialState
 from projections.experiment_reads import Tallies
@@ -52,43 +59,8 @@ ROLLBACKS = Counter(
 def treatment_figures(
     conn: psycopg.Connection[Any], experiment: Experiment
 ) -> list[TreatmentFigures]:
-    """The treatment variant's all-time drawdown and its net profit on each trading day since
-    the experiment was configured (not the variant's whole history: a check costs the same
-    however long it traded before), per live account (paper accounts risk nothing), of the
-    newest performance definitions."""
-    spec = experiment.spec
-    rows = conn.execute(
-        """
-        WITH variant AS (  -- two index ranges, whatever plan a prepared statement gets
-            SELECT * FROM performance
-            WHERE strategy = %(strategy)s AND variant = %(variant)s AND time_window = 'all_time'
-              AND scope = 'variant' AND left(account, 6) <> 'PAPER:'
-            UNION ALL
-            SELECT * FROM performance
-            WHERE strategy = %(strategy)s AND variant = %(variant)s
-              AND time_window = 'trading_day' AND window_key >= %(since)s
-              AND scope = 'variant' AND left(account, 6) <> 'PAPER:'
-        )
-        SELECT account, time_window, window_key, max_drawdown, net_profit FROM variant
-        WHERE definitions_version = (SELECT max(definitions_version) FROM variant)
-        """,
-        {
-            "strategy": spec.strategy,
-            "variant": spec.treatment_variant,
-            "since": experiment.configured_at.date().isoformat(),
-        },
-    ).fetchall()
-    drawdown: dict[str, Decimal] = defaultdict(Decimal)
-    days: dict[str, dict[date, Decimal]] = defaultdict(dict)
-    for account, window, key, max_drawdown, net in rows:
-        if window == "all_time":
-            drawdown[account] = max_drawdown
-        else:
-            days[account][date.fromisoformat(key)] = net
-    return [
-        TreatmentFigures(account=a, max_drawdown=drawdown[a], day_net=days[a])
-        for a in sorted(set(drawdown) | set(days))
-    ]
+    """The treatment variant's figures the guardrails hold (``TREATMENT_SQL``)."""
+    return treatment_rows(conn.execute(TREATMENT_SQL, treatment_parameters(experiment)))
 
 
 def evaluate(

@@ -11,7 +11,11 @@ five of an ISO week. Its parts follow the roadmap's templates:
   the alert response per channel and day (``alert_response_daily``), and the critical failures:
   the critical alerts raised and how long each took to resolve;
 - **against the baseline**: ``domain.baselines.compare`` per account, when a baseline is named;
-- **next**: the experiments still running.
+- **health** also holds each projection's latest data accuracy (the nightly verification,
+  ``ACCURACY_SQL``) and each service's consumer lag over the period (``LAG_SQL``);
+- **next**: the experiments still running, each with its step, its trades and days at the step
+  against the minimums, whether it is due for a decision (``next_step``), and how much of each
+  guardrail its treatment has used (those at 75 % or more are near their limit).
 
 The series behind the plots (equity and drawdown by trade, net P&L by day and by strategy) are
 computed here too, so a plot shows the same numbers as the tables.
@@ -26,13 +30,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from domain.baselines import Comparison, Traded, compare, figures
+from domain.experiments.guardrails import (
+    Decision,
+    GuardrailUse,
+    NextStep,
+    TreatmentFigures,
+    breaches,
+    next_step,
+    usage,
+)
+from domain.experiments.model import Experiment, fold
 from domain.performance.figures import TradeResult
 from domain.performance.snapshots import money
 from schemas.events import (
@@ -75,6 +89,30 @@ SELECT channel, day, deliveries, p50_seconds, p99_seconds, meets_target FROM ale
 WHERE day >= %(first)s AND day <= %(last)s ORDER BY day, channel
 """
 """Alert response rows of the UTC days ``[first, last]``: rows for ``response_row``."""
+
+
+ACCURACY_SQL = """
+SELECT DISTINCT ON (projection) projection, accuracy, rows, ts_event FROM (
+    SELECT split_part(f.key, '|', 2) AS projection, f.value::float8 AS accuracy,
+           (c.figures ->> ('accuracy_rows|' || split_part(f.key, '|', 2)))::float8 AS rows,
+           c.ts_event
+    FROM service_checks c CROSS JOIN LATERAL jsonb_each_text(c.figures) AS f(key, value)
+    WHERE c.service = 'accuracy' AND f.key LIKE 'accuracy|%%' AND c.ts_event < %(end)s
+) runs
+ORDER BY projection, ts_event DESC
+"""
+"""Each projection's latest data accuracy recorded before the period's end: rows for
+``accuracy_row``."""
+
+LAG_SQL = """
+SELECT service, count(*), max((figures ->> 'lag_records')::float8),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY (figures ->> 'lag_records')::float8)
+FROM service_checks
+WHERE ts_event >= %(start)s AND ts_event < %(end)s AND figures ? 'lag_records'
+GROUP BY service ORDER BY service
+"""
+"""Each service's consumer lag (records behind) over the period's health checks: rows for
+``lag_row``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +178,54 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Accuracy:
+    """A projection's latest data accuracy: its share of rows identical to a rebuild's."""
+
+    projection: str
+    accuracy: float
+    rows: float | None
+    at: datetime
+    meets_target: bool
+    """At least 99.9 %."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lag:
+    """A service's consumer lag over the period's health checks, in records."""
+
+    service: str
+    checks: int
+    worst: float
+    median: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Upcoming:
+    """A running experiment, as the period leaves it."""
+
+    experiment_id: str
+    strategy: str
+    treatment_percent: int
+    days_at_step: float
+    min_days: int
+    control_trades: int
+    treatment_trades: int
+    min_trades: int
+    next: NextStep
+    """Its decision by its minimums and guardrails (the sequential test is the guard's)."""
+    guardrails: tuple[GuardrailUse, ...] = ()
+
+    @property
+    def due(self) -> bool:
+        """Due for a decision: ready to promote, or to roll back."""
+        return self.next.decision in (Decision.PROMOTE, Decision.ROLL_BACK)
+
+    @property
+    def near(self) -> tuple[GuardrailUse, ...]:
+        return tuple(g for g in self.guardrails if g.near)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Critical:
     """The critical failures: critical alerts raised in the period, and their time to resolve."""
 
@@ -182,6 +268,9 @@ class Report:
     against: dict[str, tuple[Comparison, ...]] = field(default_factory=dict)
     """Per account of the baseline: the comparison."""
     series: Series = Series()
+    accuracy: tuple[Accuracy, ...] = ()
+    lag: tuple[Lag, ...] = ()
+    upcoming: tuple[Upcoming, ...] = ()
 
 
 def build(
@@ -197,10 +286,16 @@ def build(
     end: datetime,
     baseline: BaselineFrozen | None = None,
     baseline_trades: Sequence[Traded] = (),
+    accuracy: Sequence[Accuracy] = (),
+    lag: Sequence[Lag] = (),
+    treatment: Mapping[str, Sequence[TreatmentFigures]] | None = None,
+    step_trades: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Report:
     """The report of ``period`` (its instants ``[start, end)``): ``trades`` in exit order;
     ``phases`` and ``experiments``, the whole control logs; ``alerts``, those raised in the
-    period; ``uptime``, ``(service, day, up_seconds, observed_seconds)`` rows of its days."""
+    period; ``uptime``, ``(service, day, up_seconds, observed_seconds)`` rows of its days;
+    ``treatment`` and ``step_trades``, per experiment running at the end (``running_at``), its
+    treatment's figures and its arms' trades at its step."""
     scopes = figures(trades)
     accounts = [f for f in scopes if f.scope is MetricScope.ACCOUNT]
     against: dict[str, tuple[Comparison, ...]] = {}
@@ -225,7 +320,40 @@ def build(
         baseline=baseline,
         against=against,
         series=series(trades),
+        accuracy=tuple(accuracy),
+        lag=tuple(lag),
+        upcoming=upcoming(experiments, end, treatment or {}, step_trades or {}),
     )
+
+
+def running_at(experiments: Sequence[ExperimentChanged], end: datetime) -> list[Experiment]:
+    """The experiments not ended by ``end``, as the control log left them then."""
+    folded = fold(e for e in experiments if e.envelope.ts_event < end)
+    return [x for _, x in sorted(folded.by_id.items()) if not x.ended]
+
+
+def upcoming(
+    experiments: Sequence[ExperimentChanged],
+    end: datetime,
+    treatment: Mapping[str, Sequence[TreatmentFigures]],
+    step_trades: Mapping[str, Mapping[str, int]],
+) -> tuple[Upcoming, ...]:
+    found = []
+    for experiment in running_at(experiments, end):
+        key, spec = experiment.spec.experiment_id, experiment.spec
+        figures = treatment.get(key, ())
+        counts = step_trades.get(key, {})
+        found.append(Upcoming(
+            experiment_id=key, strategy=spec.strategy,
+            treatment_percent=experiment.treatment_percent,
+            days_at_step=max(0.0, (end - experiment.step_started_at).total_seconds() / 86_400),
+            min_days=spec.min_days_per_step, control_trades=counts.get("control", 0),
+            treatment_trades=counts.get("treatment", 0), min_trades=spec.min_trades_per_step,
+            next=next_step(experiment, step_trades=counts, sequential_p=1.0, difference=0.0,
+                           breached=breaches(experiment, figures), at=end),
+            guardrails=tuple(usage(experiment, figures)),
+        ))  # fmt: skip
+    return tuple(found)
 
 
 def critical(alerts: Sequence[AlertRow]) -> Critical:
@@ -319,6 +447,19 @@ def traded(row: Sequence[Any]) -> Traded:
         revision=revision, account=account, strategy=strategy, variant=variant,
         confidence=confidence,
     )  # fmt: skip
+
+
+def accuracy_row(row: Sequence[Any]) -> Accuracy:
+    """A row of ``ACCURACY_SQL``."""
+    projection, share, rows, at = row
+    return Accuracy(projection=projection, accuracy=share, rows=rows, at=at,
+                    meets_target=share >= 0.999)  # fmt: skip
+
+
+def lag_row(row: Sequence[Any]) -> Lag:
+    """A row of ``LAG_SQL``."""
+    service, checks, worst, median = row
+    return Lag(service=service, checks=checks, worst=worst, median=median)
 
 
 def alert_row(row: Sequence[Any]) -> AlertRow:

@@ -8,16 +8,22 @@ A breach rolls the experiment back (``control.guard`` publishes the event).
 
 ``next_step`` is the decision ``fillstream experiments show`` states: roll back on a breach, or
 when the always-valid test finds the treatment worse; promote once the step has its minimum
-trades in each arm and its minimum days; else continue.
+trades in each arm and its minimum days; else continue. ``usage`` says how much of each
+guardrail the treatment has used (the reports list those near their limit).
+
+What to read is here too, for every reader with its own connection: ``TREATMENT_SQL`` and
+``treatment_rows`` (the guard, the reports), ``STEP_TRADES_SQL`` and ``step_counts``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from domain.experiments.model import Experiment, Status
 
@@ -54,6 +60,109 @@ def breaches(experiment: Experiment, figures: Sequence[TreatmentFigures]) -> lis
                         f"beyond the daily loss limit of {_amount(spec.daily_loss_limit)}"
                     )
     return found
+
+
+NEAR = 0.75
+"""A guardrail used this much or more is near its limit."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardrailUse:
+    """How much of one guardrail the treatment has used in one account."""
+
+    account: str
+    guardrail: str
+    """``max_drawdown`` or ``daily_loss_limit``."""
+    value: Decimal
+    """The drawdown, or the worst day's loss since the experiment was configured (0: none)."""
+    limit: Decimal
+
+    @property
+    def share(self) -> float:
+        return float(self.value / self.limit)
+
+    @property
+    def near(self) -> bool:
+        return self.share >= NEAR
+
+
+def usage(experiment: Experiment, figures: Sequence[TreatmentFigures]) -> list[GuardrailUse]:
+    """Each guardrail of ``experiment`` against the treatment's figures, account by account."""
+    spec, used = experiment.spec, []
+    since = experiment.configured_at.date()
+    for f in sorted(figures, key=lambda f: f.account):
+        if spec.max_drawdown is not None:
+            used.append(GuardrailUse(account=f.account, guardrail="max_drawdown",
+                                     value=f.max_drawdown, limit=spec.max_drawdown))  # fmt: skip
+        if spec.daily_loss_limit is not None:
+            losses = [-net for day, net in f.day_net.items() if day >= since and net < 0]
+            used.append(GuardrailUse(account=f.account, guardrail="daily_loss_limit",
+                                     value=max(losses, default=Decimal(0)),
+                                     limit=spec.daily_loss_limit))  # fmt: skip
+    return used
+
+
+TREATMENT_SQL = """
+WITH variant AS (  -- two index ranges, whatever plan a prepared statement gets
+    SELECT * FROM performance
+    WHERE strategy = %(strategy)s AND variant = %(variant)s AND time_window = 'all_time'
+      AND scope = 'variant' AND left(account, 6) <> 'PAPER:'
+    UNION ALL
+    SELECT * FROM performance
+    WHERE strategy = %(strategy)s AND variant = %(variant)s
+      AND time_window = 'trading_day' AND window_key >= %(since)s
+      AND scope = 'variant' AND left(account, 6) <> 'PAPER:'
+)
+SELECT account, time_window, window_key, max_drawdown, net_profit FROM variant
+WHERE definitions_version = (SELECT max(definitions_version) FROM variant)
+"""
+"""The treatment variant's all-time drawdown and its net profit on each trading day since the
+experiment was configured (not the variant's whole history: a check costs the same however
+long it traded before), per live account (paper accounts risk nothing), of the newest
+performance definitions: rows for ``treatment_rows``, parameters ``treatment_parameters``."""
+
+
+def treatment_parameters(experiment: Experiment) -> dict[str, str]:
+    spec = experiment.spec
+    return {"strategy": spec.strategy, "variant": spec.treatment_variant,
+            "since": experiment.configured_at.date().isoformat()}  # fmt: skip
+
+
+def treatment_rows(rows: Iterable[Sequence[Any]]) -> list[TreatmentFigures]:
+    """The figures of ``TREATMENT_SQL``'s rows, account by account."""
+    drawdown: dict[str, Decimal] = defaultdict(Decimal)
+    days: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    for account, window, key, max_drawdown, net in rows:
+        if window == "all_time":
+            drawdown[account] = max_drawdown
+        else:
+            days[account][date.fromisoformat(key)] = net
+    return [
+        TreatmentFigures(account=a, max_drawdown=drawdown[a], day_net=days[a])
+        for a in sorted(set(drawdown) | set(days))
+    ]
+
+
+STEP_TRADES_SQL = """
+SELECT CASE WHEN variant = %(treatment)s THEN 'treatment' ELSE 'control' END, count(*)
+FROM trades
+WHERE strategy = %(strategy)s AND variant IN (%(control)s, %(treatment)s)
+  AND exit_time >= %(since)s AND exit_time < %(until)s AND left(account, 6) <> 'PAPER:'
+GROUP BY 1
+"""
+"""Each arm's live trades closed in ``[since, until)``: rows for ``step_counts``, parameters
+``step_parameters``."""
+
+
+def step_parameters(experiment: Experiment, until: datetime) -> dict[str, object]:
+    spec = experiment.spec
+    return {"strategy": spec.strategy, "control": spec.control_variant,
+            "treatment": spec.treatment_variant, "since": experiment.step_started_at,
+            "until": until}  # fmt: skip
+
+
+def step_counts(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
+    return {arm: int(count) for arm, count in rows}
 
 
 def _amount(value: Decimal) -> str:

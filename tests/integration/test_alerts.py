@@ -25,6 +25,7 @@ from confluent_kafka import Producer
 from core.database import connect
 from core.kafka import producer_config
 from core.settings import PROJECT_ROOT, Settings
+from domain.reports import ACCURACY_SQL, LAG_SQL, Lag, accuracy_row, lag_row, parameters
 from schemas.catalog import record_headers
 from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
@@ -338,6 +339,10 @@ def test_a_row_changed_by_hand_lowers_the_accuracy_and_raises_until_a_rebuild(
         (raised,) = hook.alerts("accuracy")
         assert raised["state"] == "raised" and raised["key"] == "projection=trades"
         assert raised["summary"].startswith("data accuracy of trades: 75.0000% of rows")
+        # the reports read the same accuracy, and the lag, from the projected health checks
+        wait_for(lambda: report_health(settings)[0].get("trades") == 0.75, timeout=60,
+                 message=f"the reports' accuracy: {report_health(settings)}")  # fmt: skip
+        assert "worker" in report_health(settings)[1]
         out = fillstream(settings, "projections", "rebuild", "trades", "--accept-diff", "--json")
         assert json.loads(out)[0]["state"] == "live"
         again = verified(settings)
@@ -345,8 +350,20 @@ def test_a_row_changed_by_hand_lowers_the_accuracy_and_raises_until_a_rebuild(
         wait_for(lambda: len(hook.alerts("accuracy")) == 2, timeout=60, message="not resolved")
         assert hook.alerts("accuracy")[1]["state"] == "resolved"
         assert "100.0000% of rows" in hook.alerts("accuracy")[1]["summary"]
+        wait_for(lambda: report_health(settings)[0].get("trades") == 1.0, timeout=60,
+                 message=f"the reports' accuracy: {report_health(settings)}")  # fmt: skip
     finally:
         notify.stop()
+
+
+def report_health(settings: Settings) -> tuple[dict[str, float], dict[str, Lag]]:
+    """The reports' latest accuracy per projection and lag per service, the last hour's."""
+    now = datetime.now(UTC)
+    given = parameters(now - timedelta(hours=1), now + timedelta(minutes=1))
+    with connect(settings) as conn:
+        accuracy = [accuracy_row(r) for r in conn.execute(ACCURACY_SQL, given)]
+        lag = [lag_row(r) for r in conn.execute(LAG_SQL, given)]
+    return {a.projection: a.accuracy for a in accuracy}, {g.service: g for g in lag}
 
 
 def verified(settings: Settings) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,9 @@ import pytest
 
 from bridge.experiments import ExperimentFollower, read_experiments
 from control.guard import check_once
+from core.database import connect
 from core.settings import Settings
+from domain.experiments.guardrails import STEP_TRADES_SQL, step_counts, step_parameters
 from domain.experiments.model import assign
 from fillstream.commands.experiments import main as experiments_main
 from schemas.codec import default_codec
@@ -255,6 +258,17 @@ def test_a_guardrail_breach_rolls_the_experiment_back_once(
     guarded = experiments.get("guarded")
     assert (guarded.status, guarded.changed_by) == ("rolled_back", "guardrail")
     assert guarded.reason == "Sim101: v2 drew down 108.36, beyond the guardrail of 100"
+    # the reports count each arm's trades at the step (exits in [step start, until))
+    day = datetime(2026, 9, 22, tzinfo=UTC)
+
+    def at_step(since: datetime) -> dict[str, int]:
+        early = replace(guarded, step_started_at=since)
+        with connect(settings) as conn:
+            rows = conn.execute(STEP_TRADES_SQL, step_parameters(early, day + timedelta(days=1)))
+            return step_counts(rows)
+
+    assert at_step(day) == {"control": 1, "treatment": 2}
+    assert at_step(day + timedelta(hours=15, minutes=2, seconds=31)) == {"treatment": 1}
     assert [e.action for e in events if e.experiment_id == "guarded"] == [
         "configured", "rolled_back"
     ]  # fmt: skip

@@ -11,9 +11,21 @@ from decimal import Decimal
 from pathlib import Path
 
 from alerts.reports import as_json, pdf, render
+from bridge.experiments import change_event
 from domain.baselines import Filter, Traded, freeze, period_bounds
+from domain.experiments.guardrails import Decision, TreatmentFigures
+from domain.experiments.model import ExperimentSpec
 from domain.performance.figures import TradeResult
-from domain.reports import AlertRow, Report, Response, build, critical, week_period
+from domain.reports import (
+    Accuracy,
+    AlertRow,
+    Lag,
+    Report,
+    Response,
+    build,
+    critical,
+    week_period,
+)
 from schemas.events import (
     Envelope,
     EventId,
@@ -95,3 +107,38 @@ def test_the_pdf_shows_the_headline_figures(tmp_path: Path) -> None:
     text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(written), "-"],
                           capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "Weekly review, 2025-W20" in text and "1,405.50" in text
+
+
+def test_health_shows_accuracy_and_lag_and_next_shows_decisions_and_guardrails() -> None:
+    spec = ExperimentSpec(experiment_id="exits-v2", strategy="ORB", control_variant="v1",
+                          treatment_variant="v2", min_trades_per_step=2, min_days_per_step=1,
+                          max_drawdown=Decimal(1000), daily_loss_limit=Decimal(500))  # fmt: skip
+    configured = change_event("exits-v2", ExperimentAction.CONFIGURED, actor="t",
+                              at=START - timedelta(days=2), spec=spec)  # fmt: skip
+    days = {WEEK.first: Decimal(-100), WEEK.last: Decimal(40)}
+    figures = [TreatmentFigures(account="Sim101", max_drawdown=Decimal(800), day_net=days)]
+    r = build(
+        WEEK, TRADES, start=START, end=END, experiments=[configured],
+        accuracy=[Accuracy(projection="trades", accuracy=0.9995, rows=2000.0, at=START,
+                           meets_target=True),
+                  Accuracy(projection="positions", accuracy=0.98, rows=50.0, at=START,
+                           meets_target=False)],
+        lag=[Lag(service="worker", checks=12, worst=4200.0, median=3.0)],
+        treatment={"exits-v2": figures}, step_trades={"exits-v2": {"control": 3, "treatment": 2}},
+    )  # fmt: skip
+    (upcoming,) = r.upcoming
+    assert upcoming.due and upcoming.next.decision is Decision.PROMOTE
+    assert [(g.guardrail, g.share, g.near) for g in upcoming.guardrails] == [
+        ("max_drawdown", 0.8, True), ("daily_loss_limit", 0.2, False)]  # fmt: skip
+    html = render(r, "html")
+    for text in ("<td>trades</td><td>99.95%</td><td>2000</td>", "<td>positions</td><td>98.00%",
+                 "<td>worker</td><td>4200</td><td>3</td><td>12</td>", "exits-v2 (ORB)",
+                 "3 / 2 of 2", "due: promote", "800.00 of 1,000.00", "80.0%, near its limit",
+                 "100.00 of 500.00"):  # fmt: skip
+        assert text in html, text
+    markdown = render(r, "markdown")
+    assert "**due for a decision: promote**" in markdown and "**near its limit**" in markdown
+    assert "data accuracy, positions: 98.00% of 50 rows" in markdown
+    assert "consumer lag, worker: worst 4200 records, median 3 (12 health checks)" in markdown
+    # nothing running: said so
+    assert "No experiment running." in render(build(WEEK, TRADES, start=START, end=END), "html")
