@@ -83,9 +83,6 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     settings = settings or Settings.from_env()
     if args.kind in ("daily", "weekly"):
         return _period(settings, args)
-    if args.format == "pdf":
-        print("fillstream report: a baseline report is html, markdown or json", file=sys.stderr)
-        return 2
     baseline = baselines(settings).get(args.name)
     if baseline is None:
         print(f"fillstream report: no baseline named {args.name!r} (fillstream baseline list)",
@@ -103,11 +100,14 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
             print(text)
             return 0
     else:
-        text = render(report, args.format)
+        text = render(report, "html" if args.format == "pdf" else args.format)
     out = args.out or settings.home / "reports" / f"baseline-{baseline.name}-{start}-{end}" \
-        f"{_SUFFIX.get(args.format, '.json')}"  # fmt: skip
+        f"{_SUFFIX[args.format]}"  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    if args.format == "pdf":
+        out.write_bytes(pdf(text))
+    else:
+        out.write_text(text)
     print(out)
     return 0
 

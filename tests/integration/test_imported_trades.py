@@ -181,6 +181,14 @@ def test_a_baseline_frozen_from_an_imported_export_equals_the_sql_over_the_trade
         assert "Performance against the baseline" in text and "first-half-may" in text
         assert all(scope["key"] in text for scope in report["scopes"])
         assert "maximum drawdown" in text and ("not met" in text or "met" in text)
+    assert report_main([*later, "--format", "pdf"], settings=settings) == 0
+    written = Path(capsys.readouterr().out.strip())
+    assert written.suffix == ".pdf" and written.read_bytes().startswith(b"%PDF")
+    first_page = ["pdftotext", "-f", "1", "-l", "1", str(written), "-"]
+    page = subprocess.run(first_page, capture_output=True, text=True, check=True, timeout=60).stdout
+    page = " ".join(page.split())  # the PDF's line breaks aside
+    assert "Performance against the baseline" in page and "first-half-may" in page
+    assert "maximum drawdown" in page and "risk-adjusted returns" in page
 
 
 def test_the_daily_and_weekly_reports_equal_the_sql_and_the_pdf_renders(
