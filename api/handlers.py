@@ -406,7 +406,7 @@ def add_dashboard(app: web.Application, built: Path) -> None:
     if (built / "assets").is_dir():
         app.router.add_static("/assets/", built / "assets", append_version=False)
     app.router.add_get("/", page)
-    app.router.add_get("/{panel:(trades|performance|monitor)}", page)
+    app.router.add_get("/{panel:(trades|performance|monitor|reports)}", page)
 
 
 GATE_FILTERS = (("account", "account = {}"), ("strategy", "strategy = {}"),

@@ -244,6 +244,51 @@ def _more_schemas() -> dict[str, Any]:
                 },
             ]
         },  # fmt: skip
+        "Report": {
+            "type": "object",
+            "description": "A scheduled report the notifier made, as it was sent.",
+            "required": [
+                "kind",
+                "first",
+                "last",
+                "title",
+                "rendered_at",
+                "headline",
+                "page",
+                "pdf",
+                "deliveries",
+            ],
+            "properties": {
+                "kind": {"type": "string", "enum": ["daily", "weekly"]},
+                "first": {"type": "string", "format": "date"},
+                "last": {"type": "string", "format": "date"},
+                "title": {"type": "string"},
+                "rendered_at": {"type": "string", "format": "date-time"},
+                "headline": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Trades, Net P&L, Win rate, Alerts, as shown",
+                },
+                "page": {"type": "string", "description": "the report's page (same origin)"},
+                "pdf": {"type": "string", "description": "its PDF"},
+                "deliveries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["channel", "outcome", "late"],
+                        "properties": {
+                            "channel": {"type": "string"},
+                            "outcome": {
+                                "type": "string",
+                                "enum": ["pending", "delivered", "failed", "skipped"],
+                            },
+                            "late": {"type": "boolean"},
+                            "delivered_at": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+                        },
+                    },
+                },
+            },
+        },
         "Definitions": {
             "type": "object",
             "required": ["version", "figures"],
@@ -443,7 +488,7 @@ def _more_paths() -> dict[str, Any]:
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 60}},
             ],
-            "responses": {"200": _json(_items({"type": "object"})),
+            "responses": {"200": _json(_items(_ref("Report"))),
                           "400": {"description": "a bad kind or limit", "content": _PROBLEM}},
         }},
         "/api/definitions": {"get": {

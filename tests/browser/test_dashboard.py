@@ -8,10 +8,11 @@ theme; each panel is photographed in both themes and on a phone."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -20,10 +21,15 @@ import pytest
 from confluent_kafka import Producer
 from playwright.sync_api import Browser, Page, expect
 
+from alerts.channels import channels_from_config
+from alerts.report_ledger import ReportLedger
+from alerts.scheduled import ReportScheduler
 from api.openapi import document
+from core.database import connect
 from core.kafka import producer_config
 from core.settings import Settings
-from domain.performance.figures import trading_day
+from domain.alerts.rules import parse_rules
+from domain.performance.figures import session_bounds, trading_day
 from schemas.catalog import DERIVED_ALERTS, record_headers
 from schemas.codec import default_codec
 from schemas.events import AlertChanged, AlertState, Envelope, EventId, Severity, schema_name
@@ -42,7 +48,8 @@ AXE_RUN = """async () => {
     return found.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
                                        target: v.nodes[0].target.join(' ')}));
 }"""
-PANELS = {"trades": "Trades", "performance": "Performance", "monitor": "Monitor"}
+PANELS = {"trades": "Trades", "performance": "Performance", "monitor": "Monitor",
+          "reports": "Reports"}  # fmt: skip
 
 
 def session(start: datetime, count: int) -> list[dict[str, Any]]:
@@ -358,6 +365,52 @@ def test_a_silence_made_in_the_page_is_the_clis_and_the_notifier_honours_it(
         finally:
             notify.stop()
             api.stop()
+
+
+def test_the_reports_panel_shows_each_scheduled_report_as_sent_with_the_views_figures(
+    settings: Settings, stack: tuple[Pipeline, ServiceProcess], page: Page, hook: Hook
+) -> None:
+    start = datetime(2026, 9, 22, 14, tzinfo=UTC)  # a Tuesday's session
+    assert post(settings, session(start, 6))[0] == 202
+    wait_for(lambda: query(settings, "SELECT count(*) FROM trades") == [(6,)], timeout=90,
+             message="the trades were not projected")  # fmt: skip
+    rules = parse_rules({"channels": {"desk": {"type": "webhook",
+                                               "url": f"http://127.0.0.1:{hook.port}/r"}},
+                         "reports": {"daily": ["desk"]}})  # fmt: skip
+    channels = channels_from_config(rules.channels, {})
+    due_at = session_bounds(date(2026, 9, 22))[1] + rules.reports.delay
+    scheduler = ReportScheduler(settings, rules.reports, channels,
+                                clock=lambda: due_at + timedelta(minutes=1))  # fmt: skip
+    with connect(settings, autocommit=True) as conn:
+        conn.execute("INSERT INTO report_routes (kind, channel, since) VALUES (%s, %s, %s)",
+                     ("daily", "desk", due_at - timedelta(days=1)))  # fmt: skip
+        ledger = ReportLedger(conn)
+        scheduler.tick(ledger, {("daily", "desk"): ledger.route("daily", "desk")},
+                       threading.Event())  # fmt: skip
+    (sent,) = hook.bodies
+    first, last = session_bounds(date(2026, 9, 22))
+    ((count, net),) = query(settings, "SELECT count(*), sum(net_pnl) FROM trades"
+                            " WHERE exit_time >= %s AND exit_time < %s", (first, last))  # fmt: skip
+    assert sent["headline"]["Trades"] == str(count) == "6"
+    assert sent["headline"]["Net P&L"] == f"{net:,.2f}"
+
+    login(page, settings, "reports")
+    row = page.locator("[data-report='daily|2026-09-22']")
+    expect(row).to_be_visible()
+    for name, value in sent["headline"].items():
+        expect(row.locator(f"[data-figure='{name}']")).to_have_attribute("data-value", value)
+    expect(row.locator("[data-channel=desk]")).to_have_text("desk: delivered")
+    assert row.get_by_role("link", name="PDF").get_attribute("href") == \
+        "/reports/daily/2026-09-22.pdf"  # fmt: skip
+    row.get_by_role("button", name="Open").click()
+    frame = page.frame_locator("[data-testid=report-frame]")
+    expect(frame.get_by_role("heading", level=1)).to_have_text(sent["title"])
+    expect(frame.get_by_text(f"Net P&L: {net:,.2f}")).to_be_visible()
+    page.screenshot(path=artifact("reports-open.png"), full_page=True)
+    pdf = page.request.get(f"{settings.api_url}/reports/daily/2026-09-22.pdf")  # the cookie
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
+    page.get_by_label("Kind").select_option("weekly")
+    expect(page.get_by_test_id("no-reports")).to_be_visible()
 
 
 def test_no_panel_has_a_serious_accessibility_violation_and_each_is_photographed(

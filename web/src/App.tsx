@@ -7,12 +7,14 @@ import { useBrowserNotifications, useToast } from "./components/Toasts";
 import { TradeAnalyticsPanel } from "./panels/TradeAnalyticsPanel";
 import { PerformanceInsightsPanel } from "./panels/PerformanceInsightsPanel";
 import { AIPerformanceMonitor } from "./panels/AIPerformanceMonitor";
+import { ReportsPanel } from "./panels/ReportsPanel";
 
-type Panel = "trades" | "performance" | "monitor";
+type Panel = "trades" | "performance" | "monitor" | "reports";
 const PANELS: { id: Panel; label: string; name: string }[] = [
   { id: "trades", label: "Trades", name: "TradeAnalyticsPanel" },
   { id: "performance", label: "Performance", name: "PerformanceInsightsPanel" },
   { id: "monitor", label: "Monitor", name: "AIPerformanceMonitor" },
+  { id: "reports", label: "Reports", name: "ReportsPanel" },
 ];
 
 function panelFromPath(): Panel {
@@ -164,12 +166,13 @@ export function App() {
           {theme === "dark" ? "☀ Light" : "☾ Dark"}
         </button>
       </header>
-      <FilterBar filters={filters} setFilters={setFilters} />
+      {panel !== "reports" && <FilterBar filters={filters} setFilters={setFilters} />}
       <main id="main" role="tabpanel" aria-labelledby={`tab-${panel}`} tabIndex={-1}>
         <h2 className="sr-only">{PANELS.find((p) => p.id === panel)?.name}</h2>
         {panel === "trades" && <TradeAnalyticsPanel filters={filters} setFilters={setFilters} theme={theme} />}
         {panel === "performance" && <PerformanceInsightsPanel filters={filters} theme={theme} confirm={setConfirming} />}
         {panel === "monitor" && <AIPerformanceMonitor confirm={setConfirming} />}
+        {panel === "reports" && <ReportsPanel />}
       </main>
       <ConfirmDialog request={confirming} onClose={() => setConfirming(null)} />
     </>
