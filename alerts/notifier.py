@@ -6,7 +6,9 @@ each channel on its own. What is never sent is still claimed, with its reason:
 
 - ``silenced``: a silence in ``control.silences`` matched the alert when it was read;
 - ``stale``: the event behind it entered the log more than ``max_age`` ago (a first start on an
-  old log, a replay of history: the alerts go to the history, not to people);
+  old log, a replay of history), or it is about history imported from a Trades export (its
+  figures' latest trade is an imported one; a resolution goes where its raising went): the
+  alerts go to the history, not to people;
 - a resolution of an alert whose raising a channel did not deliver is not sent there either.
 
 Offsets are committed after the claims, but the claims, not the offsets, decide: a rewind that
@@ -42,7 +44,7 @@ from core.lag import LagGauge
 from core.settings import Settings
 from schemas.catalog import DERIVED_ALERTS
 from schemas.codec import Codec
-from schemas.events import AlertChanged, AlertState
+from schemas.events import AlertChanged, AlertState, Source
 
 log = logging.getLogger("fillstream.alerts")
 
@@ -163,7 +165,8 @@ class Notifier:
                 quiet = [n for n in self.channels if (n in told) != (n in wanted)]
                 self._ledger.claim(alert, payload, quiet, "silenced")
                 wanted = [name for name in wanted if name in told]
-            if (now - alert.envelope.ts_ingested).total_seconds() > self.max_age:
+            history = alert.envelope.source is Source.IMPORT and alert.state is AlertState.RAISED
+            if history or (now - alert.envelope.ts_ingested).total_seconds() > self.max_age:
                 self._ledger.claim(alert, payload, wanted, "stale")
                 return []
             if self.silences.holding(alert, now) is not None:

@@ -59,6 +59,11 @@ class Finding:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+HISTORY = "history"
+"""The label of an alert raised on figures whose latest trade was imported (``import``): the
+notifier records it without sending it; the same condition on live figures raises it anew."""
+
+
 @dataclass(slots=True)
 class Raised:
     raised_at: datetime
@@ -88,28 +93,37 @@ class AlertBook:
             else:
                 findings = list(self._health(rule, event))
             for finding in findings:
-                change = self._decide(rule, finding, event)
-                if change is not None:
-                    changes.append(change)
+                changes.extend(self._decide(rule, finding, event))
         return changes
 
-    def _decide(self, rule: Rule, finding: Finding, event: Checked) -> AlertChanged | None:
+    def _decide(self, rule: Rule, finding: Finding, event: Checked) -> list[AlertChanged]:
         at = event.envelope.ts_event
         raised = self.raised.get((rule.name, finding.key))
+        history = event.envelope.source is Source.IMPORT
+        if (finding.holds and raised is not None and raised.labels.get(HISTORY) == "import"
+                and not history and not rule.muted_at(at)):  # fmt: skip
+            # raised on imported history (not sent), holding on live figures now: raised anew,
+            # to be told
+            del self.raised[(rule.name, finding.key)]
+            again = f"{finding.key}: raised again on live figures"
+            ended = _alert(rule, finding.key, AlertState.RESOLVED, raised.raised_at, again,
+                           raised.labels, event)  # fmt: skip
+            return [ended, *self._decide(rule, finding, event)]
         if finding.holds and raised is None and not rule.muted_at(at):
-            labels = _labels(rule, finding)
+            labels = _labels(rule, finding) | ({HISTORY: "import"} if history else {})
             self.raised[(rule.name, finding.key)] = Raised(at, labels)
             self.changed.add((rule.name, finding.key))
-            return _alert(rule, finding.key, AlertState.RAISED, at, finding.summary, labels, event)
+            summary = finding.summary
+            return [_alert(rule, finding.key, AlertState.RAISED, at, summary, labels, event)]
         if not finding.holds and raised is not None:
             del self.raised[(rule.name, finding.key)]
             self.changed.add((rule.name, finding.key))
             labels = _labels(rule, finding)
-            return _alert(
+            return [_alert(
                 rule, finding.key, AlertState.RESOLVED, raised.raised_at, finding.summary, labels,
                 event,
-            )  # fmt: skip
-        return None
+            )]  # fmt: skip
+        return []
 
     def _days_ended(self, rule: Rule, event: PerformanceSnapshot) -> Iterator[AlertChanged]:
         """Daily-loss alerts of days before the snapshot's: their day has ended."""
@@ -392,7 +406,8 @@ def _alert(
             event_id=EventId(f"{rule.name}|{key}|{raised_at.isoformat()}|{state.value}"),
             ts_event=cause.envelope.ts_event,
             ts_ingested=cause.envelope.ts_ingested,
-            source=Source.UNKNOWN,
+            # figures whose latest trade came from a Trades export are history's
+            source=Source.IMPORT if cause.envelope.source is Source.IMPORT else Source.UNKNOWN,
             producer=PRODUCER,
             causation_ids=(cause.envelope.event_id,),
         ),

@@ -69,7 +69,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from domain.errors import TallyError, TradingDayError, WindowSizeError
-from schemas.events import TradeClosed, TradeReported
+from schemas.events import Source, TradeClosed, TradeReported
 
 DEFINITIONS_VERSION = 1
 TRADING_DAYS_PER_YEAR = 252
@@ -107,6 +107,9 @@ class TradeResult:
     currency: str | None = None
     ts_ingested: datetime | None = None
     """When the bridge recorded the trade's last execution."""
+    imported: bool = False
+    """From a Trades export (history): the figures count it; alerts it raises are history too,
+    recorded but not sent."""
     trading_day: date = field(init=False, repr=False, compare=False)
     """The CME session date of the exit (``trading_day()``), worked out once."""
 
@@ -127,6 +130,7 @@ class TradeResult:
                 trade_id=trade.trade_id,
                 currency=trade.currency,
                 ts_ingested=trade.envelope.ts_ingested,
+                imported=trade.envelope.source is Source.IMPORT,
             )
         return cls(
             exit_time=trade.exit_time,
@@ -137,6 +141,7 @@ class TradeResult:
             trade_id=str(trade.trade_number),
             currency=trade.currency,
             ts_ingested=trade.envelope.ts_ingested,
+            imported=True,
         )
 
 

@@ -153,7 +153,8 @@ def snapshot(
             event_id=EventId(sid),
             ts_event=happened,
             ts_ingested=of.ts_ingested or happened,
-            source=Source.UNKNOWN,
+            # after an imported trade, the figures are history's: alerts on them are not sent
+            source=Source.IMPORT if latest is not None and latest.imported else Source.UNKNOWN,
             producer=PRODUCER,
             causation_ids=() if latest is None else (latest.trade_id,),
         ),

@@ -267,6 +267,7 @@ def result_to_json(scope: str, result: TradeResult) -> dict[str, Any]:
         "risk": _text(result.risk),
         "currency": result.currency,
         "ts_ingested": None if result.ts_ingested is None else result.ts_ingested.isoformat(),
+        "imported": result.imported,
     }
 
 
@@ -293,6 +294,7 @@ def result_from_json(data: dict[str, Any]) -> TradeResult:
         risk=_decimal(data.get("risk")),
         currency=data.get("currency"),
         ts_ingested=None if ingested is None else datetime.fromisoformat(ingested),
+        imported=data.get("imported", False) is True,
     )
 
 

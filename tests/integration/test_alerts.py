@@ -31,6 +31,7 @@ from schemas.codec import default_codec
 from schemas.events import Envelope, EventId, ServiceChecked, schema_name
 from tests.fixtures.pipeline import ServiceProcess, answered, execution, post, query
 from tests.fixtures.services import free_port, wait_for
+from tests.integration.test_imported_trades import HEADER
 from tests.integration.test_walking_skeleton import Pipeline, running
 
 pytestmark = pytest.mark.integration
@@ -294,6 +295,43 @@ def test_a_drawdown_from_real_trades_is_delivered_and_reminded(
             assert {a["alert_id"] for a in hook.alerts("drawdown")} == {first["alert_id"]}
         finally:
             notify.stop()
+
+
+def test_imported_history_raises_in_the_history_only_and_live_figures_raise_anew(
+    settings: Settings, tmp_path: Path, hook: Hook
+) -> None:
+    """A Trades export of old losing trades raises the drawdown alert in the history, sent to
+    nobody; the drawdown still beyond the limit on live trades is raised anew, and sent."""
+    settings = with_rules(replace(settings, imported_trades=True), tmp_path, hook)
+    export = tmp_path / "history.csv"
+    export.write_text("\n".join([
+        HEADER,
+        "1,NQ 12-26,Sim101,,Long,1,21000.00,20990.00,9/21/2026 1:35:00 PM,9/21/2026 1:40:00 PM,"
+        ",Close,($204.18),($204.18),$4.18,$200.00,$0.00,$0.00,0,",
+        "2,NQ 12-26,Sim101,,Long,1,21000.00,20995.00,9/21/2026 2:35:00 PM,9/21/2026 2:40:00 PM,"
+        ",Close,($100.00),($304.18),$0.00,$100.00,$0.00,$0.00,0,",
+    ]) + "\n")  # fmt: skip
+    for _ in running(settings):
+        notify = notifier(settings).start()
+        try:
+            fillstream(settings, "import", "trades", str(export), "--tz", "UTC")
+            wait_for(lambda: [o for o in outcomes(settings) if o[3] == "stale"], timeout=120,
+                     message=f"no alert recorded: {outcomes(settings)}")  # fmt: skip
+            (recorded,) = outcomes(settings)
+            assert recorded[1:] == ("raised", 0, "stale") and recorded[0].startswith("drawdown|")
+            assert hook.alerts("drawdown") == []  # history: nobody is told
+            # live trades, the drawdown still beyond the limit: raised anew, and told
+            assert post(settings, losing_trades(2))[0] == 202
+            wait_for(lambda: hook.alerts("drawdown"), timeout=90, message="no live alert")
+            (told,) = hook.alerts("drawdown")
+            assert told["state"] == "raised" and "history" not in told["labels"]
+            assert told["alert_id"] != recorded[0]
+            ended = [r for r in history(settings) if r[0] == "drawdown"]
+            assert ended == [("drawdown", "account=Sim101", True),
+                             ("drawdown", "account=Sim101", False)]  # fmt: skip
+        finally:
+            notify.stop()
+    assert len(hook.alerts("drawdown")) == 1
 
 
 def test_a_failed_rebuild_raises_and_the_next_good_one_resolves(

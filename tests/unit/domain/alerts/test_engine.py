@@ -24,6 +24,7 @@ from schemas.events import (
     PerformanceSnapshot,
     ServiceChecked,
     Severity,
+    Source,
 )
 from streams.runtime.deriver import Batch, Record
 from streams.stages.alerts import AlertOnHealth, AlertOnPerformance, _kept
@@ -138,6 +139,25 @@ def test_drawdown_raises_once_while_beyond_the_limit_and_resolves_below_it() -> 
     assert first.summary == "account=Sim101: drawdown 1,000.01 USD (limit 1,000.00)"
     assert first.envelope.event_id == f"dd|account=Sim101|{minutes[1].isoformat()}|raised"
     assert first.envelope.causation_ids and first.envelope.ts_event == minutes[1]
+
+
+def test_an_alert_on_imported_history_says_so_and_others_do_not() -> None:
+    history = snapshot(T0, drawdown="1500")
+    history = replace(history, envelope=replace(history.envelope, source=Source.IMPORT))
+    raised, resolved = run(rules(DRAWDOWN), [history, snapshot(T0 + timedelta(minutes=1))])
+    assert raised.envelope.source is Source.IMPORT  # the notifier records it, sends it not
+    assert raised.labels["history"] == "import" and raised.state is AlertState.RAISED
+    assert resolved.envelope.source is Source.UNKNOWN
+    # still beyond the limit on live figures: raised anew (to be told), the history's ended
+    later = T0 + timedelta(minutes=2)
+    first, ended, again, calm = run(rules(DRAWDOWN), [
+        history, snapshot(later, drawdown="1200"), snapshot(later, drawdown="1300"),
+        snapshot(later + timedelta(minutes=1))])  # fmt: skip
+    assert (ended.state, ended.alert_id) == (AlertState.RESOLVED, first.alert_id)
+    assert ended.summary == "account=Sim101: raised again on live figures"
+    assert again.state is AlertState.RAISED and again.raised_at == later
+    assert "history" not in again.labels and again.envelope.source is Source.UNKNOWN
+    assert (calm.state, calm.alert_id) == (AlertState.RESOLVED, again.alert_id)
 
 
 def test_performance_rules_read_only_their_window_scope_and_accounts() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,8 @@ from domain.performance.figures import TradeResult, summarize
 from domain.performance.ledger import Ledger
 from domain.performance.snapshots import Scope, scopes_of, snapshot, snapshots
 from schemas.codec import default_codec
-from schemas.events import MetricScope, MetricWindow, TradeClosed, TradeId
+from schemas.events import MetricScope, MetricWindow, Source, TradeClosed, TradeId
+from streams.stages.performance import result_from_json, result_to_json
 from tests.fixtures.stubs import buy, sell
 
 NQ = spec_for("NQ 12-26")
@@ -101,3 +103,23 @@ def test_an_empty_window_has_no_snapshot() -> None:
     scope = Scope(kind=MetricScope.ACCOUNT, key="Sim101", account="Sim101")
     with pytest.raises(ValueError, match="needs a trade"):
         snapshot(scope, MetricWindow.ALL_TIME, "", Ledger().all_time(), 0)
+
+
+def test_figures_whose_latest_trade_was_imported_are_historys() -> None:
+    live = closed("21000", "21002")
+    history = replace(live, envelope=replace(live.envelope, source=Source.IMPORT),
+                      trade_id=TradeId("imported-1"))  # fmt: skip
+    assert TradeResult.of(history).imported and not TradeResult.of(live).imported
+    scope = scopes_of(live)[0]
+    ledger = Ledger()
+    ledger.add(TradeResult.of(history))
+    (alone,) = snapshots(scope, ledger, set(), rolling=5)[:1]
+    assert alone.envelope.source is Source.IMPORT
+    later = replace(live, exit_time=live.exit_time + timedelta(minutes=5))
+    ledger.add(TradeResult.of(later))
+    assert snapshots(scope, ledger, set(), rolling=5)[0].envelope.source is Source.UNKNOWN
+    # the performance stage's ledger rows keep it
+    row = result_to_json("account:Sim101", TradeResult.of(history))
+    assert (
+        result_from_json(row).imported and not result_from_json({**row, "imported": None}).imported
+    )
