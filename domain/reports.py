@@ -272,6 +272,12 @@ class Report:
     lag: tuple[Lag, ...] = ()
     upcoming: tuple[Upcoming, ...] = ()
 
+    @property
+    def pipeline(self) -> Availability | None:
+        """The whole pipeline's availability: its least available service's (as the
+        dashboard's monitor has it), None without health checks."""
+        return min(self.availability, key=lambda a: a.availability, default=None)
+
 
 def build(
     period: Period,

@@ -93,6 +93,7 @@ def test_every_section_renders_in_html_markdown_and_json() -> None:
                  "Critical failures: 1 raised, 1 resolved (in 1 h 30 min on average",
                  "41.00 s", "not met", "Performance versus the baseline", "Sim101|MR"):  # fmt: skip
         assert text in html, text
+    assert "The pipeline (its least available service, worker): 100.0%" in html
     markdown = render(r, "markdown", {"equity": "w-equity.svg"})
     assert "![equity](w-equity.svg)" in markdown and "| Sim101|ORB | 2 |" in markdown
     document = json.loads(json.dumps(as_json(r)))
@@ -140,5 +141,6 @@ def test_health_shows_accuracy_and_lag_and_next_shows_decisions_and_guardrails()
     assert "**due for a decision: promote**" in markdown and "**near its limit**" in markdown
     assert "data accuracy, positions: 98.00% of 50 rows" in markdown
     assert "consumer lag, worker: worst 4200 records, median 3 (12 health checks)" in markdown
-    # nothing running: said so
-    assert "No experiment running." in render(build(WEEK, TRADES, start=START, end=END), "html")
+    # nothing running: said so; no health check: no pipeline figure
+    quiet = build(WEEK, TRADES, start=START, end=END)
+    assert "No experiment running." in render(quiet, "html") and quiet.pipeline is None

@@ -78,6 +78,7 @@ def test_the_report_holds_what_falls_in_the_period_and_what_still_runs() -> None
     worker = next(a for a in report.availability if a.service == "worker")
     assert worker.availability == pytest.approx(172400 / 172800) and worker.days == 2
     assert worker.meets_target and not report.availability[0].meets_target  # bridge: 92.6 %
+    assert report.pipeline == report.availability[0]  # the least available service: bridge
 
 
 def test_the_plots_series_agree_with_the_tables() -> None:
