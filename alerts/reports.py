@@ -20,8 +20,10 @@ from domain.reports import Report
 LABELS = {
     "win_rate": "win rate",
     "sharpe_per_trade": "risk-adjusted returns (Sharpe per trade)",
+    "sortino_per_trade": "Sortino ratio per trade",
     "max_drawdown": "maximum drawdown",
     "hit_rate": "prediction accuracy (hit rate)",
+    "brier": "Brier score of the signals' confidence (lower is better)",
 }
 
 

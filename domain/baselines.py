@@ -27,6 +27,7 @@ from domain.experiments.bootstrap import (
     mean,
     of,
     sharpe,
+    sortino,
 )
 from domain.performance.figures import (
     DEFINITIONS_VERSION,
@@ -226,8 +227,10 @@ class Comparison:
     difference: float | None
     ci_low: float | None
     ci_high: float | None
-    target: float
-    """The change asked for, relative to the baseline (0.05: +5 %)."""
+    target: float | None
+    """The change asked for, relative to the baseline (0.05: +5 %); None for the figures the
+    roadmap sets no target for (the Sortino ratio, the Brier score), shown with their
+    intervals all the same."""
     goal: float | None
     """The figure that meets it: the baseline's times 1 + target."""
     met: bool | None
@@ -245,8 +248,10 @@ def compare(
     confidence: float = 0.95,
 ) -> tuple[Comparison, ...]:
     """The roadmap's figures of ``current`` against ``baseline`` (both one scope's trades, in
-    exit order): each side's own figure, the difference, and its percentile bootstrap interval
-    (``domain.experiments.bootstrap``, both sides resampled).
+    exit order): win rate, Sharpe and Sortino ratios per trade, maximum drawdown, and the
+    signals' prediction accuracy (hit rate, Brier score); each side's own figure, the
+    difference, and its percentile bootstrap interval (``domain.experiments.bootstrap``, both
+    sides resampled); the target and whether it is met where the roadmap sets one.
 
     A maximum drawdown grows with the number of trades, so a longer period has a deeper one for
     no fault of its own: its difference, interval and verdict are those of resamples of the same
@@ -263,22 +268,30 @@ def compare(
         return [1.0 if (t.confidence >= 0.5) == (t.result.net > 0) else 0.0
                 for t in trades if t.confidence is not None]  # fmt: skip
 
+    def briers(trades: Sequence[Traded]) -> list[float]:
+        return [(t.confidence - (1.0 if t.result.net > 0 else 0.0)) ** 2
+                for t in trades if t.confidence is not None]  # fmt: skip
+
     samples: tuple[tuple[str, Callable[[Sequence[Traded]], list[float]], RowStatistic, bool], ...]
     samples = (
         ("win_rate", wins, mean, False),
         ("sharpe_per_trade", nets, sharpe, False),
+        ("sortino_per_trade", nets, sortino, False),
         ("max_drawdown", nets, max_drawdown, True),
         ("hit_rate", hits, mean, False),
+        ("brier", briers, mean, False),
     )
     targets = dict(TARGETS)
     out = []
     for metric, values, statistic, same_size in samples:
         xs, ys = values(baseline), values(current)
         was, now = _statistic(statistic, xs), _statistic(statistic, ys)
-        target = targets[metric]
-        goal = None if was is None else was * (1 + target) if was >= 0 else was * (1 - target)
+        target = targets.get(metric)
+        goal = None
+        if was is not None and target is not None:
+            goal = was * (1 + target) if was >= 0 else was * (1 - target)
         low = high = difference = met = None
-        if was is not None and now is not None and goal is not None:
+        if was is not None and now is not None:
             size = min(len(xs), len(ys)) if same_size else None
             interval = bootstrap_difference(
                 xs, ys, statistic, seed=seed, resamples=resamples, confidence=confidence,
@@ -286,8 +299,9 @@ def compare(
             )  # fmt: skip
             low, high = interval.ci_low, interval.ci_high
             difference = interval.difference if same_size else now - was
-            wanted = goal - was  # the change the target asks for
-            met = difference <= wanted if target < 0 else difference >= wanted
+            if goal is not None and target is not None:
+                wanted = goal - was  # the change the target asks for
+                met = difference <= wanted if target < 0 else difference >= wanted
         out.append(
             Comparison(
                 metric=metric, baseline=was, current=now, difference=difference, ci_low=low,

@@ -50,6 +50,15 @@ def sharpe(rows: Rows) -> Rows:
     return ratio
 
 
+def sortino(rows: Rows) -> Rows:
+    """Mean / downside deviation, the root mean square of the losses, the rest counting as zero
+    (0 where nothing was lost)."""
+    average = rows.mean(axis=-1)
+    downside = np.sqrt((np.minimum(rows, 0.0) ** 2).mean(axis=-1))
+    ratio: Rows = np.divide(average, downside, out=np.zeros_like(average), where=downside > 0)
+    return ratio
+
+
 def max_drawdown(rows: Rows) -> Rows:
     """The largest fall of the cumulative sum from its running peak (the peak starts at 0)."""
     equity = np.cumsum(rows, axis=-1)

@@ -27,6 +27,8 @@ from domain.baselines import (
     period_bounds,
     prediction_accuracy,
 )
+from domain.experiments import bootstrap
+from domain.experiments.bootstrap import of
 from domain.performance.figures import TradeResult, summarize, trading_day
 from domain.performance.snapshots import scopes_of
 from schemas.events import (
@@ -97,6 +99,8 @@ def test_the_per_trade_ratios_agree_with_numpy(nets: list[int]) -> None:
     downside = np.sqrt(np.mean(np.minimum(values, 0.0) ** 2))
     assert sharpe == (pytest.approx(values.mean() / spread) if spread else None)
     assert sortino == (pytest.approx(values.mean() / downside) if downside else None)
+    # the bootstrap's row statistic is the same ratio (0 where nothing was lost)
+    assert of(bootstrap.sortino, nets) == pytest.approx(sortino if sortino is not None else 0.0)
 
 
 def test_prediction_accuracy_agrees_with_scikit_learn() -> None:
@@ -146,6 +150,12 @@ def test_a_comparison_holds_each_sides_own_figures_and_the_targets() -> None:
         per_trade_ratios([t.result.net for t in after])[0])  # fmt: skip
     assert found["max_drawdown"].baseline == pytest.approx(float(p_before.max_drawdown))
     assert found["hit_rate"].current == pytest.approx(prediction_accuracy(after)[1])
+    assert found["sortino_per_trade"].current == pytest.approx(
+        per_trade_ratios([t.result.net for t in after])[1])  # fmt: skip
+    assert found["brier"].baseline == pytest.approx(prediction_accuracy(before)[2])
+    for metric in ("sortino_per_trade", "brier"):  # no roadmap target: intervals, no verdict
+        assert found[metric].target is None and found[metric].goal is None
+        assert found[metric].met is None and found[metric].ci_low is not None
     for c in found.values():
         assert c.ci_low is not None and c.ci_high is not None and c.ci_low <= c.ci_high
         assert (c.baseline_trades, c.current_trades) == (8, 9)
