@@ -47,6 +47,7 @@ from domain.experiments.guardrails import (
     usage,
 )
 from domain.experiments.model import Experiment, fold
+from domain.gate.state import PAPER_PREFIX
 from domain.performance.figures import TradeResult
 from domain.performance.snapshots import money
 from schemas.events import (
@@ -254,7 +255,11 @@ class Series:
 class Report:
     period: Period
     trades: int
+    """The live accounts' trades (paper ones apart: ``paper_trades``)."""
     net_profit: Decimal
+    paper_trades: int = 0
+    """Trades of the paper accounts (``PAPER:…``: shadow fills of signals, never money)."""
+    paper_net_profit: Decimal = Decimal(0)
     scopes: tuple[BaselineFigures, ...]
     phases: tuple[PhaseChanged, ...]
     experiments: tuple[ExperimentChanged, ...]
@@ -303,7 +308,8 @@ def build(
     ``treatment`` and ``step_trades``, per experiment running at the end (``running_at``), its
     treatment's figures and its arms' trades at its step."""
     scopes = figures(trades)
-    accounts = [f for f in scopes if f.scope is MetricScope.ACCOUNT]
+    accounts = [f for f in scopes if f.scope is MetricScope.ACCOUNT and not paper(f.account)]
+    shadow = [f for f in scopes if f.scope is MetricScope.ACCOUNT and paper(f.account)]
     against: dict[str, tuple[Comparison, ...]] = {}
     if baseline is not None:
         for frozen in baseline.figures:
@@ -315,6 +321,8 @@ def build(
         period=period,
         trades=sum(f.trades for f in accounts),
         net_profit=money(sum((f.net_profit for f in accounts), Decimal(0))),
+        paper_trades=sum(f.trades for f in shadow),
+        paper_net_profit=money(sum((f.net_profit for f in shadow), Decimal(0))),
         scopes=scopes,
         phases=tuple(p for p in phases if start <= p.envelope.ts_event < end),
         experiments=tuple(e for e in experiments if start <= e.envelope.ts_event < end),
@@ -325,7 +333,7 @@ def build(
         running=_running(experiments, end),
         baseline=baseline,
         against=against,
-        series=series(trades),
+        series=series([t for t in trades if not paper(t.account)]),
         accuracy=tuple(accuracy),
         lag=tuple(lag),
         upcoming=upcoming(experiments, end, treatment or {}, step_trades or {}),
@@ -360,6 +368,11 @@ def upcoming(
             guardrails=tuple(usage(experiment, figures)),
         ))  # fmt: skip
     return tuple(found)
+
+
+def paper(account: str) -> bool:
+    """Whether ``account`` is a paper account (``PAPER:Sim101``: the paper stage's fills)."""
+    return account.startswith(PAPER_PREFIX)
 
 
 def critical(alerts: Sequence[AlertRow]) -> Critical:
@@ -502,7 +515,8 @@ def signature(secret: str, kind: str, first: date) -> str:
 
 def headline(report: Report) -> tuple[tuple[str, str], ...]:
     """The figures a glance at a report needs, as text: trades, net P&L, win rate, alerts."""
-    accounts = [f for f in report.scopes if f.scope is MetricScope.ACCOUNT]
+    accounts = [f for f in report.scopes if f.scope is MetricScope.ACCOUNT
+                and not paper(f.account)]  # fmt: skip
     won = sum(f.wins for f in accounts)
     rate = f"{won / report.trades:.1%}" if report.trades else "n/a"
     critical = f" ({report.critical.raised} critical)" if report.critical.raised else ""

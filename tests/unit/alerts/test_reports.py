@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -144,3 +145,14 @@ def test_health_shows_accuracy_and_lag_and_next_shows_decisions_and_guardrails()
     # nothing running: said so; no health check: no pipeline figure
     quiet = build(WEEK, TRADES, start=START, end=END)
     assert "No experiment running." in render(quiet, "html") and quiet.pipeline is None
+
+
+def test_paper_trades_are_named_apart_in_the_headline() -> None:
+    shadow = replace(traded(60, "500"), account="PAPER:Sim101")
+    r = build(WEEK, [*TRADES, shadow], start=START, end=END)
+    html = render(r, "html")
+    assert (
+        'Net P&amp;L: <b>1,405.50</b> <span class="paper">(and on paper: 1 trades, net 500.00)'
+        in html
+    )
+    assert "(and on paper: 1 trades, net 500.00)" in render(r, "markdown")

@@ -11,7 +11,7 @@ import pytest
 
 from domain.baselines import Traded, figures, period_bounds
 from domain.performance.figures import TradeResult, summarize
-from domain.reports import build, day_period, reliability, series, week_period
+from domain.reports import build, day_period, headline, reliability, series, week_period
 from schemas.events import (
     Envelope,
     EventId,
@@ -102,3 +102,14 @@ def test_the_reliability_diagram_bins_the_confidence_by_tenths() -> None:
     assert high == pytest.approx(0.955) and (high_won, high_n) == (1.0, 2)  # 1.0: the last bin
     assert series(trades).calibration == reliability(trades)
     assert reliability([traded(1, "5")]) == ()
+
+
+def test_paper_trades_are_apart_from_the_headline_and_the_plots() -> None:
+    shadow = [traded(50, "500", account="PAPER:A1"), traded(60, "-20", account="PAPER:A1")]
+    report = build(day_period(DAY), sorted(TRADES + shadow, key=lambda t: t.result.exit_time),
+                   start=START, end=END)  # fmt: skip
+    assert (report.trades, report.net_profit) == (4, Decimal(65))  # the live accounts' only
+    assert (report.paper_trades, report.paper_net_profit) == (2, Decimal(480))
+    assert report.series == series(TRADES)
+    assert dict(headline(report))["Trades"] == "4"
+    assert any(f.scope_key == "PAPER:A1" for f in report.scopes)  # still shown, by name
