@@ -94,6 +94,9 @@ class ReportScheduler:
                     )
                 self.channels[name] = channel
         self.link = routes.link or settings.api_url
+        if self.wanted and routes.link is None:
+            log.warning("scheduled reports: reports.link is not set; the reports' links point at "
+                        "%s, which only this machine reaches", self.link)  # fmt: skip
         self.check_every = check_every
         self.backoff = backoff or Backoff(base=2.0, cap=30.0, attempts=4)
         self.clock = clock
