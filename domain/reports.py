@@ -53,13 +53,10 @@ from domain.performance.snapshots import money
 from schemas.events import (
     BaselineFigures,
     BaselineFrozen,
-    ExperimentAction,
     ExperimentChanged,
     MetricScope,
     PhaseChanged,
 )
-
-ENDED = (ExperimentAction.ROLLED_BACK, ExperimentAction.KILLED)
 
 TRADES_SQL = """
 SELECT t.trade_id, t.revision, t.account, t.strategy, t.variant, t.exit_time, t.net_pnl,
@@ -268,7 +265,7 @@ class Report:
     responses: tuple[Response, ...] = ()
     critical: Critical = Critical()
     running: tuple[str, ...]
-    """Experiments not rolled back or killed by the period's end."""
+    """Experiments not ended by the period's end (those of ``upcoming``)."""
     baseline: BaselineFrozen | None = None
     against: dict[str, tuple[Comparison, ...]] = field(default_factory=dict)
     """Per account of the baseline: the comparison."""
@@ -308,6 +305,7 @@ def build(
     ``treatment`` and ``step_trades``, per experiment running at the end (``running_at``), its
     treatment's figures and its arms' trades at its step."""
     scopes = figures(trades)
+    ahead = upcoming(experiments, end, treatment or {}, step_trades or {})
     accounts = [f for f in scopes if f.scope is MetricScope.ACCOUNT and not paper(f.account)]
     shadow = [f for f in scopes if f.scope is MetricScope.ACCOUNT and paper(f.account)]
     against: dict[str, tuple[Comparison, ...]] = {}
@@ -330,13 +328,13 @@ def build(
         availability=_availability(uptime),
         responses=tuple(responses),
         critical=critical(alerts),
-        running=_running(experiments, end),
+        running=tuple(u.experiment_id for u in ahead),
         baseline=baseline,
         against=against,
         series=series([t for t in trades if not paper(t.account)]),
         accuracy=tuple(accuracy),
         lag=tuple(lag),
-        upcoming=upcoming(experiments, end, treatment or {}, step_trades or {}),
+        upcoming=ahead,
     )
 
 
@@ -440,14 +438,6 @@ def _availability(rows: Sequence[tuple[str, date, Decimal, Decimal]]) -> tuple[A
         out.append(Availability(service=service, availability=share,
                                 days=len(days[service]), meets_target=share >= 0.995))  # fmt: skip
     return tuple(out)
-
-
-def _running(experiments: Sequence[ExperimentChanged], end: datetime) -> tuple[str, ...]:
-    last: dict[str, ExperimentAction] = {}
-    for change in experiments:
-        if change.envelope.ts_event < end:
-            last[change.experiment_id] = change.action
-    return tuple(sorted(e for e, action in last.items() if action not in ENDED))
 
 
 def parameters(start: datetime, end: datetime) -> dict[str, object]:

@@ -38,7 +38,12 @@ def envelope(at: datetime) -> Envelope:
 
 
 def experiment(name: str, action: ExperimentAction, at: datetime) -> ExperimentChanged:
-    return ExperimentChanged(envelope=envelope(at), experiment_id=name, action=action, actor="t")
+    changed = ExperimentChanged(envelope=envelope(at), experiment_id=name, action=action,
+                                actor="t")  # fmt: skip
+    if action is not ExperimentAction.CONFIGURED:
+        return changed
+    return replace(changed, strategy=f"S-{name}", control_variant="a", treatment_variant="b",
+                   ramp=(10, 100))  # fmt: skip
 
 
 TRADES = [traded(10, "100"), traded(20, "-150"), traded(30, "40", strategy=None),
