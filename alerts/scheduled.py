@@ -261,12 +261,13 @@ class ReportScheduler:
         link, pdf_link = self.links(document.kind, document.first)
         message = ReportMessage(
             kind=document.kind, first=document.first, last=document.last,
-            title=document.title, headline=document.headline, html="", images=document.images,
-            pdf=document.pdf, link=link, pdf_link=pdf_link, due_at=claim.due_at, late=was_late,
+            title=document.title, headline=document.headline, html=document.mail_html,
+            images=document.images, pdf=document.pdf, link=link, pdf_link=pdf_link,
+            due_at=claim.due_at, late=was_late,
         )  # fmt: skip
         note = message.late_note
         slot = f'<p class="note">{html.escape(note)}</p>' if note else ""
-        return replace(message, html=document.mail_html.replace(NOTE, slot, 1))
+        return replace(message, html=message.html.replace(NOTE, slot, 1))
 
 
 def _reason(error: BaseException) -> str:

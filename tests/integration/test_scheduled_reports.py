@@ -39,9 +39,10 @@ from domain.report_schedule import due, late
 from projections.migrate import migrate
 from tests.fixtures.pipeline import ServiceProcess, answered
 from tests.fixtures.services import free_port, wait_for
-from tests.integration.test_alerts import Hook, serve_hook
+from tests.integration.test_alerts import Hook, hook, serve_hook
 
 pytestmark = pytest.mark.integration
+__all__ = ["hook"]  # the webhook receiver, as the alerts' tests have it
 
 
 @dataclass
@@ -57,15 +58,6 @@ class Inbox:
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
         return "250 OK"
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    received = Hook(free_port())
-    server = serve_hook(received)
-    yield received
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
