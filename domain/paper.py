@@ -32,6 +32,15 @@ from domain.contracts import ContractSpec
 from domain.errors import PaperError
 from schemas.events import BarClosed, Direction, SignalEmitted
 
+PAPER_PREFIX = "PAPER:"
+"""Paper trades are the account's with this prefix (``PAPER:Sim101``), so their positions and
+figures never mix with the live account's."""
+
+
+def paper_account(account: str) -> bool:
+    """Whether ``account`` is a paper account."""
+    return account.startswith(PAPER_PREFIX)
+
 
 class PaperExit(StrEnum):
     STOP = "stop"

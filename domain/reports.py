@@ -47,7 +47,7 @@ from domain.experiments.guardrails import (
     usage,
 )
 from domain.experiments.model import Experiment, fold
-from domain.gate.state import PAPER_PREFIX
+from domain.paper import paper_account
 from domain.performance.figures import TradeResult
 from domain.performance.snapshots import money
 from schemas.events import (
@@ -306,8 +306,9 @@ def build(
     treatment's figures and its arms' trades at its step."""
     scopes = figures(trades)
     ahead = upcoming(experiments, end, treatment or {}, step_trades or {})
-    accounts = [f for f in scopes if f.scope is MetricScope.ACCOUNT and not paper(f.account)]
-    shadow = [f for f in scopes if f.scope is MetricScope.ACCOUNT and paper(f.account)]
+    by_account = [f for f in scopes if f.scope is MetricScope.ACCOUNT]
+    accounts = [f for f in by_account if not paper_account(f.account)]
+    shadow = [f for f in by_account if paper_account(f.account)]
     against: dict[str, tuple[Comparison, ...]] = {}
     if baseline is not None:
         for frozen in baseline.figures:
@@ -331,7 +332,7 @@ def build(
         running=tuple(u.experiment_id for u in ahead),
         baseline=baseline,
         against=against,
-        series=series([t for t in trades if not paper(t.account)]),
+        series=series([t for t in trades if not paper_account(t.account)]),
         accuracy=tuple(accuracy),
         lag=tuple(lag),
         upcoming=ahead,
@@ -366,11 +367,6 @@ def upcoming(
             guardrails=tuple(usage(experiment, figures)),
         ))  # fmt: skip
     return tuple(found)
-
-
-def paper(account: str) -> bool:
-    """Whether ``account`` is a paper account (``PAPER:Sim101``: the paper stage's fills)."""
-    return account.startswith(PAPER_PREFIX)
 
 
 def critical(alerts: Sequence[AlertRow]) -> Critical:
@@ -506,7 +502,7 @@ def signature(secret: str, kind: str, first: date) -> str:
 def headline(report: Report) -> tuple[tuple[str, str], ...]:
     """The figures a glance at a report needs, as text: trades, net P&L, win rate, alerts."""
     accounts = [f for f in report.scopes if f.scope is MetricScope.ACCOUNT
-                and not paper(f.account)]  # fmt: skip
+                and not paper_account(f.account)]  # fmt: skip
     won = sum(f.wins for f in accounts)
     rate = f"{won / report.trades:.1%}" if report.trades else "n/a"
     critical = f" ({report.critical.raised} critical)" if report.critical.raised else ""

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from domain.contracts import ContractBook
 from domain.gate.rules import Scope
+from domain.paper import paper_account
 from schemas.events import (
     BarClosed,
     CalibrationFitted,
@@ -37,7 +38,6 @@ from schemas.events import (
 
 T = TypeVar("T")
 
-PAPER_PREFIX = "PAPER:"
 BARS_KEPT = 64
 """Bars kept per instrument and period: enough for a 50-bar ATR."""
 BARS_LOOKBACK = timedelta(days=3)
@@ -159,7 +159,7 @@ class GateState:
                 self._changed(event)
 
     def _trade(self, trade: TradeClosed) -> None:
-        if trade.account.startswith(PAPER_PREFIX):
+        if paper_account(trade.account):
             return
         known = self._revisions.get(trade.trade_id)
         if known is not None and known[0] >= trade.revision:
@@ -190,7 +190,7 @@ class GateState:
         self._revisions[trade.trade_id] = (trade.revision, entry, trade.account)
 
     def _position(self, change: PositionChanged) -> None:
-        if change.account.startswith(PAPER_PREFIX):
+        if paper_account(change.account):
             return
         key = (change.account, change.instrument, change.strategy)
         known = self._positions.get(key)

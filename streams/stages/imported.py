@@ -52,6 +52,7 @@ from domain.imported import (
     with_reported,
     without_derived,
 )
+from domain.paper import paper_account
 from schemas.catalog import (
     DERIVED_TRADES,
     RAW_INSTRUMENTS,
@@ -77,7 +78,6 @@ from streams.runtime.deriver import (
 log = logging.getLogger("fillstream.streams")
 
 FEED_TOPIC = STREAMS_IMPORTED_FEED
-PAPER_PREFIX = "PAPER:"
 _STAGE = "streams.imported-trades"
 
 
@@ -116,7 +116,7 @@ class CopyDerived(Stateless):
             event = decoded(self.codec, record, TradeClosed, batch, f"streams.{self.name}")
             if event is None or event.envelope.source in (Source.IMPORT, Source.PAPER):
                 continue
-            if event.account.startswith(PAPER_PREFIX):
+            if paper_account(event.account):
                 continue
             copied += 1
             batch.outputs.append(copy_to(record, FEED_TOPIC, event.account, event))

@@ -41,7 +41,7 @@ from core.errors import FillstreamError
 from core.settings import Settings
 from domain.contracts import ContractBook, ContractSpec, root_of
 from domain.errors import PaperError, UnknownInstrumentError
-from domain.paper import FillModel, PaperTrade, check, enter, step
+from domain.paper import PAPER_PREFIX, FillModel, PaperTrade, check, enter, step
 from schemas.catalog import (
     RAW_EXECUTIONS,
     RAW_INSTRUMENTS,
@@ -81,7 +81,6 @@ from streams.runtime.deriver import (
 FEED_TOPIC = STREAMS_PAPER_FEED
 EXECUTIONS_TOPIC = RAW_EXECUTIONS
 PRODUCER = "fillstream streams.paper"
-ACCOUNT_PREFIX = "PAPER:"
 
 
 class PaperSignals(Stateless):
@@ -403,7 +402,7 @@ class PaperTrades:
         price = trade.entry_price if entry else trade.exit_price
         assert at is not None and price is not None
         suffix = "in" if entry else "out"
-        account = ACCOUNT_PREFIX + (signal.account or "")
+        account = PAPER_PREFIX + (signal.account or "")
         event = ExecutionReported(
             envelope=Envelope(
                 event_id=EventId(f"paper-{signal.signal_id}-{suffix}"),

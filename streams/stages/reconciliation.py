@@ -44,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.errors import FillstreamError
 from core.settings import Settings
+from domain.paper import paper_account
 from domain.reconciliation import (
     Pair,
     derive,
@@ -67,7 +68,6 @@ from streams.runtime.deriver import Batch, Output, Record, Stateless, copy_to, d
 
 FEED_TOPIC = STREAMS_RECONCILIATION_FEED
 DRIFTS_TOPIC = DERIVED_RECONCILIATION
-PAPER_PREFIX = "PAPER:"
 _STAGE = "streams.reconciliation"
 
 _Key = tuple[str, str]
@@ -272,7 +272,7 @@ class ReconcilePositions:
 
 
 def _paper(event: PositionChanged) -> bool:
-    return event.envelope.source is Source.PAPER or event.account.startswith(PAPER_PREFIX)
+    return event.envelope.source is Source.PAPER or paper_account(event.account)
 
 
 def _count(records: Sequence[Record], copied: int) -> None:
